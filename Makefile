@@ -1,0 +1,109 @@
+# sabench - build, run, test. Out-of-tree build in build/ (build/san/ for
+# sanitized builds); header dependencies through -MMD -MP; V=1 shows the
+# commands. `make deps` installs the Debian packages it needs.
+
+CC       ?= cc
+ARCH     ?= -march=native
+OPT      ?= -O3
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla -Wno-format-truncation
+GIT      := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+VERSION  := 0.1.0
+
+ifeq ($(CI),true)
+WERROR   ?= -Werror
+endif
+
+ifneq ($(SANITIZE),)
+BUILD    := build/san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT      := -O1 -g
+else
+BUILD    := build
+SANFLAGS :=
+endif
+
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp $(WARN) $(WERROR) $(SANFLAGS)
+CFLAGS_ALL  := $(CFLAGS_BASE) -DSABENCH_GIT='"$(GIT)"' -DSABENCH_VERSION='"$(VERSION)"' \
+               -DSABENCH_CFLAGS='"$(CFLAGS_BASE)"' -DSABENCH_PLOTS_DIR='"$(CURDIR)/plots"' \
+               $(CFLAGS)
+LDLIBS_ALL  := -fopenmp $(SANFLAGS) -lyaml -lpapi -lsde -lm -lpthread $(LDLIBS)
+
+PATTERN_SRC := $(wildcard patterns/*.c)
+KERNEL_SRC  := $(wildcard kernels/*.c)
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+TEST_SRC    := $(wildcard tests/*.c)
+
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(KERNEL_SRC) $(HARNESS_SRC))
+MAIN_OBJ := $(BUILD)/harness/main.o
+TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
+BIN      := $(BUILD)/sabench
+TEST_BIN := $(BUILD)/sabench-tests
+
+DEB_PKGS := gcc make libc6-dev libgomp1 libyaml-dev libpapi-dev gnuplot-nox libcriterion-dev
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+EXPERIMENT ?= experiments/default.yaml
+RUN_NAME   ?= $(basename $(notdir $(EXPERIMENT)))
+
+.PHONY: all run test check plots bench clean deps
+
+all: deps $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BIN): $(LIB_OBJ) $(MAIN_OBJ)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
+
+$(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL) -lcriterion
+
+# The default experiment, then its plots. --force: `make run` always
+# measures afresh (use `sabench run ... --resume` to continue a run).
+run: all
+	$(BIN) run $(EXPERIMENT) -o results/$(RUN_NAME) --force
+	$(BIN) plot results/$(RUN_NAME)
+
+plots: all
+	$(BIN) plot results/$(RUN_NAME)
+
+bench: all
+	$(BIN) run experiments/perf.yaml -o results/perf --force
+	$(BIN) plot results/perf
+
+# Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
+# line ends the output.
+test: deps $(BIN) $(TEST_BIN)
+	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_ROOT=$(CURDIR) $(TEST_BIN) --jobs 2
+
+check:
+	$(MAKE) SANITIZE=address,undefined test
+
+# Installs the Debian packages when root; otherwise names the command.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "sabench needs Debian packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,399 @@
+/* counters.c - PAPI event sets. Hardware events: one event set per thread
+ * of the OpenMP team, created, started and stopped by that thread (PAPI
+ * counts only the calling thread, and an existing pool inherits nothing);
+ * GOMP keeps the same threads for the kernel's team of the same size.
+ * Software events: the kernels' per-thread tallies, summed by callbacks
+ * registered with PAPI's SDE library and read through one master set. */
+#include <omp.h>
+#include <papi.h>
+#include <pthread.h>
+#include <sde_lib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "counters.h"
+
+const char *const ctr_sde_names[] = {
+	"pairs",                /* query-key pairs scored */
+	"flops_exec",           /* FLOPs executed, 4 d per pair */
+	"kv_bytes",             /* K and V bytes read */
+	"tiles_skipped",        /* tiles with no pair of G */
+	"tiles_full",           /* tiles computed without a mask */
+	"tiles_partial",        /* tiles computed with a mask */
+};
+const int ctr_sde_count = (int)(sizeof ctr_sde_names / sizeof *ctr_sde_names);
+
+/* Field of struct kern_tally behind each SDE event, same order. */
+static const size_t sde_field[] = {
+	offsetof(struct kern_tally, pairs),
+	offsetof(struct kern_tally, flops),
+	offsetof(struct kern_tally, kv_bytes),
+	offsetof(struct kern_tally, tiles_skipped),
+	offsetof(struct kern_tally, tiles_full),
+	offsetof(struct kern_tally, tiles_partial),
+};
+
+static struct {
+	int state;              /* 0 not tried, 1 ready, -1 failed */
+	char version[32];       /* "7.0.0.0" */
+	char why[192];          /* when failed */
+	struct kern_tally *tally; /* published tallies */
+	int threads;            /* slots in tally */
+} lib;
+
+/* SDE callback: the sum over threads of one tally field. */
+static long long sde_read(void *param)
+{
+	size_t off = *(const size_t *)param;
+	long long sum = 0;
+
+	for (int t = 0; lib.tally && t < lib.threads; t++)
+		sum += *(const long long *)((const char *)&lib.tally[t] + off);
+	return sum;
+}
+
+static int papi_start_library(void)
+{
+	int v;
+
+	if (lib.state)
+		return lib.state > 0 ? 0 : -1;
+	v = PAPI_library_init(PAPI_VER_CURRENT);
+	if (v != PAPI_VER_CURRENT) {
+		snprintf(lib.why, sizeof lib.why, "PAPI_library_init failed: %s",
+			 v > 0 ? "version mismatch" : PAPI_strerror(v));
+		lib.state = -1;
+		return -1;
+	}
+	if (PAPI_thread_init((unsigned long (*)(void))pthread_self) != PAPI_OK) {
+		snprintf(lib.why, sizeof lib.why, "PAPI_thread_init failed");
+		lib.state = -1;
+		return -1;
+	}
+	snprintf(lib.version, sizeof lib.version, "%d.%d.%d.%d",
+		 PAPI_VERSION_MAJOR(v), PAPI_VERSION_MINOR(v),
+		 PAPI_VERSION_REVISION(v), PAPI_VERSION_INCREMENT(v));
+	lib.state = 1;
+	return 0;
+}
+
+int ctr_library_init(struct kern_tally *tallies, int threads, struct err *e)
+{
+	static int registered;
+	papi_handle_t h;
+
+	lib.tally = tallies;
+	lib.threads = threads;
+	if (registered)
+		return 0;
+	/* the SDE events exist before PAPI looks for them */
+	h = papi_sde_init("sabench");
+	for (int i = 0; i < ctr_sde_count; i++)
+		papi_sde_register_counter_cb(h, ctr_sde_names[i],
+					     PAPI_SDE_RO | PAPI_SDE_DELTA,
+					     PAPI_SDE_long_long, sde_read,
+					     (void *)&sde_field[i]);
+	registered = 1;
+	if (papi_start_library())
+		return err_set(e, "cannot start PAPI: %s", lib.why);
+	return 0;
+}
+
+const char *ctr_papi_version(void)
+{
+	if (papi_start_library())
+		return lib.why;
+	return lib.version;
+}
+
+static int sde_index(const char *name)
+{
+	if (strncmp(name, "sabench::", 9) != 0)
+		return -1;
+	for (int i = 0; i < ctr_sde_count; i++)
+		if (strcmp(name + 9, ctr_sde_names[i]) == 0)
+			return i;
+	return -2;
+}
+
+int ctr_check_name(const char *name, char *why, size_t len)
+{
+	int code, k = sde_index(name);
+
+	if (k >= 0)
+		return 0;
+	if (k == -2 || strlen(name) >= sizeof ((struct ctr_event *)0)->name) {
+		snprintf(why, len, "unknown counter '%s'", name);
+		return -1;
+	}
+	if (papi_start_library()) {
+		snprintf(why, len, "cannot check counter '%s': %s", name, lib.why);
+		return -1;
+	}
+	if (PAPI_event_name_to_code((char *)name, &code) != PAPI_OK) {
+		snprintf(why, len, "unknown counter '%s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+const char *ctr_hw_unavailable(void)
+{
+	static char why[192];
+	int paranoid = -9;
+	FILE *f;
+
+	if (access("/sys/bus/event_source/devices/cpu", F_OK) == 0 ||
+	    access("/sys/bus/event_source/devices/cpu_core", F_OK) == 0)
+		return NULL;
+	f = fopen("/proc/sys/kernel/perf_event_paranoid", "r");
+	if (f) {
+		if (fscanf(f, "%d", &paranoid) != 1)
+			paranoid = -9;
+		fclose(f);
+	}
+	snprintf(why, sizeof why,
+		 "no CPU PMU in /sys/bus/event_source/devices (a VM without a virtual PMU); perf_event_paranoid %d",
+		 paranoid);
+	return why;
+}
+
+/* Tries ev alone on this thread: 0 when it can be counted. */
+static int probe_hw(struct ctr_event *ev)
+{
+	int es = PAPI_NULL, rc;
+	long long v;
+	const char *pmu = ctr_hw_unavailable();
+
+	if (PAPI_create_eventset(&es) != PAPI_OK) {
+		snprintf(ev->why, sizeof ev->why, "cannot create a PAPI event set");
+		return -1;
+	}
+	rc = PAPI_add_named_event(es, ev->name);
+	if (rc == PAPI_OK) {
+		rc = PAPI_start(es);
+		if (rc == PAPI_OK)
+			PAPI_stop(es, &v);
+	}
+	if (rc != PAPI_OK)
+		snprintf(ev->why, sizeof ev->why, "not countable here: %s%s%s",
+			 PAPI_strerror(rc), pmu ? "; " : "", pmu ? pmu : "");
+	PAPI_cleanup_eventset(es);
+	PAPI_destroy_eventset(&es);
+	return rc == PAPI_OK ? 0 : -1;
+}
+
+/* Makes the calling thread's event set of the counted hw events. */
+static int thread_eventset(struct ctr_set *s, int *es)
+{
+	int rc;
+
+	*es = PAPI_NULL;
+	PAPI_register_thread();
+	if (PAPI_create_eventset(es) != PAPI_OK)
+		return -1;
+	if (s->multiplexed) {
+		if (PAPI_assign_eventset_component(*es, 0) != PAPI_OK ||
+		    PAPI_set_multiplex(*es) != PAPI_OK)
+			return -1;
+	}
+	for (int i = 0; i < s->n; i++) {
+		if (s->ev[i].sde || !s->ev[i].counted)
+			continue;
+		rc = PAPI_add_named_event(*es, s->ev[i].name);
+		if (rc == PAPI_ECNFLCT || rc == PAPI_ECOUNT)
+			return 1;       /* too many for the counters: multiplex */
+		if (rc != PAPI_OK)
+			return -1;
+	}
+	return 0;
+}
+
+static int count_hw(const struct ctr_set *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->n; i++)
+		n += !s->ev[i].sde && s->ev[i].counted;
+	return n;
+}
+
+/* Builds every thread's set; retries once with multiplexing. */
+static int open_team(struct ctr_set *s, struct err *e)
+{
+	int status = 0;
+
+	if (!count_hw(s))
+		return 0;
+#pragma omp parallel num_threads(s->threads) reduction(max : status)
+	{
+		int t = omp_get_thread_num();
+		status = thread_eventset(s, &s->es_hw[t]);
+	}
+	if (status == 1 && !s->multiplexed && PAPI_multiplex_init() == PAPI_OK) {
+		s->multiplexed = 1;
+#pragma omp parallel num_threads(s->threads)
+		{
+			int t = omp_get_thread_num();
+			PAPI_cleanup_eventset(s->es_hw[t]);
+			PAPI_destroy_eventset(&s->es_hw[t]);
+		}
+		return open_team(s, e);
+	}
+	if (status)
+		return err_set(e, "cannot build the per-thread PAPI event sets");
+	return 0;
+}
+
+int ctr_open(struct ctr_set *s, char *const *names, size_t n, int threads,
+	     struct err *e)
+{
+	memset(s, 0, sizeof *s);
+	s->es_sde = PAPI_NULL;
+	if (n > CTR_MAX)
+		return err_set(e, "too many counters: %zu, at most %d", n, CTR_MAX);
+	if (threads > CTR_MAX_THREADS)
+		return err_set(e, "too many threads to count: %d, at most %d",
+			       threads, CTR_MAX_THREADS);
+	s->n = (int)n;
+	s->threads = threads;
+	for (int t = 0; t < threads; t++)
+		s->es_hw[t] = PAPI_NULL;
+	if (n && papi_start_library())
+		return err_set(e, "cannot start PAPI: %s", lib.why);
+	if (n && PAPI_create_eventset(&s->es_sde) != PAPI_OK)
+		return err_set(e, "cannot create a PAPI event set");
+	for (int i = 0; i < s->n; i++) {
+		struct ctr_event *ev = &s->ev[i];
+		snprintf(ev->name, sizeof ev->name, "%s", names[i]);
+		ev->sde = sde_index(ev->name) >= 0;
+		if (ev->sde) {
+			char full[128];
+			snprintf(full, sizeof full, "sde:::%s", ev->name);
+			ev->counted = PAPI_add_named_event(s->es_sde, full) == PAPI_OK;
+			if (!ev->counted)
+				snprintf(ev->why, sizeof ev->why,
+					 "PAPI's SDE component refused '%s'", full);
+		} else {
+			ev->counted = probe_hw(ev) == 0;
+		}
+	}
+	return open_team(s, e);
+}
+
+int ctr_start(struct ctr_set *s)
+{
+	int bad = 0;
+
+	if (!s->n)
+		return 0;
+	if (count_hw(s)) {
+#pragma omp parallel num_threads(s->threads) reduction(+ : bad)
+		bad += PAPI_start(s->es_hw[omp_get_thread_num()]) != PAPI_OK;
+	}
+	bad += PAPI_start(s->es_sde) != PAPI_OK;
+	return bad ? -1 : 0;
+}
+
+int ctr_stop(struct ctr_set *s)
+{
+	long long sde[CTR_MAX];
+	int bad = 0, n_hw = count_hw(s);
+
+	if (!s->n)
+		return 0;
+	bad += PAPI_stop(s->es_sde, sde) != PAPI_OK;
+	if (n_hw) {
+#pragma omp parallel num_threads(s->threads) reduction(+ : bad)
+		{
+			int t = omp_get_thread_num();
+			bad += PAPI_stop(s->es_hw[t], s->hw[t]) != PAPI_OK;
+		}
+	}
+	for (int i = 0, k_hw = 0, k_sde = 0; i < s->n; i++) {
+		s->total[i] = 0;
+		if (!s->ev[i].counted)
+			continue;
+		if (s->ev[i].sde) {
+			s->total[i] = sde[k_sde++];
+			continue;
+		}
+		for (int t = 0; t < s->threads; t++)
+			s->total[i] += s->hw[t][k_hw];
+		k_hw++;
+	}
+	return bad ? -1 : 0;
+}
+
+void ctr_close(struct ctr_set *s)
+{
+	if (count_hw(s)) {
+#pragma omp parallel num_threads(s->threads)
+		{
+			int t = omp_get_thread_num();
+			PAPI_cleanup_eventset(s->es_hw[t]);
+			PAPI_destroy_eventset(&s->es_hw[t]);
+			PAPI_unregister_thread();
+		}
+	}
+	if (s->es_sde != PAPI_NULL) {
+		PAPI_cleanup_eventset(s->es_sde);
+		PAPI_destroy_eventset(&s->es_sde);
+	}
+	s->n = 0;
+}
+
+void ctr_describe(void (*line)(const char *text))
+{
+	char buf[512];
+	const char *pmu = ctr_hw_unavailable();
+	int ncomp;
+
+	snprintf(buf, sizeof buf, "PAPI version: %s", ctr_papi_version());
+	line(buf);
+	if (lib.state < 0)
+		return;
+	line("components:");
+	ncomp = PAPI_num_components();
+	for (int c = 0; c < ncomp; c++) {
+		const PAPI_component_info_t *ci = PAPI_get_component_info(c);
+		if (!ci)
+			continue;
+		snprintf(buf, sizeof buf, "  %-18s %s%s%s", ci->name,
+			 ci->disabled ? "disabled: " : "enabled",
+			 ci->disabled ? ci->disabled_reason : "",
+			 !ci->disabled && !strcmp(ci->name, "perf_event") && pmu
+				 ? " (but no events can start)" : "");
+		line(buf);
+	}
+	snprintf(buf, sizeof buf, "hardware events: %s",
+		 pmu ? pmu : "a CPU PMU is present");
+	line(buf);
+	line("presets available here:");
+	{
+		int code = PAPI_PRESET_MASK, shown = 0;
+		PAPI_event_info_t info;
+		if (PAPI_enum_event(&code, PAPI_ENUM_FIRST) == PAPI_OK) {
+			do {
+				if (PAPI_get_event_info(code, &info) == PAPI_OK &&
+				    info.count > 0) {
+					snprintf(buf, sizeof buf, "  %-14s %s",
+						 info.symbol, info.short_descr);
+					line(buf);
+					shown++;
+				}
+			} while (PAPI_enum_event(&code, PAPI_PRESET_ENUM_AVAIL) == PAPI_OK);
+		}
+		if (!shown)
+			line("  (none)");
+	}
+	line("sabench software events (PAPI SDE, always available):");
+	for (int i = 0; i < ctr_sde_count; i++) {
+		snprintf(buf, sizeof buf, "  sabench::%s", ctr_sde_names[i]);
+		line(buf);
+	}
+	line("AMD Zen 4/5 (no presets in PAPI 7.0): use native names, e.g.");
+	line("  RETIRED_SSE_AVX_FLOPS:ANY, CYCLES_NOT_IN_HALT, RETIRED_INSTRUCTIONS,");
+	line("  LS_DMND_FILLS_FROM_SYS:DRAM_IO_NEAR");
+}

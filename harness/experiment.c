@@ -1,0 +1,807 @@
+/* experiment.c - experiment files: YAML (through ytree) to a validated
+ * struct experiment. Every key is checked; every error names the file,
+ * line and column and nothing runs. Pattern parameter lists sweep. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "counters.h"
+#include "experiment.h"
+#include "ytree.h"
+
+const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
+	[EXP_SEQ_LEN]  = { "seq_len", 1, 1 << 30, "sequence length n (keys)" },
+	[EXP_HEAD_DIM] = { "head_dim", 1, 4096, "head dimension d" },
+	[EXP_BATCH]    = { "batch", 1, 1 << 20, "sequences per run" },
+	[EXP_HEADS]    = { "heads", 1, 1 << 16, "query heads" },
+	[EXP_KV_HEADS] = { "kv_heads", 1, 1 << 16, "K/V heads, dividing heads (GQA); default heads" },
+	[EXP_THREADS]  = { "threads", 1, 1024, "OpenMP threads; default all cores" },
+	[EXP_CAUSAL]   = { "causal", 0, 1, "true: query i sees keys j <= i only" },
+	[EXP_DTYPE]    = { "dtype", 0, 0, "element type: f32" },
+};
+
+/* Parsing context: the file name for messages and the error sink. */
+struct ctx {
+	const char *file;
+	struct err *e;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int bad(struct ctx *c, const struct ynode *n, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return err_at(c->e, c->file, n ? n->line : 1, n ? n->col : 1, "%s", msg);
+}
+
+/* Levenshtein distance, for "did you mean" hints. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64], prev, tmp;
+
+	if (lb >= 64)
+		return lb;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			tmp = row[j];
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* "; did you mean 'x'?" for the closest of names, or "". */
+static const char *hint(const char *word, const char *const *names, size_t n,
+			char *buf, size_t len)
+{
+	size_t best = 3;
+	const char *pick = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t dist = edit_distance(word, names[i]);
+		if (dist < best) {
+			best = dist;
+			pick = names[i];
+		}
+	}
+	if (!pick)
+		return "";
+	snprintf(buf, len, "; did you mean '%s'?", pick);
+	return buf;
+}
+
+/* The scalar text of n, or NULL after an error naming what it was. */
+static const char *want_scalar(struct ctx *c, const struct ynode *n,
+			       const char *key, const char *what)
+{
+	if (n && n->type == YT_SCALAR)
+		return n->str;
+	bad(c, n, "'%s' must be %s, not %s", key, what, yt_what(n));
+	return NULL;
+}
+
+static int parse_int(struct ctx *c, const struct ynode *n, const char *key,
+		     long long min, long long max, long long *out)
+{
+	const char *s = want_scalar(c, n, key, "an integer");
+	char *end;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (n->quoted || end == s || *end || errno)
+		return bad(c, n, "'%s' must be an integer, not '%s'", key, s);
+	if (*out < min)
+		return bad(c, n, "'%s' is %lld, must be at least %lld", key, *out, min);
+	if (*out > max)
+		return bad(c, n, "'%s' is %lld, must be at most %lld", key, *out, max);
+	return 0;
+}
+
+static int parse_float(struct ctx *c, const struct ynode *n, const char *key,
+		       double min, double max, double *out)
+{
+	const char *s = want_scalar(c, n, key, "a number");
+	char *end;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	*out = strtod(s, &end);
+	if (n->quoted || end == s || *end || errno || !isfinite(*out))
+		return bad(c, n, "'%s' must be a number, not '%s'", key, s);
+	if (*out < min || *out > max)
+		return bad(c, n, "'%s' is %g, must be in [%g, %g]", key, *out, min, max);
+	return 0;
+}
+
+static int parse_bool(struct ctx *c, const struct ynode *n, const char *key,
+		      long long *out)
+{
+	const char *s = want_scalar(c, n, key, "true or false");
+
+	if (!s)
+		return -1;
+	if (!n->quoted && strcmp(s, "true") == 0)
+		*out = 1;
+	else if (!n->quoted && strcmp(s, "false") == 0)
+		*out = 0;
+	else
+		return bad(c, n, "'%s' must be true or false, not '%s'", key, s);
+	return 0;
+}
+
+static int parse_string(struct ctx *c, const struct ynode *n, const char *key,
+			char **out)
+{
+	const char *s = want_scalar(c, n, key, "a string");
+
+	if (!s)
+		return -1;
+	free(*out);
+	*out = strdup(s);
+	return *out ? 0 : err_set(c->e, "out of memory");
+}
+
+/* Checks that map holds only keys from allowed. */
+static int only_keys(struct ctx *c, const struct ynode *map,
+		     const char *const *allowed, size_t n_allowed,
+		     const char *where)
+{
+	char buf[96];
+
+	for (size_t i = 0; i < map->n; i += 2) {
+		const struct ynode *k = map->kid[i];
+		size_t j;
+		for (j = 0; j < n_allowed; j++)
+			if (strcmp(k->str, allowed[j]) == 0)
+				break;
+		if (j == n_allowed)
+			return bad(c, k, "unknown key '%s'%s%s", k->str, where,
+				   hint(k->str, allowed, n_allowed, buf, sizeof buf));
+	}
+	return 0;
+}
+
+/* ---- shape and sweep ---- */
+
+static int field_index(const char *name)
+{
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		if (strcmp(exp_fields[f].name, name) == 0)
+			return f;
+	return -1;
+}
+
+static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
+			     long long *out)
+{
+	const struct exp_field_desc *d = &exp_fields[f];
+	const char *s;
+
+	if (f == EXP_CAUSAL)
+		return parse_bool(c, n, d->name, out);
+	if (f != EXP_DTYPE)
+		return parse_int(c, n, d->name, d->min, d->max, out);
+	s = want_scalar(c, n, d->name, "a type name");
+	if (!s)
+		return -1;
+	if (strcmp(s, "f32") == 0) {
+		*out = EXP_F32;
+		return 0;
+	}
+	if (!strcmp(s, "f16") || !strcmp(s, "bf16") || !strcmp(s, "f64"))
+		return bad(c, n, "dtype '%s' is not supported yet; use f32", s);
+	return bad(c, n, "unknown dtype '%s'", s);
+}
+
+static int set_axis(struct ctx *c, struct experiment *x, int f,
+		    const struct ynode *key, const struct ynode *val, int swept)
+{
+	struct exp_axis *a = &x->axis[f];
+	size_t n = swept ? val->n : 1;
+
+	if (a->line)
+		return bad(c, key, "'%s' is both fixed under shape and swept under sweep",
+			   key->str);
+	if (swept && val->type != YT_SEQ)
+		return bad(c, val, "sweep '%s' must be a list, not %s", key->str,
+			   yt_what(val));
+	if (swept && val->n == 0)
+		return bad(c, val, "sweep '%s' is empty", key->str);
+	a->v = calloc(n, sizeof *a->v);
+	if (!a->v)
+		return err_set(c->e, "out of memory");
+	a->n = n;
+	a->line = key->line;
+	a->col = key->col;
+	a->swept = swept;
+	for (size_t i = 0; i < n; i++)
+		if (parse_field_value(c, f, swept ? val->kid[i] : val, &a->v[i]))
+			return -1;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (a->v[i] == a->v[j])
+				return bad(c, val->kid[i], "sweep '%s' lists %lld twice",
+					   key->str, a->v[i]);
+	return 0;
+}
+
+static int parse_axes(struct ctx *c, struct experiment *x,
+		      const struct ynode *map, int swept)
+{
+	const char *section = swept ? "sweep" : "shape";
+	const char *names[EXP_FIELD_COUNT];
+	char buf[96];
+
+	if (!map)
+		return 0;
+	if (map->type != YT_MAP)
+		return bad(c, map, "'%s' must be a mapping, not %s", section,
+			   yt_what(map));
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		names[f] = exp_fields[f].name;
+	for (size_t i = 0; i < map->n; i += 2) {
+		const struct ynode *k = map->kid[i];
+		int f = field_index(k->str);
+		if (f < 0)
+			return bad(c, k, "unknown key '%s' in '%s'%s", k->str, section,
+				   hint(k->str, names, EXP_FIELD_COUNT, buf, sizeof buf));
+		if (set_axis(c, x, f, k, map->kid[i + 1], swept))
+			return -1;
+	}
+	return 0;
+}
+
+/* Fills axes the file left out with their defaults. */
+static int default_axes(struct ctx *c, struct experiment *x,
+			const struct ynode *root)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long long def[EXP_FIELD_COUNT] = {
+		[EXP_HEAD_DIM] = 64, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
+		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
+		[EXP_CAUSAL] = 1, [EXP_DTYPE] = EXP_F32,
+	};
+
+	if (!x->axis[EXP_SEQ_LEN].n)
+		return bad(c, root, "missing 'seq_len' under shape or sweep");
+	for (int f = 0; f < EXP_FIELD_COUNT; f++) {
+		if (x->axis[f].n)
+			continue;
+		x->axis[f].v = malloc(sizeof *x->axis[f].v);
+		if (!x->axis[f].v)
+			return err_set(c->e, "out of memory");
+		x->axis[f].v[0] = def[f];
+		x->axis[f].n = 1;
+	}
+	return 0;
+}
+
+/* kv_heads must divide heads in every combination. */
+static int check_gqa(struct ctx *c, struct experiment *x)
+{
+	const struct exp_axis *h = &x->axis[EXP_HEADS], *kv = &x->axis[EXP_KV_HEADS];
+
+	for (size_t i = 0; i < h->n; i++)
+		for (size_t j = 0; j < kv->n; j++)
+			if (kv->v[j] && h->v[i] % kv->v[j])
+				return err_at(c->e, c->file, kv->line, kv->col,
+					      "kv_heads %lld does not divide heads %lld",
+					      kv->v[j], h->v[i]);
+	return 0;
+}
+
+/* ---- patterns ---- */
+
+/* Reads a list-typed parameter value. */
+static int parse_int_list(struct ctx *c, const struct ynode *n,
+			  const struct pat_param *d, struct pat_list *out)
+{
+	if (n->type != YT_SEQ)
+		return bad(c, n, "'%s' must be a list of integers, not %s", d->name,
+			   yt_what(n));
+	out->n = n->n;
+	out->v = n->n ? calloc(n->n, sizeof *out->v) : NULL;
+	if (n->n && !out->v)
+		return err_set(c->e, "out of memory");
+	for (size_t i = 0; i < n->n; i++)
+		if (parse_int(c, n->kid[i], d->name, (long long)d->min,
+			      (long long)d->max, &out->v[i]))
+			return -1;
+	return 0;
+}
+
+static int parse_rows(struct ctx *c, const struct ynode *n,
+		      const struct pat_param *d, struct pat_rows *out)
+{
+	if (n->type != YT_SEQ)
+		return bad(c, n, "'%s' must be a list of lists, not %s", d->name,
+			   yt_what(n));
+	out->n = n->n;
+	out->row = n->n ? calloc(n->n, sizeof *out->row) : NULL;
+	if (n->n && !out->row)
+		return err_set(c->e, "out of memory");
+	for (size_t i = 0; i < n->n; i++)
+		if (parse_int_list(c, n->kid[i], d, &out->row[i]))
+			return -1;
+	return 0;
+}
+
+/* Sets scalar parameter i of p from n. */
+static int parse_scalar_param(struct ctx *c, const struct ynode *n,
+			      struct pattern *p, int i)
+{
+	const struct pat_param *d = &p->kind->params[i];
+
+	if (d->type == PAT_INT)
+		return parse_int(c, n, d->name, (long long)d->min,
+				 (long long)d->max, &p->val[i].i);
+	if (d->type == PAT_BOOL)
+		return parse_bool(c, n, d->name, &p->val[i].i);
+	return parse_float(c, n, d->name, d->min, d->max, &p->val[i].f);
+}
+
+/* A pattern item being expanded: the base and its swept parameters. */
+struct pat_item {
+	struct pattern base;            /* fixed parameters set */
+	const struct ynode *sweep[PAT_MAX_PARAMS]; /* list nodes, or NULL */
+	const struct ynode *node;       /* the item, for messages */
+	const char *label;              /* user label, or NULL */
+};
+
+static int parse_params(struct ctx *c, const struct ynode *params,
+			struct pat_item *it)
+{
+	struct pattern *p = &it->base;
+	const struct pat_kind *k = p->kind;
+	char buf[96];
+	const char *names[PAT_MAX_PARAMS];
+	int given[PAT_MAX_PARAMS] = { 0 };
+
+	for (int i = 0; i < k->n_params; i++)
+		names[i] = k->params[i].name;
+	if (params && params->type == YT_SCALAR && params->str[0] == 0)
+		params = NULL;                  /* "dense:" with no value */
+	if (params && params->type != YT_MAP)
+		return bad(c, params, "parameters of pattern '%s' must be a mapping, not %s",
+			   k->name, yt_what(params));
+	for (size_t j = 0; params && j < params->n; j += 2) {
+		const struct ynode *key = params->kid[j], *val = params->kid[j + 1];
+		int i = pat_param_index(k, key->str);
+		enum pat_type t;
+		if (i < 0)
+			return bad(c, key, "unknown parameter '%s' for pattern '%s'%s",
+				   key->str, k->name,
+				   hint(key->str, names, (size_t)k->n_params, buf, sizeof buf));
+		given[i] = 1;
+		t = k->params[i].type;
+		if (t == PAT_INT_LIST) {
+			if (parse_int_list(c, val, &k->params[i], &p->val[i].list))
+				return -1;
+		} else if (t == PAT_ROWS) {
+			if (parse_rows(c, val, &k->params[i], &p->val[i].rows))
+				return -1;
+		} else if (val->type == YT_SEQ) {
+			if (val->n == 0)
+				return bad(c, val, "parameter '%s' of pattern '%s' sweeps an empty list",
+					   key->str, k->name);
+			it->sweep[i] = val;
+		} else if (parse_scalar_param(c, val, p, i)) {
+			return -1;
+		}
+	}
+	for (int i = 0; i < k->n_params; i++)
+		if (k->params[i].required && !given[i])
+			return bad(c, it->node, "pattern '%s' needs parameter '%s'",
+				   k->name, k->params[i].name);
+	return 0;
+}
+
+/* Reads a list item of patterns: into it (kind, label, parameters). */
+static int parse_pattern_item(struct ctx *c, const struct ynode *n,
+			      struct pat_item *it)
+{
+	const struct ynode *kind_key = NULL, *params = NULL;
+	const char *names[64];
+	char buf[96];
+
+	memset(it, 0, sizeof *it);
+	it->node = n;
+	for (int i = 0; i < pat_kind_count && i < 64; i++)
+		names[i] = pat_kinds[i]->name;
+	if (n->type == YT_SCALAR) {
+		kind_key = n;
+	} else if (n->type == YT_MAP) {
+		for (size_t i = 0; i < n->n; i += 2) {
+			const struct ynode *k = n->kid[i];
+			if (strcmp(k->str, "label") == 0) {
+				it->label = want_scalar(c, n->kid[i + 1], "label", "a string");
+				if (!it->label)
+					return -1;
+				if (strpbrk(it->label, ",\"\n\r") || !it->label[0])
+					return bad(c, n->kid[i + 1],
+						   "label '%s' must be non-empty without commas, quotes or newlines",
+						   it->label);
+				continue;
+			}
+			if (kind_key)
+				return bad(c, k, "pattern item names two patterns, '%s' and '%s'",
+					   kind_key->str, k->str);
+			kind_key = k;
+			params = n->kid[i + 1];
+		}
+		if (!kind_key)
+			return bad(c, n, "pattern item has a label but no pattern");
+	} else {
+		return bad(c, n, "a pattern must be a name or a mapping, not %s",
+			   yt_what(n));
+	}
+	if (!pat_kind_find(kind_key->str))
+		return bad(c, kind_key, "unknown pattern '%s'%s", kind_key->str,
+			   hint(kind_key->str, names, (size_t)pat_kind_count, buf, sizeof buf));
+	pat_init(&it->base, pat_kind_find(kind_key->str), 1);
+	return parse_params(c, params, it);
+}
+
+/* Label of a variant: the user's (with swept values) or the default. */
+static void variant_label(const struct pat_item *it, struct pattern *p)
+{
+	size_t off;
+	int shown = 0;
+
+	if (!it->label) {
+		pat_default_label(p, p->label, sizeof p->label);
+		return;
+	}
+	off = (size_t)snprintf(p->label, sizeof p->label, "%s", it->label);
+	for (int i = 0; i < p->kind->n_params && off < sizeof p->label; i++) {
+		if (!it->sweep[i])
+			continue;
+		off += (size_t)snprintf(p->label + off, sizeof p->label - off,
+					"%s%s=", shown ? " " : "(", p->kind->params[i].name);
+		if (off < sizeof p->label)
+			off += (size_t)(p->kind->params[i].type == PAT_FLOAT
+				? snprintf(p->label + off, sizeof p->label - off, "%g", p->val[i].f)
+				: snprintf(p->label + off, sizeof p->label - off, "%lld", p->val[i].i));
+		shown = 1;
+	}
+	if (shown && off < sizeof p->label)
+		snprintf(p->label + off, sizeof p->label - off, ")");
+}
+
+/* Checks variant p under every causality the experiment asks for. */
+static int check_variant(struct ctx *c, const struct pat_item *it,
+			 struct pattern *p, const struct exp_axis *causal)
+{
+	char why[256];
+
+	for (size_t i = 0; i < causal->n; i++) {
+		p->causal = (int)causal->v[i];
+		if (pat_check(p, why, sizeof why))
+			return bad(c, it->node, "pattern '%s': %s", p->label, why);
+	}
+	p->causal = (int)causal->v[0];
+	return 0;
+}
+
+static int push_variant(struct ctx *c, struct experiment *x, struct pattern *p)
+{
+	struct pattern *v = realloc(x->pat, (x->n_pat + 1) * sizeof *v);
+
+	if (!v)
+		return err_set(c->e, "out of memory");
+	x->pat = v;
+	if (pat_copy(&x->pat[x->n_pat], p))
+		return err_set(c->e, "out of memory");
+	x->n_pat++;
+	return 0;
+}
+
+/* Expands the swept parameters of it, from parameter i on, into x. */
+static int expand(struct ctx *c, struct experiment *x, struct pat_item *it,
+		  struct pattern *p, int i, const struct exp_axis *causal)
+{
+	if (i == p->kind->n_params) {
+		variant_label(it, p);
+		if (check_variant(c, it, p, causal))
+			return -1;
+		return push_variant(c, x, p);
+	}
+	if (!it->sweep[i])
+		return expand(c, x, it, p, i + 1, causal);
+	for (size_t j = 0; j < it->sweep[i]->n; j++) {
+		if (parse_scalar_param(c, it->sweep[i]->kid[j], p, i) ||
+		    expand(c, x, it, p, i + 1, causal))
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_patterns(struct ctx *c, struct experiment *x,
+			  const struct ynode *list)
+{
+	if (!list)
+		return bad(c, NULL, "missing 'patterns'");
+	if (list->type != YT_SEQ)
+		return bad(c, list, "'patterns' must be a list, not %s", yt_what(list));
+	if (list->n == 0)
+		return bad(c, list, "'patterns' is empty");
+	for (size_t i = 0; i < list->n; i++) {
+		struct pat_item it;
+		int rc = parse_pattern_item(c, list->kid[i], &it);
+		if (!rc)
+			rc = expand(c, x, &it, &it.base, 0, &x->axis[EXP_CAUSAL]);
+		pat_free(&it.base);
+		if (rc)
+			return -1;
+	}
+	for (size_t i = 0; i < x->n_pat; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(x->pat[i].label, x->pat[j].label) == 0)
+				return bad(c, list, "pattern label '%s' is used twice; give one a label",
+					   x->pat[i].label);
+	return 0;
+}
+
+/* ---- kernels, run, counters ---- */
+
+static int parse_kernels(struct ctx *c, struct experiment *x,
+			 const struct ynode *list)
+{
+	const char *names[64];
+	char buf[96];
+
+	if (!list)
+		return bad(c, NULL, "missing 'kernels'");
+	if (list->type != YT_SEQ)
+		return bad(c, list, "'kernels' must be a list, not %s", yt_what(list));
+	if (list->n == 0)
+		return bad(c, list, "'kernels' is empty");
+	for (int i = 0; i < kern_count && i < 64; i++)
+		names[i] = kern_table[i]->name;
+	x->kern = calloc(list->n, sizeof *x->kern);
+	if (!x->kern)
+		return err_set(c->e, "out of memory");
+	for (size_t i = 0; i < list->n; i++) {
+		const char *s = want_scalar(c, list->kid[i], "kernels", "a kernel name");
+		if (!s)
+			return -1;
+		x->kern[i] = kern_find(s);
+		if (!x->kern[i])
+			return bad(c, list->kid[i], "unknown kernel '%s'%s", s,
+				   hint(s, names, (size_t)kern_count, buf, sizeof buf));
+		for (size_t j = 0; j < i; j++)
+			if (x->kern[j] == x->kern[i])
+				return bad(c, list->kid[i], "kernel '%s' is listed twice", s);
+		x->n_kern = i + 1;
+	}
+	return 0;
+}
+
+static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
+{
+	static const char *const keys[] = { "warmup", "repeats", "min_time_ms",
+		"verify", "verify_rows", "seed", "dump", "dump_limit_mb" };
+	struct exp_run *r = &x->run;
+	const struct ynode *v;
+	long long t;
+
+	r->warmup = 1;
+	r->repeats = 5;
+	r->min_time_ms = 50;
+	r->verify = 1;
+	r->verify_rows = 64;
+	r->seed = 42;
+	r->dump_limit_mb = 64;
+	if (!m)
+		return 0;
+	if (m->type != YT_MAP)
+		return bad(c, m, "'run' must be a mapping, not %s", yt_what(m));
+	if (only_keys(c, m, keys, sizeof keys / sizeof *keys, " in 'run'"))
+		return -1;
+	if ((v = yt_get(m, "warmup"))) {
+		if (parse_int(c, v, "warmup", 0, 1000, &t))
+			return -1;
+		r->warmup = (int)t;
+	}
+	if ((v = yt_get(m, "repeats"))) {
+		if (parse_int(c, v, "repeats", 1, 1000000, &t))
+			return -1;
+		r->repeats = (int)t;
+	}
+	if ((v = yt_get(m, "verify_rows"))) {
+		if (parse_int(c, v, "verify_rows", 1, 1 << 30, &t))
+			return -1;
+		r->verify_rows = (int)t;
+	}
+	if ((v = yt_get(m, "seed"))) {
+		if (parse_int(c, v, "seed", 0, LLONG_MAX, &t))
+			return -1;
+		r->seed = (unsigned long long)t;
+	}
+	if ((v = yt_get(m, "verify"))) {
+		if (parse_bool(c, v, "verify", &t))
+			return -1;
+		r->verify = (int)t;
+	}
+	if ((v = yt_get(m, "min_time_ms")) &&
+	    parse_float(c, v, "min_time_ms", 0, 3.6e6, &r->min_time_ms))
+		return -1;
+	if ((v = yt_get(m, "dump_limit_mb")) &&
+	    parse_float(c, v, "dump_limit_mb", 0, 1e6, &r->dump_limit_mb))
+		return -1;
+	if ((v = yt_get(m, "dump")) && parse_string(c, v, "dump", &r->dump))
+		return -1;
+	return 0;
+}
+
+static int parse_counters(struct ctx *c, struct experiment *x,
+			  const struct ynode *list)
+{
+	char why[256];
+
+	if (!list)
+		return 0;
+	if (list->type != YT_SEQ)
+		return bad(c, list, "'counters' must be a list, not %s", yt_what(list));
+	x->counters = calloc(list->n ? list->n : 1, sizeof *x->counters);
+	if (!x->counters)
+		return err_set(c->e, "out of memory");
+	for (size_t i = 0; i < list->n; i++) {
+		const char *s = want_scalar(c, list->kid[i], "counters", "an event name");
+		if (!s)
+			return -1;
+		if (ctr_check_name(s, why, sizeof why))
+			return bad(c, list->kid[i], "%s", why);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(x->counters[j], s) == 0)
+				return bad(c, list->kid[i], "counter '%s' is listed twice", s);
+		x->counters[i] = strdup(s);
+		if (!x->counters[i])
+			return err_set(c->e, "out of memory");
+		x->n_counters = i + 1;
+	}
+	return 0;
+}
+
+/* The experiment's default name: the file's base name without .yaml. */
+static char *name_from_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char *name = strdup(base ? base + 1 : path), *dot;
+
+	if (name && (dot = strrchr(name, '.')) && dot != name &&
+	    (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml")))
+		*dot = 0;
+	return name;
+}
+
+static int check_name(struct ctx *c, const struct ynode *n, const char *name)
+{
+	if (!name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") != strlen(name))
+		return bad(c, n, "name '%s' must use only letters, digits, '.', '_' and '-'",
+			   name);
+	return 0;
+}
+
+static int parse_root(struct ctx *c, struct experiment *x,
+		      const struct ynode *root)
+{
+	static const char *const keys[] = { "name", "description", "shape",
+		"sweep", "patterns", "kernels", "run", "counters" };
+	const struct ynode *v;
+
+	if (root->type != YT_MAP)
+		return bad(c, root, "an experiment must be a mapping of keys, not %s",
+			   yt_what(root));
+	if (only_keys(c, root, keys, sizeof keys / sizeof *keys, ""))
+		return -1;
+	if ((v = yt_get(root, "name")) && parse_string(c, v, "name", &x->name))
+		return -1;
+	if (!x->name && !(x->name = name_from_path(c->file)))
+		return err_set(c->e, "out of memory");
+	if (check_name(c, v ? v : root, x->name))
+		return -1;
+	if ((v = yt_get(root, "description")) &&
+	    parse_string(c, v, "description", &x->description))
+		return -1;
+	if (parse_axes(c, x, yt_get(root, "shape"), 0) ||
+	    parse_axes(c, x, yt_get(root, "sweep"), 1) ||
+	    default_axes(c, x, root) || check_gqa(c, x))
+		return -1;
+	if (parse_patterns(c, x, yt_get(root, "patterns")) ||
+	    parse_kernels(c, x, yt_get(root, "kernels")) ||
+	    parse_run(c, x, yt_get(root, "run")) ||
+	    parse_counters(c, x, yt_get(root, "counters")))
+		return -1;
+	return 0;
+}
+
+int exp_load(const char *path, struct experiment *x, struct err *e)
+{
+	struct ctx c = { .file = path, .e = e };
+	struct ynode *root;
+	int rc;
+
+	memset(x, 0, sizeof *x);
+	if (yt_load_file(path, &root, e))
+		return -1;
+	if (!root)
+		return err_at(e, path, 1, 1, "experiment file is empty");
+	x->path = strdup(path);
+	rc = x->path ? parse_root(&c, x, root) : err_set(e, "out of memory");
+	yt_free(root);
+	if (rc)
+		exp_free(x);
+	return rc;
+}
+
+void exp_free(struct experiment *x)
+{
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		free(x->axis[f].v);
+	for (size_t i = 0; i < x->n_pat; i++)
+		pat_free(&x->pat[i]);
+	for (size_t i = 0; i < x->n_counters; i++)
+		free(x->counters[i]);
+	free(x->counters);
+	free(x->pat);
+	free(x->kern);
+	free(x->run.dump);
+	free(x->name);
+	free(x->description);
+	free(x->path);
+	memset(x, 0, sizeof *x);
+}
+
+int exp_parse_spec(const char *spec, int causal, struct pattern *p,
+		   struct err *e)
+{
+	struct ctx c = { .file = "<spec>", .e = e };
+	struct experiment x = { 0 };
+	long long cv = causal;
+	struct exp_axis axis = { .v = &cv, .n = 1 };
+	struct ynode *root;
+	struct pat_item it;
+	int rc;
+
+	if (yt_load_string("<spec>", spec, &root, e))
+		return -1;
+	if (!root)
+		return err_at(e, "<spec>", 1, 1, "pattern spec is empty");
+	rc = parse_pattern_item(&c, root, &it);
+	if (!rc)
+		rc = expand(&c, &x, &it, &it.base, 0, &axis);
+	if (!rc && x.n_pat != 1)
+		rc = bad(&c, root, "pattern spec sweeps %zu variants; give one value per parameter",
+			 x.n_pat);
+	if (!rc)
+		rc = pat_copy(p, &x.pat[0]) ? err_set(e, "out of memory") : 0;
+	pat_free(&it.base);
+	yt_free(root);
+	exp_free(&x);
+	return rc;
+}

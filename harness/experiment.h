@@ -1,0 +1,77 @@
+/* experiment.h - an experiment file, loaded and validated: the shape axes
+ * (fixed or swept), the pattern variants (parameter lists expanded), the
+ * kernels, the run settings and the counters. */
+#ifndef SABENCH_EXPERIMENT_H
+#define SABENCH_EXPERIMENT_H
+
+#include "../kernels/kernel.h"
+#include "../patterns/pattern.h"
+#include "err.h"
+
+/* Shape fields: each may be fixed under shape: or swept under sweep:. */
+enum exp_field {
+	EXP_SEQ_LEN,            /* keys n (= queries in prefill) */
+	EXP_HEAD_DIM,           /* d */
+	EXP_BATCH,              /* sequences */
+	EXP_HEADS,              /* query heads */
+	EXP_KV_HEADS,           /* K/V heads (GQA); 0 means = heads */
+	EXP_THREADS,            /* OpenMP threads */
+	EXP_CAUSAL,             /* 1 causal, 0 bidirectional */
+	EXP_DTYPE,              /* enum exp_dtype */
+	EXP_FIELD_COUNT
+};
+
+enum exp_dtype { EXP_F32 };
+
+struct exp_field_desc {
+	const char *name;       /* YAML key */
+	long long min, max;     /* inclusive bounds */
+	const char *doc;        /* for --help and the README */
+};
+
+extern const struct exp_field_desc exp_fields[EXP_FIELD_COUNT];
+
+struct exp_axis {
+	long long *v;           /* values, in file order */
+	size_t n;               /* at least 1 */
+	int line, col;          /* where it was given (0: default) */
+	int swept;              /* given under sweep: */
+};
+
+struct exp_run {
+	int warmup;             /* discarded runs before timing */
+	int repeats;            /* at least this many timed runs */
+	double min_time_ms;     /* and at least this much timed time */
+	int verify;             /* compare with the oracle after timing */
+	int verify_rows;        /* rows per head checked when n is large */
+	unsigned long long seed;/* inputs and shuffles */
+	char *dump;             /* folder for .npy dumps, or NULL */
+	double dump_limit_mb;   /* cells larger than this are not dumped */
+};
+
+struct experiment {
+	char *path;             /* the file, as given */
+	char *name;             /* results/<name>/ */
+	char *description;      /* free text, may be empty */
+	struct exp_axis axis[EXP_FIELD_COUNT];  /* shape and sweep */
+	struct pattern *pat;    /* pattern variants, labelled */
+	size_t n_pat;
+	const struct kern_desc **kern;          /* kernels, file order */
+	size_t n_kern;
+	struct exp_run run;     /* run: settings */
+	char **counters;        /* counters: names */
+	size_t n_counters;
+};
+
+/* Loads and validates path into *x (exp_free it). Returns 0, or -1 with a
+ * file:line:col message in e. */
+int exp_load(const char *path, struct experiment *x, struct err *e);
+
+void exp_free(struct experiment *x);
+
+/* Parses one inline pattern spec ("window: {size: 128}") into *p, with
+ * causality given; errors name "<spec>". Sweeps are refused. */
+int exp_parse_spec(const char *spec, int causal, struct pattern *p,
+		   struct err *e);
+
+#endif

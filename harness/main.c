@@ -1,0 +1,459 @@
+/* main.c - the sabench command line: a table of subcommands, argument
+ * parsing and the only place that prints. Exit status: 0 success, 1 a run
+ * failed (a cell failed, interrupted, I/O), 2 usage or input error. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../kernels/kernel.h"
+#include "../patterns/gset.h"
+#include "counters.h"
+#include "experiment.h"
+#include "plan.h"
+#include "plot.h"
+#include "results.h"
+#include "runner.h"
+
+#ifndef SABENCH_VERSION
+#define SABENCH_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;                       /* subcommand */
+	int (*fn)(int argc, char **argv);       /* argv[0] is the name */
+	const char *usage;                      /* synopsis */
+	const char *help;                       /* what it does, options */
+};
+
+static const struct command commands[];
+
+static void print_line(const char *text)
+{
+	printf("%s\n", text);
+}
+
+static void print_progress(const char *text)
+{
+	fprintf(stderr, "%s\n", text);
+}
+
+static void print_warning(const char *text)
+{
+	fprintf(stderr, "sabench: warning: %s\n", text);
+}
+
+static int fail(int status, const struct err *e)
+{
+	fprintf(stderr, "sabench: %s\n", e->msg);
+	return status;
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sabench: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nusage: sabench %s\n", cmd);
+	return 2;
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void print_help(const struct command *c)
+{
+	printf("usage: sabench %s\n\n%s", c->usage, c->help);
+}
+
+/* 1 when argv holds -h or --help (then help was printed). */
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			print_help(find_command(argv[0]));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Parses a whole decimal number into *out; 0 on success. */
+static int parse_long(const char *s, long min, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return end == s || *end || errno || *out < min ? -1 : 0;
+}
+
+/* ---- run ---- */
+
+/* OpenMP reads its environment when the library loads: pinning must be in
+ * the environment before that, so run re-executes itself once with it. */
+static void pin_threads(char **argv)
+{
+	if (getenv("OMP_PROC_BIND") || getenv("SABENCH_NO_PIN"))
+		return;
+	setenv("OMP_PROC_BIND", "close", 1);
+	if (!getenv("OMP_PLACES"))
+		setenv("OMP_PLACES", "cores", 1);
+	execv("/proc/self/exe", argv);
+	/* if exec fails we run unpinned; the manifest shows the settings */
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "resume", no_argument, NULL, 'r' },
+		{ "dump", required_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("run")->usage;
+	struct run_opts o = { .mode = RES_NEW, .progress = print_progress,
+			      .warn = print_warning };
+	struct experiment x;
+	struct run_summary s;
+	struct err e;
+	char dir[4096];
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'o')
+			o.out_dir = optarg;
+		else if (c == 'f' || c == 'r') {
+			if (o.mode != RES_NEW)
+				return usage_error(use, "%s", "--force and --resume exclude each other");
+			o.mode = c == 'f' ? RES_FORCE : RES_RESUME;
+		} else if (c == 'd')
+			o.dump_dir = optarg;
+		else
+			return usage_error(use, "%s", "bad option");
+	}
+	if (optind != argc - 1)
+		return usage_error(use, "%s", "run takes one experiment file");
+	if (exp_load(argv[optind], &x, &e))
+		return fail(2, &e);
+	if (!o.out_dir) {
+		snprintf(dir, sizeof dir, "results/%s", x.name);
+		o.out_dir = dir;
+	}
+	fprintf(stderr, "sabench: running '%s' into '%s'\n", x.path, o.out_dir);
+	rc = runner_run(&x, &o, &s, &e);
+	if (rc) {
+		exp_free(&x);
+		return fail(e.msg[0] && strstr(e.msg, "holds a run already") ? 2 : 1, &e);
+	}
+	fprintf(stderr, "sabench: %zu cells: %zu ok, %zu skipped, %zu failed, %zu from an earlier run; %.1f s\n",
+		s.cells, s.ok, s.skipped, s.failed, s.resumed, s.wall_s);
+	if (s.interrupted)
+		fprintf(stderr, "sabench: interrupted; finished rows are in '%s/results.csv'; continue with: sabench run %s -o %s --resume\n",
+			o.out_dir, x.path, o.out_dir);
+	exp_free(&x);
+	return s.failed || s.interrupted ? 1 : 0;
+}
+
+/* ---- validate ---- */
+
+static int cmd_validate(int argc, char **argv)
+{
+	struct experiment x;
+	struct plan pl;
+	struct err e;
+
+	if (argc != 2)
+		return usage_error(find_command("validate")->usage, "%s",
+				   "validate takes one experiment file");
+	if (exp_load(argv[1], &x, &e))
+		return fail(2, &e);
+	if (plan_build(&x, &pl, &e)) {
+		exp_free(&x);
+		return fail(1, &e);
+	}
+	printf("%s: ok: %zu pattern variants x %zu kernels x %zu shapes = %zu cells\n",
+	       x.path, x.n_pat, x.n_kern, pl.n / (x.n_pat * x.n_kern), pl.n);
+	for (size_t i = 0; i < x.n_pat; i++)
+		printf("  pattern %s\n", x.pat[i].label);
+	plan_free(&pl);
+	exp_free(&x);
+	return 0;
+}
+
+/* ---- patterns, kernels, counters, columns ---- */
+
+static int cmd_patterns(int argc, char **argv)
+{
+	static const char *type_names[] = { "int", "real", "bool", "int list", "rows" };
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error("patterns", "%s", "patterns takes no arguments");
+	printf("pattern kinds (positions 0-based; a window's size counts the query itself):\n");
+	for (int i = 0; i < pat_kind_count; i++) {
+		const struct pat_kind *k = pat_kinds[i];
+		printf("\n%s - %s\n    %s\n", k->name, k->summary, k->formula);
+		for (int j = 0; j < k->n_params; j++) {
+			const struct pat_param *p = &k->params[j];
+			printf("    %-10s %-8s ", p->name, type_names[p->type]);
+			if (p->required)
+				printf("required  ");
+			else
+				printf("default %-3g", p->def);
+			printf(" %s\n", p->doc);
+		}
+	}
+	return 0;
+}
+
+static int cmd_kernels(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_error("kernels", "%s", "kernels takes no arguments");
+	for (int i = 0; i < kern_count; i++) {
+		const struct kern_desc *k = kern_table[i];
+		const char *why = k->unavailable ? k->unavailable() : NULL;
+		printf("%-8s %s%s%s\n", k->name, k->summary, why ? "  [unavailable: " : "",
+		       why ? why : "");
+		if (why)
+			printf("]\n");
+	}
+	return 0;
+}
+
+static int cmd_counters(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_error("counters", "%s", "counters takes no arguments");
+	ctr_describe(print_line);
+	return 0;
+}
+
+static int cmd_columns(int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1)
+		return usage_error("columns", "%s", "columns takes no arguments");
+	res_describe_columns(print_line);
+	return 0;
+}
+
+/* ---- pattern ---- */
+
+static void print_row_keys(const struct gset *g, long r)
+{
+	int64_t n;
+	const struct pat_range *rg = gset_row(g, 0, r, &n);
+	long long count = 0;
+	const long long show = 64;
+
+	printf("G_%ld = {", r);
+	for (int64_t i = 0; i < n; i++)
+		for (long j = rg[i].lo; j < rg[i].hi; j++, count++) {
+			if (count < show)
+				printf("%s%ld", count ? ", " : "", j);
+			else if (count == show)
+				printf(", ...");
+		}
+	printf("}\n|G_%ld| = %lld\n", r, gset_row_keys(rg, n));
+}
+
+static void print_mask(const struct gset *g)
+{
+	for (long r = 0; r < g->n_q; r++) {
+		int64_t n, i = 0;
+		const struct pat_range *rg = gset_row(g, 0, r, &n);
+		for (long j = 0; j < g->n_kv; j++) {
+			while (i < n && rg[i].hi <= j)
+				i++;
+			putchar(i < n && rg[i].lo <= j ? '#' : '.');
+		}
+		putchar('\n');
+	}
+}
+
+static int cmd_pattern(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "n", required_argument, NULL, 'n' },
+		{ "query", required_argument, NULL, 'q' },
+		{ "bidirectional", no_argument, NULL, 'b' },
+		{ "show", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("pattern")->usage;
+	long n = -1, query = -1;
+	int causal = 1, show = 0, c;
+	struct pattern p;
+	struct gset g;
+	struct err e;
+	char why[256];
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'n' && parse_long(optarg, 1, &n))
+			return usage_error(use, "--n must be a positive integer, not '%s'", optarg);
+		if (c == 'q' && parse_long(optarg, 0, &query))
+			return usage_error(use, "--query must be a position >= 0, not '%s'", optarg);
+		if (c == 'b')
+			causal = 0;
+		if (c == 's')
+			show = 1;
+		if (c == '?')
+			return usage_error(use, "%s", "bad option");
+	}
+	if (optind != argc - 1)
+		return usage_error(use, "%s", "pattern takes one pattern spec");
+	if (n < 0)
+		return usage_error(use, "%s", "pattern needs --n N");
+	if (n > INT32_MAX - 1)
+		return usage_error(use, "--n is too large: '%s'", argv[optind]);
+	if (query >= n)
+		return usage_error(use, "--query must be below --n, not '%s'", argv[optind]);
+	if (show && n > 128)
+		return usage_error(use, "%s", "--show draws at most n = 128");
+	if (exp_parse_spec(argv[optind], causal, &p, &e))
+		return fail(2, &e);
+	if (gset_build(&g, &p, n, n, 1, why, sizeof why)) {
+		pat_free(&p);
+		fprintf(stderr, "sabench: %s\n", why);
+		return 1;
+	}
+	printf("pattern %s (%s) at n = %ld\n", p.label, causal ? "causal" : "bidirectional", n);
+	if (query >= 0)
+		print_row_keys(&g, query);
+	printf("nnz = %lld\ndensity = %.6g\nrow_min = %lld\nrow_max = %lld\nrow_mean = %.6g\nempty_rows = %lld\n",
+	       g.st.nnz, g.st.density, g.st.row_min, g.st.row_max, g.st.row_mean,
+	       g.st.empty_rows);
+	printf("kv_cache_rows = %ld\npattern_bytes = %lld\n", p.kind->kv_rows(&p, n),
+	       g.st.storage_bytes);
+	if (show)
+		print_mask(&g);
+	gset_free(&g);
+	pat_free(&p);
+	return 0;
+}
+
+/* ---- plot ---- */
+
+static int cmd_plot(int argc, char **argv)
+{
+	struct err e;
+	int rc;
+
+	if (argc != 2)
+		return usage_error(find_command("plot")->usage, "%s",
+				   "plot takes one results folder");
+	rc = plot_results(argv[1], print_progress, &e);
+	if (rc == PLOT_NO_GNUPLOT || rc == PLOT_BAD_INPUT)
+		return fail(rc == PLOT_NO_GNUPLOT ? 1 : 2, &e);
+	if (rc)
+		return fail(1, &e);
+	return 0;
+}
+
+/* ---- table and dispatch ---- */
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "run EXPERIMENT.yaml [-o DIR] [--force | --resume] [--dump DIR]",
+	  "Runs every cell of the experiment (pattern variant x kernel x shape),\n"
+	  "verifies each against the oracle and writes results.csv, samples.csv\n"
+	  "and manifest.yaml into DIR (default results/<name>).\n\n"
+	  "  -o, --output DIR  results folder\n"
+	  "  --force           start an existing results folder over\n"
+	  "  --resume          run only the cells the folder does not hold yet\n"
+	  "  --dump DIR        write inputs, outputs and G-sets as .npy files\n\n"
+	  "Ctrl-C finishes the cell group in progress and stops; a second one\n"
+	  "stops at once. Threads are pinned (OMP_PROC_BIND=close,\n"
+	  "OMP_PLACES=cores) unless OMP_PROC_BIND is set.\n" },
+	{ "validate", cmd_validate, "validate EXPERIMENT.yaml",
+	  "Checks an experiment file and prints its grid; runs nothing.\n" },
+	{ "patterns", cmd_patterns, "patterns",
+	  "Lists the pattern kinds with their parameters and G_i formulas.\n" },
+	{ "kernels", cmd_kernels, "kernels",
+	  "Lists the kernel variants and whether each is available here.\n" },
+	{ "pattern", cmd_pattern, "pattern SPEC --n N [--query I] [--bidirectional] [--show]",
+	  "Compiles one pattern at n and prints its statistics; --query I lists\n"
+	  "G_I and |G_I|; --show draws the mask (n <= 128; '#' kept, '.' skipped).\n"
+	  "SPEC is YAML, as in an experiment: 'sink_window: {sinks: 1, size: 3}'.\n" },
+	{ "plot", cmd_plot, "plot RESULTS_DIR",
+	  "Draws the latency, FLOP and memory curves of RESULTS_DIR/results.csv\n"
+	  "into RESULTS_DIR/plots/ as PNG and SVG (needs gnuplot).\n" },
+	{ "counters", cmd_counters, "counters",
+	  "Shows PAPI's version, components, the hardware events available here\n"
+	  "and sabench's own software-defined events.\n" },
+	{ "columns", cmd_columns, "columns",
+	  "Lists the columns of results.csv with their units.\n" },
+	{ "help", cmd_help, "help [COMMAND]", "Shows help for a command.\n" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void print_overview(FILE *f)
+{
+	fprintf(f, "usage: sabench COMMAND [ARGS]   (sabench COMMAND --help for more)\n\n"
+		   "sabench benchmarks sparse-attention kernels over G-set patterns.\n\n"
+		   "commands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(f, "  %s\n", c->usage);
+	fprintf(f, "\n  --version, --help\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		print_overview(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		return usage_error("help [COMMAND]", "unknown command '%s'", argv[1]);
+	print_help(c);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		print_overview(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("sabench %s\n", SABENCH_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		print_overview(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "sabench: unknown command '%s'; see 'sabench --help'\n", argv[1]);
+		return 2;
+	}
+	if (wants_help(argc - 1, argv + 1))
+		return 0;
+	if (c->fn == cmd_run)
+		pin_threads(argv);
+	return c->fn(argc - 1, argv + 1);
+}

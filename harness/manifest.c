@@ -1,0 +1,287 @@
+/* manifest.c - writes manifest.yaml: experiment as resolved (axes, pattern
+ * variants, kernels, run settings), machine facts from /proc and /sys,
+ * build facts baked in by the Makefile, OpenMP and PAPI settings. */
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "manifest.h"
+
+#ifndef SABENCH_GIT
+#define SABENCH_GIT "unknown"
+#endif
+#ifndef SABENCH_CFLAGS
+#define SABENCH_CFLAGS "unknown"
+#endif
+#ifndef SABENCH_VERSION
+#define SABENCH_VERSION "0.1.0"
+#endif
+
+/* Writes s as a double-quoted YAML scalar. */
+static void yq(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\x%02x", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* First value of "key" in /proc/cpuinfo, into buf; "unknown" if none. */
+static const char *cpuinfo(const char *key, char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	size_t kl = strlen(key);
+
+	snprintf(buf, len, "unknown");
+	if (!f)
+		return buf;
+	while (fgets(line, sizeof line, f)) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, key, kl) != 0 || !colon)
+			continue;
+		colon += 1 + (colon[1] == ' ');
+		colon[strcspn(colon, "\n")] = 0;
+		snprintf(buf, len, "%s", colon);
+		break;
+	}
+	fclose(f);
+	return buf;
+}
+
+const char *manifest_cpu_model(void)
+{
+	static char model[256];
+
+	return cpuinfo("model name", model, sizeof model);
+}
+
+static long long meminfo_kb(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	long long kb = -1;
+	size_t kl = strlen(key);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			kb = atoll(line + kl + 1);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* Reads a one-line sysfs file into buf; 0 on success. */
+static int read_small(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+
+	if (!f || !fgets(buf, (int)len, f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static void write_caches(FILE *f)
+{
+	int shown = 0;
+
+	fputs("  caches:\n", f);
+	for (int i = 0; i < 8; i++) {
+		char path[128], level[16], type[32], size[32];
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+		if (read_small(path, level, sizeof level))
+			break;
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+		if (read_small(path, type, sizeof type))
+			snprintf(type, sizeof type, "unknown");
+		snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+		if (read_small(path, size, sizeof size))
+			snprintf(size, sizeof size, "unknown");
+		fprintf(f, "    - {level: %s, type: %s, size: %s}\n", level, type, size);
+		shown++;
+	}
+	if (!shown)
+		fputs("    - unknown (no /sys/devices/system/cpu/cpu0/cache here)\n", f);
+}
+
+static void write_machine(FILE *f)
+{
+	char buf[256], host[256] = "unknown";
+	struct utsname u;
+
+	fputs("machine:\n  host: ", f);
+	gethostname(host, sizeof host - 1);
+	yq(f, host);
+	fputs("\n  cpu: ", f);
+	yq(f, manifest_cpu_model());
+	fprintf(f, "\n  cores_online: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+	fprintf(f, "  cpu_mhz: %s\n", cpuinfo("cpu MHz", buf, sizeof buf));
+	fprintf(f, "  memory_total_bytes: %lld\n", meminfo_kb("MemTotal") * 1024);
+	fprintf(f, "  memory_available_bytes: %lld\n",
+		meminfo_kb("MemAvailable") * 1024);
+	write_caches(f);
+	if (uname(&u) == 0) {
+		fputs("  kernel: ", f);
+		snprintf(buf, sizeof buf, "%s %s %s", u.sysname, u.release, u.machine);
+		yq(f, buf);
+		fputc('\n', f);
+	}
+	fputs("  cpu_flags_avx512f: ", f);
+	fputs(strstr(cpuinfo("flags", buf, sizeof buf), "avx512f") ? "true\n" : "false\n", f);
+}
+
+static void write_build_and_env(FILE *f)
+{
+	const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
+
+	fputs("build:\n  sabench: " SABENCH_VERSION "\n  git: ", f);
+	yq(f, SABENCH_GIT);
+	fputs("\n  compiler: ", f);
+	yq(f, "gcc " __VERSION__);
+	fputs("\n  cflags: ", f);
+	yq(f, SABENCH_CFLAGS);
+	fprintf(f, "\nopenmp:\n  version: %d\n  max_threads: %d\n", _OPENMP,
+		omp_get_max_threads());
+	fputs("  OMP_PROC_BIND: ", f);
+	yq(f, bind ? bind : "");
+	fputs("\n  OMP_PLACES: ", f);
+	yq(f, places ? places : "");
+	fputc('\n', f);
+}
+
+static void write_axes(FILE *f, const struct experiment *x)
+{
+	fputs("  shape:\n", f);
+	for (int a = 0; a < EXP_FIELD_COUNT; a++) {
+		const struct exp_axis *ax = &x->axis[a];
+		fprintf(f, "    %s: [", exp_fields[a].name);
+		for (size_t i = 0; i < ax->n; i++) {
+			if (i)
+				fputs(", ", f);
+			if (a == EXP_CAUSAL)
+				fputs(ax->v[i] ? "true" : "false", f);
+			else if (a == EXP_DTYPE)
+				fputs("f32", f);
+			else if (a == EXP_KV_HEADS && !ax->v[i])
+				fputs("heads", f);
+			else
+				fprintf(f, "%lld", ax->v[i]);
+		}
+		fputs("]\n", f);
+	}
+}
+
+static void write_experiment(FILE *f, const struct experiment *x)
+{
+	const struct exp_run *r = &x->run;
+
+	fputs("experiment:\n  name: ", f);
+	yq(f, x->name);
+	fputs("\n  file: ", f);
+	yq(f, x->path);
+	fputs("\n  description: ", f);
+	yq(f, x->description ? x->description : "");
+	fputc('\n', f);
+	write_axes(f, x);
+	fputs("  patterns:\n", f);
+	for (size_t i = 0; i < x->n_pat; i++) {
+		fputs("    - {label: ", f);
+		yq(f, x->pat[i].label);
+		fprintf(f, ", kind: %s}\n", x->pat[i].kind->name);
+	}
+	fputs("  kernels: [", f);
+	for (size_t i = 0; i < x->n_kern; i++)
+		fprintf(f, "%s%s", i ? ", " : "", x->kern[i]->name);
+	fprintf(f, "]\n  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu}\n",
+		r->warmup, r->repeats, r->min_time_ms, r->verify ? "true" : "false",
+		r->verify_rows, r->seed);
+}
+
+static void write_counters(FILE *f, const struct manifest *m)
+{
+	const char *hw = ctr_hw_unavailable();
+
+	fputs("papi:\n  version: ", f);
+	yq(f, ctr_papi_version());
+	fputs("\n  hardware_counters: ", f);
+	yq(f, hw ? hw : "available");
+	fputs("\n  counters:\n", f);
+	if (!m->ctr || !m->ctr->n) {
+		fputs("    []\n", f);
+		return;
+	}
+	fprintf(f, "    multiplexed: %s\n", m->ctr->multiplexed ? "true" : "false");
+	fputs("    events:\n", f);
+	for (int i = 0; i < m->ctr->n; i++) {
+		const struct ctr_event *ev = &m->ctr->ev[i];
+		fputs("      - {name: ", f);
+		yq(f, ev->name);
+		fprintf(f, ", kind: %s, counted: %s", ev->sde ? "software" : "hardware",
+			ev->counted ? "true" : "false");
+		if (!ev->counted) {
+			fputs(", why: ", f);
+			yq(f, ev->why);
+		}
+		fputs("}\n", f);
+	}
+}
+
+static void write_time(FILE *f, const char *key, time_t t)
+{
+	char buf[64];
+
+	if (!t) {
+		fprintf(f, "  %s: null\n", key);
+		return;
+	}
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	fprintf(f, "  %s: %s\n", key, buf);
+}
+
+int manifest_write(const char *dir, const struct manifest *m, struct err *e)
+{
+	char path[4200], tmp[4300];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+	snprintf(tmp, sizeof tmp, "%s/manifest.yaml.tmp", dir);
+	f = fopen(tmp, "w");
+	if (!f)
+		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+	fputs("# sabench run manifest\nrun:\n  status: ", f);
+	fputs(m->status, f);
+	fputs("\n  reason: ", f);
+	yq(f, m->reason ? m->reason : "");
+	fputc('\n', f);
+	write_time(f, "start", m->start);
+	write_time(f, "end", m->end);
+	fprintf(f, "  cells: %zu\n  resumed: %zu\n  ok: %zu\n  skipped: %zu\n  failed: %zu\n",
+		m->cells, m->resumed, m->ok, m->skipped, m->failed);
+	write_experiment(f, m->x);
+	write_machine(f);
+	write_build_and_env(f);
+	write_counters(f, m);
+	if (ferror(f) | fclose(f) || rename(tmp, path))
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* manifest.h - manifest.yaml: the resolved experiment, the machine, the
+ * build, OpenMP and PAPI settings, which counters were counted or dropped
+ * and why, start and end time, and whether the run completed. */
+#ifndef SABENCH_MANIFEST_H
+#define SABENCH_MANIFEST_H
+
+#include <time.h>
+
+#include "counters.h"
+#include "experiment.h"
+
+struct manifest {
+	const struct experiment *x;     /* what ran */
+	const char *status;             /* running | complete | interrupted | failed */
+	const char *reason;             /* why it stopped early, or NULL */
+	time_t start, end;              /* wall clock */
+	size_t cells, resumed;          /* planned; written by an earlier run */
+	size_t ok, skipped, failed;     /* this run's rows by status */
+	const struct ctr_set *ctr;      /* counter status, or NULL */
+};
+
+/* Writes dir/manifest.yaml atomically (temporary file, then rename). */
+int manifest_write(const char *dir, const struct manifest *m, struct err *e);
+
+/* CPU model name of this machine ("unknown" when unreadable). */
+const char *manifest_cpu_model(void);
+
+#endif

@@ -1,0 +1,23 @@
+/* model.c - the cost model of a cell. FLOPs count 4 d per scored pair
+ * (2 d for q.k, 2 d for p v; FlashAttention's convention), softmax not
+ * counted; bytes are fp32. */
+#include "model.h"
+
+void model_cell(const struct problem *p, const struct kern_desc *k,
+		int threads, long kv_rows, struct cell_model *m)
+{
+	const double f = sizeof(float), d = p->d, b = p->batch;
+	double qo = 2.0 * b * p->heads * (double)p->n_q * d * f;
+	struct kern_cost c = { 0 };
+
+	k->cost(p, threads, &c);
+	m->flops = 4.0 * d * (double)gset_pairs(p->g, p->heads) * b;
+	m->flops_exec = c.flops_exec;
+	m->bytes_min = qo + 2.0 * b * p->kv_heads * (double)p->g->st.keys_used * d * f;
+	m->bytes_gather = qo + 2.0 * b * (double)gset_pairs(p->g, p->heads) * d * f;
+	m->kv_cache_bytes = 2.0 * b * p->kv_heads * (double)kv_rows * d * f;
+	m->score_bytes = c.score_bytes;
+	m->pattern_bytes = (double)p->g->st.storage_bytes;
+	m->workspace_bytes = c.workspace_bytes;
+	m->input_bytes = qo + 2.0 * b * p->kv_heads * (double)p->n_kv * d * f;
+}

@@ -1,0 +1,75 @@
+/* plan.c - the experiment grid: every combination of the shape axes, each
+ * pattern variant and each kernel, in an order that runs small sequences
+ * first and keeps the kernels of one group together. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+/* Axis order of the grid, outermost first. */
+static const enum exp_field grid_order[EXP_FIELD_COUNT] = {
+	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
+	EXP_CAUSAL, EXP_DTYPE, EXP_THREADS,
+};
+
+void plan_key(const struct experiment *x, const struct cell *c, char *buf,
+	      size_t len)
+{
+	const long long *v = c->sh.v;
+
+	snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/f32",
+		 x->pat[c->pat].label, x->kern[c->kern]->name, v[EXP_SEQ_LEN],
+		 v[EXP_HEAD_DIM], v[EXP_BATCH], v[EXP_HEADS], v[EXP_KV_HEADS],
+		 v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir");
+}
+
+static size_t shape_count(const struct experiment *x)
+{
+	size_t n = 1;
+
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		n *= x->axis[f].n;
+	return n;
+}
+
+/* The shape at mixed-radix position s of the grid. */
+static void shape_at(const struct experiment *x, size_t s, struct cell_shape *sh)
+{
+	for (int i = EXP_FIELD_COUNT - 1; i >= 0; i--) {
+		const struct exp_axis *a = &x->axis[grid_order[i]];
+		sh->v[grid_order[i]] = a->v[s % a->n];
+		s /= a->n;
+	}
+	if (!sh->v[EXP_KV_HEADS])
+		sh->v[EXP_KV_HEADS] = sh->v[EXP_HEADS];
+}
+
+int plan_build(const struct experiment *x, struct plan *p, struct err *e)
+{
+	size_t shapes = shape_count(x), k = 0;
+
+	memset(p, 0, sizeof *p);
+	p->n = shapes * x->n_pat * x->n_kern;
+	p->cell = calloc(p->n ? p->n : 1, sizeof *p->cell);
+	if (!p->cell)
+		return err_set(e, "out of memory planning %zu cells", p->n);
+	for (size_t s = 0; s < shapes; s++)
+		for (size_t pt = 0; pt < x->n_pat; pt++, p->n_groups++)
+			for (size_t kn = 0; kn < x->n_kern; kn++, k++) {
+				struct cell *c = &p->cell[k];
+				c->index = k;
+				c->group = p->n_groups;
+				c->pat = pt;
+				c->kern = kn;
+				shape_at(x, s, &c->sh);
+				plan_key(x, c, c->key, sizeof c->key);
+			}
+	return 0;
+}
+
+void plan_free(struct plan *p)
+{
+	free(p->cell);
+	memset(p, 0, sizeof *p);
+}

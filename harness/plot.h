@@ -1,0 +1,22 @@
+/* plot.h - drawing a results folder with the gnuplot scripts of plots/. */
+#ifndef SABENCH_PLOT_H
+#define SABENCH_PLOT_H
+
+#include "err.h"
+
+enum {
+	PLOT_OK = 0,
+	PLOT_FAILED = -1,       /* a script failed */
+	PLOT_NO_GNUPLOT = -2,   /* gnuplot is not on the PATH */
+	PLOT_BAD_INPUT = -3,    /* no results.csv in the folder */
+};
+
+/* The gnuplot scripts sabench runs, in order (plots/<name>.gp). */
+extern const char *const plot_scripts[];
+
+/* Runs every script on dir/results.csv into dir/plots/; progress gets a
+ * line per picture. Returns PLOT_OK or a PLOT_ code with e set. */
+int plot_results(const char *dir, void (*progress)(const char *line),
+		 struct err *e);
+
+#endif

@@ -1,0 +1,464 @@
+/* results.c - results.csv and samples.csv: the column table (names, units,
+ * meanings; one source for the header, the rows and `sabench columns`),
+ * creating, resuming or restarting a results folder, and appending rows. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "results.h"
+
+enum col_kind {
+	COL_STR,                /* const char * field */
+	COL_LL,                 /* long long field */
+	COL_NUM,                /* double, %.9g */
+	COL_BYTES,              /* double holding a whole count, %.0f */
+};
+
+struct column {
+	const char *name;       /* header name: the contract */
+	enum col_kind kind;     /* how to print it */
+	size_t off;             /* field in struct result_row */
+	int timed;              /* empty when the cell was not timed */
+	const char *unit;       /* for the docs */
+	const char *doc;        /* for the docs */
+};
+
+#define F(x) offsetof(struct result_row, x)
+
+static const struct column columns[] = {
+	{ "experiment", COL_STR, F(experiment), 0, "", "experiment name" },
+	{ "cell", COL_STR, F(cell), 0, "", "stable cell key: label/kernel/n/d/b/h/kv/t/causality/dtype" },
+	{ "pattern", COL_STR, F(pattern), 0, "", "pattern kind" },
+	{ "pattern_label", COL_STR, F(pattern_label), 0, "", "pattern variant, e.g. window(size=256)" },
+	{ "kernel", COL_STR, F(kernel), 0, "", "kernel variant" },
+	{ "mode", COL_STR, F(mode), 0, "", "prefill (n_q = seq_len)" },
+	{ "causal", COL_LL, F(causal), 0, "0/1", "1: keys j <= i only" },
+	{ "batch", COL_LL, F(batch), 0, "", "sequences" },
+	{ "heads", COL_LL, F(heads), 0, "", "query heads" },
+	{ "kv_heads", COL_LL, F(kv_heads), 0, "", "K/V heads (GQA)" },
+	{ "seq_len", COL_LL, F(seq_len), 0, "tokens", "keys n" },
+	{ "n_q", COL_LL, F(n_q), 0, "tokens", "query rows" },
+	{ "head_dim", COL_LL, F(head_dim), 0, "", "d" },
+	{ "dtype", COL_STR, F(dtype), 0, "", "element type" },
+	{ "threads", COL_LL, F(threads), 0, "", "OpenMP threads" },
+	{ "nnz", COL_LL, F(nnz), 0, "pairs", "|G| summed over rows, per head" },
+	{ "density", COL_NUM, F(density), 0, "", "nnz / nnz of dense with the same causality" },
+	{ "row_min", COL_LL, F(row_min), 0, "keys", "smallest |G_i|" },
+	{ "row_max", COL_LL, F(row_max), 0, "keys", "largest |G_i|" },
+	{ "row_mean", COL_NUM, F(row_mean), 0, "keys", "mean |G_i|" },
+	{ "empty_rows", COL_LL, F(empty_rows), 0, "rows", "rows with G_i empty (output zeros)" },
+	{ "flops", COL_NUM, F(flops), 0, "FLOP", "useful: 4 head_dim nnz batch heads" },
+	{ "flops_exec", COL_NUM, F(flops_exec), 0, "FLOP", "what this kernel executes" },
+	{ "bytes_min", COL_BYTES, F(bytes_min), 0, "B", "compulsory: Q, O, each referenced K/V row once" },
+	{ "bytes_gather", COL_BYTES, F(bytes_gather), 0, "B", "no reuse: Q, O, k_j and v_j per pair" },
+	{ "kv_cache_bytes", COL_BYTES, F(kv_cache_bytes), 0, "B", "K/V kept to decode the next token exactly" },
+	{ "score_bytes", COL_BYTES, F(score_bytes), 0, "B", "largest score buffer the kernel materialises" },
+	{ "pattern_bytes", COL_BYTES, F(pattern_bytes), 0, "B", "storage of the compiled G-set" },
+	{ "workspace_bytes", COL_BYTES, F(workspace_bytes), 0, "B", "kernel workspace" },
+	{ "reps", COL_LL, F(reps), 1, "", "timed repetitions" },
+	{ "time_min_s", COL_NUM, F(time_min_s), 1, "s", "fastest repetition" },
+	{ "time_median_s", COL_NUM, F(time_median_s), 1, "s", "median repetition: the headline" },
+	{ "time_mean_s", COL_NUM, F(time_mean_s), 1, "s", "mean repetition" },
+	{ "time_p90_s", COL_NUM, F(time_p90_s), 1, "s", "90th percentile" },
+	{ "time_max_s", COL_NUM, F(time_max_s), 1, "s", "slowest repetition" },
+	{ "time_cv", COL_NUM, F(time_cv), 1, "", "standard deviation / mean" },
+	{ "gflops", COL_NUM, F(gflops), 1, "GFLOP/s", "flops / time_median_s" },
+	{ "gflops_exec", COL_NUM, F(gflops_exec), 1, "GFLOP/s", "flops_exec / time_median_s" },
+	{ "gbs", COL_NUM, F(gbs), 1, "GB/s", "bytes_min / time_median_s" },
+	{ "intensity", COL_NUM, F(intensity), 0, "FLOP/B", "flops / bytes_min" },
+	{ "peak_rss_bytes", COL_BYTES, F(peak_rss_bytes), 1, "B", "resident peak: inputs, G-set, outputs and this kernel's workspace" },
+	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest |out - oracle| over checked rows" },
+	{ "nmse", COL_NUM, F(nmse), 1, "", "sum (out - oracle)^2 / sum oracle^2" },
+	{ "verified", COL_STR, F(verified), 1, "", "yes / no / empty when not checked" },
+};
+
+#undef F
+
+static const int n_columns = (int)(sizeof columns / sizeof columns[0]);
+
+void res_csv_field(FILE *f, const char *s)
+{
+	if (!strpbrk(s, ",\"\n\r")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void print_value(FILE *f, const struct column *c,
+			const struct result_row *row)
+{
+	const char *p = (const char *)row + c->off;
+
+	if (c->timed && !row->timed)
+		return;
+	switch (c->kind) {
+	case COL_STR:
+		res_csv_field(f, *(const char *const *)p);
+		break;
+	case COL_LL:
+		fprintf(f, "%lld", *(const long long *)p);
+		break;
+	case COL_NUM:
+		fprintf(f, "%.9g", *(const double *)p);
+		break;
+	case COL_BYTES:
+		fprintf(f, "%.0f", *(const double *)p);
+		break;
+	}
+}
+
+/* Writes the results.csv header for the counters in r. */
+static void write_header(FILE *f, const struct results *r)
+{
+	for (int i = 0; i < n_columns; i++)
+		fprintf(f, "%s%s", i ? "," : "", columns[i].name);
+	for (int i = 0; i < r->n_ctr; i++)
+		fprintf(f, ",ctr_%s", r->ctr_names[i]);
+	fputs(",status\n", f);
+}
+
+static void write_samples_header(FILE *f, const struct results *r)
+{
+	fputs("experiment,cell,kernel,rep,time_s", f);
+	for (int i = 0; i < r->n_ctr; i++)
+		fprintf(f, ",ctr_%s", r->ctr_names[i]);
+	for (int i = 0; i < r->n_ctr; i++)
+		fprintf(f, ",ctr_%s_per_thread", r->ctr_names[i]);
+	fputc('\n', f);
+}
+
+int res_write_row(struct results *r, const struct result_row *row,
+		  struct err *e)
+{
+	FILE *f = r->csv;
+
+	for (int i = 0; i < n_columns; i++) {
+		if (i)
+			fputc(',', f);
+		print_value(f, &columns[i], row);
+	}
+	for (int i = 0; i < row->n_ctr; i++) {
+		fputc(',', f);
+		if (row->timed && row->ctr_ok[i])
+			fprintf(f, "%lld", row->ctr[i]);
+	}
+	fputc(',', f);
+	res_csv_field(f, row->status);
+	fputc('\n', f);
+	/* samples first: a row in results.csv means its samples are whole */
+	if (fflush(r->samples) || fflush(f) || ferror(f) || ferror(r->samples))
+		return err_set(e, "cannot write to '%s/results.csv': %s", r->dir,
+			       strerror(errno));
+	return 0;
+}
+
+int res_write_sample(struct results *r, const char *experiment,
+		     const char *cell, const char *kernel, int rep,
+		     double seconds, const struct ctr_set *cs, struct err *e)
+{
+	FILE *f = r->samples;
+
+	res_csv_field(f, experiment);
+	fputc(',', f);
+	res_csv_field(f, cell);
+	fputc(',', f);
+	res_csv_field(f, kernel);
+	fprintf(f, ",%d,%.9g", rep, seconds);
+	for (int i = 0; i < r->n_ctr; i++) {
+		fputc(',', f);
+		if (cs->ev[i].counted)
+			fprintf(f, "%lld", cs->total[i]);
+	}
+	for (int i = 0, k = 0; i < r->n_ctr; i++) {
+		fputc(',', f);
+		if (cs->ev[i].sde || !cs->ev[i].counted)
+			continue;
+		for (int t = 0; t < cs->threads; t++)
+			fprintf(f, "%s%lld", t ? ";" : "", cs->hw[t][k]);
+		k++;
+	}
+	fputc('\n', f);
+	if (ferror(f))
+		return err_set(e, "cannot write to '%s/samples.csv': %s", r->dir,
+			       strerror(errno));
+	return 0;
+}
+
+/* ---- opening a folder ---- */
+
+int res_make_dirs(const char *dir, struct err *e)
+{
+	char path[4096];
+	size_t len = strlen(dir);
+
+	if (len >= sizeof path)
+		return err_set(e, "results folder name too long: '%s'", dir);
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(path, 0777) && errno != EEXIST)
+			return err_set(e, "cannot create '%s': %s", path, strerror(errno));
+		*p = '/';
+	}
+	if (mkdir(path, 0777) && errno != EEXIST)
+		return err_set(e, "cannot create '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static FILE *open_in(const struct results *r, const char *name,
+		     const char *mode, struct err *e)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", r->dir, name);
+	f = fopen(path, mode);
+	if (!f)
+		err_set(e, "cannot open '%s': %s", path, strerror(errno));
+	return f;
+}
+
+/* Reads one line into a malloc'ed buffer; NULL at the end. */
+static char *read_line(FILE *f)
+{
+	size_t cap = 0;
+	char *line = NULL;
+	ssize_t n = getline(&line, &cap, f);
+
+	if (n < 0) {
+		free(line);
+		return NULL;
+	}
+	return line;
+}
+
+/* Splits a CSV line in place into at most max fields (handles quotes). */
+static int split_csv(char *line, char **field, int max)
+{
+	int n = 0;
+	char *w = line, *s = line;
+
+	while (n < max) {
+		int quoted = *s == '"';
+		field[n++] = w;
+		if (quoted)
+			s++;
+		for (; *s; s++) {
+			if (quoted && *s == '"' && s[1] == '"') {
+				*w++ = '"';
+				s++;
+			} else if (quoted && *s == '"') {
+				quoted = 0;
+			} else if (!quoted && (*s == ',' || *s == '\n' || *s == '\r')) {
+				break;
+			} else {
+				*w++ = *s;
+			}
+		}
+		if (*s != ',') {
+			*w = 0;
+			break;
+		}
+		*w++ = 0;
+		s++;
+	}
+	return n;
+}
+
+/* Drops a partial last line (no newline) left by a crash. */
+static int trim_partial_line(const char *path, struct err *e)
+{
+	FILE *f = fopen(path, "r+");
+	long good = 0, pos = 0;
+	int c;
+
+	if (!f)
+		return 0;
+	while ((c = fgetc(f)) != EOF) {
+		pos++;
+		if (c == '\n')
+			good = pos;
+	}
+	fclose(f);
+	if (good != pos && truncate(path, good))
+		return err_set(e, "cannot repair '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int add_done(struct results *r, const char *key, struct err *e)
+{
+	char **d = realloc(r->done, (r->n_done + 1) * sizeof *d);
+
+	if (!d || !(d[r->n_done] = strdup(key))) {
+		if (d)
+			r->done = d;
+		return err_set(e, "out of memory reading results.csv");
+	}
+	r->done = d;
+	r->n_done++;
+	return 0;
+}
+
+/* Resume: checks the header and collects the cells already written. */
+static int read_done(struct results *r, struct err *e)
+{
+	char path[4200], header[65536], *line, *field[256];
+	FILE *f, *mem = fmemopen(header, sizeof header, "w");
+	int cell_col = 1, rc = 0;
+
+	if (!mem)
+		return err_set(e, "out of memory");
+	write_header(mem, r);
+	fclose(mem);
+	snprintf(path, sizeof path, "%s/results.csv", r->dir);
+	if (trim_partial_line(path, e))
+		return -1;
+	f = fopen(path, "r");
+	if (!f)
+		return 0;               /* nothing written yet */
+	line = read_line(f);
+	if (line && strcmp(line, header) != 0)
+		rc = err_set(e, "cannot resume '%s': its results.csv has other columns than this experiment writes; use --force to start over",
+			     r->dir);
+	free(line);
+	while (!rc && (line = read_line(f))) {
+		if (split_csv(line, field, 256) > cell_col)
+			rc = add_done(r, field[cell_col], e);
+		free(line);
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Resume: keeps only the samples of cells that results.csv holds. */
+static int filter_samples(struct results *r, struct err *e)
+{
+	char path[4200], tmp[4300], *line, *field[3];
+	FILE *in, *out;
+	int first = 1;
+
+	snprintf(path, sizeof path, "%s/samples.csv", r->dir);
+	snprintf(tmp, sizeof tmp, "%s/samples.csv.tmp", r->dir);
+	in = fopen(path, "r");
+	if (!in)
+		return 0;
+	out = fopen(tmp, "w");
+	if (!out) {
+		fclose(in);
+		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+	}
+	while ((line = read_line(in))) {
+		char *copy = strdup(line);
+		int keep = first;
+		if (copy && !first && line[strlen(line) - 1] == '\n' &&
+		    split_csv(copy, field, 3) >= 2)
+			keep = res_is_done(r, field[1]);
+		if (keep)
+			fputs(line, out);
+		first = 0;
+		free(copy);
+		free(line);
+	}
+	fclose(in);
+	if (fclose(out) || rename(tmp, path))
+		return err_set(e, "cannot rewrite '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+int res_is_done(const struct results *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_done; i++)
+		if (strcmp(r->done[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	char path[4200];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+int res_open(struct results *r, const char *dir, const struct experiment *x,
+	     enum res_mode mode, struct err *e)
+{
+	int had = exists(dir, "results.csv");
+
+	memset(r, 0, sizeof *r);
+	if (strlen(dir) >= sizeof r->dir)
+		return err_set(e, "results folder name too long: '%s'", dir);
+	strcpy(r->dir, dir);
+	r->ctr_names = x->counters;
+	r->n_ctr = (int)x->n_counters;
+	if (had && mode == RES_NEW)
+		return err_set(e, "results folder '%s' holds a run already; use --resume to continue it or --force to start over",
+			       dir);
+	if (res_make_dirs(dir, e))
+		return -1;
+	if (mode == RES_RESUME && (read_done(r, e) || filter_samples(r, e)))
+		return -1;
+	if (mode != RES_RESUME || !had) {
+		r->csv = open_in(r, "results.csv", "w", e);
+		r->samples = r->csv ? open_in(r, "samples.csv", "w", e) : NULL;
+		if (r->samples) {
+			write_header(r->csv, r);
+			write_samples_header(r->samples, r);
+		}
+	} else {
+		int had_samples = exists(dir, "samples.csv");
+		r->csv = open_in(r, "results.csv", "a", e);
+		r->samples = r->csv ? open_in(r, "samples.csv", "a", e) : NULL;
+		if (r->samples && !had_samples)
+			write_samples_header(r->samples, r);
+	}
+	if (!r->csv || !r->samples) {
+		res_close(r);
+		return -1;
+	}
+	if (fflush(r->csv) || fflush(r->samples)) {
+		res_close(r);
+		return err_set(e, "cannot write to '%s': %s", dir, strerror(errno));
+	}
+	return 0;
+}
+
+void res_close(struct results *r)
+{
+	if (r->csv)
+		fclose(r->csv);
+	if (r->samples)
+		fclose(r->samples);
+	for (size_t i = 0; i < r->n_done; i++)
+		free(r->done[i]);
+	free(r->done);
+	r->csv = r->samples = NULL;
+	r->done = NULL;
+	r->n_done = 0;
+}
+
+void res_describe_columns(void (*line)(const char *text))
+{
+	char buf[256];
+
+	for (int i = 0; i < n_columns; i++) {
+		snprintf(buf, sizeof buf, "%-16s %-8s %s", columns[i].name,
+			 columns[i].unit, columns[i].doc);
+		line(buf);
+	}
+	line("ctr_<event>      count    per-repetition median of a requested counter; empty when unavailable");
+	line("status           ok | skipped: <reason> | failed: <reason>");
+}

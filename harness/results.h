@@ -1,0 +1,78 @@
+/* results.h - a results folder: results.csv (one row per cell), samples.csv
+ * (one row per repetition) and manifest.yaml. Rows are appended and
+ * flushed as each cell ends, so an interrupted run loses nothing, and an
+ * existing folder is resumed or refused, never silently overwritten. */
+#ifndef SABENCH_RESULTS_H
+#define SABENCH_RESULTS_H
+
+#include <stdio.h>
+
+#include "counters.h"
+#include "experiment.h"
+
+/* The values of one results.csv row; the column table says which field
+ * each column prints and in what unit. */
+struct result_row {
+	const char *experiment, *cell, *pattern, *pattern_label, *kernel;
+	const char *mode, *dtype;
+	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;
+	long long threads;
+	long long nnz, row_min, row_max, empty_rows;
+	double density, row_mean;
+	double flops, flops_exec, bytes_min, bytes_gather, kv_cache_bytes;
+	double score_bytes, pattern_bytes, workspace_bytes;
+	long long reps;
+	double time_min_s, time_median_s, time_mean_s, time_p90_s;
+	double time_max_s, time_cv;
+	double gflops, gflops_exec, gbs, intensity;
+	double peak_rss_bytes;
+	double max_abs_err, nmse;
+	const char *verified;   /* "yes", "no" or "" when not checked */
+	int timed;              /* 0: time, rate and check columns empty */
+	const char *status;     /* ok | skipped: why | failed: why */
+	int n_ctr;              /* counters requested */
+	const long long *ctr;   /* their per-repetition medians */
+	const int *ctr_ok;      /* 0: counter unavailable, empty column */
+};
+
+enum res_mode { RES_NEW, RES_FORCE, RES_RESUME };
+
+struct results {
+	char dir[4096];         /* the folder */
+	FILE *csv;              /* results.csv, appending */
+	FILE *samples;          /* samples.csv, appending */
+	char **done;            /* resume: cell keys already written */
+	size_t n_done;
+	char **ctr_names;       /* counter column names */
+	int n_ctr;
+};
+
+/* Opens dir for experiment x: creates it, or resumes it (reading which
+ * cells are done), or starts it over. Refuses an existing run otherwise. */
+int res_open(struct results *r, const char *dir, const struct experiment *x,
+	     enum res_mode mode, struct err *e);
+
+/* 1 when key was written by an earlier run of a resumed folder. */
+int res_is_done(const struct results *r, const char *key);
+
+/* Appends and flushes one row of results.csv. */
+int res_write_row(struct results *r, const struct result_row *row,
+		  struct err *e);
+
+/* Appends one repetition to samples.csv (flushed by res_write_row). */
+int res_write_sample(struct results *r, const char *experiment,
+		     const char *cell, const char *kernel, int rep,
+		     double seconds, const struct ctr_set *cs, struct err *e);
+
+void res_close(struct results *r);
+
+/* Creates dir and its missing parents (mkdir -p). */
+int res_make_dirs(const char *dir, struct err *e);
+
+/* Writes s with CSV quoting when it holds a comma, quote or newline. */
+void res_csv_field(FILE *f, const char *s);
+
+/* Prints the column table: name, unit, meaning (sabench columns). */
+void res_describe_columns(void (*line)(const char *text));
+
+#endif

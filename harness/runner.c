@@ -1,0 +1,783 @@
+/* runner.c - runs the plan group by group. A group is the cells that share
+ * one shape, thread count and pattern variant: their inputs and G-set are
+ * made once, then every kernel of the group is timed interleaved (each
+ * round runs each unfinished kernel once, in a seeded shuffled order) so
+ * that slow drift of a shared host hits all of them alike. */
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "counters.h"
+#include "manifest.h"
+#include "model.h"
+#include "npy.h"
+#include "plan.h"
+#include "runner.h"
+#include "stats.h"
+#include "verify.h"
+
+#define MAX_REPS 100000         /* repetitions of one cell at most */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	if (stop_requested) {
+		signal(sig, SIG_DFL);   /* second signal: stop at once */
+		raise(sig);
+	}
+	stop_requested = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static long long status_kb(const char *key)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long long kb = -1;
+	size_t kl = strlen(key);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			kb = atoll(line + kl + 1);
+			break;
+		}
+	fclose(f);
+	return kb;
+}
+
+/* Resets the peak-RSS mark to the current RSS (Linux clear_refs 5). */
+static void reset_peak_rss(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
+double runner_mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	double kb = -1;
+
+	if (!f)
+		return 1e18;
+	while (fgets(line, sizeof line, f))
+		if (!strncmp(line, "MemAvailable:", 13)) {
+			kb = atof(line + 13);
+			break;
+		}
+	fclose(f);
+	return kb < 0 ? 1e18 : kb * 1024.0;
+}
+
+/* 64-byte aligned buffer, huge pages advised (first touch is costly). */
+static float *alloc_floats(size_t n)
+{
+	size_t bytes = (n ? n : 1) * sizeof(float);
+	void *p;
+
+	bytes = (bytes + 4095) & ~(size_t)4095;
+	if (posix_memalign(&p, 4096, bytes))
+		return NULL;
+	madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
+static unsigned long long mix64(unsigned long long x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Seeded values in [-1, 1), a pure function of (seed, tensor, index), so
+ * the parallel first touch gives the same inputs at any thread count. */
+static void fill_inputs(float *x, size_t n, unsigned long long seed, int tensor)
+{
+	unsigned long long base = mix64(seed ^ ((unsigned long long)tensor << 56));
+
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)((double)(mix64(base + i) >> 11) * 0x1.0p-52 - 1.0);
+}
+
+static void zero_floats(float *x, size_t n)
+{
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		x[i] = 0.0f;
+}
+
+/* One kernel of a group: its cell, buffers and measurements. */
+struct slot {
+	const struct cell *c;           /* the cell */
+	const struct kern_desc *kd;     /* its kernel */
+	struct cell_model m;            /* cost model */
+	float *o;                       /* its own output */
+	void *ws;                       /* its workspace */
+	int active;                     /* still to be run and timed */
+	int prepared;                   /* prepare succeeded */
+	double *t;                      /* repetition times, s */
+	long long *ctr;                 /* [rep][counter] values */
+	size_t nt;                      /* repetitions so far */
+	double sum_t;                   /* their total */
+	double peak_rss;                /* bytes */
+	struct verify_result vr;        /* verification */
+	int verified;                   /* -1 not checked, 0 no, 1 yes */
+	char status[320];               /* row status */
+};
+
+/* Everything a group shares. */
+struct group {
+	const struct experiment *x;
+	struct cell_shape sh;           /* shape of every cell */
+	struct pattern pat;             /* variant with causality set */
+	struct gset g;                  /* its compiled G-set */
+	struct problem p;               /* inputs; o set per slot */
+	float *q, *k, *v;               /* inputs */
+	struct slot *s;                 /* pending cells */
+	int n;
+	size_t first;                   /* plan index of its first cell */
+};
+
+struct run_state {
+	const struct experiment *x;
+	const struct run_opts *o;
+	const struct plan *pl;
+	struct results res;
+	struct run_summary *sum;
+	struct ctr_set ctr;             /* counters of the current group */
+	int ctr_open;
+	struct kern_tally *tally;       /* per-thread tallies */
+	int tally_threads;
+	size_t cells_seen;              /* for progress */
+	double t0;                      /* run start */
+	int warned_counters;
+};
+
+static void skip_slot(struct slot *s, const char *fmt, const char *why)
+{
+	snprintf(s->status, sizeof s->status, fmt, why);
+	s->active = 0;
+}
+
+/* Skips kernels, largest workspace first, until the group fits memory. */
+static void fit_memory(struct group *gr)
+{
+	double avail = runner_mem_available() * 0.9, need;
+	double out = (double)gr->p.batch * gr->p.heads * gr->p.n_q * gr->p.d * 4.0;
+	char why[160];
+
+	for (;;) {
+		int worst = -1;
+		need = gr->s[0].m.input_bytes + (double)gr->g.st.storage_bytes;
+		for (int i = 0; i < gr->n; i++) {
+			struct slot *s = &gr->s[i];
+			if (!s->active)
+				continue;
+			need += s->m.workspace_bytes + out;
+			if (worst < 0 || s->m.workspace_bytes > gr->s[worst].m.workspace_bytes)
+				worst = i;
+		}
+		if (need <= avail || worst < 0)
+			return;
+		snprintf(why, sizeof why, "needs %.2f GiB with the other kernels of its group; %.2f GiB available",
+			 need / 1073741824.0, avail / 1073741824.0);
+		skip_slot(&gr->s[worst], "skipped: %s", why);
+	}
+}
+
+static int group_inputs(struct group *gr, unsigned long long seed)
+{
+	const struct problem *p = &gr->p;
+	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
+	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+
+	gr->q = alloc_floats(nq);
+	gr->k = alloc_floats(nkv);
+	gr->v = alloc_floats(nkv);
+	if (!gr->q || !gr->k || !gr->v)
+		return -1;
+	fill_inputs(gr->q, nq, seed, 1);
+	fill_inputs(gr->k, nkv, seed, 2);
+	fill_inputs(gr->v, nkv, seed, 3);
+	gr->p.q = gr->q;
+	gr->p.k = gr->k;
+	gr->p.v = gr->v;
+	return 0;
+}
+
+static void run_once(struct run_state *st, struct group *gr, struct slot *s)
+{
+	gr->p.o = s->o;
+	s->kd->run(&gr->p, s->ws);
+	(void)st;
+}
+
+/* Prepares every active kernel, measuring its resident peak over prepare
+ * and warm-up. */
+static void prepare_slots(struct run_state *st, struct group *gr, int threads)
+{
+	size_t out_n = (size_t)gr->p.batch * gr->p.heads * gr->p.n_q * gr->p.d;
+
+	for (int i = 0; i < gr->n; i++) {
+		struct slot *s = &gr->s[i];
+		if (!s->active)
+			continue;
+		reset_peak_rss();
+		s->o = alloc_floats(out_n);
+		if (!s->o) {
+			skip_slot(s, "skipped: %s", "out of memory for its output");
+			continue;
+		}
+		zero_floats(s->o, out_n);
+		if (s->kd->prepare(&gr->p, threads, &s->ws)) {
+			skip_slot(s, "skipped: %s", "out of memory in its prepare step");
+			continue;
+		}
+		s->prepared = 1;
+		gr->p.tally = NULL;
+		for (int w = 0; w < st->x->run.warmup; w++)
+			run_once(st, gr, s);
+		s->peak_rss = 1024.0 * (double)status_kb("VmHWM");
+	}
+}
+
+static void shuffle(int *order, int n, unsigned long long seed)
+{
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)(mix64(seed + (unsigned long long)i) % (unsigned long long)(i + 1));
+		int t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
+static int slot_needs_more(const struct experiment *x, const struct slot *s)
+{
+	if (s->nt >= MAX_REPS)
+		return 0;
+	return s->nt < (size_t)x->run.repeats || s->sum_t * 1e3 < x->run.min_time_ms;
+}
+
+static int grow_samples(struct slot *s, int n_ctr)
+{
+	size_t cap = s->nt + 1;
+	double *t;
+	long long *c;
+
+	if ((cap & (cap - 1)) != 0 && s->t)
+		return 0;               /* capacity grows at powers of two */
+	cap = cap < 8 ? 8 : cap * 2;
+	t = realloc(s->t, cap * sizeof *t);
+	if (!t)
+		return -1;
+	s->t = t;
+	c = realloc(s->ctr, cap * (size_t)(n_ctr ? n_ctr : 1) * sizeof *c);
+	if (!c)
+		return -1;
+	s->ctr = c;
+	return 0;
+}
+
+/* Timed rounds until every active kernel has its repetitions and time. */
+static int time_slots(struct run_state *st, struct group *gr, int threads)
+{
+	int order[64], n = gr->n < 64 ? gr->n : 64, more = 1, n_ctr = st->ctr.n;
+	unsigned long long round = 0;
+
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	while (more) {
+		more = 0;
+		shuffle(order, n, st->x->run.seed ^ (gr->first << 20) ^ round++);
+		for (int i = 0; i < n; i++) {
+			struct slot *s = &gr->s[order[i]];
+			double t0, t1;
+			if (!s->active || !slot_needs_more(st->x, s))
+				continue;
+			if (grow_samples(s, n_ctr))
+				return -1;
+			memset(st->tally, 0, (size_t)threads * sizeof *st->tally);
+			gr->p.tally = st->tally;
+			ctr_start(&st->ctr);
+			t0 = now_s();
+			run_once(st, gr, s);
+			t1 = now_s();
+			ctr_stop(&st->ctr);
+			gr->p.tally = NULL;
+			s->t[s->nt] = t1 - t0;
+			for (int c = 0; c < n_ctr; c++)
+				s->ctr[s->nt * (size_t)n_ctr + (size_t)c] = st->ctr.total[c];
+			s->sum_t += t1 - t0;
+			s->nt++;
+			more |= slot_needs_more(st->x, s);
+		}
+	}
+	return 0;
+}
+
+static void verify_slots(struct run_state *st, struct group *gr)
+{
+	struct verify_ref ref = { 0 };
+
+	if (!st->x->run.verify)
+		return;
+	if (verify_prepare(&ref, &gr->p, st->x->run.verify_rows,
+			   st->x->run.seed ^ gr->first)) {
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].prepared)
+				snprintf(gr->s[i].status, sizeof gr->s[i].status,
+					 "failed: out of memory for the oracle");
+		return;
+	}
+	for (int i = 0; i < gr->n; i++) {
+		struct slot *s = &gr->s[i];
+		if (!s->prepared || !s->nt)
+			continue;
+		verify_check(&ref, &gr->p, s->o, VERIFY_MAX_ABS, VERIFY_NMSE, &s->vr);
+		s->verified = s->vr.ok;
+		if (!s->vr.ok)
+			snprintf(s->status, sizeof s->status, "failed: %s", s->vr.why);
+	}
+	verify_free(&ref);
+}
+
+/* Writes dump files of the group and its cells when small enough. */
+static int dump_group(struct run_state *st, struct group *gr, const char *dir,
+		      struct err *e)
+{
+	const struct problem *p = &gr->p;
+	size_t qs[4] = { (size_t)p->batch, (size_t)p->heads, (size_t)p->n_q, (size_t)p->d };
+	size_t ks[4] = { (size_t)p->batch, (size_t)p->kv_heads, (size_t)p->n_kv, (size_t)p->d };
+	double bytes = gr->s[0].m.input_bytes + 8.0 * (double)gr->g.st.nnz_layouts;
+	char path[4300], name[64];
+	int64_t *indptr;
+	int32_t *indices;
+	FILE *idx;
+	size_t nnz_sh[1], ptr_sh[1];
+	int rc = 0;
+
+	if (bytes > st->x->run.dump_limit_mb * 1048576.0)
+		return 0;
+	snprintf(name, sizeof name, "g%05zu", gr->s[0].c->group);
+	snprintf(path, sizeof path, "%s/%s_q.npy", dir, name);
+	rc |= npy_write(path, "<f4", qs, 4, gr->q, 4, e);
+	snprintf(path, sizeof path, "%s/%s_k.npy", dir, name);
+	rc |= npy_write(path, "<f4", ks, 4, gr->k, 4, e);
+	snprintf(path, sizeof path, "%s/%s_v.npy", dir, name);
+	rc |= npy_write(path, "<f4", ks, 4, gr->v, 4, e);
+	if (gset_csr(&gr->g, 0, &indptr, &indices))
+		return err_set(e, "out of memory dumping the G-set");
+	ptr_sh[0] = (size_t)gr->g.n_q + 1;
+	nnz_sh[0] = (size_t)indptr[gr->g.n_q];
+	snprintf(path, sizeof path, "%s/%s_indptr.npy", dir, name);
+	rc |= npy_write(path, "<i8", ptr_sh, 1, indptr, 8, e);
+	snprintf(path, sizeof path, "%s/%s_indices.npy", dir, name);
+	rc |= npy_write(path, "<i4", nnz_sh, 1, indices, 4, e);
+	free(indptr);
+	free(indices);
+	snprintf(path, sizeof path, "%s/index.csv", dir);
+	idx = fopen(path, "a");
+	if (!idx)
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	if (ftell(idx) == 0)
+		fputs("cell,q,k,v,indptr,indices,out\n", idx);
+	for (int i = 0; i < gr->n; i++) {
+		const struct slot *s = &gr->s[i];
+		if (!s->prepared)
+			continue;
+		snprintf(path, sizeof path, "%s/c%05zu_out.npy", dir, s->c->index);
+		rc |= npy_write(path, "<f4", qs, 4, s->o, 4, e);
+		fprintf(idx, "%s,%s_q.npy,%s_k.npy,%s_v.npy,%s_indptr.npy,%s_indices.npy,c%05zu_out.npy\n",
+			s->c->key, name, name, name, name, name, s->c->index);
+	}
+	if (fclose(idx))
+		rc = err_set(e, "cannot write '%s/index.csv'", dir);
+	return rc ? -1 : 0;
+}
+
+static void fill_row(const struct group *gr, const struct slot *s,
+		     long long *ctr_med, int *ctr_ok, const struct ctr_set *cs,
+		     struct result_row *row)
+{
+	const struct gset_stats *g = &gr->g.st;
+	const long long *v = gr->sh.v;
+	struct stats_summary t;
+	double *times = s->nt ? malloc(s->nt * sizeof *times) : NULL;
+
+	memset(row, 0, sizeof *row);
+	row->experiment = gr->x->name;
+	row->cell = s->c->key;
+	row->pattern = gr->pat.kind->name;
+	row->pattern_label = gr->pat.label;
+	row->kernel = s->kd->name;
+	row->mode = "prefill";
+	row->dtype = "f32";
+	row->causal = v[EXP_CAUSAL];
+	row->batch = v[EXP_BATCH];
+	row->heads = v[EXP_HEADS];
+	row->kv_heads = v[EXP_KV_HEADS];
+	row->seq_len = v[EXP_SEQ_LEN];
+	row->n_q = gr->p.n_q;
+	row->head_dim = v[EXP_HEAD_DIM];
+	row->threads = v[EXP_THREADS];
+	row->nnz = g->nnz;
+	row->density = g->density;
+	row->row_min = g->row_min;
+	row->row_max = g->row_max;
+	row->row_mean = g->row_mean;
+	row->empty_rows = g->empty_rows;
+	row->flops = s->m.flops;
+	row->flops_exec = s->m.flops_exec;
+	row->bytes_min = s->m.bytes_min;
+	row->bytes_gather = s->m.bytes_gather;
+	row->kv_cache_bytes = s->m.kv_cache_bytes;
+	row->score_bytes = s->m.score_bytes;
+	row->pattern_bytes = s->m.pattern_bytes;
+	row->workspace_bytes = s->m.workspace_bytes;
+	row->intensity = s->m.bytes_min > 0 ? s->m.flops / s->m.bytes_min : 0;
+	row->status = s->status;
+	row->verified = s->verified < 0 ? "" : s->verified ? "yes" : "no";
+	row->n_ctr = cs->n;
+	row->ctr = ctr_med;
+	row->ctr_ok = ctr_ok;
+	row->timed = s->nt > 0 && times;
+	if (!row->timed) {
+		free(times);
+		return;
+	}
+	memcpy(times, s->t, s->nt * sizeof *times);
+	stats_summarise(times, s->nt, &t);
+	free(times);
+	row->reps = (long long)s->nt;
+	row->time_min_s = t.min;
+	row->time_median_s = t.median;
+	row->time_mean_s = t.mean;
+	row->time_p90_s = t.p90;
+	row->time_max_s = t.max;
+	row->time_cv = t.cv;
+	row->gflops = s->m.flops / t.median * 1e-9;
+	row->gflops_exec = s->m.flops_exec / t.median * 1e-9;
+	row->gbs = s->m.bytes_min / t.median * 1e-9;
+	row->peak_rss_bytes = s->peak_rss;
+	row->max_abs_err = s->vr.max_abs_err;
+	row->nmse = s->vr.nmse;
+}
+
+/* Median of counter c over the slot's repetitions. */
+static long long counter_median(const struct slot *s, int c, int n_ctr)
+{
+	long long *tmp = malloc((s->nt ? s->nt : 1) * sizeof *tmp), med;
+
+	if (!tmp)
+		return 0;
+	for (size_t r = 0; r < s->nt; r++)
+		tmp[r] = s->ctr[r * (size_t)n_ctr + (size_t)c];
+	med = stats_median_ll(tmp, s->nt);
+	free(tmp);
+	return med;
+}
+
+static void progress(struct run_state *st, const struct slot *s,
+		     const struct result_row *row)
+{
+	char line[768], timing[96] = "";
+	double el = now_s() - st->t0;
+	size_t todo = st->sum->cells - st->sum->resumed;
+	double left = st->cells_seen ? el / (double)st->cells_seen *
+				       (double)(todo - st->cells_seen) : 0;
+
+	if (!st->o->progress)
+		return;
+	if (row->timed)
+		snprintf(timing, sizeof timing, " %.3g ms (cv %.1f%%%s)",
+			 row->time_median_s * 1e3, row->time_cv * 100,
+			 row->time_cv > 0.05 ? ", noisy" : "");
+	snprintf(line, sizeof line, "[%zu/%zu] %s%s %s  elapsed %.0fs, ~%.0fs left",
+		 st->cells_seen + st->sum->resumed, st->sum->cells, s->c->key,
+		 timing, s->status, el, left);
+	st->o->progress(line);
+}
+
+static int write_group(struct run_state *st, struct group *gr, struct err *e)
+{
+	long long med[CTR_MAX];
+	int ok[CTR_MAX];
+
+	for (int i = 0; i < gr->n; i++) {
+		struct slot *s = &gr->s[i];
+		struct result_row row;
+		for (int c = 0; c < st->ctr.n; c++) {
+			ok[c] = st->ctr.ev[c].counted;
+			med[c] = s->nt ? counter_median(s, c, st->ctr.n) : 0;
+		}
+		for (size_t r = 0; r < s->nt; r++) {
+			for (int c = 0; c < st->ctr.n; c++)
+				st->ctr.total[c] = s->ctr[r * (size_t)st->ctr.n + (size_t)c];
+			if (res_write_sample(&st->res, st->x->name, s->c->key,
+					     s->kd->name, (int)r, s->t[r], &st->ctr, e))
+				return -1;
+		}
+		fill_row(gr, s, med, ok, &st->ctr, &row);
+		if (res_write_row(&st->res, &row, e))
+			return -1;
+		if (!strncmp(s->status, "ok", 2))
+			st->sum->ok++;
+		else if (!strncmp(s->status, "skipped", 7))
+			st->sum->skipped++;
+		else
+			st->sum->failed++;
+		st->cells_seen++;
+		progress(st, s, &row);
+	}
+	return 0;
+}
+
+static void free_group(struct group *gr)
+{
+	for (int i = 0; i < gr->n; i++) {
+		struct slot *s = &gr->s[i];
+		if (s->prepared && s->kd->release)
+			s->kd->release(s->ws);
+		free(s->o);
+		free(s->t);
+		free(s->ctr);
+	}
+	free(gr->s);
+	free(gr->q);
+	free(gr->k);
+	free(gr->v);
+	gset_free(&gr->g);
+	pat_free(&gr->pat);
+}
+
+/* Sets up the slots of the pending cells [first, first + n). */
+static int group_slots(struct run_state *st, struct group *gr, size_t first,
+		       size_t n)
+{
+	gr->s = calloc(n, sizeof *gr->s);
+	if (!gr->s)
+		return -1;
+	for (size_t i = first; i < first + n; i++) {
+		const struct cell *c = &st->pl->cell[i];
+		struct slot *s;
+		const char *why;
+		if (res_is_done(&st->res, c->key))
+			continue;
+		s = &gr->s[gr->n++];
+		s->c = c;
+		s->kd = st->x->kern[c->kern];
+		s->active = 1;
+		s->verified = -1;
+		snprintf(s->status, sizeof s->status, "ok");
+		why = s->kd->unavailable ? s->kd->unavailable() : NULL;
+		if (why)
+			skip_slot(s, "skipped: %s", why);
+	}
+	return 0;
+}
+
+static void problem_from_shape(struct group *gr)
+{
+	const long long *v = gr->sh.v;
+
+	gr->p.batch = (int)v[EXP_BATCH];
+	gr->p.heads = (int)v[EXP_HEADS];
+	gr->p.kv_heads = (int)v[EXP_KV_HEADS];
+	gr->p.n_kv = (long)v[EXP_SEQ_LEN];
+	gr->p.n_q = gr->p.n_kv;
+	gr->p.d = (int)v[EXP_HEAD_DIM];
+	gr->p.causal = (int)v[EXP_CAUSAL];
+	gr->p.g = &gr->g;
+}
+
+static int open_counters(struct run_state *st, int threads, struct err *e)
+{
+	char line[400];
+
+	if (st->ctr_open && st->ctr.threads == threads)
+		return 0;
+	if (st->ctr_open)
+		ctr_close(&st->ctr);
+	st->ctr_open = 0;
+	if (ctr_open(&st->ctr, st->x->counters, st->x->n_counters, threads, e))
+		return -1;
+	st->ctr_open = 1;
+	for (int i = 0; i < st->ctr.n && !st->warned_counters; i++) {
+		if (st->ctr.ev[i].counted)
+			continue;
+		snprintf(line, sizeof line,
+			 "counter '%s' is not available here; its column stays empty (%s)",
+			 st->ctr.ev[i].name, st->ctr.ev[i].why);
+		if (st->o->warn)
+			st->o->warn(line);
+	}
+	st->warned_counters = 1;
+	return 0;
+}
+
+/* Runs the cells [first, first + n) of one group. */
+static int run_group(struct run_state *st, size_t first, size_t n, struct err *e)
+{
+	struct group gr = { .x = st->x, .first = first };
+	char why[256];
+	int threads, rc = 0;
+
+	if (group_slots(st, &gr, first, n)) {
+		free_group(&gr);
+		return err_set(e, "out of memory");
+	}
+	if (!gr.n) {
+		free_group(&gr);
+		return 0;
+	}
+	gr.sh = st->pl->cell[first].sh;
+	threads = (int)gr.sh.v[EXP_THREADS];
+	omp_set_num_threads(threads);
+	problem_from_shape(&gr);
+	if (pat_copy(&gr.pat, &st->x->pat[st->pl->cell[first].pat])) {
+		free_group(&gr);
+		return err_set(e, "out of memory");
+	}
+	gr.pat.causal = gr.p.causal;
+	if (open_counters(st, threads, e)) {
+		free_group(&gr);
+		return -1;
+	}
+	if (gset_build(&gr.g, &gr.pat, gr.p.n_q, gr.p.n_kv, gr.p.heads, why, sizeof why)) {
+		for (int i = 0; i < gr.n; i++)
+			if (gr.s[i].active)
+				skip_slot(&gr.s[i], "skipped: %s", why);
+	} else {
+		long kv_rows = gr.pat.kind->kv_rows(&gr.pat, gr.p.n_kv);
+		for (int i = 0; i < gr.n; i++)
+			model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
+		fit_memory(&gr);
+		if (group_inputs(&gr, st->x->run.seed)) {
+			for (int i = 0; i < gr.n; i++)
+				if (gr.s[i].active)
+					skip_slot(&gr.s[i], "skipped: %s", "out of memory for the inputs");
+		} else {
+			prepare_slots(st, &gr, threads);
+			rc = time_slots(st, &gr, threads);
+			if (!rc)
+				verify_slots(st, &gr);
+			if (!rc && (st->o->dump_dir || st->x->run.dump))
+				rc = dump_group(st, &gr, st->o->dump_dir ? st->o->dump_dir
+									  : st->x->run.dump, e);
+			else if (rc)
+				err_set(e, "out of memory recording samples");
+		}
+	}
+	if (!rc)
+		rc = write_group(st, &gr, e);
+	free_group(&gr);
+	return rc;
+}
+
+static int write_manifest(struct run_state *st, const char *status,
+			  const char *reason, time_t start, time_t end,
+			  struct err *e)
+{
+	struct manifest m = {
+		.x = st->x, .status = status, .reason = reason, .start = start,
+		.end = end, .cells = st->sum->cells, .resumed = st->sum->resumed,
+		.ok = st->sum->ok, .skipped = st->sum->skipped,
+		.failed = st->sum->failed, .ctr = st->ctr_open ? &st->ctr : NULL,
+	};
+	return manifest_write(st->o->out_dir, &m, e);
+}
+
+/* Runs every group in plan order until done or interrupted. */
+static int run_groups(struct run_state *st, struct err *e)
+{
+	size_t i = 0;
+
+	while (i < st->pl->n && !stop_requested) {
+		size_t j = i;
+		while (j < st->pl->n && st->pl->cell[j].group == st->pl->cell[i].group)
+			j++;
+		if (run_group(st, i, j - i, e))
+			return -1;
+		i = j;
+	}
+	st->sum->interrupted = i < st->pl->n;
+	return 0;
+}
+
+int runner_run(const struct experiment *x, const struct run_opts *o,
+	       struct run_summary *sum, struct err *e)
+{
+	struct run_state st = { .x = x, .o = o, .sum = sum };
+	struct plan pl;
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	time_t start = time(NULL);
+	const char *dump = o->dump_dir ? o->dump_dir : x->run.dump;
+	int rc;
+
+	memset(sum, 0, sizeof *sum);
+	st.t0 = now_s();
+	if (plan_build(x, &pl, e))
+		return -1;
+	st.pl = &pl;
+	sum->cells = pl.n;
+	st.tally_threads = CTR_MAX_THREADS;
+	st.tally = aligned_alloc(64, CTR_MAX_THREADS * sizeof *st.tally);
+	if (!st.tally) {
+		plan_free(&pl);
+		return err_set(e, "out of memory");
+	}
+	memset(st.tally, 0, CTR_MAX_THREADS * sizeof *st.tally);
+	if ((dump && res_make_dirs(dump, e)) ||
+	    ctr_library_init(st.tally, CTR_MAX_THREADS, e) ||
+	    res_open(&st.res, o->out_dir, x, o->mode, e)) {
+		free(st.tally);
+		plan_free(&pl);
+		return -1;
+	}
+	sum->resumed = st.res.n_done;
+	stop_requested = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	rc = write_manifest(&st, "running", NULL, start, 0, e);
+	if (!rc)
+		rc = run_groups(&st, e);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	{
+		struct err e2;
+		const char *status = rc ? "failed" : sum->interrupted ? "interrupted" : "complete";
+		const char *why = rc ? e->msg : sum->interrupted ? "stopped by a signal" : NULL;
+		if (write_manifest(&st, status, why, start, time(NULL), rc ? &e2 : e))
+			rc = -1;
+	}
+	if (st.ctr_open)
+		ctr_close(&st.ctr);
+	res_close(&st.res);
+	free(st.tally);
+	plan_free(&pl);
+	sum->wall_s = now_s() - st.t0;
+	return rc;
+}

@@ -1,0 +1,26 @@
+/* stats.h - summaries of repetition samples: order statistics (median,
+ * percentiles by linear interpolation), mean and coefficient of variation. */
+#ifndef SABENCH_STATS_H
+#define SABENCH_STATS_H
+
+#include <stddef.h>
+
+struct stats_summary {
+	size_t n;               /* samples */
+	double min, max;        /* extremes */
+	double median;          /* 50th percentile */
+	double mean;            /* arithmetic mean */
+	double p90;             /* 90th percentile */
+	double cv;              /* sample standard deviation / mean */
+};
+
+/* Percentile q in [0, 1] of the n sorted values x (linear interpolation). */
+double stats_percentile_sorted(const double *x, size_t n, double q);
+
+/* Summary of x[0, n); x is left sorted. n may be 0 (all zeros). */
+void stats_summarise(double *x, size_t n, struct stats_summary *s);
+
+/* Median of x[0, n) of long long values; x is left sorted. */
+long long stats_median_ll(long long *x, size_t n);
+
+#endif

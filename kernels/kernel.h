@@ -1,0 +1,114 @@
+/* kernel.h - attention kernel variants and the problem they solve. Every
+ * kernel computes the same thing, attention over the pattern's G-set;
+ * they differ in how. kernels/ knows nothing of YAML, CSV, PAPI or time. */
+#ifndef SABENCH_KERNEL_H
+#define SABENCH_KERNEL_H
+
+#include <stddef.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "../patterns/gset.h"
+
+/* Per-thread work tallies that kernels keep once per row or tile (never per
+ * element); the harness publishes their sums as PAPI software events. */
+struct kern_tally {
+	long long pairs;        /* query-key pairs scored */
+	long long flops;        /* FLOPs executed, 4 d per scored pair */
+	long long kv_bytes;     /* K and V bytes read */
+	long long tiles_skipped;/* tiles with no pair of G */
+	long long tiles_full;   /* tiles computed without a mask */
+	long long tiles_partial;/* tiles computed with a mask */
+	long long pad[2];       /* one cache line per thread */
+};
+
+struct problem {
+	int batch;              /* sequences */
+	int heads;              /* query heads */
+	int kv_heads;           /* K/V heads; divides heads (GQA) */
+	long n_q;               /* query rows, aligned bottom-right */
+	long n_kv;              /* keys */
+	int d;                  /* head_dim */
+	int causal;             /* the gset was clipped to j <= i */
+	const float *q;         /* [batch][heads][n_q][d] */
+	const float *k;         /* [batch][kv_heads][n_kv][d] */
+	const float *v;         /* [batch][kv_heads][n_kv][d] */
+	float *o;               /* [batch][heads][n_q][d] */
+	const struct gset *g;   /* the index sets */
+	struct kern_tally *tally; /* one slot per thread, or NULL */
+};
+
+/* What a kernel executes and holds, from its own cost model. */
+struct kern_cost {
+	double flops_exec;      /* FLOPs executed, 4 d per scored pair */
+	double score_bytes;     /* largest score buffer materialised */
+	double workspace_bytes; /* all workspace prepare allocates */
+};
+
+struct kern_desc {
+	const char *name;                       /* YAML and CLI name */
+	const char *summary;                    /* one line for `kernels` */
+	/* NULL when usable here, else why not (no CBLAS, no AVX-512) */
+	const char *(*unavailable)(void);
+	/* untimed: workspace and layouts; *ws owned by the kernel */
+	int (*prepare)(const struct problem *p, int threads, void **ws);
+	/* timed: writes p->o */
+	void (*run)(const struct problem *p, void *ws);
+	void (*release)(void *ws);              /* frees what prepare made */
+	/* cost model for this problem at this thread count */
+	void (*cost)(const struct problem *p, int threads, struct kern_cost *c);
+};
+
+extern const struct kern_desc *const kern_table[];
+extern const int kern_count;
+
+/* Returns the kernel called name, or NULL. */
+const struct kern_desc *kern_find(const char *name);
+
+/* Row r of head h of sequence b, computed in double over the ranges: the
+ * oracle every kernel is verified against. out has d entries; an empty
+ * row gives zeros. */
+void kern_oracle_row(const struct problem *p, int b, int h, long r,
+		     double *out);
+
+/* Offsets of the [b][h] slabs of Q/O and of the K/V head it reads. */
+static inline size_t kern_q_off(const struct problem *p, int b, int h)
+{
+	return ((size_t)b * (size_t)p->heads + (size_t)h) * (size_t)p->n_q *
+	       (size_t)p->d;
+}
+
+static inline size_t kern_kv_off(const struct problem *p, int b, int h)
+{
+	int kvh = h / (p->heads / p->kv_heads);
+	return ((size_t)b * (size_t)p->kv_heads + (size_t)kvh) *
+	       (size_t)p->n_kv * (size_t)p->d;
+}
+
+/* Adds a row's scored keys to the calling thread's tally. */
+static inline void kern_tally_row(const struct problem *p, int thread,
+				  long long keys)
+{
+	struct kern_tally *t;
+
+	if (!p->tally)
+		return;
+	t = &p->tally[thread];
+	t->pairs += keys;
+	t->flops += 4LL * p->d * keys;
+	t->kv_bytes += 2LL * (long long)sizeof(float) * p->d * keys;
+}
+
+/* Index of the calling thread inside a parallel region (0 outside). */
+static inline int kern_thread(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
+#endif

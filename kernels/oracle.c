@@ -1,0 +1,92 @@
+/* oracle.c - the exact reference: attention over the ranges in double
+ * precision with an online softmax. Slow on purpose and simple enough to
+ * trust; every other kernel is verified against kern_oracle_row. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernel.h"
+
+void kern_oracle_row(const struct problem *p, int b, int h, long r,
+		     double *out)
+{
+	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
+	const float *k = p->k + kern_kv_off(p, b, h);
+	const float *v = p->v + kern_kv_off(p, b, h);
+	double scale = 1.0 / sqrt((double)p->d), m = -INFINITY, l = 0.0;
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+
+	for (int c = 0; c < p->d; c++)
+		out[c] = 0.0;
+	for (int64_t i = 0; i < n; i++) {
+		for (long j = rg[i].lo; j < rg[i].hi; j++) {
+			const float *kj = k + (size_t)j * (size_t)p->d;
+			const float *vj = v + (size_t)j * (size_t)p->d;
+			double s = 0.0, w;
+			for (int c = 0; c < p->d; c++)
+				s += (double)q[c] * (double)kj[c];
+			s *= scale;
+			if (s > m) {
+				double shrink = exp(m - s);
+				l *= shrink;
+				for (int c = 0; c < p->d; c++)
+					out[c] *= shrink;
+				m = s;
+			}
+			w = exp(s - m);
+			l += w;
+			for (int c = 0; c < p->d; c++)
+				out[c] += w * (double)vj[c];
+		}
+	}
+	if (l > 0.0)
+		for (int c = 0; c < p->d; c++)
+			out[c] /= l;
+}
+
+static int oracle_prepare(const struct problem *p, int threads, void **ws)
+{
+	*ws = malloc((size_t)threads * (size_t)p->d * sizeof(double));
+	return *ws ? 0 : -1;
+}
+
+static void oracle_run(const struct problem *p, void *ws)
+{
+	long rows = (long)p->batch * p->heads * p->n_q;
+
+#pragma omp parallel
+	{
+		double *acc = (double *)ws + (size_t)kern_thread() * (size_t)p->d;
+#pragma omp for schedule(dynamic, 16)
+		for (long t = 0; t < rows; t++) {
+			int b = (int)(t / ((long)p->heads * p->n_q));
+			int h = (int)(t / p->n_q % p->heads);
+			long r = t % p->n_q;
+			float *o = p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
+			int64_t n;
+			const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+			kern_oracle_row(p, b, h, r, acc);
+			kern_tally_row(p, kern_thread(), gset_row_keys(rg, n));
+			for (int c = 0; c < p->d; c++)
+				o[c] = (float)acc[c];
+		}
+	}
+}
+
+static void oracle_cost(const struct problem *p, int threads,
+			struct kern_cost *c)
+{
+	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
+	c->score_bytes = 0;
+	c->workspace_bytes = (double)threads * p->d * sizeof(double);
+}
+
+const struct kern_desc kern_oracle = {
+	.name = "oracle",                       /* the reference */
+	.summary = "double precision over the ranges, online softmax (reference)",
+	.unavailable = NULL,                    /* always available */
+	.prepare = oracle_prepare,              /* per-thread accumulators */
+	.run = oracle_run,                      /* rows in parallel */
+	.release = free,                        /* the accumulators */
+	.cost = oracle_cost,                    /* 4 d per pair of G */
+};

@@ -1,0 +1,23 @@
+/* registry.c - the one table of kernel variants. Adding a kernel is one
+ * file in kernels/ and one line here. */
+#include <string.h>
+
+#include "kernel.h"
+
+extern const struct kern_desc kern_oracle, kern_naive, kern_masked;
+
+const struct kern_desc *const kern_table[] = {
+	&kern_oracle,           /* double-precision reference */
+	&kern_naive,            /* row by row, two-pass softmax over G */
+	&kern_masked,           /* every causal score, masked: framework style */
+};
+
+const int kern_count = (int)(sizeof kern_table / sizeof kern_table[0]);
+
+const struct kern_desc *kern_find(const char *name)
+{
+	for (int i = 0; i < kern_count; i++)
+		if (strcmp(kern_table[i]->name, name) == 0)
+			return kern_table[i];
+	return NULL;
+}

@@ -1,0 +1,77 @@
+/* gset.h - the compiled index set: per query row (and per head when the
+ * pattern differs per head) its canonical ranges, the statistics of the
+ * set, and derived views built on demand (CSR). Never an n x n mask. */
+#ifndef SABENCH_GSET_H
+#define SABENCH_GSET_H
+
+#include <stdint.h>
+
+#include "pattern.h"
+
+struct gset_stats {
+	long long nnz;          /* pairs per head (mean when heads differ) */
+	long long nnz_layouts;  /* pairs summed over the distinct layouts */
+	double density;         /* nnz over the dense pattern's pairs */
+	long long row_min;      /* fewest keys of a row */
+	long long row_max;      /* most keys of a row */
+	double row_mean;        /* nnz / n_q */
+	long long empty_rows;   /* rows with no key (per head, mean) */
+	long long keys_used;    /* distinct keys referenced by any row */
+	long long storage_bytes;/* bytes of row_ptr and ranges */
+};
+
+struct gset {
+	long n_q, n_kv;         /* query rows and keys */
+	long q_offset;          /* row r is at absolute position q_offset + r */
+	int causal;             /* built with causal clipping */
+	int n_layouts;          /* 1, or heads when the pattern is per head */
+	int64_t *row_ptr;       /* n_layouts * n_q + 1 offsets into ranges */
+	struct pat_range *ranges; /* all rows' ranges, row after row */
+	struct gset_stats st;   /* filled by gset_build */
+};
+
+/* Compiles p for n_q queries aligned bottom-right over n_kv keys and heads
+ * heads; g owns its arrays (gset_free). Returns 0, or -1 with why set. */
+int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
+	       int heads, char *why, size_t len);
+
+void gset_free(struct gset *g);
+
+/* The layout that head h reads. */
+static inline int gset_layout(const struct gset *g, int h)
+{
+	return g->n_layouts == 1 ? 0 : h;
+}
+
+/* Ranges of query row r in layout l: *n ranges starting at the result. */
+static inline const struct pat_range *gset_row(const struct gset *g, int l,
+					       long r, int64_t *n)
+{
+	int64_t at = (int64_t)l * g->n_q + r;
+	*n = g->row_ptr[at + 1] - g->row_ptr[at];
+	return g->ranges + g->row_ptr[at];
+}
+
+/* Keys in a row's ranges. */
+static inline long long gset_row_keys(const struct pat_range *r, int64_t n)
+{
+	long long k = 0;
+	for (int64_t i = 0; i < n; i++)
+		k += r[i].hi - r[i].lo;
+	return k;
+}
+
+/* CSR view of layout l: indptr[n_q + 1], indices[nnz], both malloc'ed and
+ * owned by the caller. Returns 0, or -1 when out of memory. */
+int gset_csr(const struct gset *g, int l, int64_t **indptr, int32_t **indices);
+
+/* Pairs of G summed over heads heads (of one sequence). */
+static inline long long gset_pairs(const struct gset *g, int heads)
+{
+	return g->st.nnz_layouts * heads / g->n_layouts;
+}
+
+/* Pairs of the dense pattern with the same shape and causality. */
+long long gset_dense_pairs(long n_q, long n_kv, int causal);
+
+#endif

@@ -1,0 +1,264 @@
+/* pattern.c - what every pattern kind shares: parameter defaults, bounds
+ * checks, copies, default labels and the range-list helpers the row
+ * enumerators use. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pattern.h"
+
+const struct pat_kind *pat_kind_find(const char *name)
+{
+	for (int i = 0; i < pat_kind_count; i++)
+		if (strcmp(pat_kinds[i]->name, name) == 0)
+			return pat_kinds[i];
+	return NULL;
+}
+
+int pat_param_index(const struct pat_kind *k, const char *name)
+{
+	for (int i = 0; i < k->n_params; i++)
+		if (strcmp(k->params[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+void pat_init(struct pattern *p, const struct pat_kind *k, int causal)
+{
+	memset(p, 0, sizeof *p);
+	p->kind = k;
+	p->causal = causal;
+	for (int i = 0; i < k->n_params; i++) {
+		const struct pat_param *d = &k->params[i];
+		if (d->type == PAT_FLOAT)
+			p->val[i].f = d->def;
+		else if (d->type == PAT_INT || d->type == PAT_BOOL)
+			p->val[i].i = (long long)d->def;
+	}
+}
+
+static int copy_list(struct pat_list *dst, const struct pat_list *src)
+{
+	dst->n = src->n;
+	dst->v = NULL;
+	if (!src->n)
+		return 0;
+	dst->v = malloc(src->n * sizeof *dst->v);
+	if (!dst->v)
+		return -1;
+	memcpy(dst->v, src->v, src->n * sizeof *dst->v);
+	return 0;
+}
+
+static int copy_rows(struct pat_rows *dst, const struct pat_rows *src)
+{
+	dst->n = src->n;
+	dst->row = src->n ? calloc(src->n, sizeof *dst->row) : NULL;
+	if (src->n && !dst->row)
+		return -1;
+	for (size_t r = 0; r < src->n; r++)
+		if (copy_list(&dst->row[r], &src->row[r]))
+			return -1;
+	return 0;
+}
+
+int pat_copy(struct pattern *dst, const struct pattern *src)
+{
+	*dst = *src;
+	for (int i = 0; i < src->kind->n_params; i++) {
+		enum pat_type t = src->kind->params[i].type;
+		int rc = 0;
+		if (t == PAT_INT_LIST)
+			rc = copy_list(&dst->val[i].list, &src->val[i].list);
+		else if (t == PAT_ROWS)
+			rc = copy_rows(&dst->val[i].rows, &src->val[i].rows);
+		if (rc) {
+			pat_free(dst);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void pat_free(struct pattern *p)
+{
+	if (!p->kind)
+		return;
+	for (int i = 0; i < p->kind->n_params; i++) {
+		enum pat_type t = p->kind->params[i].type;
+		if (t == PAT_INT_LIST) {
+			free(p->val[i].list.v);
+			p->val[i].list.v = NULL;
+		} else if (t == PAT_ROWS && p->val[i].rows.row) {
+			for (size_t r = 0; r < p->val[i].rows.n; r++)
+				free(p->val[i].rows.row[r].v);
+			free(p->val[i].rows.row);
+			p->val[i].rows.row = NULL;
+		}
+	}
+}
+
+static int check_list(const struct pat_param *d, const struct pat_list *l,
+		      char *why, size_t len)
+{
+	for (size_t j = 0; j < l->n; j++)
+		if (l->v[j] < d->min || l->v[j] > d->max) {
+			snprintf(why, len, "'%s' item %lld out of range [%.0f, %.0f]",
+				 d->name, l->v[j], d->min, d->max);
+			return -1;
+		}
+	return 0;
+}
+
+int pat_check(const struct pattern *p, char *why, size_t len)
+{
+	const struct pat_kind *k = p->kind;
+
+	for (int i = 0; i < k->n_params; i++) {
+		const struct pat_param *d = &k->params[i];
+		const union pat_value *v = &p->val[i];
+		if (d->type == PAT_INT && (v->i < d->min || v->i > d->max)) {
+			snprintf(why, len, "'%s' is %lld, must be in [%.0f, %.0f]",
+				 d->name, v->i, d->min, d->max);
+			return -1;
+		}
+		if (d->type == PAT_FLOAT && !(v->f >= d->min && v->f <= d->max)) {
+			snprintf(why, len, "'%s' is %g, must be in [%g, %g]",
+				 d->name, v->f, d->min, d->max);
+			return -1;
+		}
+		if (d->type == PAT_INT_LIST && check_list(d, &v->list, why, len))
+			return -1;
+		if (d->type == PAT_ROWS)
+			for (size_t r = 0; r < v->rows.n; r++)
+				if (check_list(d, &v->rows.row[r], why, len))
+					return -1;
+	}
+	return k->check ? k->check(p, why, len) : 0;
+}
+
+/* Writes "name=[a b c]" (at most 8 items, then "..."). */
+static int label_list(const char *name, const struct pat_list *l, char *buf,
+		      size_t len)
+{
+	size_t off = (size_t)snprintf(buf, len, "%s=[", name);
+
+	for (size_t j = 0; j < l->n && j <= 8 && off < len; j++)
+		off += (size_t)(j < 8 ? snprintf(buf + off, len - off, "%s%lld",
+						 j ? " " : "", l->v[j])
+				      : snprintf(buf + off, len - off, " ..."));
+	if (off < len)
+		off += (size_t)snprintf(buf + off, len - off, "]");
+	return (int)off;
+}
+
+/* Appends "name=value" for parameter i to buf at *off. */
+static void label_param(const struct pattern *p, int i, char *buf, size_t len,
+			size_t *off)
+{
+	const struct pat_param *d = &p->kind->params[i];
+	const union pat_value *v = &p->val[i];
+	int w = 0;
+
+	if (*off >= len)
+		return;
+	if (d->type == PAT_INT)
+		w = snprintf(buf + *off, len - *off, "%s=%lld", d->name, v->i);
+	else if (d->type == PAT_BOOL)
+		w = snprintf(buf + *off, len - *off, "%s=%s", d->name,
+			     v->i ? "true" : "false");
+	else if (d->type == PAT_FLOAT)
+		w = snprintf(buf + *off, len - *off, "%s=%g", d->name, v->f);
+	else if (d->type == PAT_INT_LIST)
+		w = label_list(d->name, &v->list, buf + *off, len - *off);
+	else
+		w = snprintf(buf + *off, len - *off, "%zu rows", v->rows.n);
+	if (w > 0)
+		*off += (size_t)w;
+}
+
+/* 1 when parameter i still holds its default (lists count as given). */
+static int is_default(const struct pattern *p, int i)
+{
+	const struct pat_param *d = &p->kind->params[i];
+
+	if (d->required)
+		return 0;
+	if (d->type == PAT_INT || d->type == PAT_BOOL)
+		return p->val[i].i == (long long)d->def;
+	if (d->type == PAT_FLOAT)
+		return p->val[i].f == d->def;
+	return p->val[i].list.n == 0;
+}
+
+void pat_default_label(const struct pattern *p, char *buf, size_t len)
+{
+	size_t off = 0;
+	int shown = 0;
+
+	off = (size_t)snprintf(buf, len, "%s", p->kind->name);
+	for (int i = 0; i < p->kind->n_params; i++) {
+		if (is_default(p, i))
+			continue;
+		if (off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s",
+						shown ? " " : "(");
+		label_param(p, i, buf, len, &off);
+		shown = 1;
+	}
+	if (shown && off < len)
+		snprintf(buf + off, len - off, ")");
+}
+
+int pat_push(struct pat_ranges *out, const struct pattern *p, long pos,
+	     long n_kv, long lo, long hi)
+{
+	if (lo < 0)
+		lo = 0;
+	if (hi > n_kv)
+		hi = n_kv;
+	if (p->causal && hi > pos + 1)
+		hi = pos + 1;
+	if (lo >= hi)
+		return 0;
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? 2 * out->cap : 16;
+		struct pat_range *r = realloc(out->r, cap * sizeof *r);
+		if (!r)
+			return -1;
+		out->r = r;
+		out->cap = cap;
+	}
+	out->r[out->n].lo = (int32_t)lo;
+	out->r[out->n].hi = (int32_t)hi;
+	out->n++;
+	return 0;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct pat_range *x = a, *y = b;
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+void pat_canonical(struct pat_ranges *out)
+{
+	size_t w = 0;
+	int sorted = 1;
+
+	for (size_t i = 1; i < out->n; i++)
+		if (out->r[i].lo < out->r[i - 1].hi + 1)
+			sorted = 0;
+	if (sorted)
+		return;
+	qsort(out->r, out->n, sizeof *out->r, range_cmp);
+	for (size_t i = 0; i < out->n; i++) {
+		if (w && out->r[i].lo <= out->r[w - 1].hi) {
+			if (out->r[i].hi > out->r[w - 1].hi)
+				out->r[w - 1].hi = out->r[i].hi;
+		} else {
+			out->r[w++] = out->r[i];
+		}
+	}
+	out->n = w;
+}

@@ -1,0 +1,121 @@
+/* pattern.h - G-set strategies (pattern kinds) and pattern instances.
+ * A kind is a descriptor in the one table of patterns/registry.c: its name,
+ * parameter table and a row enumerator that appends G_i as sorted, disjoint
+ * half-open ranges. patterns/ knows nothing of files, kernels or timing. */
+#ifndef SABENCH_PATTERN_H
+#define SABENCH_PATTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAT_MAX_PARAMS 8
+
+enum pat_type {
+	PAT_INT,        /* integer with inclusive bounds */
+	PAT_FLOAT,      /* real with inclusive bounds */
+	PAT_BOOL,       /* true / false */
+	PAT_INT_LIST,   /* list of integers, each within the bounds */
+	PAT_ROWS,       /* list of lists of key positions, one per query row */
+};
+
+struct pat_param {
+	const char *name;       /* key in YAML and in labels */
+	enum pat_type type;     /* value type */
+	int required;           /* 1: no default, the user must give it */
+	double def;             /* default of a scalar parameter */
+	double min, max;        /* inclusive bounds of a scalar or list item */
+	const char *doc;        /* one line for `sabench patterns` */
+};
+
+struct pat_list {
+	long long *v;           /* values, owned by the pattern */
+	size_t n;               /* number of values */
+};
+
+struct pat_rows {
+	struct pat_list *row;   /* one sorted key list per query row */
+	size_t n;               /* number of rows given; later rows are empty */
+};
+
+union pat_value {
+	long long i;            /* PAT_INT, PAT_BOOL */
+	double f;               /* PAT_FLOAT */
+	struct pat_list list;   /* PAT_INT_LIST */
+	struct pat_rows rows;   /* PAT_ROWS */
+};
+
+struct pat_range {
+	int32_t lo, hi;         /* keys lo <= j < hi */
+};
+
+/* Growable list of ranges that enumerators append to. */
+struct pat_ranges {
+	struct pat_range *r;    /* ranges, sorted and disjoint once canonical */
+	size_t n, cap;          /* used and allocated entries */
+};
+
+struct pattern;
+
+struct pat_kind {
+	const char *name;                       /* YAML key and CLI name */
+	const char *summary;                    /* one line: what it is, whose */
+	const char *formula;                    /* G_i, causal form */
+	const struct pat_param *params;         /* parameter table */
+	int n_params;                           /* entries in params */
+	/* cross-parameter checks; NULL when the bounds say it all */
+	int (*check)(const struct pattern *p, char *why, size_t len);
+	/* appends G at absolute query position pos over n_kv keys, for head h */
+	int (*row)(const struct pattern *p, int h, long pos, long n_kv,
+		   struct pat_ranges *out);
+	/* K/V rows a decoder must keep after n tokens to stay exact */
+	long (*kv_rows)(const struct pattern *p, long n);
+	int per_head;                           /* 1: rows depend on the head */
+};
+
+struct pattern {
+	const struct pat_kind *kind;            /* the strategy */
+	union pat_value val[PAT_MAX_PARAMS];    /* by index in kind->params */
+	int causal;                             /* clip to j <= i */
+	char label[128];                        /* display name, no commas */
+};
+
+/* The registry: every kind, in the order `sabench patterns` lists them. */
+extern const struct pat_kind *const pat_kinds[];
+extern const int pat_kind_count;
+
+/* Returns the kind called name, or NULL. */
+const struct pat_kind *pat_kind_find(const char *name);
+
+/* Index of parameter name in kind, or -1. */
+int pat_param_index(const struct pat_kind *k, const char *name);
+
+/* Sets every parameter of p to its default (lists empty). */
+void pat_init(struct pattern *p, const struct pat_kind *k, int causal);
+
+/* Deep copy of src into dst; returns 0 or -1 when out of memory. */
+int pat_copy(struct pattern *dst, const struct pattern *src);
+
+/* Frees the lists p owns (not p itself). */
+void pat_free(struct pattern *p);
+
+/* Checks bounds, required parameters and the kind's own rules. */
+int pat_check(const struct pattern *p, char *why, size_t len);
+
+/* Writes the default label, e.g. "window(size=128)" or
+ * "sink_window(sinks=4 size=252)": parameters that differ from the
+ * default, space-separated (labels are CSV fields, so no commas). */
+void pat_default_label(const struct pattern *p, char *buf, size_t len);
+
+/* Appends [lo, hi) clipped to [0, n_kv) and, when causal, to j <= pos. */
+int pat_push(struct pat_ranges *out, const struct pattern *p, long pos,
+	     long n_kv, long lo, long hi);
+
+/* Bounds [lo, hi) of a window of w keys at pos: causal [pos-w+1, pos],
+ * bidirectional centred (floor((w-1)/2) keys before the query). */
+void pat_window_bounds(const struct pattern *p, long pos, long w, long *lo,
+		       long *hi);
+
+/* Sorts and merges out->r into canonical form. */
+void pat_canonical(struct pat_ranges *out);
+
+#endif

@@ -1,0 +1,72 @@
+# common.gp - what every sabench plot shares. Input variables: csv (a
+# results.csv) and outdir (where PNG and SVG go). Reads, with awk, the
+# distinct pattern labels (one colour each), kernels (one marker each) and
+# facets (threads x head_dim, one panel each), in file order.
+if (!exists("csv") || !exists("outdir")) {
+    print "usage: gnuplot -e \"csv='RESULTS/results.csv'; outdir='RESULTS/plots'\" plots/NAME.gp"
+    exit status 2
+}
+set datafile separator comma
+set datafile columnheaders
+set termoption noenhanced
+
+# Column number of a header name, 0 when the CSV lacks it.
+col(name) = int(system(sprintf("awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i==\"%s\") {print i; exit} print 0; exit}' '%s'", name, csv)))
+# Lines of a shell command's output, and its i-th line.
+nlines(cmd) = int(system(cmd." | wc -l"))
+line_of(cmd, i) = system(sprintf("%s | sed -n %dp", cmd, i))
+# Distinct values of column c (file order), and of c1 "|" c2.
+distinct(c) = sprintf("awk -F, 'NR>1 && !s[$%d]++ {print $%d}' '%s'", c, c, csv)
+distinct2(c1, c2) = sprintf("awk -F, 'NR>1 && !s[$%d \"|\" $%d]++ {print $%d \"|\" $%d}' '%s'", c1, c2, c1, c2, csv)
+
+C_LABEL = col("pattern_label")
+C_KERNEL = col("kernel")
+C_THREADS = col("threads")
+C_HDIM = col("head_dim")
+C_TIME = col("time_median_s")
+if (C_LABEL * C_KERNEL * C_THREADS * C_HDIM == 0) {
+    print sprintf("sabench plots: '%s' lacks pattern_label, kernel, threads or head_dim", csv)
+    exit status 2
+}
+
+cmd = distinct(C_LABEL)
+NP = nlines(cmd)
+array PAT[NP]
+do for [i=1:NP] { PAT[i] = line_of(cmd, i) }
+cmd = distinct(C_KERNEL)
+NK = nlines(cmd)
+array KER[NK]
+do for [i=1:NK] { KER[i] = line_of(cmd, i) }
+cmd = distinct2(C_THREADS, C_HDIM)
+NF = nlines(cmd)
+array FT[NF]
+array FD[NF]
+do for [i=1:NF] {
+    s = line_of(cmd, i)
+    FT[i] = s[1:strstrt(s, "|") - 1]
+    FD[i] = s[strstrt(s, "|") + 1:]
+}
+if (NP == 0 || NK == 0) {
+    print sprintf("sabench plots: '%s' has no rows", csv)
+    exit status 2
+}
+
+# The rows of pattern i, kernel j in facet f, as a data source; with
+# timed = 1 only rows that were timed (skipped and failed ones have no time).
+sel(i, j, f, timed) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s%s)' '%s'", \
+    C_LABEL, PAT[i], C_KERNEL, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], \
+    timed ? sprintf(" && $%d!=\"\"", C_TIME) : "", csv)
+# Same, for the rows of a pattern alone (kernel-independent quantities).
+sel_pat(i, f) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s)' '%s'", \
+    C_LABEL, PAT[i], C_KERNEL, KER[1], C_THREADS, FT[f], C_HDIM, FD[f], csv)
+series(i, j) = sprintf("%s, %s", PAT[i], KER[j])
+facet(f) = sprintf("threads %s, head_dim %s", FT[f], FD[f])
+
+# Colour per pattern, marker per kernel: the same in every picture.
+array COLOURS[8] = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
+colour(i) = COLOURS[(i - 1) % 8 + 1]
+marker(j) = (j - 1) % 6 + 5
+dash(j) = (j - 1) % 5 + 1
+
+# Opens output NAME.FMT for FMT png or svg at w x h pixels.
+set macros

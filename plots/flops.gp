@@ -1,0 +1,51 @@
+# flops.gp - top left: useful FLOPs per pattern (solid) and what each
+# kernel executes (dashed) vs seq_len; top right: the waste factor,
+# executed over useful; bottom row: achieved useful GFLOP/s, one panel per
+# threads x head_dim. FLOP counts do not depend on threads: the top row
+# shows the first facet. Writes flops.png and flops.svg.
+load system("dirname '".ARG0."'")."/common.gp"
+
+NC = NF < 2 ? 2 : NF
+W = 560 * NC + 80
+H = 940
+do for [fmt in "png svg"] {
+    if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
+    set output sprintf("%s/flops.%s", outdir, fmt)
+    set multiplot layout 2, NC title "FLOPs: useful (4 head_dim |G|) against executed, and the rate achieved"
+    set grid xtics ytics lc "#dddddd"
+    set key below left Left reverse maxrows 4 width -2
+    set logscale x 2
+    set xlabel "seq_len (tokens)"
+
+    set title sprintf("FLOP per forward pass (%s)", facet(1))
+    set logscale y 10
+    set format y "%.0e"
+    set ylabel "FLOP"
+    plot for [i=1:NP] sel_pat(i, 1) using "seq_len":"flops" \
+            with linespoints lc rgb colour(i) pt 7 lw 2 title sprintf("useful: %s", PAT[i]), \
+         for [i=1:NP] for [j=1:NK] sel(i, j, 1, 0) using "seq_len":"flops_exec" \
+            with linespoints lc rgb colour(i) pt marker(j) dt 2 lw 1 \
+            title sprintf("executed: %s", series(i, j))
+
+    set title "Waste: executed / useful FLOPs"
+    set format y "%g"
+    set ylabel "flops_exec / flops"
+    plot for [i=1:NP] for [j=1:NK] sel(i, j, 1, 0) \
+            using "seq_len":(column("flops_exec") / column("flops")) \
+            with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 \
+            title series(i, j)
+    do for [k=3:NC] { set multiplot next }
+
+    unset logscale y
+    set format y "%g"
+    set ylabel "useful GFLOP/s"
+    do for [f=1:NF] {
+        set title sprintf("Achieved (%s)", facet(f))
+        set yrange [0:*]
+        plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) using "seq_len":"gflops" \
+            with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 \
+            title series(i, j)
+        set autoscale y
+    }
+    unset multiplot
+}

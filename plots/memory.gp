@@ -1,0 +1,32 @@
+# memory.gp - KV-cache bytes to keep for decoding (per pattern), largest
+# score buffer (per kernel) and measured peak RSS (per pattern x kernel)
+# vs seq_len, log scales, one panel each; the first threads x head_dim
+# facet (memory does not depend on the thread count).
+load system("dirname '".ARG0."'")."/common.gp"
+
+W = 1680
+H = 620
+do for [fmt in "png svg"] {
+    if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
+    set output sprintf("%s/memory.%s", outdir, fmt)
+    set multiplot layout 1, 3 title sprintf("Memory (%s)", facet(1))
+    set logscale x 2
+    set logscale y 10
+    set format y "%.0s %cB"
+    set xlabel "seq_len (tokens)"
+    set grid xtics ytics lc "#dddddd"
+    set key below left Left reverse maxrows 4 width -2
+    set title "KV cache kept for decoding"
+    set ylabel "kv_cache_bytes"
+    plot for [i=1:NP] sel_pat(i, 1) using "seq_len":"kv_cache_bytes" \
+        with linespoints lc rgb colour(i) pt 7 lw 1.5 title PAT[i]
+    set title "Largest score buffer"
+    set ylabel "score_bytes"
+    plot for [i=1:NP] for [j=1:NK] sel(i, j, 1, 0) using "seq_len":"score_bytes" \
+        with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 title series(i, j)
+    set title "Measured peak resident memory"
+    set ylabel "peak_rss_bytes"
+    plot for [i=1:NP] for [j=1:NK] sel(i, j, 1, 1) using "seq_len":"peak_rss_bytes" \
+        with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 title series(i, j)
+    unset multiplot
+}

@@ -1,0 +1,195 @@
+/* helpers.c - test fixtures shared by the test files. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness/experiment.h"
+#include "helpers.h"
+
+static float seeded(unsigned long long i)
+{
+	i = (i + 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
+	i ^= i >> 31;
+	i *= 0x94d049bb133111ebULL;
+	i ^= i >> 29;
+	return (float)((double)(i >> 11) * 0x1.0p-52 - 1.0);
+}
+
+static float *filled(size_t n, unsigned long long salt, float scale)
+{
+	float *x = malloc((n ? n : 1) * sizeof *x);
+
+	cr_assert_not_null(x);
+	for (size_t i = 0; i < n; i++)
+		x[i] = scale * seeded(i * 7919 + salt);
+	return x;
+}
+
+void fx_make(struct fixture *fx, const char *spec, int causal, long n,
+	     int batch, int heads, int kv_heads, int d, float scale)
+{
+	struct err e;
+	char why[256];
+	size_t nq = (size_t)batch * heads * n * d, nkv = (size_t)batch * kv_heads * n * d;
+
+	memset(fx, 0, sizeof *fx);
+	cr_assert_eq(exp_parse_spec(spec, causal, &fx->pat, &e), 0, "%s", e.msg);
+	cr_assert_eq(gset_build(&fx->g, &fx->pat, n, n, heads, why, sizeof why), 0,
+		     "%s", why);
+	fx->q = filled(nq, 1, scale);
+	fx->k = filled(nkv, 2, scale);
+	fx->v = filled(nkv, 3, 1.0f);
+	fx->o = calloc(nq ? nq : 1, sizeof *fx->o);
+	fx->p = (struct problem){ .batch = batch, .heads = heads, .kv_heads = kv_heads,
+				  .n_q = n, .n_kv = n, .d = d, .causal = causal,
+				  .q = fx->q, .k = fx->k, .v = fx->v, .o = fx->o,
+				  .g = &fx->g };
+}
+
+void fx_free(struct fixture *fx)
+{
+	gset_free(&fx->g);
+	pat_free(&fx->pat);
+	free(fx->q);
+	free(fx->k);
+	free(fx->v);
+	free(fx->o);
+}
+
+double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
+		  long *nonfinite)
+{
+	const struct problem *p = &fx->p;
+	double *ref = malloc((size_t)p->d * sizeof *ref), worst = 0;
+	void *ws = NULL;
+
+	cr_assert_not_null(ref);
+	omp_set_num_threads(threads);
+	cr_assert_eq(k->prepare(p, threads, &ws), 0, "prepare of '%s' failed", k->name);
+	k->run(p, ws);
+	k->release(ws);
+	*nonfinite = 0;
+	for (int b = 0; b < p->batch; b++)
+		for (int h = 0; h < p->heads; h++)
+			for (long r = 0; r < p->n_q; r++) {
+				const float *o = p->o + kern_q_off(p, b, h) + (size_t)r * p->d;
+				kern_oracle_row(p, b, h, r, ref);
+				for (int c = 0; c < p->d; c++) {
+					if (!isfinite(o[c]))
+						(*nonfinite)++;
+					else if (fabs(o[c] - ref[c]) > worst)
+						worst = fabs(o[c] - ref[c]);
+				}
+			}
+	free(ref);
+	return worst;
+}
+
+/* Reads all of fd into a malloc'ed string. */
+static char *slurp(int fd)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+	ssize_t got;
+
+	while (buf && (got = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)got;
+		if (cap - len < 2) {
+			char *more = realloc(buf, cap * 2);
+			if (!more) {
+				free(buf);
+				return NULL;
+			}
+			buf = more;
+			cap *= 2;
+		}
+	}
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+int run_bin(char *const argv[], char **out, char **err)
+{
+	const char *bin = getenv("SABENCH_BIN");
+	char tmpl_out[] = "/tmp/sabench-out-XXXXXX", tmpl_err[] = "/tmp/sabench-err-XXXXXX";
+	int fo = mkstemp(tmpl_out), fe = mkstemp(tmpl_err), status;
+	pid_t pid;
+
+	cr_assert_not_null(bin, "SABENCH_BIN is not set; run the tests through make test");
+	cr_assert(fo >= 0 && fe >= 0);
+	unlink(tmpl_out);
+	unlink(tmpl_err);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execv(bin, argv);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	lseek(fo, 0, SEEK_SET);
+	lseek(fe, 0, SEEK_SET);
+	if (out)
+		*out = slurp(fo);
+	if (err)
+		*err = slurp(fe);
+	close(fo);
+	close(fe);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+const char *root_path(const char *rel)
+{
+	static char buf[4096];
+	const char *root = getenv("SABENCH_ROOT");
+
+	snprintf(buf, sizeof buf, "%s/%s", root ? root : ".", rel);
+	return buf;
+}
+
+void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "cannot write %s", path);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+char *read_text(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	char *s;
+
+	if (fd < 0)
+		return NULL;
+	s = slurp(fd);
+	close(fd);
+	return s;
+}
+
+const char *temp_dir(void)
+{
+	static char dir[64];
+
+	snprintf(dir, sizeof dir, "/tmp/sabench-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	return dir;
+}
+
+int count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; text && *text; text++)
+		n += *text == '\n';
+	return n;
+}

@@ -1,0 +1,49 @@
+/* helpers.h - shared test fixtures: problems with seeded inputs, running a
+ * kernel against the oracle, running the built binary, temporary files. */
+#ifndef SABENCH_TEST_HELPERS_H
+#define SABENCH_TEST_HELPERS_H
+
+#include "../kernels/kernel.h"
+#include "../patterns/gset.h"
+
+/* A problem and the buffers and gset it owns. */
+struct fixture {
+	struct problem p;
+	struct pattern pat;
+	struct gset g;
+	float *q, *k, *v, *o;
+};
+
+/* Builds a fixture for pattern spec at n with the given shape; seeded
+ * inputs in [-scale, scale]. Fails the test on any error. */
+void fx_make(struct fixture *fx, const char *spec, int causal, long n,
+	     int batch, int heads, int kv_heads, int d, float scale);
+
+void fx_free(struct fixture *fx);
+
+/* Runs kernel k on fx (threads threads) and returns the largest absolute
+ * difference from the oracle over every row; *nonfinite counts NaN/Inf. */
+double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
+		  long *nonfinite);
+
+/* Runs "$SABENCH_BIN args..." (argv NULL-terminated, argv[0] ignored),
+ * capturing stdout and stderr into malloc'ed strings (may be NULL).
+ * Returns the exit status, or 128 + signal. */
+int run_bin(char *const argv[], char **out, char **err);
+
+/* Path under $SABENCH_ROOT, in a static buffer. */
+const char *root_path(const char *rel);
+
+/* Writes text to path; fails the test on error. */
+void write_text(const char *path, const char *text);
+
+/* Reads a whole file (malloc'ed), or NULL. */
+char *read_text(const char *path);
+
+/* A fresh temporary folder (static buffer). */
+const char *temp_dir(void);
+
+/* Lines of text (count of '\n'). */
+int count_lines(const char *text);
+
+#endif

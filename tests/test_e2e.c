@@ -1,0 +1,280 @@
+/* test_e2e.c - the built binary end to end: a tiny experiment's CSV has
+ * the documented columns and one row per cell; an existing folder is
+ * refused; SIGINT then --resume gives exactly the cells of an
+ * uninterrupted run; dumps are valid .npy; the CLI's documented outputs. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* The results.csv column contract of DESIGN.md, in order. */
+static const char *const contract =
+	"experiment,cell,pattern,pattern_label,kernel,mode,causal,batch,heads,"
+	"kv_heads,seq_len,n_q,head_dim,dtype,threads,nnz,density,row_min,row_max,"
+	"row_mean,empty_rows,flops,flops_exec,bytes_min,bytes_gather,"
+	"kv_cache_bytes,score_bytes,pattern_bytes,workspace_bytes,reps,"
+	"time_min_s,time_median_s,time_mean_s,time_p90_s,time_max_s,time_cv,"
+	"gflops,gflops_exec,gbs,intensity,peak_rss_bytes,max_abs_err,nmse,"
+	"verified,ctr_sabench::pairs,status\n";
+
+static const char *const tiny =
+	"name: tiny\n"
+	"shape: {heads: 2, kv_heads: 1, head_dim: 16, threads: 2}\n"
+	"sweep: {seq_len: [32, 100]}\n"
+	"patterns: [dense, {window: {size: 8}}]\n"
+	"kernels: [naive, masked]\n"
+	"run: {warmup: 1, repeats: 2, min_time_ms: 0}\n"
+	"counters: [sabench::pairs]\n";
+
+static char *run_ok(const char *exp, const char *out, const char *extra)
+{
+	char *err = NULL;
+	char *argv[] = { "sabench", "run", (char *)exp, "-o", (char *)out,
+			 (char *)extra, NULL };
+	int rc = run_bin(argv, NULL, &err);
+
+	cr_assert_eq(rc, 0, "run failed (%d): %s", rc, err);
+	return err;
+}
+
+/* Number of data rows whose field `col` (0-based) equals value. */
+static int rows_with(const char *csv, int col, const char *value)
+{
+	int n = 0;
+	const char *line = strchr(csv, '\n');
+
+	while (line && line[1]) {
+		const char *f = line + 1;
+		for (int c = 0; c < col && f; c++) {
+			f = strchr(f, ',');
+			f = f ? f + 1 : NULL;
+		}
+		if (f && !strncmp(f, value, strlen(value)) &&
+		    (f[strlen(value)] == ',' || f[strlen(value)] == '\n'))
+			n++;
+		line = strchr(line + 1, '\n');
+	}
+	return n;
+}
+
+Test(e2e, tiny_run_writes_the_contract)
+{
+	const char *dir = temp_dir();
+	char exp[256], out[256], path[300];
+	char *csv, *samples, *manifest;
+
+	snprintf(exp, sizeof exp, "%s/tiny.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, tiny);
+	free(run_ok(exp, out, NULL));
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv = read_text(path);
+	cr_assert_not_null(csv);
+	cr_assert(!strncmp(csv, contract, strlen(contract)), "header:\n%.*s",
+		  (int)(strchr(csv, '\n') - csv), csv);
+	cr_assert_eq(count_lines(csv), 1 + 2 * 2 * 2);
+	cr_assert_eq(rows_with(csv, 4, "naive"), 4);
+	cr_assert_eq(rows_with(csv, 43, "yes"), 8, "every row verified");
+	/* dense at n = 32 with 2 heads: 2 * 528 pairs */
+	cr_assert(strstr(csv, "dense/naive/n32/d16/b1/h2/kv1/t2/causal/f32"));
+	cr_assert(strstr(csv, ",528,1,1,32,16.5,0,"), "dense n=32 G-set statistics");
+	cr_assert(strstr(csv, ",1056,ok\n"), "sabench::pairs of dense n=32");
+	snprintf(path, sizeof path, "%s/samples.csv", out);
+	samples = read_text(path);
+	cr_assert_not_null(samples);
+	cr_assert_eq(count_lines(samples), 1 + 8 * 2, "two repetitions per cell");
+	snprintf(path, sizeof path, "%s/manifest.yaml", out);
+	manifest = read_text(path);
+	cr_assert(strstr(manifest, "status: complete"));
+	cr_assert(strstr(manifest, "cells: 8"));
+	free(csv);
+	free(samples);
+	free(manifest);
+}
+
+Test(e2e, existing_folder_is_refused)
+{
+	const char *dir = temp_dir();
+	char exp[256], out[256], want[600];
+	char *err = NULL;
+
+	snprintf(exp, sizeof exp, "%s/tiny.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, tiny);
+	free(run_ok(exp, out, NULL));
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 2);
+	snprintf(want, sizeof want,
+		 "sabench: results folder '%s' holds a run already; use --resume to continue it or --force to start over\n",
+		 out);
+	cr_assert(strstr(err, want), "%s", err);
+	free(err);
+	free(run_ok(exp, out, "--force"));
+}
+
+/* Sorted cell keys (column 1) of a results.csv, one per line. */
+static char *sorted_cells(const char *out)
+{
+	char cmd[600];
+	FILE *p;
+	char *buf = calloc(1, 65536);
+	size_t got;
+
+	snprintf(cmd, sizeof cmd, "tail -n +2 '%s/results.csv' | cut -d, -f2 | sort", out);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	got = fread(buf, 1, 65535, p);
+	buf[got] = 0;
+	pclose(p);
+	return buf;
+}
+
+Test(e2e, interrupted_then_resumed_equals_uninterrupted, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[256], a[256], b[256], csv[300], manifest[300];
+	char *cells_a, *cells_b, *text;
+	int status, lines = 0;
+	pid_t pid;
+
+	snprintf(exp, sizeof exp, "%s/slow.yaml", dir);
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	write_text(exp,
+		   "shape: {heads: 2, head_dim: 16, threads: 1}\n"
+		   "sweep: {seq_len: [64, 96, 128, 160]}\n"
+		   "patterns: [dense, {window: {size: 8}}, {sink_window: {sinks: 2, size: 6}}]\n"
+		   "kernels: [naive, masked]\n"
+		   "run: {warmup: 0, repeats: 3, min_time_ms: 60}\n");
+	free(run_ok(exp, a, NULL));
+	snprintf(csv, sizeof csv, "%s/results.csv", b);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		freopen("/dev/null", "w", stderr);
+		execl(getenv("SABENCH_BIN"), "sabench", "run", exp, "-o", b, (char *)NULL);
+		_exit(127);
+	}
+	while (lines < 3) {             /* header and two cells written */
+		usleep(20000);
+		text = read_text(csv);
+		lines = count_lines(text);
+		free(text);
+	}
+	kill(pid, SIGINT);
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "interrupted run exits 1");
+	text = read_text(csv);
+	cr_assert(count_lines(text) < 1 + 24, "the run stopped early");
+	free(text);
+	snprintf(manifest, sizeof manifest, "%s/manifest.yaml", b);
+	text = read_text(manifest);
+	cr_assert(strstr(text, "status: interrupted"));
+	free(text);
+	free(run_ok(exp, b, "--resume"));
+	cells_a = sorted_cells(a);
+	cells_b = sorted_cells(b);
+	cr_assert_eq(count_lines(cells_a), 24);
+	cr_assert_str_eq(cells_b, cells_a);
+	free(cells_a);
+	free(cells_b);
+}
+
+Test(e2e, dump_writes_npy_files)
+{
+	const char *dir = temp_dir();
+	char exp[256], out[256], dump[256], path[400];
+	char *index, *npy;
+
+	snprintf(exp, sizeof exp, "%s/tiny.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(dump, sizeof dump, "%s/dump", dir);
+	write_text(exp, tiny);
+	char *argv[] = { "sabench", "run", exp, "-o", out, "--dump", dump, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/index.csv", dump);
+	index = read_text(path);
+	cr_assert_not_null(index);
+	cr_assert_eq(count_lines(index), 1 + 8);
+	snprintf(path, sizeof path, "%s/g00000_q.npy", dump);
+	npy = read_text(path);
+	cr_assert_not_null(npy);
+	cr_assert(!memcmp(npy, "\x93NUMPY\x01\x00", 8));
+	cr_assert(strstr(npy + 10, "'descr': '<f4', 'fortran_order': False, 'shape': (1, 2, 32, 16), }"));
+	free(npy);
+	snprintf(path, sizeof path, "%s/g00000_indptr.npy", dump);
+	npy = read_text(path);
+	cr_assert(strstr(npy + 10, "'descr': '<i8', 'fortran_order': False, 'shape': (33,), }"));
+	free(npy);
+	free(index);
+}
+
+Test(cli, pattern_prints_the_worked_case)
+{
+	char *out = NULL;
+	char *argv[] = { "sabench", "pattern", "sink_window: {sinks: 1, size: 3}",
+			 "--n", "1024", "--query", "499", NULL };
+
+	cr_assert_eq(run_bin(argv, &out, NULL), 0);
+	cr_assert(strstr(out, "G_499 = {0, 497, 498, 499}\n|G_499| = 4\n"), "%s", out);
+	cr_assert(strstr(out, "nnz = 4090\n"), "%s", out);
+	free(out);
+}
+
+Test(cli, every_subcommand_has_help)
+{
+	const char *cmds[] = { "run", "validate", "patterns", "kernels", "pattern",
+			       "plot", "counters", "columns" };
+
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+		char *out = NULL;
+		char *argv[] = { "sabench", (char *)cmds[i], "--help", NULL };
+		cr_assert_eq(run_bin(argv, &out, NULL), 0, "%s --help", cmds[i]);
+		cr_assert(!strncmp(out, "usage: sabench ", 15), "%s", out);
+		free(out);
+	}
+}
+
+Test(cli, unknown_command_and_version)
+{
+	char *out = NULL, *err = NULL;
+	char *bad[] = { "sabench", "rnu", NULL };
+	char *ver[] = { "sabench", "--version", NULL };
+
+	cr_assert_eq(run_bin(bad, NULL, &err), 2);
+	cr_assert_str_eq(err, "sabench: unknown command 'rnu'; see 'sabench --help'\n");
+	cr_assert_eq(run_bin(ver, &out, NULL), 0);
+	cr_assert(!strncmp(out, "sabench ", 8));
+	free(out);
+	free(err);
+}
+
+Test(e2e, plot_draws_pngs, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[256], out[256], path[400];
+	const char *names[] = { "latency", "flops", "memory" };
+	struct stat st;
+
+	if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+		cr_skip_test("gnuplot is not installed");
+	snprintf(exp, sizeof exp, "%s/tiny.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, tiny);
+	free(run_ok(exp, out, NULL));
+	char *argv[] = { "sabench", "plot", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof path, "%s/plots/%s.png", out, names[i]);
+		cr_assert_eq(stat(path, &st), 0, "%s", path);
+		cr_assert_gt(st.st_size, 10000, "%s is nearly empty", path);
+		snprintf(path, sizeof path, "%s/plots/%s.svg", out, names[i]);
+		cr_assert_eq(stat(path, &st), 0, "%s", path);
+	}
+}

@@ -1,0 +1,130 @@
+/* test_experiment.c - experiment loading: a good file resolves as written;
+ * every class of bad input gives its exact file:line:col message, both
+ * through exp_load and through `sabench validate` with exit status 2. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/experiment.h"
+#include "../harness/plan.h"
+#include "helpers.h"
+
+struct bad_case {
+	const char *file;       /* under tests/bad/ */
+	const char *where;      /* "line:col", or "" when no position */
+	const char *message;    /* after the position */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "unknown_key.yaml", "1:1", "unknown key 'kernals'; did you mean 'kernels'?" },
+	{ "unknown_key_in_run.yaml", "5:3", "unknown key 'repeat' in 'run'; did you mean 'repeats'?" },
+	{ "wrong_type.yaml", "3:10", "'heads' must be an integer, not 'eight'" },
+	{ "wrong_type_list.yaml", "2:12", "'seq_len' must be an integer, not a list" },
+	{ "zero_size.yaml", "3:20", "'size' is 0, must be at least 1" },
+	{ "negative_seq_len.yaml", "2:17", "'seq_len' is -5, must be at least 1" },
+	{ "unknown_pattern.yaml", "3:5", "unknown pattern 'windw'; did you mean 'window'?" },
+	{ "unknown_kernel.yaml", "3:18", "unknown kernel 'gahter'" },
+	{ "empty_sweep.yaml", "2:12", "sweep 'seq_len' is empty" },
+	{ "syntax_error.yaml", "2:9", "yaml syntax error: did not find expected ',' or '}' while parsing a flow mapping" },
+	{ "empty.yaml", "1:1", "experiment file is empty" },
+	{ "unknown_parameter.yaml", "3:29", "unknown parameter 'sise' for pattern 'sink_window'; did you mean 'size'?" },
+	{ "missing_parameter.yaml", "3:5", "pattern 'window' needs parameter 'size'" },
+	{ "missing_seq_len.yaml", "1:1", "missing 'seq_len' under shape or sweep" },
+	{ "kv_heads_not_dividing.yaml", "4:3", "kv_heads 3 does not divide heads 8" },
+	{ "duplicate_key.yaml", "4:1", "duplicate key 'patterns'" },
+	{ "alias.yaml", "1:8", "anchors and aliases are not supported" },
+	{ "shape_and_sweep.yaml", "2:9", "'seq_len' is both fixed under shape and swept under sweep" },
+	{ "label_with_comma.yaml", "3:12", "label 'a,b' must be non-empty without commas, quotes or newlines" },
+	{ "unsupported_dtype.yaml", "1:29", "dtype 'f16' is not supported yet; use f32" },
+	{ "unknown_counter.yaml", "4:28", "unknown counter 'sabench::pears'" },
+	{ "explicit_future_key.yaml", "3:5", "pattern 'explicit(2 rows)': row 1 has key 2 after the query; causal rows hold only j <= i" },
+	{ "duplicate_label.yaml", "3:3", "pattern label 'window(size=8)' is used twice; give one a label" },
+	{ "not_a_mapping.yaml", "1:1", "an experiment must be a mapping of keys, not a list" },
+	{ "kernel_twice.yaml", "3:18", "kernel 'naive' is listed twice" },
+	{ "bad_bool.yaml", "1:30", "'causal' must be true or false, not 'maybe'" },
+};
+
+static void expected(const struct bad_case *c, const char *path, char *buf,
+		     size_t len)
+{
+	snprintf(buf, len, "%s:%s: %s", path, c->where, c->message);
+}
+
+Test(experiment_bad, each_class_has_its_message)
+{
+	for (size_t i = 0; i < sizeof bad_cases / sizeof *bad_cases; i++) {
+		char path[4096], want[8192];
+		struct experiment x;
+		struct err e;
+		snprintf(path, sizeof path, "%s/tests/bad/%s",
+			 getenv("SABENCH_ROOT") ? getenv("SABENCH_ROOT") : ".", bad_cases[i].file);
+		expected(&bad_cases[i], path, want, sizeof want);
+		cr_assert_eq(exp_load(path, &x, &e), -1, "%s loaded", bad_cases[i].file);
+		cr_assert_str_eq(e.msg, want);
+	}
+}
+
+Test(experiment_bad, validate_exits_2_with_the_message)
+{
+	for (size_t i = 0; i < sizeof bad_cases / sizeof *bad_cases; i++) {
+		char path[4096], want[8192], line[8400];
+		char *err = NULL;
+		snprintf(path, sizeof path, "%s", root_path("tests/bad/"));
+		strncat(path, bad_cases[i].file, sizeof path - strlen(path) - 1);
+		expected(&bad_cases[i], path, want, sizeof want);
+		snprintf(line, sizeof line, "sabench: %s\n", want);
+		char *argv[] = { "sabench", "validate", path, NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 2, "%s", bad_cases[i].file);
+		cr_assert_str_eq(err, line);
+		free(err);
+	}
+}
+
+Test(experiment_bad, missing_file)
+{
+	char *err = NULL;
+	char *argv[] = { "sabench", "run", "/nonexistent/x.yaml", NULL };
+
+	cr_assert_eq(run_bin(argv, NULL, &err), 2);
+	cr_assert_str_eq(err, "sabench: cannot open '/nonexistent/x.yaml': No such file or directory\n");
+	free(err);
+}
+
+Test(experiment, good_file_resolves)
+{
+	const char *dir = temp_dir();
+	char path[256];
+	struct experiment x;
+	struct plan pl;
+	struct err e;
+
+	snprintf(path, sizeof path, "%s/good.yaml", dir);
+	write_text(path,
+		   "description: two patterns\n"
+		   "shape: {heads: 8, kv_heads: 2, head_dim: 32}\n"
+		   "sweep: {seq_len: [64, 128], threads: [1, 2]}\n"
+		   "patterns:\n"
+		   "  - dense\n"
+		   "  - window: {size: [8, 16]}\n"
+		   "  - label: sinks\n"
+		   "    sink_window: {sinks: 2, size: [6, 10]}\n"
+		   "kernels: [naive, masked]\n"
+		   "run: {repeats: 3, min_time_ms: 0, seed: 7}\n");
+	cr_assert_eq(exp_load(path, &x, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(x.name, "good");
+	cr_assert_eq(x.n_pat, 5);
+	cr_assert_str_eq(x.pat[1].label, "window(size=8)");
+	cr_assert_str_eq(x.pat[2].label, "window(size=16)");
+	cr_assert_str_eq(x.pat[3].label, "sinks(size=6)");
+	cr_assert_eq(x.n_kern, 2);
+	cr_assert_eq(x.run.repeats, 3);
+	cr_assert_eq(x.run.seed, 7);
+	cr_assert_eq(x.axis[EXP_HEADS].v[0], 8);
+	cr_assert_eq(plan_build(&x, &pl, &e), 0);
+	cr_assert_eq(pl.n, 2 * 2 * 5 * 2);
+	cr_assert_eq(pl.n_groups, 2 * 2 * 5);
+	cr_assert_str_eq(pl.cell[0].key, "dense/naive/n64/d32/b1/h8/kv2/t1/causal/f32");
+	plan_free(&pl);
+	exp_free(&x);
+}

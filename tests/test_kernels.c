@@ -1,0 +1,129 @@
+/* test_kernels.c - every kernel against the oracle on edge shapes, the
+ * worked output example of DESIGN.md, and the kernels' own tallies. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/runner.h"
+#include "helpers.h"
+
+struct edge_case {
+	const char *spec;
+	int causal;
+	long n;
+	int batch, heads, kv_heads, d;
+};
+
+static const struct edge_case edge_cases[] = {
+	{ "dense", 1, 1, 1, 1, 1, 4 },                  /* n = 1 */
+	{ "dense", 1, 2, 1, 2, 2, 8 },                  /* n = 2 */
+	{ "window: {size: 3}", 1, 37, 2, 2, 1, 16 },    /* n not a tile multiple */
+	{ "window: {size: 5}", 1, 33, 1, 2, 2, 1 },     /* head_dim 1 */
+	{ "sink_window: {sinks: 2, size: 7}", 1, 45, 1, 2, 2, 80 },     /* head_dim 80 */
+	{ "sink_window: {sinks: 4, size: 8}", 1, 40, 1, 8, 2, 16 },     /* GQA 8 / 2 */
+	{ "dense", 0, 19, 1, 2, 2, 8 },                 /* bidirectional */
+	{ "window: {size: 6}", 0, 23, 1, 2, 1, 8 },     /* bidirectional window, GQA */
+	{ "explicit: {rows: [[0], [], [0, 2], [1, 3], []]}", 1, 7, 1, 2, 2, 8 }, /* empty rows */
+};
+
+Test(kernels, agree_with_oracle_on_edge_shapes)
+{
+	for (size_t c = 0; c < sizeof edge_cases / sizeof *edge_cases; c++) {
+		const struct edge_case *ec = &edge_cases[c];
+		for (int k = 0; k < kern_count; k++)
+			for (int threads = 1; threads <= 2; threads++) {
+				struct fixture fx;
+				long bad;
+				double err;
+				fx_make(&fx, ec->spec, ec->causal, ec->n, ec->batch, ec->heads,
+					ec->kv_heads, ec->d, 1.0f);
+				err = fx_max_err(&fx, kern_table[k], threads, &bad);
+				cr_assert_eq(bad, 0, "%s on %s n %ld: non-finite output",
+					     kern_table[k]->name, ec->spec, ec->n);
+				cr_assert(err <= VERIFY_MAX_ABS, "%s on %s n %ld d %d: error %g",
+					  kern_table[k]->name, ec->spec, ec->n, ec->d, err);
+				fx_free(&fx);
+			}
+	}
+}
+
+Test(kernels, empty_rows_give_zeros)
+{
+	for (int k = 0; k < kern_count; k++) {
+		struct fixture fx;
+		long bad;
+		fx_make(&fx, "explicit: {rows: [[0], []]}", 1, 4, 1, 1, 1, 8, 1.0f);
+		fx_max_err(&fx, kern_table[k], 2, &bad);
+		for (long r = 1; r < 4; r++)
+			for (int c = 0; c < 8; c++)
+				cr_assert_eq(fx.o[r * 8 + c], 0.0f, "%s row %ld", kern_table[k]->name, r);
+		fx_free(&fx);
+	}
+}
+
+Test(kernels, large_scores_stay_finite)
+{
+	/* q.k / sqrt(d) reaches about 80: exp would overflow without the max */
+	for (int k = 0; k < kern_count; k++) {
+		struct fixture fx;
+		long bad;
+		double err;
+		fx_make(&fx, "sink_window: {sinks: 2, size: 9}", 1, 50, 1, 2, 2, 64, 3.0f);
+		err = fx_max_err(&fx, kern_table[k], 2, &bad);
+		cr_assert_eq(bad, 0, "%s overflowed", kern_table[k]->name);
+		cr_assert(err <= VERIFY_MAX_ABS, "%s error %g", kern_table[k]->name, err);
+		fx_free(&fx);
+	}
+}
+
+/* DESIGN.md: alpha_{3,0} = 0.6, alpha_{3,2} = 0.4, v_0 = [1,0], v_1 = [2,2],
+ * v_2 = [0,3] give out_3 = [0.6, 1.2]. */
+Test(worked, explicit_weights_give_documented_output)
+{
+	for (int k = 0; k < kern_count; k++) {
+		struct fixture fx;
+		long bad;
+		fx_make(&fx, "explicit: {rows: [[0], [0, 1], [0, 1, 2], [0, 2]]}", 1, 4,
+			1, 1, 1, 2, 1.0f);
+		memset(fx.q, 0, 8 * sizeof(float));
+		memset(fx.k, 0, 8 * sizeof(float));
+		fx.q[3 * 2] = (float)(log(1.5) * sqrt(2.0));   /* s_30 = ln 1.5 */
+		fx.k[0 * 2] = 1.0f;                             /* s_32 = 0 */
+		fx.v[0] = 1, fx.v[1] = 0, fx.v[2] = 2, fx.v[3] = 2, fx.v[4] = 0, fx.v[5] = 3;
+		fx_max_err(&fx, kern_table[k], 1, &bad);
+		cr_assert_float_eq(fx.o[6], 0.6f, 1e-6, "%s", kern_table[k]->name);
+		cr_assert_float_eq(fx.o[7], 1.2f, 1e-6, "%s", kern_table[k]->name);
+		fx_free(&fx);
+	}
+}
+
+Test(kernels, tallies_match_the_cost_model)
+{
+	static struct kern_tally tally[4];
+
+	for (int k = 0; k < kern_count; k++) {
+		struct fixture fx;
+		struct kern_cost cost;
+		void *ws;
+		long long pairs = 0, flops = 0;
+		fx_make(&fx, "sink_window: {sinks: 3, size: 10}", 1, 64, 2, 4, 2, 16, 1.0f);
+		memset(tally, 0, sizeof tally);
+		fx.p.tally = tally;
+		omp_set_num_threads(2);
+		cr_assert_eq(kern_table[k]->prepare(&fx.p, 2, &ws), 0);
+		kern_table[k]->run(&fx.p, ws);
+		kern_table[k]->release(ws);
+		kern_table[k]->cost(&fx.p, 2, &cost);
+		for (int t = 0; t < 4; t++) {
+			pairs += tally[t].pairs;
+			flops += tally[t].flops;
+		}
+		cr_assert_eq(flops, (long long)cost.flops_exec, "%s", kern_table[k]->name);
+		if (strcmp(kern_table[k]->name, "masked") == 0)
+			cr_assert_eq(pairs, 2LL * 4 * 64 * 65 / 2);
+		else
+			cr_assert_eq(pairs, 2LL * 4 * fx.g.st.nnz, "%s", kern_table[k]->name);
+		fx_free(&fx);
+	}
+}
