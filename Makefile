@@ -54,6 +54,9 @@ RUN_NAME   ?= $(basename $(notdir $(EXPERIMENT)))
 
 all: deps $(BIN)
 
+# Objects wait for the packages (order only: no rebuild when deps runs).
+$(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")

@@ -70,7 +70,7 @@ static const struct column columns[] = {
 	{ "gbs", COL_NUM, F(gbs), 1, "GB/s", "bytes_min / time_median_s" },
 	{ "intensity", COL_NUM, F(intensity), 0, "FLOP/B", "flops / bytes_min" },
 	{ "peak_rss_bytes", COL_BYTES, F(peak_rss_bytes), 1, "B", "resident peak: inputs, G-set, outputs and this kernel's workspace" },
-	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest |out - oracle| over checked rows" },
+	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest abs(out - oracle) over checked rows" },
 	{ "nmse", COL_NUM, F(nmse), 1, "", "sum (out - oracle)^2 / sum oracle^2" },
 	{ "verified", COL_STR, F(verified), 1, "", "yes / no / empty when not checked" },
 };
@@ -460,5 +460,5 @@ void res_describe_columns(void (*line)(const char *text))
 		line(buf);
 	}
 	line("ctr_<event>      count    per-repetition median of a requested counter; empty when unavailable");
-	line("status           ok | skipped: <reason> | failed: <reason>");
+	line("status                    ok, skipped: <reason> or failed: <reason>");
 }

@@ -278,3 +278,20 @@ Test(e2e, plot_draws_pngs, .timeout = 120)
 		cr_assert_eq(stat(path, &st), 0, "%s", path);
 	}
 }
+
+Test(docs, results_readme_lists_every_column)
+{
+	char *out = NULL, *doc = read_text(root_path("results/README.md"));
+	char *argv[] = { "sabench", "columns", NULL };
+	char *line, *save = NULL;
+
+	cr_assert_not_null(doc);
+	cr_assert_eq(run_bin(argv, &out, NULL), 0);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char want[128];
+		snprintf(want, sizeof want, "| `%.*s` |", (int)strcspn(line, " "), line);
+		cr_assert(strstr(doc, want), "results/README.md lacks %s", want);
+	}
+	free(out);
+	free(doc);
+}
