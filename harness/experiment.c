@@ -418,6 +418,41 @@ static int parse_params(struct ctx *c, const struct ynode *params,
 	return 0;
 }
 
+static int parse_pattern_item(struct ctx *c, const struct ynode *n,
+			      struct pat_item *it);
+
+/* Reads the child list of a composite pattern into it->base. */
+static int parse_children(struct ctx *c, const struct ynode *list,
+			  struct pat_item *it)
+{
+	struct pattern *p = &it->base;
+
+	if (list->type != YT_SEQ)
+		return bad(c, list, "pattern '%s' takes a list of patterns, not %s",
+			   p->kind->name, yt_what(list));
+	p->child = calloc(list->n ? list->n : 1, sizeof *p->child);
+	if (!p->child)
+		return err_set(c->e, "out of memory");
+	for (size_t i = 0; i < list->n; i++) {
+		struct pat_item kid;
+		int rc = parse_pattern_item(c, list->kid[i], &kid);
+		for (int k = 0; !rc && k < PAT_MAX_PARAMS; k++)
+			if (kid.sweep[k])
+				rc = bad(c, kid.sweep[k], "a child of '%s' cannot sweep a parameter; list each variant as its own pattern",
+					 p->kind->name);
+		if (!rc && kid.label)
+			rc = bad(c, list->kid[i], "a child of '%s' cannot have a label; label the '%s' pattern itself",
+				 p->kind->name, p->kind->name);
+		if (rc) {
+			pat_free(&kid.base);
+			return -1;
+		}
+		pat_default_label(&kid.base, kid.base.label, sizeof kid.base.label);
+		p->child[p->n_child++] = kid.base;
+	}
+	return 0;
+}
+
 /* Reads a list item of patterns: into it (kind, label, parameters). */
 static int parse_pattern_item(struct ctx *c, const struct ynode *n,
 			      struct pat_item *it)
@@ -461,6 +496,8 @@ static int parse_pattern_item(struct ctx *c, const struct ynode *n,
 		return bad(c, kind_key, "unknown pattern '%s'%s", kind_key->str,
 			   hint(kind_key->str, names, (size_t)pat_kind_count, buf, sizeof buf));
 	pat_init(&it->base, pat_kind_find(kind_key->str), 1);
+	if (it->base.kind->composite)
+		return parse_children(c, params ? params : kind_key, it);
 	return parse_params(c, params, it);
 }
 
@@ -490,18 +527,23 @@ static void variant_label(const struct pat_item *it, struct pattern *p)
 		snprintf(p->label + off, sizeof p->label - off, ")");
 }
 
-/* Checks variant p under every causality the experiment asks for. */
+/* Checks variant p under every causality and sequence length the
+ * experiment asks for (seq_len NULL: no length known). */
 static int check_variant(struct ctx *c, const struct pat_item *it,
-			 struct pattern *p, const struct exp_axis *causal)
+			 struct pattern *p, const struct exp_axis *causal,
+			 const struct exp_axis *seq_len)
 {
 	char why[256];
 
 	for (size_t i = 0; i < causal->n; i++) {
-		p->causal = (int)causal->v[i];
+		pat_set_causal(p, (int)causal->v[i]);
 		if (pat_check(p, why, sizeof why))
 			return bad(c, it->node, "pattern '%s': %s", p->label, why);
 	}
-	p->causal = (int)causal->v[0];
+	for (size_t i = 0; seq_len && i < seq_len->n; i++)
+		if (pat_check_n(p, (long)seq_len->v[i], why, sizeof why))
+			return bad(c, it->node, "pattern '%s': %s", p->label, why);
+	pat_set_causal(p, (int)causal->v[0]);
 	return 0;
 }
 
@@ -520,19 +562,20 @@ static int push_variant(struct ctx *c, struct experiment *x, struct pattern *p)
 
 /* Expands the swept parameters of it, from parameter i on, into x. */
 static int expand(struct ctx *c, struct experiment *x, struct pat_item *it,
-		  struct pattern *p, int i, const struct exp_axis *causal)
+		  struct pattern *p, int i, const struct exp_axis *causal,
+		  const struct exp_axis *seq_len)
 {
 	if (i == p->kind->n_params) {
 		variant_label(it, p);
-		if (check_variant(c, it, p, causal))
+		if (check_variant(c, it, p, causal, seq_len))
 			return -1;
 		return push_variant(c, x, p);
 	}
 	if (!it->sweep[i])
-		return expand(c, x, it, p, i + 1, causal);
+		return expand(c, x, it, p, i + 1, causal, seq_len);
 	for (size_t j = 0; j < it->sweep[i]->n; j++) {
 		if (parse_scalar_param(c, it->sweep[i]->kid[j], p, i) ||
-		    expand(c, x, it, p, i + 1, causal))
+		    expand(c, x, it, p, i + 1, causal, seq_len))
 			return -1;
 	}
 	return 0;
@@ -551,7 +594,8 @@ static int parse_patterns(struct ctx *c, struct experiment *x,
 		struct pat_item it;
 		int rc = parse_pattern_item(c, list->kid[i], &it);
 		if (!rc)
-			rc = expand(c, x, &it, &it.base, 0, &x->axis[EXP_CAUSAL]);
+			rc = expand(c, x, &it, &it.base, 0, &x->axis[EXP_CAUSAL],
+				    &x->axis[EXP_SEQ_LEN]);
 		pat_free(&it.base);
 		if (rc)
 			return -1;
@@ -794,7 +838,7 @@ int exp_parse_spec(const char *spec, int causal, struct pattern *p,
 		return err_at(e, "<spec>", 1, 1, "pattern spec is empty");
 	rc = parse_pattern_item(&c, root, &it);
 	if (!rc)
-		rc = expand(&c, &x, &it, &it.base, 0, &axis);
+		rc = expand(&c, &x, &it, &it.base, 0, &axis, NULL);
 	if (!rc && x.n_pat != 1)
 		rc = bad(&c, root, "pattern spec sweeps %zu variants; give one value per parameter",
 			 x.n_pat);

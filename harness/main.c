@@ -329,6 +329,11 @@ static int cmd_pattern(int argc, char **argv)
 		return usage_error(use, "%s", "--show draws at most n = 128");
 	if (exp_parse_spec(argv[optind], causal, &p, &e))
 		return fail(2, &e);
+	if (pat_check_n(&p, n, why, sizeof why)) {
+		fprintf(stderr, "sabench: pattern '%s': %s\n", p.label, why);
+		pat_free(&p);
+		return 2;
+	}
 	if (gset_build(&g, &p, n, n, 1, why, sizeof why)) {
 		pat_free(&p);
 		fprintf(stderr, "sabench: %s\n", why);
@@ -340,7 +345,7 @@ static int cmd_pattern(int argc, char **argv)
 	printf("nnz = %lld\ndensity = %.6g\nrow_min = %lld\nrow_max = %lld\nrow_mean = %.6g\nempty_rows = %lld\n",
 	       g.st.nnz, g.st.density, g.st.row_min, g.st.row_max, g.st.row_mean,
 	       g.st.empty_rows);
-	printf("kv_cache_rows = %ld\npattern_bytes = %lld\n", p.kind->kv_rows(&p, n),
+	printf("kv_cache_rows = %ld\npattern_bytes = %lld\n", pat_kv_rows(&p, n),
 	       g.st.storage_bytes);
 	if (show)
 		print_mask(&g);

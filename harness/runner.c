@@ -609,7 +609,6 @@ static void problem_from_shape(struct group *gr)
 	gr->p.n_kv = (long)v[EXP_SEQ_LEN];
 	gr->p.n_q = gr->p.n_kv;
 	gr->p.d = (int)v[EXP_HEAD_DIM];
-	gr->p.causal = (int)v[EXP_CAUSAL];
 	gr->p.g = &gr->g;
 }
 
@@ -661,7 +660,7 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 		free_group(&gr);
 		return err_set(e, "out of memory");
 	}
-	gr.pat.causal = gr.p.causal;
+	pat_set_causal(&gr.pat, (int)gr.sh.v[EXP_CAUSAL]);
 	if (open_counters(st, threads, e)) {
 		free_group(&gr);
 		return -1;
@@ -671,7 +670,7 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 			if (gr.s[i].active)
 				skip_slot(&gr.s[i], "skipped: %s", why);
 	} else {
-		long kv_rows = gr.pat.kind->kv_rows(&gr.pat, gr.p.n_kv);
+		long kv_rows = pat_kv_rows(&gr.pat, gr.p.n_kv);
 		for (int i = 0; i < gr.n; i++)
 			model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
 		fit_memory(&gr);

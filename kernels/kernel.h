@@ -31,12 +31,11 @@ struct problem {
 	long n_q;               /* query rows, aligned bottom-right */
 	long n_kv;              /* keys */
 	int d;                  /* head_dim */
-	int causal;             /* the gset was clipped to j <= i */
 	const float *q;         /* [batch][heads][n_q][d] */
 	const float *k;         /* [batch][kv_heads][n_kv][d] */
 	const float *v;         /* [batch][kv_heads][n_kv][d] */
 	float *o;               /* [batch][heads][n_q][d] */
-	const struct gset *g;   /* the index sets */
+	const struct gset *g;   /* the index sets; g->causal: all j <= i */
 	struct kern_tally *tally; /* one slot per thread, or NULL */
 };
 

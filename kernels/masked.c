@@ -10,7 +10,7 @@
 /* Keys a framework scores for row r: causal prefix, or every key. */
 static long masked_limit(const struct problem *p, long r)
 {
-	return p->causal ? p->n_kv - p->n_q + r + 1 : p->n_kv;
+	return p->g->causal ? p->n_kv - p->n_q + r + 1 : p->n_kv;
 }
 
 static int masked_prepare(const struct problem *p, int threads, void **ws)
@@ -93,7 +93,7 @@ static void masked_run(const struct problem *p, void *ws)
 static void masked_cost(const struct problem *p, int threads,
 			struct kern_cost *c)
 {
-	double pairs = (double)gset_dense_pairs(p->n_q, p->n_kv, p->causal);
+	double pairs = (double)gset_dense_pairs(p->n_q, p->n_kv, p->g->causal);
 	double s = (double)p->n_q * (double)p->n_kv * sizeof(float);
 
 	(void)threads;

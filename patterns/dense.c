@@ -24,5 +24,5 @@ const struct pat_kind pat_dense = {
 	.check = NULL,                          /* nothing to check */
 	.row = dense_row,                       /* one range per row */
 	.kv_rows = dense_kv_rows,               /* keeps everything */
-	.per_head = 0,
+	.per_head = NULL,                       /* same for every head */
 };

@@ -73,5 +73,5 @@ const struct pat_kind pat_explicit = {
 	.check = explicit_check,                /* ascending, causal */
 	.row = explicit_row,                    /* runs of keys -> ranges */
 	.kv_rows = explicit_kv_rows,            /* future rows unknown: all */
-	.per_head = 0,
+	.per_head = NULL,                       /* same for every head */
 };

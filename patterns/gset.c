@@ -100,8 +100,8 @@ int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
 	g->n_q = n_q;
 	g->n_kv = n_kv;
 	g->q_offset = n_kv - n_q;
-	g->causal = p->causal;
-	g->n_layouts = p->kind->per_head ? heads : 1;
+	g->causal = pat_is_causal(p);
+	g->n_layouts = pat_per_head(p) ? heads : 1;
 	g->row_ptr = malloc(((size_t)g->n_layouts * (size_t)n_q + 1) *
 			    sizeof *g->row_ptr);
 	if (!g->row_ptr)
@@ -171,4 +171,158 @@ int gset_csr(const struct gset *g, int l, int64_t **indptr, int32_t **indices)
 	*indptr = ptr;
 	*indices = idx;
 	return 0;
+}
+
+/* An event of the block sweep: at block column col, add `add` pairs to
+ * that block only (point) or change the per-block rate of a run. */
+struct blk_event {
+	int64_t col;            /* block column */
+	int64_t add;            /* pairs for this block alone */
+	int64_t rate;           /* change of pairs per block from here on */
+};
+
+static int event_cmp(const void *a, const void *b)
+{
+	const struct blk_event *x = a, *y = b;
+	return (x->col > y->col) - (x->col < y->col);
+}
+
+struct blk_builder {
+	struct blk_event *ev;   /* events of the current block row */
+	size_t n_ev, cap_ev;
+	int64_t n, cap;         /* stored blocks */
+	struct gset_blocks *bv;
+};
+
+static int push_event(struct blk_builder *b, int64_t col, int64_t add,
+		      int64_t rate)
+{
+	if (b->n_ev == b->cap_ev) {
+		size_t cap = b->cap_ev ? 2 * b->cap_ev : 64;
+		struct blk_event *e = realloc(b->ev, cap * sizeof *e);
+		if (!e)
+			return -1;
+		b->ev = e;
+		b->cap_ev = cap;
+	}
+	b->ev[b->n_ev++] = (struct blk_event){ col, add, rate };
+	return 0;
+}
+
+static int push_block(struct blk_builder *b, int64_t col, int full)
+{
+	struct gset_blocks *bv = b->bv;
+
+	if (b->n == b->cap) {
+		int64_t cap = b->cap ? 2 * b->cap : 256;
+		int32_t *c = realloc(bv->col, (size_t)cap * sizeof *c);
+		uint8_t *f;
+		if (!c)
+			return -1;
+		bv->col = c;
+		f = realloc(bv->full, (size_t)cap * sizeof *f);
+		if (!f)
+			return -1;
+		bv->full = f;
+		b->cap = cap;
+	}
+	bv->col[b->n] = (int32_t)col;
+	bv->full[b->n] = (uint8_t)full;
+	b->n++;
+	if (full)
+		bv->n_full++;
+	else
+		bv->n_partial++;
+	return 0;
+}
+
+/* Events of one range [lo, hi): edge blocks as points, the blocks in
+ * between as a run of bc pairs each. */
+static int range_events(struct blk_builder *b, long lo, long hi, long bc)
+{
+	int64_t c_lo = lo / bc, c_hi = (hi - 1) / bc;
+
+	if (c_lo == c_hi)
+		return push_event(b, c_lo, hi - lo, 0);
+	if (push_event(b, c_lo, (c_lo + 1) * bc - lo, 0) ||
+	    push_event(b, c_hi, hi - c_hi * bc, 0))
+		return -1;
+	if (c_hi > c_lo + 1 &&
+	    (push_event(b, c_lo + 1, 0, bc) || push_event(b, c_hi, 0, -bc)))
+		return -1;
+	return 0;
+}
+
+/* Sweeps the sorted events of block row R into stored blocks. */
+static int sweep_events(struct blk_builder *b, const struct gset *g, long R)
+{
+	const struct gset_blocks *bv = b->bv;
+	long rows = (R + 1) * bv->br > g->n_q ? g->n_q - R * bv->br : bv->br;
+	int64_t rate = 0;
+	size_t i = 0;
+
+	qsort(b->ev, b->n_ev, sizeof *b->ev, event_cmp);
+	while (i < b->n_ev) {
+		int64_t col = b->ev[i].col, add = 0, next;
+		long width;
+		for (; i < b->n_ev && b->ev[i].col == col; i++) {
+			add += b->ev[i].add;
+			rate += b->ev[i].rate;
+		}
+		width = (col + 1) * bv->bc > g->n_kv ? g->n_kv - col * bv->bc : bv->bc;
+		if (add + rate > 0 &&
+		    push_block(b, col, add + rate == (int64_t)rows * width))
+			return -1;
+		/* blocks strictly between events hold exactly `rate` pairs */
+		next = i < b->n_ev ? b->ev[i].col : col + 1;
+		for (int64_t c = col + 1; rate > 0 && c < next; c++) {
+			width = (c + 1) * bv->bc > g->n_kv ? g->n_kv - c * bv->bc : bv->bc;
+			if (push_block(b, c, rate == (int64_t)rows * width))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int gset_block_view(const struct gset *g, int l, long br, long bc,
+		    struct gset_blocks *bv)
+{
+	struct blk_builder b = { .bv = bv };
+
+	memset(bv, 0, sizeof *bv);
+	bv->br = br;
+	bv->bc = bc;
+	bv->n_brow = (g->n_q + br - 1) / br;
+	bv->n_bcol = (g->n_kv + bc - 1) / bc;
+	bv->row_ptr = malloc(((size_t)bv->n_brow + 1) * sizeof *bv->row_ptr);
+	if (!bv->row_ptr)
+		goto oom;
+	bv->row_ptr[0] = 0;
+	for (long R = 0; R < bv->n_brow; R++) {
+		b.n_ev = 0;
+		for (long r = R * br; r < (R + 1) * br && r < g->n_q; r++) {
+			int64_t n;
+			const struct pat_range *rg = gset_row(g, l, r, &n);
+			for (int64_t i = 0; i < n; i++)
+				if (range_events(&b, rg[i].lo, rg[i].hi, bc))
+					goto oom;
+		}
+		if (sweep_events(&b, g, R))
+			goto oom;
+		bv->row_ptr[R + 1] = b.n;
+	}
+	free(b.ev);
+	return 0;
+oom:
+	free(b.ev);
+	gset_blocks_free(bv);
+	return -1;
+}
+
+void gset_blocks_free(struct gset_blocks *bv)
+{
+	free(bv->row_ptr);
+	free(bv->col);
+	free(bv->full);
+	memset(bv, 0, sizeof *bv);
 }

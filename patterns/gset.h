@@ -65,6 +65,25 @@ static inline long long gset_row_keys(const struct pat_range *r, int64_t n)
  * owned by the caller. Returns 0, or -1 when out of memory. */
 int gset_csr(const struct gset *g, int l, int64_t **indptr, int32_t **indices);
 
+/* Block view (BSR): for blocks of br query rows x bc keys, the blocks that
+ * hold any pair of G, in row-major order, each full (every pair in G: no
+ * mask needed) or partial. Like FlexAttention's BlockMask. */
+struct gset_blocks {
+	long br, bc;            /* block height (rows) and width (keys) */
+	long n_brow, n_bcol;    /* block rows and columns */
+	int64_t *row_ptr;       /* n_brow + 1 offsets into col and full */
+	int32_t *col;           /* block column of each stored block */
+	uint8_t *full;          /* 1: full, 0: partial */
+	int64_t n_full, n_partial;      /* counts */
+};
+
+/* Builds the block view of layout l in O(ranges log ranges + blocks), with
+ * no n x n mask. Returns 0, or -1 when out of memory. */
+int gset_block_view(const struct gset *g, int l, long br, long bc,
+		    struct gset_blocks *bv);
+
+void gset_blocks_free(struct gset_blocks *bv);
+
 /* Pairs of G summed over heads heads (of one sequence). */
 static inline long long gset_pairs(const struct gset *g, int heads)
 {

@@ -65,6 +65,20 @@ static int copy_rows(struct pat_rows *dst, const struct pat_rows *src)
 int pat_copy(struct pattern *dst, const struct pattern *src)
 {
 	*dst = *src;
+	dst->child = NULL;
+	dst->n_child = 0;
+	if (src->n_child) {
+		dst->child = calloc(src->n_child, sizeof *dst->child);
+		if (!dst->child)
+			return -1;
+		for (size_t c = 0; c < src->n_child; c++) {
+			if (pat_copy(&dst->child[c], &src->child[c])) {
+				pat_free(dst);
+				return -1;
+			}
+			dst->n_child = c + 1;
+		}
+	}
 	for (int i = 0; i < src->kind->n_params; i++) {
 		enum pat_type t = src->kind->params[i].type;
 		int rc = 0;
@@ -84,6 +98,11 @@ void pat_free(struct pattern *p)
 {
 	if (!p->kind)
 		return;
+	for (size_t c = 0; c < p->n_child; c++)
+		pat_free(&p->child[c]);
+	free(p->child);
+	p->child = NULL;
+	p->n_child = 0;
 	for (int i = 0; i < p->kind->n_params; i++) {
 		enum pat_type t = p->kind->params[i].type;
 		if (t == PAT_INT_LIST) {
@@ -134,7 +153,55 @@ int pat_check(const struct pattern *p, char *why, size_t len)
 				if (check_list(d, &v->rows.row[r], why, len))
 					return -1;
 	}
+	for (size_t c = 0; c < p->n_child; c++)
+		if (pat_check(&p->child[c], why, len))
+			return -1;
 	return k->check ? k->check(p, why, len) : 0;
+}
+
+int pat_check_n(const struct pattern *p, long n, char *why, size_t len)
+{
+	for (size_t c = 0; c < p->n_child; c++)
+		if (pat_check_n(&p->child[c], n, why, len))
+			return -1;
+	return p->kind->check_n ? p->kind->check_n(p, n, why, len) : 0;
+}
+
+void pat_set_causal(struct pattern *p, int causal)
+{
+	p->causal = causal;
+	for (size_t c = 0; c < p->n_child; c++)
+		pat_set_causal(&p->child[c], causal);
+}
+
+int pat_is_causal(const struct pattern *p)
+{
+	if (!p->causal || p->kind->sees_future)
+		return 0;
+	for (size_t c = 0; c < p->n_child; c++)
+		if (!pat_is_causal(&p->child[c]))
+			return 0;
+	return 1;
+}
+
+int pat_per_head(const struct pattern *p)
+{
+	if (p->kind->per_head && p->kind->per_head(p))
+		return 1;
+	for (size_t c = 0; c < p->n_child; c++)
+		if (pat_per_head(&p->child[c]))
+			return 1;
+	return 0;
+}
+
+long pat_kv_rows(const struct pattern *p, long n)
+{
+	long rows;
+
+	if (!pat_is_causal(p))
+		return n;
+	rows = p->kind->kv_rows(p, n);
+	return rows < 0 ? 0 : rows > n ? n : rows;
 }
 
 /* Writes "name=[a b c]" (at most 8 items, then "..."). */
@@ -197,6 +264,14 @@ void pat_default_label(const struct pattern *p, char *buf, size_t len)
 	int shown = 0;
 
 	off = (size_t)snprintf(buf, len, "%s", p->kind->name);
+	if (p->kind->composite) {
+		for (size_t c = 0; c < p->n_child && off < len; c++)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s",
+						c ? " " : "(", p->child[c].label);
+		if (off < len)
+			snprintf(buf + off, len - off, "%s", p->n_child ? ")" : "()");
+		return;
+	}
 	for (int i = 0; i < p->kind->n_params; i++) {
 		if (is_default(p, i))
 			continue;
@@ -217,7 +292,7 @@ int pat_push(struct pat_ranges *out, const struct pattern *p, long pos,
 		lo = 0;
 	if (hi > n_kv)
 		hi = n_kv;
-	if (p->causal && hi > pos + 1)
+	if (p->causal && !p->kind->sees_future && hi > pos + 1)
 		hi = pos + 1;
 	if (lo >= hi)
 		return 0;
@@ -261,4 +336,38 @@ void pat_canonical(struct pat_ranges *out)
 		}
 	}
 	out->n = w;
+}
+
+static int long_cmp(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+int pat_push_blocks(struct pat_ranges *out, const struct pattern *p,
+		    long pos, long n_kv, long *blocks, size_t n, long b)
+{
+	size_t i = 0;
+
+	qsort(blocks, n, sizeof *blocks, long_cmp);
+	while (i < n) {
+		size_t j = i + 1;
+		while (j < n && blocks[j] <= blocks[j - 1] + 1)
+			j++;
+		if (pat_push(out, p, pos, n_kv, blocks[i] * b, (blocks[j - 1] + 1) * b))
+			return -1;
+		i = j;
+	}
+	return 0;
+}
+
+unsigned long long pat_hash(unsigned long long seed, unsigned long long a,
+			    unsigned long long b, unsigned long long c)
+{
+	unsigned long long x = seed ^ 0x9e3779b97f4a7c15ULL;
+
+	x = (x ^ a) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 29) ^ b) * 0x94d049bb133111ebULL;
+	x = (x ^ (x >> 32) ^ c) * 0xbf58476d1ce4e5b9ULL;
+	return x ^ (x >> 31);
 }

@@ -64,19 +64,26 @@ struct pat_kind {
 	int n_params;                           /* entries in params */
 	/* cross-parameter checks; NULL when the bounds say it all */
 	int (*check)(const struct pattern *p, char *why, size_t len);
+	/* checks that need the sequence length; NULL when none */
+	int (*check_n)(const struct pattern *p, long n, char *why, size_t len);
 	/* appends G at absolute query position pos over n_kv keys, for head h */
 	int (*row)(const struct pattern *p, int h, long pos, long n_kv,
 		   struct pat_ranges *out);
-	/* K/V rows a decoder must keep after n tokens to stay exact */
+	/* causal K/V rows a decoder keeps after n tokens (see pat_kv_rows) */
 	long (*kv_rows)(const struct pattern *p, long n);
-	int per_head;                           /* 1: rows depend on the head */
+	/* 1 when rows depend on the head (for these parameters); NULL: never */
+	int (*per_head)(const struct pattern *p);
+	int sees_future;                        /* ignores causal clipping */
+	int composite;                          /* combines child patterns */
 };
 
 struct pattern {
 	const struct pat_kind *kind;            /* the strategy */
 	union pat_value val[PAT_MAX_PARAMS];    /* by index in kind->params */
 	int causal;                             /* clip to j <= i */
-	char label[128];                        /* display name, no commas */
+	struct pattern *child;                  /* composite: the children */
+	size_t n_child;
+	char label[256];                        /* display name, no commas */
 };
 
 /* The registry: every kind, in the order `sabench patterns` lists them. */
@@ -98,6 +105,24 @@ int pat_copy(struct pattern *dst, const struct pattern *src);
 /* Frees the lists p owns (not p itself). */
 void pat_free(struct pattern *p);
 
+/* Checks p (and its children) against sequence length n. */
+int pat_check_n(const struct pattern *p, long n, char *why, size_t len);
+
+/* Sets the causality of p and of its children. */
+void pat_set_causal(struct pattern *p, int causal);
+
+/* 1 when every row of p holds only keys j <= i (causal and no child, such
+ * as prefix_lm, that sees the future). */
+int pat_is_causal(const struct pattern *p);
+
+/* 1 when p's rows depend on the head. */
+int pat_per_head(const struct pattern *p);
+
+/* K/V rows a decoder must keep once n tokens exist so that every later
+ * token is computed exactly: the rows that the query at n - 1 or any later
+ * query can still read, at most n (all of them when bidirectional). */
+long pat_kv_rows(const struct pattern *p, long n);
+
 /* Checks bounds, required parameters and the kind's own rules. */
 int pat_check(const struct pattern *p, char *why, size_t len);
 
@@ -106,7 +131,8 @@ int pat_check(const struct pattern *p, char *why, size_t len);
  * default, space-separated (labels are CSV fields, so no commas). */
 void pat_default_label(const struct pattern *p, char *buf, size_t len);
 
-/* Appends [lo, hi) clipped to [0, n_kv) and, when causal, to j <= pos. */
+/* Appends [lo, hi) clipped to [0, n_kv) and, when causal (and the kind
+ * does not see the future), to j <= pos. */
 int pat_push(struct pat_ranges *out, const struct pattern *p, long pos,
 	     long n_kv, long lo, long hi);
 
@@ -117,5 +143,15 @@ void pat_window_bounds(const struct pattern *p, long pos, long w, long *lo,
 
 /* Sorts and merges out->r into canonical form. */
 void pat_canonical(struct pat_ranges *out);
+
+/* Appends the union of blocks (block indices of size b, any order,
+ * duplicates allowed; sorted in place) as token ranges, clipped as
+ * pat_push does. */
+int pat_push_blocks(struct pat_ranges *out, const struct pattern *p,
+		    long pos, long n_kv, long *blocks, size_t n, long b);
+
+/* A hash of (seed, a, b, c) to 64 bits: seeded, reproducible choices. */
+unsigned long long pat_hash(unsigned long long seed, unsigned long long a,
+			    unsigned long long b, unsigned long long c);
 
 #endif

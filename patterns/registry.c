@@ -3,12 +3,29 @@
 #include "pattern.h"
 
 extern const struct pat_kind pat_dense, pat_window, pat_sink_window,
+	pat_dilated, pat_strided, pat_fixed, pat_chunked, pat_prefix_lm,
+	pat_document, pat_global, pat_random, pat_bigbird, pat_ds_fixed,
+	pat_bslongformer, pat_union, pat_intersection, pat_difference,
 	pat_explicit;
 
 const struct pat_kind *const pat_kinds[] = {
 	&pat_dense,             /* full attention */
 	&pat_window,            /* sliding window */
 	&pat_sink_window,       /* sinks + window (StreamingLLM) */
+	&pat_dilated,           /* dilated window (Longformer) */
+	&pat_strided,           /* Sparse Transformer, strided */
+	&pat_fixed,             /* Sparse Transformer, fixed */
+	&pat_chunked,           /* chunked local (Llama 4) */
+	&pat_prefix_lm,         /* bidirectional prefix */
+	&pat_document,          /* packed documents */
+	&pat_global,            /* global tokens (Longformer) */
+	&pat_random,            /* Bernoulli pairs */
+	&pat_bigbird,           /* BigBird blocks */
+	&pat_ds_fixed,          /* DeepSpeed Fixed blocks */
+	&pat_bslongformer,      /* DeepSpeed BSLongformer blocks */
+	&pat_union,             /* or_masks */
+	&pat_intersection,      /* and_masks */
+	&pat_difference,        /* first minus the rest */
 	&pat_explicit,          /* rows from the file */
 };
 

@@ -37,11 +37,8 @@ static int sink_window_row(const struct pattern *p, int h, long pos,
 
 static long sink_window_kv_rows(const struct pattern *p, long n)
 {
-	long keep = (long)(p->val[SINK_SINKS].i + p->val[SINK_SIZE].i);
-
-	if (!p->causal)
-		return n;
-	return n < keep ? n : keep;
+	(void)n;
+	return (long)(p->val[SINK_SINKS].i + p->val[SINK_SIZE].i);
 }
 
 const struct pat_kind pat_sink_window = {
@@ -53,5 +50,5 @@ const struct pat_kind pat_sink_window = {
 	.check = NULL,                          /* bounds suffice */
 	.row = sink_window_row,                 /* one or two ranges */
 	.kv_rows = sink_window_kv_rows,         /* sinks pinned + ring */
-	.per_head = 0,
+	.per_head = NULL,                       /* same for every head */
 };

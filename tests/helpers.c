@@ -47,7 +47,7 @@ void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 	fx->v = filled(nkv, 3, 1.0f);
 	fx->o = calloc(nq ? nq : 1, sizeof *fx->o);
 	fx->p = (struct problem){ .batch = batch, .heads = heads, .kv_heads = kv_heads,
-				  .n_q = n, .n_kv = n, .d = d, .causal = causal,
+				  .n_q = n, .n_kv = n, .d = d,
 				  .q = fx->q, .k = fx->k, .v = fx->v, .o = fx->o,
 				  .g = &fx->g };
 }

@@ -43,6 +43,17 @@ static const struct bad_case bad_cases[] = {
 	{ "not_a_mapping.yaml", "1:1", "an experiment must be a mapping of keys, not a list" },
 	{ "kernel_twice.yaml", "3:18", "kernel 'naive' is listed twice" },
 	{ "bad_bool.yaml", "1:30", "'causal' must be true or false, not 'maybe'" },
+	{ "dilation_zero.yaml", "3:34", "'dilation' is 0, must be at least 1" },
+	{ "block_not_dividing.yaml", "3:5", "pattern 'ds_fixed(block=16 global_blocks=3)': 'global_blocks' 3 does not divide 'local_blocks' 4" },
+	{ "token_out_of_range.yaml", "3:5", "pattern 'global(tokens=[0 40])': token 40 is out of range for seq_len 32" },
+	{ "density_out_of_range.yaml", "3:23", "'density' is 1.5, must be in [0, 1]" },
+	{ "density_zero.yaml", "3:5", "pattern 'random(density=0)': 'density' is 0, must be in (0, 1]" },
+	{ "unknown_child.yaml", "3:35", "unknown pattern 'globl'; did you mean 'global'?" },
+	{ "empty_union.yaml", "3:5", "pattern 'union()': 'union' needs at least one child pattern" },
+	{ "child_sweeps.yaml", "3:29", "a child of 'union' cannot sweep a parameter; list each variant as its own pattern" },
+	{ "even_window_blocks.yaml", "3:5", "pattern 'bigbird(block=8 window_blocks=2)': 'window_blocks' is 2, must be odd (the query's block in the middle)" },
+	{ "summary_too_large.yaml", "3:5", "pattern 'fixed(block=4 summary=5)': 'summary' 5 is larger than 'block' 4" },
+	{ "tokens_unsorted.yaml", "3:5", "pattern 'global(tokens=[3 1])': 'tokens' must be strictly increasing: 1 after 3" },
 };
 
 static void expected(const struct bad_case *c, const char *path, char *buf,

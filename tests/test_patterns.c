@@ -113,7 +113,7 @@ Test(closed_form, window)
 			cr_assert_eq(g.st.nnz, sum_min(n, w));
 			cr_assert_eq(g.st.row_max, n < w ? n : w);
 			cr_assert_eq(g.st.row_min, 1);
-			cr_assert_eq(p.kind->kv_rows(&p, n), n < w ? n : w);
+			cr_assert_eq(pat_kv_rows(&p, n), n < w ? n : w);
 			assert_canonical(&g);
 			for (long i = 0; i < n; i++)
 				for (long j = 0; j < n; j++)
@@ -140,7 +140,7 @@ Test(closed_form, sink_window_including_overlap)
 				snprintf(spec, sizeof spec, "sink_window: {sinks: %ld, size: %ld}", s, w);
 				compile(spec, 1, n, &p, &g);
 				cr_assert_eq(g.st.nnz, sum_min(n, s + w), "n %ld s %ld w %ld", n, s, w);
-				cr_assert_eq(p.kind->kv_rows(&p, n), n < s + w ? n : s + w);
+				cr_assert_eq(pat_kv_rows(&p, n), n < s + w ? n : s + w);
 				assert_canonical(&g);
 				for (long i = 0; i < n; i++)
 					for (long j = 0; j < n; j++)
