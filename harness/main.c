@@ -273,6 +273,7 @@ static void print_row_keys(const struct gset *g, long r)
 	printf("}\n|G_%ld| = %lld\n", r, gset_row_keys(rg, n));
 }
 
+/* Draws the mask, one character per pair: '#' kept, '.' skipped. */
 static void print_mask(const struct gset *g)
 {
 	for (long r = 0; r < g->n_q; r++) {
@@ -287,6 +288,55 @@ static void print_mask(const struct gset *g)
 	}
 }
 
+/* Draws the block layout: '#' full, '+' partial (masked), '.' empty. */
+static int print_layout(const struct gset *g, long b)
+{
+	struct gset_blocks bv;
+
+	if (gset_block_view(g, 0, b, b, &bv))
+		return -1;
+	for (long R = 0; R < bv.n_brow; R++) {
+		int64_t k = bv.row_ptr[R];
+		for (long C = 0; C < bv.n_bcol; C++) {
+			int here = k < bv.row_ptr[R + 1] && bv.col[k] == C;
+			putchar(here ? (bv.full[k] ? '#' : '+') : '.');
+			k += here;
+		}
+		putchar('\n');
+	}
+	printf("blocks %ldx%ld: %lld full, %lld partial, %lld empty\n", b, b,
+	       (long long)bv.n_full, (long long)bv.n_partial,
+	       (long long)bv.n_brow * bv.n_bcol - bv.n_full - bv.n_partial);
+	gset_blocks_free(&bv);
+	return 0;
+}
+
+/* Renders the mask as a heatmap with gnuplot into png (and its .svg). */
+static int render_png(const struct pattern *p, long n, const char *png)
+{
+	char dir[4096], name[256], spec[8192], label[300];
+	char *specs[1] = { spec }, *labels[1] = { label };
+	const char *slash = strrchr(png, '/'), *base = slash ? slash + 1 : png;
+	size_t len = strlen(base);
+	struct err e;
+
+	if (len < 5 || strcmp(base + len - 4, ".png")) {
+		fprintf(stderr, "sabench: --png needs a file name ending in .png, not '%s'\n", png);
+		return 2;
+	}
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - png) : 1, slash ? png : ".");
+	snprintf(name, sizeof name, "%.*s", (int)len - 4, base);
+	snprintf(label, sizeof label, "%s", p->label);
+	if (pat_to_spec(p, spec, sizeof spec)) {
+		fprintf(stderr, "sabench: pattern '%s' is too large to draw\n", p->label);
+		return 1;
+	}
+	if (plot_masks(specs, labels, 1, n, p->causal, dir, name, &e))
+		return fail(1, &e);
+	printf("wrote %s\n", png);
+	return 0;
+}
+
 static int cmd_pattern(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -294,11 +344,13 @@ static int cmd_pattern(int argc, char **argv)
 		{ "query", required_argument, NULL, 'q' },
 		{ "bidirectional", no_argument, NULL, 'b' },
 		{ "show", no_argument, NULL, 's' },
+		{ "layout", required_argument, NULL, 'l' },
+		{ "png", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *use = find_command("pattern")->usage;
-	long n = -1, query = -1;
-	int causal = 1, show = 0, c;
+	const char *use = find_command("pattern")->usage, *png = NULL;
+	long n = -1, query = -1, layout = 0;
+	int causal = 1, show = 0, c, rc = 0;
 	struct pattern p;
 	struct gset g;
 	struct err e;
@@ -310,10 +362,14 @@ static int cmd_pattern(int argc, char **argv)
 			return usage_error(use, "--n must be a positive integer, not '%s'", optarg);
 		if (c == 'q' && parse_long(optarg, 0, &query))
 			return usage_error(use, "--query must be a position >= 0, not '%s'", optarg);
+		if (c == 'l' && parse_long(optarg, 1, &layout))
+			return usage_error(use, "--layout must be a positive block size, not '%s'", optarg);
 		if (c == 'b')
 			causal = 0;
 		if (c == 's')
 			show = 1;
+		if (c == 'p')
+			png = optarg;
 		if (c == '?')
 			return usage_error(use, "%s", "bad option");
 	}
@@ -322,11 +378,11 @@ static int cmd_pattern(int argc, char **argv)
 	if (n < 0)
 		return usage_error(use, "%s", "pattern needs --n N");
 	if (n > INT32_MAX - 1)
-		return usage_error(use, "--n is too large: '%s'", argv[optind]);
+		return usage_error(use, "%s", "--n must be below 2^31 - 1");
 	if (query >= n)
-		return usage_error(use, "--query must be below --n, not '%s'", argv[optind]);
-	if (show && n > 128)
-		return usage_error(use, "%s", "--show draws at most n = 128");
+		return usage_error(use, "%s", "--query must be below --n");
+	if (layout && (n + layout - 1) / layout > 256)
+		return usage_error(use, "%s", "--layout draws at most 256 blocks a row; use a larger block");
 	if (exp_parse_spec(argv[optind], causal, &p, &e))
 		return fail(2, &e);
 	if (pat_check_n(&p, n, why, sizeof why)) {
@@ -347,11 +403,17 @@ static int cmd_pattern(int argc, char **argv)
 	       g.st.empty_rows);
 	printf("kv_cache_rows = %ld\npattern_bytes = %lld\n", pat_kv_rows(&p, n),
 	       g.st.storage_bytes);
-	if (show)
+	if (show && n <= 128)
 		print_mask(&g);
+	else if (show)
+		layout = layout ? layout : (n + 127) / 128;
+	if (layout && print_layout(&g, layout))
+		rc = 1;
+	if (!rc && png)
+		rc = render_png(&p, n, png);
 	gset_free(&g);
 	pat_free(&p);
-	return 0;
+	return rc;
 }
 
 /* ---- plot ---- */
@@ -394,9 +456,17 @@ static const struct command commands[] = {
 	  "Lists the pattern kinds with their parameters and G_i formulas.\n" },
 	{ "kernels", cmd_kernels, "kernels",
 	  "Lists the kernel variants and whether each is available here.\n" },
-	{ "pattern", cmd_pattern, "pattern SPEC --n N [--query I] [--bidirectional] [--show]",
-	  "Compiles one pattern at n and prints its statistics; --query I lists\n"
-	  "G_I and |G_I|; --show draws the mask (n <= 128; '#' kept, '.' skipped).\n"
+	{ "pattern", cmd_pattern,
+	  "pattern SPEC --n N [--query I] [--bidirectional] [--show] [--layout B] [--png FILE]",
+	  "Compiles one pattern at n and prints its statistics (nnz, density, row\n"
+	  "sizes, empty rows, KV rows to keep, storage).\n\n"
+	  "  --query I        list G_I and |G_I|\n"
+	  "  --show           draw the mask: a character per pair up to n = 128\n"
+	  "                   ('#' kept, '.' skipped), per block beyond\n"
+	  "  --layout B       draw the B x B block layout: '#' full, '+' partial\n"
+	  "                   (needs a mask), '.' empty (FlexAttention's BlockMask)\n"
+	  "  --png FILE       render a heatmap with gnuplot (and FILE's .svg twin)\n"
+	  "  --bidirectional  no causal clipping\n\n"
 	  "SPEC is YAML, as in an experiment: 'sink_window: {sinks: 1, size: 3}'.\n" },
 	{ "plot", cmd_plot, "plot RESULTS_DIR",
 	  "Draws the latency, FLOP and memory curves of RESULTS_DIR/results.csv\n"

@@ -205,9 +205,15 @@ static void write_experiment(FILE *f, const struct experiment *x)
 	write_axes(f, x);
 	fputs("  patterns:\n", f);
 	for (size_t i = 0; i < x->n_pat; i++) {
+		char spec[8192];
 		fputs("    - {label: ", f);
 		yq(f, x->pat[i].label);
-		fprintf(f, ", kind: %s}\n", x->pat[i].kind->name);
+		fprintf(f, ", kind: %s, spec: ", x->pat[i].kind->name);
+		if (pat_to_spec(&x->pat[i], spec, sizeof spec) == 0)
+			yq(f, spec);
+		else
+			fputs("null", f);
+		fputs("}\n", f);
 	}
 	fputs("  kernels: [", f);
 	for (size_t i = 0; i < x->n_kern; i++)

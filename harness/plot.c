@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "masks.h"
 #include "plot.h"
+#include "ytree.h"
 
 #ifndef SABENCH_PLOTS_DIR
 #define SABENCH_PLOTS_DIR "plots"
@@ -59,14 +61,12 @@ static const char *scripts_dir(void)
 	return SABENCH_PLOTS_DIR;
 }
 
-static int run_gnuplot(const char *script, const char *csv, const char *out,
-		       struct err *e)
+/* Runs gnuplot -e vars script; 0 when it exits 0. */
+static int run_gnuplot(const char *script, const char *vars, struct err *e)
 {
-	char vars[8400];
 	pid_t pid;
 	int status;
 
-	snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'", csv, out);
 	pid = fork();
 	if (pid < 0)
 		return err_set(e, "cannot start gnuplot: %s", strerror(errno));
@@ -78,6 +78,89 @@ static int run_gnuplot(const char *script, const char *csv, const char *out,
 	    WEXITSTATUS(status) != 0)
 		return err_set(e, "gnuplot failed on '%s'", script);
 	return 0;
+}
+
+int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
+	       int causal, const char *outdir, const char *name, struct err *e)
+{
+	char script[PATH_MAX + 64], vars[8800];
+
+	if (!n_pat)
+		return 0;
+	if (strchr(outdir, '\'') || strchr(name, '\''))
+		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", outdir);
+	if (masks_write(outdir, specs, labels, n_pat, n, causal, e))
+		return -1;
+	snprintf(script, sizeof script, "%s/masks.gp", scripts_dir());
+	snprintf(vars, sizeof vars,
+		 "masks='%s/masks.dat'; labels='%s/masks.labels'; n=%ld; outdir='%s'; name='%s'",
+		 outdir, outdir, n, outdir, name);
+	return run_gnuplot(script, vars, e);
+}
+
+/* The pattern specs and labels of a run, from its manifest. */
+static int manifest_patterns(const char *dir, char ***specs, char ***labels,
+			     size_t *n, int *causal, long *seq_len, struct err *e)
+{
+	char path[4200];
+	struct ynode *root = NULL;
+	const struct ynode *x, *pats, *shape, *c;
+
+	*n = 0;
+	*causal = 1;
+	*specs = *labels = NULL;
+	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+	if (yt_load_file(path, &root, e))
+		return -1;
+	x = yt_get(root, "experiment");
+	pats = yt_get(x, "patterns");
+	shape = yt_get(x, "shape");
+	c = yt_get(shape, "causal");
+	if (c && c->type == YT_SEQ && c->n && !strcmp(c->kid[0]->str, "false"))
+		*causal = 0;
+	c = yt_get(shape, "seq_len");
+	for (size_t i = 0; c && c->type == YT_SEQ && i < c->n; i++) {
+		long v = atol(c->kid[i]->str);
+		if (v > 0 && (*seq_len == 0 || v < *seq_len))
+			*seq_len = v;
+	}
+	if (pats && pats->type == YT_SEQ && pats->n) {
+		*specs = calloc(pats->n, sizeof **specs);
+		*labels = calloc(pats->n, sizeof **labels);
+	}
+	for (size_t i = 0; *specs && *labels && pats && i < pats->n; i++) {
+		const struct ynode *s = yt_get(pats->kid[i], "spec");
+		const struct ynode *l = yt_get(pats->kid[i], "label");
+		if (!s || !l || s->type != YT_SCALAR || !s->quoted)
+			continue;               /* no spec (null): not drawn */
+		(*specs)[*n] = strdup(s->str);
+		(*labels)[*n] = strdup(l->str);
+		(*n)++;
+	}
+	yt_free(root);
+	return 0;
+}
+
+/* Draws the masks of the run in dir at its smallest seq_len, if its
+ * manifest lists patterns. */
+static int plot_run_masks(const char *dir, const char *out, struct err *e)
+{
+	char **specs, **labels;
+	size_t n;
+	long seq_len = 0;
+	int causal, rc;
+
+	if (manifest_patterns(dir, &specs, &labels, &n, &causal, &seq_len, e))
+		return -1;
+	rc = plot_masks(specs, labels, n, seq_len ? seq_len : 64, causal, out,
+			"masks", e);
+	for (size_t i = 0; i < n; i++) {
+		free(specs[i]);
+		free(labels[i]);
+	}
+	free(specs);
+	free(labels);
+	return rc;
 }
 
 int plot_results(const char *dir, void (*progress)(const char *line),
@@ -106,12 +189,19 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		return PLOT_FAILED;
 	}
 	for (int i = 0; plot_scripts[i]; i++) {
+		char vars[8400];
 		snprintf(script, sizeof script, "%s/%s.gp", sdir, plot_scripts[i]);
-		if (run_gnuplot(script, csv, out, e))
+		snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'", csv, out);
+		if (run_gnuplot(script, vars, e))
 			return PLOT_FAILED;
 		snprintf(line, sizeof line, "plot: %s/%s.png and .svg", out, plot_scripts[i]);
 		if (progress)
 			progress(line);
 	}
+	if (plot_run_masks(dir, out, e))
+		return PLOT_FAILED;
+	snprintf(line, sizeof line, "plot: %s/masks.png and .svg", out);
+	if (progress)
+		progress(line);
 	return PLOT_OK;
 }

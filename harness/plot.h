@@ -19,4 +19,9 @@ extern const char *const plot_scripts[];
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e);
 
+/* Draws the pictures of the patterns specs (YAML specs) at n into
+ * outdir/name.png and .svg. */
+int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
+	       int causal, const char *outdir, const char *name, struct err *e);
+
 #endif

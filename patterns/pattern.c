@@ -1,6 +1,7 @@
 /* pattern.c - what every pattern kind shares: parameter defaults, bounds
  * checks, copies, default labels and the range-list helpers the row
  * enumerators use. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,4 +371,87 @@ unsigned long long pat_hash(unsigned long long seed, unsigned long long a,
 	x = (x ^ (x >> 29) ^ b) * 0x94d049bb133111ebULL;
 	x = (x ^ (x >> 32) ^ c) * 0xbf58476d1ce4e5b9ULL;
 	return x ^ (x >> 31);
+}
+
+/* Appends formatted text at *off; sets *off past len on overflow. */
+__attribute__((format(printf, 4, 5)))
+static void put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	*off = w < 0 ? len : *off + (size_t)w;
+}
+
+static void put_list(char *buf, size_t len, size_t *off, const struct pat_list *l)
+{
+	put(buf, len, off, "[");
+	for (size_t j = 0; j < l->n; j++)
+		put(buf, len, off, "%s%lld", j ? ", " : "", l->v[j]);
+	put(buf, len, off, "]");
+}
+
+static void put_spec(const struct pattern *p, char *buf, size_t len, size_t *off)
+{
+	const struct pat_kind *k = p->kind;
+
+	if (k->composite) {
+		put(buf, len, off, "%s: [", k->name);
+		for (size_t c = 0; c < p->n_child; c++) {
+			put(buf, len, off, "%s", c ? ", " : "");
+			if (p->child[c].kind->n_params || p->child[c].kind->composite) {
+				put(buf, len, off, "{");
+				put_spec(&p->child[c], buf, len, off);
+				put(buf, len, off, "}");
+			} else {
+				put_spec(&p->child[c], buf, len, off);
+			}
+		}
+		put(buf, len, off, "]");
+		return;
+	}
+	put(buf, len, off, "%s", k->name);
+	if (!k->n_params)
+		return;
+	put(buf, len, off, ": {");
+	for (int i = 0; i < k->n_params; i++) {
+		const union pat_value *v = &p->val[i];
+		put(buf, len, off, "%s%s: ", i ? ", " : "", k->params[i].name);
+		switch (k->params[i].type) {
+		case PAT_INT:
+			put(buf, len, off, "%lld", v->i);
+			break;
+		case PAT_BOOL:
+			put(buf, len, off, "%s", v->i ? "true" : "false");
+			break;
+		case PAT_FLOAT:
+			put(buf, len, off, "%.17g", v->f);
+			break;
+		case PAT_INT_LIST:
+			put_list(buf, len, off, &v->list);
+			break;
+		case PAT_ROWS:
+			put(buf, len, off, "[");
+			for (size_t r = 0; r < v->rows.n; r++) {
+				put(buf, len, off, "%s", r ? ", " : "");
+				put_list(buf, len, off, &v->rows.row[r]);
+			}
+			put(buf, len, off, "]");
+			break;
+		}
+	}
+	put(buf, len, off, "}");
+}
+
+int pat_to_spec(const struct pattern *p, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	put_spec(p, buf, len, &off);
+	return off < len ? 0 : -1;
 }

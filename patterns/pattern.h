@@ -131,6 +131,11 @@ int pat_check(const struct pattern *p, char *why, size_t len);
  * default, space-separated (labels are CSV fields, so no commas). */
 void pat_default_label(const struct pattern *p, char *buf, size_t len);
 
+/* Writes p as a YAML flow spec that parses back to the same pattern, e.g.
+ * "sink_window: {sinks: 4, size: 252}". Returns 0, or -1 when buf is too
+ * small. */
+int pat_to_spec(const struct pattern *p, char *buf, size_t len);
+
 /* Appends [lo, hi) clipped to [0, n_kv) and, when causal (and the kind
  * does not see the future), to j <= pos. */
 int pat_push(struct pat_ranges *out, const struct pattern *p, long pos,

@@ -63,10 +63,16 @@ series(i, j) = sprintf("%s, %s", PAT[i], KER[j])
 facet(f) = sprintf("threads %s, head_dim %s", FT[f], FD[f])
 
 # Colour per pattern, marker per kernel: the same in every picture.
-array COLOURS[8] = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
-colour(i) = COLOURS[(i - 1) % 8 + 1]
+array COLOURS[12] = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", \
+                     "#a6761d", "#666666", "#1f78b4", "#b2182b", "#35978f", "#8c510a"]
+colour(i) = COLOURS[(i - 1) % 12 + 1]
 marker(j) = (j - 1) % 6 + 5
 dash(j) = (j - 1) % 5 + 1
 
 # Opens output NAME.FMT for FMT png or svg at w x h pixels.
 set macros
+
+# Rows a key below a panel of width w pixels needs for k entries of about
+# 300 pixels each; pictures grow by KEYROW pixels per key row.
+key_rows(k, w) = int(ceil(k / floor(w / 300.0 > 1 ? w / 300.0 : 1)))
+KEYROW = 15

@@ -7,13 +7,15 @@ load system("dirname '".ARG0."'")."/common.gp"
 
 NC = NF < 2 ? 2 : NF
 W = 560 * NC + 80
-H = 940
+KR = key_rows(NP * NK, 560)
+KR1 = key_rows(NP + NP * NK, 560)
+H = 2 * 420 + (KR1 > KR ? KR1 : KR) * 2 * KEYROW
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/flops.%s", outdir, fmt)
     set multiplot layout 2, NC title "FLOPs: useful (4 head_dim |G|) against executed, and the rate achieved"
     set grid xtics ytics lc "#dddddd"
-    set key below left Left reverse maxrows 4 width -2
+    set key below left Left reverse maxrows (KR1 > KR ? KR1 : KR) width -2
     set logscale x 2
     set xlabel "seq_len (tokens)"
 

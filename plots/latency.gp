@@ -6,7 +6,8 @@ C_MIN = col("time_min_s")
 C_P90 = col("time_p90_s")
 
 W = 560 * NF + 80
-H = 620
+KR = key_rows(NP * NK, 560)
+H = 480 + KR * KEYROW
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/latency.%s", outdir, fmt)
@@ -17,7 +18,7 @@ do for [fmt in "png svg"] {
     set xlabel "seq_len (tokens)"
     set ylabel "median time (s)"
     set grid xtics ytics mxtics mytics lc "#dddddd"
-    set key below left Left reverse maxrows 3 width -2
+    set key below left Left reverse maxrows KR width -2
     do for [f=1:NF] {
         set title facet(f)
         plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) \

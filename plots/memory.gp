@@ -5,7 +5,8 @@
 load system("dirname '".ARG0."'")."/common.gp"
 
 W = 1680
-H = 620
+KR = key_rows(NP * NK, 560)
+H = 480 + KR * KEYROW
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/memory.%s", outdir, fmt)
@@ -15,7 +16,7 @@ do for [fmt in "png svg"] {
     set format y "%.0s %cB"
     set xlabel "seq_len (tokens)"
     set grid xtics ytics lc "#dddddd"
-    set key below left Left reverse maxrows 4 width -2
+    set key below left Left reverse maxrows KR width -2
     set title "KV cache kept for decoding"
     set ylabel "kv_cache_bytes"
     plot for [i=1:NP] sel_pat(i, 1) using "seq_len":"kv_cache_bytes" \

@@ -295,3 +295,24 @@ Test(docs, results_readme_lists_every_column)
 	free(out);
 	free(doc);
 }
+
+Test(cli, pattern_layout_and_png)
+{
+	char *out = NULL;
+	char png[300];
+	struct stat st;
+	char *layout[] = { "sabench", "pattern", "window: {size: 4}", "--n", "8",
+			   "--layout", "4", NULL };
+
+	cr_assert_eq(run_bin(layout, &out, NULL), 0);
+	cr_assert(strstr(out, "+.\n++\nblocks 4x4: 0 full, 3 partial, 1 empty\n"), "%s", out);
+	free(out);
+	if (system("command -v gnuplot >/dev/null 2>&1") != 0)
+		cr_skip_test("gnuplot is not installed");
+	snprintf(png, sizeof png, "%s/mask.png", temp_dir());
+	char *draw[] = { "sabench", "pattern", "strided: {stride: 8}", "--n", "300",
+			 "--png", png, NULL };
+	cr_assert_eq(run_bin(draw, NULL, NULL), 0);
+	cr_assert_eq(stat(png, &st), 0);
+	cr_assert_gt(st.st_size, 1000);
+}

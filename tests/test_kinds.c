@@ -541,3 +541,40 @@ Test(kv_rows, closed_forms)
 		pat_free(&p);
 	}
 }
+
+Test(spec, every_kind_round_trips_through_its_spec)
+{
+	const char *specs[] = {
+		"dense", "window: {size: 7}", "sink_window: {sinks: 3, size: 6}",
+		"dilated: {size: 4, dilation: 3}", "strided: {stride: 5}",
+		"fixed: {block: 6, summary: 2}", "chunked: {size: 9}", "prefix_lm: {prefix: 11}",
+		"document: {lengths: [10, 17, 5]}", "global: {tokens: [0, 13]}",
+		"random: {density: 0.2, seed: 3, per_head: true}",
+		"bigbird: {block: 4, window_blocks: 3, global_blocks: 1, random_blocks: 2, seed: 1}",
+		"ds_fixed: {block: 4, local_blocks: 4, global_blocks: 1, different_per_head: true}",
+		"bslongformer: {block: 4, window_blocks: 3, global_block_indices: [0, 6]}",
+		"union: [dense, {window: {size: 4}}, {union: [{global: {tokens: [1]}}]}]",
+		"difference: [{chunked: {size: 16}}, {window: {size: 2}}]",
+		"explicit: {rows: [[0], [], [1, 2], [0, 3]]}",
+	};
+	for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+		struct pattern a, b;
+		struct gset ga, gb;
+		struct err e;
+		char spec[4096], why[256];
+		cr_assert_eq(exp_parse_spec(specs[s], 1, &a, &e), 0, "%s", e.msg);
+		cr_assert_eq(pat_to_spec(&a, spec, sizeof spec), 0);
+		cr_assert_eq(exp_parse_spec(spec, 1, &b, &e), 0, "%s -> %s: %s", specs[s], spec, e.msg);
+		cr_assert_str_eq(a.label, b.label);
+		cr_assert_eq(gset_build(&ga, &a, 40, 40, 4, why, sizeof why), 0);
+		cr_assert_eq(gset_build(&gb, &b, 40, 40, 4, why, sizeof why), 0);
+		cr_assert_eq(ga.row_ptr[ga.n_layouts * 40], gb.row_ptr[gb.n_layouts * 40]);
+		for (int64_t k = 0; k < ga.row_ptr[ga.n_layouts * 40]; k++)
+			cr_assert(ga.ranges[k].lo == gb.ranges[k].lo && ga.ranges[k].hi == gb.ranges[k].hi,
+				  "%s differs after its spec %s", specs[s], spec);
+		gset_free(&ga);
+		gset_free(&gb);
+		pat_free(&a);
+		pat_free(&b);
+	}
+}
