@@ -86,20 +86,6 @@ static inline size_t kern_kv_off(const struct problem *p, int b, int h)
 	       (size_t)p->n_kv * (size_t)p->d;
 }
 
-/* Adds a row's scored keys to the calling thread's tally. */
-static inline void kern_tally_row(const struct problem *p, int thread,
-				  long long keys)
-{
-	struct kern_tally *t;
-
-	if (!p->tally)
-		return;
-	t = &p->tally[thread];
-	t->pairs += keys;
-	t->flops += 4LL * p->d * keys;
-	t->kv_bytes += 2LL * (long long)sizeof(float) * p->d * keys;
-}
-
 /* Index of the calling thread inside a parallel region (0 outside). */
 static inline int kern_thread(void)
 {
@@ -108,6 +94,32 @@ static inline int kern_thread(void)
 #else
 	return 0;
 #endif
+}
+
+/* Adds to the calling thread's tally: pairs of G computed, FLOPs
+ * executed and K/V bytes read. Called once per row or tile. */
+static inline void kern_tally_add(const struct problem *p, int thread,
+				  long long pairs, long long flops,
+				  long long kv_bytes)
+{
+	struct kern_tally *t;
+
+	if (!p->tally)
+		return;
+	t = &p->tally[thread];
+	t->pairs += pairs;
+	t->flops += flops;
+	t->kv_bytes += kv_bytes;
+}
+
+/* The tally of a row-wise kernel that scores `scored` keys of a row of
+ * which `pairs` are in G: each scored key costs 4 d FLOPs and one K and
+ * one V row. */
+static inline void kern_tally_row(const struct problem *p, long long pairs,
+				  long long scored)
+{
+	kern_tally_add(p, kern_thread(), pairs, 4LL * p->d * scored,
+		       2LL * (long long)sizeof(float) * p->d * scored);
 }
 
 #endif

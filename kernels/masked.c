@@ -56,7 +56,7 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 		s[j] = dot * scale;
 	}
 	masked_apply(s, limit, rg, n);
-	kern_tally_row(p, kern_thread(), limit);
+	kern_tally_row(p, gset_row_keys(rg, n), limit);
 	for (long j = 0; j < limit; j++)
 		if (s[j] > m)
 			m = s[j];

@@ -65,7 +65,7 @@ static void naive_row(const struct problem *p, int b, int h, long r, float *s)
 
 	for (int c = 0; c < p->d; c++)
 		o[c] = 0.0f;
-	kern_tally_row(p, kern_thread(), keys);
+	kern_tally_row(p, keys, keys);
 	if (!keys)
 		return;
 	m = naive_scores(p, q, k, rg, n, s);

@@ -66,7 +66,7 @@ static void oracle_run(const struct problem *p, void *ws)
 			int64_t n;
 			const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
 			kern_oracle_row(p, b, h, r, acc);
-			kern_tally_row(p, kern_thread(), gset_row_keys(rg, n));
+			kern_tally_row(p, gset_row_keys(rg, n), gset_row_keys(rg, n));
 			for (int c = 0; c < p->d; c++)
 				o[c] = (float)acc[c];
 		}

@@ -4,12 +4,16 @@
 
 #include "kernel.h"
 
-extern const struct kern_desc kern_oracle, kern_naive, kern_masked;
+extern const struct kern_desc kern_oracle, kern_naive, kern_masked, kern_gather,
+	kern_ranges, kern_tiled;
 
 const struct kern_desc *const kern_table[] = {
 	&kern_oracle,           /* double-precision reference */
 	&kern_naive,            /* row by row, two-pass softmax over G */
 	&kern_masked,           /* every causal score, masked: framework style */
+	&kern_gather,           /* row-wise, keys gathered by index */
+	&kern_ranges,           /* row-wise, contiguous runs of keys */
+	&kern_tiled,            /* flash-style block-sparse tiles */
 };
 
 const int kern_count = (int)(sizeof kern_table / sizeof kern_table[0]);

@@ -24,7 +24,7 @@ static const struct bad_case bad_cases[] = {
 	{ "zero_size.yaml", "3:20", "'size' is 0, must be at least 1" },
 	{ "negative_seq_len.yaml", "2:17", "'seq_len' is -5, must be at least 1" },
 	{ "unknown_pattern.yaml", "3:5", "unknown pattern 'windw'; did you mean 'window'?" },
-	{ "unknown_kernel.yaml", "3:18", "unknown kernel 'gahter'" },
+	{ "unknown_kernel.yaml", "3:18", "unknown kernel 'gahter'; did you mean 'gather'?" },
 	{ "empty_sweep.yaml", "2:12", "sweep 'seq_len' is empty" },
 	{ "syntax_error.yaml", "2:9", "yaml syntax error: did not find expected ',' or '}' while parsing a flow mapping" },
 	{ "empty.yaml", "1:1", "experiment file is empty" },

@@ -1,0 +1,105 @@
+/* ranges.c - row-wise attention that walks each row's ranges: the scores of
+ * a run of keys come from contiguous K rows, with an online softmax between
+ * chunks of 64 keys. The natural kernel for windows, sinks, strided and
+ * chunked patterns, whose rows are a few long runs. */
+#include <stdlib.h>
+
+#include "rowwise.h"
+
+struct ranges_ws {
+	const struct simd_ops *ops;     /* exp2 of the ISA in use */
+	float *buf;                     /* per thread: q, acc, scores */
+	size_t stride;                  /* floats per thread */
+};
+
+static int ranges_prepare(const struct problem *p, int threads, void **ws)
+{
+	struct ranges_ws *w = malloc(sizeof *w);
+
+	if (!w)
+		return -1;
+	w->ops = kern_simd();
+	w->stride = row_ws_floats(p->d);
+	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
+	if (!w->buf) {
+		free(w);
+		return -1;
+	}
+	*ws = w;
+	return 0;
+}
+
+static void ranges_release(void *ws)
+{
+	struct ranges_ws *w = ws;
+
+	if (w)
+		free(w->buf);
+	free(w);
+}
+
+static void ranges_row(const struct problem *p, const struct ranges_ws *w,
+		       float *buf, int b, int h, long r)
+{
+	int d = p->d;
+	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
+	struct row_state st = { -INFINITY, 0.0f, buf + d };
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	long long keys = 0;
+
+	for (int c = 0; c < d; c++) {
+		qs[c] = q[c] * scale;
+		st.acc[c] = 0.0f;
+	}
+	for (int64_t t = 0; t < n; t++)
+		for (long j0 = rg[t].lo; j0 < rg[t].hi; j0 += ROW_CHUNK) {
+			int cnt = (int)(rg[t].hi - j0 < ROW_CHUNK ? rg[t].hi - j0 : ROW_CHUNK);
+			const float *kj = k + (size_t)j0 * (size_t)d, *vj = v + (size_t)j0 * (size_t)d;
+			for (int i = 0; i < cnt; i++)
+				s[i] = row_dot(qs, kj + (size_t)i * (size_t)d, d);
+#define V_RUN(i) (vj + (size_t)(i) * (size_t)d)
+			ROW_FOLD(&st, s, cnt, d, w->ops, V_RUN);
+#undef V_RUN
+			keys += cnt;
+		}
+	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
+	kern_tally_row(p, keys, keys);
+}
+
+static void ranges_run(const struct problem *p, void *ws)
+{
+	const struct ranges_ws *w = ws;
+	long rows = (long)p->batch * p->heads * p->n_q;
+
+#pragma omp parallel
+	{
+		float *buf = w->buf + (size_t)kern_thread() * w->stride;
+		/* last rows first: causal rows grow toward the end */
+#pragma omp for schedule(dynamic, 32)
+		for (long t = 0; t < rows; t++) {
+			long r = p->n_q - 1 - t / ((long)p->batch * p->heads);
+			long bh = t % ((long)p->batch * p->heads);
+			ranges_row(p, w, buf, (int)(bh / p->heads), (int)(bh % p->heads), r);
+		}
+	}
+}
+
+static void ranges_cost(const struct problem *p, int threads, struct kern_cost *c)
+{
+	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
+	c->score_bytes = ROW_CHUNK * sizeof(float);
+	c->workspace_bytes = (double)threads * (double)row_ws_floats(p->d) * sizeof(float);
+}
+
+const struct kern_desc kern_ranges = {
+	.name = "ranges",                       /* contiguous runs of keys */
+	.summary = "row-wise over contiguous ranges, online softmax per 64 keys",
+	.unavailable = NULL,                    /* portable path everywhere */
+	.prepare = ranges_prepare,              /* per-thread buffers */
+	.run = ranges_run,                      /* rows, longest first */
+	.release = ranges_release,
+	.cost = ranges_cost,                    /* 4 d per pair of G */
+};

@@ -1,0 +1,42 @@
+/* simd.h - instruction-set paths shared by the fast kernels: which ISA
+ * runs (chosen once at run time, forced with SABENCH_ISA=portable|avx2|
+ * avx512 for tests), and the per-ISA micro-kernels the tiled and row-wise
+ * kernels are built from (BLIS's split: portable framework, per-ISA
+ * kernels). All scores are in the log2 domain: q is pre-scaled by
+ * log2(e)/sqrt(d), so the softmax uses exp2. */
+#ifndef SABENCH_SIMD_H
+#define SABENCH_SIMD_H
+
+enum kern_isa { KERN_PORTABLE, KERN_AVX2, KERN_AVX512, KERN_ISA_COUNT };
+
+#define TILE_Q 64               /* queries per tile: lanes of the micro-kernels */
+#define TILE_K 64               /* keys per tile */
+
+/* Micro-kernels of one ISA. Tiles are transposed: qt[c][q] and ot[c][q]
+ * hold TILE_Q queries in lanes; s[k][q] holds scores, then probabilities. */
+struct simd_ops {
+	const char *name;               /* "avx512", "avx2", "portable" */
+	/* s[k][q] = sum_c k[k][c] qt[c][q] for k < nk (k rows d apart) */
+	void (*qk)(const float *qt, const float *k, int nk, int d, float *s);
+	/* online softmax over s[0, nk): updates m, l, rescales ot, s := p */
+	void (*softmax)(float *s, int nk, float *m, float *l, float *ot, int d);
+	/* ot[c][q] += sum_k s[k][q] v[k][c] */
+	void (*pv)(const float *s, const float *v, int nk, int d, float *ot);
+	/* x[i] := exp2(x[i] - m) for i < n (exp2(-inf) = 0); returns the sum */
+	float (*exp2_sum)(float *x, int n, float m);
+};
+
+extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;
+
+/* The ISA in use: SABENCH_ISA if set and supported, else the best the CPU
+ * has. */
+enum kern_isa kern_isa(void);
+
+/* Its micro-kernels and name. */
+const struct simd_ops *kern_simd(void);
+const char *kern_isa_name(enum kern_isa isa);
+
+/* Why isa cannot run here, or NULL. */
+const char *kern_isa_unsupported(enum kern_isa isa);
+
+#endif

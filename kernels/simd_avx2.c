@@ -1,0 +1,175 @@
+/* simd_avx2.c - the micro-kernels on AVX2 + FMA: 8 lanes and 16 ymm
+ * registers, so the 64 queries go in two halves of 4 ymm; exp2 by
+ * rounding, a degree-6 polynomial and an exponent built in the integer
+ * unit. Only called when the CPU has AVX2 and FMA. */
+#pragma GCC target("avx2,fma")
+#include <immintrin.h>
+#include <math.h>
+
+#include "simd.h"
+
+#define H 4                     /* ymm vectors per half tile (32 queries) */
+
+/* Keeps x in a register rather than re-reading it at each use. */
+#define IN_REGISTER(x) __asm__("" : "+x"(x))
+
+/* 2^x, exact 0 for x < -126 (and -inf). */
+static inline __m256 exp2_ymm(__m256 x)
+{
+	const __m256 lo = _mm256_set1_ps(-126.0f);
+	__m256 live = _mm256_cmp_ps(x, lo, _CMP_GE_OQ), n, f, p;
+	__m256i e;
+
+	x = _mm256_max_ps(x, lo);
+	n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	f = _mm256_sub_ps(x, n);
+	p = _mm256_set1_ps(1.5403530e-4f);
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558e-3f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291e-3f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504109e-2f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022651e-1f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718e-1f));
+	p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+	e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+	return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), live);
+}
+
+static void qk_avx2(const float *qt, const float *k, int nk, int d, float *s)
+{
+	for (int half = 0; half < TILE_Q; half += 8 * H) {
+		int j = 0;
+		for (; j + 2 <= nk; j += 2) {
+			const float *k0 = k + (long)j * d;
+			__m256 acc[2][H];
+			for (int a = 0; a < 2; a++)
+				for (int i = 0; i < H; i++)
+					acc[a][i] = _mm256_setzero_ps();
+			for (int c = 0; c < d; c++) {
+				__m256 q[H];
+				for (int i = 0; i < H; i++) {
+					q[i] = _mm256_loadu_ps(qt + c * TILE_Q + half + 8 * i);
+					IN_REGISTER(q[i]);
+				}
+				for (int a = 0; a < 2; a++) {
+					__m256 b = _mm256_broadcast_ss(k0 + (long)a * d + c);
+					for (int i = 0; i < H; i++)
+						acc[a][i] = _mm256_fmadd_ps(q[i], b, acc[a][i]);
+				}
+			}
+			for (int a = 0; a < 2; a++)
+				for (int i = 0; i < H; i++)
+					_mm256_storeu_ps(s + (j + a) * TILE_Q + half + 8 * i, acc[a][i]);
+		}
+		for (; j < nk; j++) {
+			__m256 acc[H];
+			for (int i = 0; i < H; i++)
+				acc[i] = _mm256_setzero_ps();
+			for (int c = 0; c < d; c++) {
+				__m256 b = _mm256_broadcast_ss(k + (long)j * d + c);
+				for (int i = 0; i < H; i++)
+					acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(qt + c * TILE_Q + half + 8 * i), b, acc[i]);
+			}
+			for (int i = 0; i < H; i++)
+				_mm256_storeu_ps(s + j * TILE_Q + half + 8 * i, acc[i]);
+		}
+	}
+}
+
+static void softmax_avx2(float *s, int nk, float *m, float *l, float *ot, int d)
+{
+	const __m256 ninf = _mm256_set1_ps(-INFINITY);
+	__m256 alpha[2 * H];
+	int moved = 0;
+
+	for (int i = 0; i < 2 * H; i++) {
+		__m256 mold = _mm256_loadu_ps(m + 8 * i), mx = mold, safe, sum;
+		for (int j = 0; j < nk; j++)
+			mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + j * TILE_Q + 8 * i));
+		safe = _mm256_andnot_ps(_mm256_cmp_ps(mx, ninf, _CMP_EQ_OQ), mx);
+		alpha[i] = exp2_ymm(_mm256_sub_ps(mold, safe));
+		moved |= _mm256_movemask_ps(_mm256_cmp_ps(mx, mold, _CMP_NEQ_UQ));
+		sum = _mm256_setzero_ps();
+		for (int j = 0; j < nk; j++) {
+			__m256 p = exp2_ymm(_mm256_sub_ps(_mm256_loadu_ps(s + j * TILE_Q + 8 * i), safe));
+			_mm256_storeu_ps(s + j * TILE_Q + 8 * i, p);
+			sum = _mm256_add_ps(sum, p);
+		}
+		_mm256_storeu_ps(l + 8 * i, _mm256_fmadd_ps(_mm256_loadu_ps(l + 8 * i), alpha[i], sum));
+		_mm256_storeu_ps(m + 8 * i, mx);
+	}
+	if (!moved)
+		return;
+	for (int c = 0; c < d; c++)
+		for (int i = 0; i < 2 * H; i++) {
+			float *o = ot + c * TILE_Q + 8 * i;
+			_mm256_storeu_ps(o, _mm256_mul_ps(_mm256_loadu_ps(o), alpha[i]));
+		}
+}
+
+static void pv_avx2(const float *s, const float *v, int nk, int d, float *ot)
+{
+	for (int half = 0; half < TILE_Q; half += 8 * H) {
+		int c = 0;
+		for (; c + 2 <= d; c += 2) {
+			__m256 acc[2][H];
+			for (int a = 0; a < 2; a++)
+				for (int i = 0; i < H; i++)
+					acc[a][i] = _mm256_loadu_ps(ot + (c + a) * TILE_Q + half + 8 * i);
+			for (int j = 0; j < nk; j++) {
+				__m256 p[H];
+				for (int i = 0; i < H; i++) {
+					p[i] = _mm256_loadu_ps(s + j * TILE_Q + half + 8 * i);
+					IN_REGISTER(p[i]);
+				}
+				for (int a = 0; a < 2; a++) {
+					__m256 b = _mm256_broadcast_ss(v + (long)j * d + c + a);
+					for (int i = 0; i < H; i++)
+						acc[a][i] = _mm256_fmadd_ps(p[i], b, acc[a][i]);
+				}
+			}
+			for (int a = 0; a < 2; a++)
+				for (int i = 0; i < H; i++)
+					_mm256_storeu_ps(ot + (c + a) * TILE_Q + half + 8 * i, acc[a][i]);
+		}
+		for (; c < d; c++) {
+			__m256 acc[H];
+			for (int i = 0; i < H; i++)
+				acc[i] = _mm256_loadu_ps(ot + c * TILE_Q + half + 8 * i);
+			for (int j = 0; j < nk; j++) {
+				__m256 b = _mm256_broadcast_ss(v + (long)j * d + c);
+				for (int i = 0; i < H; i++)
+					acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(s + j * TILE_Q + half + 8 * i), b, acc[i]);
+			}
+			for (int i = 0; i < H; i++)
+				_mm256_storeu_ps(ot + c * TILE_Q + half + 8 * i, acc[i]);
+		}
+	}
+}
+
+static float exp2_sum_avx2(float *x, int n, float m)
+{
+	__m256 mm = _mm256_set1_ps(m), sum = _mm256_setzero_ps();
+	float tail[8], total;
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 p = exp2_ymm(_mm256_sub_ps(_mm256_loadu_ps(x + i), mm));
+		_mm256_storeu_ps(x + i, p);
+		sum = _mm256_add_ps(sum, p);
+	}
+	_mm256_storeu_ps(tail, sum);
+	total = tail[0] + tail[1] + tail[2] + tail[3] + tail[4] + tail[5] + tail[6] + tail[7];
+	for (; i < n; i++) {
+		x[i] = exp2f(x[i] - m);
+		total += x[i];
+	}
+	return total;
+}
+
+const struct simd_ops simd_avx2 = {
+	.name = "avx2",                         /* 8 lanes, 16 registers */
+	.qk = qk_avx2,                          /* 2 keys x 32 queries */
+	.softmax = softmax_avx2,                /* lane-wise online softmax */
+	.pv = pv_avx2,                          /* 2 channels x 32 queries */
+	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */
+};

@@ -1,0 +1,177 @@
+/* simd_avx512.c - the micro-kernels on AVX-512: 64 queries are 4 zmm
+ * lanes; Q K^T runs 4 keys x 64 queries in 16 accumulators over head_dim,
+ * P V runs 4 channels x 64 queries; exp2 by rounding, a degree-6
+ * polynomial and scalef. Compiled for AVX-512 whatever the build's -march;
+ * only called when the CPU has it. */
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+#include <immintrin.h>
+#include <math.h>
+
+#include "simd.h"
+
+#define V 4                     /* zmm vectors per 64 queries */
+
+/* Keeps x in a register: stops the compiler from re-reading it from memory
+ * at each of its uses (folding it into every FMA doubles the loads). */
+#define IN_REGISTER(x) __asm__("" : "+v"(x))
+
+/* 2^x, exact 0 for x < -126 (and -inf); |rel err| about 2e-7. */
+static inline __m512 exp2_zmm(__m512 x)
+{
+	const __m512 lo = _mm512_set1_ps(-126.0f);
+	__mmask16 live = _mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ);
+	__m512 n, f, p;
+
+	x = _mm512_max_ps(x, lo);
+	n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	f = _mm512_sub_ps(x, n);
+	p = _mm512_set1_ps(1.5403530e-4f);
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291e-3f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504109e-2f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022651e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
+	p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+	return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
+}
+
+static void qk_avx512(const float *qt, const float *k, int nk, int d, float *s)
+{
+	int j = 0;
+
+	for (; j + 4 <= nk; j += 4) {
+		const float *k0 = k + (long)j * d;
+		__m512 acc[4][V];
+		for (int a = 0; a < 4; a++)
+			for (int i = 0; i < V; i++)
+				acc[a][i] = _mm512_setzero_ps();
+		for (int c = 0; c < d; c++) {
+			__m512 q[V];
+			for (int i = 0; i < V; i++) {
+				q[i] = _mm512_loadu_ps(qt + c * TILE_Q + 16 * i);
+				IN_REGISTER(q[i]);
+			}
+			for (int a = 0; a < 4; a++) {
+				__m512 b = _mm512_set1_ps(k0[(long)a * d + c]);
+				for (int i = 0; i < V; i++)
+					acc[a][i] = _mm512_fmadd_ps(q[i], b, acc[a][i]);
+			}
+		}
+		for (int a = 0; a < 4; a++)
+			for (int i = 0; i < V; i++)
+				_mm512_storeu_ps(s + (j + a) * TILE_Q + 16 * i, acc[a][i]);
+	}
+	for (; j < nk; j++) {
+		const float *kj = k + (long)j * d;
+		__m512 acc[V];
+		for (int i = 0; i < V; i++)
+			acc[i] = _mm512_setzero_ps();
+		for (int c = 0; c < d; c++) {
+			__m512 b = _mm512_set1_ps(kj[c]);
+			for (int i = 0; i < V; i++)
+				acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qt + c * TILE_Q + 16 * i), b, acc[i]);
+		}
+		for (int i = 0; i < V; i++)
+			_mm512_storeu_ps(s + j * TILE_Q + 16 * i, acc[i]);
+	}
+}
+
+static void softmax_avx512(float *s, int nk, float *m, float *l, float *ot, int d)
+{
+	const __m512 ninf = _mm512_set1_ps(-INFINITY);
+	__m512 alpha[V];
+	__mmask16 moved = 0;
+
+	for (int i = 0; i < V; i++) {
+		__m512 mold = _mm512_loadu_ps(m + 16 * i), mx = mold, safe, sum;
+		for (int j = 0; j < nk; j++)
+			mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j * TILE_Q + 16 * i));
+		safe = _mm512_mask_mov_ps(mx, _mm512_cmp_ps_mask(mx, ninf, _CMP_EQ_OQ),
+					  _mm512_setzero_ps());
+		alpha[i] = exp2_zmm(_mm512_sub_ps(mold, safe));
+		moved |= _mm512_cmp_ps_mask(mx, mold, _CMP_NEQ_UQ);
+		sum = _mm512_setzero_ps();
+		for (int j = 0; j < nk; j++) {
+			__m512 p = exp2_zmm(_mm512_sub_ps(_mm512_loadu_ps(s + j * TILE_Q + 16 * i), safe));
+			_mm512_storeu_ps(s + j * TILE_Q + 16 * i, p);
+			sum = _mm512_add_ps(sum, p);
+		}
+		_mm512_storeu_ps(l + 16 * i, _mm512_fmadd_ps(_mm512_loadu_ps(l + 16 * i), alpha[i], sum));
+		_mm512_storeu_ps(m + 16 * i, mx);
+	}
+	if (!moved)
+		return;         /* no running max changed: nothing to rescale */
+	for (int c = 0; c < d; c++)
+		for (int i = 0; i < V; i++) {
+			float *o = ot + c * TILE_Q + 16 * i;
+			_mm512_storeu_ps(o, _mm512_mul_ps(_mm512_loadu_ps(o), alpha[i]));
+		}
+}
+
+static void pv_avx512(const float *s, const float *v, int nk, int d, float *ot)
+{
+	int c = 0;
+
+	for (; c + 4 <= d; c += 4) {
+		__m512 acc[4][V];
+		for (int a = 0; a < 4; a++)
+			for (int i = 0; i < V; i++)
+				acc[a][i] = _mm512_loadu_ps(ot + (c + a) * TILE_Q + 16 * i);
+		for (int j = 0; j < nk; j++) {
+			__m512 p[V];
+			const float *vj = v + (long)j * d + c;
+			for (int i = 0; i < V; i++) {
+				p[i] = _mm512_loadu_ps(s + j * TILE_Q + 16 * i);
+				IN_REGISTER(p[i]);
+			}
+			for (int a = 0; a < 4; a++) {
+				__m512 b = _mm512_set1_ps(vj[a]);
+				for (int i = 0; i < V; i++)
+					acc[a][i] = _mm512_fmadd_ps(p[i], b, acc[a][i]);
+			}
+		}
+		for (int a = 0; a < 4; a++)
+			for (int i = 0; i < V; i++)
+				_mm512_storeu_ps(ot + (c + a) * TILE_Q + 16 * i, acc[a][i]);
+	}
+	for (; c < d; c++) {
+		__m512 acc[V];
+		for (int i = 0; i < V; i++)
+			acc[i] = _mm512_loadu_ps(ot + c * TILE_Q + 16 * i);
+		for (int j = 0; j < nk; j++) {
+			__m512 b = _mm512_set1_ps(v[(long)j * d + c]);
+			for (int i = 0; i < V; i++)
+				acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(s + j * TILE_Q + 16 * i), b, acc[i]);
+		}
+		for (int i = 0; i < V; i++)
+			_mm512_storeu_ps(ot + c * TILE_Q + 16 * i, acc[i]);
+	}
+}
+
+static float exp2_sum_avx512(float *x, int n, float m)
+{
+	__m512 mm = _mm512_set1_ps(m), sum = _mm512_setzero_ps();
+	int i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		__m512 p = exp2_zmm(_mm512_sub_ps(_mm512_loadu_ps(x + i), mm));
+		_mm512_storeu_ps(x + i, p);
+		sum = _mm512_add_ps(sum, p);
+	}
+	if (i < n) {
+		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+		__m512 p = exp2_zmm(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), mm));
+		p = _mm512_maskz_mov_ps(k, p);
+		_mm512_mask_storeu_ps(x + i, k, p);
+		sum = _mm512_add_ps(sum, p);
+	}
+	return _mm512_reduce_add_ps(sum);
+}
+
+const struct simd_ops simd_avx512 = {
+	.name = "avx512",                       /* 16 lanes, 32 registers */
+	.qk = qk_avx512,                        /* 4 keys x 64 queries */
+	.softmax = softmax_avx512,              /* lane-wise online softmax */
+	.pv = pv_avx512,                        /* 4 channels x 64 queries */
+	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */
+};

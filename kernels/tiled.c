@@ -1,0 +1,253 @@
+/* tiled.c - flash-style block-sparse attention: tiles of 64 queries x 64
+ * keys over the gset's block view. Empty tiles are skipped, full tiles run
+ * without a mask, partial tiles apply per-query key bitmasks made in
+ * prepare. Each query tile is packed once, transposed and pre-scaled by
+ * log2(e)/sqrt(d), so the running max, exp2 and row sums are lane-wise;
+ * K and V are read in place (GQA without copies). The per-ISA
+ * micro-kernels live in simd_*.c. On the dense pattern this is
+ * FlashAttention on the CPU. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd.h"
+#include "kernel.h"
+
+struct tiled_ws {
+	struct gset_blocks *bv;         /* block view per layout */
+	uint64_t **masks;               /* per layout: TILE_Q masks per partial block */
+	int64_t **mask_at;              /* per layout and block: mask index, -1 full */
+	int n_layouts;
+	const struct simd_ops *ops;     /* micro-kernels of the ISA in use */
+	float *buf;                     /* per-thread tiles */
+	size_t stride;                  /* floats per thread */
+};
+
+/* Bit j of the result: key k0 + j is in row r's ranges (j < 64). */
+static uint64_t row_mask(const struct gset *g, int l, long r, long k0)
+{
+	int64_t n, lo = 0, hi;
+	const struct pat_range *rg = gset_row(g, l, r, &n);
+	uint64_t bits = 0;
+
+	hi = n;
+	while (lo < hi) {               /* first range ending after k0 */
+		int64_t mid = (lo + hi) / 2;
+		if (rg[mid].hi <= k0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (int64_t i = lo; i < n && rg[i].lo < k0 + TILE_K; i++) {
+		long a = rg[i].lo > k0 ? rg[i].lo - k0 : 0;
+		long b = rg[i].hi < k0 + TILE_K ? rg[i].hi - k0 : TILE_K;
+		uint64_t ones = b - a >= 64 ? ~0ULL : ((1ULL << (b - a)) - 1);
+		bits |= ones << a;
+	}
+	return bits;
+}
+
+/* Block view and partial-tile masks of layout l. */
+static int build_layout(struct tiled_ws *w, const struct gset *g, int l)
+{
+	struct gset_blocks *bv = &w->bv[l];
+	int64_t blocks, at = 0;
+
+	if (gset_block_view(g, l, TILE_Q, TILE_K, bv))
+		return -1;
+	blocks = bv->row_ptr[bv->n_brow];
+	w->mask_at[l] = malloc((size_t)(blocks ? blocks : 1) * sizeof **w->mask_at);
+	w->masks[l] = malloc((size_t)(bv->n_partial ? bv->n_partial : 1) * TILE_Q *
+			     sizeof **w->masks);
+	if (!w->mask_at[l] || !w->masks[l])
+		return -1;
+	for (long R = 0; R < bv->n_brow; R++)
+		for (int64_t k = bv->row_ptr[R]; k < bv->row_ptr[R + 1]; k++) {
+			w->mask_at[l][k] = bv->full[k] ? -1 : at;
+			if (bv->full[k])
+				continue;
+			for (long q = 0; q < TILE_Q; q++) {
+				long r = R * TILE_Q + q;
+				w->masks[l][at * TILE_Q + q] =
+					r < g->n_q ? row_mask(g, l, r, (long)bv->col[k] * TILE_K) : 0;
+			}
+			at++;
+		}
+	return 0;
+}
+
+static void tiled_release(void *ws)
+{
+	struct tiled_ws *w = ws;
+
+	if (!w)
+		return;
+	for (int l = 0; l < w->n_layouts; l++) {
+		if (w->bv)
+			gset_blocks_free(&w->bv[l]);
+		if (w->masks)
+			free(w->masks[l]);
+		if (w->mask_at)
+			free(w->mask_at[l]);
+	}
+	free(w->bv);
+	free(w->masks);
+	free(w->mask_at);
+	free(w->buf);
+	free(w);
+}
+
+static int tiled_prepare(const struct problem *p, int threads, void **ws)
+{
+	struct tiled_ws *w = calloc(1, sizeof *w);
+	size_t d = (size_t)p->d;
+
+	if (!w)
+		return -1;
+	w->n_layouts = p->g->n_layouts;
+	w->ops = kern_simd();
+	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
+	w->masks = calloc((size_t)w->n_layouts, sizeof *w->masks);
+	w->mask_at = calloc((size_t)w->n_layouts, sizeof *w->mask_at);
+	/* qt and ot (d x 64), s (64 x 64), m and l (64 each), 64-float aligned */
+	w->stride = (2 * d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
+	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
+	if (!w->bv || !w->masks || !w->mask_at || !w->buf) {
+		tiled_release(w);
+		return -1;
+	}
+	for (int l = 0; l < w->n_layouts; l++)
+		if (build_layout(w, p->g, l)) {
+			tiled_release(w);
+			return -1;
+		}
+	*ws = w;
+	return 0;
+}
+
+/* Packs query rows [r0, r0 + rows) transposed and scaled into qt. */
+static void pack_queries(const float *q, long rows, int d, float scale,
+			 float *qt)
+{
+	for (int c = 0; c < d; c++)
+		for (long i = 0; i < TILE_Q; i++)
+			qt[c * TILE_Q + i] = i < rows ? q[i * d + c] * scale : 0.0f;
+}
+
+/* Sets the scores outside the tile's bitmasks to -inf. */
+static void apply_masks(float *s, int nk, const uint64_t *mask)
+{
+	for (int j = 0; j < nk; j++)
+		for (int q = 0; q < TILE_Q; q++)
+			if (!((mask[q] >> j) & 1))
+				s[j * TILE_Q + q] = -INFINITY;
+}
+
+/* One query tile R of head h of sequence b. */
+static void tiled_task(const struct problem *p, const struct tiled_ws *w,
+		       float *buf, int b, int h, long R)
+{
+	int l = gset_layout(p->g, h), d = p->d;
+	const struct gset_blocks *bv = &w->bv[l];
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	float *qt = buf, *ot = qt + (size_t)d * TILE_Q, *s = ot + (size_t)d * TILE_Q;
+	float *m = s + TILE_K * TILE_Q, *lsum = m + TILE_Q;
+	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
+	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
+	long long pairs = 0, scored = 0, kv = 0;
+
+	pack_queries(p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, rows, d,
+		     (float)(1.4426950408889634 / sqrt((double)d)), qt);
+	memset(ot, 0, (size_t)d * TILE_Q * sizeof *ot);
+	for (int i = 0; i < TILE_Q; i++) {
+		m[i] = -INFINITY;
+		lsum[i] = 0.0f;
+	}
+	for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++) {
+		long k0 = (long)bv->col[t] * TILE_K;
+		int nk = (int)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
+		w->ops->qk(qt, k + (size_t)k0 * (size_t)d, nk, d, s);
+		if (w->mask_at[l][t] >= 0) {
+			const uint64_t *mask = w->masks[l] + w->mask_at[l][t] * TILE_Q;
+			apply_masks(s, nk, mask);
+			for (long q = 0; q < rows; q++)
+				pairs += __builtin_popcountll(mask[q]);
+		} else {
+			pairs += rows * nk;
+		}
+		w->ops->softmax(s, nk, m, lsum, ot, d);
+		w->ops->pv(s, v + (size_t)k0 * (size_t)d, nk, d, ot);
+		scored += rows * nk;
+		kv += 2LL * nk * d * (long long)sizeof(float);
+	}
+	for (long q = 0; q < rows; q++)
+		for (int c = 0; c < d; c++)
+			o[q * d + c] = lsum[q] > 0.0f ? ot[c * TILE_Q + q] / lsum[q] : 0.0f;
+	if (p->tally) {
+		struct kern_tally *tl = &p->tally[kern_thread()];
+		long long tiles = bv->row_ptr[R + 1] - bv->row_ptr[R], partial = 0;
+		for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++)
+			partial += w->mask_at[l][t] >= 0;
+		kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored, kv);
+		tl->tiles_full += tiles - partial;
+		tl->tiles_partial += partial;
+		tl->tiles_skipped += bv->n_bcol - tiles;
+	}
+}
+
+static void tiled_run(const struct problem *p, void *ws)
+{
+	const struct tiled_ws *w = ws;
+	long n_brow = w->bv[0].n_brow, bh = (long)p->batch * p->heads;
+
+#pragma omp parallel
+	{
+		float *buf = w->buf + (size_t)kern_thread() * w->stride;
+		/* largest tiles first: causal rows near the end hold more keys */
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < n_brow * bh; t++) {
+			long R = n_brow - 1 - t / bh, i = t % bh;
+			tiled_task(p, w, buf, (int)(i / p->heads), (int)(i % p->heads), R);
+		}
+	}
+}
+
+/* FLOPs: 4 d per computed (real row, key) of every stored tile. */
+static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c)
+{
+	double scored = 0;
+
+	for (int l = 0; l < p->g->n_layouts; l++) {
+		struct gset_blocks bv;
+		double per = 0;
+		if (gset_block_view(p->g, l, TILE_Q, TILE_K, &bv))
+			break;
+		for (long R = 0; R < bv.n_brow; R++) {
+			long rows = p->n_q - R * TILE_Q < TILE_Q ? p->n_q - R * TILE_Q : TILE_Q;
+			for (int64_t t = bv.row_ptr[R]; t < bv.row_ptr[R + 1]; t++) {
+				long k0 = (long)bv.col[t] * TILE_K;
+				per += (double)rows * (double)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
+			}
+		}
+		scored += per * (p->g->n_layouts == 1 ? p->heads : 1);
+		c->workspace_bytes += (double)(bv.row_ptr[bv.n_brow] * (8 + 5) +
+					       bv.n_partial * TILE_Q * 8);
+		gset_blocks_free(&bv);
+	}
+	c->flops_exec = 4.0 * p->d * scored * p->batch;
+	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
+	c->workspace_bytes += (double)threads *
+		(double)((2 * (size_t)p->d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16) *
+		sizeof(float);
+}
+
+const struct kern_desc kern_tiled = {
+	.name = "tiled",                        /* flash-style, block-sparse */
+	.summary = "64x64 tiles over the block view, online softmax, SIMD micro-kernels",
+	.unavailable = NULL,                    /* portable path everywhere */
+	.prepare = tiled_prepare,               /* block views, tile masks */
+	.run = tiled_run,                       /* (head, query tile) tasks */
+	.release = tiled_release,
+	.cost = tiled_cost,                     /* 4 d per computed tile entry */
+};
