@@ -26,7 +26,7 @@ CFLAGS_BASE := -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp $(WARN) $(WERRO
 CFLAGS_ALL  := $(CFLAGS_BASE) -DSABENCH_GIT='"$(GIT)"' -DSABENCH_VERSION='"$(VERSION)"' \
                -DSABENCH_CFLAGS='"$(CFLAGS_BASE)"' -DSABENCH_PLOTS_DIR='"$(CURDIR)/plots"' \
                $(CFLAGS)
-LDLIBS_ALL  := -fopenmp $(SANFLAGS) -lyaml -lpapi -lsde -lm -lpthread $(LDLIBS)
+LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) -lyaml -lpapi -lsde -lm -lpthread $(LDLIBS)
 
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
@@ -39,7 +39,15 @@ TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 BIN      := $(BUILD)/sabench
 TEST_BIN := $(BUILD)/sabench-tests
 
-DEB_PKGS := gcc make libc6-dev libgomp1 libyaml-dev libpapi-dev gnuplot-nox libcriterion-dev
+DEB_PKGS := gcc make libc6-dev libgomp1 libyaml-dev libpapi-dev gnuplot-nox libcriterion-dev \
+            libopenblas-dev
+
+# OpenBLAS for the blas kernel, when its CBLAS links; asked when a recipe
+# runs (=, not :=), so after `deps` has installed it on a fresh machine.
+HAVE_OPENBLAS = $(shell printf '\043include <cblas.h>\nint main(void){openblas_get_corename();return 0;}' | \
+                $(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
+BLAS_CFLAGS = $(if $(HAVE_OPENBLAS),-DSABENCH_HAVE_CBLAS)
+BLAS_LIBS = $(if $(HAVE_OPENBLAS),-lopenblas)
 
 ifeq ($(V),1)
 Q :=
@@ -57,10 +65,12 @@ all: deps $(BIN)
 # Objects wait for the packages (order only: no rebuild when deps runs).
 $(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
 
+$(BUILD)/kernels/blas.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(EXTRA_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BIN): $(LIB_OBJ) $(MAIN_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
@@ -79,9 +89,15 @@ run: all
 plots: all
 	$(BIN) plot results/$(RUN_NAME)
 
+# Benchmarks: the machine's ceilings first (pct_peak reads them), then the
+# perf experiments, each into results/<name>/ with its plots.
+BENCH ?= perf perf-windows perf-scaling perf-random
+
 bench: all
-	$(BIN) run experiments/perf.yaml -o results/perf --force
-	$(BIN) plot results/perf
+	$(BIN) machine
+	@for b in $(BENCH); do \
+	  $(BIN) run experiments/$$b.yaml -o results/$$b --force && $(BIN) plot results/$$b || exit 1; \
+	done
 
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.

@@ -13,6 +13,7 @@
 #include "../kernels/kernel.h"
 #include "../patterns/gset.h"
 #include "counters.h"
+#include "machine.h"
 #include "experiment.h"
 #include "plan.h"
 #include "plot.h"
@@ -434,6 +435,52 @@ static int cmd_plot(int argc, char **argv)
 	return 0;
 }
 
+/* ---- machine ---- */
+
+static int cmd_machine(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "threads", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("machine")->usage, *out = "results/machine.yaml";
+	long threads = sysconf(_SC_NPROCESSORS_ONLN);
+	struct machine_peaks *mp = malloc(sizeof *mp);
+	struct err e;
+	int c, rc;
+
+	if (!mp)
+		return fprintf(stderr, "sabench: out of memory\n"), 1;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'o')
+			out = optarg;
+		else if (c == 't' && !parse_long(optarg, 1, &threads))
+			;
+		else {
+			free(mp);
+			return usage_error(use, "%s", "bad option");
+		}
+	}
+	if (optind != argc) {
+		free(mp);
+		return usage_error(use, "%s", "machine takes no operands");
+	}
+	if (!strncmp(out, "results/", 8) && res_make_dirs("results", &e)) {
+		free(mp);
+		return fail(1, &e);
+	}
+	rc = machine_measure(mp, (int)threads, print_progress, &e);
+	if (!rc)
+		rc = machine_write(out, mp, &e);
+	free(mp);
+	if (rc)
+		return fail(1, &e);
+	printf("wrote %s\n", out);
+	return 0;
+}
+
 /* ---- table and dispatch ---- */
 
 static int cmd_help(int argc, char **argv);
@@ -471,6 +518,11 @@ static const struct command commands[] = {
 	{ "plot", cmd_plot, "plot RESULTS_DIR",
 	  "Draws the latency, FLOP and memory curves of RESULTS_DIR/results.csv\n"
 	  "into RESULTS_DIR/plots/ as PNG and SVG (needs gnuplot).\n" },
+	{ "machine", cmd_machine, "machine [-o FILE] [--threads N]",
+	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
+	  "FMA GFLOP/s per ISA (independent accumulators) and STREAM triad and read\n"
+	  "GB/s for 1..N threads, into FILE (default results/machine.yaml). Runs\n"
+	  "then fill pct_peak from it (or from $SABENCH_MACHINE). About 10 s.\n" },
 	{ "counters", cmd_counters, "counters",
 	  "Shows PAPI's version, components, the hardware events available here\n"
 	  "and sabench's own software-defined events.\n" },

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../kernels/simd.h"
 #include "manifest.h"
 
 #ifndef SABENCH_GIT
@@ -215,10 +216,22 @@ static void write_experiment(FILE *f, const struct experiment *x)
 			fputs("null", f);
 		fputs("}\n", f);
 	}
-	fputs("  kernels: [", f);
-	for (size_t i = 0; i < x->n_kern; i++)
-		fprintf(f, "%s%s", i ? ", " : "", x->kern[i]->name);
-	fprintf(f, "]\n  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu}\n",
+	fputs("  kernels:\n", f);
+	for (size_t i = 0; i < x->n_kern; i++) {
+		const struct kern_desc *k = x->kern[i];
+		const char *why = k->unavailable ? k->unavailable() : NULL;
+		fprintf(f, "    - {name: %s, isa: %s", k->name,
+			k->simd ? kern_isa_name(kern_isa()) : "compiler");
+		if (why) {
+			fputs(", unavailable: ", f);
+			yq(f, why);
+		} else if (k->info) {
+			fputs(", info: ", f);
+			yq(f, k->info());
+		}
+		fputs("}\n", f);
+	}
+	fprintf(f, "  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu}\n",
 		r->warmup, r->repeats, r->min_time_ms, r->verify ? "true" : "false",
 		r->verify_rows, r->seed);
 }
@@ -287,6 +300,9 @@ int manifest_write(const char *dir, const struct manifest *m, struct err *e)
 	write_machine(f);
 	write_build_and_env(f);
 	write_counters(f, m);
+	fputs("ceilings: ", f);
+	yq(f, m->machine_file ? m->machine_file : "none (run 'sabench machine' for pct_peak)");
+	fputc('\n', f);
 	if (ferror(f) | fclose(f) || rename(tmp, path))
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;

@@ -17,6 +17,7 @@ struct manifest {
 	size_t cells, resumed;          /* planned; written by an earlier run */
 	size_t ok, skipped, failed;     /* this run's rows by status */
 	const struct ctr_set *ctr;      /* counter status, or NULL */
+	const char *machine_file;       /* ceilings behind pct_peak, or NULL */
 };
 
 /* Writes dir/manifest.yaml atomically (temporary file, then rename). */

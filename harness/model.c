@@ -19,5 +19,4 @@ void model_cell(const struct problem *p, const struct kern_desc *k,
 	m->score_bytes = c.score_bytes;
 	m->pattern_bytes = (double)p->g->st.storage_bytes;
 	m->workspace_bytes = c.workspace_bytes;
-	m->input_bytes = qo + 2.0 * b * p->kv_heads * (double)p->n_kv * d * f;
 }

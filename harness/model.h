@@ -15,7 +15,6 @@ struct cell_model {
 	double score_bytes;     /* largest score buffer materialised */
 	double pattern_bytes;   /* the gset's storage */
 	double workspace_bytes; /* the kernel's workspace */
-	double input_bytes;     /* Q, K, V and one O */
 };
 
 /* Fills m for kernel k on problem p (p->g built) with threads threads;

@@ -15,6 +15,7 @@ enum col_kind {
 	COL_LL,                 /* long long field */
 	COL_NUM,                /* double, %.9g */
 	COL_BYTES,              /* double holding a whole count, %.0f */
+	COL_OPT,                /* double, %.4g; empty when negative */
 };
 
 struct column {
@@ -44,6 +45,7 @@ static const struct column columns[] = {
 	{ "head_dim", COL_LL, F(head_dim), 0, "", "d" },
 	{ "dtype", COL_STR, F(dtype), 0, "", "element type" },
 	{ "threads", COL_LL, F(threads), 0, "", "OpenMP threads" },
+	{ "isa", COL_STR, F(isa), 0, "", "instruction set of the kernel's micro-kernels: avx512, avx2, portable, or compiler (plain C)" },
 	{ "nnz", COL_LL, F(nnz), 0, "pairs", "|G| summed over rows, per head" },
 	{ "density", COL_NUM, F(density), 0, "", "nnz / nnz of dense with the same causality" },
 	{ "row_min", COL_LL, F(row_min), 0, "keys", "smallest |G_i|" },
@@ -69,6 +71,7 @@ static const struct column columns[] = {
 	{ "gflops_exec", COL_NUM, F(gflops_exec), 1, "GFLOP/s", "flops_exec / time_median_s" },
 	{ "gbs", COL_NUM, F(gbs), 1, "GB/s", "bytes_min / time_median_s" },
 	{ "intensity", COL_NUM, F(intensity), 0, "FLOP/B", "flops / bytes_min" },
+	{ "pct_peak", COL_OPT, F(pct_peak), 1, "%", "gflops over the FMA peak `sabench machine` measured for this thread count and ISA" },
 	{ "peak_rss_bytes", COL_BYTES, F(peak_rss_bytes), 1, "B", "resident peak: inputs, G-set, outputs and this kernel's workspace" },
 	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest abs(out - oracle) over checked rows" },
 	{ "nmse", COL_NUM, F(nmse), 1, "", "sum (out - oracle)^2 / sum oracle^2" },
@@ -113,6 +116,10 @@ static void print_value(FILE *f, const struct column *c,
 		break;
 	case COL_BYTES:
 		fprintf(f, "%.0f", *(const double *)p);
+		break;
+	case COL_OPT:
+		if (*(const double *)p >= 0)
+			fprintf(f, "%.4g", *(const double *)p);
 		break;
 	}
 }

@@ -14,7 +14,7 @@
  * each column prints and in what unit. */
 struct result_row {
 	const char *experiment, *cell, *pattern, *pattern_label, *kernel;
-	const char *mode, *dtype;
+	const char *mode, *dtype, *isa;
 	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;
 	long long threads;
 	long long nnz, row_min, row_max, empty_rows;
@@ -25,6 +25,7 @@ struct result_row {
 	double time_min_s, time_median_s, time_mean_s, time_p90_s;
 	double time_max_s, time_cv;
 	double gflops, gflops_exec, gbs, intensity;
+	double pct_peak;        /* < 0: no machine.yaml, column empty */
 	double peak_rss_bytes;
 	double max_abs_err, nmse;
 	const char *verified;   /* "yes", "no" or "" when not checked */

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../kernels/simd.h"
 #include "counters.h"
+#include "machine.h"
 #include "manifest.h"
 #include "model.h"
 #include "npy.h"
@@ -171,6 +173,8 @@ struct run_state {
 	int ctr_open;
 	struct kern_tally *tally;       /* per-thread tallies */
 	int tally_threads;
+	struct machine_peaks *peaks;    /* measured ceilings, or NULL */
+	const char *machine_file;       /* where they came from */
 	size_t cells_seen;              /* for progress */
 	double t0;                      /* run start */
 	int warned_counters;
@@ -182,6 +186,13 @@ static void skip_slot(struct slot *s, const char *fmt, const char *why)
 	s->active = 0;
 }
 
+/* Bytes of Q, K, V and one output: what every kernel of a group shares. */
+static double group_input_bytes(const struct problem *p)
+{
+	return 4.0 * (2.0 * p->batch * p->heads * (double)p->n_q * p->d +
+		      2.0 * p->batch * p->kv_heads * (double)p->n_kv * p->d);
+}
+
 /* Skips kernels, largest workspace first, until the group fits memory. */
 static void fit_memory(struct group *gr)
 {
@@ -191,7 +202,7 @@ static void fit_memory(struct group *gr)
 
 	for (;;) {
 		int worst = -1;
-		need = gr->s[0].m.input_bytes + (double)gr->g.st.storage_bytes;
+		need = group_input_bytes(&gr->p) + (double)gr->g.st.storage_bytes;
 		for (int i = 0; i < gr->n; i++) {
 			struct slot *s = &gr->s[i];
 			if (!s->active)
@@ -371,7 +382,7 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	const struct problem *p = &gr->p;
 	size_t qs[4] = { (size_t)p->batch, (size_t)p->heads, (size_t)p->n_q, (size_t)p->d };
 	size_t ks[4] = { (size_t)p->batch, (size_t)p->kv_heads, (size_t)p->n_kv, (size_t)p->d };
-	double bytes = gr->s[0].m.input_bytes + 8.0 * (double)gr->g.st.nnz_layouts;
+	double bytes = group_input_bytes(p) + 8.0 * (double)gr->g.st.nnz_layouts;
 	char path[4300], name[64];
 	int64_t *indptr;
 	int32_t *indices;
@@ -418,10 +429,12 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	return rc ? -1 : 0;
 }
 
-static void fill_row(const struct group *gr, const struct slot *s,
-		     long long *ctr_med, int *ctr_ok, const struct ctr_set *cs,
+static void fill_row(const struct run_state *st, const struct group *gr,
+		     const struct slot *s, long long *ctr_med, int *ctr_ok,
 		     struct result_row *row)
 {
+	const struct ctr_set *cs = &st->ctr;
+	enum kern_isa isa = s->kd->simd ? kern_isa() : KERN_PORTABLE;
 	const struct gset_stats *g = &gr->g.st;
 	const long long *v = gr->sh.v;
 	struct stats_summary t;
@@ -435,6 +448,8 @@ static void fill_row(const struct group *gr, const struct slot *s,
 	row->kernel = s->kd->name;
 	row->mode = "prefill";
 	row->dtype = "f32";
+	row->isa = s->kd->simd ? kern_isa_name(isa) : "compiler";
+	row->pct_peak = -1;
 	row->causal = v[EXP_CAUSAL];
 	row->batch = v[EXP_BATCH];
 	row->heads = v[EXP_HEADS];
@@ -481,6 +496,9 @@ static void fill_row(const struct group *gr, const struct slot *s,
 	row->gflops = s->m.flops / t.median * 1e-9;
 	row->gflops_exec = s->m.flops_exec / t.median * 1e-9;
 	row->gbs = s->m.bytes_min / t.median * 1e-9;
+	if (st->peaks && machine_peak(st->peaks, isa, (int)row->threads) > 0)
+		row->pct_peak = 100.0 * row->gflops /
+				machine_peak(st->peaks, isa, (int)row->threads);
 	row->peak_rss_bytes = s->peak_rss;
 	row->max_abs_err = s->vr.max_abs_err;
 	row->nmse = s->vr.nmse;
@@ -540,7 +558,7 @@ static int write_group(struct run_state *st, struct group *gr, struct err *e)
 					     s->kd->name, (int)r, s->t[r], &st->ctr, e))
 				return -1;
 		}
-		fill_row(gr, s, med, ok, &st->ctr, &row);
+		fill_row(st, gr, s, med, ok, &row);
 		if (res_write_row(&st->res, &row, e))
 			return -1;
 		if (!strncmp(s->status, "ok", 2))
@@ -672,7 +690,8 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 	} else {
 		long kv_rows = pat_kv_rows(&gr.pat, gr.p.n_kv);
 		for (int i = 0; i < gr.n; i++)
-			model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
+			if (gr.s[i].active)
+				model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
 		fit_memory(&gr);
 		if (group_inputs(&gr, st->x->run.seed)) {
 			for (int i = 0; i < gr.n; i++)
@@ -705,8 +724,30 @@ static int write_manifest(struct run_state *st, const char *status,
 		.end = end, .cells = st->sum->cells, .resumed = st->sum->resumed,
 		.ok = st->sum->ok, .skipped = st->sum->skipped,
 		.failed = st->sum->failed, .ctr = st->ctr_open ? &st->ctr : NULL,
+		.machine_file = st->peaks ? st->machine_file : NULL,
 	};
 	return manifest_write(st->o->out_dir, &m, e);
+}
+
+/* Loads the machine's ceilings for pct_peak: $SABENCH_MACHINE, else
+ * results/machine.yaml; a run without them leaves pct_peak empty. */
+static void load_peaks(struct run_state *st, const struct run_opts *o)
+{
+	struct err e;
+	int rc;
+
+	st->machine_file = getenv("SABENCH_MACHINE") ? getenv("SABENCH_MACHINE")
+						     : "results/machine.yaml";
+	st->peaks = malloc(sizeof *st->peaks);
+	if (!st->peaks)
+		return;
+	rc = machine_load(st->machine_file, st->peaks, &e);
+	if (rc < 0 && o->warn)
+		o->warn(e.msg);
+	if (rc) {
+		free(st->peaks);
+		st->peaks = NULL;
+	}
 }
 
 /* Runs every group in plan order until done or interrupted. */
@@ -757,6 +798,7 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		return -1;
 	}
 	sum->resumed = st.res.n_done;
+	load_peaks(&st, o);
 	stop_requested = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
@@ -774,6 +816,7 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 	}
 	if (st.ctr_open)
 		ctr_close(&st.ctr);
+	free(st.peaks);
 	res_close(&st.res);
 	free(st.tally);
 	plan_free(&pl);

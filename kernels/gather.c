@@ -66,6 +66,7 @@ static void gather_row(const struct problem *p, const struct gather_ws *w,
 	const int32_t *idx = w->indices[l] + w->indptr[l][r];
 	long keys = (long)(w->indptr[l][r + 1] - w->indptr[l][r]);
 	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
+	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
 	struct row_state st = { -INFINITY, 0.0f, buf + d };
 
 	for (int c = 0; c < d; c++) {
@@ -74,12 +75,11 @@ static void gather_row(const struct problem *p, const struct gather_ws *w,
 	}
 	for (long j0 = 0; j0 < keys; j0 += ROW_CHUNK) {
 		int cnt = (int)(keys - j0 < ROW_CHUNK ? keys - j0 : ROW_CHUNK);
-		const int32_t *ix = idx + j0;
-		for (int i = 0; i < cnt; i++)
-			s[i] = row_dot(qs, k + (size_t)ix[i] * (size_t)d, d);
-#define V_GATHERED(i) (v + (size_t)ix[i] * (size_t)d)
-		ROW_FOLD(&st, s, cnt, d, w->ops, V_GATHERED);
-#undef V_GATHERED
+		for (int i = 0; i < cnt; i++) {
+			krows[i] = k + (size_t)idx[j0 + i] * (size_t)d;
+			vrows[i] = v + (size_t)idx[j0 + i] * (size_t)d;
+		}
+		row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
 	}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);
@@ -119,4 +119,5 @@ const struct kern_desc kern_gather = {
 	.run = gather_run,                      /* rows, longest first */
 	.release = gather_release,
 	.cost = gather_cost,                    /* 4 d per pair of G */
+	.simd = 1,                              /* exp2 or tiles per ISA */
 };

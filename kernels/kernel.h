@@ -58,6 +58,9 @@ struct kern_desc {
 	void (*release)(void *ws);              /* frees what prepare made */
 	/* cost model for this problem at this thread count */
 	void (*cost)(const struct problem *p, int threads, struct kern_cost *c);
+	/* what the manifest should know (library, core); NULL when nothing */
+	const char *(*info)(void);
+	int simd;                               /* runs the ISA micro-kernels */
 };
 
 extern const struct kern_desc *const kern_table[];

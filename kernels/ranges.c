@@ -45,6 +45,7 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
+	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
 	struct row_state st = { -INFINITY, 0.0f, buf + d };
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
@@ -57,12 +58,11 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 	for (int64_t t = 0; t < n; t++)
 		for (long j0 = rg[t].lo; j0 < rg[t].hi; j0 += ROW_CHUNK) {
 			int cnt = (int)(rg[t].hi - j0 < ROW_CHUNK ? rg[t].hi - j0 : ROW_CHUNK);
-			const float *kj = k + (size_t)j0 * (size_t)d, *vj = v + (size_t)j0 * (size_t)d;
-			for (int i = 0; i < cnt; i++)
-				s[i] = row_dot(qs, kj + (size_t)i * (size_t)d, d);
-#define V_RUN(i) (vj + (size_t)(i) * (size_t)d)
-			ROW_FOLD(&st, s, cnt, d, w->ops, V_RUN);
-#undef V_RUN
+			for (int i = 0; i < cnt; i++) {
+				krows[i] = k + (size_t)(j0 + i) * (size_t)d;
+				vrows[i] = v + (size_t)(j0 + i) * (size_t)d;
+			}
+			row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
 			keys += cnt;
 		}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
@@ -102,4 +102,5 @@ const struct kern_desc kern_ranges = {
 	.run = ranges_run,                      /* rows, longest first */
 	.release = ranges_release,
 	.cost = ranges_cost,                    /* 4 d per pair of G */
+	.simd = 1,                              /* exp2 or tiles per ISA */
 };

@@ -1,8 +1,8 @@
 /* rowwise.h - the engine of the row-wise kernels (ranges, gather): one
  * query row at a time over its keys, in chunks of up to ROW_CHUNK keys,
- * with an online softmax between chunks (log2 domain, exp2 from the ISA's
- * micro-kernel). The kernels differ in how they name keys: contiguous runs
- * or gathered indices. */
+ * with an online softmax between chunks (log2 domain; dot products, exp2
+ * and the weighted V sum from the ISA's micro-kernels). The kernels differ
+ * in how they name keys: contiguous runs or gathered indices. */
 #ifndef SABENCH_ROWWISE_H
 #define SABENCH_ROWWISE_H
 
@@ -21,42 +21,29 @@ struct row_state {
 	float *acc;             /* d accumulators */
 };
 
-static inline float row_dot(const float *q, const float *k, int d)
+/* Folds a chunk of n keys into the row state: scores of q against the K
+ * rows krows[i], online softmax step, then the V rows vrows[i] weighed
+ * into acc. s is scratch for n scores. */
+static inline void row_fold(struct row_state *st, const float *q,
+			    const float *const *krows, const float *const *vrows,
+			    int n, int d, const struct simd_ops *ops, float *s)
 {
-	float s = 0.0f;
+	float mx = st->m, safe, alpha;
 
-#pragma omp simd reduction(+ : s)
-	for (int c = 0; c < d; c++)
-		s += q[c] * k[c];
-	return s;
+	ops->dots(q, krows, n, d, s);
+	for (int i = 0; i < n; i++)
+		mx = s[i] > mx ? s[i] : mx;
+	safe = mx == -INFINITY ? 0.0f : mx;
+	alpha = exp2f(st->m - safe);
+	if (alpha != 1.0f) {
+		for (int c = 0; c < d; c++)
+			st->acc[c] *= alpha;
+		st->l *= alpha;
+	}
+	st->l += ops->exp2_sum(s, n, safe);
+	ops->axpys(st->acc, s, vrows, n, d);
+	st->m = mx;
 }
-
-static inline void row_axpy(float *acc, float p, const float *v, int d)
-{
-#pragma omp simd
-	for (int c = 0; c < d; c++)
-		acc[c] += p * v[c];
-}
-
-/* Folds a chunk of n scores s (and the V rows they weigh, v_of(i)) into
- * the row state. Scores are consumed (turned into probabilities). */
-#define ROW_FOLD(st, s, n, d, ops, v_of)                                        \
-	do {                                                                    \
-		float mx_ = (st)->m, safe_, alpha_;                             \
-		for (int i_ = 0; i_ < (n); i_++)                                \
-			mx_ = (s)[i_] > mx_ ? (s)[i_] : mx_;                    \
-		safe_ = mx_ == -INFINITY ? 0.0f : mx_;                          \
-		alpha_ = exp2f((st)->m - safe_);                                \
-		if (alpha_ != 1.0f) {                                           \
-			for (int c_ = 0; c_ < (d); c_++)                        \
-				(st)->acc[c_] *= alpha_;                        \
-			(st)->l *= alpha_;                                      \
-		}                                                               \
-		(st)->l += (ops)->exp2_sum((s), (n), safe_);                    \
-		for (int i_ = 0; i_ < (n); i_++)                                \
-			row_axpy((st)->acc, (s)[i_], v_of(i_), (d));           \
-		(st)->m = mx_;                                                  \
-	} while (0)
 
 /* Writes acc / l to o (zeros for an empty row). */
 static inline void row_finish(const struct row_state *st, float *o, int d)
@@ -67,10 +54,11 @@ static inline void row_finish(const struct row_state *st, float *o, int d)
 		o[c] = st->acc[c] * inv;
 }
 
-/* Per-thread workspace of a row-wise kernel: scaled query, scores, acc. */
+/* Per-thread workspace of a row-wise kernel: scaled query, acc, scores
+ * and the chunk's K and V row pointers. */
 static inline size_t row_ws_floats(int d)
 {
-	return ((size_t)d * 2 + ROW_CHUNK + 15) / 16 * 16;
+	return ((size_t)d * 2 + ROW_CHUNK + 2 * ROW_CHUNK * sizeof(float *) / sizeof(float) + 15) / 16 * 16;
 }
 
 #endif

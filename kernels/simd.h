@@ -24,6 +24,10 @@ struct simd_ops {
 	void (*pv)(const float *s, const float *v, int nk, int d, float *ot);
 	/* x[i] := exp2(x[i] - m) for i < n (exp2(-inf) = 0); returns the sum */
 	float (*exp2_sum)(float *x, int n, float m);
+	/* s[i] = q . rows[i] for i < n (rows of d floats) */
+	void (*dots)(const float *q, const float *const *rows, int n, int d, float *s);
+	/* acc[c] += sum_i p[i] rows[i][c] */
+	void (*axpys)(float *acc, const float *p, const float *const *rows, int n, int d);
 };
 
 extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;

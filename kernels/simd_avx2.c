@@ -166,10 +166,56 @@ static float exp2_sum_avx2(float *x, int n, float m)
 	return total;
 }
 
+static void dots_avx2(const float *q, const float *const *rows, int n, int d,
+		      float *s)
+{
+	int full = d & ~7;
+
+	for (int i = 0; i < n; i++) {
+		__m256 a = _mm256_setzero_ps();
+		float lanes[8], sum = 0.0f;
+		for (int c = 0; c < full; c += 8)
+			a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(rows[i] + c), a);
+		_mm256_storeu_ps(lanes, a);
+		for (int l = 0; l < 8; l++)
+			sum += lanes[l];
+		for (int c = full; c < d; c++)
+			sum += q[c] * rows[i][c];
+		s[i] = sum;
+	}
+}
+
+static void axpys_avx2(float *acc, const float *p, const float *const *rows,
+		       int n, int d)
+{
+	int c = 0;
+
+	for (; c + 32 <= d; c += 32) {
+		__m256 a[4];
+		for (int v = 0; v < 4; v++)
+			a[v] = _mm256_loadu_ps(acc + c + 8 * v);
+		for (int i = 0; i < n; i++) {
+			__m256 pb = _mm256_set1_ps(p[i]);
+			for (int v = 0; v < 4; v++)
+				a[v] = _mm256_fmadd_ps(pb, _mm256_loadu_ps(rows[i] + c + 8 * v), a[v]);
+		}
+		for (int v = 0; v < 4; v++)
+			_mm256_storeu_ps(acc + c + 8 * v, a[v]);
+	}
+	for (; c < d; c++) {
+		float a = acc[c];
+		for (int i = 0; i < n; i++)
+			a += p[i] * rows[i][c];
+		acc[c] = a;
+	}
+}
+
 const struct simd_ops simd_avx2 = {
 	.name = "avx2",                         /* 8 lanes, 16 registers */
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */
 	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */
+	.dots = dots_avx2,                      /* q . k per key */
+	.axpys = axpys_avx2,                    /* 32 channels in registers */
 };

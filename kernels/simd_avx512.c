@@ -168,10 +168,89 @@ static float exp2_sum_avx512(float *x, int n, float m)
 	return _mm512_reduce_add_ps(sum);
 }
 
+/* Sum of the 16 lanes of each of a, b, c, e, in order, as 4 floats. */
+static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 e)
+{
+	__m256 ab = _mm256_hadd_ps(_mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1)),
+				   _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1)));
+	__m256 ce = _mm256_hadd_ps(_mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1)),
+				   _mm256_add_ps(_mm512_castps512_ps256(e), _mm512_extractf32x8_ps(e, 1)));
+	__m256 all = _mm256_hadd_ps(ab, ce);
+	return _mm_add_ps(_mm256_castps256_ps128(all), _mm256_extractf128_ps(all, 1));
+}
+
+static void dots_avx512(const float *q, const float *const *rows, int n, int d,
+			float *s)
+{
+	int i = 0, full = d & ~15;
+	__mmask16 tail = (__mmask16)((1u << (d & 15)) - 1);
+
+	for (; i + 4 <= n; i += 4) {
+		const float *r0 = rows[i], *r1 = rows[i + 1], *r2 = rows[i + 2], *r3 = rows[i + 3];
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		for (int c = 0; c < full; c += 16) {
+			__m512 qv = _mm512_loadu_ps(q + c);
+			a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r0 + c), a0);
+			a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r1 + c), a1);
+			a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r2 + c), a2);
+			a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r3 + c), a3);
+		}
+		if (tail) {
+			__m512 qv = _mm512_maskz_loadu_ps(tail, q + full);
+			a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r0 + full), a0);
+			a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r1 + full), a1);
+			a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r2 + full), a2);
+			a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r3 + full), a3);
+		}
+		_mm_storeu_ps(s + i, reduce4(a0, a1, a2, a3));
+	}
+	for (; i < n; i++) {
+		__m512 a = _mm512_setzero_ps();
+		for (int c = 0; c < full; c += 16)
+			a = _mm512_fmadd_ps(_mm512_loadu_ps(q + c), _mm512_loadu_ps(rows[i] + c), a);
+		if (tail)
+			a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, q + full),
+					    _mm512_maskz_loadu_ps(tail, rows[i] + full), a);
+		s[i] = _mm512_reduce_add_ps(a);
+	}
+}
+
+static void axpys_avx512(float *acc, const float *p, const float *const *rows,
+			 int n, int d)
+{
+	int c = 0;
+
+	for (; c + 64 <= d; c += 64) {
+		__m512 a0 = _mm512_loadu_ps(acc + c), a1 = _mm512_loadu_ps(acc + c + 16);
+		__m512 a2 = _mm512_loadu_ps(acc + c + 32), a3 = _mm512_loadu_ps(acc + c + 48);
+		for (int i = 0; i < n; i++) {
+			__m512 pb = _mm512_set1_ps(p[i]);
+			const float *r = rows[i] + c;
+			a0 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r), a0);
+			a1 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 16), a1);
+			a2 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 32), a2);
+			a3 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 48), a3);
+		}
+		_mm512_storeu_ps(acc + c, a0);
+		_mm512_storeu_ps(acc + c + 16, a1);
+		_mm512_storeu_ps(acc + c + 32, a2);
+		_mm512_storeu_ps(acc + c + 48, a3);
+	}
+	for (; c < d; c += 16) {
+		__mmask16 m = d - c >= 16 ? 0xffff : (__mmask16)((1u << (d - c)) - 1);
+		__m512 a = _mm512_maskz_loadu_ps(m, acc + c);
+		for (int i = 0; i < n; i++)
+			a = _mm512_fmadd_ps(_mm512_set1_ps(p[i]), _mm512_maskz_loadu_ps(m, rows[i] + c), a);
+		_mm512_mask_storeu_ps(acc + c, m, a);
+	}
+}
+
 const struct simd_ops simd_avx512 = {
 	.name = "avx512",                       /* 16 lanes, 32 registers */
 	.qk = qk_avx512,                        /* 4 keys x 64 queries */
 	.softmax = softmax_avx512,              /* lane-wise online softmax */
 	.pv = pv_avx512,                        /* 4 channels x 64 queries */
 	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */
+	.dots = dots_avx512,                    /* 4 keys at a time */
+	.axpys = axpys_avx512,                  /* 64 channels in registers */
 };

@@ -64,10 +64,31 @@ static float exp2_sum_portable(float *x, int n, float m)
 	return sum;
 }
 
+static void dots_portable(const float *q, const float *const *rows, int n, int d,
+			  float *s)
+{
+	for (int i = 0; i < n; i++) {
+		float a = 0.0f;
+		for (int c = 0; c < d; c++)
+			a += q[c] * rows[i][c];
+		s[i] = a;
+	}
+}
+
+static void axpys_portable(float *acc, const float *p, const float *const *rows,
+			   int n, int d)
+{
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < d; c++)
+			acc[c] += p[i] * rows[i][c];
+}
+
 const struct simd_ops simd_portable = {
 	.name = "portable",                     /* plain C */
 	.qk = qk_portable,                      /* scores of a tile */
 	.softmax = softmax_portable,            /* online softmax step */
 	.pv = pv_portable,                      /* P V into the output tile */
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */
+	.dots = dots_portable,                  /* q . k per key */
+	.axpys = axpys_portable,                /* acc += p v per key */
 };

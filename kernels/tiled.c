@@ -250,4 +250,5 @@ const struct kern_desc kern_tiled = {
 	.run = tiled_run,                       /* (head, query tile) tasks */
 	.release = tiled_release,
 	.cost = tiled_cost,                     /* 4 d per computed tile entry */
+	.simd = 1,                              /* exp2 or tiles per ISA */
 };

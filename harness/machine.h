@@ -1,0 +1,34 @@
+/* machine.h - this machine's measured ceilings (`sabench machine`): fp32
+ * FMA GFLOP/s per ISA and STREAM triad and read GB/s, for 1..N threads,
+ * kept in results/machine.yaml so every run's rows can say how close to
+ * the limit they came (pct_peak). */
+#ifndef SABENCH_MACHINE_H
+#define SABENCH_MACHINE_H
+
+#include "../kernels/simd.h"
+#include "err.h"
+
+#define MACHINE_MAX_THREADS 256
+
+struct machine_peaks {
+	int max_threads;                                /* rows measured */
+	double fma[KERN_ISA_COUNT][MACHINE_MAX_THREADS + 1];  /* GFLOP/s */
+	double triad[MACHINE_MAX_THREADS + 1];          /* GB/s */
+	double read[MACHINE_MAX_THREADS + 1];           /* GB/s */
+};
+
+/* Measures 1..max_threads; progress gets a line per thread count. */
+int machine_measure(struct machine_peaks *mp, int max_threads,
+		    void (*progress)(const char *line), struct err *e);
+
+int machine_write(const char *path, const struct machine_peaks *mp,
+		  struct err *e);
+
+/* Loads path; returns 0, 1 when there is no such file, -1 on a bad file. */
+int machine_load(const char *path, struct machine_peaks *mp, struct err *e);
+
+/* Peak GFLOP/s for isa at threads (0 when not measured). */
+double machine_peak(const struct machine_peaks *mp, enum kern_isa isa,
+		    int threads);
+
+#endif

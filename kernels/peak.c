@@ -1,0 +1,87 @@
+/* peak.c - the loops `sabench machine` times to find this machine's
+ * ceilings, the way likwid-bench and ERT do: fp32 FMA with many
+ * independent accumulators (no memory traffic) per ISA, and STREAM-style
+ * triad and read sweeps. The harness owns the clock and the threads. */
+#include <omp.h>
+#include <stddef.h>
+
+#include "peak.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,fma")
+#include <immintrin.h>
+
+static double fma_avx512(long iters)
+{
+	__m512 a[24], x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-7f);
+	float sum = 0.0f;
+
+	for (int i = 0; i < 24; i++)
+		a[i] = _mm512_set1_ps(1.0f + (float)i * 1e-3f);
+	for (long k = 0; k < iters; k++) {
+#pragma GCC unroll 24
+		for (int i = 0; i < 24; i++)
+			a[i] = _mm512_fmadd_ps(a[i], x, y);
+	}
+	for (int i = 0; i < 24; i++)
+		sum += _mm512_reduce_add_ps(a[i]);
+	peak_sink = sum;
+	return (double)iters * 24.0 * 32.0;
+}
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+static double fma_avx2(long iters)
+{
+	__m256 a[12], x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-7f);
+	float sum = 0.0f, lanes[8];
+
+	for (int i = 0; i < 12; i++)
+		a[i] = _mm256_set1_ps(1.0f + (float)i * 1e-3f);
+	for (long k = 0; k < iters; k++) {
+#pragma GCC unroll 12
+		for (int i = 0; i < 12; i++)
+			a[i] = _mm256_fmadd_ps(a[i], x, y);
+	}
+	for (int i = 0; i < 12; i++) {
+		_mm256_storeu_ps(lanes, a[i]);
+		for (int j = 0; j < 8; j++)
+			sum += lanes[j];
+	}
+	peak_sink = sum;
+	return (double)iters * 12.0 * 16.0;
+}
+#pragma GCC pop_options
+
+volatile float peak_sink;
+
+double peak_fma(enum kern_isa isa, long iters)
+{
+	if (isa == KERN_AVX512)
+		return fma_avx512(iters);
+	if (isa == KERN_AVX2)
+		return fma_avx2(iters);
+	return 0.0;
+}
+
+double peak_triad(float *a, const float *b, const float *c, size_t n)
+{
+#pragma omp for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		a[i] = b[i] + 3.0f * c[i];
+	return 3.0 * (double)n * sizeof(float);
+}
+
+double peak_read(const float *a, size_t n, float *sum)
+{
+	int t = omp_get_thread_num(), nt = omp_get_num_threads();
+	size_t lo = n / (size_t)nt * (size_t)t, hi = t == nt - 1 ? n : lo + n / (size_t)nt;
+	float s = 0.0f;
+
+#pragma omp simd reduction(+ : s)
+	for (size_t i = lo; i < hi; i++)
+		s += a[i];
+	*sum += s;
+	return (double)n * sizeof(float);
+}
