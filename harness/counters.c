@@ -107,6 +107,8 @@ const char *ctr_papi_version(void)
 	return lib.version;
 }
 
+static int probe_hw(struct ctr_event *ev);
+
 static int sde_index(const char *name)
 {
 	if (strncmp(name, "sabench::", 9) != 0)
@@ -157,6 +159,76 @@ const char *ctr_hw_unavailable(void)
 		 "no CPU PMU in /sys/bus/event_source/devices (a VM without a virtual PMU); perf_event_paranoid %d",
 		 paranoid);
 	return why;
+}
+
+/* FP-operation events, best first: Intel's scaled SP count, the generic
+ * preset, and AMD's native retired-FLOPs event (Zen 4/5 have no preset in
+ * Debian's PAPI 7.0). */
+static const char *const fp_events[] = {
+	"PAPI_SP_OPS", "PAPI_FP_OPS", "RETIRED_SSE_AVX_FLOPS:ANY",
+};
+
+/* Last-level-cache miss events, best first. */
+static const char *const llc_events[] = { "PAPI_L3_TCM", "PAPI_LLC_MISSES" };
+
+int ctr_available(const char *name)
+{
+	struct ctr_event ev = { 0 };
+
+	if (papi_start_library())
+		return 0;
+	snprintf(ev.name, sizeof ev.name, "%s", name);
+	return probe_hw(&ev) == 0;
+}
+
+int ctr_default_names(const char **names, int max)
+{
+	int n = 0;
+	static char sde[8][40];
+
+	for (int i = 0; i < ctr_sde_count && n < max && i < 8; i++) {
+		snprintf(sde[i], sizeof sde[i], "sabench::%s", ctr_sde_names[i]);
+		names[n++] = sde[i];
+	}
+	if (n < max)
+		names[n++] = "PAPI_TOT_CYC";
+	if (n < max)
+		names[n++] = "PAPI_TOT_INS";
+	for (size_t i = 0; i < sizeof fp_events / sizeof *fp_events && n < max; i++)
+		if (ctr_available(fp_events[i])) {
+			names[n++] = fp_events[i];
+			break;
+		}
+	for (size_t i = 0; i < sizeof llc_events / sizeof *llc_events && n < max; i++)
+		if (ctr_available(llc_events[i])) {
+			names[n++] = llc_events[i];
+			break;
+		}
+	return n;
+}
+
+static int listed(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, list[i]) || (!strncmp(list[i], name, strlen(name)) &&
+					       list[i][strlen(name)] == ':'))
+			return 1;
+	return 0;
+}
+
+void ctr_roles_of(char *const *names, int n, struct ctr_roles *r)
+{
+	r->cycles = r->instructions = r->fp = r->llc_miss = -1;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(names[i], "PAPI_TOT_CYC"))
+			r->cycles = i;
+		else if (!strcmp(names[i], "PAPI_TOT_INS"))
+			r->instructions = i;
+		else if (r->fp < 0 && listed(names[i], fp_events, sizeof fp_events / sizeof *fp_events))
+			r->fp = i;
+		else if (r->llc_miss < 0 && listed(names[i], llc_events, sizeof llc_events / sizeof *llc_events))
+			r->llc_miss = i;
+	}
 }
 
 /* Tries ev alone on this thread: 0 when it can be counted. */

@@ -42,6 +42,24 @@ extern const int ctr_sde_count;
  * sabench SDE events. Returns 0, or -1 when PAPI cannot start. */
 int ctr_library_init(struct kern_tally *tallies, int threads, struct err *e);
 
+/* 1 when the hardware event name can be counted on this machine. */
+int ctr_available(const char *name);
+
+/* The default counters of a run without a counters: key: sabench's
+ * software events, PAPI_TOT_CYC and PAPI_TOT_INS, and an FP-operations and
+ * a last-level-cache event where the machine counts them. Fills names
+ * (static strings) and returns how many. */
+int ctr_default_names(const char **names, int max);
+
+/* Which requested events feed the derived columns (-1: none). */
+struct ctr_roles {
+	int cycles, instructions;       /* PAPI_TOT_CYC, PAPI_TOT_INS */
+	int fp;                         /* PAPI_SP_OPS, PAPI_FP_OPS or a native FP event */
+	int llc_miss;                   /* PAPI_L3_TCM or PAPI_L3_TCA-style misses */
+};
+
+void ctr_roles_of(char *const *names, int n, struct ctr_roles *r);
+
 /* PAPI version "7.0.0.0", or why PAPI is not usable. */
 const char *ctr_papi_version(void);
 

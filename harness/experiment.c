@@ -700,13 +700,31 @@ static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 	return 0;
 }
 
+/* Without a counters: key, the defaults of counters.h. */
+static int default_counters(struct ctx *c, struct experiment *x)
+{
+	const char *names[CTR_MAX];
+	int n = ctr_default_names(names, CTR_MAX);
+
+	x->counters = calloc((size_t)n, sizeof *x->counters);
+	if (!x->counters)
+		return err_set(c->e, "out of memory");
+	for (int i = 0; i < n; i++) {
+		x->counters[i] = strdup(names[i]);
+		if (!x->counters[i])
+			return err_set(c->e, "out of memory");
+		x->n_counters = (size_t)i + 1;
+	}
+	return 0;
+}
+
 static int parse_counters(struct ctx *c, struct experiment *x,
 			  const struct ynode *list)
 {
 	char why[256];
 
 	if (!list)
-		return 0;
+		return default_counters(c, x);
 	if (list->type != YT_SEQ)
 		return bad(c, list, "'counters' must be a list, not %s", yt_what(list));
 	x->counters = calloc(list->n ? list->n : 1, sizeof *x->counters);

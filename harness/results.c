@@ -76,6 +76,11 @@ static const struct column columns[] = {
 	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest abs(out - oracle) over checked rows" },
 	{ "nmse", COL_NUM, F(nmse), 1, "", "sum (out - oracle)^2 / sum oracle^2" },
 	{ "verified", COL_STR, F(verified), 1, "", "yes / no / empty when not checked" },
+	{ "ipc", COL_OPT, F(ipc), 1, "", "PAPI_TOT_INS / PAPI_TOT_CYC, when both were counted" },
+	{ "flops_hw", COL_OPT, F(flops_hw), 1, "FLOP", "FP operations the hardware counted (PAPI_SP_OPS, PAPI_FP_OPS or RETIRED_SSE_AVX_FLOPS)" },
+	{ "flops_hw_ratio", COL_OPT, F(flops_hw_ratio), 1, "", "flops_hw / flops_exec: the model checked against the hardware" },
+	{ "dram_bytes_hw", COL_OPT, F(dram_bytes_hw), 1, "B", "last-level-cache misses x 64 bytes" },
+	{ "intensity_hw", COL_OPT, F(intensity_hw), 1, "FLOP/B", "flops_hw / dram_bytes_hw" },
 };
 
 #undef F

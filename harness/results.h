@@ -26,6 +26,7 @@ struct result_row {
 	double time_max_s, time_cv;
 	double gflops, gflops_exec, gbs, intensity;
 	double pct_peak;        /* < 0: no machine.yaml, column empty */
+	double ipc, flops_hw, flops_hw_ratio, dram_bytes_hw, intensity_hw; /* < 0: empty */
 	double peak_rss_bytes;
 	double max_abs_err, nmse;
 	const char *verified;   /* "yes", "no" or "" when not checked */

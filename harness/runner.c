@@ -429,6 +429,32 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	return rc ? -1 : 0;
 }
 
+/* The derived counter columns, from the counters that feed them. */
+static void derive_counters(const struct run_state *st, const long long *med,
+			    const int *ok, struct result_row *row)
+{
+	struct ctr_roles r;
+	int n = st->ctr.n;
+
+	row->ipc = row->flops_hw = row->flops_hw_ratio = -1;
+	row->dram_bytes_hw = row->intensity_hw = -1;
+	ctr_roles_of(st->x->counters, n, &r);
+#define HAVE(i) ((i) >= 0 && ok[i])
+	if (HAVE(r.cycles) && HAVE(r.instructions) && med[r.cycles] > 0)
+		row->ipc = (double)med[r.instructions] / (double)med[r.cycles];
+	if (HAVE(r.fp)) {
+		row->flops_hw = (double)med[r.fp];
+		if (row->flops_exec > 0)
+			row->flops_hw_ratio = row->flops_hw / row->flops_exec;
+	}
+	if (HAVE(r.llc_miss)) {
+		row->dram_bytes_hw = 64.0 * (double)med[r.llc_miss];
+		if (row->flops_hw >= 0 && row->dram_bytes_hw > 0)
+			row->intensity_hw = row->flops_hw / row->dram_bytes_hw;
+	}
+#undef HAVE
+}
+
 static void fill_row(const struct run_state *st, const struct group *gr,
 		     const struct slot *s, long long *ctr_med, int *ctr_ok,
 		     struct result_row *row)
@@ -500,6 +526,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 		row->pct_peak = 100.0 * row->gflops /
 				machine_peak(st->peaks, isa, (int)row->threads);
 	row->peak_rss_bytes = s->peak_rss;
+	derive_counters(st, ctr_med, ctr_ok, row);
 	row->max_abs_err = s->vr.max_abs_err;
 	row->nmse = s->vr.nmse;
 }

@@ -198,3 +198,86 @@ int count_lines(const char *text)
 		n += *text == '\n';
 	return n;
 }
+
+/* Splits one CSV line (no trailing newline) into malloc'ed fields. */
+static char **split_line(const char *line, int *n)
+{
+	char **f = NULL;
+	int cap = 0;
+	const char *s = line;
+
+	*n = 0;
+	for (;;) {
+		char *buf = malloc(strlen(s) + 1), *w = buf;
+		int quoted = *s == '"';
+		if (quoted)
+			s++;
+		for (; *s; s++) {
+			if (quoted && s[0] == '"' && s[1] == '"') {
+				*w++ = '"';
+				s++;
+			} else if (quoted && *s == '"') {
+				quoted = 0;
+			} else if (!quoted && *s == ',') {
+				break;
+			} else {
+				*w++ = *s;
+			}
+		}
+		*w = 0;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			f = realloc(f, (size_t)cap * sizeof *f);
+		}
+		f[(*n)++] = buf;
+		if (*s != ',')
+			return f;
+		s++;
+	}
+}
+
+void csv_load(struct csv *t, const char *path)
+{
+	char *text = read_text(path), *line, *save = NULL;
+	int n;
+
+	cr_assert_not_null(text, "cannot read %s", path);
+	memset(t, 0, sizeof *t);
+	line = strtok_r(text, "\n", &save);
+	cr_assert_not_null(line, "%s is empty", path);
+	t->head = split_line(line, &t->ncol);
+	while ((line = strtok_r(NULL, "\n", &save))) {
+		t->row = realloc(t->row, (size_t)(t->nrow + 1) * sizeof *t->row);
+		t->row[t->nrow] = split_line(line, &n);
+		cr_assert_eq(n, t->ncol, "%s row %d has %d fields, header %d", path, t->nrow, n, t->ncol);
+		t->nrow++;
+	}
+	free(text);
+}
+
+int csv_col(const struct csv *t, const char *name)
+{
+	for (int j = 0; j < t->ncol; j++)
+		if (!strcmp(t->head[j], name))
+			return j;
+	cr_assert_fail("no column %s", name);
+	return -1;
+}
+
+const char *csv_get(const struct csv *t, int i, const char *name)
+{
+	return t->row[i][csv_col(t, name)];
+}
+
+void csv_free(struct csv *t)
+{
+	for (int i = 0; i < t->nrow; i++) {
+		for (int j = 0; j < t->ncol; j++)
+			free(t->row[i][j]);
+		free(t->row[i]);
+	}
+	for (int j = 0; j < t->ncol; j++)
+		free(t->head[j]);
+	free(t->head);
+	free(t->row);
+}

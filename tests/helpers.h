@@ -43,6 +43,25 @@ char *read_text(const char *path);
 /* A fresh temporary folder (static buffer). */
 const char *temp_dir(void);
 
+/* A parsed CSV file: header and rows of fields (quotes handled). */
+struct csv {
+	char **head;            /* column names */
+	int ncol;
+	char ***row;            /* row[i][j]: field j of data row i */
+	int nrow;
+};
+
+/* Loads path; fails the test when it cannot. */
+void csv_load(struct csv *t, const char *path);
+
+/* Column index of name; fails the test when absent. */
+int csv_col(const struct csv *t, const char *name);
+
+/* Field of data row i in column name. */
+const char *csv_get(const struct csv *t, int i, const char *name);
+
+void csv_free(struct csv *t);
+
 /* Lines of text (count of '\n'). */
 int count_lines(const char *text);
 

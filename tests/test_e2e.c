@@ -21,7 +21,8 @@ static const char *const contract =
 	"kv_cache_bytes,score_bytes,pattern_bytes,workspace_bytes,reps,"
 	"time_min_s,time_median_s,time_mean_s,time_p90_s,time_max_s,time_cv,"
 	"gflops,gflops_exec,gbs,intensity,pct_peak,peak_rss_bytes,max_abs_err,nmse,"
-	"verified,ctr_sabench::pairs,status\n";
+	"verified,ipc,flops_hw,flops_hw_ratio,dram_bytes_hw,intensity_hw,"
+	"ctr_sabench::pairs,status\n";
 
 static const char *const tiny =
 	"name: tiny\n"

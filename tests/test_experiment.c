@@ -38,6 +38,7 @@ static const struct bad_case bad_cases[] = {
 	{ "label_with_comma.yaml", "3:12", "label 'a,b' must be non-empty without commas, quotes or newlines" },
 	{ "unsupported_dtype.yaml", "1:29", "dtype 'f16' is not supported yet; use f32" },
 	{ "unknown_counter.yaml", "4:28", "unknown counter 'sabench::pears'" },
+	{ "unknown_papi_event.yaml", "4:26", "unknown counter 'PAPI_FOO'" },
 	{ "explicit_future_key.yaml", "3:5", "pattern 'explicit(2 rows)': row 1 has key 2 after the query; causal rows hold only j <= i" },
 	{ "duplicate_label.yaml", "3:3", "pattern label 'window(size=8)' is used twice; give one a label" },
 	{ "not_a_mapping.yaml", "1:1", "an experiment must be a mapping of keys, not a list" },
