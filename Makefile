@@ -85,9 +85,11 @@ $(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
 run: all
 	$(BIN) run $(EXPERIMENT) -o results/$(RUN_NAME) --force
 	$(BIN) plot results/$(RUN_NAME)
+	$(BIN) report results/$(RUN_NAME)
 
 plots: all
 	$(BIN) plot results/$(RUN_NAME)
+	$(BIN) report results/$(RUN_NAME)
 
 # Benchmarks: the machine's ceilings first (pct_peak reads them), then the
 # perf experiments, each into results/<name>/ with its plots.
@@ -96,7 +98,8 @@ BENCH ?= perf perf-windows perf-scaling perf-random
 bench: all
 	$(BIN) machine
 	@for b in $(BENCH); do \
-	  $(BIN) run experiments/$$b.yaml -o results/$$b --force && $(BIN) plot results/$$b || exit 1; \
+	  $(BIN) run experiments/$$b.yaml -o results/$$b --force && $(BIN) plot results/$$b && \
+	    $(BIN) report results/$$b || exit 1; \
 	done
 
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis

@@ -12,11 +12,13 @@
 
 #include "../kernels/kernel.h"
 #include "../patterns/gset.h"
+#include "compare.h"
 #include "counters.h"
 #include "machine.h"
 #include "experiment.h"
 #include "plan.h"
 #include "plot.h"
+#include "report.h"
 #include "results.h"
 #include "runner.h"
 
@@ -481,6 +483,107 @@ static int cmd_machine(int argc, char **argv)
 	return 0;
 }
 
+/* ---- compare ---- */
+
+/* "5%" or "0.05" as a fraction; -1 when neither. */
+static double parse_threshold(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -1;
+	if (*end == '%' && !end[1])
+		return v / 100.0;
+	return *end ? -1 : v;
+}
+
+static void print_compare(const struct compare_result *r, double threshold)
+{
+	size_t slower = 0, faster = 0;
+
+	printf("%-58s %12s %12s %8s %9s  %s\n", "cell", "median A (s)", "median B (s)",
+	       "B/A", "p", "verdict");
+	for (size_t i = 0; i < r->n; i++) {
+		const struct compare_row *x = &r->row[i];
+		printf("%-58s %12.6g %12.6g %8.3f %9.3g  %s%s\n", x->cell, x->median_a,
+		       x->median_b, x->ratio, x->p,
+		       x->verdict > 0 ? "slower" : x->verdict < 0 ? "faster" : "same",
+		       x->reps_a < COMPARE_MIN_REPS || x->reps_b < COMPARE_MIN_REPS ? " (few reps)" : "");
+		slower += x->verdict > 0;
+		faster += x->verdict < 0;
+	}
+	for (size_t i = 0; i < r->n_only_a; i++)
+		printf("only in A: %s\n", r->only_a[i]);
+	for (size_t i = 0; i < r->n_only_b; i++)
+		printf("only in B: %s\n", r->only_b[i]);
+	printf("geometric mean of B/A over %zu cells: %.4f; significantly slower by more than %.3g%%: %zu, faster: %zu\n",
+	       r->n, r->geomean, threshold * 100, slower, faster);
+	if (r->few_reps)
+		fprintf(stderr, "sabench: warning: some cells have fewer than %d repetitions; the U test means little there (raise run: repeats)\n",
+			COMPARE_MIN_REPS);
+}
+
+static int cmd_compare(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "threshold", required_argument, NULL, 't' },
+		{ "fail", no_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("compare")->usage, *out = NULL;
+	double threshold = 0.05;
+	int c, fail_on_slow = 0, slow = 0;
+	struct compare_result r;
+	char dir[4200];
+	struct err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 't' && (threshold = parse_threshold(optarg)) < 0)
+			return usage_error(use, "--threshold must be like 5%% or 0.05, not '%s'", optarg);
+		if (c == 'f')
+			fail_on_slow = 1;
+		if (c == 'o')
+			out = optarg;
+		if (c == '?')
+			return usage_error(use, "%s", "bad option");
+	}
+	if (optind != argc - 2)
+		return usage_error(use, "%s", "compare takes two results folders");
+	if (compare_runs(argv[optind], argv[optind + 1], threshold, &r, &e))
+		return fail(2, &e);
+	print_compare(&r, threshold);
+	if (!out) {
+		snprintf(dir, sizeof dir, "%s/compare", argv[optind + 1]);
+		out = dir;
+	}
+	if (compare_write_csv(&r, out, &e) || plot_compare(out, &e))
+		fprintf(stderr, "sabench: %s\n", e.msg);
+	else
+		printf("wrote %s/compare.csv and compare.png\n", out);
+	for (size_t i = 0; i < r.n; i++)
+		slow |= r.row[i].verdict > 0;
+	compare_free(&r);
+	return fail_on_slow && slow ? 1 : 0;
+}
+
+/* ---- report ---- */
+
+static int cmd_report(int argc, char **argv)
+{
+	struct err e;
+
+	if (argc != 2)
+		return usage_error(find_command("report")->usage, "%s",
+				   "report takes one results folder");
+	if (report_write(argv[1], &e))
+		return fail(1, &e);
+	printf("wrote %s/report.md\n", argv[1]);
+	return 0;
+}
+
 /* ---- table and dispatch ---- */
 
 static int cmd_help(int argc, char **argv);
@@ -518,6 +621,19 @@ static const struct command commands[] = {
 	{ "plot", cmd_plot, "plot RESULTS_DIR",
 	  "Draws the latency, FLOP and memory curves of RESULTS_DIR/results.csv\n"
 	  "into RESULTS_DIR/plots/ as PNG and SVG (needs gnuplot).\n" },
+	{ "compare", cmd_compare, "compare RUN_A RUN_B [--threshold 5%] [--fail] [-o DIR]",
+	  "Matches the cells of two results folders by their key and prints, per\n"
+	  "cell, median A and B, the ratio B/A and a two-sided Mann-Whitney U test\n"
+	  "on the repetition samples (p < 0.05 and beyond the threshold: slower or\n"
+	  "faster), then the geometric mean of the ratios; cells in one run only are\n"
+	  "listed. Writes DIR/compare.csv and compare.png (default RUN_B/compare).\n\n"
+	  "  --threshold T  smallest change that counts, 5% by default\n"
+	  "  --fail         exit 1 when a cell is significantly slower (for CI)\n" },
+	{ "report", cmd_report, "report RESULTS_DIR",
+	  "Writes RESULTS_DIR/report.md for a design review: the experiment, machine\n"
+	  "and build, a table per seq_len (median time, GFLOP/s, speed-up and\n"
+	  "KV-cache saving over dense, verification), the best kernel per pattern,\n"
+	  "noisy and skipped cells, and the pictures of `sabench plot`.\n" },
 	{ "machine", cmd_machine, "machine [-o FILE] [--threads N]",
 	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
 	  "FMA GFLOP/s per ISA (independent accumulators) and STREAM triad and read\n"

@@ -18,7 +18,8 @@
 #define SABENCH_PLOTS_DIR "plots"
 #endif
 
-const char *const plot_scripts[] = { "latency", "flops", "memory", NULL };
+const char *const plot_scripts[] = { "latency", "flops", "memory", "speedup",
+				     "roofline", NULL };
 
 /* 1 when prog is an executable file on the PATH. */
 static int on_path(const char *prog)
@@ -59,6 +60,14 @@ static const char *scripts_dir(void)
 		}
 	}
 	return SABENCH_PLOTS_DIR;
+}
+
+/* The machine.yaml with the ceilings: $SABENCH_MACHINE or the default. */
+static const char *machine_file(void)
+{
+	const char *m = getenv("SABENCH_MACHINE");
+
+	return m && !strchr(m, '\'') ? m : "results/machine.yaml";
 }
 
 /* Runs gnuplot -e vars script; 0 when it exits 0. */
@@ -191,7 +200,11 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 	for (int i = 0; plot_scripts[i]; i++) {
 		char vars[8400];
 		snprintf(script, sizeof script, "%s/%s.gp", sdir, plot_scripts[i]);
-		snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'", csv, out);
+		if (access(machine_file(), R_OK) == 0)
+			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'; machine='%s'",
+				 csv, out, machine_file());
+		else
+			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'", csv, out);
 		if (run_gnuplot(script, vars, e))
 			return PLOT_FAILED;
 		snprintf(line, sizeof line, "plot: %s/%s.png and .svg", out, plot_scripts[i]);
@@ -204,4 +217,17 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 	if (progress)
 		progress(line);
 	return PLOT_OK;
+}
+
+int plot_compare(const char *out_dir, struct err *e)
+{
+	char script[PATH_MAX + 64], vars[8800];
+
+	if (strchr(out_dir, '\''))
+		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", out_dir);
+	if (!on_path("gnuplot"))
+		return err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) for compare.png; compare.csv is written");
+	snprintf(script, sizeof script, "%s/compare.gp", scripts_dir());
+	snprintf(vars, sizeof vars, "cmp='%s/compare.csv'; outdir='%s'", out_dir, out_dir);
+	return run_gnuplot(script, vars, e);
 }

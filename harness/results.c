@@ -474,3 +474,87 @@ void res_describe_columns(void (*line)(const char *text))
 	line("ctr_<event>      count    per-repetition median of a requested counter; empty when unavailable");
 	line("status                    ok, skipped: <reason> or failed: <reason>");
 }
+
+/* ---- reading tables back ---- */
+
+static int table_row(struct res_table *t, char *line, struct err *e)
+{
+	char **f = calloc((size_t)t->ncol, sizeof *f), *fields[512];
+	char ***rows;
+	int n;
+
+	line[strcspn(line, "\r\n")] = 0;
+	n = split_csv(line, fields, t->ncol < 512 ? t->ncol : 512);
+	rows = realloc(t->row, (t->nrow + 1) * sizeof *rows);
+	if (!f || !rows) {
+		free(f);
+		if (rows)
+			t->row = rows;
+		return err_set(e, "out of memory reading a table");
+	}
+	t->row = rows;
+	for (int j = 0; j < t->ncol; j++)
+		f[j] = strdup(j < n ? fields[j] : "");
+	t->row[t->nrow++] = f;
+	return 0;
+}
+
+int res_table_read(const char *path, struct res_table *t, struct err *e)
+{
+	FILE *f = fopen(path, "r");
+	char *line, *fields[512];
+	int rc = 0;
+
+	memset(t, 0, sizeof *t);
+	if (!f)
+		return err_set(e, "cannot open '%s': %s", path, strerror(errno));
+	line = read_line(f);
+	if (!line) {
+		fclose(f);
+		return err_set(e, "'%s' is empty", path);
+	}
+	line[strcspn(line, "\r\n")] = 0;
+	t->ncol = split_csv(line, fields, 512);
+	t->head = calloc((size_t)t->ncol, sizeof *t->head);
+	for (int j = 0; t->head && j < t->ncol; j++)
+		t->head[j] = strdup(fields[j]);
+	free(line);
+	if (!t->head)
+		rc = err_set(e, "out of memory reading '%s'", path);
+	while (!rc && (line = read_line(f))) {
+		if (line[strlen(line) - 1] == '\n')    /* a partial last line is not a row */
+			rc = table_row(t, line, e);
+		free(line);
+	}
+	fclose(f);
+	if (rc)
+		res_table_free(t);
+	return rc;
+}
+
+int res_table_col(const struct res_table *t, const char *name)
+{
+	for (int j = 0; j < t->ncol; j++)
+		if (t->head[j] && !strcmp(t->head[j], name))
+			return j;
+	return -1;
+}
+
+const char *res_table_get(const struct res_table *t, size_t i, int c)
+{
+	return c < 0 || !t->row[i][c] ? "" : t->row[i][c];
+}
+
+void res_table_free(struct res_table *t)
+{
+	for (size_t i = 0; i < t->nrow; i++) {
+		for (int j = 0; j < t->ncol; j++)
+			free(t->row[i][j]);
+		free(t->row[i]);
+	}
+	for (int j = 0; t->head && j < t->ncol; j++)
+		free(t->head[j]);
+	free(t->head);
+	free(t->row);
+	memset(t, 0, sizeof *t);
+}

@@ -71,6 +71,25 @@ void res_close(struct results *r);
 /* Creates dir and its missing parents (mkdir -p). */
 int res_make_dirs(const char *dir, struct err *e);
 
+/* A CSV file read back (results.csv, samples.csv): header and rows. */
+struct res_table {
+	char **head;            /* column names */
+	int ncol;
+	char ***row;            /* row[i][j], "" where a field was missing */
+	size_t nrow;
+};
+
+/* Reads path; returns 0, or -1 with e set. */
+int res_table_read(const char *path, struct res_table *t, struct err *e);
+
+/* Column of name, or -1. */
+int res_table_col(const struct res_table *t, const char *name);
+
+/* Field (row i, column c); "" when c < 0. */
+const char *res_table_get(const struct res_table *t, size_t i, int c);
+
+void res_table_free(struct res_table *t);
+
 /* Writes s with CSV quoting when it holds a comma, quote or newline. */
 void res_csv_field(FILE *f, const char *s);
 

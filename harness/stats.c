@@ -63,3 +63,55 @@ long long stats_median_ll(long long *x, size_t n)
 	/* mean of the middle two, rounded toward the lower */
 	return x[n / 2 - 1] + (x[n / 2] - x[n / 2 - 1]) / 2;
 }
+
+struct ranked {
+	double v;               /* value */
+	int from_a;             /* 1: sample a */
+};
+
+static int cmp_ranked(const void *x, const void *y)
+{
+	double a = ((const struct ranked *)x)->v, b = ((const struct ranked *)y)->v;
+	return (a > b) - (a < b);
+}
+
+void stats_mann_whitney(const double *a, size_t na, const double *b,
+			size_t nb, double *u, double *p)
+{
+	size_t n = na + nb, i = 0;
+	struct ranked *r = malloc((n ? n : 1) * sizeof *r);
+	double rank_a = 0, ties = 0, mu, sigma2, z;
+
+	*u = 0;
+	*p = 1;
+	if (!r || !na || !nb) {
+		free(r);
+		return;
+	}
+	for (size_t k = 0; k < na; k++)
+		r[k] = (struct ranked){ a[k], 1 };
+	for (size_t k = 0; k < nb; k++)
+		r[na + k] = (struct ranked){ b[k], 0 };
+	qsort(r, n, sizeof *r, cmp_ranked);
+	while (i < n) {                 /* average ranks over each run of ties */
+		size_t j = i;
+		double t, avg;
+		while (j + 1 < n && r[j + 1].v == r[i].v)
+			j++;
+		t = (double)(j - i + 1);
+		avg = ((double)i + (double)j) / 2.0 + 1.0;
+		for (size_t k = i; k <= j; k++)
+			rank_a += r[k].from_a ? avg : 0;
+		ties += t * t * t - t;
+		i = j + 1;
+	}
+	free(r);
+	*u = rank_a - (double)na * ((double)na + 1) / 2.0;
+	mu = (double)na * (double)nb / 2.0;
+	sigma2 = (double)na * (double)nb / 12.0 *
+		 (((double)n + 1) - ties / ((double)n * ((double)n - 1)));
+	if (sigma2 <= 0)
+		return;
+	z = (fabs(*u - mu) - 0.5) / sqrt(sigma2);
+	*p = z <= 0 ? 1.0 : erfc(z / sqrt(2.0));
+}

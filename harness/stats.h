@@ -23,4 +23,12 @@ void stats_summarise(double *x, size_t n, struct stats_summary *s);
 /* Median of x[0, n) of long long values; x is left sorted. */
 long long stats_median_ll(long long *x, size_t n);
 
+/* Two-sided Mann-Whitney U test of a[0, na) against b[0, nb): *u is U of
+ * a (pairs (x in a, y in b) with x > y, ties counting half), *p the
+ * p-value by the normal approximation with tie and continuity corrections
+ * (scipy's method="asymptotic"); p = 1 when either sample is empty or all
+ * values tie. */
+void stats_mann_whitney(const double *a, size_t na, const double *b,
+			size_t nb, double *u, double *p);
+
 #endif

@@ -429,9 +429,14 @@ static void put_spec(const struct pattern *p, char *buf, size_t len, size_t *off
 		case PAT_BOOL:
 			put(buf, len, off, "%s", v->i ? "true" : "false");
 			break;
-		case PAT_FLOAT:
-			put(buf, len, off, "%.17g", v->f);
+		case PAT_FLOAT: {
+			char num[40];
+			snprintf(num, sizeof num, "%.15g", v->f);
+			if (strtod(num, NULL) != v->f)  /* shortest that reads back */
+				snprintf(num, sizeof num, "%.17g", v->f);
+			put(buf, len, off, "%s", num);
 			break;
+		}
 		case PAT_INT_LIST:
 			put_list(buf, len, off, &v->list);
 			break;

@@ -76,3 +76,18 @@ set macros
 # 300 pixels each; pictures grow by KEYROW pixels per key row.
 key_rows(k, w) = int(ceil(k / floor(w / 300.0 > 1 ? w / 300.0 : 1)))
 KEYROW = 15
+
+# Growth exponent b of time ~ n^b for pattern i, kernel j, facet f: least
+# squares on log-log (about 1 for windows, 2 for dense); 0 with < 2 points.
+slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s && $%d!=\"\" {x=log($%d); y=log($%d); n++; sx+=x; sy+=y; sxx+=x*x; sxy+=x*y} END {d=n*sxx-sx*sx; print (n>1 && d>0) ? (n*sxy-sx*sy)/d : 0}' '%s'", \
+    C_LABEL, PAT[i], C_KERNEL, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_TIME, col("seq_len"), C_TIME, csv)))
+
+# Peak GFLOP/s for t threads from a machine.yaml (0 when absent).
+machine_value(key, t) = exists("machine") ? real(system(sprintf("awk -F'[{},:]' '/threads: %s,/ {for (i=1;i<=NF;i++) if ($i ~ /%s/) {print $(i+1)+0; exit}}' '%s' 2>/dev/null | head -1", t, key, machine))) : 0
+peak_of(t) = (machine_value("fma_avx512_gflops", t) > machine_value("fma_avx2_gflops", t)) ? machine_value("fma_avx512_gflops", t) : machine_value("fma_avx2_gflops", t)
+
+# A run with one seq_len still gets a readable x axis (no empty range).
+C_SEQ = col("seq_len")
+NLO = real(system(sprintf("awk -F, 'NR>1 && (m==\"\" || $%d+0<m) {m=$%d+0} END {print m+0}' '%s'", C_SEQ, C_SEQ, csv)))
+NHI = real(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_SEQ, C_SEQ, csv)))
+if (NLO == NHI && NLO > 0) { set xrange [NLO / 1.5 : NHI * 1.5] }

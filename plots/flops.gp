@@ -43,10 +43,17 @@ do for [fmt in "png svg"] {
     set ylabel "useful GFLOP/s"
     do for [f=1:NF] {
         set title sprintf("Achieved (%s)", facet(f))
+        PEAK = peak_of(FT[f])
         set yrange [0:*]
+        if (PEAK > 0) {
+            set yrange [0:PEAK * 1.08]
+            set label 1 sprintf("FMA peak %.0f GFLOP/s (sabench machine)", PEAK) at graph 0.02, first PEAK * 1.03 font ",9"
+        }
         plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) using "seq_len":"gflops" \
             with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 \
-            title series(i, j)
+            title series(i, j), \
+            (PEAK > 0 ? PEAK : 1/0) with lines lc rgb "#444444" dt 3 lw 1.5 notitle
+        unset label 1
         set autoscale y
     }
     unset multiplot

@@ -1,6 +1,7 @@
 # latency.gp - median time vs seq_len, log-log, one line per pattern x
-# kernel, bars from the fastest to the 90th-percentile repetition; one
-# panel per threads x head_dim. Writes latency.png and latency.svg.
+# kernel, bars from the fastest to the 90th-percentile repetition, the
+# fitted growth exponent of each line in its legend (time ~ n^b); one panel
+# per threads x head_dim. Writes latency.png and latency.svg.
 load system("dirname '".ARG0."'")."/common.gp"
 C_MIN = col("time_min_s")
 C_P90 = col("time_p90_s")
@@ -24,7 +25,7 @@ do for [fmt in "png svg"] {
         plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) \
             using "seq_len":"time_median_s":"time_min_s":"time_p90_s" \
             with yerrorlines lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 ps 1 \
-            title series(i, j)
+            title sprintf("%s (n^%.2f)", series(i, j), slope(i, j, f))
     }
     unset multiplot
 }

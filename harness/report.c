@@ -1,0 +1,333 @@
+/* report.c - report.md: what was run (experiment, machine, build), a table
+ * per seq_len (median time, GFLOP/s, speed-up over dense, KV-cache bytes
+ * and the saving over dense, verification), the best kernel per pattern,
+ * noisy cells, skipped or failed cells with reasons, and the pictures. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "results.h"
+#include "ytree.h"
+
+/* Column numbers of the fields the report reads. */
+struct cols {
+	int cell, pattern, label, kernel, n, threads, d, batch, heads, kvh, causal;
+	int median, gflops, kv, cv, verified, status, pct, density, nnz;
+};
+
+static void find_cols(const struct res_table *t, struct cols *c)
+{
+	c->cell = res_table_col(t, "cell");
+	c->pattern = res_table_col(t, "pattern");
+	c->label = res_table_col(t, "pattern_label");
+	c->kernel = res_table_col(t, "kernel");
+	c->n = res_table_col(t, "seq_len");
+	c->threads = res_table_col(t, "threads");
+	c->d = res_table_col(t, "head_dim");
+	c->batch = res_table_col(t, "batch");
+	c->heads = res_table_col(t, "heads");
+	c->kvh = res_table_col(t, "kv_heads");
+	c->causal = res_table_col(t, "causal");
+	c->median = res_table_col(t, "time_median_s");
+	c->gflops = res_table_col(t, "gflops");
+	c->kv = res_table_col(t, "kv_cache_bytes");
+	c->cv = res_table_col(t, "time_cv");
+	c->verified = res_table_col(t, "verified");
+	c->status = res_table_col(t, "status");
+	c->pct = res_table_col(t, "pct_peak");
+	c->density = res_table_col(t, "density");
+	c->nnz = res_table_col(t, "nnz");
+}
+
+#define GET(t, i, col) res_table_get((t), (i), (col))
+
+/* 1 when rows i and j differ only in pattern (same kernel and shape). */
+static int same_shape(const struct res_table *t, const struct cols *c, size_t i,
+		      size_t j, int same_kernel)
+{
+	int cols[] = { c->n, c->threads, c->d, c->batch, c->heads, c->kvh, c->causal };
+
+	for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
+		if (strcmp(GET(t, i, cols[k]), GET(t, j, cols[k])))
+			return 0;
+	return !same_kernel || !strcmp(GET(t, i, c->kernel), GET(t, j, c->kernel));
+}
+
+/* The dense row matching row i (same kernel and shape), or -1. */
+static long dense_of(const struct res_table *t, const struct cols *c, size_t i,
+		     int same_kernel)
+{
+	for (size_t j = 0; j < t->nrow; j++)
+		if (!strcmp(GET(t, j, c->pattern), "dense") && same_shape(t, c, i, j, same_kernel))
+			return (long)j;
+	return -1;
+}
+
+static void human_bytes(double b, char *buf, size_t len)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+}
+
+static void write_header(FILE *f, const struct ynode *m)
+{
+	const struct ynode *x = yt_get(m, "experiment"), *r = yt_get(m, "run");
+	const struct ynode *d = yt_get(x, "description"), *n = yt_get(x, "name");
+	const struct ynode *shape = yt_get(x, "shape"), *pats = yt_get(x, "patterns");
+	const struct ynode *kerns = yt_get(x, "kernels"), *st = yt_get(r, "status");
+
+	fprintf(f, "# %s: sabench report\n\n", n && n->str ? n->str : "run");
+	if (d && d->str && d->str[0])
+		fprintf(f, "%s\n\n", d->str);
+	if (st && st->str && strcmp(st->str, "complete"))
+		fprintf(f, "**This run is %s**: the tables hold the cells it finished.\n\n", st->str);
+	fputs("## Experiment\n\n", f);
+	for (size_t i = 0; shape && shape->type == YT_MAP && i + 1 < shape->n; i += 2) {
+		const struct ynode *v = shape->kid[i + 1];
+		fprintf(f, "- %s:", shape->kid[i]->str);
+		for (size_t k = 0; v->type == YT_SEQ && k < v->n; k++)
+			fprintf(f, " %s", v->kid[k]->str);
+		fputc('\n', f);
+	}
+	fputs("\n| pattern | spec |\n|---|---|\n", f);
+	for (size_t i = 0; pats && pats->type == YT_SEQ && i < pats->n; i++) {
+		const struct ynode *l = yt_get(pats->kid[i], "label"), *s = yt_get(pats->kid[i], "spec");
+		fprintf(f, "| %s | `%s` |\n", l ? l->str : "?", s && s->str ? s->str : "");
+	}
+	fputs("\n| kernel | isa | notes |\n|---|---|---|\n", f);
+	for (size_t i = 0; kerns && kerns->type == YT_SEQ && i < kerns->n; i++) {
+		const struct ynode *k = kerns->kid[i], *nm = yt_get(k, "name"), *isa = yt_get(k, "isa");
+		const struct ynode *info = yt_get(k, "info"), *un = yt_get(k, "unavailable");
+		fprintf(f, "| %s | %s | %s |\n", nm ? nm->str : "?", isa ? isa->str : "",
+			un ? un->str : info ? info->str : "");
+	}
+	fputc('\n', f);
+}
+
+static void write_machine(FILE *f, const struct ynode *m, const char *dir)
+{
+	const struct ynode *mach = yt_get(m, "machine"), *b = yt_get(m, "build");
+	const struct ynode *papi = yt_get(m, "papi"), *ceil = yt_get(m, "ceilings");
+	const char *keys[] = { "cpu", "cores_online", "cpu_mhz", "memory_total_bytes", "kernel" };
+	const char *bkeys[] = { "compiler", "cflags", "git", "sabench" };
+
+	(void)dir;
+	fputs("## Machine and build\n\n", f);
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+		const struct ynode *v = yt_get(mach, keys[i]);
+		if (v && v->type == YT_SCALAR)
+			fprintf(f, "- %s: %s\n", keys[i], v->str);
+	}
+	for (size_t i = 0; i < sizeof bkeys / sizeof *bkeys; i++) {
+		const struct ynode *v = yt_get(b, bkeys[i]);
+		if (v && v->type == YT_SCALAR)
+			fprintf(f, "- %s: `%s`\n", bkeys[i], v->str);
+	}
+	if (yt_get(papi, "version"))
+		fprintf(f, "- PAPI: %s; hardware counters: %s\n", yt_get(papi, "version")->str,
+			yt_get(papi, "hardware_counters") ? yt_get(papi, "hardware_counters")->str : "?");
+	if (ceil && ceil->type == YT_SCALAR)
+		fprintf(f, "- ceilings for pct_peak: %s\n", ceil->str);
+	fputc('\n', f);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+/* The distinct seq_len values, ascending. */
+static size_t seq_lens(const struct res_table *t, const struct cols *c, long *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->nrow; i++) {
+		long v = atol(GET(t, i, c->n));
+		size_t k;
+		for (k = 0; k < n && out[k] != v; k++)
+			;
+		if (k == n && n < 256)
+			out[n++] = v;
+	}
+	qsort(out, n, sizeof *out, cmp_long);
+	return n;
+}
+
+static void write_tables(FILE *f, const struct res_table *t, const struct cols *c)
+{
+	long ns[256];
+	size_t nn = seq_lens(t, c, ns);
+
+	for (size_t k = 0; k < nn; k++) {
+		fprintf(f, "## Results at n = %ld\n\n", ns[k]);
+		fputs("| pattern | kernel | threads | head_dim | median (ms) | GFLOP/s | % of peak | speed-up over dense | KV cache | KV saving over dense | verified |\n", f);
+		fputs("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
+		for (size_t i = 0; i < t->nrow; i++) {
+			char kvb[32], sp[32] = "", save[32] = "";
+			long dn, dk;
+			double med = atof(GET(t, i, c->median)), kv = atof(GET(t, i, c->kv));
+			if (atol(GET(t, i, c->n)) != ns[k])
+				continue;
+			dn = dense_of(t, c, i, 1);
+			dk = dense_of(t, c, i, 0);
+			if (dn >= 0 && med > 0 && atof(GET(t, (size_t)dn, c->median)) > 0)
+				snprintf(sp, sizeof sp, "%.2fx", atof(GET(t, (size_t)dn, c->median)) / med);
+			if (dk >= 0 && kv > 0)
+				snprintf(save, sizeof save, "%.1fx", atof(GET(t, (size_t)dk, c->kv)) / kv);
+			human_bytes(kv, kvb, sizeof kvb);
+			if (GET(t, i, c->median)[0])
+				fprintf(f, "| %s | %s | %s | %s | %.3f | %.1f | %s | %s | %s | %s | %s |\n",
+					GET(t, i, c->label), GET(t, i, c->kernel), GET(t, i, c->threads),
+					GET(t, i, c->d), med * 1e3, atof(GET(t, i, c->gflops)),
+					GET(t, i, c->pct), sp, kvb, save, GET(t, i, c->verified));
+			else
+				fprintf(f, "| %s | %s | %s | %s | - | - | - | - | %s | %s | %s |\n",
+					GET(t, i, c->label), GET(t, i, c->kernel), GET(t, i, c->threads),
+					GET(t, i, c->d), kvb, save, GET(t, i, c->status));
+		}
+		fputc('\n', f);
+	}
+}
+
+/* For each pattern, threads and head_dim at the largest seq_len: the
+ * kernel with the lowest median time. */
+static void write_best(FILE *f, const struct res_table *t, const struct cols *c)
+{
+	long ns[256];
+	size_t nn = seq_lens(t, c, ns);
+
+	if (!nn)
+		return;
+	fprintf(f, "## Best kernel per pattern (n = %ld)\n\n", ns[nn - 1]);
+	fputs("| pattern | threads | head_dim | best kernel | median (ms) | next best | its median (ms) |\n|---|---:|---:|---|---:|---|---:|\n", f);
+	for (size_t i = 0; i < t->nrow; i++) {
+		long best = -1, second = -1;
+		int seen = 0;
+		if (atol(GET(t, i, c->n)) != ns[nn - 1])
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)   /* first row of its group only */
+			seen = !strcmp(GET(t, j, c->label), GET(t, i, c->label)) && same_shape(t, c, i, j, 0);
+		if (seen)
+			continue;
+		for (size_t j = 0; j < t->nrow; j++) {
+			double tj = atof(GET(t, j, c->median));
+			if (strcmp(GET(t, j, c->label), GET(t, i, c->label)) || !same_shape(t, c, i, j, 0) ||
+			    !GET(t, j, c->median)[0] || strcmp(GET(t, j, c->status), "ok"))
+				continue;
+			if (best < 0 || tj < atof(GET(t, (size_t)best, c->median))) {
+				second = best;
+				best = (long)j;
+			} else if (second < 0 || tj < atof(GET(t, (size_t)second, c->median))) {
+				second = (long)j;
+			}
+		}
+		if (best < 0)
+			continue;
+		fprintf(f, "| %s | %s | %s | %s | %.3f | %s | ", GET(t, i, c->label),
+			GET(t, i, c->threads), GET(t, i, c->d), GET(t, (size_t)best, c->kernel),
+			atof(GET(t, (size_t)best, c->median)) * 1e3,
+			second >= 0 ? GET(t, (size_t)second, c->kernel) : "-");
+		if (second >= 0)
+			fprintf(f, "%.3f |\n", atof(GET(t, (size_t)second, c->median)) * 1e3);
+		else
+			fputs("- |\n", f);
+	}
+	fputc('\n', f);
+}
+
+static void write_exceptions(FILE *f, const struct res_table *t, const struct cols *c)
+{
+	int noisy = 0, bad = 0;
+
+	fputs("## Noisy cells (cv above 5%)\n\n", f);
+	for (size_t i = 0; i < t->nrow; i++)
+		if (GET(t, i, c->cv)[0] && atof(GET(t, i, c->cv)) > 0.05) {
+			if (!noisy++)
+				fputs("| cell | cv |\n|---|---:|\n", f);
+			fprintf(f, "| %s | %.1f%% |\n", GET(t, i, c->cell), 100 * atof(GET(t, i, c->cv)));
+		}
+	fputs(noisy ? "\nTheir medians are less certain; compare them by ratios within one run.\n\n"
+		    : "None.\n\n", f);
+	fputs("## Skipped or failed cells\n\n", f);
+	for (size_t i = 0; i < t->nrow; i++)
+		if (strcmp(GET(t, i, c->status), "ok")) {
+			if (!bad++)
+				fputs("| cell | status |\n|---|---|\n", f);
+			fprintf(f, "| %s | %s |\n", GET(t, i, c->cell), GET(t, i, c->status));
+		}
+	fputs(bad ? "\n" : "None.\n\n", f);
+}
+
+static void write_pictures(FILE *f, const char *dir)
+{
+	const char *pics[][2] = {
+		{ "latency", "Latency: median time per forward pass" },
+		{ "flops", "FLOPs: useful against executed, and the rate achieved" },
+		{ "speedup", "Speed-up over dense against density" },
+		{ "roofline", "Roofline" },
+		{ "memory", "Memory: KV cache, score buffers, resident peak" },
+		{ "masks", "The G-sets" },
+	};
+	char path[4200];
+	int any = 0;
+
+	fputs("## Pictures\n\n", f);
+	for (size_t i = 0; i < sizeof pics / sizeof *pics; i++) {
+		snprintf(path, sizeof path, "%s/plots/%s.png", dir, pics[i][0]);
+		if (access(path, R_OK))
+			continue;
+		fprintf(f, "### %s\n\n![%s](plots/%s.png)\n\n", pics[i][1], pics[i][0], pics[i][0]);
+		any = 1;
+	}
+	if (!any)
+		fputs("None yet: run `sabench plot` on this folder, then this report again.\n", f);
+}
+
+int report_write(const char *dir, struct err *e)
+{
+	char path[4200], tmp[4300];
+	struct res_table t;
+	struct ynode *m = NULL;
+	struct cols c;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/results.csv", dir);
+	if (res_table_read(path, &t, e))
+		return -1;
+	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+	if (yt_load_file(path, &m, e)) {
+		res_table_free(&t);
+		return -1;
+	}
+	find_cols(&t, &c);
+	snprintf(path, sizeof path, "%s/report.md", dir);
+	snprintf(tmp, sizeof tmp, "%s/report.md.tmp", dir);
+	f = fopen(tmp, "w");
+	if (!f) {
+		yt_free(m);
+		res_table_free(&t);
+		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+	}
+	write_header(f, m);
+	write_machine(f, m, dir);
+	write_tables(f, &t, &c);
+	write_best(f, &t, &c);
+	write_exceptions(f, &t, &c);
+	write_pictures(f, dir);
+	yt_free(m);
+	res_table_free(&t);
+	if (ferror(f) | fclose(f) || rename(tmp, path))
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}

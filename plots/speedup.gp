@@ -1,0 +1,44 @@
+# speedup.gp - speed-up over dense (same kernel, seq_len, threads, shape)
+# against density, one point per pattern variant and kernel at the largest
+# seq_len of the run, with the ideal 1/density line: points on the line
+# turn every skipped pair into saved time. Needs a dense pattern in the run.
+load system("dirname '".ARG0."'")."/common.gp"
+
+C_DENS = col("density")
+C_N = col("seq_len")
+C_PAT = col("pattern")
+NMAX = int(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_N, C_N, csv)))
+# "density speedup" of pattern i, kernel j at n = NMAX, facet f, against the dense row of the same kernel
+pts(i, j, f) = sprintf("< awk -F, -v OFS=, 'NR==FNR { if (FNR>1 && $%d==\"dense\" && $%d!=\"\") t[$%d \"|\" $%d \"|\" $%d \"|\" $%d]=$%d; next } FNR>1 && $%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s && $%d==%d && $%d!=\"\" && ($%d \"|\" $%d \"|\" $%d \"|\" $%d) in t {print $%d, t[$%d \"|\" $%d \"|\" $%d \"|\" $%d] / $%d}' '%s' '%s'", \
+    C_PAT, C_TIME, C_KERNEL, C_N, C_THREADS, C_HDIM, C_TIME, \
+    C_LABEL, PAT[i], C_KERNEL, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_N, NMAX, C_TIME, \
+    C_KERNEL, C_N, C_THREADS, C_HDIM, C_DENS, C_KERNEL, C_N, C_THREADS, C_HDIM, C_TIME, csv, csv)
+HAS_DENSE = int(system(sprintf("awk -F, 'NR>1 && $%d==\"dense\" {n++} END {print n+0}' '%s'", C_PAT, csv)))
+if (HAS_DENSE == 0) {
+    print "sabench plots: speedup.gp left out: no dense pattern in this run to compare with"
+    exit
+}
+set datafile nocolumnheaders
+W = 560 * NF + 80
+KR = key_rows(NP * NK, 560)
+H = 520 + KR * KEYROW
+do for [fmt in "png svg"] {
+    if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
+    set output sprintf("%s/speedup.%s", outdir, fmt)
+    set multiplot layout 1, NF title sprintf("Speed-up over dense at n = %d (same kernel; line: ideal 1 / density)", NMAX)
+    set logscale xy 10
+    set format x "%g"
+    set format y "%g"
+    set xlabel "density (pairs of G / pairs of dense)"
+    set ylabel "speed-up over dense (x)"
+    set grid xtics ytics lc "#dddddd"
+    set key below left Left reverse maxrows KR width -2
+    set xrange [*:1.2]
+    do for [f=1:NF] {
+        set title facet(f)
+        plot for [i=1:NP] for [j=1:NK] pts(i, j, f) using 1:2 with points \
+                lc rgb colour(i) pt marker(j) ps 1.5 title series(i, j), \
+             1/x with lines lc rgb "#444444" dt 2 title "ideal: 1 / density"
+    }
+    unset multiplot
+}

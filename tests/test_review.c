@@ -1,0 +1,218 @@
+/* test_review.c - the design-review outputs: every gnuplot script on a
+ * small results.csv made here (PNG of the right size), a CSV missing
+ * optional columns, report.md values for a known run, and compare against
+ * U tests computed here independently, with its --fail exit status. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static const char *const tiny_review =
+	"name: review\n"
+	"shape: {heads: 1, kv_heads: 1, head_dim: 16, threads: 1}\n"
+	"sweep: {seq_len: [32, 100]}\n"
+	"patterns: [dense, {window: {size: 8}}]\n"
+	"kernels: [naive, masked]\n"
+	"run: {warmup: 0, repeats: 3, min_time_ms: 0}\n"
+	"counters: [sabench::pairs]\n";
+
+static void run_review(const char *dir, char *out)
+{
+	char exp[256];
+	char *err = NULL;
+
+	snprintf(exp, sizeof exp, "%s/review.yaml", dir);
+	snprintf(out, 256, "%s/out", dir);
+	write_text(exp, tiny_review);
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	free(err);
+}
+
+static int has_gnuplot(void)
+{
+	return system("command -v gnuplot >/dev/null 2>&1") == 0;
+}
+
+/* Width and height from a PNG's IHDR chunk; 0 when not a PNG. */
+static void png_size(const char *path, unsigned *w, unsigned *h)
+{
+	unsigned char b[24] = { 0 };
+	FILE *f = fopen(path, "rb");
+
+	*w = *h = 0;
+	if (!f)
+		return;
+	if (fread(b, 1, 24, f) == 24 && !memcmp(b, "\x89PNG", 4)) {
+		*w = (unsigned)b[16] << 24 | (unsigned)b[17] << 16 | (unsigned)b[18] << 8 | b[19];
+		*h = (unsigned)b[20] << 24 | (unsigned)b[21] << 16 | (unsigned)b[22] << 8 | b[23];
+	}
+	fclose(f);
+}
+
+Test(review, every_script_draws_its_picture, .timeout = 120)
+{
+	char out[256], png[400];
+	const char *names[] = { "latency", "flops", "memory", "speedup", "roofline", "masks" };
+	unsigned w, h;
+
+	if (!has_gnuplot())
+		cr_skip_test("gnuplot is not installed");
+	run_review(temp_dir(), out);
+	char *argv[] = { "sabench", "plot", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+		snprintf(png, sizeof png, "%s/plots/%s.png", out, names[i]);
+		png_size(png, &w, &h);
+		cr_assert(w >= 600 && h >= 350, "%s is %ux%u", png, w, h);
+	}
+	snprintf(png, sizeof png, "%s/plots/latency.png", out);
+	png_size(png, &w, &h);
+	cr_assert_eq(w, 560 + 80, "one facet: latency is 640 pixels wide");
+}
+
+Test(review, missing_optional_columns_still_plot, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char csv[300], plots[300], cmd[1200], png[400], *out = NULL;
+	struct stat st;
+	FILE *p;
+	size_t got;
+
+	if (!has_gnuplot())
+		cr_skip_test("gnuplot is not installed");
+	snprintf(csv, sizeof csv, "%s/results.csv", dir);
+	snprintf(plots, sizeof plots, "%s/plots", dir);
+	mkdir(plots, 0777);
+	write_text(csv,
+		   "pattern,pattern_label,kernel,threads,head_dim,seq_len,time_median_s,time_min_s,time_p90_s,flops,flops_exec,gflops,kv_cache_bytes,score_bytes\n"
+		   "window,w8,naive,1,16,32,0.001,0.0009,0.0011,1e6,1e6,1,1024,64\n"
+		   "window,w8,naive,1,16,64,0.002,0.0019,0.0021,2e6,2e6,1,1024,64\n");
+	snprintf(cmd, sizeof cmd,
+		 "for s in latency memory roofline; do gnuplot -e \"csv='%s'; outdir='%s'\" %s/$s.gp 2>&1; done",
+		 csv, plots, root_path("plots"));
+	p = popen(cmd, "r");
+	out = calloc(1, 8192);
+	got = fread(out, 1, 8191, p);
+	out[got] = 0;
+	cr_assert_eq(pclose(p), 0, "%s", out);
+	cr_assert(strstr(out, "memory.gp left out peak_rss_bytes"), "%s", out);
+	cr_assert(strstr(out, "roofline.gp left out"), "%s", out);
+	snprintf(png, sizeof png, "%s/latency.png", plots);
+	cr_assert_eq(stat(png, &st), 0);
+	snprintf(png, sizeof png, "%s/memory.png", plots);
+	cr_assert_eq(stat(png, &st), 0);
+	free(out);
+}
+
+Test(review, report_holds_the_tables, .timeout = 60)
+{
+	char out[256], path[300], *md;
+
+	run_review(temp_dir(), out);
+	char *argv[] = { "sabench", "report", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	md = read_text(path);
+	cr_assert_not_null(md);
+	cr_assert(strstr(md, "# review: sabench report\n"));
+	cr_assert(strstr(md, "## Results at n = 32\n"));
+	cr_assert(strstr(md, "## Results at n = 100\n"));
+	/* dense keeps 2 x 100 x 16 x 4 B = 12.5 KiB; window 8 keeps 1 KiB: 12.5x */
+	cr_assert(strstr(md, "| 1.00x | 12.5 KiB | 1.0x | yes |"), "%s", md);
+	cr_assert(strstr(md, "| 1.0 KiB | 12.5x | yes |"), "%s", md);
+	cr_assert(strstr(md, "| window(size=8) | `window: {size: 8}` |"));
+	cr_assert(strstr(md, "## Best kernel per pattern (n = 100)"));
+	cr_assert(strstr(md, "## Skipped or failed cells\n\nNone."));
+	free(md);
+}
+
+/* U of a against b by counting pairs, and its two-sided p by the normal
+ * approximation with continuity correction (no ties in these samples). */
+static void reference_u(const double *a, int na, const double *b, int nb,
+			double *u, double *p)
+{
+	double mu = na * nb / 2.0, sd = sqrt(na * nb * (na + nb + 1) / 12.0), z;
+
+	*u = 0;
+	for (int i = 0; i < na; i++)
+		for (int j = 0; j < nb; j++)
+			*u += a[i] > b[j] ? 1 : a[i] == b[j] ? 0.5 : 0;
+	z = (fabs(*u - mu) - 0.5) / sd;
+	*p = 2 * (1 - 0.5 * (1 + erf(z / sqrt(2))));
+}
+
+/* A results folder with cells c1 (times ta) and c2 (times tb) or c3. */
+static void fake_run(const char *dir, const double *t1, const double *t2,
+		     int n, const char *second)
+{
+	char path[400], line[200];
+	FILE *f;
+
+	mkdir(dir, 0777);
+	snprintf(path, sizeof path, "%s/results.csv", dir);
+	f = fopen(path, "w");
+	fprintf(f, "experiment,cell,time_median_s,status\n");
+	fprintf(f, "x,c1,%.9g,ok\nx,%s,%.9g,ok\n", t1[n / 2], second, t2[n / 2]);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/samples.csv", dir);
+	f = fopen(path, "w");
+	fputs("experiment,cell,kernel,rep,time_s\n", f);
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof line, "x,c1,k,%d,%.9g\nx,%s,k,%d,%.9g\n", i, t1[i], second, i, t2[i]);
+		fputs(line, f);
+	}
+	fclose(f);
+}
+
+Test(review, compare_matches_independent_u_tests, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char a[300], b[300], path[400], *out = NULL, *csv;
+	/* sorted samples (the medians sit in the middle) */
+	double a1[9] = { 1.00, 1.01, 1.02, 1.03, 1.04, 1.05, 1.06, 1.07, 1.08 };
+	double b1[9] = { 1.20, 1.21, 1.22, 1.23, 1.24, 1.25, 1.26, 1.27, 1.28 };
+	double a2[9] = { 2.00, 2.10, 2.20, 2.30, 2.40, 2.50, 2.60, 2.70, 2.80 };
+	double b2[9] = { 2.05, 2.15, 2.25, 2.35, 2.45, 2.55, 2.65, 2.75, 2.85 };
+	double u, p;
+	char want[200];
+
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	fake_run(a, a1, a2, 9, "c2");
+	fake_run(b, b1, b2, 9, "c3");
+	char *argv[] = { "sabench", "compare", a, b, NULL };
+	cr_assert_eq(run_bin(argv, &out, NULL), 0);
+	cr_assert(strstr(out, "only in A: c2\n"), "%s", out);
+	cr_assert(strstr(out, "only in B: c3\n"), "%s", out);
+	snprintf(path, sizeof path, "%s/compare/compare.csv", b);
+	csv = read_text(path);
+	cr_assert_not_null(csv);
+	reference_u(a1, 9, b1, 9, &u, &p);
+	snprintf(want, sizeof want, "c1,1.04,1.24,%.6g,%.1f,%.6g,9,9,slower\n", 1.24 / 1.04, u, p);
+	cr_assert(strstr(csv, want), "want %s in\n%s", want, csv);
+	cr_assert(strstr(out, "geometric mean of B/A over 1 cells: 1.1923"), "%s", out);
+	free(out);
+	free(csv);
+	char *fail[] = { "sabench", "compare", a, b, "--fail", NULL };
+	cr_assert_eq(run_bin(fail, NULL, NULL), 1, "c1 is 19% slower: --fail exits 1");
+	char *loose[] = { "sabench", "compare", a, b, "--fail", "--threshold", "25%", NULL };
+	cr_assert_eq(run_bin(loose, NULL, NULL), 0, "under a 25% threshold it passes");
+	/* overlapping samples: no significant difference */
+	fake_run(a, a2, a1, 9, "c2");
+	fake_run(b, b2, a1, 9, "c2");
+	char *same[] = { "sabench", "compare", a, b, "--fail", NULL };
+	cr_assert_eq(run_bin(same, &out, NULL), 0, "%s", out);
+	reference_u(a2, 9, b2, 9, &u, &p);
+	snprintf(path, sizeof path, "%s/compare/compare.csv", b);
+	csv = read_text(path);
+	snprintf(want, sizeof want, "c1,2.4,2.45,%.6g,%.1f,%.6g,9,9,same\n", 2.45 / 2.4, u, p);
+	cr_assert(strstr(csv, want), "want %s in\n%s", want, csv);
+	free(out);
+	free(csv);
+}
