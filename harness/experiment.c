@@ -646,7 +646,7 @@ static int parse_kernels(struct ctx *c, struct experiment *x,
 static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 {
 	static const char *const keys[] = { "warmup", "repeats", "min_time_ms",
-		"verify", "verify_rows", "seed", "dump", "dump_limit_mb" };
+		"verify", "verify_rows", "seed", "dump", "dump_limit_mb", "max_cells" };
 	struct exp_run *r = &x->run;
 	const struct ynode *v;
 	long long t;
@@ -658,6 +658,7 @@ static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 	r->verify_rows = 64;
 	r->seed = 42;
 	r->dump_limit_mb = 64;
+	r->max_cells = 100000;
 	if (!m)
 		return 0;
 	if (m->type != YT_MAP)
@@ -679,6 +680,9 @@ static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 			return -1;
 		r->verify_rows = (int)t;
 	}
+	if ((v = yt_get(m, "max_cells")) &&
+	    parse_int(c, v, "max_cells", 1, 100000000, &r->max_cells))
+		return -1;
 	if ((v = yt_get(m, "seed"))) {
 		if (parse_int(c, v, "seed", 0, LLONG_MAX, &t))
 			return -1;
@@ -747,6 +751,20 @@ static int parse_counters(struct ctx *c, struct experiment *x,
 	return 0;
 }
 
+/* Refuses a grid larger than run: max_cells, saying how large it is. */
+static int check_grid_size(struct ctx *c, const struct experiment *x,
+			   const struct ynode *root)
+{
+	double cells = (double)x->n_pat * (double)x->n_kern;
+
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		cells *= (double)x->axis[f].n;
+	if (cells > (double)x->run.max_cells)
+		return bad(c, root, "the grid has %.0f cells, more than run: max_cells %lld; sweep less or raise max_cells",
+			   cells, x->run.max_cells);
+	return 0;
+}
+
 /* The experiment's default name: the file's base name without .yaml. */
 static char *name_from_path(const char *path)
 {
@@ -799,7 +817,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	    parse_run(c, x, yt_get(root, "run")) ||
 	    parse_counters(c, x, yt_get(root, "counters")))
 		return -1;
-	return 0;
+	return check_grid_size(c, x, root);
 }
 
 int exp_load(const char *path, struct experiment *x, struct err *e)

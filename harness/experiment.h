@@ -47,6 +47,7 @@ struct exp_run {
 	unsigned long long seed;/* inputs and shuffles */
 	char *dump;             /* folder for .npy dumps, or NULL */
 	double dump_limit_mb;   /* cells larger than this are not dumped */
+	long long max_cells;    /* a larger grid is refused (a typo guard) */
 };
 
 struct experiment {

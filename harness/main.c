@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -698,5 +699,7 @@ int main(int argc, char **argv)
 		return 0;
 	if (c->fn == cmd_run)
 		pin_threads(argv);
+	/* a file-size limit is a write error to report, not a reason to die */
+	signal(SIGXFSZ, SIG_IGN);
 	return c->fn(argc - 1, argv + 1);
 }

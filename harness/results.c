@@ -2,6 +2,8 @@
  * meanings; one source for the header, the rows and `sabench columns`),
  * creating, resuming or restarting a results folder, and appending rows. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +151,19 @@ static void write_samples_header(FILE *f, const struct results *r)
 	fputc('\n', f);
 }
 
+/* Cuts both files back to their last whole row after a failed write. */
+static int write_failed(struct results *r, const char *file, int err_no,
+			struct err *e)
+{
+	clearerr(r->csv);
+	clearerr(r->samples);
+	if (ftruncate(fileno(r->csv), r->csv_mark) == 0)
+		fseek(r->csv, r->csv_mark, SEEK_SET);
+	if (ftruncate(fileno(r->samples), r->samples_mark) == 0)
+		fseek(r->samples, r->samples_mark, SEEK_SET);
+	return err_set(e, "cannot write to '%s/%s': %s", r->dir, file, strerror(err_no));
+}
+
 int res_write_row(struct results *r, const struct result_row *row,
 		  struct err *e)
 {
@@ -168,9 +183,12 @@ int res_write_row(struct results *r, const struct result_row *row,
 	res_csv_field(f, row->status);
 	fputc('\n', f);
 	/* samples first: a row in results.csv means its samples are whole */
-	if (fflush(r->samples) || fflush(f) || ferror(f) || ferror(r->samples))
-		return err_set(e, "cannot write to '%s/results.csv': %s", r->dir,
-			       strerror(errno));
+	if (fflush(r->samples) || ferror(r->samples))
+		return write_failed(r, "samples.csv", errno, e);
+	if (fflush(f) || ferror(f))
+		return write_failed(r, "results.csv", errno, e);
+	r->csv_mark = ftell(f);
+	r->samples_mark = ftell(r->samples);
 	return 0;
 }
 
@@ -201,8 +219,7 @@ int res_write_sample(struct results *r, const char *experiment,
 	}
 	fputc('\n', f);
 	if (ferror(f))
-		return err_set(e, "cannot write to '%s/samples.csv': %s", r->dir,
-			       strerror(errno));
+		return write_failed(r, "samples.csv", errno, e);
 	return 0;
 }
 
@@ -226,7 +243,56 @@ int res_make_dirs(const char *dir, struct err *e)
 	}
 	if (mkdir(path, 0777) && errno != EEXIST)
 		return err_set(e, "cannot create '%s': %s", path, strerror(errno));
+	{
+		struct stat st;
+		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+			return err_set(e, "cannot create '%s': a file of that name is in the way", path);
+	}
 	return 0;
+}
+
+/* Takes dir/.sabench.lock (our pid); a lock whose holder is dead is taken
+ * over with a note, a live one refuses. */
+static int take_lock(struct results *r, struct err *e)
+{
+	char path[4200], buf[32];
+	int fd, tries = 0;
+
+	snprintf(path, sizeof path, "%s/.sabench.lock", r->dir);
+	while ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0) {
+		FILE *f;
+		long pid = 0;
+		if (errno != EEXIST || tries++)
+			return err_set(e, "cannot lock '%s': %s", r->dir, strerror(errno));
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(f);
+		}
+		if (pid > 0 && pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			return err_set(e, "results folder '%s' is in use by another sabench run (pid %ld)",
+				       r->dir, pid);
+		snprintf(r->note, sizeof r->note,
+			 "took over the stale lock of '%s' (pid %ld is gone)", r->dir, pid);
+		unlink(path);
+	}
+	snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (write(fd, buf, strlen(buf)) < 0 || close(fd))
+		return err_set(e, "cannot lock '%s': %s", r->dir, strerror(errno));
+	r->locked = 1;
+	return 0;
+}
+
+static void drop_lock(struct results *r)
+{
+	char path[4200];
+
+	if (!r->locked)
+		return;
+	snprintf(path, sizeof path, "%s/.sabench.lock", r->dir);
+	unlink(path);
+	r->locked = 0;
 }
 
 static FILE *open_in(const struct results *r, const char *name,
@@ -416,13 +482,17 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 	strcpy(r->dir, dir);
 	r->ctr_names = x->counters;
 	r->n_ctr = (int)x->n_counters;
-	if (had && mode == RES_NEW)
+	if (res_make_dirs(dir, e) || take_lock(r, e))
+		return -1;
+	if (had && mode == RES_NEW) {
+		drop_lock(r);
 		return err_set(e, "results folder '%s' holds a run already; use --resume to continue it or --force to start over",
 			       dir);
-	if (res_make_dirs(dir, e))
+	}
+	if (mode == RES_RESUME && (read_done(r, e) || filter_samples(r, e))) {
+		res_close(r);
 		return -1;
-	if (mode == RES_RESUME && (read_done(r, e) || filter_samples(r, e)))
-		return -1;
+	}
 	if (mode != RES_RESUME || !had) {
 		r->csv = open_in(r, "results.csv", "w", e);
 		r->samples = r->csv ? open_in(r, "samples.csv", "w", e) : NULL;
@@ -445,6 +515,10 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 		res_close(r);
 		return err_set(e, "cannot write to '%s': %s", dir, strerror(errno));
 	}
+	fseek(r->csv, 0, SEEK_END);
+	fseek(r->samples, 0, SEEK_END);
+	r->csv_mark = ftell(r->csv);
+	r->samples_mark = ftell(r->samples);
 	return 0;
 }
 
@@ -457,6 +531,7 @@ void res_close(struct results *r)
 	for (size_t i = 0; i < r->n_done; i++)
 		free(r->done[i]);
 	free(r->done);
+	drop_lock(r);
 	r->csv = r->samples = NULL;
 	r->done = NULL;
 	r->n_done = 0;

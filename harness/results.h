@@ -47,6 +47,10 @@ struct results {
 	size_t n_done;
 	char **ctr_names;       /* counter column names */
 	int n_ctr;
+	long csv_mark;          /* results.csv size after the last whole row */
+	long samples_mark;      /* samples.csv size after the last whole row */
+	int locked;             /* we hold dir/.sabench.lock */
+	char note[300];         /* what res_open would tell the user, or "" */
 };
 
 /* Opens dir for experiment x: creates it, or resumes it (reading which
@@ -61,7 +65,8 @@ int res_is_done(const struct results *r, const char *key);
 int res_write_row(struct results *r, const struct result_row *row,
 		  struct err *e);
 
-/* Appends one repetition to samples.csv (flushed by res_write_row). */
+/* Appends one repetition to samples.csv (flushed by res_write_row). On a
+ * write error both files are cut back to their last whole row. */
 int res_write_sample(struct results *r, const char *experiment,
 		     const char *cell, const char *kernel, int rep,
 		     double seconds, const struct ctr_set *cs, struct err *e);

@@ -825,6 +825,8 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		return -1;
 	}
 	sum->resumed = st.res.n_done;
+	if (st.res.note[0] && o->warn)
+		o->warn(st.res.note);
 	load_peaks(&st, o);
 	stop_requested = 0;
 	sigaction(SIGINT, &sa, &old_int);
@@ -836,7 +838,8 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 	sigaction(SIGTERM, &old_term, NULL);
 	{
 		struct err e2;
-		const char *status = rc ? "failed" : sum->interrupted ? "interrupted" : "complete";
+		/* an error stops the run like a signal: finished rows stay, --resume goes on */
+		const char *status = rc || sum->interrupted ? "interrupted" : "complete";
 		const char *why = rc ? e->msg : sum->interrupted ? "stopped by a signal" : NULL;
 		if (write_manifest(&st, status, why, start, time(NULL), rc ? &e2 : e))
 			rc = -1;

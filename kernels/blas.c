@@ -185,9 +185,14 @@ static const char *blas_info(void)
 	static char info[160];
 
 #ifdef OPENBLAS_VERSION
-	snprintf(info, sizeof info, "OpenBLAS %s, core %s%s", OPENBLAS_VERSION,
-		 openblas_get_corename(),
-		 getenv("OPENBLAS_CORETYPE") ? " (OPENBLAS_CORETYPE set)" : "");
+	const char *v = OPENBLAS_VERSION;       /* " OpenBLAS 0.3.21 " */
+
+	while (*v == ' ')
+		v++;
+	snprintf(info, sizeof info, "%.*s, core %s%s%s", (int)strcspn(v, "\n") - (v[strlen(v) - 1] == ' '),
+		 v, openblas_get_corename(),
+		 getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
+		 getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
 #else
 	snprintf(info, sizeof info, "a CBLAS other than OpenBLAS");
 #endif

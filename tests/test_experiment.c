@@ -55,6 +55,17 @@ static const struct bad_case bad_cases[] = {
 	{ "even_window_blocks.yaml", "3:5", "pattern 'bigbird(block=8 window_blocks=2)': 'window_blocks' is 2, must be odd (the query's block in the middle)" },
 	{ "summary_too_large.yaml", "3:5", "pattern 'fixed(block=4 summary=5)': 'summary' 5 is larger than 'block' 4" },
 	{ "tokens_unsorted.yaml", "3:5", "pattern 'global(tokens=[3 1])': 'tokens' must be strictly increasing: 1 after 3" },
+	{ "non_utf8.yaml", "1:1", "yaml syntax error: invalid trailing UTF-8 octet" },
+	{ "deep_nesting.yaml", "1:45", "document nested deeper than 32 levels" },
+	{ "two_documents.yaml", "4:1", "more than one yaml document" },
+	{ "too_many_cells.yaml", "1:1", "the grid has 120000 cells, more than run: max_cells 100000; sweep less or raise max_cells" },
+	{ "zero_heads.yaml", "1:29", "'heads' is 0, must be at least 1" },
+	{ "shape_not_mapping.yaml", "1:8", "'shape' must be a mapping, not a list" },
+	{ "empty_label.yaml", "3:12", "label '' must be non-empty without commas, quotes or newlines" },
+	{ "tab_indent.yaml", "2:1", "yaml syntax error: found character that cannot start any token while scanning for the next token" },
+	{ "bad_name.yaml", "1:7", "name '../escape' must use only letters, digits, '.', '_' and '-'" },
+	{ "run_not_mapping.yaml", "4:6", "'run' must be a mapping, not a scalar" },
+	{ "float_for_int.yaml", "1:18", "'seq_len' must be an integer, not '64.5'" },
 };
 
 static void expected(const struct bad_case *c, const char *path, char *buf,
@@ -91,6 +102,32 @@ Test(experiment_bad, validate_exits_2_with_the_message)
 		cr_assert_str_eq(err, line);
 		free(err);
 	}
+}
+
+Test(experiment_bad, at_least_forty_classes)
+{
+	cr_assert_geq(sizeof bad_cases / sizeof *bad_cases + 2, 40,
+		      "the corpus, the missing file and the huge file: 40 classes or more");
+}
+
+Test(experiment_bad, huge_file)
+{
+	char path[256], want[400];
+	char *err = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/huge.yaml", temp_dir());
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("shape: {seq_len: 64}\npatterns: [dense]\nkernels: [naive]\n", f);
+	for (int i = 0; i < 120000; i++)
+		fputs("# padding\n", f);
+	fclose(f);
+	char *argv[] = { "sabench", "validate", path, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 2);
+	snprintf(want, sizeof want, "sabench: '%s' is larger than 1048576 bytes\n", path);
+	cr_assert_str_eq(err, want);
+	free(err);
 }
 
 Test(experiment_bad, missing_file)

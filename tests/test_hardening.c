@@ -1,0 +1,150 @@
+/* test_hardening.c - runs that never lose or corrupt results: a folder
+ * another run holds is refused, a stale lock is taken over, a file-size
+ * limit stops the run cleanly with whole rows and a resumable folder, a
+ * file in the way is named, and non-finite outputs fail verification with
+ * the first bad row. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness/verify.h"
+#include "helpers.h"
+
+static const char *const small_run =
+	"name: small\n"
+	"shape: {heads: 2, head_dim: 16, threads: 1}\n"
+	"sweep: {seq_len: [40, 80, 120]}\n"
+	"patterns: [dense, {window: {size: 8}}]\n"
+	"kernels: [naive, tiled]\n"
+	"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
+	"counters: [sabench::pairs]\n";
+
+static void write_small(const char *dir, char *exp, char *out)
+{
+	snprintf(exp, 256, "%s/small.yaml", dir);
+	snprintf(out, 256, "%s/out", dir);
+	write_text(exp, small_run);
+}
+
+static void write_lock(const char *out, long pid)
+{
+	char path[300], text[32];
+
+	mkdir(out, 0777);
+	snprintf(path, sizeof path, "%s/.sabench.lock", out);
+	snprintf(text, sizeof text, "%ld\n", pid);
+	write_text(path, text);
+}
+
+Test(hardening, folder_held_by_a_live_run_is_refused)
+{
+	char exp[256], out[256], want[400], *err = NULL;
+
+	write_small(temp_dir(), exp, out);
+	write_lock(out, (long)getpid());
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 1);
+	snprintf(want, sizeof want,
+		 "sabench: results folder '%s' is in use by another sabench run (pid %ld)\n",
+		 out, (long)getpid());
+	cr_assert(strstr(err, want), "%s", err);
+	free(err);
+}
+
+Test(hardening, stale_lock_is_taken_over)
+{
+	char exp[256], out[256], path[300], *err = NULL;
+
+	write_small(temp_dir(), exp, out);
+	write_lock(out, 999999999L);
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	cr_assert(strstr(err, "took over the stale lock of"), "%s", err);
+	snprintf(path, sizeof path, "%s/.sabench.lock", out);
+	cr_assert_neq(access(path, F_OK), 0, "the lock is left behind");
+	free(err);
+}
+
+Test(hardening, file_size_limit_stops_cleanly_and_resumes, .timeout = 60)
+{
+	char exp[256], out[256], path[300], *text;
+	int status;
+	pid_t pid;
+	struct csv t;
+
+	write_small(temp_dir(), exp, out);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct rlimit lim = { 4096, 4096 };
+		freopen("/dev/null", "w", stdout);
+		freopen("/dev/null", "w", stderr);
+		setrlimit(RLIMIT_FSIZE, &lim);
+		signal(SIGXFSZ, SIG_IGN);
+		execl(getenv("SABENCH_BIN"), "sabench", "run", exp, "-o", out, (char *)NULL);
+		_exit(127);
+	}
+	waitpid(pid, &status, 0);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "the full disk stops the run with 1");
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);             /* every row whole: csv_load checks field counts */
+	cr_assert(t.nrow > 0 && t.nrow < 12, "%d rows", t.nrow);
+	text = read_text(path);
+	cr_assert_eq(text[strlen(text) - 1], '\n', "a partial row was left");
+	free(text);
+	csv_free(&t);
+	snprintf(path, sizeof path, "%s/manifest.yaml", out);
+	text = read_text(path);
+	cr_assert(strstr(text, "status: interrupted"), "%s", text);
+	cr_assert(strstr(text, "File too large"), "%s", text);
+	free(text);
+	char *argv[] = { "sabench", "run", exp, "-o", out, "--resume", NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	cr_assert_eq(t.nrow, 12);
+	for (int i = 0; i < t.nrow; i++)
+		for (int j = 0; j < i; j++)
+			cr_assert_str_neq(csv_get(&t, i, "cell"), csv_get(&t, j, "cell"), "duplicate row");
+	csv_free(&t);
+}
+
+Test(hardening, file_in_the_way_is_named)
+{
+	char exp[256], out[256], want[400], *err = NULL;
+
+	write_small(temp_dir(), exp, out);
+	write_text(out, "not a folder\n");
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 1);
+	snprintf(want, sizeof want, "sabench: cannot create '%s': a file of that name is in the way\n", out);
+	cr_assert(strstr(err, want), "%s", err);
+	free(err);
+}
+
+Test(hardening, non_finite_output_fails_verification)
+{
+	struct fixture fx;
+	struct verify_ref ref = { 0 };
+	struct verify_result res;
+	long bad;
+
+	fx_make(&fx, "window: {size: 4}", 1, 10, 1, 2, 2, 8, 1.0f);
+	fx_max_err(&fx, kern_find("naive"), 1, &bad);
+	cr_assert_eq(verify_prepare(&ref, &fx.p, 64, 1), 0);
+	verify_check(&ref, &fx.p, fx.o, 2e-4, 1e-7, &res);
+	cr_assert(res.ok, "%s", res.why);
+	fx.o[(10 + 3) * 8 + 5] = 0.0f / 0.0f;   /* head 1, row 3 */
+	fx.o[(10 + 7) * 8] = 1.0f / 0.0f;       /* head 1, row 7: not the first */
+	verify_check(&ref, &fx.p, fx.o, 2e-4, 1e-7, &res);
+	cr_assert_not(res.ok);
+	cr_assert_str_eq(res.why, "non-finite output at batch 0 head 1 row 3");
+	verify_free(&ref);
+	fx_free(&fx);
+}
