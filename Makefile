@@ -58,7 +58,7 @@ endif
 EXPERIMENT ?= experiments/default.yaml
 RUN_NAME   ?= $(basename $(notdir $(EXPERIMENT)))
 
-.PHONY: all run test check plots bench clean deps
+.PHONY: all run test check plots bench clean deps fuzz fuzz-deps
 
 all: deps $(BIN)
 
@@ -125,7 +125,47 @@ deps:
 	  fi; \
 	fi
 
+# libFuzzer targets (clang; ASan and UBSan on) for the experiment loader and
+# the inline pattern spec parser, seeded from experiments/ and the bad-input
+# corpus. A crash or leak is written to fuzz/regressions/, which `make test`
+# replays. FUZZ_SECONDS bounds each target.
+FUZZ_SECONDS ?= 60
+FUZZ_PKGS   := clang libclang-rt-14-dev
+FUZZ_BUILD  := build/fuzz
+FUZZ_CC     := clang
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -march=native -Wall -Wno-unknown-pragmas \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC    := $(PATTERN_SRC) $(filter-out kernels/peak.c,$(KERNEL_SRC)) harness/err.c \
+               harness/ytree.c harness/experiment.c harness/counters.c harness/plan.c
+FUZZ_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRC))
+FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
+
+$(FUZZ_OBJ) $(FUZZ_BUILD)/fuzz/%.o: | fuzz-deps
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@ -lyaml -lpapi -lsde -lm
+
+.SECONDARY: $(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o
+
+fuzz: $(FUZZERS)
+	@mkdir -p fuzz/regressions $(FUZZ_BUILD)/corpus-experiment $(FUZZ_BUILD)/corpus-spec
+	$(FUZZ_BUILD)/fuzz_experiment -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/yaml.dict \
+	  -artifact_prefix=fuzz/regressions/experiment- -print_final_stats=1 \
+	  $(FUZZ_BUILD)/corpus-experiment experiments tests/bad
+	$(FUZZ_BUILD)/fuzz_spec -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/yaml.dict \
+	  -artifact_prefix=fuzz/regressions/spec- -print_final_stats=1 \
+	  $(FUZZ_BUILD)/corpus-spec fuzz/seeds-spec
+
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

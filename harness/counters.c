@@ -1,10 +1,8 @@
-/* counters.c - PAPI event sets. Hardware events: one event set per thread
- * of the OpenMP team, created, started and stopped by that thread (PAPI
- * counts only the calling thread, and an existing pool inherits nothing);
- * GOMP keeps the same threads for the kernel's team of the same size.
- * Software events: the kernels' per-thread tallies, summed by callbacks
- * registered with PAPI's SDE library and read through one master set. */
-#include <omp.h>
+/* counters.c - PAPI's library side: starting PAPI, sabench's software
+ * events (the kernels' per-thread tallies, summed by callbacks registered
+ * with PAPI's SDE library), checking event names, probing what this
+ * machine can count, the default set and `sabench counters`. The per-thread
+ * event sets of a run are in ctr_team.c. */
 #include <papi.h>
 #include <pthread.h>
 #include <sde_lib.h>
@@ -109,7 +107,7 @@ const char *ctr_papi_version(void)
 
 static int probe_hw(struct ctr_event *ev);
 
-static int sde_index(const char *name)
+int ctr_sde_index(const char *name)
 {
 	if (strncmp(name, "sabench::", 9) != 0)
 		return -1;
@@ -121,7 +119,7 @@ static int sde_index(const char *name)
 
 int ctr_check_name(const char *name, char *why, size_t len)
 {
-	int code, k = sde_index(name);
+	int code, k = ctr_sde_index(name);
 
 	if (k >= 0)
 		return 0;
@@ -256,166 +254,6 @@ static int probe_hw(struct ctr_event *ev)
 	return rc == PAPI_OK ? 0 : -1;
 }
 
-/* Makes the calling thread's event set of the counted hw events. */
-static int thread_eventset(struct ctr_set *s, int *es)
-{
-	int rc;
-
-	*es = PAPI_NULL;
-	PAPI_register_thread();
-	if (PAPI_create_eventset(es) != PAPI_OK)
-		return -1;
-	if (s->multiplexed) {
-		if (PAPI_assign_eventset_component(*es, 0) != PAPI_OK ||
-		    PAPI_set_multiplex(*es) != PAPI_OK)
-			return -1;
-	}
-	for (int i = 0; i < s->n; i++) {
-		if (s->ev[i].sde || !s->ev[i].counted)
-			continue;
-		rc = PAPI_add_named_event(*es, s->ev[i].name);
-		if (rc == PAPI_ECNFLCT || rc == PAPI_ECOUNT)
-			return 1;       /* too many for the counters: multiplex */
-		if (rc != PAPI_OK)
-			return -1;
-	}
-	return 0;
-}
-
-static int count_hw(const struct ctr_set *s)
-{
-	int n = 0;
-
-	for (int i = 0; i < s->n; i++)
-		n += !s->ev[i].sde && s->ev[i].counted;
-	return n;
-}
-
-/* Builds every thread's set; retries once with multiplexing. */
-static int open_team(struct ctr_set *s, struct err *e)
-{
-	int status = 0;
-
-	if (!count_hw(s))
-		return 0;
-#pragma omp parallel num_threads(s->threads) reduction(max : status)
-	{
-		int t = omp_get_thread_num();
-		status = thread_eventset(s, &s->es_hw[t]);
-	}
-	if (status == 1 && !s->multiplexed && PAPI_multiplex_init() == PAPI_OK) {
-		s->multiplexed = 1;
-#pragma omp parallel num_threads(s->threads)
-		{
-			int t = omp_get_thread_num();
-			PAPI_cleanup_eventset(s->es_hw[t]);
-			PAPI_destroy_eventset(&s->es_hw[t]);
-		}
-		return open_team(s, e);
-	}
-	if (status)
-		return err_set(e, "cannot build the per-thread PAPI event sets");
-	return 0;
-}
-
-int ctr_open(struct ctr_set *s, char *const *names, size_t n, int threads,
-	     struct err *e)
-{
-	memset(s, 0, sizeof *s);
-	s->es_sde = PAPI_NULL;
-	if (n > CTR_MAX)
-		return err_set(e, "too many counters: %zu, at most %d", n, CTR_MAX);
-	if (threads > CTR_MAX_THREADS)
-		return err_set(e, "too many threads to count: %d, at most %d",
-			       threads, CTR_MAX_THREADS);
-	s->n = (int)n;
-	s->threads = threads;
-	for (int t = 0; t < threads; t++)
-		s->es_hw[t] = PAPI_NULL;
-	if (n && papi_start_library())
-		return err_set(e, "cannot start PAPI: %s", lib.why);
-	if (n && PAPI_create_eventset(&s->es_sde) != PAPI_OK)
-		return err_set(e, "cannot create a PAPI event set");
-	for (int i = 0; i < s->n; i++) {
-		struct ctr_event *ev = &s->ev[i];
-		snprintf(ev->name, sizeof ev->name, "%s", names[i]);
-		ev->sde = sde_index(ev->name) >= 0;
-		if (ev->sde) {
-			char full[128];
-			snprintf(full, sizeof full, "sde:::%s", ev->name);
-			ev->counted = PAPI_add_named_event(s->es_sde, full) == PAPI_OK;
-			if (!ev->counted)
-				snprintf(ev->why, sizeof ev->why,
-					 "PAPI's SDE component refused '%s'", full);
-		} else {
-			ev->counted = probe_hw(ev) == 0;
-		}
-	}
-	return open_team(s, e);
-}
-
-int ctr_start(struct ctr_set *s)
-{
-	int bad = 0;
-
-	if (!s->n)
-		return 0;
-	if (count_hw(s)) {
-#pragma omp parallel num_threads(s->threads) reduction(+ : bad)
-		bad += PAPI_start(s->es_hw[omp_get_thread_num()]) != PAPI_OK;
-	}
-	bad += PAPI_start(s->es_sde) != PAPI_OK;
-	return bad ? -1 : 0;
-}
-
-int ctr_stop(struct ctr_set *s)
-{
-	long long sde[CTR_MAX];
-	int bad = 0, n_hw = count_hw(s);
-
-	if (!s->n)
-		return 0;
-	bad += PAPI_stop(s->es_sde, sde) != PAPI_OK;
-	if (n_hw) {
-#pragma omp parallel num_threads(s->threads) reduction(+ : bad)
-		{
-			int t = omp_get_thread_num();
-			bad += PAPI_stop(s->es_hw[t], s->hw[t]) != PAPI_OK;
-		}
-	}
-	for (int i = 0, k_hw = 0, k_sde = 0; i < s->n; i++) {
-		s->total[i] = 0;
-		if (!s->ev[i].counted)
-			continue;
-		if (s->ev[i].sde) {
-			s->total[i] = sde[k_sde++];
-			continue;
-		}
-		for (int t = 0; t < s->threads; t++)
-			s->total[i] += s->hw[t][k_hw];
-		k_hw++;
-	}
-	return bad ? -1 : 0;
-}
-
-void ctr_close(struct ctr_set *s)
-{
-	if (count_hw(s)) {
-#pragma omp parallel num_threads(s->threads)
-		{
-			int t = omp_get_thread_num();
-			PAPI_cleanup_eventset(s->es_hw[t]);
-			PAPI_destroy_eventset(&s->es_hw[t]);
-			PAPI_unregister_thread();
-		}
-	}
-	if (s->es_sde != PAPI_NULL) {
-		PAPI_cleanup_eventset(s->es_sde);
-		PAPI_destroy_eventset(&s->es_sde);
-	}
-	s->n = 0;
-}
-
 void ctr_describe(void (*line)(const char *text))
 {
 	char buf[512];
@@ -468,4 +306,14 @@ void ctr_describe(void (*line)(const char *text))
 	line("AMD Zen 4/5 (no presets in PAPI 7.0): use native names, e.g.");
 	line("  RETIRED_SSE_AVX_FLOPS:ANY, CYCLES_NOT_IN_HALT, RETIRED_INSTRUCTIONS,");
 	line("  LS_DMND_FILLS_FROM_SYS:DRAM_IO_NEAR");
+}
+
+int ctr_probe(struct ctr_event *ev)
+{
+	return probe_hw(ev);
+}
+
+const char *ctr_library_problem(void)
+{
+	return papi_start_library() ? lib.why : NULL;
 }

@@ -60,6 +60,17 @@ struct ctr_roles {
 
 void ctr_roles_of(char *const *names, int n, struct ctr_roles *r);
 
+/* Index of a sabench::X event in ctr_sde_names, -1 for other names, -2
+ * for an unknown sabench:: name. */
+int ctr_sde_index(const char *name);
+
+/* Tries ev (its name set) alone on this thread: 0 when it can be counted,
+ * else -1 with ev->why filled. */
+int ctr_probe(struct ctr_event *ev);
+
+/* NULL when PAPI is running (starting it once), else why not. */
+const char *ctr_library_problem(void);
+
 /* PAPI version "7.0.0.0", or why PAPI is not usable. */
 const char *ctr_papi_version(void);
 

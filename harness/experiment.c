@@ -820,22 +820,46 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	return check_grid_size(c, x, root);
 }
 
-int exp_load(const char *path, struct experiment *x, struct err *e)
+/* Validates the parsed document root (owned by the caller) into x. */
+static int load_root(const char *path, struct ynode *root, struct experiment *x,
+		     struct err *e)
 {
 	struct ctx c = { .file = path, .e = e };
+	int rc;
+
+	if (!root)
+		return err_at(e, path, 1, 1, "experiment file is empty");
+	x->path = strdup(path);
+	rc = x->path ? parse_root(&c, x, root) : err_set(e, "out of memory");
+	if (rc)
+		exp_free(x);
+	return rc;
+}
+
+int exp_load(const char *path, struct experiment *x, struct err *e)
+{
 	struct ynode *root;
 	int rc;
 
 	memset(x, 0, sizeof *x);
 	if (yt_load_file(path, &root, e))
 		return -1;
-	if (!root)
-		return err_at(e, path, 1, 1, "experiment file is empty");
-	x->path = strdup(path);
-	rc = x->path ? parse_root(&c, x, root) : err_set(e, "out of memory");
+	rc = load_root(path, root, x, e);
 	yt_free(root);
-	if (rc)
-		exp_free(x);
+	return rc;
+}
+
+int exp_load_string(const char *name, const char *text, struct experiment *x,
+		    struct err *e)
+{
+	struct ynode *root;
+	int rc;
+
+	memset(x, 0, sizeof *x);
+	if (yt_load_string(name, text, &root, e))
+		return -1;
+	rc = load_root(name, root, x, e);
+	yt_free(root);
 	return rc;
 }
 

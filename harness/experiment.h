@@ -68,6 +68,10 @@ struct experiment {
  * file:line:col message in e. */
 int exp_load(const char *path, struct experiment *x, struct err *e);
 
+/* The same from text in memory; name stands for the file in messages. */
+int exp_load_string(const char *name, const char *text, struct experiment *x,
+		    struct err *e);
+
 void exp_free(struct experiment *x);
 
 /* Parses one inline pattern spec ("window: {size: 128}") into *p, with

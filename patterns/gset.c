@@ -22,6 +22,8 @@ long long gset_dense_pairs(long n_q, long n_kv, int causal)
 static int append_ranges(struct gset *g, int64_t *used, int64_t *cap,
 			 const struct pat_ranges *tmp)
 {
+	if (!tmp->n)
+		return 0;
 	if (*used + (int64_t)tmp->n > *cap) {
 		int64_t c = *cap ? *cap : 1024;
 		while (c < *used + (int64_t)tmp->n)
@@ -119,6 +121,8 @@ int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
 		}
 	}
 	free(tmp.r);
+	if (!g->ranges && !(g->ranges = malloc(sizeof *g->ranges)))
+		goto oom_built;         /* all rows empty: still a valid array */
 	fill_stats(g, heads);
 	g->st.keys_used = count_keys_used(g, used);
 	if (g->st.keys_used < 0)
@@ -261,7 +265,8 @@ static int sweep_events(struct blk_builder *b, const struct gset *g, long R)
 	int64_t rate = 0;
 	size_t i = 0;
 
-	qsort(b->ev, b->n_ev, sizeof *b->ev, event_cmp);
+	if (b->n_ev)
+		qsort(b->ev, b->n_ev, sizeof *b->ev, event_cmp);
 	while (i < b->n_ev) {
 		int64_t col = b->ev[i].col, add = 0, next;
 		long width;
