@@ -105,7 +105,9 @@ bench: all
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.
 test: deps $(BIN) $(TEST_BIN)
-	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_ROOT=$(CURDIR) $(TEST_BIN) --jobs 2
+	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_ROOT=$(CURDIR) \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  $(TEST_BIN) --jobs 2
 
 check:
 	$(MAKE) SANITIZE=address,undefined test
@@ -143,7 +145,8 @@ FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
 
-$(FUZZ_OBJ) $(FUZZ_BUILD)/fuzz/%.o: | fuzz-deps
+$(FUZZ_OBJ): | fuzz-deps
+$(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o: | fuzz-deps
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

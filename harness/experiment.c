@@ -23,7 +23,30 @@ const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
 	[EXP_THREADS]  = { "threads", 1, 1024, "OpenMP threads; default all cores" },
 	[EXP_CAUSAL]   = { "causal", 0, 1, "true: query i sees keys j <= i only" },
 	[EXP_DTYPE]    = { "dtype", 0, 0, "element type: f32" },
+	[EXP_MODE]     = { "mode", 0, 1, "prefill (all queries) or decode (the last decode_steps tokens, one by one)" },
+	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
+	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
+	[EXP_KV_DTYPE] = { "kv_dtype", 0, KV_DTYPE_COUNT - 1, "decode cache elements: f32, f16 or bf16" },
 };
+
+static const char *const mode_values[] = { "prefill", "decode", NULL };
+static const char *const layout_values[] = { "full", "ring", "sink_ring", "paged", NULL };
+static const char *const kv_dtype_values[] = { "f32", "f16", "bf16", NULL };
+
+const char *const *exp_field_values(enum exp_field f)
+{
+	return f == EXP_MODE ? mode_values : f == EXP_KV_LAYOUT ? layout_values :
+	       f == EXP_KV_DTYPE ? kv_dtype_values : NULL;
+}
+
+/* Index of s in a NULL-terminated list, or -1. */
+static int value_index(const char *const *list, const char *s)
+{
+	for (int i = 0; list[i]; i++)
+		if (!strcmp(list[i], s))
+			return i;
+	return -1;
+}
 
 /* Parsing context: the file name for messages and the error sink. */
 struct ctx {
@@ -201,6 +224,20 @@ static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
 
 	if (f == EXP_CAUSAL)
 		return parse_bool(c, n, d->name, out);
+	if (exp_field_values((enum exp_field)f)) {
+		const char *const *names = exp_field_values((enum exp_field)f);
+		s = want_scalar(c, n, d->name, "a name");
+		if (!s)
+			return -1;
+		if (f == EXP_KV_LAYOUT && !strcmp(s, "auto")) {
+			*out = EXP_KV_AUTO;
+			return 0;
+		}
+		if (value_index(names, s) < 0)
+			return bad(c, n, "unknown %s '%s'", d->name, s);
+		*out = value_index(names, s);
+		return 0;
+	}
 	if (f != EXP_DTYPE)
 		return parse_int(c, n, d->name, d->min, d->max, out);
 	s = want_scalar(c, n, d->name, "a type name");
@@ -281,7 +318,8 @@ static int default_axes(struct ctx *c, struct experiment *x,
 	long long def[EXP_FIELD_COUNT] = {
 		[EXP_HEAD_DIM] = 64, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
 		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
-		[EXP_CAUSAL] = 1, [EXP_DTYPE] = EXP_F32,
+		[EXP_CAUSAL] = 1, [EXP_DTYPE] = EXP_F32, [EXP_MODE] = EXP_PREFILL,
+		[EXP_DECODE_STEPS] = 1, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = KV_F32,
 	};
 
 	if (!x->axis[EXP_SEQ_LEN].n)
@@ -295,6 +333,24 @@ static int default_axes(struct ctx *c, struct experiment *x,
 		x->axis[f].v[0] = def[f];
 		x->axis[f].n = 1;
 	}
+	return 0;
+}
+
+/* A decode cell times at most seq_len tokens. */
+static int check_decode(struct ctx *c, struct experiment *x)
+{
+	const struct exp_axis *m = &x->axis[EXP_MODE], *t = &x->axis[EXP_DECODE_STEPS];
+	const struct exp_axis *n = &x->axis[EXP_SEQ_LEN];
+	int decode = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		decode |= m->v[i] == EXP_DECODE;
+	for (size_t i = 0; decode && i < t->n; i++)
+		for (size_t j = 0; j < n->n; j++)
+			if (t->v[i] > n->v[j])
+				return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
+					      "decode_steps %lld is more than seq_len %lld",
+					      t->v[i], n->v[j]);
 	return 0;
 }
 
@@ -810,7 +866,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 		return -1;
 	if (parse_axes(c, x, yt_get(root, "shape"), 0) ||
 	    parse_axes(c, x, yt_get(root, "sweep"), 1) ||
-	    default_axes(c, x, root) || check_gqa(c, x))
+	    default_axes(c, x, root) || check_gqa(c, x) || check_decode(c, x))
 		return -1;
 	if (parse_patterns(c, x, yt_get(root, "patterns")) ||
 	    parse_kernels(c, x, yt_get(root, "kernels")) ||

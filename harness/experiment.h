@@ -18,10 +18,19 @@ enum exp_field {
 	EXP_THREADS,            /* OpenMP threads */
 	EXP_CAUSAL,             /* 1 causal, 0 bidirectional */
 	EXP_DTYPE,              /* enum exp_dtype */
+	EXP_MODE,               /* enum exp_mode */
+	EXP_DECODE_STEPS,       /* tokens a decode cell times */
+	EXP_KV_LAYOUT,          /* enum kv_layout, or EXP_KV_AUTO */
+	EXP_KV_DTYPE,           /* enum kv_dtype */
 	EXP_FIELD_COUNT
 };
 
 enum exp_dtype { EXP_F32 };
+enum exp_mode { EXP_PREFILL, EXP_DECODE };
+#define EXP_KV_AUTO 100         /* kv_layout: the pattern's bounded layout */
+
+/* Names of the string-valued fields' values, by field; NULL-terminated. */
+const char *const *exp_field_values(enum exp_field f);
 
 struct exp_field_desc {
 	const char *name;       /* YAML key */

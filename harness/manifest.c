@@ -183,6 +183,10 @@ static void write_axes(FILE *f, const struct experiment *x)
 				fputs(ax->v[i] ? "true" : "false", f);
 			else if (a == EXP_DTYPE)
 				fputs("f32", f);
+			else if (a == EXP_KV_LAYOUT && ax->v[i] == EXP_KV_AUTO)
+				fputs("auto", f);
+			else if (exp_field_values((enum exp_field)a))
+				fputs(exp_field_values((enum exp_field)a)[ax->v[i]], f);
 			else if (a == EXP_KV_HEADS && !ax->v[i])
 				fputs("heads", f);
 			else

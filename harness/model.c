@@ -15,7 +15,9 @@ void model_cell(const struct problem *p, const struct kern_desc *k,
 	m->flops_exec = c.flops_exec;
 	m->bytes_min = qo + 2.0 * b * p->kv_heads * (double)p->g->st.keys_used * d * f;
 	m->bytes_gather = qo + 2.0 * b * (double)gset_pairs(p->g, p->heads) * d * f;
-	m->kv_cache_bytes = 2.0 * b * p->kv_heads * (double)kv_rows * d * f;
+	/* a cache-reading kernel reports what its layout allocates */
+	m->kv_cache_bytes = c.kv_cache_bytes > 0 ? c.kv_cache_bytes
+						 : 2.0 * b * p->kv_heads * (double)kv_rows * d * f;
 	m->score_bytes = c.score_bytes;
 	m->pattern_bytes = (double)p->g->st.storage_bytes;
 	m->workspace_bytes = c.workspace_bytes;

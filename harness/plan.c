@@ -5,12 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/kvcache.h"
 #include "plan.h"
 
 /* Axis order of the grid, outermost first. */
 static const enum exp_field grid_order[EXP_FIELD_COUNT] = {
 	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
-	EXP_CAUSAL, EXP_DTYPE, EXP_THREADS,
+	EXP_CAUSAL, EXP_DTYPE, EXP_MODE, EXP_DECODE_STEPS, EXP_KV_LAYOUT,
+	EXP_KV_DTYPE, EXP_THREADS,
 };
 
 void plan_key(const struct experiment *x, const struct cell *c, char *buf,
@@ -18,10 +20,16 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 {
 	const long long *v = c->sh.v;
 
-	snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/f32",
-		 x->pat[c->pat].label, x->kern[c->kern]->name, v[EXP_SEQ_LEN],
-		 v[EXP_HEAD_DIM], v[EXP_BATCH], v[EXP_HEADS], v[EXP_KV_HEADS],
-		 v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir");
+	int off = snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/f32",
+			   x->pat[c->pat].label, x->kern[c->kern]->name, v[EXP_SEQ_LEN],
+			   v[EXP_HEAD_DIM], v[EXP_BATCH], v[EXP_HEADS], v[EXP_KV_HEADS],
+			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir");
+
+	if (v[EXP_MODE] == EXP_DECODE && off > 0 && (size_t)off < len)
+		snprintf(buf + off, len - (size_t)off, "/decode%lld/%s/%s",
+			 v[EXP_DECODE_STEPS],
+			 v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
+			 kv_dtype_names[v[EXP_KV_DTYPE]]);
 }
 
 static size_t shape_count(const struct experiment *x)
@@ -45,6 +53,17 @@ static void shape_at(const struct experiment *x, size_t s, struct cell_shape *sh
 		sh->v[EXP_KV_HEADS] = sh->v[EXP_HEADS];
 }
 
+/* 1 for a prefill shape that repeats another but for the decode fields
+ * (decode_steps, kv_layout, kv_dtype mean nothing in prefill). */
+static int decode_fields_unused(const struct experiment *x, const struct cell_shape *sh)
+{
+	if (sh->v[EXP_MODE] != EXP_PREFILL)
+		return 0;
+	return sh->v[EXP_DECODE_STEPS] != x->axis[EXP_DECODE_STEPS].v[0] ||
+	       sh->v[EXP_KV_LAYOUT] != x->axis[EXP_KV_LAYOUT].v[0] ||
+	       sh->v[EXP_KV_DTYPE] != x->axis[EXP_KV_DTYPE].v[0];
+}
+
 int plan_build(const struct experiment *x, struct plan *p, struct err *e)
 {
 	size_t shapes = shape_count(x), k = 0;
@@ -54,7 +73,11 @@ int plan_build(const struct experiment *x, struct plan *p, struct err *e)
 	p->cell = calloc(p->n ? p->n : 1, sizeof *p->cell);
 	if (!p->cell)
 		return err_set(e, "out of memory planning %zu cells", p->n);
-	for (size_t s = 0; s < shapes; s++)
+	for (size_t s = 0; s < shapes; s++) {
+		struct cell_shape sh;
+		shape_at(x, s, &sh);
+		if (decode_fields_unused(x, &sh))
+			continue;
 		for (size_t pt = 0; pt < x->n_pat; pt++, p->n_groups++)
 			for (size_t kn = 0; kn < x->n_kern; kn++, k++) {
 				struct cell *c = &p->cell[k];
@@ -62,9 +85,11 @@ int plan_build(const struct experiment *x, struct plan *p, struct err *e)
 				c->group = p->n_groups;
 				c->pat = pt;
 				c->kern = kn;
-				shape_at(x, s, &c->sh);
+				c->sh = sh;
 				plan_key(x, c, c->key, sizeof c->key);
 			}
+	}
+	p->n = k;
 	return 0;
 }
 

@@ -15,6 +15,9 @@
 struct result_row {
 	const char *experiment, *cell, *pattern, *pattern_label, *kernel;
 	const char *mode, *dtype, *isa;
+	const char *kv_layout, *kv_dtype, *kv_note;     /* decode cache; "" in prefill */
+	long long decode_steps; /* tokens timed per run; 0 in prefill */
+	double time_per_token_s, tokens_per_s, kv_bytes_per_token, kv_gbs; /* < 0: empty */
 	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;
 	long long threads;
 	long long nnz, row_min, row_max, empty_rows;

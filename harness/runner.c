@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "../kernels/kvcache.h"
 #include "../kernels/simd.h"
 #include "counters.h"
 #include "machine.h"
@@ -148,6 +149,7 @@ struct slot {
 	struct verify_result vr;        /* verification */
 	int verified;                   /* -1 not checked, 0 no, 1 yes */
 	char status[320];               /* row status */
+	double tol_abs, tol_nmse;       /* verification limits */
 };
 
 /* Everything a group shares. */
@@ -161,6 +163,7 @@ struct group {
 	struct slot *s;                 /* pending cells */
 	int n;
 	size_t first;                   /* plan index of its first cell */
+	char layout_note[200];          /* why a bounded cache was not used */
 };
 
 struct run_state {
@@ -239,6 +242,14 @@ static int group_inputs(struct group *gr, unsigned long long seed)
 	return 0;
 }
 
+/* Restores what the previous run consumed (untimed). */
+static void reset_slot(struct group *gr, struct slot *s)
+{
+	gr->p.o = s->o;
+	if (s->kd->reset)
+		s->kd->reset(&gr->p, s->ws);
+}
+
 static void run_once(struct run_state *st, struct group *gr, struct slot *s)
 {
 	gr->p.o = s->o;
@@ -269,8 +280,10 @@ static void prepare_slots(struct run_state *st, struct group *gr, int threads)
 		}
 		s->prepared = 1;
 		gr->p.tally = NULL;
-		for (int w = 0; w < st->x->run.warmup; w++)
+		for (int w = 0; w < st->x->run.warmup; w++) {
+			reset_slot(gr, s);
 			run_once(st, gr, s);
+		}
 		s->peak_rss = 1024.0 * (double)status_kb("VmHWM");
 	}
 }
@@ -330,6 +343,7 @@ static int time_slots(struct run_state *st, struct group *gr, int threads)
 				continue;
 			if (grow_samples(s, n_ctr))
 				return -1;
+			reset_slot(gr, s);
 			memset(st->tally, 0, (size_t)threads * sizeof *st->tally);
 			gr->p.tally = st->tally;
 			ctr_start(&st->ctr);
@@ -347,6 +361,21 @@ static int time_slots(struct run_state *st, struct group *gr, int threads)
 		}
 	}
 	return 0;
+}
+
+/* Limits for a kernel's output: fp32 ones, or those of its cache dtype. */
+static double verify_abs(const struct slot *s, const struct problem *p)
+{
+	if (!s->kd->decode || p->kv_dtype == KV_F32)
+		return VERIFY_MAX_ABS;
+	return p->kv_dtype == KV_F16 ? VERIFY_MAX_ABS_F16 : VERIFY_MAX_ABS_BF16;
+}
+
+static double verify_nmse(const struct slot *s, const struct problem *p)
+{
+	if (!s->kd->decode || p->kv_dtype == KV_F32)
+		return VERIFY_NMSE;
+	return p->kv_dtype == KV_F16 ? VERIFY_NMSE_F16 : VERIFY_NMSE_BF16;
 }
 
 static void verify_slots(struct run_state *st, struct group *gr)
@@ -367,7 +396,7 @@ static void verify_slots(struct run_state *st, struct group *gr)
 		struct slot *s = &gr->s[i];
 		if (!s->prepared || !s->nt)
 			continue;
-		verify_check(&ref, &gr->p, s->o, VERIFY_MAX_ABS, VERIFY_NMSE, &s->vr);
+		verify_check(&ref, &gr->p, s->o, verify_abs(s, &gr->p), verify_nmse(s, &gr->p), &s->vr);
 		s->verified = s->vr.ok;
 		if (!s->vr.ok)
 			snprintf(s->status, sizeof s->status, "failed: %s", s->vr.why);
@@ -429,6 +458,27 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	return rc ? -1 : 0;
 }
 
+/* The decode columns of a row (empty in prefill). */
+static void fill_decode(const struct group *gr, const struct slot *s,
+			struct result_row *row)
+{
+	int decode = gr->sh.v[EXP_MODE] == EXP_DECODE;
+	enum kv_dtype t = s->kd->decode ? gr->p.kv_dtype : KV_F32;
+
+	row->time_per_token_s = row->tokens_per_s = row->kv_bytes_per_token = row->kv_gbs = -1;
+	row->kv_layout = row->kv_dtype = row->kv_note = "";
+	row->decode_steps = 0;
+	if (!decode)
+		return;
+	row->mode = "decode";
+	row->decode_steps = gr->p.n_q;
+	row->kv_layout = kv_layout_names[s->kd->decode ? gr->p.kv_layout : KV_FULL];
+	row->kv_dtype = kv_dtype_names[t];
+	row->kv_note = s->kd->decode ? gr->layout_note : "";
+	row->kv_bytes_per_token = 2.0 * kv_dtype_size(t) * gr->p.d *
+				  (double)gset_pairs(&gr->g, gr->p.heads) / (double)gr->p.n_q;
+}
+
 /* The derived counter columns, from the counters that feed them. */
 static void derive_counters(const struct run_state *st, const long long *med,
 			    const int *ok, struct result_row *row)
@@ -476,6 +526,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->dtype = "f32";
 	row->isa = s->kd->simd ? kern_isa_name(isa) : "compiler";
 	row->pct_peak = -1;
+	fill_decode(gr, s, row);
 	row->causal = v[EXP_CAUSAL];
 	row->batch = v[EXP_BATCH];
 	row->heads = v[EXP_HEADS];
@@ -522,6 +573,12 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->gflops = s->m.flops / t.median * 1e-9;
 	row->gflops_exec = s->m.flops_exec / t.median * 1e-9;
 	row->gbs = s->m.bytes_min / t.median * 1e-9;
+	if (row->decode_steps) {
+		row->time_per_token_s = t.median / (double)row->decode_steps;
+		row->tokens_per_s = (double)(row->batch * row->decode_steps) / t.median;
+		row->kv_gbs = row->kv_bytes_per_token * (double)(row->batch * row->decode_steps) /
+			      t.median * 1e-9;
+	}
 	if (st->peaks && machine_peak(st->peaks, isa, (int)row->threads) > 0)
 		row->pct_peak = 100.0 * row->gflops /
 				machine_peak(st->peaks, isa, (int)row->threads);
@@ -652,9 +709,55 @@ static void problem_from_shape(struct group *gr)
 	gr->p.heads = (int)v[EXP_HEADS];
 	gr->p.kv_heads = (int)v[EXP_KV_HEADS];
 	gr->p.n_kv = (long)v[EXP_SEQ_LEN];
-	gr->p.n_q = gr->p.n_kv;
+	gr->p.n_q = v[EXP_MODE] == EXP_DECODE ? (long)v[EXP_DECODE_STEPS] : gr->p.n_kv;
 	gr->p.d = (int)v[EXP_HEAD_DIM];
 	gr->p.g = &gr->g;
+	gr->p.kv_dtype = (enum kv_dtype)v[EXP_KV_DTYPE];
+	gr->p.kv_layout = KV_FULL;
+}
+
+/* The bounded layout that fits the pattern's own shape (auto). */
+static enum kv_layout natural_layout(const struct pattern *p)
+{
+	const char *k = p->kind->name;
+
+	if (!strcmp(k, "sink_window"))
+		return KV_SINK_RING;
+	if (!strcmp(k, "window") || !strcmp(k, "dilated") || !strcmp(k, "chunked"))
+		return KV_RING;
+	return KV_FULL;
+}
+
+/* Decode groups: the cache layout (the one asked for, or the pattern's
+ * own with auto; full when a bounded one would not be exact, with a note)
+ * and which kernels can run. */
+static void plan_decode(struct group *gr)
+{
+	long long asked = gr->sh.v[EXP_KV_LAYOUT];
+	enum kv_layout l = asked == EXP_KV_AUTO ? natural_layout(&gr->pat) : (enum kv_layout)asked;
+	int at = pat_param_index(gr->pat.kind, "sinks");
+	int sinks = !strcmp(gr->pat.kind->name, "sink_window") && at >= 0 ? (int)gr->pat.val[at].i : 0;
+	long ring = pat_kv_rows(&gr->pat, gr->p.n_kv) - sinks;
+
+	gr->layout_note[0] = 0;
+	gr->p.kv_sinks = l == KV_SINK_RING ? sinks : 0;
+	gr->p.kv_ring = ring > 0 ? ring : 1;
+	if (!kvc_serves(&gr->g, l, gr->p.kv_ring, gr->p.kv_sinks)) {
+		snprintf(gr->layout_note, sizeof gr->layout_note,
+			 "%s cannot serve '%s' exactly; used full", kv_layout_names[l], gr->pat.label);
+		l = KV_FULL;
+	}
+	gr->p.kv_layout = l;
+	for (int i = 0; i < gr->n; i++) {
+		struct slot *s = &gr->s[i];
+		if (!s->active)
+			continue;
+		if (s->kd->decode && !gr->g.causal)
+			skip_slot(s, "skipped: %s", "decode needs a causal pattern");
+		else if (!s->kd->decode && (gr->p.kv_dtype != KV_F32 ||
+					    (asked != EXP_KV_AUTO && asked != KV_FULL)))
+			skip_slot(s, "skipped: %s", "reads K/V as full f32 arrays; kv_layout and kv_dtype need the decode kernel");
+	}
 }
 
 static int open_counters(struct run_state *st, int threads, struct err *e)
@@ -716,6 +819,12 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 				skip_slot(&gr.s[i], "skipped: %s", why);
 	} else {
 		long kv_rows = pat_kv_rows(&gr.pat, gr.p.n_kv);
+		if (gr.sh.v[EXP_MODE] == EXP_DECODE)
+			plan_decode(&gr);
+		else
+			for (int i = 0; i < gr.n; i++)
+				if (gr.s[i].active && gr.s[i].kd->decode)
+					skip_slot(&gr.s[i], "skipped: %s", "runs in mode decode only");
 		for (int i = 0; i < gr.n; i++)
 			if (gr.s[i].active)
 				model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);

@@ -32,6 +32,8 @@ const char *kern_isa_unsupported(enum kern_isa isa)
 	if (isa == KERN_AVX2 && !(__builtin_cpu_supports("avx2") &&
 				  __builtin_cpu_supports("fma")))
 		return "the CPU has no AVX2/FMA";
+	if (isa != KERN_PORTABLE && !__builtin_cpu_supports("f16c"))
+		return "the CPU has no F16C";
 	return NULL;
 }
 

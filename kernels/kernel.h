@@ -24,6 +24,18 @@ struct kern_tally {
 	long long pad[2];       /* one cache line per thread */
 };
 
+/* How a decoder keeps K/V (kernels that read through a cache). */
+enum kv_layout {
+	KV_FULL,                /* every row, contiguous */
+	KV_RING,                /* a ring of the last W rows (windows) */
+	KV_SINK_RING,           /* S pinned rows plus a ring (StreamingLLM) */
+	KV_PAGED,               /* fixed-size pages through a page table */
+	KV_LAYOUT_COUNT
+};
+
+/* Element type of the stored K/V (converted to fp32 on load). */
+enum kv_dtype { KV_F32, KV_F16, KV_BF16, KV_DTYPE_COUNT };
+
 struct problem {
 	int batch;              /* sequences */
 	int heads;              /* query heads */
@@ -37,6 +49,10 @@ struct problem {
 	float *o;               /* [batch][heads][n_q][d] */
 	const struct gset *g;   /* the index sets; g->causal: all j <= i */
 	struct kern_tally *tally; /* one slot per thread, or NULL */
+	enum kv_layout kv_layout; /* cache layout (decode kernels) */
+	enum kv_dtype kv_dtype; /* cache element type (decode kernels) */
+	long kv_ring;           /* ring rows (ring, sink_ring) */
+	long kv_sinks;          /* pinned rows (sink_ring) */
 };
 
 /* What a kernel executes and holds, from its own cost model. */
@@ -44,6 +60,7 @@ struct kern_cost {
 	double flops_exec;      /* FLOPs executed, 4 d per scored pair */
 	double score_bytes;     /* largest score buffer materialised */
 	double workspace_bytes; /* all workspace prepare allocates */
+	double kv_cache_bytes;  /* K/V a cache-reading kernel allocates; 0: none */
 };
 
 struct kern_desc {
@@ -58,9 +75,13 @@ struct kern_desc {
 	void (*release)(void *ws);              /* frees what prepare made */
 	/* cost model for this problem at this thread count */
 	void (*cost)(const struct problem *p, int threads, struct kern_cost *c);
+	/* untimed, before each timed run: restore state a run consumed (a
+	 * decode cache's evicted rows); NULL when runs leave nothing behind */
+	void (*reset)(const struct problem *p, void *ws);
 	/* what the manifest should know (library, core); NULL when nothing */
 	const char *(*info)(void);
 	int simd;                               /* runs the ISA micro-kernels */
+	int decode;                             /* reads K/V through a cache */
 };
 
 extern const struct kern_desc *const kern_table[];

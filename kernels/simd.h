@@ -28,6 +28,9 @@ struct simd_ops {
 	void (*dots)(const float *q, const float *const *rows, int n, int d, float *s);
 	/* acc[c] += sum_i p[i] rows[i][c] */
 	void (*axpys)(float *acc, const float *p, const float *const *rows, int n, int d);
+	/* out[i] = f16 or bf16 x[i] widened to fp32, i < n */
+	void (*from_f16)(const unsigned short *x, float *out, int n);
+	void (*from_bf16)(const unsigned short *x, float *out, int n);
 };
 
 extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;

@@ -2,7 +2,7 @@
  * registers, so the 64 queries go in two halves of 4 ymm; exp2 by
  * rounding, a degree-6 polynomial and an exponent built in the integer
  * unit. Only called when the CPU has AVX2 and FMA. */
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 #include <math.h>
 
@@ -210,6 +210,30 @@ static void axpys_avx2(float *acc, const float *p, const float *const *rows,
 	}
 }
 
+static void from_f16_avx2(const unsigned short *x, float *out, int n)
+{
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+	for (; i < n; i++)
+		out[i] = _cvtsh_ss(x[i]);
+}
+
+static void from_bf16_avx2(const unsigned short *x, float *out, int n)
+{
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
+		_mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+	}
+	for (; i < n; i++) {
+		unsigned int u = (unsigned int)x[i] << 16;
+		__builtin_memcpy(&out[i], &u, sizeof u);
+	}
+}
+
 const struct simd_ops simd_avx2 = {
 	.name = "avx2",                         /* 8 lanes, 16 registers */
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
@@ -218,4 +242,6 @@ const struct simd_ops simd_avx2 = {
 	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */
 	.dots = dots_avx2,                      /* q . k per key */
 	.axpys = axpys_avx2,                    /* 32 channels in registers */
+	.from_f16 = from_f16_avx2,              /* F16C */
+	.from_bf16 = from_bf16_avx2,            /* widen and shift */
 };

@@ -3,7 +3,7 @@
  * P V runs 4 channels x 64 queries; exp2 by rounding, a degree-6
  * polynomial and scalef. Compiled for AVX-512 whatever the build's -march;
  * only called when the CPU has it. */
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma,f16c")
 #include <immintrin.h>
 #include <math.h>
 
@@ -245,6 +245,33 @@ static void axpys_avx512(float *acc, const float *p, const float *const *rows,
 	}
 }
 
+static void from_f16_avx512(const unsigned short *x, float *out, int n)
+{
+	int i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+	if (i < n) {
+		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+		_mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, x + i)));
+	}
+}
+
+static void from_bf16_avx512(const unsigned short *x, float *out, int n)
+{
+	int i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(x + i)));
+		_mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+	}
+	if (i < n) {
+		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+		__m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, x + i));
+		_mm512_mask_storeu_ps(out + i, k, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+	}
+}
+
 const struct simd_ops simd_avx512 = {
 	.name = "avx512",                       /* 16 lanes, 32 registers */
 	.qk = qk_avx512,                        /* 4 keys x 64 queries */
@@ -253,4 +280,6 @@ const struct simd_ops simd_avx512 = {
 	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */
 	.dots = dots_avx512,                    /* 4 keys at a time */
 	.axpys = axpys_avx512,                  /* 64 channels in registers */
+	.from_f16 = from_f16_avx512,            /* vcvtph2ps */
+	.from_bf16 = from_bf16_avx512,          /* widen and shift */
 };

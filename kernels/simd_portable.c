@@ -1,6 +1,7 @@
 /* simd_portable.c - the micro-kernels in plain C, written so a compiler
  * can vectorise the query lanes; the reference the ISA paths must match. */
 #include <math.h>
+#include <string.h>
 
 #include "simd.h"
 
@@ -83,6 +84,23 @@ static void axpys_portable(float *acc, const float *p, const float *const *rows,
 			acc[c] += p[i] * rows[i][c];
 }
 
+static void from_f16_portable(const unsigned short *x, float *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		_Float16 h;
+		memcpy(&h, &x[i], sizeof h);
+		out[i] = (float)h;
+	}
+}
+
+static void from_bf16_portable(const unsigned short *x, float *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		unsigned int u = (unsigned int)x[i] << 16;
+		memcpy(&out[i], &u, sizeof u);
+	}
+}
+
 const struct simd_ops simd_portable = {
 	.name = "portable",                     /* plain C */
 	.qk = qk_portable,                      /* scores of a tile */
@@ -91,4 +109,6 @@ const struct simd_ops simd_portable = {
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
+	.from_f16 = from_f16_portable,          /* _Float16 casts */
+	.from_bf16 = from_bf16_portable,        /* shift into the high half */
 };

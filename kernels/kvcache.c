@@ -1,0 +1,173 @@
+/* kvcache.c - cache layouts and K/V element types for decoding. The f16
+ * conversions use the compiler's _Float16 (F16C instructions where the
+ * build has them); bf16 is fp32's upper half with round to nearest even. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvcache.h"
+
+const char *const kv_layout_names[KV_LAYOUT_COUNT] = {
+	[KV_FULL] = "full", [KV_RING] = "ring", [KV_SINK_RING] = "sink_ring",
+	[KV_PAGED] = "paged",
+};
+
+const char *const kv_dtype_names[KV_DTYPE_COUNT] = {
+	[KV_F32] = "f32", [KV_F16] = "f16", [KV_BF16] = "bf16",
+};
+
+int kv_dtype_size(enum kv_dtype t)
+{
+	return t == KV_F32 ? 4 : 2;
+}
+
+long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks)
+{
+	switch (l) {
+	case KV_RING:
+		return ring < n ? ring : n;
+	case KV_SINK_RING:
+		return sinks + ring < n ? sinks + ring : n;
+	case KV_PAGED:
+		return (n + KV_PAGE_ROWS - 1) / KV_PAGE_ROWS * KV_PAGE_ROWS;
+	default:
+		return n;
+	}
+}
+
+uint16_t kv_to_f16(float x)
+{
+	_Float16 h = (_Float16)x;
+	uint16_t u;
+
+	memcpy(&u, &h, sizeof u);
+	return u;
+}
+
+float kv_from_f16(uint16_t u)
+{
+	_Float16 h;
+
+	memcpy(&h, &u, sizeof h);
+	return (float)h;
+}
+
+uint16_t kv_to_bf16(float x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x, sizeof u);
+	if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+		return (uint16_t)((u >> 16) | 0x0040u);         /* quiet nan */
+	u += 0x7fffu + ((u >> 16) & 1u);                        /* nearest even */
+	return (uint16_t)(u >> 16);
+}
+
+float kv_from_bf16(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float x;
+
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
+	     long n, long ring, long sinks, unsigned long long seed)
+{
+	size_t bytes;
+
+	memset(c, 0, sizeof *c);
+	c->layout = l;
+	c->dtype = t;
+	c->d = d;
+	c->ring = ring > 0 ? ring : 1;
+	c->sinks = sinks;
+	c->rows = kv_layout_rows(l, n, c->ring, sinks);
+	bytes = (size_t)c->rows * (size_t)d * (size_t)kv_dtype_size(t);
+	c->k = aligned_alloc(64, (bytes + 63) / 64 * 64);
+	c->v = aligned_alloc(64, (bytes + 63) / 64 * 64);
+	if (l == KV_PAGED) {
+		long pages = c->rows / KV_PAGE_ROWS;
+		c->pages = malloc((size_t)(pages ? pages : 1) * sizeof *c->pages);
+		for (long i = 0; c->pages && i < pages; i++)
+			c->pages[i] = (int32_t)i;
+		for (long i = pages - 1; c->pages && i > 0; i--) {   /* seeded shuffle */
+			unsigned long long x = (seed + (unsigned long long)i) * 0x9e3779b97f4a7c15ULL;
+			long j = (long)((x ^ (x >> 29)) % (unsigned long long)(i + 1));
+			int32_t tmp = c->pages[i];
+			c->pages[i] = c->pages[j];
+			c->pages[j] = tmp;
+		}
+	}
+	if (!c->k || !c->v || (l == KV_PAGED && !c->pages)) {
+		kvc_free(c);
+		return -1;
+	}
+	return 0;
+}
+
+void kvc_free(struct kv_cache *c)
+{
+	free(c->k);
+	free(c->v);
+	free(c->pages);
+	memset(c, 0, sizeof *c);
+}
+
+static void store_row(const struct kv_cache *c, void *base, long row, const float *x)
+{
+	size_t at = (size_t)row * (size_t)c->d;
+
+	if (c->dtype == KV_F32) {
+		memcpy((float *)base + at, x, (size_t)c->d * sizeof *x);
+		return;
+	}
+	for (int i = 0; i < c->d; i++)
+		((uint16_t *)base)[at + (size_t)i] =
+			c->dtype == KV_F16 ? kv_to_f16(x[i]) : kv_to_bf16(x[i]);
+}
+
+void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v)
+{
+	long row = kvc_row(c, pos);
+
+	store_row(c, c->k, row, k);
+	store_row(c, c->v, row, v);
+}
+
+const float *kvc_load(const struct kv_cache *c, long pos, int which,
+		      float *scratch, const struct simd_ops *ops)
+{
+	const void *base = which ? c->v : c->k;
+	size_t at = (size_t)kvc_row(c, pos) * (size_t)c->d;
+	const uint16_t *h = (const uint16_t *)base + at;
+
+	if (c->dtype == KV_F32)
+		return (const float *)base + at;
+	if (c->dtype == KV_F16)
+		ops->from_f16(h, scratch, c->d);
+	else
+		ops->from_bf16(h, scratch, c->d);
+	return scratch;
+}
+
+int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks)
+{
+	if (l == KV_FULL || l == KV_PAGED)
+		return 1;
+	for (long r = 0; r < g->n_q; r++) {
+		long pos = g->q_offset + r, reach = pos - ring + 1;
+		for (int lay = 0; lay < g->n_layouts; lay++) {
+			int64_t n;
+			const struct pat_range *rg = gset_row(g, lay, r, &n);
+			for (int64_t i = 0; i < n; i++) {
+				if (l == KV_SINK_RING && rg[i].hi <= sinks)
+					continue;
+				if ((l == KV_SINK_RING ? (rg[i].lo < sinks ? sinks : rg[i].lo) : rg[i].lo) < reach ||
+				    rg[i].hi > pos + 1)
+					return 0;
+			}
+		}
+	}
+	return 1;
+}

@@ -1,0 +1,75 @@
+/* kvcache.h - a decoder's K/V cache for one (sequence, K/V head): the
+ * layout maps a token position to a storage row; rows are kept in fp32,
+ * f16 or bf16 and converted to fp32 when read. */
+#ifndef SABENCH_KVCACHE_H
+#define SABENCH_KVCACHE_H
+
+#include <stdint.h>
+
+#include "kernel.h"
+#include "simd.h"
+
+#define KV_PAGE_ROWS 64         /* rows per page of the paged layout */
+
+struct kv_cache {
+	enum kv_layout layout;  /* how positions map to rows */
+	enum kv_dtype dtype;    /* stored element type */
+	int d;                  /* head_dim */
+	long rows;              /* allocated rows */
+	long ring;              /* ring rows (ring, sink_ring) */
+	long sinks;             /* pinned rows (sink_ring) */
+	int32_t *pages;         /* paged: logical page -> physical page */
+	void *k, *v;            /* rows x d elements each */
+};
+
+extern const char *const kv_layout_names[KV_LAYOUT_COUNT];
+extern const char *const kv_dtype_names[KV_DTYPE_COUNT];
+
+/* Bytes of one element of dtype. */
+int kv_dtype_size(enum kv_dtype t);
+
+/* Rows layout allocates for n tokens (ring and sinks as given). */
+long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks);
+
+/* Allocates a cache for n tokens; pages are laid out in a seeded shuffled
+ * order, as a paged server's free list leaves them. Returns 0 or -1. */
+int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
+	     long n, long ring, long sinks, unsigned long long seed);
+
+void kvc_free(struct kv_cache *c);
+
+/* Storage row of position pos. */
+static inline long kvc_row(const struct kv_cache *c, long pos)
+{
+	switch (c->layout) {
+	case KV_RING:
+		return pos % c->ring;
+	case KV_SINK_RING:
+		return pos < c->sinks ? pos : c->sinks + (pos - c->sinks) % c->ring;
+	case KV_PAGED:
+		return (long)c->pages[pos / KV_PAGE_ROWS] * KV_PAGE_ROWS + pos % KV_PAGE_ROWS;
+	default:
+		return pos;
+	}
+}
+
+/* Stores the K and V rows of position pos (converting from fp32). */
+void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v);
+
+/* The fp32 K (which 0) or V (1) row of pos: a pointer into the cache when
+ * it holds fp32, else converted into scratch (d floats). */
+const float *kvc_load(const struct kv_cache *c, long pos, int which,
+		      float *scratch, const struct simd_ops *ops);
+
+/* 1 when a cache of this layout serves every row of g exactly (keys of
+ * ring layouts within the ring's reach when read); 0 else. */
+int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks);
+
+/* fp32 <-> f16 / bf16, round to nearest even; inf, nan and denormals
+ * convert as IEEE says (bf16 keeps fp32's range; f16 overflows to inf). */
+uint16_t kv_to_f16(float x);
+float kv_from_f16(uint16_t h);
+uint16_t kv_to_bf16(float x);
+float kv_from_bf16(uint16_t h);
+
+#endif

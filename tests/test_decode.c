@@ -1,0 +1,181 @@
+/* test_decode.c - decoding through KV caches: ring and sink_ring caches
+ * that wrap around many times give the oracle's output for every token;
+ * each layout's cache bytes equal what it allocates; f16/bf16 caches stay
+ * within their tolerances; special values convert as defined. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/runner.h"
+#include "../kernels/kvcache.h"
+#include "helpers.h"
+
+/* Decodes the last steps tokens of fx (built for n) through a cache of
+ * layout l; returns the largest error against the oracle. */
+static double decode_err(struct fixture *fx, long steps, enum kv_layout l,
+			 enum kv_dtype t, long ring, long sinks)
+{
+	const struct kern_desc *k = kern_find("decode");
+	struct problem p = fx->p;
+	struct gset g;
+	char why[256];
+	double worst = 0, *ref = malloc((size_t)p.d * sizeof *ref);
+	void *ws;
+
+	cr_assert_eq(gset_build(&g, &fx->pat, steps, p.n_kv, p.heads, why, sizeof why), 0);
+	p.g = &g;
+	p.n_q = steps;
+	p.kv_layout = l;
+	p.kv_dtype = t;
+	p.kv_ring = ring;
+	p.kv_sinks = sinks;
+	cr_assert(kvc_serves(&g, l, ring, sinks), "layout %s should serve this", kv_layout_names[l]);
+	cr_assert_eq(k->prepare(&p, 2, &ws), 0);
+	for (int rep = 0; rep < 3; rep++) {     /* repeated runs see the same cache */
+		k->reset(&p, ws);
+		k->run(&p, ws);
+	}
+	for (int b = 0; b < p.batch; b++)
+		for (int h = 0; h < p.heads; h++)
+			for (long r = 0; r < steps; r++) {
+				const float *o = p.o + kern_q_off(&p, b, h) + (size_t)r * p.d;
+				kern_oracle_row(&p, b, h, r, ref);
+				for (int c = 0; c < p.d; c++) {
+					cr_assert(isfinite(o[c]));
+					worst = fmax(worst, fabs(o[c] - ref[c]));
+				}
+			}
+	k->release(ws);
+	gset_free(&g);
+	free(ref);
+	return worst;
+}
+
+Test(decode, ring_caches_wrap_and_stay_exact)
+{
+	struct fixture fx;
+
+	/* window 16 over 200 tokens, 150 decoded: the ring wraps 9 times */
+	fx_make(&fx, "window: {size: 16}", 1, 200, 2, 4, 2, 32, 1.0f);
+	cr_assert(decode_err(&fx, 150, KV_RING, KV_F32, 16, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 150, KV_PAGED, KV_F32, 16, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 150, KV_FULL, KV_F32, 16, 0) <= VERIFY_MAX_ABS);
+	fx_free(&fx);
+	fx_make(&fx, "sink_window: {sinks: 4, size: 12}", 1, 200, 1, 2, 1, 16, 1.0f);
+	cr_assert(decode_err(&fx, 180, KV_SINK_RING, KV_F32, 12, 4) <= VERIFY_MAX_ABS);
+	fx_free(&fx);
+	fx_make(&fx, "dilated: {size: 5, dilation: 3}", 1, 120, 1, 2, 2, 16, 1.0f);
+	cr_assert(decode_err(&fx, 100, KV_RING, KV_F32, 13, 0) <= VERIFY_MAX_ABS);
+	fx_free(&fx);
+}
+
+Test(decode, bounded_layouts_refuse_what_they_cannot_serve)
+{
+	struct fixture fx;
+	struct gset g;
+	char why[256];
+
+	fx_make(&fx, "dense", 1, 64, 1, 1, 1, 8, 1.0f);
+	cr_assert_eq(gset_build(&g, &fx.pat, 8, 64, 1, why, sizeof why), 0);
+	cr_assert_not(kvc_serves(&g, KV_RING, 16, 0));
+	cr_assert(kvc_serves(&g, KV_RING, 64, 0));
+	cr_assert(kvc_serves(&g, KV_PAGED, 1, 0));
+	gset_free(&g);
+	fx_free(&fx);
+}
+
+Test(decode, reduced_precision_caches_within_tolerance)
+{
+	struct fixture fx;
+
+	fx_make(&fx, "sink_window: {sinks: 2, size: 40}", 1, 300, 1, 4, 2, 64, 1.0f);
+	cr_assert(decode_err(&fx, 64, KV_SINK_RING, KV_F16, 40, 2) <= VERIFY_MAX_ABS_F16);
+	cr_assert(decode_err(&fx, 64, KV_FULL, KV_BF16, 40, 2) <= VERIFY_MAX_ABS_BF16);
+	fx_free(&fx);
+}
+
+Test(decode, cache_bytes_are_what_the_layout_allocates)
+{
+	struct { enum kv_layout l; long n, ring, sinks, rows; } cases[] = {
+		{ KV_FULL, 1000, 0, 0, 1000 }, { KV_RING, 1000, 256, 0, 256 },
+		{ KV_RING, 100, 256, 0, 100 }, { KV_SINK_RING, 1000, 252, 4, 256 },
+		{ KV_PAGED, 1000, 0, 0, 1024 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+		for (int t = 0; t < KV_DTYPE_COUNT; t++) {
+			struct kv_cache c;
+			struct fixture fx;
+			struct kern_cost cost = { 0 };
+			cr_assert_eq(kvc_init(&c, cases[i].l, (enum kv_dtype)t, 16, cases[i].n,
+					      cases[i].ring, cases[i].sinks, 1), 0);
+			cr_assert_eq(c.rows, cases[i].rows, "%s", kv_layout_names[cases[i].l]);
+			fx_make(&fx, "dense", 1, cases[i].n, 1, 2, 1, 16, 1.0f);
+			fx.p.kv_layout = cases[i].l;
+			fx.p.kv_dtype = (enum kv_dtype)t;
+			fx.p.kv_ring = cases[i].ring;
+			fx.p.kv_sinks = cases[i].sinks;
+			kern_find("decode")->cost(&fx.p, 1, &cost);
+			cr_assert_eq((long)cost.kv_cache_bytes,
+				     2L * c.rows * 16 * kv_dtype_size((enum kv_dtype)t),
+				     "%s %s", kv_layout_names[cases[i].l], kv_dtype_names[t]);
+			fx_free(&fx);
+			kvc_free(&c);
+		}
+}
+
+Test(decode, special_values_convert_as_defined)
+{
+	float inf = INFINITY, tiny = 1e-40f, f16_tiny = 6e-8f;
+
+	cr_assert(isinf(kv_from_f16(kv_to_f16(inf))) && kv_from_f16(kv_to_f16(-inf)) < 0);
+	cr_assert(isnan(kv_from_f16(kv_to_f16(NAN))));
+	cr_assert(isinf(kv_from_f16(kv_to_f16(70000.0f))), "f16 overflows to inf");
+	cr_assert_float_eq(kv_from_f16(kv_to_f16(f16_tiny)), 5.9604645e-8f, 1e-12, "f16 denormal");
+	cr_assert(isinf(kv_from_bf16(kv_to_bf16(inf))));
+	cr_assert(isnan(kv_from_bf16(kv_to_bf16(NAN))));
+	cr_assert_eq(kv_from_bf16(kv_to_bf16(70000.0f)), 70144.0f, "bf16 keeps fp32's range");
+	cr_assert_eq(kv_from_bf16(kv_to_bf16(tiny)) > 0, 1, "bf16 keeps denormals");
+	cr_assert_eq(kv_from_bf16(kv_to_bf16(1.00390625f)), 1.0f, "ties round to even");
+	cr_assert_eq(kv_from_bf16(kv_to_bf16(1.01171875f)), 1.015625f, "ties round to even");
+}
+
+Test(decode, experiment_runs_verified_decode_cells, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char exp[256], out[256], path[300], *err = NULL;
+	struct csv t;
+
+	snprintf(exp, sizeof exp, "%s/dec.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp,
+		   "shape: {heads: 2, kv_heads: 1, head_dim: 16, threads: 2, mode: decode, decode_steps: 40}\n"
+		   "sweep: {seq_len: [64, 100], kv_layout: [auto, paged], kv_dtype: [f32, bf16]}\n"
+		   "patterns: [dense, {window: {size: 8}}, {sink_window: {sinks: 2, size: 6}}]\n"
+		   "kernels: [decode, tiled]\n"
+		   "run: {warmup: 1, repeats: 2, min_time_ms: 0}\n"
+		   "counters: [sabench::pairs]\n");
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	for (int i = 0; i < t.nrow; i++) {
+		const char *k = csv_get(&t, i, "kernel"), *lay = csv_get(&t, i, "kv_layout");
+		cr_assert_str_eq(csv_get(&t, i, "mode"), "decode");
+		cr_assert_str_eq(csv_get(&t, i, "n_q"), "40");
+		if (!strcmp(k, "tiled") && strcmp(csv_get(&t, i, "kv_dtype"), "f32"))
+			cr_assert(strstr(csv_get(&t, i, "status"), "skipped: reads K/V as full f32 arrays"));
+		if (!strcmp(csv_get(&t, i, "status"), "ok")) {
+			cr_assert_str_eq(csv_get(&t, i, "verified"), "yes", "%s", csv_get(&t, i, "cell"));
+			cr_assert_gt(atof(csv_get(&t, i, "tokens_per_s")), 0);
+		}
+		if (!strcmp(k, "decode") && strstr(csv_get(&t, i, "cell"), "/auto/")) {
+			const char *pat = csv_get(&t, i, "pattern");
+			const char *want = !strcmp(pat, "window") ? "ring" : !strcmp(pat, "sink_window") ? "sink_ring" : "full";
+			cr_assert_str_eq(lay, want, "%s", csv_get(&t, i, "cell"));
+		}
+	}
+	csv_free(&t);
+	free(err);
+}
