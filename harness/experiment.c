@@ -807,6 +807,140 @@ static int parse_counters(struct ctx *c, struct experiment *x,
 	return 0;
 }
 
+/* kv_budget: "2 GiB", "512 MiB", "1.5 GB", or bytes. */
+static int parse_budget(struct ctx *c, struct experiment *x, const struct ynode *n)
+{
+	static const struct { const char *unit; double scale; } units[] = {
+		{ "B", 1 }, { "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
+		{ "TiB", 1099511627776.0 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
+	};
+	const char *s;
+	char *end;
+	double v;
+
+	if (!n)
+		return 0;
+	s = want_scalar(c, n, "kv_budget", "a size like '2 GiB'");
+	if (!s)
+		return -1;
+	v = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	if (end == s || !(v > 0) || !isfinite(v))
+		return bad(c, n, "'kv_budget' must be a size like '2 GiB', not '%s'", s);
+	if (!*end) {
+		x->kv_budget = v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (!strcmp(end, units[i].unit)) {
+			x->kv_budget = v * units[i].scale;
+			return 0;
+		}
+	return bad(c, n, "unknown unit '%s' in kv_budget; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB", end);
+}
+
+static long pattern_by_label(const struct experiment *x, const char *label)
+{
+	for (size_t i = 0; i < x->n_pat; i++)
+		if (!strcmp(x->pat[i].label, label))
+			return (long)i;
+	return -1;
+}
+
+static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
+		       const struct ynode *n)
+{
+	static const char *const keys[] = { "count", "pattern" };
+	const struct ynode *cnt, *pat;
+	struct exp_layer *l;
+	long long v;
+	long at;
+
+	if (n->type != YT_MAP)
+		return bad(c, n, "a layer must be a mapping like {count: 5, pattern: local}, not %s",
+			   yt_what(n));
+	if (only_keys(c, n, keys, 2, " in a layer"))
+		return -1;
+	cnt = yt_get(n, "count");
+	pat = yt_get(n, "pattern");
+	if (!cnt || !pat)
+		return bad(c, n, "a layer needs 'count' and 'pattern'");
+	if (parse_int(c, cnt, "count", 1, 100000, &v) || !want_scalar(c, pat, "pattern", "a pattern label"))
+		return -1;
+	at = pattern_by_label(x, pat->str);
+	if (at < 0)
+		return bad(c, pat, "model '%s' names pattern '%s', which the patterns list lacks (use a label from it)",
+			   m->name, pat->str);
+	l = realloc(m->layer, (m->n_layer + 1) * sizeof *l);
+	if (!l)
+		return err_set(c->e, "out of memory");
+	m->layer = l;
+	l[m->n_layer].count = (long)v;
+	l[m->n_layer++].pat = (size_t)at;
+	return 0;
+}
+
+static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *n)
+{
+	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "kv_dtype" };
+	struct exp_model *m;
+	const struct ynode *v;
+	long long t;
+
+	if (n->type != YT_MAP)
+		return bad(c, n, "a model must be a mapping, not %s", yt_what(n));
+	if (only_keys(c, n, keys, 5, " in 'model'"))
+		return -1;
+	m = realloc(x->models, (x->n_models + 1) * sizeof *m);
+	if (!m)
+		return err_set(c->e, "out of memory");
+	x->models = m;
+	m = &x->models[x->n_models++];
+	memset(m, 0, sizeof *m);
+	m->kv_heads = (int)(x->axis[EXP_KV_HEADS].v[0] ? x->axis[EXP_KV_HEADS].v[0]
+						      : x->axis[EXP_HEADS].v[0]);
+	m->head_dim = (int)x->axis[EXP_HEAD_DIM].v[0];
+	m->kv_dtype = (int)x->axis[EXP_KV_DTYPE].v[0];
+	if (parse_string(c, (v = yt_get(n, "name")) ? v : n, "name", &m->name))
+		return -1;
+	if ((v = yt_get(n, "kv_heads"))) {
+		if (parse_int(c, v, "kv_heads", 1, 1 << 16, &t))
+			return -1;
+		m->kv_heads = (int)t;
+	}
+	if ((v = yt_get(n, "head_dim"))) {
+		if (parse_int(c, v, "head_dim", 1, 4096, &t))
+			return -1;
+		m->head_dim = (int)t;
+	}
+	if ((v = yt_get(n, "kv_dtype"))) {
+		if (parse_field_value(c, EXP_KV_DTYPE, v, &t))
+			return -1;
+		m->kv_dtype = (int)t;
+	}
+	v = yt_get(n, "layers");
+	if (!v || v->type != YT_SEQ || !v->n)
+		return bad(c, v ? v : n, "model '%s' needs a non-empty list of layers", m->name);
+	for (size_t i = 0; i < v->n; i++)
+		if (parse_layer(c, x, m, v->kid[i]))
+			return -1;
+	return 0;
+}
+
+/* model: one mapping or a list of them. */
+static int parse_models(struct ctx *c, struct experiment *x, const struct ynode *n)
+{
+	if (!n)
+		return 0;
+	if (n->type != YT_SEQ)
+		return parse_model(c, x, n);
+	for (size_t i = 0; i < n->n; i++)
+		if (parse_model(c, x, n->kid[i]))
+			return -1;
+	return 0;
+}
+
 /* Refuses a grid larger than run: max_cells, saying how large it is. */
 static int check_grid_size(struct ctx *c, const struct experiment *x,
 			   const struct ynode *root)
@@ -847,7 +981,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 		      const struct ynode *root)
 {
 	static const char *const keys[] = { "name", "description", "shape",
-		"sweep", "patterns", "kernels", "run", "counters" };
+		"sweep", "patterns", "kernels", "run", "counters", "kv_budget", "model" };
 	const struct ynode *v;
 
 	if (root->type != YT_MAP)
@@ -871,7 +1005,9 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	if (parse_patterns(c, x, yt_get(root, "patterns")) ||
 	    parse_kernels(c, x, yt_get(root, "kernels")) ||
 	    parse_run(c, x, yt_get(root, "run")) ||
-	    parse_counters(c, x, yt_get(root, "counters")))
+	    parse_counters(c, x, yt_get(root, "counters")) ||
+	    parse_budget(c, x, yt_get(root, "kv_budget")) ||
+	    parse_models(c, x, yt_get(root, "model")))
 		return -1;
 	return check_grid_size(c, x, root);
 }
@@ -928,6 +1064,11 @@ void exp_free(struct experiment *x)
 	for (size_t i = 0; i < x->n_counters; i++)
 		free(x->counters[i]);
 	free(x->counters);
+	for (size_t i = 0; i < x->n_models; i++) {
+		free(x->models[i].name);
+		free(x->models[i].layer);
+	}
+	free(x->models);
 	free(x->pat);
 	free(x->kern);
 	free(x->run.dump);

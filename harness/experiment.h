@@ -59,6 +59,22 @@ struct exp_run {
 	long long max_cells;    /* a larger grid is refused (a typo guard) */
 };
 
+/* A whole network's attention: layers that each use a pattern of the
+ * experiment (by label), for KV-cache and per-token latency totals. */
+struct exp_layer {
+	long count;             /* layers using this pattern */
+	size_t pat;             /* index into experiment.pat */
+};
+
+struct exp_model {
+	char *name;             /* e.g. gemma3-like */
+	int kv_heads;           /* per layer */
+	int head_dim;
+	int kv_dtype;           /* enum kv_dtype */
+	struct exp_layer *layer;
+	size_t n_layer;
+};
+
 struct experiment {
 	char *path;             /* the file, as given */
 	char *name;             /* results/<name>/ */
@@ -71,6 +87,9 @@ struct experiment {
 	struct exp_run run;     /* run: settings */
 	char **counters;        /* counters: names */
 	size_t n_counters;
+	double kv_budget;       /* bytes of KV cache per sequence, 0: none */
+	struct exp_model *models;       /* model: layer stacks */
+	size_t n_models;
 };
 
 /* Loads and validates path into *x (exp_free it). Returns 0, or -1 with a

@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../kernels/kvcache.h"
 #include "../kernels/simd.h"
 #include "manifest.h"
 
@@ -234,6 +235,25 @@ static void write_experiment(FILE *f, const struct experiment *x)
 			yq(f, k->info());
 		}
 		fputs("}\n", f);
+	}
+	if (x->kv_budget > 0)
+		fprintf(f, "  kv_budget_bytes: %.0f\n", x->kv_budget);
+	if (x->n_models)
+		fputs("  models:\n", f);
+	for (size_t i = 0; i < x->n_models; i++) {
+		const struct exp_model *m = &x->models[i];
+		fputs("    - name: ", f);
+		yq(f, m->name);
+		fprintf(f, "\n      kv_heads: %d\n      head_dim: %d\n      kv_dtype: %s\n      layers:\n",
+			m->kv_heads, m->head_dim, kv_dtype_names[m->kv_dtype]);
+		for (size_t j = 0; j < m->n_layer; j++) {
+			char spec[8192];
+			fprintf(f, "        - {count: %ld, pattern: ", m->layer[j].count);
+			yq(f, x->pat[m->layer[j].pat].label);
+			fputs(", spec: ", f);
+			yq(f, pat_to_spec(&x->pat[m->layer[j].pat], spec, sizeof spec) ? "" : spec);
+			fputs("}\n", f);
+		}
 	}
 	fprintf(f, "  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu}\n",
 		r->warmup, r->repeats, r->min_time_ms, r->verify ? "true" : "false",

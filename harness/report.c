@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../kernels/kvcache.h"
+#include "experiment.h"
+#include "model.h"
 #include "report.h"
 #include "results.h"
 #include "ytree.h"
@@ -269,6 +272,156 @@ static void write_exceptions(FILE *f, const struct res_table *t, const struct co
 	fputs(bad ? "\n" : "None.\n\n", f);
 }
 
+/* First value of a shape axis in the manifest, or def. */
+static const char *shape_first(const struct ynode *m, const char *key, const char *def)
+{
+	const struct ynode *v = yt_get(yt_get(yt_get(m, "experiment"), "shape"), key);
+
+	return v && v->type == YT_SEQ && v->n ? v->kid[0]->str : def;
+}
+
+static int dtype_bytes(const char *name)
+{
+	return !strcmp(name, "f16") || !strcmp(name, "bf16") ? 2 : 4;
+}
+
+static void write_budget(FILE *f, const struct ynode *m, const struct res_table *t,
+			 const struct cols *c)
+{
+	const struct ynode *x = yt_get(m, "experiment"), *b = yt_get(x, "kv_budget_bytes");
+	const struct ynode *pats = yt_get(x, "patterns");
+	int causal = strcmp(shape_first(m, "causal", "true"), "false") != 0;
+	const char *kvh = shape_first(m, "kv_heads", "heads");
+	int kv_heads = atoi(strcmp(kvh, "heads") ? kvh : shape_first(m, "heads", "1"));
+	int d = atoi(shape_first(m, "head_dim", "64"));
+	int size = dtype_bytes(shape_first(m, "kv_dtype", "f32"));
+	double budget, row;
+	long ns[256];
+	size_t nn = seq_lens(t, c, ns);
+	char hb[32];
+
+	if (!b || b->type != YT_SCALAR)
+		return;
+	budget = atof(b->str);
+	row = 2.0 * kv_heads * d * size;
+	human_bytes(budget, hb, sizeof hb);
+	fprintf(f, "## KV-cache budget: %s per sequence\n\n", hb);
+	fprintf(f, "Per token: K and V x %d kv heads x head_dim %d x %d bytes = %.0f B. A pattern fits at n when the cache its decoder must keep (kv_cache_bytes) is within the budget.\n\n| pattern |",
+		kv_heads, d, size, row);
+	for (size_t k = 0; k < nn; k++)
+		fprintf(f, " n = %ld |", ns[k]);
+	fputs(" longest context that fits |\n|---|", f);
+	for (size_t k = 0; k < nn; k++)
+		fputs("---|", f);
+	fputs("---|\n", f);
+	for (size_t i = 0; pats && pats->type == YT_SEQ && i < pats->n; i++) {
+		const struct ynode *l = yt_get(pats->kid[i], "label"), *s = yt_get(pats->kid[i], "spec");
+		struct pattern p;
+		struct err e;
+		long longest;
+		if (!l || !s || !s->quoted || exp_parse_spec(s->str, causal, &p, &e))
+			continue;
+		fprintf(f, "| %s |", l->str);
+		for (size_t k = 0; k < nn; k++)
+			fputs((double)pat_kv_rows(&p, ns[k]) * row <= budget ? " fits |" : " **no** |", f);
+		longest = model_longest_context(&p, row, budget);
+		if (longest < 0)
+			fputs(" any length (bounded cache) |\n", f);
+		else
+			fprintf(f, " %ld |\n", longest);
+		pat_free(&p);
+	}
+	fputc('\n', f);
+}
+
+/* Median decode time per token of pattern label at n (the decode kernel's
+ * row when there is one, else the fastest); < 0 when not measured. */
+static double token_time(const struct res_table *t, const struct cols *c,
+			 const char *label, long n)
+{
+	int ct = res_table_col(t, "time_per_token_s");
+	double best = -1;
+
+	for (size_t i = 0; ct >= 0 && i < t->nrow; i++) {
+		double v = atof(GET(t, i, ct));
+		if (strcmp(GET(t, i, c->label), label) || atol(GET(t, i, c->n)) != n ||
+		    !GET(t, i, ct)[0])
+			continue;
+		if (!strcmp(GET(t, i, c->kernel), "decode"))
+			return v;
+		if (best < 0 || v < best)
+			best = v;
+	}
+	return best;
+}
+
+static void write_stack(FILE *f, const struct ynode *model, const struct res_table *t,
+			const struct cols *c, int causal)
+{
+	const struct ynode *nm = yt_get(model, "name"), *layers = yt_get(model, "layers");
+	int kv_heads = atoi(yt_get(model, "kv_heads") ? yt_get(model, "kv_heads")->str : "1");
+	int d = atoi(yt_get(model, "head_dim") ? yt_get(model, "head_dim")->str : "64");
+	const char *dt = yt_get(model, "kv_dtype") ? yt_get(model, "kv_dtype")->str : "f32";
+	double row = 2.0 * kv_heads * d * dtype_bytes(dt);
+	long ns[260];
+	size_t nn = seq_lens(t, c, ns);
+	long total_layers = 0;
+
+	ns[nn++] = 32768;
+	ns[nn++] = 131072;
+	qsort(ns, nn, sizeof *ns, cmp_long);
+	fprintf(f, "### %s\n\n", nm ? nm->str : "model");
+	for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++) {
+		const struct ynode *cnt = yt_get(layers->kid[j], "count"), *pl = yt_get(layers->kid[j], "pattern");
+		fprintf(f, "%s%s x %s", j ? ", " : "Layers: ", cnt ? cnt->str : "?", pl ? pl->str : "?");
+		total_layers += cnt ? atol(cnt->str) : 0;
+	}
+	fprintf(f, " (%ld layers; kv_heads %d, head_dim %d, %s).\n\n", total_layers, kv_heads, d, dt);
+	fputs("| context | KV cache per sequence | per-token decode latency (sum of layers) |\n|---:|---:|---:|\n", f);
+	for (size_t k = 0; k < nn; k++) {
+		double bytes = 0, lat = 0;
+		int measured = 1;
+		char hb[32];
+		if (k && ns[k] == ns[k - 1])
+			continue;
+		for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++) {
+			const struct ynode *cnt = yt_get(layers->kid[j], "count");
+			const struct ynode *pl = yt_get(layers->kid[j], "pattern");
+			const struct ynode *sp = yt_get(layers->kid[j], "spec");
+			struct pattern p;
+			struct err e;
+			double tt;
+			if (!cnt || !pl || !sp || exp_parse_spec(sp->str, causal, &p, &e))
+				continue;
+			bytes += (double)atol(cnt->str) * (double)pat_kv_rows(&p, ns[k]) * row;
+			pat_free(&p);
+			tt = token_time(t, c, pl->str, ns[k]);
+			if (tt < 0)
+				measured = 0;
+			lat += (double)atol(cnt->str) * tt;
+		}
+		human_bytes(bytes, hb, sizeof hb);
+		if (measured)
+			fprintf(f, "| %ld | %s | %.3f ms |\n", ns[k], hb, lat * 1e3);
+		else
+			fprintf(f, "| %ld | %s | not measured |\n", ns[k], hb);
+	}
+	fputc('\n', f);
+}
+
+static void write_stacks(FILE *f, const struct ynode *m, const struct res_table *t,
+			 const struct cols *c)
+{
+	const struct ynode *models = yt_get(yt_get(m, "experiment"), "models");
+	int causal = strcmp(shape_first(m, "causal", "true"), "false") != 0;
+
+	if (!models || models->type != YT_SEQ || !models->n)
+		return;
+	fputs("## Layer stacks\n\nKV cache per sequence: the sum over layers of each layer's pattern cache. Latency: the sum over layers of the measured decode time per token of the layer's pattern at that context (the decode kernel's, when measured).\n\n", f);
+	for (size_t i = 0; i < models->n; i++)
+		write_stack(f, models->kid[i], t, c, causal);
+}
+
 static void write_pictures(FILE *f, const char *dir)
 {
 	const char *pics[][2] = {
@@ -323,6 +476,8 @@ int report_write(const char *dir, struct err *e)
 	write_machine(f, m, dir);
 	write_tables(f, &t, &c);
 	write_best(f, &t, &c);
+	write_budget(f, m, &t, &c);
+	write_stacks(f, m, &t, &c);
 	write_exceptions(f, &t, &c);
 	write_pictures(f, dir);
 	yt_free(m);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/experiment.h"
+#include "../harness/model.h"
 #include "../harness/runner.h"
 #include "../kernels/kvcache.h"
 #include "helpers.h"
@@ -177,5 +179,61 @@ Test(decode, experiment_runs_verified_decode_cells, .timeout = 60)
 		}
 	}
 	csv_free(&t);
+	free(err);
+}
+
+Test(budget, longest_context_matches_direct_evaluation)
+{
+	const char *specs[] = { "dense", "strided: {stride: 64}", "fixed: {block: 100, summary: 3}",
+				"global: {tokens: [0, 5]}", "window: {size: 512}", "chunked: {size: 4096}",
+				"document: {lengths: [1000, 3000]}" };
+	double row = 2.0 * 8 * 128 * 2, budget = 256.0 * 1048576;  /* 256 MiB, bf16 */
+	for (size_t s = 0; s < sizeof specs / sizeof *specs; s++) {
+		struct pattern p;
+		struct err e;
+		long n;
+		cr_assert_eq(exp_parse_spec(specs[s], 1, &p, &e), 0);
+		n = model_longest_context(&p, row, budget);
+		if (n < 0) {
+			for (long m = 1; m < (1L << 30); m = m * 3 + 1)
+				cr_assert((double)pat_kv_rows(&p, m) * row <= budget, "%s at %ld", specs[s], m);
+		} else {
+			cr_assert((double)pat_kv_rows(&p, n) * row <= budget, "%s: %ld does not fit", specs[s], n);
+			cr_assert((double)pat_kv_rows(&p, n + 1) * row > budget, "%s: %ld + 1 fits too", specs[s], n);
+		}
+		pat_free(&p);
+	}
+}
+
+Test(budget, stack_totals_are_the_sum_of_their_layers, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char exp[256], out[256], path[300], *md, *err = NULL;
+
+	snprintf(exp, sizeof exp, "%s/stack.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp,
+		   "shape: {heads: 2, kv_heads: 2, head_dim: 16, threads: 1, mode: decode, decode_steps: 4}\n"
+		   "sweep: {seq_len: [256]}\n"
+		   "patterns: [dense, {label: local, window: {size: 32}}]\n"
+		   "kernels: [decode]\n"
+		   "run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
+		   "kv_budget: 64 KiB\n"
+		   "model: {name: mixed, layers: [{count: 3, pattern: local}, {count: 1, pattern: dense}]}\n"
+		   "counters: [sabench::pairs]\n");
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(run, NULL, &err), 0, "%s", err);
+	char *rep[] = { "sabench", "report", out, NULL };
+	cr_assert_eq(run_bin(rep, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	md = read_text(path);
+	/* per token 2 x 2 heads x 16 x 4 B = 256 B; at 256: 3 x 32 + 1 x 256 rows */
+	cr_assert(strstr(md, "| 256 | 88.0 KiB |"), "%s", md);
+	/* at 32768: 3 x 32 + 32768 rows = 32864 x 256 B */
+	cr_assert(strstr(md, "| 32768 | 8.0 MiB | not measured |"), "%s", md);
+	/* budget 64 KiB at 256 B a token: dense fits 256 tokens, the window any */
+	cr_assert(strstr(md, "| dense | fits | 256 |"), "%s", md);
+	cr_assert(strstr(md, "| local | fits | any length (bounded cache) |"), "%s", md);
+	free(md);
 	free(err);
 }
