@@ -57,6 +57,11 @@ static int papi_start_library(void)
 
 	if (lib.state)
 		return lib.state > 0 ? 0 : -1;
+	/* GPU components: nothing sabench counts, and rocm_smi prints to
+	 * stderr when it finds no GPU (its library comes with slurm-wlm) */
+	PAPI_disable_component_by_name("rocm_smi");
+	PAPI_disable_component_by_name("rocm");
+	PAPI_disable_component_by_name("cuda");
 	v = PAPI_library_init(PAPI_VER_CURRENT);
 	if (v != PAPI_VER_CURRENT) {
 		snprintf(lib.why, sizeof lib.why, "PAPI_library_init failed: %s",

@@ -18,7 +18,9 @@
 #include "machine.h"
 #include "experiment.h"
 #include "plan.h"
+#include "merge.h"
 #include "plot.h"
+#include "slurm.h"
 #include "report.h"
 #include "results.h"
 #include "runner.h"
@@ -124,6 +126,7 @@ static int cmd_run(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "resume", no_argument, NULL, 'r' },
 		{ "dump", required_argument, NULL, 'd' },
+		{ "shard", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *use = find_command("run")->usage;
@@ -145,17 +148,23 @@ static int cmd_run(int argc, char **argv)
 			o.mode = c == 'f' ? RES_FORCE : RES_RESUME;
 		} else if (c == 'd')
 			o.dump_dir = optarg;
-		else
+		else if (c == 's') {
+			if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 ||
+			    o.shard_k < 1 || o.shard_k > o.shard_n)
+				return usage_error(use, "--shard must be K/N with 1 <= K <= N, not '%s'", optarg);
+		} else
 			return usage_error(use, "%s", "bad option");
 	}
 	if (optind != argc - 1)
 		return usage_error(use, "%s", "run takes one experiment file");
 	if (exp_load(argv[optind], &x, &e))
 		return fail(2, &e);
-	if (!o.out_dir) {
+	if (!o.out_dir && o.shard_n)
+		snprintf(dir, sizeof dir, "results/%s/shards/%d-of-%d", x.name, o.shard_k, o.shard_n);
+	else if (!o.out_dir)
 		snprintf(dir, sizeof dir, "results/%s", x.name);
+	if (!o.out_dir)
 		o.out_dir = dir;
-	}
 	fprintf(stderr, "sabench: running '%s' into '%s'\n", x.path, o.out_dir);
 	rc = runner_run(&x, &o, &s, &e);
 	if (rc) {
@@ -570,6 +579,111 @@ static int cmd_compare(int argc, char **argv)
 	return fail_on_slow && slow ? 1 : 0;
 }
 
+/* ---- merge and slurm ---- */
+
+static int cmd_merge(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("merge")->usage, *out = NULL;
+	struct merge_summary s;
+	int c, force = 0;
+	struct err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'o')
+			out = optarg;
+		else if (c == 'f')
+			force = 1;
+		else
+			return usage_error(use, "%s", "bad option");
+	}
+	if (optind >= argc || !out)
+		return usage_error(use, "%s", "merge takes shard folders and -o DIR");
+	if (merge_runs(argv + optind, argc - optind, out, force, &s, &e))
+		return fail(1, &e);
+	printf("merged %d shards, %zu cells, from %d machine%s into %s\n", s.shards, s.cells,
+	       s.machines, s.machines == 1 ? "" : "s", out);
+	return 0;
+}
+
+static int cmd_slurm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "shards", required_argument, NULL, 'n' },
+		{ "partition", required_argument, NULL, 'p' },
+		{ "time", required_argument, NULL, 't' },
+		{ "submit", no_argument, NULL, 's' },
+		{ "shared", no_argument, NULL, 'S' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("slurm")->usage;
+	struct slurm_opts so = { .shards = 4, .time = "01:00:00", .exclusive = 1 };
+	struct experiment x;
+	char dir[4200], array_id[64], merge_id[64], path[4300];
+	long shards;
+	int c, submit = 0, rc;
+	struct err e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (c == 'n' && (parse_long(optarg, 1, &shards) || shards > 10000))
+			return usage_error(use, "--shards must be 1 to 10000, not '%s'", optarg);
+		if (c == 'n')
+			so.shards = (int)shards;
+		else if (c == 'p')
+			so.partition = optarg;
+		else if (c == 't')
+			so.time = optarg;
+		else if (c == 's')
+			submit = 1;
+		else if (c == 'S')
+			so.exclusive = 0;
+		else if (c == 'o')
+			so.run_dir = optarg;
+		else
+			return usage_error(use, "%s", "bad option");
+	}
+	if (optind != argc - 1)
+		return usage_error(use, "%s", "slurm takes one experiment file");
+	if (exp_load(argv[optind], &x, &e))
+		return fail(2, &e);
+	so.experiment = argv[optind];
+	so.name = x.name;
+	if (!so.run_dir) {
+		snprintf(dir, sizeof dir, "results/%s", x.name);
+		so.run_dir = dir;
+	}
+	rc = slurm_write(&so, &e);
+	if (!rc && submit)
+		rc = slurm_submit(&so, array_id, merge_id, sizeof array_id, &e);
+	if (rc) {
+		exp_free(&x);
+		return fail(1, &e);
+	}
+	for (int k = 0; k < 2; k++) {
+		char line[8192];
+		FILE *f;
+		snprintf(path, sizeof path, "%s/slurm/%s.sbatch", so.run_dir, k ? "merge" : "shards");
+		f = fopen(path, "r");
+		printf("==> %s <==\n", path);
+		while (f && fgets(line, sizeof line, f))
+			fputs(line, stdout);
+		if (f)
+			fclose(f);
+	}
+	if (submit)
+		printf("submitted: array job %s (%d shards), merge job %s (afterok)\n", array_id,
+		       so.shards, merge_id);
+	exp_free(&x);
+	return 0;
+}
+
 /* ---- report ---- */
 
 static int cmd_report(int argc, char **argv)
@@ -590,14 +704,16 @@ static int cmd_report(int argc, char **argv)
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "run", cmd_run, "run EXPERIMENT.yaml [-o DIR] [--force | --resume] [--dump DIR]",
+	{ "run", cmd_run, "run EXPERIMENT.yaml [-o DIR] [--force | --resume] [--dump DIR] [--shard K/N]",
 	  "Runs every cell of the experiment (pattern variant x kernel x shape),\n"
 	  "verifies each against the oracle and writes results.csv, samples.csv\n"
 	  "and manifest.yaml into DIR (default results/<name>).\n\n"
 	  "  -o, --output DIR  results folder\n"
 	  "  --force           start an existing results folder over\n"
 	  "  --resume          run only the cells the folder does not hold yet\n"
-	  "  --dump DIR        write inputs, outputs and G-sets as .npy files\n\n"
+	  "  --dump DIR        write inputs, outputs and G-sets as .npy files\n"
+	  "  --shard K/N       run only shard K of N (whole cell groups, dealt by\n"
+	  "                    estimated cost); default DIR results/<name>/shards/K-of-N\n\n"
 	  "Ctrl-C finishes the cell group in progress and stops; a second one\n"
 	  "stops at once. Threads are pinned (OMP_PROC_BIND=close,\n"
 	  "OMP_PLACES=cores) unless OMP_PROC_BIND is set.\n" },
@@ -630,6 +746,18 @@ static const struct command commands[] = {
 	  "listed. Writes DIR/compare.csv and compare.png (default RUN_B/compare).\n\n"
 	  "  --threshold T  smallest change that counts, 5% by default\n"
 	  "  --fail         exit 1 when a cell is significantly slower (for CI)\n" },
+	{ "merge", cmd_merge, "merge SHARD_DIR... -o DIR [--force]",
+	  "Joins the shard folders of one experiment (or one folder holding them)\n"
+	  "into DIR: refuses shards of other experiments or builds, missing or\n"
+	  "repeated shards, and names cells that have no row or two; the manifest\n"
+	  "lists every shard's machine.\n" },
+	{ "slurm", cmd_slurm,
+	  "slurm EXPERIMENT.yaml [--shards N] [--partition P] [--time T] [--submit] [--shared] [-o DIR]",
+	  "Writes DIR/slurm/shards.sbatch (an array of N tasks, one shard each, on\n"
+	  "exclusive nodes with threads pinned) and merge.sbatch (merge, plot and\n"
+	  "report, afterok the whole array, cancelled if a shard fails), prints\n"
+	  "them, and with --submit submits both with sbatch and prints the job ids.\n"
+	  "Nodes are exclusive unless --shared: benchmarks on shared nodes lie.\n" },
 	{ "report", cmd_report, "report RESULTS_DIR",
 	  "Writes RESULTS_DIR/report.md for a design review: the experiment, machine\n"
 	  "and build, a table per seq_len (median time, GFLOP/s, speed-up and\n"

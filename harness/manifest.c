@@ -316,6 +316,8 @@ int manifest_write(const char *dir, const struct manifest *m, struct err *e)
 	fputs("\n  reason: ", f);
 	yq(f, m->reason ? m->reason : "");
 	fputc('\n', f);
+	if (m->shard_n > 0)
+		fprintf(f, "  shard: {index: %d, count: %d}\n", m->shard_k, m->shard_n);
 	write_time(f, "start", m->start);
 	write_time(f, "end", m->end);
 	fprintf(f, "  cells: %zu\n  resumed: %zu\n  ok: %zu\n  skipped: %zu\n  failed: %zu\n",

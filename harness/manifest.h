@@ -18,6 +18,7 @@ struct manifest {
 	size_t ok, skipped, failed;     /* this run's rows by status */
 	const struct ctr_set *ctr;      /* counter status, or NULL */
 	const char *machine_file;       /* ceilings behind pct_peak, or NULL */
+	int shard_k, shard_n;           /* this run is shard k of n; n 0: whole */
 };
 
 /* Writes dir/manifest.yaml atomically (temporary file, then rename). */

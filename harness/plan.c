@@ -98,3 +98,70 @@ void plan_free(struct plan *p)
 	free(p->cell);
 	memset(p, 0, sizeof *p);
 }
+
+double plan_cell_cost(const struct experiment *x, const struct cell *c)
+{
+	const long long *v = c->sh.v;
+	double n = (double)v[EXP_SEQ_LEN];
+	double q = v[EXP_MODE] == EXP_DECODE ? (double)v[EXP_DECODE_STEPS] : n;
+	double keys = (double)pat_kv_rows(&x->pat[c->pat], (long)n);
+
+	if (!strcmp(x->kern[c->kern]->name, "masked") || keys > n)
+		keys = n;               /* dense work, or a pattern that reaches all */
+	return q * (keys > 1 ? keys : 1) * (double)v[EXP_HEAD_DIM] *
+	       (double)v[EXP_HEADS] * (double)v[EXP_BATCH] + 1e6;    /* + setup */
+}
+
+struct group_cost {
+	size_t first, n;        /* cells of the group */
+	double cost;
+};
+
+static int cost_desc(const void *a, const void *b)
+{
+	const struct group_cost *x = a, *y = b;
+
+	if (x->cost != y->cost)
+		return x->cost < y->cost ? 1 : -1;
+	return (x->first > y->first) - (x->first < y->first);
+}
+
+int plan_shard(const struct experiment *x, struct plan *p, int k, int n,
+	       struct err *e)
+{
+	struct group_cost *g = calloc(p->n_groups ? p->n_groups : 1, sizeof *g);
+	double *load = calloc((size_t)n, sizeof *load);
+	unsigned char *mine = calloc(p->n ? p->n : 1, 1);
+	size_t ng = 0, w = 0;
+
+	if (!g || !load || !mine) {
+		free(g);
+		free(load);
+		free(mine);
+		return err_set(e, "out of memory sharding the plan");
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		if (!i || p->cell[i].group != p->cell[i - 1].group)
+			g[ng++] = (struct group_cost){ .first = i };
+		g[ng - 1].n++;
+		g[ng - 1].cost += plan_cell_cost(x, &p->cell[i]);
+	}
+	qsort(g, ng, sizeof *g, cost_desc);
+	for (size_t i = 0; i < ng; i++) {
+		int best = 0;
+		for (int s = 1; s < n; s++)
+			if (load[s] < load[best])
+				best = s;
+		load[best] += g[i].cost;
+		if (best == k - 1)
+			memset(mine + g[i].first, 1, g[i].n);
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (mine[i])
+			p->cell[w++] = p->cell[i];
+	p->n = w;
+	free(g);
+	free(load);
+	free(mine);
+	return 0;
+}

@@ -32,6 +32,15 @@ int plan_build(const struct experiment *x, struct plan *p, struct err *e);
 
 void plan_free(struct plan *p);
 
+/* Keeps only shard k (1-based) of n: whole groups (their kernels are timed
+ * together), dealt largest estimated cost first to the least loaded shard,
+ * so every shard of the same plan gets the same deterministic share. */
+int plan_shard(const struct experiment *x, struct plan *p, int k, int n,
+	       struct err *e);
+
+/* Estimated cost of a cell (pairs it computes x head_dim x heads x batch). */
+double plan_cell_cost(const struct experiment *x, const struct cell *c);
+
 /* Writes the stable key of a cell into buf. */
 void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 	      size_t len);

@@ -861,8 +861,27 @@ static int write_manifest(struct run_state *st, const char *status,
 		.ok = st->sum->ok, .skipped = st->sum->skipped,
 		.failed = st->sum->failed, .ctr = st->ctr_open ? &st->ctr : NULL,
 		.machine_file = st->peaks ? st->machine_file : NULL,
+		.shard_k = st->o->shard_k, .shard_n = st->o->shard_n,
 	};
 	return manifest_write(st->o->out_dir, &m, e);
+}
+
+/* A shard's cells.txt: the keys of the cells it was dealt, so that merge
+ * can tell a missing cell from one that was never this shard's. */
+static int write_shard_cells(const char *dir, const struct plan *pl, struct err *e)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/cells.txt", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	for (size_t i = 0; i < pl->n; i++)
+		fprintf(f, "%s\n", pl->cell[i].key);
+	if (ferror(f) | fclose(f))
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
 }
 
 /* Loads the machine's ceilings for pct_peak: $SABENCH_MACHINE, else
@@ -917,6 +936,10 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 	st.t0 = now_s();
 	if (plan_build(x, &pl, e))
 		return -1;
+	if (o->shard_n > 0 && plan_shard(x, &pl, o->shard_k, o->shard_n, e)) {
+		plan_free(&pl);
+		return -1;
+	}
 	st.pl = &pl;
 	sum->cells = pl.n;
 	st.tally_threads = CTR_MAX_THREADS;
@@ -934,6 +957,12 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		return -1;
 	}
 	sum->resumed = st.res.n_done;
+	if (o->shard_n > 0 && write_shard_cells(o->out_dir, &pl, e)) {
+		res_close(&st.res);
+		free(st.tally);
+		plan_free(&pl);
+		return -1;
+	}
 	if (st.res.note[0] && o->warn)
 		o->warn(st.res.note);
 	load_peaks(&st, o);

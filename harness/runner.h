@@ -26,6 +26,7 @@ struct run_opts {
 	const char *dump_dir;           /* .npy dumps, or NULL */
 	void (*progress)(const char *line);     /* one line per cell */
 	void (*warn)(const char *line);         /* once per run */
+	int shard_k, shard_n;           /* run shard k of n (1-based); n 0: all */
 };
 
 struct run_summary {
