@@ -31,13 +31,16 @@ LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) -lyaml -lpapi -lsde -lm -lpthre
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
-TEST_SRC    := $(wildcard tests/*.c)
+TEST_SRC    := $(filter-out tests/failalloc.c,$(wildcard tests/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(KERNEL_SRC) $(HARNESS_SRC))
 MAIN_OBJ := $(BUILD)/harness/main.o
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 BIN      := $(BUILD)/sabench
 TEST_BIN := $(BUILD)/sabench-tests
+# sabench whose n-th own allocation fails ($SABENCH_FAIL_ALLOC), for tests
+FAIL_BIN := $(BUILD)/sabench-failalloc
+WRAP     := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign strdup strndup,-Wl,--wrap=$(f))
 
 DEB_PKGS := gcc make libc6-dev libgomp1 libyaml-dev libpapi-dev gnuplot-nox libcriterion-dev \
             libopenblas-dev
@@ -76,6 +79,10 @@ $(BIN): $(LIB_OBJ) $(MAIN_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
+$(FAIL_BIN): $(LIB_OBJ) $(MAIN_OBJ) $(BUILD)/tests/failalloc.o
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $^ -o $@ $(WRAP) $(LDLIBS_ALL)
+
 $(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL) -lcriterion
@@ -104,8 +111,8 @@ bench: all
 
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.
-test: deps $(BIN) $(TEST_BIN)
-	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_ROOT=$(CURDIR) \
+test: deps $(BIN) $(FAIL_BIN) $(TEST_BIN)
+	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_FAIL_BIN=$(CURDIR)/$(FAIL_BIN) SABENCH_ROOT=$(CURDIR) \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  $(TEST_BIN) --jobs 2
 
@@ -171,4 +178,5 @@ fuzz: $(FUZZERS)
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) \
+         $(BUILD)/tests/failalloc.d

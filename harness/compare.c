@@ -120,7 +120,7 @@ int compare_runs(const char *dir_a, const char *dir_b, double threshold,
 	mb = res_table_col(&res[1], "time_median_s");
 	r->row = calloc(res[0].nrow ? res[0].nrow : 1, sizeof *r->row);
 	if (!r->row)
-		rc = err_set(e, "out of memory");
+		rc = err_set(e, "out of memory comparing the runs");
 	for (size_t i = 0; !rc && i < res[0].nrow; i++) {
 		const char *cell = res_table_get(&res[0], i, ca);
 		long j = find_cell(&res[1], cell);
@@ -146,7 +146,7 @@ int compare_runs(const char *dir_a, const char *dir_b, double threshold,
 		res_table_free(&smp[k]);
 	}
 	if (rc && !e->msg[0])
-		err_set(e, "out of memory");
+		err_set(e, "out of memory comparing the runs");
 	if (rc)
 		compare_free(r);
 	return rc ? -1 : 0;

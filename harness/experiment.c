@@ -183,7 +183,7 @@ static int parse_string(struct ctx *c, const struct ynode *n, const char *key,
 		return -1;
 	free(*out);
 	*out = strdup(s);
-	return *out ? 0 : err_set(c->e, "out of memory");
+	return *out ? 0 : err_set(c->e, "out of memory reading the experiment");
 }
 
 /* Checks that map holds only keys from allowed. */
@@ -268,7 +268,7 @@ static int set_axis(struct ctx *c, struct experiment *x, int f,
 		return bad(c, val, "sweep '%s' is empty", key->str);
 	a->v = calloc(n, sizeof *a->v);
 	if (!a->v)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	a->n = n;
 	a->line = key->line;
 	a->col = key->col;
@@ -329,7 +329,7 @@ static int default_axes(struct ctx *c, struct experiment *x,
 			continue;
 		x->axis[f].v = malloc(sizeof *x->axis[f].v);
 		if (!x->axis[f].v)
-			return err_set(c->e, "out of memory");
+			return err_set(c->e, "out of memory reading the experiment");
 		x->axis[f].v[0] = def[f];
 		x->axis[f].n = 1;
 	}
@@ -380,7 +380,7 @@ static int parse_int_list(struct ctx *c, const struct ynode *n,
 	out->n = n->n;
 	out->v = n->n ? calloc(n->n, sizeof *out->v) : NULL;
 	if (n->n && !out->v)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	for (size_t i = 0; i < n->n; i++)
 		if (parse_int(c, n->kid[i], d->name, (long long)d->min,
 			      (long long)d->max, &out->v[i]))
@@ -397,7 +397,7 @@ static int parse_rows(struct ctx *c, const struct ynode *n,
 	out->n = n->n;
 	out->row = n->n ? calloc(n->n, sizeof *out->row) : NULL;
 	if (n->n && !out->row)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	for (size_t i = 0; i < n->n; i++)
 		if (parse_int_list(c, n->kid[i], d, &out->row[i]))
 			return -1;
@@ -488,7 +488,7 @@ static int parse_children(struct ctx *c, const struct ynode *list,
 			   p->kind->name, yt_what(list));
 	p->child = calloc(list->n ? list->n : 1, sizeof *p->child);
 	if (!p->child)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	for (size_t i = 0; i < list->n; i++) {
 		struct pat_item kid;
 		int rc = parse_pattern_item(c, list->kid[i], &kid);
@@ -608,10 +608,10 @@ static int push_variant(struct ctx *c, struct experiment *x, struct pattern *p)
 	struct pattern *v = realloc(x->pat, (x->n_pat + 1) * sizeof *v);
 
 	if (!v)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	x->pat = v;
 	if (pat_copy(&x->pat[x->n_pat], p))
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	x->n_pat++;
 	return 0;
 }
@@ -682,7 +682,7 @@ static int parse_kernels(struct ctx *c, struct experiment *x,
 		names[i] = kern_table[i]->name;
 	x->kern = calloc(list->n, sizeof *x->kern);
 	if (!x->kern)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	for (size_t i = 0; i < list->n; i++) {
 		const char *s = want_scalar(c, list->kid[i], "kernels", "a kernel name");
 		if (!s)
@@ -768,11 +768,11 @@ static int default_counters(struct ctx *c, struct experiment *x)
 
 	x->counters = calloc((size_t)n, sizeof *x->counters);
 	if (!x->counters)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	for (int i = 0; i < n; i++) {
 		x->counters[i] = strdup(names[i]);
 		if (!x->counters[i])
-			return err_set(c->e, "out of memory");
+			return err_set(c->e, "out of memory reading the experiment");
 		x->n_counters = (size_t)i + 1;
 	}
 	return 0;
@@ -789,7 +789,7 @@ static int parse_counters(struct ctx *c, struct experiment *x,
 		return bad(c, list, "'counters' must be a list, not %s", yt_what(list));
 	x->counters = calloc(list->n ? list->n : 1, sizeof *x->counters);
 	if (!x->counters)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	for (size_t i = 0; i < list->n; i++) {
 		const char *s = want_scalar(c, list->kid[i], "counters", "an event name");
 		if (!s)
@@ -801,7 +801,7 @@ static int parse_counters(struct ctx *c, struct experiment *x,
 				return bad(c, list->kid[i], "counter '%s' is listed twice", s);
 		x->counters[i] = strdup(s);
 		if (!x->counters[i])
-			return err_set(c->e, "out of memory");
+			return err_set(c->e, "out of memory reading the experiment");
 		x->n_counters = i + 1;
 	}
 	return 0;
@@ -874,7 +874,7 @@ static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 			   m->name, pat->str);
 	l = realloc(m->layer, (m->n_layer + 1) * sizeof *l);
 	if (!l)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	m->layer = l;
 	l[m->n_layer].count = (long)v;
 	l[m->n_layer++].pat = (size_t)at;
@@ -894,7 +894,7 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 		return -1;
 	m = realloc(x->models, (x->n_models + 1) * sizeof *m);
 	if (!m)
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	x->models = m;
 	m = &x->models[x->n_models++];
 	memset(m, 0, sizeof *m);
@@ -992,7 +992,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	if ((v = yt_get(root, "name")) && parse_string(c, v, "name", &x->name))
 		return -1;
 	if (!x->name && !(x->name = name_from_path(c->file)))
-		return err_set(c->e, "out of memory");
+		return err_set(c->e, "out of memory reading the experiment");
 	if (check_name(c, v ? v : root, x->name))
 		return -1;
 	if ((v = yt_get(root, "description")) &&
@@ -1022,7 +1022,7 @@ static int load_root(const char *path, struct ynode *root, struct experiment *x,
 	if (!root)
 		return err_at(e, path, 1, 1, "experiment file is empty");
 	x->path = strdup(path);
-	rc = x->path ? parse_root(&c, x, root) : err_set(e, "out of memory");
+	rc = x->path ? parse_root(&c, x, root) : err_set(e, "out of memory reading the experiment");
 	if (rc)
 		exp_free(x);
 	return rc;
@@ -1100,7 +1100,7 @@ int exp_parse_spec(const char *spec, int causal, struct pattern *p,
 		rc = bad(&c, root, "pattern spec sweeps %zu variants; give one value per parameter",
 			 x.n_pat);
 	if (!rc)
-		rc = pat_copy(p, &x.pat[0]) ? err_set(e, "out of memory") : 0;
+		rc = pat_copy(p, &x.pat[0]) ? err_set(e, "out of memory reading the experiment") : 0;
 	pat_free(&it.base);
 	yt_free(root);
 	exp_free(&x);

@@ -106,7 +106,7 @@ static int load_shard(struct shard *s, const char *dir, struct err *e)
 			free(cells);
 			if (c)
 				s->cells = c;
-			return err_set(e, "out of memory");
+			return err_set(e, "out of memory merging the shards");
 		}
 		s->cells = c;
 		s->n_cells++;
@@ -134,7 +134,7 @@ static int list_dirs(char *const *dirs, int n, char ***out, int *m, struct err *
 	*m = 0;
 	*out = calloc(MERGE_MAX, sizeof **out);
 	if (!*out)
-		return err_set(e, "out of memory");
+		return err_set(e, "out of memory merging the shards");
 	snprintf(path, sizeof path, "%s/manifest.yaml", dirs[0]);
 	if (n > 1 || access(path, R_OK) == 0) {
 		for (int i = 0; i < n && i < MERGE_MAX; i++)
@@ -165,7 +165,7 @@ static int check_shards(struct shard *s, int n, struct err *e)
 	int *seen = calloc((size_t)s[0].count + 1, sizeof *seen), rc = 0;
 
 	if (!seen)
-		return err_set(e, "out of memory");
+		return err_set(e, "out of memory merging the shards");
 	for (int i = 0; i < n && !rc; i++) {
 		for (size_t k = 0; k < 2 && !rc && i; k++) {
 			char *a = section(s[0].manifest, keys[k]), *b = section(s[i].manifest, keys[k]);
@@ -315,7 +315,7 @@ int merge_runs(char *const *dirs, int n, const char *out, int force,
 	memset(sum, 0, sizeof *sum);
 	rc = list_dirs(dirs, n, &list, &m, e);
 	if (!rc && !(s = calloc((size_t)m, sizeof *s)))
-		rc = err_set(e, "out of memory");
+		rc = err_set(e, "out of memory merging the shards");
 	for (int i = 0; !rc && i < m; i++)
 		rc = load_shard(&s[i], list[i], e);
 	if (!rc)

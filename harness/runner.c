@@ -794,7 +794,7 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 
 	if (group_slots(st, &gr, first, n)) {
 		free_group(&gr);
-		return err_set(e, "out of memory");
+		return err_set(e, "out of memory setting up a group of cells");
 	}
 	if (!gr.n) {
 		free_group(&gr);
@@ -806,7 +806,7 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 	problem_from_shape(&gr);
 	if (pat_copy(&gr.pat, &st->x->pat[st->pl->cell[first].pat])) {
 		free_group(&gr);
-		return err_set(e, "out of memory");
+		return err_set(e, "out of memory setting up a group of cells");
 	}
 	pat_set_causal(&gr.pat, (int)gr.sh.v[EXP_CAUSAL]);
 	if (open_counters(st, threads, e)) {
@@ -946,7 +946,7 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 	st.tally = aligned_alloc(64, CTR_MAX_THREADS * sizeof *st.tally);
 	if (!st.tally) {
 		plan_free(&pl);
-		return err_set(e, "out of memory");
+		return err_set(e, "out of memory setting up a group of cells");
 	}
 	memset(st.tally, 0, CTR_MAX_THREADS * sizeof *st.tally);
 	if ((dump && res_make_dirs(dump, e)) ||

@@ -148,3 +148,50 @@ Test(hardening, non_finite_output_fails_verification)
 	verify_free(&ref);
 	fx_free(&fx);
 }
+
+/* Every allocation sabench itself makes while loading an experiment and
+ * running a small one fails in turn: each run ends with exit 0 (a failure
+ * it can do without), 1 or 2 and a message naming what it could not
+ * allocate, never a crash (nor, in make check, a leak). */
+Test(hardening, every_allocation_failure_is_clean, .timeout = 300)
+{
+	const char *bin = getenv("SABENCH_FAIL_BIN"), *dir = temp_dir();
+	char exp[256], out[256], counter[256], num[32], *text;
+	long total;
+
+	cr_assert_not_null(bin, "SABENCH_FAIL_BIN is not set; run the tests through make test");
+	snprintf(exp, sizeof exp, "%s/fa.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(counter, sizeof counter, "%s/count", dir);
+	write_text(exp,
+		   "shape: {heads: 2, kv_heads: 1, head_dim: 8, threads: 1}\n"
+		   "sweep: {seq_len: [16, 40]}\n"
+		   "patterns: [dense, {sink_window: {sinks: 1, size: 4}}]\n"
+		   "kernels: [naive, tiled, gather, masked]\n"
+		   "run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
+		   "counters: [sabench::pairs]\n");
+	setenv("SABENCH_ALLOC_COUNT_FILE", counter, 1);
+	setenv("SABENCH_FAIL_ALLOC", "0", 1);
+	setenv("SABENCH_BIN", bin, 1);
+	char *argv[] = { "sabench", "run", exp, "-o", out, "--force", NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	text = read_text(counter);
+	total = atol(text);
+	free(text);
+	cr_assert_gt(total, 50, "only %ld allocations counted", total);
+	for (long n = 1; n <= total; n++) {
+		char *err = NULL;
+		int rc;
+		snprintf(num, sizeof num, "%ld", n);
+		setenv("SABENCH_FAIL_ALLOC", num, 1);
+		rc = run_bin(argv, NULL, &err);
+		cr_assert(rc == 0 || rc == 1 || rc == 2, "allocation %ld: exit %d\n%s", n, rc, err);
+		cr_assert_null(strstr(err, "Sanitizer"), "allocation %ld:\n%s", n, err);
+		if (rc)
+			cr_assert(strstr(err, "out of memory") || strstr(err, "cannot"),
+				  "allocation %ld: no message naming it:\n%s", n, err);
+		free(err);
+	}
+	unsetenv("SABENCH_FAIL_ALLOC");
+	unsetenv("SABENCH_ALLOC_COUNT_FILE");
+}
