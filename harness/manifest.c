@@ -70,9 +70,9 @@ const char *manifest_cpu_model(void)
 	return cpuinfo("model name", model, sizeof model);
 }
 
-static long long meminfo_kb(const char *key)
+long long manifest_proc_kb(const char *path, const char *key)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 	char line[256];
 	long long kb = -1;
 	size_t kl = strlen(key);
@@ -138,9 +138,9 @@ static void write_machine(FILE *f)
 	yq(f, manifest_cpu_model());
 	fprintf(f, "\n  cores_online: %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
 	fprintf(f, "  cpu_mhz: %s\n", cpuinfo("cpu MHz", buf, sizeof buf));
-	fprintf(f, "  memory_total_bytes: %lld\n", meminfo_kb("MemTotal") * 1024);
+	fprintf(f, "  memory_total_bytes: %lld\n", manifest_proc_kb("/proc/meminfo", "MemTotal") * 1024);
 	fprintf(f, "  memory_available_bytes: %lld\n",
-		meminfo_kb("MemAvailable") * 1024);
+		manifest_proc_kb("/proc/meminfo", "MemAvailable") * 1024);
 	write_caches(f);
 	if (uname(&u) == 0) {
 		fputs("  kernel: ", f);

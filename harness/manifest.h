@@ -24,6 +24,10 @@ struct manifest {
 /* Writes dir/manifest.yaml atomically (temporary file, then rename). */
 int manifest_write(const char *dir, const struct manifest *m, struct err *e);
 
+/* A "Key: value kB" field of a /proc file (meminfo, self/status) in kB,
+ * or -1. */
+long long manifest_proc_kb(const char *path, const char *key);
+
 /* CPU model name of this machine ("unknown" when unreadable). */
 const char *manifest_cpu_model(void);
 

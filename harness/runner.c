@@ -47,24 +47,6 @@ static double now_s(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static long long status_kb(const char *key)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long long kb = -1;
-	size_t kl = strlen(key);
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			kb = atoll(line + kl + 1);
-			break;
-		}
-	fclose(f);
-	return kb;
-}
-
 /* Resets the peak-RSS mark to the current RSS (Linux clear_refs 5). */
 static void reset_peak_rss(void)
 {
@@ -78,19 +60,9 @@ static void reset_peak_rss(void)
 
 double runner_mem_available(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	double kb = -1;
+	long long kb = manifest_proc_kb("/proc/meminfo", "MemAvailable");
 
-	if (!f)
-		return 1e18;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, "MemAvailable:", 13)) {
-			kb = atof(line + 13);
-			break;
-		}
-	fclose(f);
-	return kb < 0 ? 1e18 : kb * 1024.0;
+	return kb < 0 ? 1e18 : (double)kb * 1024.0;
 }
 
 /* 64-byte aligned buffer, huge pages advised (first touch is costly). */
@@ -284,7 +256,7 @@ static void prepare_slots(struct run_state *st, struct group *gr, int threads)
 			reset_slot(gr, s);
 			run_once(st, gr, s);
 		}
-		s->peak_rss = 1024.0 * (double)status_kb("VmHWM");
+		s->peak_rss = 1024.0 * (double)manifest_proc_kb("/proc/self/status", "VmHWM");
 	}
 }
 

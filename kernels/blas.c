@@ -157,27 +157,19 @@ static void blas_run(const struct problem *p, void *ws)
 
 static void blas_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
-	double scored = 0;
+	double blocks = 0;
 
 	for (int l = 0; l < p->g->n_layouts; l++) {
 		struct gset_blocks bv;
-		double per = 0;
 		if (gset_block_view(p->g, l, BLAS_ROWS, BLAS_ROWS, &bv))
 			break;
-		for (long R = 0; R < bv.n_brow; R++) {
-			long rows = p->n_q - R * BLAS_ROWS < BLAS_ROWS ? p->n_q - R * BLAS_ROWS : BLAS_ROWS;
-			for (int64_t t = bv.row_ptr[R]; t < bv.row_ptr[R + 1]; t++) {
-				long c0 = (long)bv.col[t] * BLAS_ROWS;
-				per += (double)rows * (double)(p->n_kv - c0 < BLAS_ROWS ? p->n_kv - c0 : BLAS_ROWS);
-			}
-		}
-		scored += per * (p->g->n_layouts == 1 ? p->heads : 1);
-		c->workspace_bytes += (double)bv.row_ptr[bv.n_brow] * 5.0;
+		blocks += (double)bv.row_ptr[bv.n_brow];
 		gset_blocks_free(&bv);
 	}
-	c->flops_exec = 4.0 * p->d * scored * p->batch;
+	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, BLAS_ROWS, BLAS_ROWS, p->heads) *
+			p->batch;
 	c->score_bytes = (double)BLAS_ROWS * (double)p->n_kv * sizeof(float);
-	c->workspace_bytes += (double)threads * c->score_bytes;
+	c->workspace_bytes = blocks * 5.0 + (double)threads * c->score_bytes;
 }
 
 static const char *blas_info(void)

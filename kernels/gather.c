@@ -57,9 +57,10 @@ static int gather_prepare(const struct problem *p, int threads, void **ws)
 	return 0;
 }
 
-static void gather_row(const struct problem *p, const struct gather_ws *w,
+static void gather_row(const struct problem *p, const void *ws,
 		       float *buf, int b, int h, long r)
 {
+	const struct gather_ws *w = ws;
 	int d = p->d, l = gset_layout(p->g, h);
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
@@ -88,18 +89,8 @@ static void gather_row(const struct problem *p, const struct gather_ws *w,
 static void gather_run(const struct problem *p, void *ws)
 {
 	const struct gather_ws *w = ws;
-	long rows = (long)p->batch * p->heads * p->n_q;
 
-#pragma omp parallel
-	{
-		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-#pragma omp for schedule(dynamic, 32)
-		for (long t = 0; t < rows; t++) {
-			long r = p->n_q - 1 - t / ((long)p->batch * p->heads);
-			long bh = t % ((long)p->batch * p->heads);
-			gather_row(p, w, buf, (int)(bh / p->heads), (int)(bh % p->heads), r);
-		}
-	}
+	row_run_all(p, w, w->buf, w->stride, gather_row);
 }
 
 static void gather_cost(const struct problem *p, int threads, struct kern_cost *c)

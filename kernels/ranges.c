@@ -38,9 +38,10 @@ static void ranges_release(void *ws)
 	free(w);
 }
 
-static void ranges_row(const struct problem *p, const struct ranges_ws *w,
+static void ranges_row(const struct problem *p, const void *ws,
 		       float *buf, int b, int h, long r)
 {
+	const struct ranges_ws *w = ws;
 	int d = p->d;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
@@ -72,19 +73,8 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 static void ranges_run(const struct problem *p, void *ws)
 {
 	const struct ranges_ws *w = ws;
-	long rows = (long)p->batch * p->heads * p->n_q;
 
-#pragma omp parallel
-	{
-		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		/* last rows first: causal rows grow toward the end */
-#pragma omp for schedule(dynamic, 32)
-		for (long t = 0; t < rows; t++) {
-			long r = p->n_q - 1 - t / ((long)p->batch * p->heads);
-			long bh = t % ((long)p->batch * p->heads);
-			ranges_row(p, w, buf, (int)(bh / p->heads), (int)(bh % p->heads), r);
-		}
-	}
+	row_run_all(p, w, w->buf, w->stride, ranges_row);
 }
 
 static void ranges_cost(const struct problem *p, int threads, struct kern_cost *c)

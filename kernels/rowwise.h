@@ -45,6 +45,27 @@ static inline void row_fold(struct row_state *st, const float *q,
 	st->m = mx;
 }
 
+/* One row of a row-wise kernel: ws is the kernel's, buf its thread's. */
+typedef void (*row_fn)(const struct problem *p, const void *ws, float *buf,
+		       int b, int h, long r);
+
+/* Runs every (batch, head, row) in parallel, last rows first (causal rows
+ * grow toward the end), each thread with its stride-float slice of bufs. */
+static inline void row_run_all(const struct problem *p, const void *ws,
+			       float *bufs, size_t stride, row_fn row)
+{
+	long bh = (long)p->batch * p->heads, rows = bh * p->n_q;
+
+#pragma omp parallel
+	{
+		float *buf = bufs + (size_t)kern_thread() * stride;
+#pragma omp for schedule(dynamic, 32)
+		for (long t = 0; t < rows; t++)
+			row(p, ws, buf, (int)(t % bh / p->heads), (int)(t % bh % p->heads),
+			    p->n_q - 1 - t / bh);
+	}
+}
+
 /* Writes acc / l to o (zeros for an empty row). */
 static inline void row_finish(const struct row_state *st, float *o, int d)
 {

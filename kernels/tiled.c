@@ -216,28 +216,18 @@ static void tiled_run(const struct problem *p, void *ws)
 /* FLOPs: 4 d per computed (real row, key) of every stored tile. */
 static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
-	double scored = 0;
+	double views = 0;
 
 	for (int l = 0; l < p->g->n_layouts; l++) {
 		struct gset_blocks bv;
-		double per = 0;
 		if (gset_block_view(p->g, l, TILE_Q, TILE_K, &bv))
 			break;
-		for (long R = 0; R < bv.n_brow; R++) {
-			long rows = p->n_q - R * TILE_Q < TILE_Q ? p->n_q - R * TILE_Q : TILE_Q;
-			for (int64_t t = bv.row_ptr[R]; t < bv.row_ptr[R + 1]; t++) {
-				long k0 = (long)bv.col[t] * TILE_K;
-				per += (double)rows * (double)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
-			}
-		}
-		scored += per * (p->g->n_layouts == 1 ? p->heads : 1);
-		c->workspace_bytes += (double)(bv.row_ptr[bv.n_brow] * (8 + 5) +
-					       bv.n_partial * TILE_Q * 8);
+		views += (double)(bv.row_ptr[bv.n_brow] * (8 + 5) + bv.n_partial * TILE_Q * 8);
 		gset_blocks_free(&bv);
 	}
-	c->flops_exec = 4.0 * p->d * scored * p->batch;
+	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) * p->batch;
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
-	c->workspace_bytes += (double)threads *
+	c->workspace_bytes = views + (double)threads *
 		(double)((2 * (size_t)p->d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16) *
 		sizeof(float);
 }

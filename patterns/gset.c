@@ -331,3 +331,25 @@ void gset_blocks_free(struct gset_blocks *bv)
 	free(bv->full);
 	memset(bv, 0, sizeof *bv);
 }
+
+double gset_block_entries(const struct gset *g, long br, long bc, int heads)
+{
+	double total = 0;
+
+	for (int l = 0; l < g->n_layouts; l++) {
+		struct gset_blocks bv;
+		double per = 0;
+		if (gset_block_view(g, l, br, bc, &bv))
+			return -1;
+		for (long R = 0; R < bv.n_brow; R++) {
+			long rows = g->n_q - R * br < br ? g->n_q - R * br : br;
+			for (int64_t t = bv.row_ptr[R]; t < bv.row_ptr[R + 1]; t++) {
+				long c0 = (long)bv.col[t] * bc;
+				per += (double)rows * (double)(g->n_kv - c0 < bc ? g->n_kv - c0 : bc);
+			}
+		}
+		total += per * (g->n_layouts == 1 ? heads : 1);
+		gset_blocks_free(&bv);
+	}
+	return total;
+}

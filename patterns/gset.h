@@ -84,6 +84,10 @@ int gset_block_view(const struct gset *g, int l, long br, long bc,
 
 void gset_blocks_free(struct gset_blocks *bv);
 
+/* Entries of the stored blocks (real rows x real keys of each), summed over
+ * heads heads: what a block-sparse kernel computes, masked entries too. */
+double gset_block_entries(const struct gset *g, long br, long bc, int heads);
+
 /* Pairs of G summed over heads heads (of one sequence). */
 static inline long long gset_pairs(const struct gset *g, int heads)
 {
