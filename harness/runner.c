@@ -151,6 +151,7 @@ struct run_state {
 	struct machine_peaks *peaks;    /* measured ceilings, or NULL */
 	const char *machine_file;       /* where they came from */
 	size_t cells_seen;              /* for progress */
+	double cost_total, cost_done;   /* estimated cost to run, and run so far */
 	double t0;                      /* run start */
 	int warned_counters;
 };
@@ -578,16 +579,15 @@ static void progress(struct run_state *st, const struct slot *s,
 		     const struct result_row *row)
 {
 	char line[768], timing[96] = "";
-	double el = now_s() - st->t0;
-	size_t todo = st->sum->cells - st->sum->resumed;
-	double left = st->cells_seen ? el / (double)st->cells_seen *
-				       (double)(todo - st->cells_seen) : 0;
+	double el = now_s() - st->t0, t = row->time_median_s;
+	/* what is left, by the cells' estimated cost rather than their count */
+	double left = st->cost_done > 0 ? el * (st->cost_total - st->cost_done) / st->cost_done : 0;
 
 	if (!st->o->progress)
 		return;
 	if (row->timed)
-		snprintf(timing, sizeof timing, " %.3g ms (cv %.1f%%%s)",
-			 row->time_median_s * 1e3, row->time_cv * 100,
+		snprintf(timing, sizeof timing, " %.3g %s (cv %.1f%%%s)",
+			 t >= 1 ? t : t * 1e3, t >= 1 ? "s" : "ms", row->time_cv * 100,
 			 row->time_cv > 0.05 ? ", noisy" : "");
 	snprintf(line, sizeof line, "[%zu/%zu] %s%s %s  elapsed %.0fs, ~%.0fs left",
 		 st->cells_seen + st->sum->resumed, st->sum->cells, s->c->key,
@@ -624,6 +624,7 @@ static int write_group(struct run_state *st, struct group *gr, struct err *e)
 		else
 			st->sum->failed++;
 		st->cells_seen++;
+		st->cost_done += plan_cell_cost(st->x, s->c);
 		progress(st, s, &row);
 	}
 	return 0;
@@ -929,6 +930,9 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		return -1;
 	}
 	sum->resumed = st.res.n_done;
+	for (size_t i = 0; i < pl.n; i++)
+		if (!res_is_done(&st.res, pl.cell[i].key))
+			st.cost_total += plan_cell_cost(x, &pl.cell[i]);
 	if (o->shard_n > 0 && write_shard_cells(o->out_dir, &pl, e)) {
 		res_close(&st.res);
 		free(st.tally);
