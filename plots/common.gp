@@ -86,8 +86,9 @@ slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && $%d==\"%s\
 machine_value(key, t) = exists("machine") ? real(system(sprintf("awk -F'[{},:]' '/threads: %s,/ {for (i=1;i<=NF;i++) if ($i ~ /%s/) {print $(i+1)+0; exit}}' '%s' 2>/dev/null | head -1", t, key, machine))) : 0
 peak_of(t) = (machine_value("fma_avx512_gflops", t) > machine_value("fma_avx2_gflops", t)) ? machine_value("fma_avx512_gflops", t) : machine_value("fma_avx2_gflops", t)
 
-# A run with one seq_len still gets a readable x axis (no empty range).
+# Plots against seq_len run @SEQ_X: a run with one seq_len still gets a
+# readable x axis (no empty range).
 C_SEQ = col("seq_len")
 NLO = real(system(sprintf("awk -F, 'NR>1 && (m==\"\" || $%d+0<m) {m=$%d+0} END {print m+0}' '%s'", C_SEQ, C_SEQ, csv)))
 NHI = real(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_SEQ, C_SEQ, csv)))
-if (NLO == NHI && NLO > 0) { set xrange [NLO / 1.5 : NHI * 1.5] }
+SEQ_X = (NLO == NHI && NLO > 0) ? sprintf("set xrange [%g:%g]", NLO / 1.5, NHI * 1.5) : "set autoscale x"

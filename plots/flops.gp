@@ -4,6 +4,7 @@
 # threads x head_dim. FLOP counts do not depend on threads: the top row
 # shows the first facet. Writes flops.png and flops.svg.
 load system("dirname '".ARG0."'")."/common.gp"
+@SEQ_X
 
 NC = NF < 2 ? 2 : NF
 W = 560 * NC + 80

@@ -3,6 +3,7 @@
 # fitted growth exponent of each line in its legend (time ~ n^b); one panel
 # per threads x head_dim. Writes latency.png and latency.svg.
 load system("dirname '".ARG0."'")."/common.gp"
+@SEQ_X
 C_MIN = col("time_min_s")
 C_P90 = col("time_p90_s")
 

@@ -3,6 +3,7 @@
 # vs seq_len, log scales, one panel each; the first threads x head_dim
 # facet (memory does not depend on the thread count).
 load system("dirname '".ARG0."'")."/common.gp"
+@SEQ_X
 
 W = 1680
 KR = key_rows(NP * NK, 560)

@@ -9,6 +9,10 @@ if (col("intensity") == 0 || col("gflops") == 0) {
     exit
 }
 
+C_INT = col("intensity")
+XMAX = real(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_INT, C_INT, csv)))
+set xrange [0.05 : (XMAX > 1 ? XMAX * 4 : 4)]
+set samples 400
 W = 560 * NF + 80
 KR = key_rows(NP * NK, 560)
 H = 520 + KR * KEYROW
