@@ -117,14 +117,13 @@ static void write_header(FILE *f, const struct ynode *m)
 	fputc('\n', f);
 }
 
-static void write_machine(FILE *f, const struct ynode *m, const char *dir)
+static void write_machine(FILE *f, const struct ynode *m)
 {
 	const struct ynode *mach = yt_get(m, "machine"), *b = yt_get(m, "build");
 	const struct ynode *papi = yt_get(m, "papi"), *ceil = yt_get(m, "ceilings");
 	const char *keys[] = { "cpu", "cores_online", "cpu_mhz", "memory_total_bytes", "kernel" };
 	const char *bkeys[] = { "compiler", "cflags", "git", "sabench" };
 
-	(void)dir;
 	fputs("## Machine and build\n\n", f);
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
 		const struct ynode *v = yt_get(mach, keys[i]);
@@ -473,7 +472,7 @@ int report_write(const char *dir, struct err *e)
 		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
 	}
 	write_header(f, m);
-	write_machine(f, m, dir);
+	write_machine(f, m);
 	write_tables(f, &t, &c);
 	write_best(f, &t, &c);
 	write_budget(f, m, &t, &c);

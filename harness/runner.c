@@ -223,11 +223,10 @@ static void reset_slot(struct group *gr, struct slot *s)
 		s->kd->reset(&gr->p, s->ws);
 }
 
-static void run_once(struct run_state *st, struct group *gr, struct slot *s)
+static void run_once(struct group *gr, struct slot *s)
 {
 	gr->p.o = s->o;
 	s->kd->run(&gr->p, s->ws);
-	(void)st;
 }
 
 /* Prepares every active kernel, measuring its resident peak over prepare
@@ -255,7 +254,7 @@ static void prepare_slots(struct run_state *st, struct group *gr, int threads)
 		gr->p.tally = NULL;
 		for (int w = 0; w < st->x->run.warmup; w++) {
 			reset_slot(gr, s);
-			run_once(st, gr, s);
+			run_once(gr, s);
 		}
 		s->peak_rss = 1024.0 * (double)manifest_proc_kb("/proc/self/status", "VmHWM");
 	}
@@ -321,7 +320,7 @@ static int time_slots(struct run_state *st, struct group *gr, int threads)
 			gr->p.tally = st->tally;
 			ctr_start(&st->ctr);
 			t0 = now_s();
-			run_once(st, gr, s);
+			run_once(gr, s);
 			t1 = now_s();
 			ctr_stop(&st->ctr);
 			gr->p.tally = NULL;

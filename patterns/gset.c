@@ -59,7 +59,7 @@ static long long count_keys_used(const struct gset *g, int64_t n_ranges)
 	return used;
 }
 
-static void fill_stats(struct gset *g, int heads)
+static void fill_stats(struct gset *g)
 {
 	struct gset_stats *st = &g->st;
 	long long rows = (long long)g->n_layouts * g->n_q, empty = 0;
@@ -79,7 +79,6 @@ static void fill_stats(struct gset *g, int heads)
 			st->row_max = k;
 		empty += k == 0;
 	}
-	(void)heads;
 	st->nnz = st->nnz_layouts / g->n_layouts;
 	st->empty_rows = empty / g->n_layouts;
 	st->row_mean = g->n_q ? (double)st->nnz / (double)g->n_q : 0.0;
@@ -123,7 +122,7 @@ int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
 	free(tmp.r);
 	if (!g->ranges && !(g->ranges = malloc(sizeof *g->ranges)))
 		goto oom_built;         /* all rows empty: still a valid array */
-	fill_stats(g, heads);
+	fill_stats(g);
 	g->st.keys_used = count_keys_used(g, used);
 	if (g->st.keys_used < 0)
 		goto oom_built;
