@@ -220,6 +220,20 @@ static void axpys_avx512(float *acc, const float *p, const float *const *rows,
 {
 	int c = 0;
 
+	/* 128 channels in 8 registers: a V row is read once, not per block */
+	for (; c + 128 <= d; c += 128) {
+		__m512 a[8];
+		for (int v = 0; v < 8; v++)
+			a[v] = _mm512_loadu_ps(acc + c + 16 * v);
+		for (int i = 0; i < n; i++) {
+			__m512 pb = _mm512_set1_ps(p[i]);
+			const float *r = rows[i] + c;
+			for (int v = 0; v < 8; v++)
+				a[v] = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 16 * v), a[v]);
+		}
+		for (int v = 0; v < 8; v++)
+			_mm512_storeu_ps(acc + c + 16 * v, a[v]);
+	}
 	for (; c + 64 <= d; c += 64) {
 		__m512 a0 = _mm512_loadu_ps(acc + c), a1 = _mm512_loadu_ps(acc + c + 16);
 		__m512 a2 = _mm512_loadu_ps(acc + c + 32), a3 = _mm512_loadu_ps(acc + c + 48);
