@@ -1,6 +1,7 @@
 /* isa.c - choosing the instruction-set path once: the best the CPU offers,
  * or the one SABENCH_ISA names (tests force every path the machine can
  * run). An ISA the CPU lacks is refused, never emulated. */
+#include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,15 @@ const char *kern_isa_name(enum kern_isa isa)
 	return isa_names[isa];
 }
 
+/* CPUID leaf 1, ECX bit 29 (compilers differ on naming it for
+ * __builtin_cpu_supports). */
+static int has_f16c(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+
 const char *kern_isa_unsupported(enum kern_isa isa)
 {
 	__builtin_cpu_init();
@@ -32,7 +42,7 @@ const char *kern_isa_unsupported(enum kern_isa isa)
 	if (isa == KERN_AVX2 && !(__builtin_cpu_supports("avx2") &&
 				  __builtin_cpu_supports("fma")))
 		return "the CPU has no AVX2/FMA";
-	if (isa != KERN_PORTABLE && !__builtin_cpu_supports("f16c"))
+	if (isa != KERN_PORTABLE && !has_f16c())
 		return "the CPU has no F16C";
 	return NULL;
 }

@@ -49,20 +49,24 @@ static inline void row_fold(struct row_state *st, const float *q,
 typedef void (*row_fn)(const struct problem *p, const void *ws, float *buf,
 		       int b, int h, long r);
 
-/* Runs every (batch, head, row) in parallel, last rows first (causal rows
- * grow toward the end), each thread with its stride-float slice of bufs. */
+/* Runs every (batch, head, row) in parallel, each thread with its
+ * stride-float slice of bufs: head after head (consecutive rows share
+ * their keys, which then stay in cache), last rows first within a head
+ * (causal rows grow toward the end). */
 static inline void row_run_all(const struct problem *p, const void *ws,
 			       float *bufs, size_t stride, row_fn row)
 {
-	long bh = (long)p->batch * p->heads, rows = bh * p->n_q;
+	long rows = (long)p->batch * p->heads * p->n_q;
 
 #pragma omp parallel
 	{
 		float *buf = bufs + (size_t)kern_thread() * stride;
 #pragma omp for schedule(dynamic, 32)
-		for (long t = 0; t < rows; t++)
-			row(p, ws, buf, (int)(t % bh / p->heads), (int)(t % bh % p->heads),
-			    p->n_q - 1 - t / bh);
+		for (long t = 0; t < rows; t++) {
+			long bh = t / p->n_q;
+			row(p, ws, buf, (int)(bh / p->heads), (int)(bh % p->heads),
+			    p->n_q - 1 - t % p->n_q);
+		}
 	}
 }
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kvcache.h"
 #include "simd.h"
 
 static void qk_portable(const float *qt, const float *k, int nk, int d, float *s)
@@ -86,11 +87,8 @@ static void axpys_portable(float *acc, const float *p, const float *const *rows,
 
 static void from_f16_portable(const unsigned short *x, float *out, int n)
 {
-	for (int i = 0; i < n; i++) {
-		_Float16 h;
-		memcpy(&h, &x[i], sizeof h);
-		out[i] = (float)h;
-	}
+	for (int i = 0; i < n; i++)
+		out[i] = kv_from_f16(x[i]);
 }
 
 static void from_bf16_portable(const unsigned short *x, float *out, int n)
@@ -109,6 +107,6 @@ const struct simd_ops simd_portable = {
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
-	.from_f16 = from_f16_portable,          /* _Float16 casts */
+	.from_f16 = from_f16_portable,          /* bit by bit */
 	.from_bf16 = from_bf16_portable,        /* shift into the high half */
 };

@@ -237,3 +237,27 @@ Test(budget, stack_totals_are_the_sum_of_their_layers, .timeout = 60)
 	free(md);
 	free(err);
 }
+
+Test(decode, f16_round_trips_every_half_and_matches_the_hardware)
+{
+	for (unsigned h = 0; h < 65536; h++) {
+		float f = kv_from_f16((uint16_t)h);
+		if (isnan(f))
+			cr_assert(isnan(kv_from_f16(kv_to_f16(f))), "nan %04x", h);
+		else
+			cr_assert_eq(kv_to_f16(f), h, "half %04x -> %g -> %04x", h, f, kv_to_f16(f));
+	}
+	/* rounding between halves against the ISA path's widening */
+	for (int isa = KERN_AVX2; isa < KERN_ISA_COUNT; isa++) {
+		const struct simd_ops *ops = isa == KERN_AVX2 ? &simd_avx2 : &simd_avx512;
+		unsigned short in[64];
+		float wide[64];
+		if (kern_isa_unsupported((enum kern_isa)isa))
+			continue;
+		for (int i = 0; i < 64; i++)
+			in[i] = kv_to_f16(1.0f + (float)i / 4096.0f + 1.0f / 8192.0f);
+		ops->from_f16(in, wide, 64);
+		for (int i = 0; i < 64; i++)
+			cr_assert_eq(wide[i], kv_from_f16(in[i]));
+	}
+}
