@@ -11,6 +11,7 @@ int err_set(struct err *e, const char *fmt, ...)
 
 	if (!e)
 		return -1;
+	e->usage = 0;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
@@ -25,6 +26,7 @@ int err_at(struct err *e, const char *file, int line, int col,
 
 	if (!e)
 		return -1;
+	e->usage = 0;
 	off = snprintf(e->msg, sizeof e->msg, "%s:%d:%d: ", file, line, col);
 	if (off < 0 || (size_t)off >= sizeof e->msg)
 		return -1;

@@ -6,6 +6,7 @@
 
 struct err {
 	char msg[1024];     /* the message, without the "sabench: " prefix */
+	int usage;          /* 1: the user's request cannot be done as asked (exit 2) */
 };
 
 /* Fills e with a formatted message; always returns -1. */

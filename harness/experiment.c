@@ -272,7 +272,6 @@ static int set_axis(struct ctx *c, struct experiment *x, int f,
 	a->n = n;
 	a->line = key->line;
 	a->col = key->col;
-	a->swept = swept;
 	for (size_t i = 0; i < n; i++)
 		if (parse_field_value(c, f, swept ? val->kid[i] : val, &a->v[i]))
 			return -1;

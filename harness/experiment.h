@@ -44,7 +44,6 @@ struct exp_axis {
 	long long *v;           /* values, in file order */
 	size_t n;               /* at least 1 */
 	int line, col;          /* where it was given (0: default) */
-	int swept;              /* given under sweep: */
 };
 
 struct exp_run {

@@ -169,7 +169,7 @@ static int cmd_run(int argc, char **argv)
 	rc = runner_run(&x, &o, &s, &e);
 	if (rc) {
 		exp_free(&x);
-		return fail(e.msg[0] && strstr(e.msg, "holds a run already") ? 2 : 1, &e);
+		return fail(e.usage ? 2 : 1, &e);
 	}
 	fprintf(stderr, "sabench: %zu cells: %zu ok, %zu skipped, %zu failed, %zu from an earlier run; %.1f s\n",
 		s.cells, s.ok, s.skipped, s.failed, s.resumed, s.wall_s);

@@ -148,8 +148,11 @@ static void write_machine(FILE *f)
 		yq(f, buf);
 		fputc('\n', f);
 	}
-	fputs("  cpu_flags_avx512f: ", f);
-	fputs(strstr(cpuinfo("flags", buf, sizeof buf), "avx512f") ? "true\n" : "false\n", f);
+	/* what the CPU runs, from CPUID (a /proc/cpuinfo flags line is longer
+	 * than any fixed buffer worth having) */
+	fprintf(f, "  simd: {avx512: %s, avx2: %s}\n",
+		kern_isa_unsupported(KERN_AVX512) ? "false" : "true",
+		kern_isa_unsupported(KERN_AVX2) ? "false" : "true");
 }
 
 static void write_build_and_env(FILE *f)

@@ -494,8 +494,10 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 		return -1;
 	if (had && mode == RES_NEW) {
 		drop_lock(r);
-		return err_set(e, "results folder '%s' holds a run already; use --resume to continue it or --force to start over",
-			       dir);
+		err_set(e, "results folder '%s' holds a run already; use --resume to continue it or --force to start over",
+			dir);
+		e->usage = 1;
+		return -1;
 	}
 	if (mode == RES_RESUME && (read_done(r, e) || filter_samples(r, e))) {
 		res_close(r);

@@ -147,7 +147,6 @@ struct run_state {
 	struct ctr_set ctr;             /* counters of the current group */
 	int ctr_open;
 	struct kern_tally *tally;       /* per-thread tallies */
-	int tally_threads;
 	struct machine_peaks *peaks;    /* measured ceilings, or NULL */
 	const char *machine_file;       /* where they came from */
 	size_t cells_seen;              /* for progress */
@@ -914,7 +913,6 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 	}
 	st.pl = &pl;
 	sum->cells = pl.n;
-	st.tally_threads = CTR_MAX_THREADS;
 	st.tally = aligned_alloc(64, CTR_MAX_THREADS * sizeof *st.tally);
 	if (!st.tally) {
 		plan_free(&pl);
