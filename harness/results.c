@@ -79,7 +79,7 @@ static const struct column columns[] = {
 	{ "intensity", COL_NUM, F(intensity), 0, "FLOP/B", "flops / bytes_min" },
 	{ "time_per_token_s", COL_OPT, F(time_per_token_s), 1, "s", "decode: time_median_s / decode_steps" },
 	{ "tokens_per_s", COL_OPT, F(tokens_per_s), 1, "tokens/s", "decode: batch x decode_steps / time_median_s" },
-	{ "kv_bytes_per_token", COL_OPT, F(kv_bytes_per_token), 0, "B", "decode: K/V bytes read per token (all heads of one sequence)" },
+	{ "kv_bytes_per_token", COL_OPT, F(kv_bytes_per_token), 0, "B", "decode: K/V bytes read per token, one sequence (query heads sharing a K/V head read it once in decode)" },
 	{ "kv_gbs", COL_OPT, F(kv_gbs), 1, "GB/s", "decode: K/V bytes read / time_median_s" },
 	{ "pct_peak", COL_OPT, F(pct_peak), 1, "%", "gflops over the FMA peak `sabench machine` measured for this thread count and ISA" },
 	{ "peak_rss_bytes", COL_BYTES, F(peak_rss_bytes), 1, "B", "resident peak: inputs, G-set, outputs and this kernel's workspace" },

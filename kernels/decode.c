@@ -3,8 +3,15 @@
  * cache holds the tokens before them (filled in prepare, untimed), and a
  * timed run appends each token's K/V to the cache, then attends from it
  * over G through the cache's layout (full, ring, sink_ring or paged) and
- * element type (f32, f16, bf16). Row-wise online softmax per 64 keys with
- * the ISA's micro-kernels; every kv head's cache serves its query heads. */
+ * element type (f32, f16, bf16).
+ *
+ * A token's keys are read as runs of consecutive storage rows (a ring's
+ * wrap and a page's end split them) with the ISA's fused micro-kernels,
+ * which widen f16/bf16 as they load: every cache byte is read once. Query
+ * heads that share a K/V head and a layout walk its rows together, chunk
+ * by chunk, so GQA reads the cache once per K/V head. When there are too
+ * few caches to keep every thread busy, each token's keys are split among
+ * threads and the partial softmax states merged (flash-decoding). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,15 +21,33 @@
 struct decode_ws {
 	struct kv_cache *cache;         /* one per (batch, kv head) */
 	int n_cache;
+	int group;                      /* query heads per kv head */
+	int splits;                     /* key splits per cache and token */
 	const struct simd_ops *ops;
-	float *buf;                     /* per thread: q, acc, scores, pointers, rows */
+	float *part;                    /* split states: (cache, split, head) x (d + 2) */
+	float *buf;                     /* per thread: queries, accumulators, scores */
 	size_t stride;
+	struct row_state *states;       /* per thread: one per head of a group */
 };
 
-/* Per thread: the row engine's floats plus 2 x 64 converted rows. */
-static size_t decode_floats(int d)
+/* Per thread: a scaled query and an accumulator per head of a group, and
+ * a chunk of scores. */
+static size_t decode_floats(int d, int group)
 {
-	return row_ws_floats(d) + 2 * (size_t)ROW_CHUNK * (size_t)d;
+	return ((size_t)group * 2 * (size_t)d + ROW_CHUNK + 15) / 16 * 16;
+}
+
+/* Enough work items for every thread: one per cache when the caches
+ * spread evenly (or are many), else each cache's keys in several splits
+ * of at least 512 keys. */
+static int decode_splits(const struct problem *p, int threads)
+{
+	int caches = p->batch * p->kv_heads, s, most = (int)(p->n_kv / 512);
+
+	if (caches % threads == 0 || caches >= 4 * threads)
+		return 1;
+	s = (4 * threads + caches - 1) / caches;
+	return s < most ? s : most > 1 ? most : 1;
 }
 
 static void decode_release(void *ws)
@@ -34,7 +59,9 @@ static void decode_release(void *ws)
 	for (int i = 0; w->cache && i < w->n_cache; i++)
 		kvc_free(&w->cache[i]);
 	free(w->cache);
+	free(w->part);
 	free(w->buf);
+	free(w->states);
 	free(w);
 }
 
@@ -51,15 +78,21 @@ static void prefill_cache(const struct problem *p, struct kv_cache *c, int i)
 static int decode_prepare(const struct problem *p, int threads, void **ws)
 {
 	struct decode_ws *w = calloc(1, sizeof *w);
+	size_t part;
 
 	if (!w)
 		return -1;
 	w->ops = kern_simd();
 	w->n_cache = p->batch * p->kv_heads;
-	w->stride = (decode_floats(p->d) + 15) / 16 * 16;
+	w->group = p->heads / p->kv_heads;
+	w->splits = decode_splits(p, threads);
+	w->stride = decode_floats(p->d, w->group);
+	part = (size_t)w->n_cache * (size_t)w->splits * (size_t)w->group * (size_t)(p->d + 2);
 	w->cache = calloc((size_t)w->n_cache, sizeof *w->cache);
+	w->part = w->splits > 1 ? malloc(part * sizeof(float)) : NULL;
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	if (!w->cache || !w->buf) {
+	w->states = malloc((size_t)threads * (size_t)w->group * sizeof *w->states);
+	if (!w->cache || !w->buf || !w->states || (w->splits > 1 && !w->part)) {
 		decode_release(w);
 		return -1;
 	}
@@ -94,63 +127,168 @@ static void decode_reset(const struct problem *p, void *ws)
 	}
 }
 
-/* Attention of query row r of head h through cache c. */
-static void decode_row(const struct problem *p, const struct decode_ws *w,
-		       const struct kv_cache *c, float *buf, int b, int h, long r)
-{
-	int d = p->d;
-	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
-	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
-	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
-	float *conv = buf + row_ws_floats(d);
-	struct row_state st = { -INFINITY, 0.0f, buf + d };
-	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
-	long long keys = 0;
-	int cnt = 0;
+/* Query heads reading the same ranges of cache c together. */
+struct walk {
+	const struct kv_cache *c;
+	int nh;                         /* heads walking together */
+	struct row_state *st;           /* their states */
+};
 
-	for (int x = 0; x < d; x++) {
-		qs[x] = q[x] * scale;
-		st.acc[x] = 0.0f;
-	}
-	for (int64_t t = 0; t < n; t++)
-		for (long j = rg[t].lo; j < rg[t].hi; j++) {
-			krows[cnt] = kvc_load(c, j, 0, conv + (size_t)cnt * d, w->ops);
-			vrows[cnt] = kvc_load(c, j, 1, conv + (size_t)(ROW_CHUNK + cnt) * d, w->ops);
-			if (++cnt == ROW_CHUNK) {
-				row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
-				keys += cnt;
-				cnt = 0;
-			}
+/* Folds keys [pos, pos + n) of the cache (consecutive storage rows) into
+ * every head of the walk, ROW_CHUNK at a time. */
+static void walk_run(struct walk *wk, const float *qs, float *s, long pos, long n,
+		     int d, const struct simd_ops *ops)
+{
+	const struct kv_cache *c = wk->c;
+	long row = kvc_row(c, pos);
+
+	for (long at = 0; at < n; at += ROW_CHUNK) {
+		int cnt = n - at < ROW_CHUNK ? (int)(n - at) : ROW_CHUNK;
+		const void *k = kvc_at(c, 0, row + at), *v = kvc_at(c, 1, row + at);
+		for (int h = 0; h < wk->nh; h++) {
+			ops->dots_kv(qs + (size_t)h * d, k, c->dtype, cnt, d, s);
+			row_step(&wk->st[h], s, cnt, d, ops);
+			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, d);
 		}
-	if (cnt)
-		row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
-	keys += cnt;
-	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
-	kern_tally_add(p, kern_thread(), keys, 4LL * d * keys,
-		       2LL * kv_dtype_size(p->kv_dtype) * d * keys);
+	}
+}
+
+/* Folds keys [first, last) of a row's ranges (counted in key order) into
+ * the walk. */
+static void walk_keys(struct walk *wk, const float *qs, float *s,
+			   const struct pat_range *rg, int64_t n, long long first,
+			   long long last, int d, const struct simd_ops *ops)
+{
+	long long seen = 0;
+
+	for (int64_t t = 0; t < n && seen < last; t++) {
+		long lo = rg[t].lo, hi = rg[t].hi;
+		if (seen + (hi - lo) <= first) {
+			seen += hi - lo;
+			continue;
+		}
+		if (seen < first)
+			lo += (long)(first - seen);
+		if (seen + (rg[t].hi - rg[t].lo) > last)
+			hi = rg[t].lo + (long)(last - seen);
+		seen += rg[t].hi - rg[t].lo;
+		for (long pos = lo; pos < hi;) {
+			long run = kvc_run(wk->c, pos, hi);
+			walk_run(wk, qs, s, pos, run, d, ops);
+			pos += run;
+		}
+	}
+}
+
+/* Split `split` of token r for the nh heads from h0 of sequence b over
+ * cache c: the row's keys in that split, then either the output (one
+ * split) or the partial states at part. */
+static void decode_heads(const struct problem *p, const struct decode_ws *w,
+			 const struct kv_cache *c, int b, int h0, int nh, long r,
+			 int split, float *part)
+{
+	int d = p->d, thread = kern_thread();
+	float scale = (float)(1.4426950408889634 / sqrt((double)d));
+	float *qs = w->buf + (size_t)thread * w->stride, *acc = qs + (size_t)w->group * d;
+	float *s = acc + (size_t)w->group * d;
+	struct walk wk = { c, nh, w->states + (size_t)thread * w->group };
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h0), r, &n);
+	long long keys = gset_row_keys(rg, n);
+	long long first = keys * split / w->splits, last = keys * (split + 1) / w->splits;
+
+	for (int h = 0; h < nh; h++) {
+		const float *q = p->q + kern_q_off(p, b, h0 + h) + (size_t)r * (size_t)d;
+		wk.st[h] = (struct row_state){ -INFINITY, 0.0f, acc + (size_t)h * d };
+		for (int x = 0; x < d; x++) {
+			qs[(size_t)h * d + x] = q[x] * scale;
+			acc[(size_t)h * d + x] = 0.0f;
+		}
+	}
+	walk_keys(&wk, qs, s, rg, n, first, last, d, w->ops);
+	for (int h = 0; h < nh; h++) {
+		const struct row_state *st = &wk.st[h];
+		if (!part) {
+			row_finish(st, p->o + kern_q_off(p, b, h0 + h) + (size_t)r * (size_t)d, d);
+			continue;
+		}
+		memcpy(part + (size_t)h * (d + 2), st->acc, (size_t)d * sizeof(float));
+		part[(size_t)h * (d + 2) + d] = st->m;
+		part[(size_t)h * (d + 2) + d + 1] = st->l;
+	}
+	kern_tally_add(p, thread, (last - first) * nh, 4LL * d * (last - first) * nh,
+		       2LL * kv_dtype_size(c->dtype) * d * (last - first));
+}
+
+/* One work item of token r: split `split` of cache i, for every query
+ * head of its group (together when they share a layout). */
+static void decode_item(const struct problem *p, const struct decode_ws *w,
+			int i, int split, long r)
+{
+	int b = i / p->kv_heads, h0 = (i % p->kv_heads) * w->group;
+	float *part = w->part ? w->part + ((size_t)i * w->splits + split) *
+				(size_t)w->group * (size_t)(p->d + 2) : NULL;
+
+	if (p->g->n_layouts == 1) {
+		decode_heads(p, w, &w->cache[i], b, h0, w->group, r, split, part);
+		return;
+	}
+	for (int h = 0; h < w->group; h++)
+		decode_heads(p, w, &w->cache[i], b, h0 + h, 1, r, split,
+			     part ? part + (size_t)h * (p->d + 2) : NULL);
+}
+
+/* Output of head h of cache i for token r from its splits' states: each
+ * rescaled to the largest max, then summed. */
+static void decode_merge(const struct problem *p, const struct decode_ws *w,
+			 int i, int h, long r)
+{
+	int d = p->d, b = i / p->kv_heads;
+	size_t step = (size_t)w->group * (size_t)(d + 2);
+	const float *first = w->part + (size_t)i * w->splits * step + (size_t)h * (d + 2);
+	float *o = p->o + kern_q_off(p, b, (i % p->kv_heads) * w->group + h) +
+		   (size_t)r * (size_t)d;
+	float m = -INFINITY, l = 0.0f;
+
+	for (int s = 0; s < w->splits; s++)
+		m = first[s * step + d] > m ? first[s * step + d] : m;
+	memset(o, 0, (size_t)d * sizeof *o);
+	if (m == -INFINITY)
+		return;                 /* an empty row */
+	for (int s = 0; s < w->splits; s++) {
+		const float *part = first + s * step;
+		float f = exp2f(part[d] - m);
+		l += part[d + 1] * f;
+		for (int x = 0; x < d; x++)
+			o[x] += part[x] * f;
+	}
+	for (int x = 0; x < d; x++)
+		o[x] /= l;
 }
 
 static void decode_run(const struct problem *p, void *ws)
 {
 	const struct decode_ws *w = ws;
-	int group = p->heads / p->kv_heads;
+	int items = w->n_cache * w->splits;
 
 #pragma omp parallel
 	{
-		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-#pragma omp for schedule(dynamic, 1)
-		for (int i = 0; i < w->n_cache; i++) {
-			int b = i / p->kv_heads, kvh = i % p->kv_heads;
-			struct kv_cache *c = &w->cache[i];
-			const float *k = p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d;
-			const float *v = p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d;
-			for (long r = 0; r < p->n_q; r++) {
-				long pos = p->n_kv - p->n_q + r;
-				kvc_store(c, pos, k + (size_t)pos * p->d, v + (size_t)pos * p->d);
-				for (int h = kvh * group; h < (kvh + 1) * group; h++)
-					decode_row(p, w, c, buf, b, h, r);
+		for (long r = 0; r < p->n_q; r++) {
+			long pos = p->n_kv - p->n_q + r;
+#pragma omp for schedule(static)
+			for (int i = 0; i < w->n_cache; i++) {
+				const float *k = p->k + ((size_t)i * p->n_kv + pos) * p->d;
+				const float *v = p->v + ((size_t)i * p->n_kv + pos) * p->d;
+				kvc_store(&w->cache[i], pos, k, v);
 			}
+#pragma omp for schedule(dynamic, 1)
+			for (int t = 0; t < items; t++)
+				decode_item(p, w, t / w->splits, t % w->splits, r);
+			if (w->splits == 1)
+				continue;
+#pragma omp for schedule(static)
+			for (int t = 0; t < w->n_cache * w->group; t++)
+				decode_merge(p, w, t / w->group, t % w->group, r);
 		}
 	}
 }
@@ -158,13 +296,16 @@ static void decode_run(const struct problem *p, void *ws)
 static void decode_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
 	long rows = kv_layout_rows(p->kv_layout, p->n_kv, p->kv_ring, p->kv_sinks);
+	int group = p->heads / p->kv_heads, splits = decode_splits(p, threads);
+	double part = splits > 1 ? (double)p->batch * p->kv_heads * splits * group * (p->d + 2) : 0;
 
 	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
 	c->score_bytes = ROW_CHUNK * sizeof(float);
 	c->kv_cache_bytes = 2.0 * p->batch * p->kv_heads * (double)rows * p->d *
 			    kv_dtype_size(p->kv_dtype);
-	c->workspace_bytes = c->kv_cache_bytes +
-			     (double)threads * (double)decode_floats(p->d) * sizeof(float);
+	c->workspace_bytes = c->kv_cache_bytes + part * sizeof(float) +
+			     (double)threads * ((double)decode_floats(p->d, group) * sizeof(float) +
+						(double)group * sizeof(struct row_state));
 }
 
 const struct kern_desc kern_decode = {
@@ -176,6 +317,6 @@ const struct kern_desc kern_decode = {
 	.release = decode_release,
 	.cost = decode_cost,                    /* 4 d per pair; the cache it holds */
 	.reset = decode_reset,                  /* puts evicted rows back */
-	.simd = 1,                              /* dots, exp2, axpys per ISA */
+	.simd = 1,                              /* fused dots and axpys per ISA */
 	.decode = 1,                            /* reads K/V through the cache */
 };

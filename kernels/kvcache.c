@@ -3,6 +3,7 @@
  * every compiler has _Float16); the ISA paths widen with F16C / AVX-512. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kvcache.h"
 
@@ -109,6 +110,22 @@ float kv_from_bf16(uint16_t h)
 	return x;
 }
 
+/* Rows of a cache: 64-byte aligned, and in huge pages when large, as a
+ * serving engine keeps its KV cache (a 4 KiB page would cost a TLB miss
+ * every 16 rows of a streaming read). */
+static void *alloc_rows(size_t bytes)
+{
+	size_t huge = (size_t)2 << 20, align = bytes >= huge ? huge : 64;
+	void *p;
+
+	bytes = (bytes + align - 1) / align * align;
+	if (posix_memalign(&p, align, bytes ? bytes : align))
+		return NULL;
+	if (align == huge)
+		madvise(p, bytes, MADV_HUGEPAGE);
+	return p;
+}
+
 int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
 	     long n, long ring, long sinks, unsigned long long seed)
 {
@@ -122,8 +139,8 @@ int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
 	c->sinks = sinks;
 	c->rows = kv_layout_rows(l, n, c->ring, sinks);
 	bytes = (size_t)c->rows * (size_t)d * (size_t)kv_dtype_size(t);
-	c->k = aligned_alloc(64, (bytes + 63) / 64 * 64);
-	c->v = aligned_alloc(64, (bytes + 63) / 64 * 64);
+	c->k = alloc_rows(bytes);
+	c->v = alloc_rows(bytes);
 	if (l == KV_PAGED) {
 		long pages = c->rows / KV_PAGE_ROWS;
 		c->pages = malloc((size_t)(pages ? pages : 1) * sizeof *c->pages);
@@ -171,22 +188,6 @@ void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v)
 
 	store_row(c, c->k, row, k);
 	store_row(c, c->v, row, v);
-}
-
-const float *kvc_load(const struct kv_cache *c, long pos, int which,
-		      float *scratch, const struct simd_ops *ops)
-{
-	const void *base = which ? c->v : c->k;
-	size_t at = (size_t)kvc_row(c, pos) * (size_t)c->d;
-	const uint16_t *h = (const uint16_t *)base + at;
-
-	if (c->dtype == KV_F32)
-		return (const float *)base + at;
-	if (c->dtype == KV_F16)
-		ops->from_f16(h, scratch, c->d);
-	else
-		ops->from_bf16(h, scratch, c->d);
-	return scratch;
 }
 
 int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks)

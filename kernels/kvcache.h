@@ -56,10 +56,42 @@ static inline long kvc_row(const struct kv_cache *c, long pos)
 /* Stores the K and V rows of position pos (converting from fp32). */
 void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v);
 
-/* The fp32 K (which 0) or V (1) row of pos: a pointer into the cache when
- * it holds fp32, else converted into scratch (d floats). */
-const float *kvc_load(const struct kv_cache *c, long pos, int which,
-		      float *scratch, const struct simd_ops *ops);
+/* How many positions from pos on (up to hi) sit in consecutive storage
+ * rows from kvc_row(c, pos): a ring wraps, a page ends. */
+static inline long kvc_run(const struct kv_cache *c, long pos, long hi)
+{
+	long n = hi - pos, room;
+
+	switch (c->layout) {
+	case KV_RING:
+		room = c->ring - pos % c->ring;
+		break;
+	case KV_SINK_RING:
+		room = pos < c->sinks ? c->sinks - pos
+				      : c->ring - (pos - c->sinks) % c->ring;
+		break;
+	case KV_PAGED:
+		room = KV_PAGE_ROWS - pos % KV_PAGE_ROWS;
+		break;
+	default:
+		room = n;
+	}
+	return room < n ? room : n;
+}
+
+/* Storage row `row` of K (which 0) or V (1), as stored. */
+static inline const void *kvc_at(const struct kv_cache *c, int which, long row)
+{
+	return (const char *)(which ? c->v : c->k) +
+	       (size_t)row * (size_t)c->d * (size_t)kv_dtype_size(c->dtype);
+}
+
+/* Pairs of G a token's decoding reads from the caches of one sequence:
+ * query heads that share a K/V head and a layout read its rows once. */
+static inline long long kvc_pairs_read(const struct gset *g, int heads, int kv_heads)
+{
+	return g->n_layouts == 1 ? gset_pairs(g, kv_heads) : gset_pairs(g, heads);
+}
 
 /* 1 when a cache of this layout serves every row of g exactly (keys of
  * ring layouts within the ring's reach when read); 0 else. */

@@ -21,16 +21,14 @@ struct row_state {
 	float *acc;             /* d accumulators */
 };
 
-/* Folds a chunk of n keys into the row state: scores of q against the K
- * rows krows[i], online softmax step, then the V rows vrows[i] weighed
- * into acc. s is scratch for n scores. */
-static inline void row_fold(struct row_state *st, const float *q,
-			    const float *const *krows, const float *const *vrows,
-			    int n, int d, const struct simd_ops *ops, float *s)
+/* The online-softmax step for a chunk of n scores s (log2 domain): new
+ * max, acc and sum rescaled to it, s := exp2(s - max) added to the sum.
+ * The caller then weighs the chunk's V rows by s into acc. */
+static inline void row_step(struct row_state *st, float *s, int n, int d,
+			    const struct simd_ops *ops)
 {
 	float mx = st->m, safe, alpha;
 
-	ops->dots(q, krows, n, d, s);
 	for (int i = 0; i < n; i++)
 		mx = s[i] > mx ? s[i] : mx;
 	safe = mx == -INFINITY ? 0.0f : mx;
@@ -41,8 +39,19 @@ static inline void row_fold(struct row_state *st, const float *q,
 		st->l *= alpha;
 	}
 	st->l += ops->exp2_sum(s, n, safe);
-	ops->axpys(st->acc, s, vrows, n, d);
 	st->m = mx;
+}
+
+/* Folds a chunk of n keys into the row state: scores of q against the K
+ * rows krows[i], online softmax step, then the V rows vrows[i] weighed
+ * into acc. s is scratch for n scores. */
+static inline void row_fold(struct row_state *st, const float *q,
+			    const float *const *krows, const float *const *vrows,
+			    int n, int d, const struct simd_ops *ops, float *s)
+{
+	ops->dots(q, krows, n, d, s);
+	row_step(st, s, n, d, ops);
+	ops->axpys(st->acc, s, vrows, n, d);
 }
 
 /* One row of a row-wise kernel: ws is the kernel's, buf its thread's. */

@@ -28,9 +28,11 @@ struct simd_ops {
 	void (*dots)(const float *q, const float *const *rows, int n, int d, float *s);
 	/* acc[c] += sum_i p[i] rows[i][c] */
 	void (*axpys)(float *acc, const float *p, const float *const *rows, int n, int d);
-	/* out[i] = f16 or bf16 x[i] widened to fp32, i < n */
-	void (*from_f16)(const unsigned short *x, float *out, int n);
-	void (*from_bf16)(const unsigned short *x, float *out, int n);
+	/* dots and axpys over n K/V cache rows stored one after another (d
+	 * elements apart) as t, an enum kv_dtype: f32, or f16 / bf16 widened
+	 * to fp32 as they are loaded (decode reads each byte once) */
+	void (*dots_kv)(const float *q, const void *k, int t, int n, int d, float *s);
+	void (*axpys_kv)(float *acc, const float *p, const void *v, int t, int n, int d);
 };
 
 extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;

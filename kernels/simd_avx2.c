@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "kernel.h"
 #include "simd.h"
 
 #define H 4                     /* ymm vectors per half tile (32 queries) */
@@ -166,72 +167,132 @@ static float exp2_sum_avx2(float *x, int n, float m)
 	return total;
 }
 
-static void dots_avx2(const float *q, const float *const *rows, int n, int d,
-		      float *s)
+/* Element c of a K/V row stored as t (enum kv_dtype), widened to fp32. */
+static inline float load_kv1(const char *row, int c, int t)
+{
+	unsigned int u = (unsigned int)((const unsigned short *)row)[c] << 16;
+	float x;
+
+	if (t == KV_F32)
+		return ((const float *)row)[c];
+	if (t == KV_F16)
+		return _cvtsh_ss(((const unsigned short *)row)[c]);
+	__builtin_memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+/* 8 elements of such a row from element c. */
+static inline __m256 load_kv8(const char *row, int c, int t)
+{
+	const __m128i *h = (const __m128i *)((const unsigned short *)row + c);
+
+	if (t == KV_F32)
+		return _mm256_loadu_ps((const float *)row + c);
+	if (t == KV_F16)
+		return _mm256_cvtph_ps(_mm_loadu_si128(h));
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
+}
+
+/* Row i: rows[i] when the rows are named by pointer, else the i-th of the
+ * rows stored one after another from base. */
+static inline const char *kv_row(const float *const *rows, const void *base,
+				 int i, int d, int t)
+{
+	return rows ? (const char *)rows[i]
+		    : (const char *)base + (size_t)i * (size_t)d * (t == KV_F32 ? 4 : 2);
+}
+
+/* s[i] = q . row i; specialised by the callers on rows/base and t. */
+static inline __attribute__((always_inline)) void
+dots_rows(const float *q, const float *const *rows, const void *base, int t,
+	  int n, int d, float *s)
 {
 	int full = d & ~7;
 
 	for (int i = 0; i < n; i++) {
+		const char *r = kv_row(rows, base, i, d, t);
 		__m256 a = _mm256_setzero_ps();
 		float lanes[8], sum = 0.0f;
 		for (int c = 0; c < full; c += 8)
-			a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), _mm256_loadu_ps(rows[i] + c), a);
+			a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load_kv8(r, c, t), a);
 		_mm256_storeu_ps(lanes, a);
 		for (int l = 0; l < 8; l++)
 			sum += lanes[l];
 		for (int c = full; c < d; c++)
-			sum += q[c] * rows[i][c];
+			sum += q[c] * load_kv1(r, c, t);
 		s[i] = sum;
 	}
+}
+
+/* acc[c0 + c] += sum_i p[i] row i [c0 + c] over nv vectors of channels in
+ * registers, so a V row is read once per block. */
+static inline __attribute__((always_inline)) void
+axpys_block(float *acc, const float *p, const float *const *rows, const void *base,
+	    int t, int n, int d, int c0, const int nv)
+{
+	__m256 a[4];
+
+	for (int v = 0; v < nv; v++)
+		a[v] = _mm256_loadu_ps(acc + c0 + 8 * v);
+	for (int i = 0; i < n; i++) {
+		__m256 pb = _mm256_set1_ps(p[i]);
+		const char *r = kv_row(rows, base, i, d, t);
+		for (int v = 0; v < nv; v++)
+			a[v] = _mm256_fmadd_ps(pb, load_kv8(r, c0 + 8 * v, t), a[v]);
+	}
+	for (int v = 0; v < nv; v++)
+		_mm256_storeu_ps(acc + c0 + 8 * v, a[v]);
+}
+
+/* acc[c] += sum_i p[i] row i [c]: 32 channels at a time, then 8, then one. */
+static inline __attribute__((always_inline)) void
+axpys_rows(float *acc, const float *p, const float *const *rows, const void *base,
+	   int t, int n, int d)
+{
+	int c = 0;
+
+	for (; c + 32 <= d; c += 32)
+		axpys_block(acc, p, rows, base, t, n, d, c, 4);
+	for (; c + 8 <= d; c += 8)
+		axpys_block(acc, p, rows, base, t, n, d, c, 1);
+	for (; c < d; c++) {
+		float a = acc[c];
+		for (int i = 0; i < n; i++)
+			a += p[i] * load_kv1(kv_row(rows, base, i, d, t), c, t);
+		acc[c] = a;
+	}
+}
+
+static void dots_avx2(const float *q, const float *const *rows, int n, int d,
+		      float *s)
+{
+	dots_rows(q, rows, NULL, KV_F32, n, d, s);
 }
 
 static void axpys_avx2(float *acc, const float *p, const float *const *rows,
 		       int n, int d)
 {
-	int c = 0;
-
-	for (; c + 32 <= d; c += 32) {
-		__m256 a[4];
-		for (int v = 0; v < 4; v++)
-			a[v] = _mm256_loadu_ps(acc + c + 8 * v);
-		for (int i = 0; i < n; i++) {
-			__m256 pb = _mm256_set1_ps(p[i]);
-			for (int v = 0; v < 4; v++)
-				a[v] = _mm256_fmadd_ps(pb, _mm256_loadu_ps(rows[i] + c + 8 * v), a[v]);
-		}
-		for (int v = 0; v < 4; v++)
-			_mm256_storeu_ps(acc + c + 8 * v, a[v]);
-	}
-	for (; c < d; c++) {
-		float a = acc[c];
-		for (int i = 0; i < n; i++)
-			a += p[i] * rows[i][c];
-		acc[c] = a;
-	}
+	axpys_rows(acc, p, rows, NULL, KV_F32, n, d);
 }
 
-static void from_f16_avx2(const unsigned short *x, float *out, int n)
+static void dots_kv_avx2(const float *q, const void *k, int t, int n, int d, float *s)
 {
-	int i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
-	for (; i < n; i++)
-		out[i] = _cvtsh_ss(x[i]);
+	if (t == KV_F32)
+		dots_rows(q, NULL, k, KV_F32, n, d, s);
+	else if (t == KV_F16)
+		dots_rows(q, NULL, k, KV_F16, n, d, s);
+	else
+		dots_rows(q, NULL, k, KV_BF16, n, d, s);
 }
 
-static void from_bf16_avx2(const unsigned short *x, float *out, int n)
+static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int n, int d)
 {
-	int i = 0;
-
-	for (; i + 8 <= n; i += 8) {
-		__m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(x + i)));
-		_mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
-	}
-	for (; i < n; i++) {
-		unsigned int u = (unsigned int)x[i] << 16;
-		__builtin_memcpy(&out[i], &u, sizeof u);
-	}
+	if (t == KV_F32)
+		axpys_rows(acc, p, NULL, v, KV_F32, n, d);
+	else if (t == KV_F16)
+		axpys_rows(acc, p, NULL, v, KV_F16, n, d);
+	else
+		axpys_rows(acc, p, NULL, v, KV_BF16, n, d);
 }
 
 const struct simd_ops simd_avx2 = {
@@ -242,6 +303,6 @@ const struct simd_ops simd_avx2 = {
 	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */
 	.dots = dots_avx2,                      /* q . k per key */
 	.axpys = axpys_avx2,                    /* 32 channels in registers */
-	.from_f16 = from_f16_avx2,              /* F16C */
-	.from_bf16 = from_bf16_avx2,            /* widen and shift */
+	.dots_kv = dots_kv_avx2,                /* f16 by F16C, bf16 by shift */
+	.axpys_kv = axpys_kv_avx2,              /* widened as they are loaded */
 };

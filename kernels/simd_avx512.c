@@ -7,6 +7,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "kernel.h"
 #include "simd.h"
 
 #define V 4                     /* zmm vectors per 64 queries */
@@ -179,111 +180,148 @@ static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 e)
 	return _mm_add_ps(_mm256_castps256_ps128(all), _mm256_extractf128_ps(all, 1));
 }
 
-static void dots_avx512(const float *q, const float *const *rows, int n, int d,
-			float *s)
+/* 16 elements of a K/V row stored as t (enum kv_dtype) from element c,
+ * widened to fp32; m masks a tail. */
+static inline __m512 load_kv(const char *row, int c, int t, __mmask16 m)
+{
+	const unsigned short *h = (const unsigned short *)row + c;
+
+	if (t == KV_F32)
+		return _mm512_maskz_loadu_ps(m, (const float *)row + c);
+	if (t == KV_F16)
+		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h));
+	return _mm512_castsi512_ps(_mm512_slli_epi32(
+		_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h)), 16));
+}
+
+/* Row i: rows[i] when the rows are named by pointer, else the i-th of the
+ * rows stored one after another from base. */
+static inline const char *kv_row(const float *const *rows, const void *base,
+				 int i, int d, int t)
+{
+	return rows ? (const char *)rows[i]
+		    : (const char *)base + (size_t)i * (size_t)d * (t == KV_F32 ? 4 : 2);
+}
+
+/* s[i] = q . row i, 4 keys at a time; specialised by the callers on
+ * rows/base and a constant t. */
+static inline __attribute__((always_inline)) void
+dots_rows(const float *q, const float *const *rows, const void *base, int t,
+	  int n, int d, float *s)
 {
 	int i = 0, full = d & ~15;
 	__mmask16 tail = (__mmask16)((1u << (d & 15)) - 1);
 
 	for (; i + 4 <= n; i += 4) {
-		const float *r0 = rows[i], *r1 = rows[i + 1], *r2 = rows[i + 2], *r3 = rows[i + 3];
+		const char *r0 = kv_row(rows, base, i, d, t), *r1 = kv_row(rows, base, i + 1, d, t);
+		const char *r2 = kv_row(rows, base, i + 2, d, t), *r3 = kv_row(rows, base, i + 3, d, t);
 		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-		for (int c = 0; c < full; c += 16) {
-			__m512 qv = _mm512_loadu_ps(q + c);
-			a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r0 + c), a0);
-			a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r1 + c), a1);
-			a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r2 + c), a2);
-			a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(r3 + c), a3);
-		}
-		if (tail) {
-			__m512 qv = _mm512_maskz_loadu_ps(tail, q + full);
-			a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r0 + full), a0);
-			a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r1 + full), a1);
-			a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r2 + full), a2);
-			a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(tail, r3 + full), a3);
+		for (int c = 0; c < d; c += 16) {
+			__mmask16 m = c < full ? 0xffff : tail;
+			__m512 qv = _mm512_maskz_loadu_ps(m, q + c);
+			a0 = _mm512_fmadd_ps(qv, load_kv(r0, c, t, m), a0);
+			a1 = _mm512_fmadd_ps(qv, load_kv(r1, c, t, m), a1);
+			a2 = _mm512_fmadd_ps(qv, load_kv(r2, c, t, m), a2);
+			a3 = _mm512_fmadd_ps(qv, load_kv(r3, c, t, m), a3);
 		}
 		_mm_storeu_ps(s + i, reduce4(a0, a1, a2, a3));
 	}
 	for (; i < n; i++) {
+		const char *r = kv_row(rows, base, i, d, t);
 		__m512 a = _mm512_setzero_ps();
-		for (int c = 0; c < full; c += 16)
-			a = _mm512_fmadd_ps(_mm512_loadu_ps(q + c), _mm512_loadu_ps(rows[i] + c), a);
-		if (tail)
-			a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, q + full),
-					    _mm512_maskz_loadu_ps(tail, rows[i] + full), a);
+		for (int c = 0; c < d; c += 16) {
+			__mmask16 m = c < full ? 0xffff : tail;
+			a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + c), load_kv(r, c, t, m), a);
+		}
 		s[i] = _mm512_reduce_add_ps(a);
 	}
+}
+
+/* acc[c0 + c] += sum_i p[i] row i [c0 + c] over nv vectors of channels in
+ * registers (the last one masked by last), so a V row is read once. */
+static inline __attribute__((always_inline)) void
+axpys_block(float *acc, const float *p, const float *const *rows, const void *base,
+	    int t, int n, int d, int c0, const int nv, __mmask16 last)
+{
+	__m512 a[8];
+
+	for (int v = 0; v < nv; v++)
+		a[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, acc + c0 + 16 * v);
+	for (int i = 0; i < n; i++) {
+		__m512 pb = _mm512_set1_ps(p[i]);
+		const char *r = kv_row(rows, base, i, d, t);
+		for (int v = 0; v < nv; v++)
+			a[v] = _mm512_fmadd_ps(pb, load_kv(r, c0 + 16 * v, t,
+							   v == nv - 1 ? last : 0xffff), a[v]);
+	}
+	for (int v = 0; v < nv; v++)
+		_mm512_mask_storeu_ps(acc + c0 + 16 * v, v == nv - 1 ? last : 0xffff, a[v]);
+}
+
+/* acc[c] += sum_i p[i] row i [c]: 128 channels at a time, then 64, then
+ * 16 (the last masked). */
+static inline __attribute__((always_inline)) void
+axpys_rows(float *acc, const float *p, const float *const *rows, const void *base,
+	   int t, int n, int d)
+{
+	int c = 0;
+
+	for (; c + 128 <= d; c += 128)
+		axpys_block(acc, p, rows, base, t, n, d, c, 8, 0xffff);
+	for (; c + 64 <= d; c += 64)
+		axpys_block(acc, p, rows, base, t, n, d, c, 4, 0xffff);
+	for (; c < d; c += 16)
+		axpys_block(acc, p, rows, base, t, n, d, c, 1,
+			    d - c >= 16 ? 0xffff : (__mmask16)((1u << (d - c)) - 1));
+}
+
+static void dots_avx512(const float *q, const float *const *rows, int n, int d,
+			float *s)
+{
+	dots_rows(q, rows, NULL, KV_F32, n, d, s);
 }
 
 static void axpys_avx512(float *acc, const float *p, const float *const *rows,
 			 int n, int d)
 {
-	int c = 0;
-
-	/* 128 channels in 8 registers: a V row is read once, not per block */
-	for (; c + 128 <= d; c += 128) {
-		__m512 a[8];
-		for (int v = 0; v < 8; v++)
-			a[v] = _mm512_loadu_ps(acc + c + 16 * v);
-		for (int i = 0; i < n; i++) {
-			__m512 pb = _mm512_set1_ps(p[i]);
-			const float *r = rows[i] + c;
-			for (int v = 0; v < 8; v++)
-				a[v] = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 16 * v), a[v]);
-		}
-		for (int v = 0; v < 8; v++)
-			_mm512_storeu_ps(acc + c + 16 * v, a[v]);
-	}
-	for (; c + 64 <= d; c += 64) {
-		__m512 a0 = _mm512_loadu_ps(acc + c), a1 = _mm512_loadu_ps(acc + c + 16);
-		__m512 a2 = _mm512_loadu_ps(acc + c + 32), a3 = _mm512_loadu_ps(acc + c + 48);
-		for (int i = 0; i < n; i++) {
-			__m512 pb = _mm512_set1_ps(p[i]);
-			const float *r = rows[i] + c;
-			a0 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r), a0);
-			a1 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 16), a1);
-			a2 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 32), a2);
-			a3 = _mm512_fmadd_ps(pb, _mm512_loadu_ps(r + 48), a3);
-		}
-		_mm512_storeu_ps(acc + c, a0);
-		_mm512_storeu_ps(acc + c + 16, a1);
-		_mm512_storeu_ps(acc + c + 32, a2);
-		_mm512_storeu_ps(acc + c + 48, a3);
-	}
-	for (; c < d; c += 16) {
-		__mmask16 m = d - c >= 16 ? 0xffff : (__mmask16)((1u << (d - c)) - 1);
-		__m512 a = _mm512_maskz_loadu_ps(m, acc + c);
-		for (int i = 0; i < n; i++)
-			a = _mm512_fmadd_ps(_mm512_set1_ps(p[i]), _mm512_maskz_loadu_ps(m, rows[i] + c), a);
-		_mm512_mask_storeu_ps(acc + c, m, a);
-	}
+	axpys_rows(acc, p, rows, NULL, KV_F32, n, d);
 }
 
-static void from_f16_avx512(const unsigned short *x, float *out, int n)
-{
-	int i = 0;
+/* The common head dims get their own copies, unrolled whole. */
+#define BY_HEAD_DIM(call, d) \
+	do { \
+		if ((d) == 64) \
+			call(64); \
+		else if ((d) == 128) \
+			call(128); \
+		else \
+			call(d); \
+	} while (0)
 
-	for (; i + 16 <= n; i += 16)
-		_mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
-	if (i < n) {
-		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-		_mm512_mask_storeu_ps(out + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, x + i)));
-	}
+static void dots_kv_avx512(const float *q, const void *k, int t, int n, int d, float *s)
+{
+#define DOTS_F32(dd) dots_rows(q, NULL, k, KV_F32, n, dd, s)
+#define DOTS_F16(dd) dots_rows(q, NULL, k, KV_F16, n, dd, s)
+#define DOTS_BF16(dd) dots_rows(q, NULL, k, KV_BF16, n, dd, s)
+	if (t == KV_F32)
+		BY_HEAD_DIM(DOTS_F32, d);
+	else if (t == KV_F16)
+		BY_HEAD_DIM(DOTS_F16, d);
+	else
+		BY_HEAD_DIM(DOTS_BF16, d);
 }
 
-static void from_bf16_avx512(const unsigned short *x, float *out, int n)
+static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, int n, int d)
 {
-	int i = 0;
-
-	for (; i + 16 <= n; i += 16) {
-		__m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(x + i)));
-		_mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
-	}
-	if (i < n) {
-		__mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-		__m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, x + i));
-		_mm512_mask_storeu_ps(out + i, k, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
-	}
+#define AXPYS_F32(dd) axpys_rows(acc, p, NULL, v, KV_F32, n, dd)
+#define AXPYS_F16(dd) axpys_rows(acc, p, NULL, v, KV_F16, n, dd)
+#define AXPYS_BF16(dd) axpys_rows(acc, p, NULL, v, KV_BF16, n, dd)
+	if (t == KV_F32)
+		BY_HEAD_DIM(AXPYS_F32, d);
+	else if (t == KV_F16)
+		BY_HEAD_DIM(AXPYS_F16, d);
+	else
+		BY_HEAD_DIM(AXPYS_BF16, d);
 }
 
 const struct simd_ops simd_avx512 = {
@@ -293,7 +331,7 @@ const struct simd_ops simd_avx512 = {
 	.pv = pv_avx512,                        /* 4 channels x 64 queries */
 	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */
 	.dots = dots_avx512,                    /* 4 keys at a time */
-	.axpys = axpys_avx512,                  /* 64 channels in registers */
-	.from_f16 = from_f16_avx512,            /* vcvtph2ps */
-	.from_bf16 = from_bf16_avx512,          /* widen and shift */
+	.axpys = axpys_avx512,                  /* 128 channels in registers */
+	.dots_kv = dots_kv_avx512,              /* f16 by vcvtph2ps, bf16 by shift */
+	.axpys_kv = axpys_kv_avx512,            /* widened as they are loaded */
 };

@@ -66,37 +66,62 @@ static float exp2_sum_portable(float *x, int n, float m)
 	return sum;
 }
 
-static void dots_portable(const float *q, const float *const *rows, int n, int d,
-			  float *s)
+/* Element c of row i: rows[i] when the rows are named by pointer, else
+ * the i-th of the rows stored as t (enum kv_dtype) one after another
+ * from base, widened to fp32. */
+static inline float kv_elem(const float *const *rows, const void *base, int t,
+			    int i, int d, int c)
+{
+	size_t at = (size_t)i * (size_t)d + (size_t)c;
+
+	if (rows)
+		return rows[i][c];
+	if (t == KV_F32)
+		return ((const float *)base)[at];
+	if (t == KV_F16)
+		return kv_from_f16(((const uint16_t *)base)[at]);
+	return kv_from_bf16(((const uint16_t *)base)[at]);
+}
+
+static void dots_rows(const float *q, const float *const *rows, const void *base,
+		      int t, int n, int d, float *s)
 {
 	for (int i = 0; i < n; i++) {
 		float a = 0.0f;
 		for (int c = 0; c < d; c++)
-			a += q[c] * rows[i][c];
+			a += q[c] * kv_elem(rows, base, t, i, d, c);
 		s[i] = a;
 	}
+}
+
+static void axpys_rows(float *acc, const float *p, const float *const *rows,
+		       const void *base, int t, int n, int d)
+{
+	for (int i = 0; i < n; i++)
+		for (int c = 0; c < d; c++)
+			acc[c] += p[i] * kv_elem(rows, base, t, i, d, c);
+}
+
+static void dots_portable(const float *q, const float *const *rows, int n, int d,
+			  float *s)
+{
+	dots_rows(q, rows, NULL, KV_F32, n, d, s);
 }
 
 static void axpys_portable(float *acc, const float *p, const float *const *rows,
 			   int n, int d)
 {
-	for (int i = 0; i < n; i++)
-		for (int c = 0; c < d; c++)
-			acc[c] += p[i] * rows[i][c];
+	axpys_rows(acc, p, rows, NULL, KV_F32, n, d);
 }
 
-static void from_f16_portable(const unsigned short *x, float *out, int n)
+static void dots_kv_portable(const float *q, const void *k, int t, int n, int d, float *s)
 {
-	for (int i = 0; i < n; i++)
-		out[i] = kv_from_f16(x[i]);
+	dots_rows(q, NULL, k, t, n, d, s);
 }
 
-static void from_bf16_portable(const unsigned short *x, float *out, int n)
+static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, int n, int d)
 {
-	for (int i = 0; i < n; i++) {
-		unsigned int u = (unsigned int)x[i] << 16;
-		memcpy(&out[i], &u, sizeof u);
-	}
+	axpys_rows(acc, p, NULL, v, t, n, d);
 }
 
 const struct simd_ops simd_portable = {
@@ -107,6 +132,6 @@ const struct simd_ops simd_portable = {
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
-	.from_f16 = from_f16_portable,          /* bit by bit */
-	.from_bf16 = from_bf16_portable,        /* shift into the high half */
+	.dots_kv = dots_kv_portable,            /* widened bit by bit */
+	.axpys_kv = axpys_kv_portable,          /* widened bit by bit */
 };

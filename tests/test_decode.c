@@ -4,6 +4,7 @@
  * within their tolerances; special values convert as defined. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ static double decode_err(struct fixture *fx, long steps, enum kv_layout l,
 	p.kv_ring = ring;
 	p.kv_sinks = sinks;
 	cr_assert(kvc_serves(&g, l, ring, sinks), "layout %s should serve this", kv_layout_names[l]);
+	omp_set_num_threads(2);
 	cr_assert_eq(k->prepare(&p, 2, &ws), 0);
 	for (int rep = 0; rep < 3; rep++) {     /* repeated runs see the same cache */
 		k->reset(&p, ws);
@@ -70,6 +72,26 @@ Test(decode, ring_caches_wrap_and_stay_exact)
 	fx_free(&fx);
 	fx_make(&fx, "dilated: {size: 5, dilation: 3}", 1, 120, 1, 2, 2, 16, 1.0f);
 	cr_assert(decode_err(&fx, 100, KV_RING, KV_F32, 13, 0) <= VERIFY_MAX_ABS);
+	fx_free(&fx);
+}
+
+Test(decode, keys_split_among_threads_merge_exactly)
+{
+	struct fixture fx;
+
+	/* one K/V head for 4 query heads and 2 threads: each token's 2048
+	 * keys go to 4 splits, the group walks them together */
+	fx_make(&fx, "dense", 1, 2048, 1, 4, 1, 32, 1.0f);
+	cr_assert(decode_err(&fx, 6, KV_FULL, KV_F32, 0, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 6, KV_PAGED, KV_BF16, 0, 0) <= VERIFY_MAX_ABS_BF16);
+	fx_free(&fx);
+	/* heads of one group reading different keys walk one by one */
+	fx_make(&fx, "random: {density: 0.05, seed: 3, per_head: true}", 1, 2048, 1, 2, 1, 16, 1.0f);
+	cr_assert(decode_err(&fx, 6, KV_FULL, KV_F32, 0, 0) <= VERIFY_MAX_ABS);
+	fx_free(&fx);
+	/* a window over a ring split among threads, wrapping meanwhile */
+	fx_make(&fx, "window: {size: 1500}", 1, 4000, 1, 2, 1, 16, 1.0f);
+	cr_assert(decode_err(&fx, 300, KV_RING, KV_F32, 1500, 0) <= VERIFY_MAX_ABS);
 	fx_free(&fx);
 }
 
@@ -238,7 +260,27 @@ Test(budget, stack_totals_are_the_sum_of_their_layers, .timeout = 60)
 	free(err);
 }
 
-Test(decode, f16_round_trips_every_half_and_matches_the_hardware)
+/* Widens halves h0 .. h0 + d - 1 (f16 or bf16 as t) through ops'
+ * axpys_kv and checks each against the scalar conversion. */
+static void widen_block(const struct simd_ops *ops, int t, unsigned h0, int d)
+{
+	uint16_t row[80];
+	float acc[80] = { 0 }, one = 1.0f;
+
+	for (int i = 0; i < d; i++)
+		row[i] = (uint16_t)(h0 + (unsigned)i);
+	ops->axpys_kv(acc, &one, row, t, 1, d);
+	for (int i = 0; i < d; i++) {
+		float want = t == KV_F16 ? kv_from_f16(row[i]) : kv_from_bf16(row[i]);
+		if (isnan(want))
+			cr_assert(isnan(acc[i]), "%s %s %04x", ops->name, kv_dtype_names[t], row[i]);
+		else
+			cr_assert_eq(acc[i], want, "%s %s %04x: %g, want %g", ops->name,
+				     kv_dtype_names[t], row[i], acc[i], want);
+	}
+}
+
+Test(decode, f16_round_trips_and_every_isa_widens_f16_and_bf16_exactly)
 {
 	for (unsigned h = 0; h < 65536; h++) {
 		float f = kv_from_f16((uint16_t)h);
@@ -247,17 +289,16 @@ Test(decode, f16_round_trips_every_half_and_matches_the_hardware)
 		else
 			cr_assert_eq(kv_to_f16(f), h, "half %04x -> %g -> %04x", h, f, kv_to_f16(f));
 	}
-	/* rounding between halves against the ISA path's widening */
-	for (int isa = KERN_AVX2; isa < KERN_ISA_COUNT; isa++) {
-		const struct simd_ops *ops = isa == KERN_AVX2 ? &simd_avx2 : &simd_avx512;
-		unsigned short in[64];
-		float wide[64];
+	/* every f16 and bf16 value through each ISA's fused loads: one row
+	 * weighed by 1 into zeros comes out as stored (80 and 16 channels
+	 * take the vector and tail paths) */
+	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+		const struct simd_ops *ops = isa == KERN_PORTABLE ? &simd_portable :
+					     isa == KERN_AVX2 ? &simd_avx2 : &simd_avx512;
 		if (kern_isa_unsupported((enum kern_isa)isa))
 			continue;
-		for (int i = 0; i < 64; i++)
-			in[i] = kv_to_f16(1.0f + (float)i / 4096.0f + 1.0f / 8192.0f);
-		ops->from_f16(in, wide, 64);
-		for (int i = 0; i < 64; i++)
-			cr_assert_eq(wide[i], kv_from_f16(in[i]));
+		for (int t = KV_F16; t <= KV_BF16; t++)
+			for (unsigned h0 = 0; h0 < 65536; h0 += 80)
+				widen_block(ops, t, h0, h0 + 80 <= 65536 ? 80 : (int)(65536 - h0));
 	}
 }
