@@ -1,31 +1,110 @@
-/* ranges.c - row-wise attention that walks each row's ranges: the scores of
- * a run of keys come from contiguous K rows, with an online softmax between
- * chunks of 64 keys. The natural kernel for windows, sinks, strided and
- * chunked patterns, whose rows are a few long runs. */
+/* ranges.c - attention that walks contiguous runs of keys, so scores come
+ * from contiguous K rows. Blocks of 64 query rows whose runs overlap
+ * (windows, sinks, chunks: neighbouring rows see nearly the same keys)
+ * walk the union of their runs together, chunk by chunk, scored by the
+ * query-tile micro-kernels (tile.h) with per-row masks only where a chunk
+ * is not in every row's G: a K row is loaded once for 64 queries. Blocks
+ * whose runs are short or scattered (strided, random) go row by row, each
+ * row's runs in chunks of 64 keys with an online softmax (rowwise.h). The
+ * choice is made per block in prepare, untimed. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "rowwise.h"
+#include "tile.h"
+
+/* A block is walked together when the union of its rows' runs is at least
+ * half full (rows x union keys <= 2 x pairs) and its runs average at
+ * least RUN_MIN keys (a chunk of a shorter run wastes the tile). */
+#define RUN_MIN 16
+
+/* Per layout: the query blocks of TILE_Q rows and, for those walked
+ * together, the union of their rows' runs. */
+struct ranges_plan {
+	long n_blocks;
+	int64_t *run_ptr;               /* n_blocks + 1 offsets into runs */
+	struct pat_range *runs;         /* empty for a row-by-row block */
+	long long entries;              /* (row, key) scores computed, one head */
+};
 
 struct ranges_ws {
-	const struct simd_ops *ops;     /* exp2 of the ISA in use */
-	float *buf;                     /* per thread: q, acc, scores */
+	struct ranges_plan *plan;       /* per layout */
+	int n_layouts;
+	const struct simd_ops *ops;     /* micro-kernels of the ISA in use */
+	float *buf;                     /* per thread: tile or row, cursors, masks */
 	size_t stride;                  /* floats per thread */
 };
 
-static int ranges_prepare(const struct problem *p, int threads, void **ws)
+static int by_lo(const void *a, const void *b)
 {
-	struct ranges_ws *w = malloc(sizeof *w);
+	long x = ((const struct pat_range *)a)->lo, y = ((const struct pat_range *)b)->lo;
 
-	if (!w)
-		return -1;
-	w->ops = kern_simd();
-	w->stride = row_ws_floats(p->d);
-	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	if (!w->buf) {
-		free(w);
-		return -1;
+	return (x > y) - (x < y);
+}
+
+/* Merges the n ranges at r (sorted in place) into disjoint runs at r;
+ * returns how many. */
+static int64_t merge_runs(struct pat_range *r, int64_t n)
+{
+	int64_t out = 0;
+
+	qsort(r, (size_t)n, sizeof *r, by_lo);
+	for (int64_t i = 0; i < n; i++) {
+		if (out && r[i].lo <= r[out - 1].hi) {
+			if (r[i].hi > r[out - 1].hi)
+				r[out - 1].hi = r[i].hi;
+		} else {
+			r[out++] = r[i];
+		}
 	}
-	*ws = w;
+	return out;
+}
+
+static void plan_free(struct ranges_plan *pl)
+{
+	free(pl->run_ptr);
+	free(pl->runs);
+	pl->run_ptr = NULL;
+	pl->runs = NULL;
+}
+
+/* The plan of layout l of g: blocks, which walk together, their runs. */
+static int plan_build(struct ranges_plan *pl, const struct gset *g, int l)
+{
+	int64_t cap = 64, used = 0;
+
+	pl->n_blocks = (g->n_q + TILE_Q - 1) / TILE_Q;
+	pl->entries = 0;
+	pl->run_ptr = malloc((size_t)(pl->n_blocks + 1) * sizeof *pl->run_ptr);
+	pl->runs = malloc((size_t)cap * sizeof *pl->runs);
+	if (!pl->run_ptr || !pl->runs)
+		return -1;
+	pl->run_ptr[0] = 0;
+	for (long B = 0; B < pl->n_blocks; B++) {
+		long r0 = B * TILE_Q, rows = g->n_q - r0 < TILE_Q ? g->n_q - r0 : TILE_Q;
+		int64_t first = g->row_ptr[(int64_t)l * g->n_q + r0];
+		int64_t n = g->row_ptr[(int64_t)l * g->n_q + r0 + rows] - first, runs;
+		long long pairs = gset_row_keys(g->ranges + first, n), keys;
+		if (used + n > cap) {
+			struct pat_range *more;
+			while (used + n > cap)
+				cap *= 2;
+			more = realloc(pl->runs, (size_t)cap * sizeof *more);
+			if (!more)
+				return -1;
+			pl->runs = more;
+		}
+		memcpy(pl->runs + used, g->ranges + first, (size_t)n * sizeof *pl->runs);
+		runs = merge_runs(pl->runs + used, n);
+		keys = gset_row_keys(pl->runs + used, runs);
+		if (pairs > 0 && keys * rows <= 2 * pairs && keys >= RUN_MIN * runs) {
+			used += runs;
+			pl->entries += keys * rows;
+		} else {
+			pl->entries += pairs;
+		}
+		pl->run_ptr[B + 1] = used;
+	}
 	return 0;
 }
 
@@ -33,15 +112,51 @@ static void ranges_release(void *ws)
 {
 	struct ranges_ws *w = ws;
 
-	if (w)
-		free(w->buf);
+	if (!w)
+		return;
+	for (int l = 0; w->plan && l < w->n_layouts; l++)
+		plan_free(&w->plan[l]);
+	free(w->plan);
+	free(w->buf);
 	free(w);
 }
 
-static void ranges_row(const struct problem *p, const void *ws,
+/* Floats per thread: a tile (the row-wise buffers fit in it), then a
+ * cursor and a mask per query of the tile. */
+static size_t ranges_floats(int d)
+{
+	return tile_floats(d) + 4 * TILE_Q;
+}
+
+static int ranges_prepare(const struct problem *p, int threads, void **ws)
+{
+	struct ranges_ws *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return -1;
+	w->ops = kern_simd();
+	w->n_layouts = p->g->n_layouts;
+	w->stride = ranges_floats(p->d);
+	w->plan = calloc((size_t)w->n_layouts, sizeof *w->plan);
+	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
+	if (!w->plan || !w->buf) {
+		ranges_release(w);
+		return -1;
+	}
+	for (int l = 0; l < w->n_layouts; l++)
+		if (plan_build(&w->plan[l], p->g, l)) {
+			ranges_release(w);
+			return -1;
+		}
+	*ws = w;
+	return 0;
+}
+
+/* Row r of head h of sequence b on its own: its runs in chunks of up to
+ * ROW_CHUNK keys. */
+static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 		       float *buf, int b, int h, long r)
 {
-	const struct ranges_ws *w = ws;
 	int d = p->d;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
@@ -70,27 +185,114 @@ static void ranges_row(const struct problem *p, const void *ws,
 	kern_tally_row(p, keys, keys);
 }
 
+/* Bits of keys [j0, j0 + nk) in the ranges rg[0, n) of one row, from its
+ * cursor *at (advanced past ranges that end before j0: chunks come in
+ * key order). */
+static uint64_t chunk_mask(const struct pat_range *rg, int64_t n, int64_t *at,
+			   long j0, int nk)
+{
+	uint64_t bits = 0;
+
+	while (*at < n && rg[*at].hi <= j0)
+		++*at;
+	for (int64_t i = *at; i < n && rg[i].lo < j0 + nk; i++) {
+		long a = rg[i].lo > j0 ? rg[i].lo - j0 : 0;
+		long e = rg[i].hi < j0 + nk ? rg[i].hi - j0 : nk;
+		bits |= (e - a >= 64 ? ~0ULL : (1ULL << (e - a)) - 1) << a;
+	}
+	return bits;
+}
+
+/* Query block B of head h of sequence b walking the union of its rows'
+ * runs together, TILE_K keys at a time. */
+static void ranges_block(const struct problem *p, const struct ranges_ws *w,
+			 const struct ranges_plan *pl, float *buf, int b, int h, long B)
+{
+	int d = p->d, l = gset_layout(p->g, h);
+	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	struct tile tl = tile_start(buf, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
+				    rows, d);
+	int64_t *cursor = (int64_t *)(buf + tile_floats(d));
+	uint64_t *mask = (uint64_t *)(cursor + TILE_Q);
+	long long pairs = 0, scored = 0;
+
+	for (int q = 0; q < TILE_Q; q++)
+		cursor[q] = 0;
+	for (int64_t u = pl->run_ptr[B]; u < pl->run_ptr[B + 1]; u++)
+		for (long j0 = pl->runs[u].lo; j0 < pl->runs[u].hi; j0 += TILE_K) {
+			int nk = (int)(pl->runs[u].hi - j0 < TILE_K ? pl->runs[u].hi - j0 : TILE_K);
+			uint64_t all = nk == 64 ? ~0ULL : (1ULL << nk) - 1;
+			int full = 1;
+			for (long q = 0; q < TILE_Q; q++) {
+				int64_t n;
+				const struct pat_range *rg = q < rows ? gset_row(p->g, l, r0 + q, &n) : NULL;
+				mask[q] = rg ? chunk_mask(rg, n, &cursor[q], j0, nk) : 0;
+				full &= q >= rows || mask[q] == all;
+				pairs += __builtin_popcountll(mask[q]);
+			}
+			tile_fold(&tl, w->ops, k + (size_t)j0 * (size_t)d, v + (size_t)j0 * (size_t)d,
+				  nk, d, full ? NULL : mask);
+			scored += rows * nk;
+		}
+	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
+	kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored,
+		       2LL * (long long)sizeof(float) * d * (scored / rows));
+}
+
 static void ranges_run(const struct problem *p, void *ws)
 {
 	const struct ranges_ws *w = ws;
+	long n_blocks = w->plan[0].n_blocks, bh = (long)p->batch * p->heads;
 
-	row_run_all(p, w, w->buf, w->stride, ranges_row);
+#pragma omp parallel
+	{
+		float *buf = w->buf + (size_t)kern_thread() * w->stride;
+		/* last blocks first: causal rows near the end hold more keys */
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < n_blocks * bh; t++) {
+			long B = n_blocks - 1 - t / bh, i = t % bh;
+			int b = (int)(i / p->heads), h = (int)(i % p->heads);
+			const struct ranges_plan *pl = &w->plan[gset_layout(p->g, h)];
+			long r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;
+			if (pl->run_ptr[B + 1] > pl->run_ptr[B]) {
+				ranges_block(p, w, pl, buf, b, h, B);
+				continue;
+			}
+			for (long r = r1 - 1; r >= B * TILE_Q; r--)
+				ranges_row(p, w, buf, b, h, r);
+		}
+	}
 }
 
+/* FLOPs: 4 d per scored (row, key): the union box of a block walked
+ * together, the pairs of a row walked alone. */
 static void ranges_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
-	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
-	c->score_bytes = ROW_CHUNK * sizeof(float);
-	c->workspace_bytes = (double)threads * (double)row_ws_floats(p->d) * sizeof(float);
+	double entries = 0, runs = 0;
+
+	for (int l = 0; l < p->g->n_layouts; l++) {
+		struct ranges_plan pl;
+		if (plan_build(&pl, p->g, l) == 0) {
+			entries += (double)pl.entries * p->heads / p->g->n_layouts;
+			runs += (double)pl.run_ptr[pl.n_blocks];
+		}
+		plan_free(&pl);
+	}
+	c->flops_exec = 4.0 * p->d * entries * p->batch;
+	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
+	c->workspace_bytes = runs * sizeof(struct pat_range) +
+			     (double)p->g->n_layouts * 8.0 * (double)((p->n_q + TILE_Q - 1) / TILE_Q + 1) +
+			     (double)threads * (double)ranges_floats(p->d) * sizeof(float);
 }
 
 const struct kern_desc kern_ranges = {
 	.name = "ranges",                       /* contiguous runs of keys */
-	.summary = "row-wise over contiguous ranges, online softmax per 64 keys",
+	.summary = "contiguous runs: 64-row blocks that share their runs walk them together, others row by row",
 	.unavailable = NULL,                    /* portable path everywhere */
-	.prepare = ranges_prepare,              /* per-thread buffers */
-	.run = ranges_run,                      /* rows, longest first */
+	.prepare = ranges_prepare,              /* which blocks walk together */
+	.run = ranges_run,                      /* (head, query block) tasks */
 	.release = ranges_release,
-	.cost = ranges_cost,                    /* 4 d per pair of G */
-	.simd = 1,                              /* exp2 or tiles per ISA */
+	.cost = ranges_cost,                    /* 4 d per scored entry */
+	.simd = 1,                              /* tiles, exp2, dots per ISA */
 };

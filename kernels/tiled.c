@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "simd.h"
-#include "kernel.h"
+#include "tile.h"
 
 struct tiled_ws {
 	struct gset_blocks *bv;         /* block view per layout */
@@ -101,7 +100,6 @@ static void tiled_release(void *ws)
 static int tiled_prepare(const struct problem *p, int threads, void **ws)
 {
 	struct tiled_ws *w = calloc(1, sizeof *w);
-	size_t d = (size_t)p->d;
 
 	if (!w)
 		return -1;
@@ -110,8 +108,7 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->masks = calloc((size_t)w->n_layouts, sizeof *w->masks);
 	w->mask_at = calloc((size_t)w->n_layouts, sizeof *w->mask_at);
-	/* qt and ot (d x 64), s (64 x 64), m and l (64 each), 64-float aligned */
-	w->stride = (2 * d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
+	w->stride = tile_floats(p->d);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
 	if (!w->bv || !w->masks || !w->mask_at || !w->buf) {
 		tiled_release(w);
@@ -126,24 +123,6 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 	return 0;
 }
 
-/* Packs query rows [r0, r0 + rows) transposed and scaled into qt. */
-static void pack_queries(const float *q, long rows, int d, float scale,
-			 float *qt)
-{
-	for (int c = 0; c < d; c++)
-		for (long i = 0; i < TILE_Q; i++)
-			qt[c * TILE_Q + i] = i < rows ? q[i * d + c] * scale : 0.0f;
-}
-
-/* Sets the scores outside the tile's bitmasks to -inf. */
-static void apply_masks(float *s, int nk, const uint64_t *mask)
-{
-	for (int j = 0; j < nk; j++)
-		for (int q = 0; q < TILE_Q; q++)
-			if (!((mask[q] >> j) & 1))
-				s[j * TILE_Q + q] = -INFINITY;
-}
-
 /* One query tile R of head h of sequence b. */
 static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		       float *buf, int b, int h, long R)
@@ -151,48 +130,34 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 	int l = gset_layout(p->g, h), d = p->d;
 	const struct gset_blocks *bv = &w->bv[l];
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	float *qt = buf, *ot = qt + (size_t)d * TILE_Q, *s = ot + (size_t)d * TILE_Q;
-	float *m = s + TILE_K * TILE_Q, *lsum = m + TILE_Q;
 	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
-	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
+	struct tile tl = tile_start(buf, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
+				    rows, d);
 	long long pairs = 0, scored = 0, kv = 0;
 
-	pack_queries(p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, rows, d,
-		     (float)(1.4426950408889634 / sqrt((double)d)), qt);
-	memset(ot, 0, (size_t)d * TILE_Q * sizeof *ot);
-	for (int i = 0; i < TILE_Q; i++) {
-		m[i] = -INFINITY;
-		lsum[i] = 0.0f;
-	}
 	for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++) {
 		long k0 = (long)bv->col[t] * TILE_K;
 		int nk = (int)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
-		w->ops->qk(qt, k + (size_t)k0 * (size_t)d, nk, d, s);
-		if (w->mask_at[l][t] >= 0) {
-			const uint64_t *mask = w->masks[l] + w->mask_at[l][t] * TILE_Q;
-			apply_masks(s, nk, mask);
-			for (long q = 0; q < rows; q++)
-				pairs += __builtin_popcountll(mask[q]);
-		} else {
-			pairs += rows * nk;
-		}
-		w->ops->softmax(s, nk, m, lsum, ot, d);
-		w->ops->pv(s, v + (size_t)k0 * (size_t)d, nk, d, ot);
+		const uint64_t *mask = w->mask_at[l][t] >= 0 ?
+				       w->masks[l] + w->mask_at[l][t] * TILE_Q : NULL;
+		tile_fold(&tl, w->ops, k + (size_t)k0 * (size_t)d, v + (size_t)k0 * (size_t)d,
+			  nk, d, mask);
+		for (long q = 0; mask && q < rows; q++)
+			pairs += __builtin_popcountll(mask[q]);
+		pairs += mask ? 0 : rows * nk;
 		scored += rows * nk;
 		kv += 2LL * nk * d * (long long)sizeof(float);
 	}
-	for (long q = 0; q < rows; q++)
-		for (int c = 0; c < d; c++)
-			o[q * d + c] = lsum[q] > 0.0f ? ot[c * TILE_Q + q] / lsum[q] : 0.0f;
+	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
 	if (p->tally) {
-		struct kern_tally *tl = &p->tally[kern_thread()];
+		struct kern_tally *tally = &p->tally[kern_thread()];
 		long long tiles = bv->row_ptr[R + 1] - bv->row_ptr[R], partial = 0;
 		for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++)
 			partial += w->mask_at[l][t] >= 0;
 		kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored, kv);
-		tl->tiles_full += tiles - partial;
-		tl->tiles_partial += partial;
-		tl->tiles_skipped += bv->n_bcol - tiles;
+		tally->tiles_full += tiles - partial;
+		tally->tiles_partial += partial;
+		tally->tiles_skipped += bv->n_bcol - tiles;
 	}
 }
 
@@ -227,9 +192,7 @@ static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c
 	}
 	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) * p->batch;
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
-	c->workspace_bytes = views + (double)threads *
-		(double)((2 * (size_t)p->d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16) *
-		sizeof(float);
+	c->workspace_bytes = views + (double)threads * (double)tile_floats(p->d) * sizeof(float);
 }
 
 const struct kern_desc kern_tiled = {
