@@ -231,6 +231,8 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 				full &= q >= rows || mask[q] == all;
 				pairs += __builtin_popcountll(mask[q]);
 			}
+			if (!full)
+				tile_keys_mask(mask);
 			tile_fold(&tl, w->ops, k + (size_t)j0 * (size_t)d, v + (size_t)j0 * (size_t)d,
 				  nk, d, full ? NULL : mask);
 			scored += rows * nk;

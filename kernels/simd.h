@@ -18,6 +18,8 @@ struct simd_ops {
 	const char *name;               /* "avx512", "avx2", "portable" */
 	/* s[k][q] = sum_c k[k][c] qt[c][q] for k < nk (k rows d apart) */
 	void (*qk)(const float *qt, const float *k, int nk, int d, float *s);
+	/* s[k][q] := -inf where bit q of keep[k] is 0, for k < nk */
+	void (*mask)(float *s, int nk, const unsigned long long *keep);
 	/* online softmax over s[0, nk): updates m, l, rescales ot, s := p */
 	void (*softmax)(float *s, int nk, float *m, float *l, float *ot, int d);
 	/* ot[c][q] += sum_k s[k][q] v[k][c] */

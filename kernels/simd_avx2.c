@@ -76,6 +76,21 @@ static void qk_avx2(const float *qt, const float *k, int nk, int d, float *s)
 	}
 }
 
+static void mask_avx2(float *s, int nk, const unsigned long long *keep)
+{
+	const __m256 ninf = _mm256_set1_ps(-INFINITY);
+	const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+
+	for (int k = 0; k < nk; k++)
+		if (~keep[k])
+			for (int v = 0; v < TILE_Q / 8; v++) {
+				__m256i bits = _mm256_set1_epi32((int)((keep[k] >> (8 * v)) & 0xff));
+				__m256i drop = _mm256_cmpeq_epi32(_mm256_and_si256(bits, lane),
+								  _mm256_setzero_si256());
+				_mm256_maskstore_ps(s + k * TILE_Q + 8 * v, drop, ninf);
+			}
+}
+
 static void softmax_avx2(float *s, int nk, float *m, float *l, float *ot, int d)
 {
 	const __m256 ninf = _mm256_set1_ps(-INFINITY);
@@ -298,6 +313,7 @@ static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int 
 const struct simd_ops simd_avx2 = {
 	.name = "avx2",                         /* 8 lanes, 16 registers */
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
+	.mask = mask_avx2,                      /* masked stores of -inf */
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */
 	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */

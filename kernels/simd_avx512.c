@@ -36,45 +36,54 @@ static inline __m512 exp2_zmm(__m512 x)
 	return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
 }
 
+/* s[j + a][q] = sum_c k[j + a][c] qt[c][q] for a < A: A keys x 64 queries
+ * in A x 4 accumulators; a query column of qt is loaded once for A keys. */
+static inline __attribute__((always_inline)) void
+qk_keys(const float *qt, const float *k0, int d, float *s, const int A)
+{
+	__m512 acc[4][V];
+
+	for (int a = 0; a < A; a++)
+		for (int i = 0; i < V; i++)
+			acc[a][i] = _mm512_setzero_ps();
+	for (int c = 0; c < d; c++) {
+		__m512 q[V];
+		for (int i = 0; i < V; i++) {
+			q[i] = _mm512_loadu_ps(qt + c * TILE_Q + 16 * i);
+			IN_REGISTER(q[i]);
+		}
+		for (int a = 0; a < A; a++) {
+			__m512 b = _mm512_set1_ps(k0[(long)a * d + c]);
+			for (int i = 0; i < V; i++)
+				acc[a][i] = _mm512_fmadd_ps(q[i], b, acc[a][i]);
+		}
+	}
+	for (int a = 0; a < A; a++)
+		for (int i = 0; i < V; i++)
+			_mm512_storeu_ps(s + a * TILE_Q + 16 * i, acc[a][i]);
+}
+
+/* 4 keys at a time (16 accumulators; 6 measured no faster here), then
+ * one. */
 static void qk_avx512(const float *qt, const float *k, int nk, int d, float *s)
 {
 	int j = 0;
 
-	for (; j + 4 <= nk; j += 4) {
-		const float *k0 = k + (long)j * d;
-		__m512 acc[4][V];
-		for (int a = 0; a < 4; a++)
-			for (int i = 0; i < V; i++)
-				acc[a][i] = _mm512_setzero_ps();
-		for (int c = 0; c < d; c++) {
-			__m512 q[V];
-			for (int i = 0; i < V; i++) {
-				q[i] = _mm512_loadu_ps(qt + c * TILE_Q + 16 * i);
-				IN_REGISTER(q[i]);
-			}
-			for (int a = 0; a < 4; a++) {
-				__m512 b = _mm512_set1_ps(k0[(long)a * d + c]);
-				for (int i = 0; i < V; i++)
-					acc[a][i] = _mm512_fmadd_ps(q[i], b, acc[a][i]);
-			}
-		}
-		for (int a = 0; a < 4; a++)
-			for (int i = 0; i < V; i++)
-				_mm512_storeu_ps(s + (j + a) * TILE_Q + 16 * i, acc[a][i]);
-	}
-	for (; j < nk; j++) {
-		const float *kj = k + (long)j * d;
-		__m512 acc[V];
-		for (int i = 0; i < V; i++)
-			acc[i] = _mm512_setzero_ps();
-		for (int c = 0; c < d; c++) {
-			__m512 b = _mm512_set1_ps(kj[c]);
-			for (int i = 0; i < V; i++)
-				acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(qt + c * TILE_Q + 16 * i), b, acc[i]);
-		}
-		for (int i = 0; i < V; i++)
-			_mm512_storeu_ps(s + j * TILE_Q + 16 * i, acc[i]);
-	}
+	for (; j + 4 <= nk; j += 4)
+		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 4);
+	for (; j < nk; j++)
+		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 1);
+}
+
+static void mask_avx512(float *s, int nk, const unsigned long long *keep)
+{
+	const __m512 ninf = _mm512_set1_ps(-INFINITY);
+
+	for (int k = 0; k < nk; k++)
+		if (~keep[k])
+			for (int v = 0; v < V; v++)
+				_mm512_mask_storeu_ps(s + k * TILE_Q + 16 * v,
+						      (__mmask16)~(keep[k] >> (16 * v)), ninf);
 }
 
 static void softmax_avx512(float *s, int nk, float *m, float *l, float *ot, int d)
@@ -109,44 +118,44 @@ static void softmax_avx512(float *s, int nk, float *m, float *l, float *ot, int 
 		}
 }
 
+/* ot[c + a][q] += sum_j s[j][q] v[j][c + a] for a < A: A channels x 64
+ * queries in A x 4 accumulators; a probability row is loaded once for A
+ * channels. */
+static inline __attribute__((always_inline)) void
+pv_channels(const float *s, const float *v, int nk, int d, float *ot, const int A)
+{
+	__m512 acc[4][V];
+
+	for (int a = 0; a < A; a++)
+		for (int i = 0; i < V; i++)
+			acc[a][i] = _mm512_loadu_ps(ot + a * TILE_Q + 16 * i);
+	for (int j = 0; j < nk; j++) {
+		__m512 p[V];
+		const float *vj = v + (long)j * d;
+		for (int i = 0; i < V; i++) {
+			p[i] = _mm512_loadu_ps(s + j * TILE_Q + 16 * i);
+			IN_REGISTER(p[i]);
+		}
+		for (int a = 0; a < A; a++) {
+			__m512 b = _mm512_set1_ps(vj[a]);
+			for (int i = 0; i < V; i++)
+				acc[a][i] = _mm512_fmadd_ps(p[i], b, acc[a][i]);
+		}
+	}
+	for (int a = 0; a < A; a++)
+		for (int i = 0; i < V; i++)
+			_mm512_storeu_ps(ot + a * TILE_Q + 16 * i, acc[a][i]);
+}
+
+/* 4 channels at a time, then one. */
 static void pv_avx512(const float *s, const float *v, int nk, int d, float *ot)
 {
 	int c = 0;
 
-	for (; c + 4 <= d; c += 4) {
-		__m512 acc[4][V];
-		for (int a = 0; a < 4; a++)
-			for (int i = 0; i < V; i++)
-				acc[a][i] = _mm512_loadu_ps(ot + (c + a) * TILE_Q + 16 * i);
-		for (int j = 0; j < nk; j++) {
-			__m512 p[V];
-			const float *vj = v + (long)j * d + c;
-			for (int i = 0; i < V; i++) {
-				p[i] = _mm512_loadu_ps(s + j * TILE_Q + 16 * i);
-				IN_REGISTER(p[i]);
-			}
-			for (int a = 0; a < 4; a++) {
-				__m512 b = _mm512_set1_ps(vj[a]);
-				for (int i = 0; i < V; i++)
-					acc[a][i] = _mm512_fmadd_ps(p[i], b, acc[a][i]);
-			}
-		}
-		for (int a = 0; a < 4; a++)
-			for (int i = 0; i < V; i++)
-				_mm512_storeu_ps(ot + (c + a) * TILE_Q + 16 * i, acc[a][i]);
-	}
-	for (; c < d; c++) {
-		__m512 acc[V];
-		for (int i = 0; i < V; i++)
-			acc[i] = _mm512_loadu_ps(ot + c * TILE_Q + 16 * i);
-		for (int j = 0; j < nk; j++) {
-			__m512 b = _mm512_set1_ps(v[(long)j * d + c]);
-			for (int i = 0; i < V; i++)
-				acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(s + j * TILE_Q + 16 * i), b, acc[i]);
-		}
-		for (int i = 0; i < V; i++)
-			_mm512_storeu_ps(ot + c * TILE_Q + 16 * i, acc[i]);
-	}
+	for (; c + 4 <= d; c += 4)
+		pv_channels(s, v + c, nk, d, ot + c * TILE_Q, 4);
+	for (; c < d; c++)
+		pv_channels(s, v + c, nk, d, ot + c * TILE_Q, 1);
 }
 
 static float exp2_sum_avx512(float *x, int n, float m)
@@ -327,6 +336,7 @@ static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, in
 const struct simd_ops simd_avx512 = {
 	.name = "avx512",                       /* 16 lanes, 32 registers */
 	.qk = qk_avx512,                        /* 4 keys x 64 queries */
+	.mask = mask_avx512,                    /* masked stores of -inf */
 	.softmax = softmax_avx512,              /* lane-wise online softmax */
 	.pv = pv_avx512,                        /* 4 channels x 64 queries */
 	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */

@@ -21,6 +21,14 @@ static void qk_portable(const float *qt, const float *k, int nk, int d, float *s
 	}
 }
 
+static void mask_portable(float *s, int nk, const unsigned long long *keep)
+{
+	for (int k = 0; k < nk; k++)
+		for (int q = 0; q < TILE_Q; q++)
+			if (!((keep[k] >> q) & 1))
+				s[k * TILE_Q + q] = -INFINITY;
+}
+
 static void softmax_portable(float *s, int nk, float *m, float *l, float *ot, int d)
 {
 	for (int q = 0; q < TILE_Q; q++) {
@@ -127,6 +135,7 @@ static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, 
 const struct simd_ops simd_portable = {
 	.name = "portable",                     /* plain C */
 	.qk = qk_portable,                      /* scores of a tile */
+	.mask = mask_portable,                  /* -inf where not kept */
 	.softmax = softmax_portable,            /* online softmax step */
 	.pv = pv_portable,                      /* P V into the output tile */
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */

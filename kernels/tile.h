@@ -13,6 +13,8 @@
 #include "kernel.h"
 #include "simd.h"
 
+_Static_assert(TILE_Q == 64 && TILE_K == 64, "tile masks are 64-bit words");
+
 /* A thread's tile: qt and ot (d x TILE_Q), scores s (TILE_K x TILE_Q),
  * running max m and sum l (TILE_Q each). */
 struct tile {
@@ -47,18 +49,31 @@ static inline struct tile tile_start(float *buf, const float *q, long rows, int 
 	return t;
 }
 
-/* Folds nk keys (K and V rows d apart from k and v) into the tile; mask,
- * when given, holds per query the bits of the keys in its G. */
+/* Turns TILE_Q row masks (bit j of m[q]: key j is in query q's G) into
+ * key masks (bit q of m[j]), in place: a 64 x 64 bit transpose by block
+ * swaps (Hacker's Delight, 7-3), a few hundred operations. */
+static inline void tile_keys_mask(uint64_t m[TILE_Q])
+{
+	uint64_t lo = 0x00000000ffffffffULL;
+
+	for (int j = 32; j; j >>= 1, lo ^= lo << j)
+		for (int k = 0; k < 64; k = ((k | j) + 1) & ~j) {
+			uint64_t t = ((m[k] >> j) ^ m[k | j]) & lo;
+			m[k] ^= t << j;
+			m[k | j] ^= t;
+		}
+}
+
+/* Folds nk keys (K and V rows d apart from k and v) into the tile; keep,
+ * when given, holds per key the bits of the queries whose G has it
+ * (tile_keys_mask). */
 static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
 			     const float *k, const float *v, int nk, int d,
-			     const uint64_t *mask)
+			     const uint64_t *keep)
 {
 	ops->qk(t->qt, k, nk, d, t->s);
-	if (mask)
-		for (int j = 0; j < nk; j++)
-			for (int q = 0; q < TILE_Q; q++)
-				if (!((mask[q] >> j) & 1))
-					t->s[j * TILE_Q + q] = -INFINITY;
+	if (keep)
+		ops->mask(t->s, nk, (const unsigned long long *)keep);
 	ops->softmax(t->s, nk, t->m, t->l, t->ot, d);
 	ops->pv(t->s, v, nk, d, t->ot);
 }

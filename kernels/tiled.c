@@ -15,7 +15,7 @@
 
 struct tiled_ws {
 	struct gset_blocks *bv;         /* block view per layout */
-	uint64_t **masks;               /* per layout: TILE_Q masks per partial block */
+	uint64_t **masks;               /* per layout: TILE_K key masks per partial block */
 	int64_t **mask_at;              /* per layout and block: mask index, -1 full */
 	int n_layouts;
 	const struct simd_ops *ops;     /* micro-kernels of the ISA in use */
@@ -71,6 +71,7 @@ static int build_layout(struct tiled_ws *w, const struct gset *g, int l)
 				w->masks[l][at * TILE_Q + q] =
 					r < g->n_q ? row_mask(g, l, r, (long)bv->col[k] * TILE_K) : 0;
 			}
+			tile_keys_mask(w->masks[l] + at * TILE_Q);
 			at++;
 		}
 	return 0;
@@ -142,8 +143,8 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 				       w->masks[l] + w->mask_at[l][t] * TILE_Q : NULL;
 		tile_fold(&tl, w->ops, k + (size_t)k0 * (size_t)d, v + (size_t)k0 * (size_t)d,
 			  nk, d, mask);
-		for (long q = 0; mask && q < rows; q++)
-			pairs += __builtin_popcountll(mask[q]);
+		for (int j = 0; mask && j < nk; j++)
+			pairs += __builtin_popcountll(mask[j]);
 		pairs += mask ? 0 : rows * nk;
 		scored += rows * nk;
 		kv += 2LL * nk * d * (long long)sizeof(float);
