@@ -266,30 +266,43 @@ static void decode_merge(const struct problem *p, const struct decode_ws *w,
 		o[x] /= l;
 }
 
+/* Appends token r's K and V to cache i. */
+static void decode_append(const struct problem *p, const struct decode_ws *w, int i, long r)
+{
+	long pos = p->n_kv - p->n_q + r;
+	const float *k = p->k + ((size_t)i * p->n_kv + pos) * p->d;
+	const float *v = p->v + ((size_t)i * p->n_kv + pos) * p->d;
+
+	kvc_store(&w->cache[i], pos, k, v);
+}
+
 static void decode_run(const struct problem *p, void *ws)
 {
 	const struct decode_ws *w = ws;
 	int items = w->n_cache * w->splits;
 
-#pragma omp parallel
-	{
-		for (long r = 0; r < p->n_q; r++) {
-			long pos = p->n_kv - p->n_q + r;
-#pragma omp for schedule(static)
-			for (int i = 0; i < w->n_cache; i++) {
-				const float *k = p->k + ((size_t)i * p->n_kv + pos) * p->d;
-				const float *v = p->v + ((size_t)i * p->n_kv + pos) * p->d;
-				kvc_store(&w->cache[i], pos, k, v);
+	if (w->splits == 1) {
+		/* caches are independent: each thread decodes its own through
+		 * every token, with no barrier between tokens */
+#pragma omp parallel for schedule(dynamic, 1)
+		for (int i = 0; i < w->n_cache; i++)
+			for (long r = 0; r < p->n_q; r++) {
+				decode_append(p, w, i, r);
+				decode_item(p, w, i, 0, r);
 			}
-#pragma omp for schedule(dynamic, 1)
-			for (int t = 0; t < items; t++)
-				decode_item(p, w, t / w->splits, t % w->splits, r);
-			if (w->splits == 1)
-				continue;
+		return;
+	}
+#pragma omp parallel
+	for (long r = 0; r < p->n_q; r++) {
 #pragma omp for schedule(static)
-			for (int t = 0; t < w->n_cache * w->group; t++)
-				decode_merge(p, w, t / w->group, t % w->group, r);
-		}
+		for (int i = 0; i < w->n_cache; i++)
+			decode_append(p, w, i, r);
+#pragma omp for schedule(dynamic, 1)
+		for (int t = 0; t < items; t++)
+			decode_item(p, w, t / w->splits, t % w->splits, r);
+#pragma omp for schedule(static)
+		for (int t = 0; t < w->n_cache * w->group; t++)
+			decode_merge(p, w, t / w->group, t % w->group, r);
 	}
 }
 
