@@ -156,8 +156,8 @@ static void walk_run(struct walk *wk, const float *qs, float *s, long pos, long 
 /* Folds keys [first, last) of a row's ranges (counted in key order) into
  * the walk. */
 static void walk_keys(struct walk *wk, const float *qs, float *s,
-			   const struct pat_range *rg, int64_t n, long long first,
-			   long long last, int d, const struct simd_ops *ops)
+		      const struct pat_range *rg, int64_t n, long long first,
+		      long long last, int d, const struct simd_ops *ops)
 {
 	long long seen = 0;
 

@@ -152,12 +152,12 @@ static int ranges_prepare(const struct problem *p, int threads, void **ws)
 	return 0;
 }
 
-/* Row r of head h of sequence b on its own: its runs in chunks of up to
- * ROW_CHUNK keys. */
+/* Row r of head h of sequence b on its own: its runs' keys in chunks of
+ * up to ROW_CHUNK (a chunk may span short runs). */
 static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 		       float *buf, int b, int h, long r)
 {
-	int d = p->d;
+	int d = p->d, cnt = 0;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
@@ -165,22 +165,23 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 	struct row_state st = { -INFINITY, 0.0f, buf + d };
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
-	long long keys = 0;
+	long long keys = gset_row_keys(rg, n);
 
 	for (int c = 0; c < d; c++) {
 		qs[c] = q[c] * scale;
 		st.acc[c] = 0.0f;
 	}
 	for (int64_t t = 0; t < n; t++)
-		for (long j0 = rg[t].lo; j0 < rg[t].hi; j0 += ROW_CHUNK) {
-			int cnt = (int)(rg[t].hi - j0 < ROW_CHUNK ? rg[t].hi - j0 : ROW_CHUNK);
-			for (int i = 0; i < cnt; i++) {
-				krows[i] = k + (size_t)(j0 + i) * (size_t)d;
-				vrows[i] = v + (size_t)(j0 + i) * (size_t)d;
+		for (long j = rg[t].lo; j < rg[t].hi; j++) {
+			krows[cnt] = k + (size_t)j * (size_t)d;
+			vrows[cnt] = v + (size_t)j * (size_t)d;
+			if (++cnt == ROW_CHUNK) {
+				row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
+				cnt = 0;
 			}
-			row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
-			keys += cnt;
 		}
+	if (cnt)
+		row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);
 }
