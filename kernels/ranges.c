@@ -232,10 +232,12 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 				full &= q >= rows || mask[q] == all;
 				pairs += __builtin_popcountll(mask[q]);
 			}
+			long next = j0 + TILE_K < pl->runs[u].hi ? j0 + TILE_K :
+				    u + 1 < pl->run_ptr[B + 1] ? pl->runs[u + 1].lo : -1;
 			if (!full)
 				tile_keys_mask(mask);
 			tile_fold(&tl, w->ops, k + (size_t)j0 * (size_t)d, v + (size_t)j0 * (size_t)d,
-				  nk, d, full ? NULL : mask);
+				  nk, d, full ? NULL : mask, next < 0 ? NULL : k + (size_t)next * (size_t)d);
 			scored += rows * nk;
 		}
 	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);

@@ -142,7 +142,8 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		const uint64_t *mask = w->mask_at[l][t] >= 0 ?
 				       w->masks[l] + w->mask_at[l][t] * TILE_Q : NULL;
 		tile_fold(&tl, w->ops, k + (size_t)k0 * (size_t)d, v + (size_t)k0 * (size_t)d,
-			  nk, d, mask);
+			  nk, d, mask, t + 1 < bv->row_ptr[R + 1] ?
+			  k + (size_t)bv->col[t + 1] * TILE_K * (size_t)d : NULL);
 		for (int j = 0; mask && j < nk; j++)
 			pairs += __builtin_popcountll(mask[j]);
 		pairs += mask ? 0 : rows * nk;
