@@ -23,6 +23,7 @@ struct blas_ws {
 	const struct simd_ops *ops;     /* exp2 of the ISA in use */
 	float *buf;                     /* per thread: S (64 x n_kv) */
 	size_t stride;
+	long *runs;                     /* per thread: run bounds, 2 x n_bcol */
 };
 
 static void blas_release(void *ws)
@@ -35,6 +36,7 @@ static void blas_release(void *ws)
 		gset_blocks_free(&w->bv[l]);
 	free(w->bv);
 	free(w->buf);
+	free(w->runs);
 	free(w);
 }
 
@@ -61,6 +63,11 @@ static int blas_prepare(const struct problem *p, int threads, void **ws)
 			blas_release(w);
 			return -1;
 		}
+	w->runs = malloc((size_t)threads * 2 * (size_t)(w->bv[0].n_bcol + 1) * sizeof *w->runs);
+	if (!w->runs) {
+		blas_release(w);
+		return -1;
+	}
 	*ws = w;
 	return 0;
 }
@@ -143,15 +150,14 @@ static void blas_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *s = w->buf + (size_t)kern_thread() * w->stride;
-		long *lo = malloc((size_t)w->bv[0].n_bcol * 2 * sizeof *lo);
+		long *lo = w->runs + (size_t)kern_thread() * 2 * (size_t)(w->bv[0].n_bcol + 1);
+		/* head after head (its K/V stay in cache), last blocks first */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
-			long R = n_brow - 1 - t / bh, i = t % bh;
-			if (lo)
-				blas_task(p, w, s, (int)(i / p->heads), (int)(i % p->heads), R,
-					  lo, lo + w->bv[0].n_bcol);
+			long R = n_brow - 1 - t % n_brow, i = t / n_brow;
+			blas_task(p, w, s, (int)(i / p->heads), (int)(i % p->heads), R,
+				  lo, lo + w->bv[0].n_bcol + 1);
 		}
-		free(lo);
 	}
 }
 
@@ -169,7 +175,8 @@ static void blas_cost(const struct problem *p, int threads, struct kern_cost *c)
 	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, BLAS_ROWS, BLAS_ROWS, p->heads) *
 			p->batch;
 	c->score_bytes = (double)BLAS_ROWS * (double)p->n_kv * sizeof(float);
-	c->workspace_bytes = blocks * 5.0 + (double)threads * c->score_bytes;
+	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes +
+		2.0 * (double)((p->n_kv + BLAS_ROWS - 1) / BLAS_ROWS + 1) * sizeof(long));
 }
 
 static const char *blas_info(void)

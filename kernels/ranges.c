@@ -253,10 +253,12 @@ static void ranges_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		/* last blocks first: causal rows near the end hold more keys */
+		/* head after head (a head's K/V stay in cache for the scattered
+		 * reads of rows walked alone), last blocks first within a head
+		 * (causal rows near the end hold more keys) */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_blocks * bh; t++) {
-			long B = n_blocks - 1 - t / bh, i = t % bh;
+			long B = n_blocks - 1 - t % n_blocks, i = t / n_blocks;
 			int b = (int)(i / p->heads), h = (int)(i % p->heads);
 			const struct ranges_plan *pl = &w->plan[gset_layout(p->g, h)];
 			long r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;

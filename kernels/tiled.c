@@ -171,10 +171,12 @@ static void tiled_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		/* largest tiles first: causal rows near the end hold more keys */
+		/* head after head (its K/V tiles stay in L2/L3 between query
+		 * tiles: 1.1x on dense), last query tiles first within a head
+		 * (causal rows near the end hold more keys) */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
-			long R = n_brow - 1 - t / bh, i = t % bh;
+			long R = n_brow - 1 - t % n_brow, i = t / n_brow;
 			tiled_task(p, w, buf, (int)(i / p->heads), (int)(i % p->heads), R);
 		}
 	}
