@@ -212,7 +212,7 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 	int d = p->d, l = gset_layout(p->g, h);
 	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	struct tile tl = tile_start(buf, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
+	struct tile tl = tile_start(buf, w->ops, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
 				    rows, d);
 	int64_t *cursor = (int64_t *)(buf + tile_floats(d));
 	uint64_t *mask = (uint64_t *)(cursor + TILE_Q);
@@ -240,7 +240,7 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 				  nk, d, full ? NULL : mask, next < 0 ? NULL : k + (size_t)next * (size_t)d);
 			scored += rows * nk;
 		}
-	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
+	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
 	kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored,
 		       2LL * (long long)sizeof(float) * d * (scored / rows));
 }

@@ -18,6 +18,10 @@ struct simd_ops {
 	const char *name;               /* "avx512", "avx2", "portable" */
 	/* s[k][q] = sum_c k[k][c] qt[c][q] for k < nk (k rows d apart) */
 	void (*qk)(const float *qt, const float *k, int nk, int d, float *s);
+	/* dst[c * ldd + i] = src[i * lds + c] * scale, i < rows, c < cols:
+	 * packs query rows into a tile's lanes and writes a tile back */
+	void (*transpose)(const float *src, long lds, float *dst, long ldd,
+			  int rows, int cols, float scale);
 	/* s[k][q] := -inf where bit q of keep[k] is 0, for k < nk */
 	void (*mask)(float *s, int nk, const unsigned long long *keep);
 	/* online softmax over s[0, nk): updates m, l, rescales ot, s := p */

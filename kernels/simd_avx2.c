@@ -76,6 +76,14 @@ static void qk_avx2(const float *qt, const float *k, int nk, int d, float *s)
 	}
 }
 
+static void transpose_avx2(const float *src, long lds, float *dst, long ldd,
+			       int rows, int cols, float scale)
+{
+	for (int i = 0; i < rows; i++)
+		for (int c = 0; c < cols; c++)
+			dst[c * ldd + i] = src[i * lds + c] * scale;
+}
+
 static void mask_avx2(float *s, int nk, const unsigned long long *keep)
 {
 	const __m256 ninf = _mm256_set1_ps(-INFINITY);
@@ -313,6 +321,7 @@ static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int 
 const struct simd_ops simd_avx2 = {
 	.name = "avx2",                         /* 8 lanes, 16 registers */
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
+	.transpose = transpose_avx2,            /* element by element */
 	.mask = mask_avx2,                      /* masked stores of -inf */
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */

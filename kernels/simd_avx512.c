@@ -75,6 +75,55 @@ static void qk_avx512(const float *qt, const float *k, int nk, int d, float *s)
 		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 1);
 }
 
+/* Transposes the 16 x 16 block of rows r[0..15] in place. */
+static inline void transpose16(__m512 r[16])
+{
+	__m512 t[16];
+
+	for (int i = 0; i < 16; i += 2) {       /* 2 x 2 blocks of floats */
+		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 16; i += 4) {       /* 4 x 4 blocks */
+		r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+		r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+		r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+		r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+	}
+	for (int i = 0; i < 4; i++) {           /* 128-bit lanes: 8 x 8, then 16 x 16 */
+		t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+		t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+		t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+		t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+	}
+	for (int i = 0; i < 4; i++) {
+		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+		r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+		r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+	}
+}
+
+/* 16 x 16 blocks in registers; edge blocks through masks. */
+static void transpose_avx512(const float *src, long lds, float *dst, long ldd,
+			     int rows, int cols, float scale)
+{
+	const __m512 sc = _mm512_set1_ps(scale);
+
+	for (int i0 = 0; i0 < rows; i0 += 16)
+		for (int c0 = 0; c0 < cols; c0 += 16) {
+			int nr = rows - i0 < 16 ? rows - i0 : 16, nc = cols - c0 < 16 ? cols - c0 : 16;
+			__mmask16 mc = (__mmask16)((1u << nc) - 1), mr = (__mmask16)((1u << nr) - 1);
+			__m512 r[16];
+			for (int i = 0; i < 16; i++)
+				r[i] = i < nr ? _mm512_mul_ps(_mm512_maskz_loadu_ps(mc, src + (i0 + i) * lds + c0), sc)
+					      : _mm512_setzero_ps();
+			transpose16(r);
+			for (int c = 0; c < nc; c++)
+				_mm512_mask_storeu_ps(dst + (c0 + c) * ldd + i0, mr, r[c]);
+		}
+}
+
 static void mask_avx512(float *s, int nk, const unsigned long long *keep)
 {
 	const __m512 ninf = _mm512_set1_ps(-INFINITY);
@@ -336,6 +385,7 @@ static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, in
 const struct simd_ops simd_avx512 = {
 	.name = "avx512",                       /* 16 lanes, 32 registers */
 	.qk = qk_avx512,                        /* 4 keys x 64 queries */
+	.transpose = transpose_avx512,          /* 16 x 16 blocks in registers */
 	.mask = mask_avx512,                    /* masked stores of -inf */
 	.softmax = softmax_avx512,              /* lane-wise online softmax */
 	.pv = pv_avx512,                        /* 4 channels x 64 queries */

@@ -30,7 +30,8 @@ static inline size_t tile_floats(int d)
 
 /* Lays a tile out in buf and packs query rows q[0, rows) into it,
  * transposed and scaled by log2(e)/sqrt(d), with empty states. */
-static inline struct tile tile_start(float *buf, const float *q, long rows, int d)
+static inline struct tile tile_start(float *buf, const struct simd_ops *ops,
+				     const float *q, long rows, int d)
 {
 	struct tile t = { buf, buf + (size_t)d * TILE_Q, buf + 2 * (size_t)d * TILE_Q,
 			  NULL, NULL, rows };
@@ -38,9 +39,9 @@ static inline struct tile tile_start(float *buf, const float *q, long rows, int 
 
 	t.m = t.s + TILE_K * TILE_Q;
 	t.l = t.m + TILE_Q;
-	for (int c = 0; c < d; c++)
-		for (long i = 0; i < TILE_Q; i++)
-			t.qt[c * TILE_Q + i] = i < rows ? q[i * d + c] * scale : 0.0f;
+	if (rows < TILE_Q)
+		memset(t.qt, 0, (size_t)d * TILE_Q * sizeof *t.qt);
+	ops->transpose(q, d, t.qt, TILE_Q, (int)rows, d, scale);
 	memset(t.ot, 0, (size_t)d * TILE_Q * sizeof *t.ot);
 	for (int i = 0; i < TILE_Q; i++) {
 		t.m[i] = -INFINITY;
@@ -86,11 +87,17 @@ static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
 }
 
 /* Writes the tile's rows to o (d apart): ot / l, zeros for empty rows. */
-static inline void tile_finish(const struct tile *t, float *o, int d)
+static inline void tile_finish(const struct tile *t, const struct simd_ops *ops,
+			       float *o, int d)
 {
-	for (long q = 0; q < t->rows; q++)
-		for (int c = 0; c < d; c++)
-			o[q * d + c] = t->l[q] > 0.0f ? t->ot[c * TILE_Q + q] / t->l[q] : 0.0f;
+	float inv[TILE_Q];
+
+	for (long q = 0; q < TILE_Q; q++)
+		inv[q] = t->l[q] > 0.0f ? 1.0f / t->l[q] : 0.0f;
+	for (int c = 0; c < d; c++)
+		for (long q = 0; q < TILE_Q; q++)
+			t->ot[c * TILE_Q + q] *= inv[q];
+	ops->transpose(t->ot, TILE_Q, o, d, d, (int)t->rows, 1.0f);
 }
 
 #endif

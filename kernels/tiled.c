@@ -132,7 +132,7 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 	const struct gset_blocks *bv = &w->bv[l];
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
-	struct tile tl = tile_start(buf, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
+	struct tile tl = tile_start(buf, w->ops, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
 				    rows, d);
 	long long pairs = 0, scored = 0, kv = 0;
 
@@ -150,7 +150,7 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		scored += rows * nk;
 		kv += 2LL * nk * d * (long long)sizeof(float);
 	}
-	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
+	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
 	if (p->tally) {
 		struct kern_tally *tally = &p->tally[kern_thread()];
 		long long tiles = bv->row_ptr[R + 1] - bv->row_ptr[R], partial = 0;

@@ -176,6 +176,36 @@ Test(kernels, ranges_walks_shared_runs_together_and_scattered_rows_alone)
 	}
 }
 
+/* Every ISA's transpose (query packing, tile write-back) on shapes with
+ * edge blocks, leaving the destination's other entries alone. */
+Test(kernels, transpose_packs_and_writes_back_every_shape)
+{
+	const struct simd_ops *paths[KERN_ISA_COUNT] = { &simd_portable, &simd_avx2, &simd_avx512 };
+	int shapes[][2] = { { 64, 64 }, { 37, 80 }, { 5, 3 }, { 64, 128 }, { 1, 1 }, { 17, 33 } };
+
+	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+		if (kern_isa_unsupported((enum kern_isa)isa))
+			continue;
+		for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+			int rows = shapes[t][0], cols = shapes[t][1];
+			long lds = cols + 3, ldd = rows + 5;
+			float *src = malloc(sizeof *src * (size_t)(rows * lds));
+			float *dst = malloc(sizeof *dst * (size_t)(cols * ldd));
+			for (long i = 0; i < rows * lds; i++)
+				src[i] = 0.5f * (float)i;
+			for (long i = 0; i < cols * ldd; i++)
+				dst[i] = -7.0f;
+			paths[isa]->transpose(src, lds, dst, ldd, rows, cols, 2.0f);
+			for (int c = 0; c < cols; c++)
+				for (long i = 0; i < ldd; i++)
+					cr_assert_eq(dst[c * ldd + i], i < rows ? 2.0f * src[i * lds + c] : -7.0f,
+						     "%s %dx%d at (%d, %ld)", paths[isa]->name, rows, cols, c, i);
+			free(src);
+			free(dst);
+		}
+	}
+}
+
 /* One spec of every pattern kind (per-head variants included). */
 static const char *const every_kind[] = {
 	"dense",
