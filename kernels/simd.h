@@ -16,8 +16,10 @@ enum kern_isa { KERN_PORTABLE, KERN_AVX2, KERN_AVX512, KERN_ISA_COUNT };
  * hold TILE_Q queries in lanes; s[k][q] holds scores, then probabilities. */
 struct simd_ops {
 	const char *name;               /* "avx512", "avx2", "portable" */
+	/* qk, softmax and pv work on the query lanes [q0, q1): the whole
+	 * tile, or the half (0-32, 32-64) a partial tile needs */
 	/* s[k][q] = sum_c k[k][c] qt[c][q] for k < nk (k rows d apart) */
-	void (*qk)(const float *qt, const float *k, int nk, int d, float *s);
+	void (*qk)(const float *qt, const float *k, int nk, int d, float *s, int q0, int q1);
 	/* dst[c * ldd + i] = src[i * lds + c] * scale, i < rows, c < cols:
 	 * packs query rows into a tile's lanes and writes a tile back */
 	void (*transpose)(const float *src, long lds, float *dst, long ldd,
@@ -25,9 +27,9 @@ struct simd_ops {
 	/* s[k][q] := -inf where bit q of keep[k] is 0, for k < nk */
 	void (*mask)(float *s, int nk, const unsigned long long *keep);
 	/* online softmax over s[0, nk): updates m, l, rescales ot, s := p */
-	void (*softmax)(float *s, int nk, float *m, float *l, float *ot, int d);
+	void (*softmax)(float *s, int nk, float *m, float *l, float *ot, int d, int q0, int q1);
 	/* ot[c][q] += sum_k s[k][q] v[k][c] */
-	void (*pv)(const float *s, const float *v, int nk, int d, float *ot);
+	void (*pv)(const float *s, const float *v, int nk, int d, float *ot, int q0, int q1);
 	/* x[i] := exp2(x[i] - m) for i < n (exp2(-inf) = 0); returns the sum */
 	float (*exp2_sum)(float *x, int n, float m);
 	/* s[i] = q . rows[i] for i < n (rows of d floats) */

@@ -35,9 +35,10 @@ static inline __m256 exp2_ymm(__m256 x)
 	return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), live);
 }
 
-static void qk_avx2(const float *qt, const float *k, int nk, int d, float *s)
+static void qk_avx2(const float *qt, const float *k, int nk, int d, float *s,
+		    int q0, int q1)
 {
-	for (int half = 0; half < TILE_Q; half += 8 * H) {
+	for (int half = q0; half < q1; half += 8 * H) {
 		int j = 0;
 		for (; j + 2 <= nk; j += 2) {
 			const float *k0 = k + (long)j * d;
@@ -99,13 +100,14 @@ static void mask_avx2(float *s, int nk, const unsigned long long *keep)
 			}
 }
 
-static void softmax_avx2(float *s, int nk, float *m, float *l, float *ot, int d)
+static void softmax_avx2(float *s, int nk, float *m, float *l, float *ot, int d,
+			 int q0, int q1)
 {
 	const __m256 ninf = _mm256_set1_ps(-INFINITY);
 	__m256 alpha[2 * H];
 	int moved = 0;
 
-	for (int i = 0; i < 2 * H; i++) {
+	for (int i = q0 / 8; i < q1 / 8; i++) {
 		__m256 mold = _mm256_loadu_ps(m + 8 * i), mx = mold, safe, sum;
 		for (int j = 0; j < nk; j++)
 			mx = _mm256_max_ps(mx, _mm256_loadu_ps(s + j * TILE_Q + 8 * i));
@@ -124,15 +126,16 @@ static void softmax_avx2(float *s, int nk, float *m, float *l, float *ot, int d)
 	if (!moved)
 		return;
 	for (int c = 0; c < d; c++)
-		for (int i = 0; i < 2 * H; i++) {
+		for (int i = q0 / 8; i < q1 / 8; i++) {
 			float *o = ot + c * TILE_Q + 8 * i;
 			_mm256_storeu_ps(o, _mm256_mul_ps(_mm256_loadu_ps(o), alpha[i]));
 		}
 }
 
-static void pv_avx2(const float *s, const float *v, int nk, int d, float *ot)
+static void pv_avx2(const float *s, const float *v, int nk, int d, float *ot,
+		    int q0, int q1)
 {
-	for (int half = 0; half < TILE_Q; half += 8 * H) {
+	for (int half = q0; half < q1; half += 8 * H) {
 		int c = 0;
 		for (; c + 2 <= d; c += 2) {
 			__m256 acc[2][H];

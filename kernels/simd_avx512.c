@@ -36,43 +36,54 @@ static inline __m512 exp2_zmm(__m512 x)
 	return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
 }
 
-/* s[j + a][q] = sum_c k[j + a][c] qt[c][q] for a < A: A keys x 64 queries
- * in A x 4 accumulators; a query column of qt is loaded once for A keys. */
+/* s[j + a][q] = sum_c k[j + a][c] qt[c][q] for a < A and the NV x 16
+ * query lanes from qt and s: A x NV accumulators; a query column of qt is
+ * loaded once for A keys. */
 static inline __attribute__((always_inline)) void
-qk_keys(const float *qt, const float *k0, int d, float *s, const int A)
+qk_keys(const float *qt, const float *k0, int d, float *s, const int A, const int NV)
 {
 	__m512 acc[4][V];
 
 	for (int a = 0; a < A; a++)
-		for (int i = 0; i < V; i++)
+		for (int i = 0; i < NV; i++)
 			acc[a][i] = _mm512_setzero_ps();
 	for (int c = 0; c < d; c++) {
 		__m512 q[V];
-		for (int i = 0; i < V; i++) {
+		for (int i = 0; i < NV; i++) {
 			q[i] = _mm512_loadu_ps(qt + c * TILE_Q + 16 * i);
 			IN_REGISTER(q[i]);
 		}
 		for (int a = 0; a < A; a++) {
 			__m512 b = _mm512_set1_ps(k0[(long)a * d + c]);
-			for (int i = 0; i < V; i++)
+			for (int i = 0; i < NV; i++)
 				acc[a][i] = _mm512_fmadd_ps(q[i], b, acc[a][i]);
 		}
 	}
 	for (int a = 0; a < A; a++)
-		for (int i = 0; i < V; i++)
+		for (int i = 0; i < NV; i++)
 			_mm512_storeu_ps(s + a * TILE_Q + 16 * i, acc[a][i]);
 }
 
 /* 4 keys at a time (16 accumulators; 6 measured no faster here), then
  * one. */
-static void qk_avx512(const float *qt, const float *k, int nk, int d, float *s)
+static inline __attribute__((always_inline)) void
+qk_lanes(const float *qt, const float *k, int nk, int d, float *s, const int NV)
 {
 	int j = 0;
 
 	for (; j + 4 <= nk; j += 4)
-		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 4);
+		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 4, NV);
 	for (; j < nk; j++)
-		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 1);
+		qk_keys(qt, k + (long)j * d, d, s + j * TILE_Q, 1, NV);
+}
+
+static void qk_avx512(const float *qt, const float *k, int nk, int d, float *s,
+		      int q0, int q1)
+{
+	if (q1 - q0 == TILE_Q)
+		qk_lanes(qt, k, nk, d, s, V);
+	else
+		qk_lanes(qt + q0, k, nk, d, s + q0, V / 2);
 }
 
 /* Transposes the 16 x 16 block of rows r[0..15] in place. */
@@ -135,13 +146,14 @@ static void mask_avx512(float *s, int nk, const unsigned long long *keep)
 						      (__mmask16)~(keep[k] >> (16 * v)), ninf);
 }
 
-static void softmax_avx512(float *s, int nk, float *m, float *l, float *ot, int d)
+static void softmax_avx512(float *s, int nk, float *m, float *l, float *ot, int d,
+			   int q0, int q1)
 {
 	const __m512 ninf = _mm512_set1_ps(-INFINITY);
 	__m512 alpha[V];
 	__mmask16 moved = 0;
 
-	for (int i = 0; i < V; i++) {
+	for (int i = q0 / 16; i < q1 / 16; i++) {
 		__m512 mold = _mm512_loadu_ps(m + 16 * i), mx = mold, safe, sum;
 		for (int j = 0; j < nk; j++)
 			mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j * TILE_Q + 16 * i));
@@ -161,50 +173,61 @@ static void softmax_avx512(float *s, int nk, float *m, float *l, float *ot, int 
 	if (!moved)
 		return;         /* no running max changed: nothing to rescale */
 	for (int c = 0; c < d; c++)
-		for (int i = 0; i < V; i++) {
+		for (int i = q0 / 16; i < q1 / 16; i++) {
 			float *o = ot + c * TILE_Q + 16 * i;
 			_mm512_storeu_ps(o, _mm512_mul_ps(_mm512_loadu_ps(o), alpha[i]));
 		}
 }
 
-/* ot[c + a][q] += sum_j s[j][q] v[j][c + a] for a < A: A channels x 64
- * queries in A x 4 accumulators; a probability row is loaded once for A
- * channels. */
+/* ot[c + a][q] += sum_j s[j][q] v[j][c + a] for a < A and the NV x 16
+ * query lanes from s and ot: A x NV accumulators; a probability row is
+ * loaded once for A channels. */
 static inline __attribute__((always_inline)) void
-pv_channels(const float *s, const float *v, int nk, int d, float *ot, const int A)
+pv_channels(const float *s, const float *v, int nk, int d, float *ot, const int A,
+	    const int NV)
 {
 	__m512 acc[4][V];
 
 	for (int a = 0; a < A; a++)
-		for (int i = 0; i < V; i++)
+		for (int i = 0; i < NV; i++)
 			acc[a][i] = _mm512_loadu_ps(ot + a * TILE_Q + 16 * i);
 	for (int j = 0; j < nk; j++) {
 		__m512 p[V];
 		const float *vj = v + (long)j * d;
-		for (int i = 0; i < V; i++) {
+		for (int i = 0; i < NV; i++) {
 			p[i] = _mm512_loadu_ps(s + j * TILE_Q + 16 * i);
 			IN_REGISTER(p[i]);
 		}
 		for (int a = 0; a < A; a++) {
 			__m512 b = _mm512_set1_ps(vj[a]);
-			for (int i = 0; i < V; i++)
+			for (int i = 0; i < NV; i++)
 				acc[a][i] = _mm512_fmadd_ps(p[i], b, acc[a][i]);
 		}
 	}
 	for (int a = 0; a < A; a++)
-		for (int i = 0; i < V; i++)
+		for (int i = 0; i < NV; i++)
 			_mm512_storeu_ps(ot + a * TILE_Q + 16 * i, acc[a][i]);
 }
 
 /* 4 channels at a time, then one. */
-static void pv_avx512(const float *s, const float *v, int nk, int d, float *ot)
+static inline __attribute__((always_inline)) void
+pv_lanes(const float *s, const float *v, int nk, int d, float *ot, const int NV)
 {
 	int c = 0;
 
 	for (; c + 4 <= d; c += 4)
-		pv_channels(s, v + c, nk, d, ot + c * TILE_Q, 4);
+		pv_channels(s, v + c, nk, d, ot + c * TILE_Q, 4, NV);
 	for (; c < d; c++)
-		pv_channels(s, v + c, nk, d, ot + c * TILE_Q, 1);
+		pv_channels(s, v + c, nk, d, ot + c * TILE_Q, 1, NV);
+}
+
+static void pv_avx512(const float *s, const float *v, int nk, int d, float *ot,
+		      int q0, int q1)
+{
+	if (q1 - q0 == TILE_Q)
+		pv_lanes(s, v, nk, d, ot, V);
+	else
+		pv_lanes(s + q0, v, nk, d, ot + q0, V / 2);
 }
 
 static float exp2_sum_avx512(float *x, int n, float m)

@@ -6,16 +6,17 @@
 #include "kvcache.h"
 #include "simd.h"
 
-static void qk_portable(const float *qt, const float *k, int nk, int d, float *s)
+static void qk_portable(const float *qt, const float *k, int nk, int d, float *s,
+			int q0, int q1)
 {
 	for (int j = 0; j < nk; j++) {
 		float *sj = s + j * TILE_Q;
-		for (int q = 0; q < TILE_Q; q++)
+		for (int q = q0; q < q1; q++)
 			sj[q] = 0.0f;
 		for (int c = 0; c < d; c++) {
 			float kc = k[(long)j * d + c];
 			const float *qc = qt + c * TILE_Q;
-			for (int q = 0; q < TILE_Q; q++)
+			for (int q = q0; q < q1; q++)
 				sj[q] += kc * qc[q];
 		}
 	}
@@ -37,9 +38,10 @@ static void mask_portable(float *s, int nk, const unsigned long long *keep)
 				s[k * TILE_Q + q] = -INFINITY;
 }
 
-static void softmax_portable(float *s, int nk, float *m, float *l, float *ot, int d)
+static void softmax_portable(float *s, int nk, float *m, float *l, float *ot, int d,
+			     int q0, int q1)
 {
-	for (int q = 0; q < TILE_Q; q++) {
+	for (int q = q0; q < q1; q++) {
 		float mx = m[q], safe, alpha, sum = 0.0f;
 		for (int j = 0; j < nk; j++)
 			mx = s[j * TILE_Q + q] > mx ? s[j * TILE_Q + q] : mx;
@@ -58,14 +60,15 @@ static void softmax_portable(float *s, int nk, float *m, float *l, float *ot, in
 	}
 }
 
-static void pv_portable(const float *s, const float *v, int nk, int d, float *ot)
+static void pv_portable(const float *s, const float *v, int nk, int d, float *ot,
+			int q0, int q1)
 {
 	for (int j = 0; j < nk; j++) {
 		const float *pj = s + j * TILE_Q;
 		for (int c = 0; c < d; c++) {
 			float vc = v[(long)j * d + c];
 			float *oc = ot + c * TILE_Q;
-			for (int q = 0; q < TILE_Q; q++)
+			for (int q = q0; q < q1; q++)
 				oc[q] += pj[q] * vc;
 		}
 	}

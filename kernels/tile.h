@@ -65,25 +65,58 @@ static inline void tile_keys_mask(uint64_t m[TILE_Q])
 		}
 }
 
+/* Which halves of the query lanes (bit 0: 0-31, bit 1: 32-63) have a key
+ * of keep[0, n) in their G. */
+static inline int tile_halves(const uint64_t *keep, int n)
+{
+	uint64_t any = 0;
+
+	for (int j = 0; j < n; j++)
+		any |= keep[j];
+	return ((any & 0xffffffffULL) != 0) | ((any >> 32) != 0) << 1;
+}
+
+/* Folds keys [j0, j1) of the chunk into the query lanes of halves. */
+static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
+			     const float *k, const float *v, int j0, int j1, int d,
+			     const uint64_t *keep, int halves)
+{
+	int q0 = halves & 1 ? 0 : TILE_Q / 2, q1 = halves & 2 ? TILE_Q : TILE_Q / 2;
+
+	if (!halves || j0 >= j1)
+		return;
+	ops->qk(t->qt, k + (size_t)j0 * (size_t)d, j1 - j0, d, t->s, q0, q1);
+	if (keep)
+		ops->mask(t->s, j1 - j0, (const unsigned long long *)keep + j0);
+	ops->softmax(t->s, j1 - j0, t->m, t->l, t->ot, d, q0, q1);
+	ops->pv(t->s, v + (size_t)j0 * (size_t)d, j1 - j0, d, t->ot, q0, q1);
+}
+
 /* Folds nk keys (K and V rows d apart from k and v) into the tile; keep,
  * when given, holds per key the bits of the queries whose G has it
- * (tile_keys_mask). The V rows are fetched toward L1 while Q K^T runs,
- * and next_k (the next chunk's K rows, or NULL) while the softmax and
- * P V run: the tiles stream from L2/L3 and the fetches hide their
- * latency (3-9% on dense at n = 4096 here). */
+ * (tile_keys_mask). A partial chunk goes in two halves of keys, each over
+ * only the halves of query lanes it feeds: the diagonal tile of a causal
+ * band and its first tile lose their empty quarter. The V rows are
+ * fetched toward L1 while Q K^T runs, and next_k (the next chunk's K rows,
+ * or NULL) while softmax and P V run: the tiles stream from L2/L3 and the
+ * fetches hide their latency (3-9% on dense at n = 4096 here). */
 static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
 			     const float *k, const float *v, int nk, int d,
 			     const uint64_t *keep, const float *next_k)
 {
+	int half = nk < TILE_K / 2 ? nk : TILE_K / 2;
+	int a = keep ? tile_halves(keep, half) : 3, b = keep ? tile_halves(keep + half, nk - half) : 3;
+
 	for (size_t x = 0; x < (size_t)nk * (size_t)d; x += 16)
 		__builtin_prefetch(v + x, 0, 3);
-	ops->qk(t->qt, k, nk, d, t->s);
-	if (keep)
-		ops->mask(t->s, nk, (const unsigned long long *)keep);
 	for (size_t x = 0; next_k && x < (size_t)TILE_K * (size_t)d; x += 16)
 		__builtin_prefetch(next_k + x, 0, 3);
-	ops->softmax(t->s, nk, t->m, t->l, t->ot, d);
-	ops->pv(t->s, v, nk, d, t->ot);
+	if (a == b) {
+		tile_pass(t, ops, k, v, 0, nk, d, keep, a);
+		return;
+	}
+	tile_pass(t, ops, k, v, 0, half, d, keep, a);
+	tile_pass(t, ops, k, v, half, nk, d, keep, b);
 }
 
 /* Writes the tile's rows to o (d apart): ot / l, zeros for empty rows. */
