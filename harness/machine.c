@@ -1,6 +1,6 @@
 /* machine.c - measuring and keeping the machine's ceilings. FMA: every
  * thread of a team runs independent FMA chains, timed between barriers,
- * best of three. Memory: STREAM's method: arrays of 256 MiB each, touched
+ * best of ten. Memory: STREAM's method: arrays of 256 MiB each, touched
  * in parallel first, best of twenty sweeps (STREAM's NTIMES: on a shared
  * host the best sweep is the ceiling; fewer missed it by a third here). */
 #include <errno.h>
@@ -49,9 +49,11 @@ static double best_fma(enum kern_isa isa, int t)
 	long iters = 1 << 20;
 	double best = 0, g = time_fma(isa, t, iters);
 
-	/* about 0.2 s a try */
-	iters = (long)((double)iters * 0.2 / ((double)iters * 768.0 / (g * 1e9)));
-	for (int rep = 0; rep < 3; rep++) {
+	/* about 0.1 s a try, best of ten: on a shared host a try can lose a
+	 * thread to a neighbour (a team of two once measured one thread's
+	 * rate in all of three tries) */
+	iters = (long)((double)iters * 0.1 / ((double)iters * 768.0 / (g * 1e9)));
+	for (int rep = 0; rep < 10; rep++) {
 		g = time_fma(isa, t, iters > 1000 ? iters : 1000);
 		best = g > best ? g : best;
 	}
