@@ -36,6 +36,10 @@ enum kv_layout {
 /* Element type of the stored K/V (converted to fp32 on load). */
 enum kv_dtype { KV_F32, KV_F16, KV_BF16, KV_DTYPE_COUNT };
 
+/* Bytes of an element stored as t (a constant where the micro-kernels
+ * are specialised on t). */
+#define KV_ESIZE(t) ((t) == KV_F32 ? 4 : 2)
+
 struct problem {
 	int batch;              /* sequences */
 	int heads;              /* query heads */

@@ -18,7 +18,7 @@ const char *const kv_dtype_names[KV_DTYPE_COUNT] = {
 
 int kv_dtype_size(enum kv_dtype t)
 {
-	return t == KV_F32 ? 4 : 2;
+	return KV_ESIZE(t);
 }
 
 long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks)

@@ -253,15 +253,16 @@ static void ranges_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		/* head after head (a head's K/V stay in cache for the scattered
-		 * reads of rows walked alone), last blocks first within a head
-		 * (causal rows near the end hold more keys) */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_blocks * bh; t++) {
-			long B = n_blocks - 1 - t % n_blocks, i = t / n_blocks;
-			int b = (int)(i / p->heads), h = (int)(i % p->heads);
-			const struct ranges_plan *pl = &w->plan[gset_layout(p->g, h)];
-			long r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;
+			long B, i, r1;
+			int b, h;
+			const struct ranges_plan *pl;
+			tile_task_order(t, n_blocks, &i, &B);
+			b = (int)(i / p->heads);
+			h = (int)(i % p->heads);
+			pl = &w->plan[gset_layout(p->g, h)];
+			r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;
 			if (pl->run_ptr[B + 1] > pl->run_ptr[B]) {
 				ranges_block(p, w, pl, buf, b, h, B);
 				continue;

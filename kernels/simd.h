@@ -45,6 +45,20 @@ struct simd_ops {
 
 extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;
 
+/* The transpose slot element by element (the portable and AVX2 paths). */
+void simd_transpose_scalar(const float *src, long lds, float *dst, long ldd,
+			   int rows, int cols, float scale);
+
+/* Row i of a K or V operand: rows[i] when the rows are named by pointer,
+ * else the i-th of the rows of d esize-byte elements stored one after
+ * another from base. */
+static inline const char *simd_row(const float *const *rows, const void *base,
+				   int i, int d, int esize)
+{
+	return rows ? (const char *)rows[i]
+		    : (const char *)base + (size_t)i * (size_t)d * (size_t)esize;
+}
+
 /* The ISA in use: SABENCH_ISA if set and supported, else the best the CPU
  * has. */
 enum kern_isa kern_isa(void);

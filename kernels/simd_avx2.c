@@ -77,14 +77,6 @@ static void qk_avx2(const float *qt, const float *k, int nk, int d, float *s,
 	}
 }
 
-static void transpose_avx2(const float *src, long lds, float *dst, long ldd,
-			       int rows, int cols, float scale)
-{
-	for (int i = 0; i < rows; i++)
-		for (int c = 0; c < cols; c++)
-			dst[c * ldd + i] = src[i * lds + c] * scale;
-}
-
 static void mask_avx2(float *s, int nk, const unsigned long long *keep)
 {
 	const __m256 ninf = _mm256_set1_ps(-INFINITY);
@@ -219,15 +211,6 @@ static inline __m256 load_kv8(const char *row, int c, int t)
 	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
 }
 
-/* Row i: rows[i] when the rows are named by pointer, else the i-th of the
- * rows stored one after another from base. */
-static inline const char *kv_row(const float *const *rows, const void *base,
-				 int i, int d, int t)
-{
-	return rows ? (const char *)rows[i]
-		    : (const char *)base + (size_t)i * (size_t)d * (t == KV_F32 ? 4 : 2);
-}
-
 /* s[i] = q . row i; specialised by the callers on rows/base and t. */
 static inline __attribute__((always_inline)) void
 dots_rows(const float *q, const float *const *rows, const void *base, int t,
@@ -236,7 +219,7 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 	int full = d & ~7;
 
 	for (int i = 0; i < n; i++) {
-		const char *r = kv_row(rows, base, i, d, t);
+		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
 		__m256 a = _mm256_setzero_ps();
 		float lanes[8], sum = 0.0f;
 		for (int c = 0; c < full; c += 8)
@@ -262,7 +245,7 @@ axpys_block(float *acc, const float *p, const float *const *rows, const void *ba
 		a[v] = _mm256_loadu_ps(acc + c0 + 8 * v);
 	for (int i = 0; i < n; i++) {
 		__m256 pb = _mm256_set1_ps(p[i]);
-		const char *r = kv_row(rows, base, i, d, t);
+		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
 		for (int v = 0; v < nv; v++)
 			a[v] = _mm256_fmadd_ps(pb, load_kv8(r, c0 + 8 * v, t), a[v]);
 	}
@@ -284,7 +267,7 @@ axpys_rows(float *acc, const float *p, const float *const *rows, const void *bas
 	for (; c < d; c++) {
 		float a = acc[c];
 		for (int i = 0; i < n; i++)
-			a += p[i] * load_kv1(kv_row(rows, base, i, d, t), c, t);
+			a += p[i] * load_kv1(simd_row(rows, base, i, d, KV_ESIZE(t)), c, t);
 		acc[c] = a;
 	}
 }
@@ -324,7 +307,7 @@ static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int 
 const struct simd_ops simd_avx2 = {
 	.name = "avx2",                         /* 8 lanes, 16 registers */
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
-	.transpose = transpose_avx2,            /* element by element */
+	.transpose = simd_transpose_scalar,     /* element by element */
 	.mask = mask_avx2,                      /* masked stores of -inf */
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */

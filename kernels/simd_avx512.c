@@ -275,15 +275,6 @@ static inline __m512 load_kv(const char *row, int c, int t, __mmask16 m)
 		_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h)), 16));
 }
 
-/* Row i: rows[i] when the rows are named by pointer, else the i-th of the
- * rows stored one after another from base. */
-static inline const char *kv_row(const float *const *rows, const void *base,
-				 int i, int d, int t)
-{
-	return rows ? (const char *)rows[i]
-		    : (const char *)base + (size_t)i * (size_t)d * (t == KV_F32 ? 4 : 2);
-}
-
 /* s[i] = q . row i, 4 keys at a time; specialised by the callers on
  * rows/base and a constant t. */
 static inline __attribute__((always_inline)) void
@@ -294,8 +285,10 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 	__mmask16 tail = (__mmask16)((1u << (d & 15)) - 1);
 
 	for (; i + 4 <= n; i += 4) {
-		const char *r0 = kv_row(rows, base, i, d, t), *r1 = kv_row(rows, base, i + 1, d, t);
-		const char *r2 = kv_row(rows, base, i + 2, d, t), *r3 = kv_row(rows, base, i + 3, d, t);
+		const char *r0 = simd_row(rows, base, i, d, KV_ESIZE(t));
+		const char *r1 = simd_row(rows, base, i + 1, d, KV_ESIZE(t));
+		const char *r2 = simd_row(rows, base, i + 2, d, KV_ESIZE(t));
+		const char *r3 = simd_row(rows, base, i + 3, d, KV_ESIZE(t));
 		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 		for (int c = 0; c < d; c += 16) {
 			__mmask16 m = c < full ? 0xffff : tail;
@@ -308,7 +301,7 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 		_mm_storeu_ps(s + i, reduce4(a0, a1, a2, a3));
 	}
 	for (; i < n; i++) {
-		const char *r = kv_row(rows, base, i, d, t);
+		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
 		__m512 a = _mm512_setzero_ps();
 		for (int c = 0; c < d; c += 16) {
 			__mmask16 m = c < full ? 0xffff : tail;
@@ -330,7 +323,7 @@ axpys_block(float *acc, const float *p, const float *const *rows, const void *ba
 		a[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, acc + c0 + 16 * v);
 	for (int i = 0; i < n; i++) {
 		__m512 pb = _mm512_set1_ps(p[i]);
-		const char *r = kv_row(rows, base, i, d, t);
+		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
 		for (int v = 0; v < nv; v++)
 			a[v] = _mm512_fmadd_ps(pb, load_kv(r, c0 + 16 * v, t,
 							   v == nv - 1 ? last : 0xffff), a[v]);

@@ -22,8 +22,8 @@ static void qk_portable(const float *qt, const float *k, int nk, int d, float *s
 	}
 }
 
-static void transpose_portable(const float *src, long lds, float *dst, long ldd,
-			       int rows, int cols, float scale)
+void simd_transpose_scalar(const float *src, long lds, float *dst, long ldd,
+			   int rows, int cols, float scale)
 {
 	for (int i = 0; i < rows; i++)
 		for (int c = 0; c < cols; c++)
@@ -146,7 +146,7 @@ static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, 
 const struct simd_ops simd_portable = {
 	.name = "portable",                     /* plain C */
 	.qk = qk_portable,                      /* scores of a tile */
-	.transpose = transpose_portable,        /* element by element */
+	.transpose = simd_transpose_scalar,     /* element by element */
 	.mask = mask_portable,                  /* -inf where not kept */
 	.softmax = softmax_portable,            /* online softmax step */
 	.pv = pv_portable,                      /* P V into the output tile */

@@ -28,6 +28,16 @@ static inline size_t tile_floats(int d)
 	return (2 * (size_t)d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
 }
 
+/* Task t of the query-tile kernels over blocks query tiles per head: head
+ * after head (a head's K/V stay in L2/L3 between its query tiles: 1.1x on
+ * dense here), last tiles first within a head (causal rows near the end
+ * hold more keys). Sets the head index (batch x heads) and the tile. */
+static inline void tile_task_order(long t, long blocks, long *bh, long *tile)
+{
+	*bh = t / blocks;
+	*tile = blocks - 1 - t % blocks;
+}
+
 /* Lays a tile out in buf and packs query rows q[0, rows) into it,
  * transposed and scaled by log2(e)/sqrt(d), with empty states. */
 static inline struct tile tile_start(float *buf, const struct simd_ops *ops,

@@ -171,12 +171,10 @@ static void tiled_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		/* head after head (its K/V tiles stay in L2/L3 between query
-		 * tiles: 1.1x on dense), last query tiles first within a head
-		 * (causal rows near the end hold more keys) */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
-			long R = n_brow - 1 - t % n_brow, i = t / n_brow;
+			long R, i;
+			tile_task_order(t, n_brow, &i, &R);
 			tiled_task(p, w, buf, (int)(i / p->heads), (int)(i % p->heads), R);
 		}
 	}
