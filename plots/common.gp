@@ -33,7 +33,16 @@ cmd = distinct(C_LABEL)
 NP = nlines(cmd)
 array PAT[NP]
 do for [i=1:NP] { PAT[i] = line_of(cmd, i) }
-cmd = distinct(C_KERNEL)
+# The kernel axis (one marker each): the kernel, joined by "/" with each
+# of these shape columns that varies within the run, so that a series
+# never joins rows that differ in more than seq_len (decode runs sweep
+# kv_dtype and kv_layout). KX is its awk expression.
+KX = sprintf("$%d", C_KERNEL)
+do for [v in "kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
+    cv = col(v)
+    if (cv > 0) { if (nlines(distinct(cv)) > 1) { KX = KX.sprintf(" \"/\" $%d", cv) } }
+}
+cmd = sprintf("awk -F, 'NR>1 {k=%s; if (!s[k]++) print k}' '%s'", KX, csv)
 NK = nlines(cmd)
 array KER[NK]
 do for [i=1:NK] { KER[i] = line_of(cmd, i) }
@@ -53,12 +62,12 @@ if (NP == 0 || NK == 0) {
 
 # The rows of pattern i, kernel j in facet f, as a data source; with
 # timed = 1 only rows that were timed (skipped and failed ones have no time).
-sel(i, j, f, timed) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s%s)' '%s'", \
-    C_LABEL, PAT[i], C_KERNEL, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], \
+sel(i, j, f, timed) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s%s)' '%s'", \
+    C_LABEL, PAT[i], KX, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], \
     timed ? sprintf(" && $%d!=\"\"", C_TIME) : "", csv)
 # Same, for the rows of a pattern alone (kernel-independent quantities).
-sel_pat(i, f) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s)' '%s'", \
-    C_LABEL, PAT[i], C_KERNEL, KER[1], C_THREADS, FT[f], C_HDIM, FD[f], csv)
+sel_pat(i, f) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s)' '%s'", \
+    C_LABEL, PAT[i], KX, KER[1], C_THREADS, FT[f], C_HDIM, FD[f], csv)
 series(i, j) = sprintf("%s, %s", PAT[i], KER[j])
 facet(f) = sprintf("threads %s, head_dim %s", FT[f], FD[f])
 
@@ -79,8 +88,8 @@ KEYROW = 15
 
 # Growth exponent b of time ~ n^b for pattern i, kernel j, facet f: least
 # squares on log-log (about 1 for windows, 2 for dense); 0 with < 2 points.
-slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s && $%d!=\"\" {x=log($%d); y=log($%d); n++; sx+=x; sy+=y; sxx+=x*x; sxy+=x*y} END {d=n*sxx-sx*sx; print (n>1 && d>0) ? (n*sxy-sx*sy)/d : 0}' '%s'", \
-    C_LABEL, PAT[i], C_KERNEL, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_TIME, col("seq_len"), C_TIME, csv)))
+slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s && $%d!=\"\" {x=log($%d); y=log($%d); n++; sx+=x; sy+=y; sxx+=x*x; sxy+=x*y} END {d=n*sxx-sx*sx; print (n>1 && d>0) ? (n*sxy-sx*sy)/d : 0}' '%s'", \
+    C_LABEL, PAT[i], KX, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_TIME, col("seq_len"), C_TIME, csv)))
 
 # Peak GFLOP/s for t threads from a machine.yaml (0 when absent).
 machine_value(key, t) = exists("machine") ? real(system(sprintf("awk -F'[{},:]' '/threads: %s,/ {for (i=1;i<=NF;i++) if ($i ~ /%s/) {print $(i+1)+0; exit}}' '%s' 2>/dev/null | head -1", t, key, machine))) : 0

@@ -9,10 +9,10 @@ C_N = col("seq_len")
 C_PAT = col("pattern")
 NMAX = int(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_N, C_N, csv)))
 # "density speedup" of pattern i, kernel j at n = NMAX, facet f, against the dense row of the same kernel
-pts(i, j, f) = sprintf("< awk -F, -v OFS=, 'NR==FNR { if (FNR>1 && $%d==\"dense\" && $%d!=\"\") t[$%d \"|\" $%d \"|\" $%d \"|\" $%d]=$%d; next } FNR>1 && $%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s && $%d==%d && $%d!=\"\" && ($%d \"|\" $%d \"|\" $%d \"|\" $%d) in t {print $%d, t[$%d \"|\" $%d \"|\" $%d \"|\" $%d] / $%d}' '%s' '%s'", \
-    C_PAT, C_TIME, C_KERNEL, C_N, C_THREADS, C_HDIM, C_TIME, \
-    C_LABEL, PAT[i], C_KERNEL, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_N, NMAX, C_TIME, \
-    C_KERNEL, C_N, C_THREADS, C_HDIM, C_DENS, C_KERNEL, C_N, C_THREADS, C_HDIM, C_TIME, csv, csv)
+pts(i, j, f) = sprintf("< awk -F, -v OFS=, 'NR==FNR { if (FNR>1 && $%d==\"dense\" && $%d!=\"\") t[(%s) \"|\" $%d \"|\" $%d \"|\" $%d]=$%d; next } FNR>1 && $%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s && $%d==%d && $%d!=\"\" && ((%s) \"|\" $%d \"|\" $%d \"|\" $%d) in t {print $%d, t[(%s) \"|\" $%d \"|\" $%d \"|\" $%d] / $%d}' '%s' '%s'", \
+    C_PAT, C_TIME, KX, C_N, C_THREADS, C_HDIM, C_TIME, \
+    C_LABEL, PAT[i], KX, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_N, NMAX, C_TIME, \
+    KX, C_N, C_THREADS, C_HDIM, C_DENS, KX, C_N, C_THREADS, C_HDIM, C_TIME, csv, csv)
 HAS_DENSE = int(system(sprintf("awk -F, 'NR>1 && $%d==\"dense\" {n++} END {print n+0}' '%s'", C_PAT, csv)))
 if (HAS_DENSE == 0) {
     print "sabench plots: speedup.gp left out: no dense pattern in this run to compare with"
