@@ -2,7 +2,7 @@
  * thread of a team runs independent FMA chains, timed between barriers,
  * best of ten. Memory: STREAM's method: arrays of 256 MiB each, touched
  * in parallel first, best of twenty sweeps (STREAM's NTIMES: on a shared
- * host the best sweep is the ceiling; fewer missed it by a third here). */
+ * host the best sweep is the ceiling). */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
