@@ -5,8 +5,9 @@
  * query-tile micro-kernels (tile.h) with per-row masks only where a chunk
  * is not in every row's G: a K row is loaded once for 64 queries. Blocks
  * whose runs are short or scattered (strided, random) go row by row, each
- * row's runs in chunks of 64 keys with an online softmax (rowwise.h). The
- * choice is made per block in prepare, untimed. */
+ * row's keys in chunks of up to 64 (a chunk may span short runs) with an
+ * online softmax (rowwise.h). The choice is made per block in prepare,
+ * untimed. */
 #include <stdint.h>
 #include <stdlib.h>
 
