@@ -2,6 +2,7 @@
  * ceilings, the way likwid-bench and ERT do: fp32 FMA with many
  * independent accumulators (no memory traffic) per ISA, and STREAM-style
  * triad and read sweeps. The harness owns the clock and the threads. */
+#include <immintrin.h> /* before any target pragma: its intrinsics keep their own targets */
 #include <omp.h>
 #include <stddef.h>
 
@@ -9,7 +10,6 @@
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,fma")
-#include <immintrin.h>
 
 static double fma_avx512(long iters)
 {
