@@ -30,7 +30,7 @@ LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) -lyaml -lpapi -lsde -lm -lpthre
 
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
-HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c))
+HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c harness/*/*.c))
 TEST_SRC    := $(filter-out tests/failalloc.c,$(wildcard tests/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(KERNEL_SRC) $(HARNESS_SRC))

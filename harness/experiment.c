@@ -12,6 +12,7 @@
 
 #include "counters.h"
 #include "experiment.h"
+#include "npy.h"
 #include "ytree.h"
 
 const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
@@ -403,6 +404,77 @@ static int parse_rows(struct ctx *c, const struct ynode *n,
 	return 0;
 }
 
+/* path resolved against the experiment file's folder (absolute paths and
+ * inline specs stay as they are); malloc'ed, NULL when out of memory. */
+static char *resolve_path(const struct ctx *c, const char *path)
+{
+	const char *slash = strrchr(c->file, '/');
+	size_t dir = slash ? (size_t)(slash - c->file) + 1 : 0;
+	char *out;
+
+	if (path[0] == '/' || !dir || c->file[0] == '<')
+		return strdup(path);
+	out = malloc(dir + strlen(path) + 1);
+	if (out) {
+		memcpy(out, c->file, dir);
+		strcpy(out + dir, path);
+	}
+	return out;
+}
+
+/* Reads an integer .npy file into a blob (int64), for a PAT_FILE
+ * parameter; the pattern keeps the path as the user wrote it. */
+static int parse_file_param(struct ctx *c, const struct ynode *n,
+			    const struct pat_param *d, struct pat_file *out)
+{
+	const char *s = want_scalar(c, n, d->name, "a file name");
+	struct npy_array a;
+	char *path;
+	struct err e;
+
+	if (!s)
+		return -1;
+	free(out->path);
+	pat_blob_release(out->blob);
+	out->blob = NULL;
+	out->path = strdup(s);
+	path = resolve_path(c, s);
+	if (!out->path || !path) {
+		free(path);
+		return err_set(c->e, "out of memory reading the experiment");
+	}
+	if (npy_map(path, &a, &e)) {
+		free(path);
+		return bad(c, n, "%s", e.msg);
+	}
+	if (a.kind != 'i' || (a.ndim != 1 && a.ndim != 2)) {
+		int rc = a.kind != 'i'
+			? bad(c, n, "'%s' in '%s' must be int64 or int32, not '%s'", d->name, path, a.descr)
+			: bad(c, n, "'%s' in '%s' has %d dimensions; it needs 1 (or 2 for per-head indptr)",
+			      d->name, path, a.ndim);
+		npy_unmap(&a);
+		free(path);
+		return rc;
+	}
+	free(path);
+	out->blob = calloc(1, sizeof *out->blob);
+	if (out->blob)
+		out->blob->v = malloc((a.count ? a.count : 1) * sizeof *out->blob->v);
+	if (!out->blob || !out->blob->v) {
+		npy_unmap(&a);
+		return err_set(c->e, "out of memory reading the experiment");
+	}
+	out->blob->refs = 1;
+	out->blob->n = a.count;
+	out->blob->ndim = a.ndim;
+	out->blob->dim[0] = a.shape[0];
+	out->blob->dim[1] = a.ndim == 2 ? a.shape[1] : 0;
+	for (size_t i = 0; i < a.count; i++)
+		out->blob->v[i] = (int64_t)npy_get(&a, i);
+	npy_unmap(&a);
+	return 0;
+}
+
 /* Sets scalar parameter i of p from n. */
 static int parse_scalar_param(struct ctx *c, const struct ynode *n,
 			      struct pattern *p, int i)
@@ -456,6 +528,9 @@ static int parse_params(struct ctx *c, const struct ynode *params,
 				return -1;
 		} else if (t == PAT_ROWS) {
 			if (parse_rows(c, val, &k->params[i], &p->val[i].rows))
+				return -1;
+		} else if (t == PAT_FILE) {
+			if (parse_file_param(c, val, &k->params[i], &p->val[i].file))
 				return -1;
 		} else if (val->type == YT_SEQ) {
 			if (val->n == 0)
@@ -586,10 +661,13 @@ static void variant_label(const struct pat_item *it, struct pattern *p)
  * experiment asks for (seq_len NULL: no length known). */
 static int check_variant(struct ctx *c, const struct pat_item *it,
 			 struct pattern *p, const struct exp_axis *causal,
-			 const struct exp_axis *seq_len)
+			 const struct exp_axis *seq_len, const struct exp_axis *heads)
 {
 	char why[256];
 
+	for (size_t i = 0; heads && i < heads->n; i++)
+		if (pat_check_heads(p, (long)heads->v[i], why, sizeof why))
+			return bad(c, it->node, "pattern '%s': %s", p->label, why);
 	for (size_t i = 0; i < causal->n; i++) {
 		pat_set_causal(p, (int)causal->v[i]);
 		if (pat_check(p, why, sizeof why))
@@ -622,7 +700,7 @@ static int expand(struct ctx *c, struct experiment *x, struct pat_item *it,
 {
 	if (i == p->kind->n_params) {
 		variant_label(it, p);
-		if (check_variant(c, it, p, causal, seq_len))
+		if (check_variant(c, it, p, causal, seq_len, seq_len ? &x->axis[EXP_HEADS] : NULL))
 			return -1;
 		return push_variant(c, x, p);
 	}
@@ -660,6 +738,249 @@ static int parse_patterns(struct ctx *c, struct experiment *x,
 			if (strcmp(x->pat[i].label, x->pat[j].label) == 0)
 				return bad(c, list, "pattern label '%s' is used twice; give one a label",
 					   x->pat[i].label);
+	return 0;
+}
+
+/* ---- inputs and quality ---- */
+
+/* Reads one input parameter (index i of in's kind) from n. */
+static int parse_input_param(struct ctx *c, const struct ynode *n,
+			     struct exp_input *in, int i)
+{
+	const struct inp_param *d = &in->kind->params[i];
+	union inp_value *v = &in->val[i];
+	const char *s;
+
+	switch (d->type) {
+	case INP_INT:
+		return parse_int(c, n, d->name, (long long)d->min, (long long)d->max, &v->i);
+	case INP_FLOAT:
+		return parse_float(c, n, d->name, d->min, d->max, &v->f);
+	case INP_PATH:
+		if (!(s = want_scalar(c, n, d->name, "a file name")))
+			return -1;
+		free(v->path);
+		v->path = resolve_path(c, s);
+		return v->path ? 0 : err_set(c->e, "out of memory reading the experiment");
+	case INP_WORDS: {
+		const struct ynode *one = n->type == YT_SEQ ? NULL : n;
+		size_t count = one ? 1 : n->n;
+		if (n->type == YT_MAP)
+			return bad(c, n, "'%s' must be a name or a list of names, not a mapping", d->name);
+		if (!count)
+			return bad(c, n, "'%s' is empty", d->name);
+		free(v->words.v);
+		v->words.n = 0;
+		v->words.v = malloc(count * sizeof *v->words.v);
+		if (!v->words.v)
+			return err_set(c->e, "out of memory reading the experiment");
+		for (size_t j = 0; j < count; j++) {
+			const struct ynode *w = one ? one : n->kid[j];
+			int at;
+			char buf[96];
+			size_t nw = 0;
+			if (!(s = want_scalar(c, w, d->name, "a name")))
+				return -1;
+			while (d->words[nw])
+				nw++;
+			if ((at = value_index(d->words, s)) < 0)
+				return bad(c, w, "unknown %s '%s'%s", d->name, s,
+					   hint(s, (const char *const *)d->words, nw, buf, sizeof buf));
+			v->words.v[v->words.n++] = at;
+		}
+		return 0;
+	}
+	}
+	return 0;
+}
+
+static int parse_input_params(struct ctx *c, const struct ynode *params,
+			      const struct ynode *item, struct exp_input *in)
+{
+	const struct inp_kind *k = in->kind;
+	const char *names[INP_MAX_PARAMS];
+	int given[INP_MAX_PARAMS] = { 0 };
+	char buf[96];
+
+	for (int i = 0; i < k->n_params; i++)
+		names[i] = k->params[i].name;
+	if (params && params->type == YT_SCALAR && params->str[0] == 0)
+		params = NULL;                  /* "gaussian:" with no value */
+	if (params && params->type != YT_MAP)
+		return bad(c, params, "parameters of input '%s' must be a mapping, not %s",
+			   k->name, yt_what(params));
+	for (size_t j = 0; params && j < params->n; j += 2) {
+		const struct ynode *key = params->kid[j];
+		int i = inp_param_index(k, key->str);
+		if (i < 0)
+			return bad(c, key, "unknown parameter '%s' for input '%s'%s", key->str,
+				   k->name, hint(key->str, names, (size_t)k->n_params, buf, sizeof buf));
+		given[i] = 1;
+		if (parse_input_param(c, params->kid[j + 1], in, i))
+			return -1;
+	}
+	for (int i = 0; i < k->n_params; i++)
+		if (k->params[i].required && !given[i])
+			return bad(c, item, "input '%s' needs parameter '%s'", k->name,
+				   k->params[i].name);
+	return 0;
+}
+
+/* Reads a list item of inputs into in: a kind name, or a mapping of one
+ * kind to its parameters with an optional label. */
+static int parse_input_item(struct ctx *c, const struct ynode *n,
+			    struct exp_input *in)
+{
+	const struct ynode *kind_key = NULL, *params = NULL, *label = NULL;
+	const char *names[16];
+	char buf[96];
+
+	for (int i = 0; i < inp_kind_count && i < 16; i++)
+		names[i] = inp_kinds[i]->name;
+	if (n->type == YT_SCALAR) {
+		kind_key = n;
+	} else if (n->type == YT_MAP) {
+		for (size_t i = 0; i < n->n; i += 2) {
+			if (!strcmp(n->kid[i]->str, "label")) {
+				label = n->kid[i + 1];
+				continue;
+			}
+			if (kind_key)
+				return bad(c, n->kid[i], "input item names two inputs, '%s' and '%s'",
+					   kind_key->str, n->kid[i]->str);
+			kind_key = n->kid[i];
+			params = n->kid[i + 1];
+		}
+		if (!kind_key)
+			return bad(c, n, "input item has a label but no input");
+	} else {
+		return bad(c, n, "an input must be a name or a mapping, not %s", yt_what(n));
+	}
+	if (!inp_kind_find(kind_key->str))
+		return bad(c, kind_key, "unknown input '%s'%s", kind_key->str,
+			   hint(kind_key->str, names, (size_t)inp_kind_count, buf, sizeof buf));
+	if (inp_init(in, inp_kind_find(kind_key->str)))
+		return err_set(c->e, "out of memory reading the experiment");
+	if (parse_input_params(c, params, n, in))
+		return -1;
+	if (label) {
+		const char *s = want_scalar(c, label, "label", "a string");
+		if (!s)
+			return -1;
+		if (strpbrk(s, ",\"\n\r") || !s[0] || strlen(s) >= sizeof in->label)
+			return bad(c, label, "label '%s' must be non-empty without commas, quotes or newlines",
+				   s);
+		snprintf(in->label, sizeof in->label, "%s", s);
+	} else {
+		inp_default_label(in, in->label, sizeof in->label);
+	}
+	return 0;
+}
+
+/* The shape fields an input's files fix must agree with the experiment. */
+static int check_input_shape(struct ctx *c, const struct experiment *x,
+			     const struct exp_input *in, const struct ynode *n)
+{
+	static const enum exp_field fields[] = { EXP_BATCH, EXP_HEADS, EXP_KV_HEADS, EXP_HEAD_DIM };
+	const long file[] = { in->shape.batch, in->shape.heads, in->shape.kv_heads, in->shape.head_dim };
+	const char *q = in->shape.n ? in->val[0].path : "";     /* npy: q's file */
+
+	for (size_t f = 0; f < sizeof fields / sizeof *fields && in->shape.n; f++) {
+		const struct exp_axis *a = &x->axis[fields[f]];
+		for (size_t i = 0; a->line && i < a->n; i++)
+			if (a->v[i] != file[f] && !(fields[f] == EXP_KV_HEADS && a->v[i] == 0))
+				return bad(c, n, "input '%s': %s is %lld in the experiment but %ld in '%s'",
+					   in->label, exp_fields[fields[f]].name, a->v[i], file[f], q);
+	}
+	for (size_t i = 0; in->shape.n && i < x->axis[EXP_SEQ_LEN].n; i++)
+		if (x->axis[EXP_SEQ_LEN].v[i] > in->shape.n)
+			return bad(c, n, "input '%s': seq_len %lld is longer than the %ld tokens of '%s'",
+				   in->label, x->axis[EXP_SEQ_LEN].v[i], in->shape.n, q);
+	for (size_t i = 0; !in->shape.n && i < x->axis[EXP_HEAD_DIM].n; i++)
+		if (x->axis[EXP_HEAD_DIM].v[i] < in->kind->min_head_dim)
+			return bad(c, n, "input '%s' needs head_dim of at least %d, not %lld",
+				   in->label, in->kind->min_head_dim, x->axis[EXP_HEAD_DIM].v[i]);
+	return 0;
+}
+
+static int push_input(struct ctx *c, struct experiment *x, struct exp_input *in)
+{
+	struct exp_input *v = realloc(x->inputs, (x->n_inputs + 1) * sizeof *v);
+
+	if (!v) {
+		inp_free(in);
+		return err_set(c->e, "out of memory reading the experiment");
+	}
+	x->inputs = v;
+	x->inputs[x->n_inputs++] = *in;
+	return 0;
+}
+
+static int parse_inputs(struct ctx *c, struct experiment *x, const struct ynode *list)
+{
+	struct exp_input in;
+
+	if (!list) {                    /* today's seeded noise */
+		if (inp_init(&in, inp_kind_find("gaussian")))
+			return err_set(c->e, "out of memory reading the experiment");
+		inp_default_label(&in, in.label, sizeof in.label);
+		return push_input(c, x, &in);
+	}
+	x->inputs_given = 1;
+	if (list->type != YT_SEQ)
+		return bad(c, list, "'inputs' must be a list, not %s", yt_what(list));
+	if (list->n == 0)
+		return bad(c, list, "'inputs' is empty");
+	for (size_t i = 0; i < list->n; i++) {
+		struct err e;
+		memset(&in, 0, sizeof in);
+		if (parse_input_item(c, list->kid[i], &in)) {
+			inp_free(&in);
+			return -1;
+		}
+		if (in.kind->open && in.kind->open(&in, &e)) {
+			inp_free(&in);
+			return bad(c, list->kid[i], "%s", e.msg);
+		}
+		if (push_input(c, x, &in) ||
+		    check_input_shape(c, x, &x->inputs[x->n_inputs - 1], list->kid[i]))
+			return -1;
+		for (size_t j = 0; j + 1 < x->n_inputs; j++)
+			if (!strcmp(x->inputs[j].label, x->inputs[i].label))
+				return bad(c, list->kid[i], "input label '%s' is used twice; give one a label",
+					   x->inputs[i].label);
+	}
+	return 0;
+}
+
+static int parse_quality(struct ctx *c, struct experiment *x, const struct ynode *m)
+{
+	static const char *const keys[] = { "enabled", "rows", "target" };
+	struct exp_quality *q = &x->quality;
+	const struct ynode *v;
+	long long t;
+
+	q->enabled = 1;
+	q->rows = 256;
+	q->target = 0.95;
+	if (!m)
+		return 0;
+	if (m->type != YT_MAP)
+		return bad(c, m, "'quality' must be a mapping, not %s", yt_what(m));
+	if (only_keys(c, m, keys, sizeof keys / sizeof *keys, " in 'quality'"))
+		return -1;
+	if ((v = yt_get(m, "enabled"))) {
+		if (parse_bool(c, v, "enabled", &t))
+			return -1;
+		q->enabled = (int)t;
+	}
+	if ((v = yt_get(m, "rows"))) {
+		if (parse_int(c, v, "rows", 1, 1 << 24, &t))
+			return -1;
+		q->rows = (int)t;
+	}
+	if ((v = yt_get(m, "target")) && parse_float(c, v, "target", 0, 1, &q->target))
+		return -1;
 	return 0;
 }
 
@@ -944,7 +1265,7 @@ static int parse_models(struct ctx *c, struct experiment *x, const struct ynode 
 static int check_grid_size(struct ctx *c, const struct experiment *x,
 			   const struct ynode *root)
 {
-	double cells = (double)x->n_pat * (double)x->n_kern;
+	double cells = (double)x->n_pat * (double)x->n_kern * (double)x->n_inputs;
 
 	for (int f = 0; f < EXP_FIELD_COUNT; f++)
 		cells *= (double)x->axis[f].n;
@@ -980,7 +1301,8 @@ static int parse_root(struct ctx *c, struct experiment *x,
 		      const struct ynode *root)
 {
 	static const char *const keys[] = { "name", "description", "shape",
-		"sweep", "patterns", "kernels", "run", "counters", "kv_budget", "model" };
+		"sweep", "inputs", "patterns", "kernels", "run", "counters", "kv_budget",
+		"model", "quality" };
 	const struct ynode *v;
 
 	if (root->type != YT_MAP)
@@ -1001,7 +1323,9 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	    parse_axes(c, x, yt_get(root, "sweep"), 1) ||
 	    default_axes(c, x, root) || check_gqa(c, x) || check_decode(c, x))
 		return -1;
-	if (parse_patterns(c, x, yt_get(root, "patterns")) ||
+	if (parse_inputs(c, x, yt_get(root, "inputs")) ||
+	    parse_quality(c, x, yt_get(root, "quality")) ||
+	    parse_patterns(c, x, yt_get(root, "patterns")) ||
 	    parse_kernels(c, x, yt_get(root, "kernels")) ||
 	    parse_run(c, x, yt_get(root, "run")) ||
 	    parse_counters(c, x, yt_get(root, "counters")) ||
@@ -1060,6 +1384,9 @@ void exp_free(struct experiment *x)
 		free(x->axis[f].v);
 	for (size_t i = 0; i < x->n_pat; i++)
 		pat_free(&x->pat[i]);
+	for (size_t i = 0; i < x->n_inputs; i++)
+		inp_free(&x->inputs[i]);
+	free(x->inputs);
 	for (size_t i = 0; i < x->n_counters; i++)
 		free(x->counters[i]);
 	free(x->counters);

@@ -7,6 +7,7 @@
 #include "../kernels/kernel.h"
 #include "../patterns/pattern.h"
 #include "err.h"
+#include "inputs/inputs.h"
 
 /* Shape fields: each may be fixed under shape: or swept under sweep:. */
 enum exp_field {
@@ -58,6 +59,13 @@ struct exp_run {
 	long long max_cells;    /* a larger grid is refused (a typo guard) */
 };
 
+/* quality: what each G keeps of the dense attention, once per group. */
+struct exp_quality {
+	int enabled;            /* compute recall and output error */
+	int rows;               /* rows per head when n is large */
+	double target;          /* recall the report's per-head choice must keep */
+};
+
 /* A whole network's attention: layers that each use a pattern of the
  * experiment (by label), for KV-cache and per-token latency totals. */
 struct exp_layer {
@@ -81,6 +89,10 @@ struct experiment {
 	struct exp_axis axis[EXP_FIELD_COUNT];  /* shape and sweep */
 	struct pattern *pat;    /* pattern variants, labelled */
 	size_t n_pat;
+	struct exp_input *inputs;       /* where Q, K, V come from */
+	size_t n_inputs;                /* at least 1 */
+	int inputs_given;               /* 1: the file has inputs: (cell keys say which) */
+	struct exp_quality quality;     /* quality: settings */
 	const struct kern_desc **kern;          /* kernels, file order */
 	size_t n_kern;
 	struct exp_run run;     /* run: settings */

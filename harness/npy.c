@@ -1,10 +1,19 @@
-/* npy.c - writes .npy version 1.0: magic, header length, a Python dict
- * literal padded with spaces so the data starts on a 64-byte boundary,
- * then the little-endian data. */
+/* npy.c - .npy files. Writing: version 1.0, magic, header length, a
+ * Python dict literal padded with spaces so the data starts on a 64-byte
+ * boundary, then the little-endian data. Reading: the file is mapped, its
+ * header parsed and checked against the file's size before any element
+ * is touched. */
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "../kernels/kvcache.h"
 #include "npy.h"
 
 int npy_write(const char *path, const char *descr, const size_t *shape,
@@ -42,4 +51,225 @@ int npy_write(const char *path, const char *descr, const size_t *shape,
 	if (ferror(f) | fclose(f))
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;
+}
+
+/* ---- reading ---- */
+
+/* The value of 'key' in the header dict: a pointer just past "'key':"
+ * and its blanks, or NULL. */
+static const char *dict_value(const char *dict, const char *key)
+{
+	char pat[32];
+	const char *at;
+
+	snprintf(pat, sizeof pat, "'%s'", key);
+	at = strstr(dict, pat);
+	if (!at) {
+		snprintf(pat, sizeof pat, "\"%s\"", key);
+		at = strstr(dict, pat);
+	}
+	if (!at)
+		return NULL;
+	at += strlen(pat);
+	while (*at == ' ')
+		at++;
+	if (*at++ != ':')
+		return NULL;
+	while (*at == ' ')
+		at++;
+	return at;
+}
+
+/* Parses "'<f4'" into a (kind, elem, descr); -1 with e when unsupported. */
+static int parse_descr(const char *v, struct npy_array *a, const char *path,
+		       struct err *e)
+{
+	char q = *v, d[16];
+	size_t n = 0;
+
+	if (q != '\'' && q != '"')
+		return err_set(e, "bad .npy header in '%s': 'descr' is not a string", path);
+	for (v++; *v && *v != q && n + 1 < sizeof d; v++)
+		d[n++] = *v;
+	d[n] = 0;
+	snprintf(a->descr, sizeof a->descr, "%s", d);
+	if (!strcmp(d, "<f4") || !strcmp(d, "<f2") || !strcmp(d, "<i4") ||
+	    !strcmp(d, "<i8")) {
+		a->kind = d[1];
+		a->elem = d[2] - '0';
+		return 0;
+	}
+	return err_set(e, "unsupported dtype '%s' in '%s'; use float32, float16, int32 or int64 (little-endian)",
+		       d, path);
+}
+
+/* Parses "(2, 3)" into the shape. */
+static int parse_shape(const char *v, struct npy_array *a, const char *path,
+		       struct err *e)
+{
+	if (*v++ != '(')
+		return err_set(e, "bad .npy header in '%s': 'shape' is not a tuple", path);
+	a->ndim = 0;
+	a->count = 1;
+	for (;;) {
+		char *end;
+		unsigned long long x;
+		while (*v == ' ')
+			v++;
+		if (*v == ')')
+			break;
+		if (*v < '0' || *v > '9')
+			return err_set(e, "bad .npy header in '%s': 'shape' holds '%c'", path, *v);
+		x = strtoull(v, &end, 10);
+		if (a->ndim == NPY_MAX_DIMS || x > (1ULL << 40))
+			return err_set(e, "bad .npy header in '%s': shape too large", path);
+		a->shape[a->ndim++] = (size_t)x;
+		if (x && a->count > ((size_t)1 << 50) / x)
+			return err_set(e, "bad .npy header in '%s': shape too large", path);
+		a->count *= (size_t)x;
+		v = end;
+		while (*v == ' ')
+			v++;
+		if (*v == ',')
+			v++;
+	}
+	return 0;
+}
+
+static int parse_header(const char *dict, struct npy_array *a, const char *path,
+			struct err *e)
+{
+	const char *descr = dict_value(dict, "descr");
+	const char *order = dict_value(dict, "fortran_order");
+	const char *shape = dict_value(dict, "shape");
+
+	if (!descr || !order || !shape)
+		return err_set(e, "bad .npy header in '%s': it needs 'descr', 'fortran_order' and 'shape'",
+			       path);
+	if (parse_descr(descr, a, path, e))
+		return -1;
+	if (!strncmp(order, "True", 4))
+		return err_set(e, "'%s' is in Fortran order; save it in C order (numpy.ascontiguousarray)",
+			       path);
+	if (strncmp(order, "False", 5))
+		return err_set(e, "bad .npy header in '%s': 'fortran_order' is neither True nor False",
+			       path);
+	return parse_shape(shape, a, path, e);
+}
+
+/* Magic, version and header length; *data_at is where the data starts. */
+static int parse_preamble(const unsigned char *b, size_t len, size_t *hdr_at,
+			  size_t *hdr_len, const char *path, struct err *e)
+{
+	static const unsigned char magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
+
+	if (len < 10 || memcmp(b, magic, sizeof magic))
+		return err_set(e, "not an .npy file: '%s' (no \\x93NUMPY magic)", path);
+	if (b[6] == 1) {
+		*hdr_at = 10;
+		*hdr_len = (size_t)b[8] | (size_t)b[9] << 8;
+	} else if (b[6] == 2 || b[6] == 3) {
+		if (len < 12)
+			return err_set(e, "truncated .npy file '%s': the header is cut short", path);
+		*hdr_at = 12;
+		*hdr_len = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 |
+			   (size_t)b[11] << 24;
+	} else {
+		return err_set(e, "unsupported .npy version %d.%d in '%s'; sabench reads 1.0, 2.0 and 3.0",
+			       b[6], b[7], path);
+	}
+	if (*hdr_at + *hdr_len > len || *hdr_len > 65536)
+		return err_set(e, "truncated .npy file '%s': the header is cut short", path);
+	return 0;
+}
+
+int npy_map(const char *path, struct npy_array *a, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t hdr_at = 0, hdr_len = 0, need;
+	char *dict;
+
+	memset(a, 0, sizeof *a);
+	if (fd < 0)
+		return err_set(e, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(e, "cannot read '%s': not a regular file", path);
+	}
+	a->map_len = (size_t)st.st_size;
+	a->map = a->map_len ? mmap(NULL, a->map_len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	close(fd);
+	if (a->map == MAP_FAILED) {
+		a->map = NULL;
+		return err_set(e, "cannot map '%s': %s", path, strerror(errno));
+	}
+	if (parse_preamble(a->map, a->map_len, &hdr_at, &hdr_len, path, e))
+		goto fail;
+	dict = malloc(hdr_len + 1);
+	if (!dict) {
+		err_set(e, "out of memory reading '%s'", path);
+		goto fail;
+	}
+	memcpy(dict, (const char *)a->map + hdr_at, hdr_len);
+	dict[hdr_len] = 0;
+	if (parse_header(dict, a, path, e)) {
+		free(dict);
+		goto fail;
+	}
+	free(dict);
+	need = a->count * (size_t)a->elem;
+	if (a->map_len - hdr_at - hdr_len < need) {
+		err_set(e, "truncated .npy file '%s': %zu data bytes, its shape needs %zu",
+			path, a->map_len - hdr_at - hdr_len, need);
+		goto fail;
+	}
+	a->data = (const char *)a->map + hdr_at + hdr_len;
+	return 0;
+fail:
+	npy_unmap(a);
+	return -1;
+}
+
+double npy_get(const struct npy_array *a, size_t i)
+{
+	const unsigned char *p = (const unsigned char *)a->data + i * (size_t)a->elem;
+
+	if (a->kind == 'f' && a->elem == 4) {
+		float f;
+		memcpy(&f, p, 4);
+		return f;
+	}
+	if (a->kind == 'f') {
+		uint16_t h;
+		memcpy(&h, p, 2);
+		return kv_from_f16(h);
+	}
+	if (a->elem == 4) {
+		int32_t v;
+		memcpy(&v, p, 4);
+		return v;
+	}
+	{
+		int64_t v;
+		memcpy(&v, p, 8);
+		return (double)v;
+	}
+}
+
+int npy_check_finite(const struct npy_array *a, const char *path, struct err *e)
+{
+	if (a->kind != 'f')
+		return 0;
+	for (size_t i = 0; i < a->count; i++)
+		if (!isfinite(npy_get(a, i)))
+			return err_set(e, "non-finite value (NaN or Inf) at element %zu of '%s'", i, path);
+	return 0;
+}
+
+void npy_unmap(struct npy_array *a)
+{
+	if (a->map)
+		munmap(a->map, a->map_len);
+	memset(a, 0, sizeof *a);
 }

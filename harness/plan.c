@@ -26,10 +26,24 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir");
 
 	if (v[EXP_MODE] == EXP_DECODE && off > 0 && (size_t)off < len)
-		snprintf(buf + off, len - (size_t)off, "/decode%lld/%s/%s",
-			 v[EXP_DECODE_STEPS],
-			 v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
-			 kv_dtype_names[v[EXP_KV_DTYPE]]);
+		off += snprintf(buf + off, len - (size_t)off, "/decode%lld/%s/%s",
+				v[EXP_DECODE_STEPS],
+				v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
+				kv_dtype_names[v[EXP_KV_DTYPE]]);
+	/* keys of files without inputs: stay as they were, so old runs resume */
+	if (x->inputs_given && off > 0 && (size_t)off < len)
+		snprintf(buf + off, len - (size_t)off, "/in=%s", x->inputs[c->inp].label);
+}
+
+/* Fixes the shape fields an input's files decide. */
+static void input_shape(const struct exp_input *in, struct cell_shape *sh)
+{
+	if (!in->shape.n)
+		return;
+	sh->v[EXP_BATCH] = in->shape.batch;
+	sh->v[EXP_HEADS] = in->shape.heads;
+	sh->v[EXP_KV_HEADS] = in->shape.kv_heads;
+	sh->v[EXP_HEAD_DIM] = in->shape.head_dim;
 }
 
 static size_t shape_count(const struct experiment *x)
@@ -69,7 +83,7 @@ int plan_build(const struct experiment *x, struct plan *p, struct err *e)
 	size_t shapes = shape_count(x), k = 0;
 
 	memset(p, 0, sizeof *p);
-	p->n = shapes * x->n_pat * x->n_kern;
+	p->n = shapes * x->n_inputs * x->n_pat * x->n_kern;
 	p->cell = calloc(p->n ? p->n : 1, sizeof *p->cell);
 	if (!p->cell)
 		return err_set(e, "out of memory planning %zu cells", p->n);
@@ -78,16 +92,19 @@ int plan_build(const struct experiment *x, struct plan *p, struct err *e)
 		shape_at(x, s, &sh);
 		if (decode_fields_unused(x, &sh))
 			continue;
-		for (size_t pt = 0; pt < x->n_pat; pt++, p->n_groups++)
-			for (size_t kn = 0; kn < x->n_kern; kn++, k++) {
-				struct cell *c = &p->cell[k];
-				c->index = k;
-				c->group = p->n_groups;
-				c->pat = pt;
-				c->kern = kn;
-				c->sh = sh;
-				plan_key(x, c, c->key, sizeof c->key);
-			}
+		for (size_t in = 0; in < x->n_inputs; in++)
+			for (size_t pt = 0; pt < x->n_pat; pt++, p->n_groups++)
+				for (size_t kn = 0; kn < x->n_kern; kn++, k++) {
+					struct cell *c = &p->cell[k];
+					c->index = k;
+					c->group = p->n_groups;
+					c->inp = in;
+					c->pat = pt;
+					c->kern = kn;
+					c->sh = sh;
+					input_shape(&x->inputs[in], &c->sh);
+					plan_key(x, c, c->key, sizeof c->key);
+				}
 	}
 	p->n = k;
 	return 0;

@@ -16,6 +16,7 @@ struct cell {
 	size_t index;           /* position in the plan, 0-based */
 	size_t group;           /* cells of a group share inputs */
 	size_t pat;             /* index into experiment.pat */
+	size_t inp;             /* index into experiment.inputs */
 	size_t kern;            /* index into experiment.kern */
 	struct cell_shape sh;   /* kv_heads resolved (never 0) */
 	char key[256];          /* stable identity, the CSV 'cell' column */
@@ -27,7 +28,9 @@ struct plan {
 	size_t n_groups;        /* groups */
 };
 
-/* Expands x into cells (seq_len outermost, kernel innermost). */
+/* Expands x into cells (seq_len outermost, then the other shape fields,
+ * inputs, patterns, kernel innermost). Inputs read from files fix batch,
+ * heads, kv_heads and head_dim of their cells. */
 int plan_build(const struct experiment *x, struct plan *p, struct err *e);
 
 void plan_free(struct plan *p);

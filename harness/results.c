@@ -37,6 +37,7 @@ static const struct column columns[] = {
 	{ "pattern", COL_STR, F(pattern), 0, "", "pattern kind" },
 	{ "pattern_label", COL_STR, F(pattern_label), 0, "", "pattern variant, e.g. window(size=256)" },
 	{ "kernel", COL_STR, F(kernel), 0, "", "kernel variant" },
+	{ "inputs", COL_STR, F(inputs), 0, "", "label of the inputs (gaussian, synthetic, npy, ...)" },
 	{ "mode", COL_STR, F(mode), 0, "", "prefill (n_q = seq_len)" },
 	{ "causal", COL_LL, F(causal), 0, "0/1", "1: keys j <= i only" },
 	{ "batch", COL_LL, F(batch), 0, "", "sequences" },
@@ -86,6 +87,14 @@ static const struct column columns[] = {
 	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest abs(out - oracle) over checked rows" },
 	{ "nmse", COL_NUM, F(nmse), 1, "", "sum (out - oracle)^2 / sum oracle^2" },
 	{ "verified", COL_STR, F(verified), 1, "", "yes / no / empty when not checked" },
+	{ "recall_mean", COL_OPT, F(recall_mean), 0, "", "mean over measured rows of the dense softmax mass inside G_i (same in every kernel row of a group)" },
+	{ "recall_min", COL_OPT, F(recall_min), 0, "", "smallest row recall" },
+	{ "recall_p10", COL_OPT, F(recall_p10), 0, "", "10th percentile of row recall" },
+	{ "recall_best_mean", COL_OPT, F(recall_best_mean), 0, "", "mean of the |G_i| largest dense weights: the most a G of the same size keeps" },
+	{ "recall_efficiency", COL_OPT, F(recall_efficiency), 0, "", "recall_mean / recall_best_mean" },
+	{ "out_err_mean", COL_OPT, F(out_err_mean), 0, "", "mean ||o_G - o_dense|| / ||o_dense|| over measured rows" },
+	{ "out_err_max", COL_OPT, F(out_err_max), 0, "", "largest row output error" },
+	{ "quality_rows", COL_LL, F(quality_rows), 0, "rows", "rows measured (all heads and sequences); 0: quality not measured" },
 	{ "ipc", COL_OPT, F(ipc), 1, "", "PAPI_TOT_INS / PAPI_TOT_CYC, when both were counted" },
 	{ "flops_hw", COL_OPT, F(flops_hw), 1, "FLOP", "FP operations the hardware counted (PAPI_SP_OPS, PAPI_FP_OPS or RETIRED_SSE_AVX_FLOPS)" },
 	{ "flops_hw_ratio", COL_OPT, F(flops_hw_ratio), 1, "", "flops_hw / flops_exec: the model checked against the hardware" },
@@ -157,6 +166,34 @@ static void write_samples_header(FILE *f, const struct results *r)
 	for (int i = 0; i < r->n_ctr; i++)
 		fprintf(f, ",ctr_%s_per_thread", r->ctr_names[i]);
 	fputc('\n', f);
+}
+
+static const char quality_header[] =
+	"experiment,inputs,pattern,pattern_label,mode,seq_len,n_q,head_dim,batch,heads,kv_heads,"
+	"causal,head,head_type,density,recall_mean,recall_min,recall_p10,recall_best_mean,"
+	"recall_efficiency,out_err_mean,out_err_max,quality_rows\n";
+
+int res_write_quality(struct results *r, const struct quality_line *q,
+		      struct err *e)
+{
+	FILE *f = r->quality;
+	const char *str[] = { q->experiment, q->inputs, q->pattern, q->pattern_label, q->mode };
+
+	for (size_t i = 0; i < sizeof str / sizeof *str; i++) {
+		res_csv_field(f, str[i]);
+		fputc(',', f);
+	}
+	fprintf(f, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,", q->seq_len, q->n_q,
+		q->head_dim, q->batch, q->heads, q->kv_heads, q->causal, q->head);
+	res_csv_field(f, q->head_type);
+	fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%lld\n", q->density,
+		q->recall_mean, q->recall_min, q->recall_p10, q->recall_best_mean,
+		q->recall_efficiency, q->out_err_mean, q->out_err_max, q->quality_rows);
+	if (fflush(f) || ferror(f)) {
+		clearerr(f);
+		return err_set(e, "cannot write to '%s/quality.csv': %s", r->dir, strerror(errno));
+	}
+	return 0;
 }
 
 /* Cuts both files back to their last whole row after a failed write. */
@@ -506,22 +543,27 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 	if (mode != RES_RESUME || !had) {
 		r->csv = open_in(r, "results.csv", "w", e);
 		r->samples = r->csv ? open_in(r, "samples.csv", "w", e) : NULL;
-		if (r->samples) {
+		r->quality = r->samples ? open_in(r, "quality.csv", "w", e) : NULL;
+		if (r->quality) {
 			write_header(r->csv, r);
 			write_samples_header(r->samples, r);
+			fputs(quality_header, r->quality);
 		}
 	} else {
-		int had_samples = exists(dir, "samples.csv");
+		int had_samples = exists(dir, "samples.csv"), had_quality = exists(dir, "quality.csv");
 		r->csv = open_in(r, "results.csv", "a", e);
 		r->samples = r->csv ? open_in(r, "samples.csv", "a", e) : NULL;
+		r->quality = r->samples ? open_in(r, "quality.csv", "a", e) : NULL;
 		if (r->samples && !had_samples)
 			write_samples_header(r->samples, r);
+		if (r->quality && !had_quality)
+			fputs(quality_header, r->quality);
 	}
-	if (!r->csv || !r->samples) {
+	if (!r->csv || !r->samples || !r->quality) {
 		res_close(r);
 		return -1;
 	}
-	if (fflush(r->csv) || fflush(r->samples)) {
+	if (fflush(r->csv) || fflush(r->samples) || fflush(r->quality)) {
 		res_close(r);
 		return err_set(e, "cannot write to '%s': %s", dir, strerror(errno));
 	}
@@ -538,11 +580,13 @@ void res_close(struct results *r)
 		fclose(r->csv);
 	if (r->samples)
 		fclose(r->samples);
+	if (r->quality)
+		fclose(r->quality);
 	for (size_t i = 0; i < r->n_done; i++)
 		free(r->done[i]);
 	free(r->done);
 	drop_lock(r);
-	r->csv = r->samples = NULL;
+	r->csv = r->samples = r->quality = NULL;
 	r->done = NULL;
 	r->n_done = 0;
 }

@@ -14,6 +14,7 @@
  * each column prints and in what unit. */
 struct result_row {
 	const char *experiment, *cell, *pattern, *pattern_label, *kernel;
+	const char *inputs;     /* the inputs' label */
 	const char *mode, *dtype, *isa;
 	const char *kv_layout, *kv_dtype, *kv_note;     /* decode cache; "" in prefill */
 	long long decode_steps; /* tokens timed per run; 0 in prefill */
@@ -32,6 +33,10 @@ struct result_row {
 	double ipc, flops_hw, flops_hw_ratio, dram_bytes_hw, intensity_hw; /* < 0: empty */
 	double peak_rss_bytes;
 	double max_abs_err, nmse;
+	/* quality of the group's G against dense; < 0: empty (not measured) */
+	double recall_mean, recall_min, recall_p10, recall_best_mean;
+	double recall_efficiency, out_err_mean, out_err_max;
+	long long quality_rows; /* rows measured, 0: none */
 	const char *verified;   /* "yes", "no" or "" when not checked */
 	int timed;              /* 0: time, rate and check columns empty */
 	const char *status;     /* ok | skipped: why | failed: why */
@@ -42,10 +47,21 @@ struct result_row {
 
 enum res_mode { RES_NEW, RES_FORCE, RES_RESUME };
 
+/* One line of quality.csv: a group's G against dense, for one head. */
+struct quality_line {
+	const char *experiment, *inputs, *pattern, *pattern_label, *mode;
+	const char *head_type;  /* the input's type of this head, or "" */
+	long long seq_len, n_q, head_dim, batch, heads, kv_heads, causal, head;
+	double density, recall_mean, recall_min, recall_p10, recall_best_mean;
+	double recall_efficiency, out_err_mean, out_err_max;
+	long long quality_rows;
+};
+
 struct results {
 	char dir[4096];         /* the folder */
 	FILE *csv;              /* results.csv, appending */
 	FILE *samples;          /* samples.csv, appending */
+	FILE *quality;          /* quality.csv, appending */
 	char **done;            /* resume: cell keys already written */
 	size_t n_done;
 	char **ctr_names;       /* counter column names */
@@ -73,6 +89,10 @@ int res_write_row(struct results *r, const struct result_row *row,
 int res_write_sample(struct results *r, const char *experiment,
 		     const char *cell, const char *kernel, int rep,
 		     double seconds, const struct ctr_set *cs, struct err *e);
+
+/* Appends and flushes one line of quality.csv. */
+int res_write_quality(struct results *r, const struct quality_line *q,
+		      struct err *e);
 
 void res_close(struct results *r);
 

@@ -22,6 +22,7 @@
 #include "model.h"
 #include "npy.h"
 #include "plan.h"
+#include "quality/quality.h"
 #include "runner.h"
 #include "stats.h"
 #include "verify.h"
@@ -86,17 +87,6 @@ static unsigned long long mix64(unsigned long long x)
 	return x ^ (x >> 31);
 }
 
-/* Seeded values in [-1, 1), a pure function of (seed, tensor, index), so
- * the parallel first touch gives the same inputs at any thread count. */
-static void fill_inputs(float *x, size_t n, unsigned long long seed, int tensor)
-{
-	unsigned long long base = mix64(seed ^ ((unsigned long long)tensor << 56));
-
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++)
-		x[i] = (float)((double)(mix64(base + i) >> 11) * 0x1.0p-52 - 1.0);
-}
-
 static void zero_floats(float *x, size_t n)
 {
 #pragma omp parallel for schedule(static)
@@ -127,6 +117,9 @@ struct slot {
 /* Everything a group shares. */
 struct group {
 	const struct experiment *x;
+	const struct exp_input *in;     /* where its Q, K, V come from */
+	struct quality qual;            /* its G against dense */
+	int has_quality;                /* qual measured */
 	struct cell_shape sh;           /* shape of every cell */
 	struct pattern pat;             /* variant with causality set */
 	struct gset g;                  /* its compiled G-set */
@@ -153,6 +146,15 @@ struct run_state {
 	double cost_total, cost_done;   /* estimated cost to run, and run so far */
 	double t0;                      /* run start */
 	int warned_counters;
+	struct quality_memo *memo;      /* quality of groups that differ only in threads */
+	size_t n_memo;
+};
+
+/* Quality depends on inputs, pattern and shape, not on the thread count:
+ * groups that differ only in threads reuse it. */
+struct quality_memo {
+	char key[400];
+	struct quality q;
 };
 
 static void skip_slot(struct slot *s, const char *fmt, const char *why)
@@ -194,6 +196,8 @@ static void fit_memory(struct group *gr)
 	}
 }
 
+/* Allocates the group's tensors and has its input kind fill them (in
+ * parallel: first touch). -1 out of memory, -2 the kind could not. */
 static int group_inputs(struct group *gr, unsigned long long seed)
 {
 	const struct problem *p = &gr->p;
@@ -205,9 +209,8 @@ static int group_inputs(struct group *gr, unsigned long long seed)
 	gr->v = alloc_floats(nkv);
 	if (!gr->q || !gr->k || !gr->v)
 		return -1;
-	fill_inputs(gr->q, nq, seed, 1);
-	fill_inputs(gr->k, nkv, seed, 2);
-	fill_inputs(gr->v, nkv, seed, 3);
+	if (gr->in->kind->fill(gr->in, p, gr->q, gr->k, gr->v, seed))
+		return -2;
 	gr->p.q = gr->q;
 	gr->p.k = gr->k;
 	gr->p.v = gr->v;
@@ -375,6 +378,78 @@ static void verify_slots(struct run_state *st, struct group *gr)
 	verify_free(&ref);
 }
 
+/* The memo key of a group: inputs, pattern and every shape field but
+ * the thread count. */
+static void memo_key(const struct group *gr, char *buf, size_t len)
+{
+	const long long *v = gr->sh.v;
+	size_t off = (size_t)snprintf(buf, len, "%s|%s", gr->in->label, gr->pat.label);
+
+	for (int f = 0; f < EXP_FIELD_COUNT && off < len; f++)
+		if (f != EXP_THREADS)
+			off += (size_t)snprintf(buf + off, len - off, "|%lld", v[f]);
+}
+
+/* quality.csv: one line per head of a freshly measured group. */
+static int write_quality(struct run_state *st, const struct group *gr, struct err *e)
+{
+	const long long *v = gr->sh.v;
+
+	for (int h = 0; h < gr->qual.heads; h++) {
+		const struct quality_stats *q = &gr->qual.head[h];
+		const char *type = gr->in->kind->head_type ? gr->in->kind->head_type(gr->in, h) : "";
+		struct quality_line ql = {
+			.experiment = st->x->name, .inputs = gr->in->label,
+			.pattern = gr->pat.kind->name, .pattern_label = gr->pat.label,
+			.mode = v[EXP_MODE] == EXP_DECODE ? "decode" : "prefill",
+			.head_type = type, .seq_len = v[EXP_SEQ_LEN], .n_q = gr->p.n_q,
+			.head_dim = v[EXP_HEAD_DIM], .batch = v[EXP_BATCH], .heads = v[EXP_HEADS],
+			.kv_heads = v[EXP_KV_HEADS], .causal = v[EXP_CAUSAL], .head = h,
+			.density = q->density, .recall_mean = q->recall_mean,
+			.recall_min = q->recall_min, .recall_p10 = q->recall_p10,
+			.recall_best_mean = q->best_mean, .recall_efficiency = q->efficiency,
+			.out_err_mean = q->err_mean, .out_err_max = q->err_max,
+			.quality_rows = q->rows,
+		};
+		if (res_write_quality(&st->res, &ql, e))
+			return -1;
+	}
+	return 0;
+}
+
+/* Measures the group's G against dense (or takes the measure of a group
+ * that differs only in threads), outside the timed runs. */
+static int measure_quality(struct run_state *st, struct group *gr, struct err *e)
+{
+	struct quality_memo *m;
+	char key[400];
+
+	if (!st->x->quality.enabled)
+		return 0;
+	memo_key(gr, key, sizeof key);
+	for (size_t i = 0; i < st->n_memo; i++)
+		if (!strcmp(st->memo[i].key, key)) {
+			gr->qual = st->memo[i].q;
+			gr->has_quality = 1;
+			return 0;
+		}
+	if (quality_measure(&gr->p, st->x->quality.rows, st->x->run.seed ^ gr->first ^ 0x51ULL,
+			    &gr->qual))
+		return 0;               /* out of memory: the columns stay empty */
+	gr->has_quality = 1;
+	m = realloc(st->memo, (st->n_memo + 1) * sizeof *m);
+	if (m) {
+		st->memo = m;
+		snprintf(m[st->n_memo].key, sizeof m[st->n_memo].key, "%s", key);
+		m[st->n_memo++].q = gr->qual;
+	} else {
+		gr->has_quality = 0;
+		quality_free(&gr->qual);
+		return 0;
+	}
+	return write_quality(st, gr, e);
+}
+
 /* Writes dump files of the group and its cells when small enough. */
 static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 		      struct err *e)
@@ -477,6 +552,26 @@ static void derive_counters(const struct run_state *st, const long long *med,
 #undef HAVE
 }
 
+/* The quality columns: the group's, the same in every kernel row. */
+static void fill_quality(const struct group *gr, struct result_row *row)
+{
+	const struct quality_stats *q = &gr->qual.all;
+
+	row->recall_mean = row->recall_min = row->recall_p10 = row->recall_best_mean = -1;
+	row->recall_efficiency = row->out_err_mean = row->out_err_max = -1;
+	row->quality_rows = 0;
+	if (!gr->has_quality)
+		return;
+	row->recall_mean = q->recall_mean;
+	row->recall_min = q->recall_min;
+	row->recall_p10 = q->recall_p10;
+	row->recall_best_mean = q->best_mean;
+	row->recall_efficiency = q->efficiency;
+	row->out_err_mean = q->err_mean;
+	row->out_err_max = q->err_max;
+	row->quality_rows = q->rows;
+}
+
 static void fill_row(const struct run_state *st, const struct group *gr,
 		     const struct slot *s, long long *ctr_med, int *ctr_ok,
 		     struct result_row *row)
@@ -494,6 +589,8 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->pattern = gr->pat.kind->name;
 	row->pattern_label = gr->pat.label;
 	row->kernel = s->kd->name;
+	row->inputs = gr->in->label;
+	fill_quality(gr, row);
 	row->mode = "prefill";
 	row->dtype = "f32";
 	row->isa = s->kd->simd ? kern_isa_name(isa) : "compiler";
@@ -760,7 +857,7 @@ static int open_counters(struct run_state *st, int threads, struct err *e)
 /* Runs the cells [first, first + n) of one group. */
 static int run_group(struct run_state *st, size_t first, size_t n, struct err *e)
 {
-	struct group gr = { .x = st->x, .first = first };
+	struct group gr = { .x = st->x, .first = first, .in = &st->x->inputs[st->pl->cell[first].inp] };
 	char why[256];
 	int threads, rc = 0;
 
@@ -801,20 +898,25 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 			if (gr.s[i].active)
 				model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
 		fit_memory(&gr);
-		if (group_inputs(&gr, st->x->run.seed)) {
+		int in_rc = group_inputs(&gr, st->x->run.seed);
+		if (in_rc) {
+			snprintf(why, sizeof why, "%s", in_rc == -1 ? "out of memory for the inputs"
+				 : "its inputs cannot fill this shape");
 			for (int i = 0; i < gr.n; i++)
 				if (gr.s[i].active)
-					skip_slot(&gr.s[i], "skipped: %s", "out of memory for the inputs");
+					skip_slot(&gr.s[i], "skipped: %s", why);
 		} else {
 			prepare_slots(st, &gr, threads);
 			rc = time_slots(st, &gr, threads);
+			if (rc)
+				err_set(e, "out of memory recording samples");
 			if (!rc)
 				verify_slots(st, &gr);
+			if (!rc)
+				rc = measure_quality(st, &gr, e);
 			if (!rc && (st->o->dump_dir || st->x->run.dump))
 				rc = dump_group(st, &gr, st->o->dump_dir ? st->o->dump_dir
 									  : st->x->run.dump, e);
-			else if (rc)
-				err_set(e, "out of memory recording samples");
 		}
 	}
 	if (!rc)
@@ -958,6 +1060,9 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 	}
 	if (st.ctr_open)
 		ctr_close(&st.ctr);
+	for (size_t i = 0; i < st.n_memo; i++)
+		quality_free(&st.memo[i].q);
+	free(st.memo);
 	free(st.peaks);
 	res_close(&st.res);
 	free(st.tally);

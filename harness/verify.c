@@ -1,6 +1,7 @@
-/* verify.c - the oracle on selected rows and the error measures. Row 0 and
- * the last row are always among the sampled rows (the shortest and the
- * longest causal rows). */
+/* verify.c - the oracle on selected rows and the error measures. Rows are
+ * sampled one per stratum of positions (recall and error depend on the
+ * row's length), row 0 and the last row always among them (the shortest
+ * and the longest causal rows). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,29 +16,23 @@ static unsigned long long mix64(unsigned long long x)
 	return x ^ (x >> 31);
 }
 
-static int cmp_long(const void *a, const void *b)
+void verify_pick_rows(long *rows, long n, long n_q, unsigned long long seed)
 {
-	long x = *(const long *)a, y = *(const long *)b;
-	return (x > y) - (x < y);
-}
-
-/* Fills rows with n distinct rows of [0, n_q) including 0 and n_q - 1. */
-static void sample_rows(long *rows, long n, long n_q, unsigned long long seed)
-{
-	long have = 0;
-	unsigned long long s = seed;
-
-	rows[have++] = 0;
-	if (n > 1)
-		rows[have++] = n_q - 1;
-	while (have < n) {
-		long r = (long)(mix64(s++) % (unsigned long long)n_q), i;
-		for (i = 0; i < have && rows[i] != r; i++)
-			;
-		if (i == have)
-			rows[have++] = r;
+	if (n >= n_q) {
+		for (long r = 0; r < n_q; r++)
+			rows[r] = r;
+		return;
 	}
-	qsort(rows, (size_t)n, sizeof *rows, cmp_long);
+	/* one seeded row in each of n equal strata of [0, n_q) */
+	for (long k = 0; k < n; k++) {
+		long lo = (long)((double)k * (double)n_q / (double)n);
+		long hi = (long)((double)(k + 1) * (double)n_q / (double)n);
+		rows[k] = lo + (long)(mix64(seed + (unsigned long long)k) %
+				      (unsigned long long)(hi > lo ? hi - lo : 1));
+	}
+	rows[0] = 0;
+	if (n > 1)
+		rows[n - 1] = n_q - 1;
 }
 
 int verify_prepare(struct verify_ref *ref, const struct problem *p,
@@ -53,11 +48,7 @@ int verify_prepare(struct verify_ref *ref, const struct problem *p,
 		verify_free(ref);
 		return -1;
 	}
-	if (all)
-		for (long r = 0; r < n; r++)
-			ref->rows[r] = r;
-	else
-		sample_rows(ref->rows, n, p->n_q, seed);
+	verify_pick_rows(ref->rows, n, p->n_q, seed);
 #pragma omp parallel for schedule(dynamic, 4)
 	for (long t = 0; t < bh * n; t++) {
 		int b = (int)(t / n / p->heads), h = (int)(t / n % p->heads);

@@ -63,6 +63,28 @@ static int copy_rows(struct pat_rows *dst, const struct pat_rows *src)
 	return 0;
 }
 
+/* Copies the path; the loaded contents are shared, counted. */
+static int copy_file(struct pat_file *dst, const struct pat_file *src)
+{
+	dst->path = NULL;
+	dst->blob = src->blob;
+	if (src->path && !(dst->path = strdup(src->path))) {
+		dst->blob = NULL;
+		return -1;
+	}
+	if (dst->blob)
+		dst->blob->refs++;
+	return 0;
+}
+
+void pat_blob_release(struct pat_blob *b)
+{
+	if (b && --b->refs <= 0) {
+		free(b->v);
+		free(b);
+	}
+}
+
 int pat_copy(struct pattern *dst, const struct pattern *src)
 {
 	*dst = *src;
@@ -87,6 +109,8 @@ int pat_copy(struct pattern *dst, const struct pattern *src)
 			rc = copy_list(&dst->val[i].list, &src->val[i].list);
 		else if (t == PAT_ROWS)
 			rc = copy_rows(&dst->val[i].rows, &src->val[i].rows);
+		else if (t == PAT_FILE)
+			rc = copy_file(&dst->val[i].file, &src->val[i].file);
 		if (rc) {
 			pat_free(dst);
 			return -1;
@@ -114,6 +138,11 @@ void pat_free(struct pattern *p)
 				free(p->val[i].rows.row[r].v);
 			free(p->val[i].rows.row);
 			p->val[i].rows.row = NULL;
+		} else if (t == PAT_FILE) {
+			free(p->val[i].file.path);
+			pat_blob_release(p->val[i].file.blob);
+			p->val[i].file.path = NULL;
+			p->val[i].file.blob = NULL;
 		}
 	}
 }
@@ -168,6 +197,14 @@ int pat_check_n(const struct pattern *p, long n, char *why, size_t len)
 	return p->kind->check_n ? p->kind->check_n(p, n, why, len) : 0;
 }
 
+int pat_check_heads(const struct pattern *p, long heads, char *why, size_t len)
+{
+	for (size_t c = 0; c < p->n_child; c++)
+		if (pat_check_heads(&p->child[c], heads, why, len))
+			return -1;
+	return p->kind->check_heads ? p->kind->check_heads(p, heads, why, len) : 0;
+}
+
 void pat_set_causal(struct pattern *p, int causal)
 {
 	p->causal = causal;
@@ -220,6 +257,14 @@ static int label_list(const char *name, const struct pat_list *l, char *buf,
 	return (int)off;
 }
 
+/* The last part of a path, for labels. */
+static const char *pat_file_base(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path ? path : "";
+}
+
 /* Appends "name=value" for parameter i to buf at *off. */
 static void label_param(const struct pattern *p, int i, char *buf, size_t len,
 			size_t *off)
@@ -239,6 +284,8 @@ static void label_param(const struct pattern *p, int i, char *buf, size_t len,
 		w = snprintf(buf + *off, len - *off, "%s=%g", d->name, v->f);
 	else if (d->type == PAT_INT_LIST)
 		w = label_list(d->name, &v->list, buf + *off, len - *off);
+	else if (d->type == PAT_FILE)
+		w = snprintf(buf + *off, len - *off, "%s=%s", d->name, pat_file_base(v->file.path));
 	else
 		w = snprintf(buf + *off, len - *off, "%zu rows", v->rows.n);
 	if (w > 0)
@@ -256,6 +303,8 @@ static int is_default(const struct pattern *p, int i)
 		return p->val[i].i == (long long)d->def;
 	if (d->type == PAT_FLOAT)
 		return p->val[i].f == d->def;
+	if (d->type == PAT_FILE)
+		return 0;
 	return p->val[i].list.n == 0;
 }
 
@@ -447,6 +496,9 @@ static void put_spec(const struct pattern *p, char *buf, size_t len, size_t *off
 				put_list(buf, len, off, &v->rows.row[r]);
 			}
 			put(buf, len, off, "]");
+			break;
+		case PAT_FILE:
+			put(buf, len, off, "'%s'", v->file.path ? v->file.path : "");
 			break;
 		}
 	}

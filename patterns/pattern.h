@@ -16,6 +16,7 @@ enum pat_type {
 	PAT_BOOL,       /* true / false */
 	PAT_INT_LIST,   /* list of integers, each within the bounds */
 	PAT_ROWS,       /* list of lists of key positions, one per query row */
+	PAT_FILE,       /* a file's integer array, loaded by the harness */
 };
 
 struct pat_param {
@@ -37,11 +38,27 @@ struct pat_rows {
 	size_t n;               /* number of rows given; later rows are empty */
 };
 
+/* An integer array that the harness read from a file (patterns/ never
+ * opens files): shared by the copies of a pattern, freed with the last. */
+struct pat_blob {
+	int refs;               /* patterns holding it */
+	int64_t *v;             /* elements, widened to int64 */
+	size_t n;               /* elements */
+	size_t dim[2];          /* shape: [n] (ndim 1) or [dim0, dim1] */
+	int ndim;               /* 1 or 2 */
+};
+
+struct pat_file {
+	char *path;             /* as the user wrote it (labels, specs) */
+	struct pat_blob *blob;  /* its contents */
+};
+
 union pat_value {
 	long long i;            /* PAT_INT, PAT_BOOL */
 	double f;               /* PAT_FLOAT */
 	struct pat_list list;   /* PAT_INT_LIST */
 	struct pat_rows rows;   /* PAT_ROWS */
+	struct pat_file file;   /* PAT_FILE */
 };
 
 struct pat_range {
@@ -66,6 +83,9 @@ struct pat_kind {
 	int (*check)(const struct pattern *p, char *why, size_t len);
 	/* checks that need the sequence length; NULL when none */
 	int (*check_n)(const struct pattern *p, long n, char *why, size_t len);
+	/* checks that need the head count; NULL when none */
+	int (*check_heads)(const struct pattern *p, long heads, char *why,
+			   size_t len);
 	/* appends G at absolute query position pos over n_kv keys, for head h */
 	int (*row)(const struct pattern *p, int h, long pos, long n_kv,
 		   struct pat_ranges *out);
@@ -102,11 +122,17 @@ void pat_init(struct pattern *p, const struct pat_kind *k, int causal);
 /* Deep copy of src into dst; returns 0 or -1 when out of memory. */
 int pat_copy(struct pattern *dst, const struct pattern *src);
 
+/* Drops one reference to b, freeing it with the last (NULL: nothing). */
+void pat_blob_release(struct pat_blob *b);
+
 /* Frees the lists p owns (not p itself). */
 void pat_free(struct pattern *p);
 
 /* Checks p (and its children) against sequence length n. */
 int pat_check_n(const struct pattern *p, long n, char *why, size_t len);
+
+/* Checks p (and its children) against the head count. */
+int pat_check_heads(const struct pattern *p, long heads, char *why, size_t len);
 
 /* Sets the causality of p and of its children. */
 void pat_set_causal(struct pattern *p, int causal);

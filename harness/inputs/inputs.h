@@ -1,0 +1,107 @@
+/* inputs.h - where a group's Q, K and V come from. An input kind is a
+ * descriptor in the one table of inputs/registry.c (gaussian noise, the
+ * synthetic head-type generator, tensors captured from a model in .npy
+ * files): its parameters, an open step that checks and maps what it needs
+ * before anything runs, and a fill step that writes a group's tensors. */
+#ifndef SABENCH_INPUTS_H
+#define SABENCH_INPUTS_H
+
+#include <stddef.h>
+
+#include "../../kernels/kernel.h"
+#include "../err.h"
+
+#define INP_MAX_PARAMS 12
+
+enum inp_type {
+	INP_INT,        /* integer with inclusive bounds */
+	INP_FLOAT,      /* real with inclusive bounds */
+	INP_WORDS,      /* a list of words from the parameter's vocabulary */
+	INP_PATH,       /* a file, relative to the experiment file */
+};
+
+struct inp_param {
+	const char *name;               /* key in YAML and in labels */
+	enum inp_type type;             /* value type */
+	int required;                   /* 1: no default */
+	double def;                     /* default of a scalar */
+	double min, max;                /* inclusive bounds of a scalar */
+	const char *const *words;       /* INP_WORDS: the vocabulary, NULL-ended */
+	const int *def_words;           /* INP_WORDS: default, -1-ended */
+	const char *doc;                /* one line for the README and help */
+};
+
+struct inp_words {
+	int *v;                 /* indices into the vocabulary */
+	size_t n;
+};
+
+union inp_value {
+	long long i;            /* INP_INT */
+	double f;               /* INP_FLOAT */
+	struct inp_words words; /* INP_WORDS */
+	char *path;             /* INP_PATH: resolved against the experiment */
+};
+
+/* Shape fields an input fixes (tensors from files); 0: not fixed. */
+struct inp_shape {
+	long batch, heads, kv_heads, head_dim;
+	long n;                 /* tokens in the files: seq_len at most this */
+};
+
+struct inp_kind;
+
+struct exp_input {
+	const struct inp_kind *kind;            /* where the tensors come from */
+	union inp_value val[INP_MAX_PARAMS];    /* by index in kind->params */
+	char label[128];                        /* CSV 'inputs' column */
+	struct inp_shape shape;                 /* what the files fix */
+	void *state;                            /* the kind's (mapped files) */
+};
+
+struct inp_kind {
+	const char *name;                       /* YAML key */
+	const char *summary;                    /* one line */
+	const struct inp_param *params;         /* parameter table */
+	int n_params;
+	/* untimed, at load: checks, maps files, sets in->shape; NULL: none */
+	int (*open)(struct exp_input *in, struct err *e);
+	void (*close)(struct exp_input *in);    /* undoes open; NULL: none */
+	/* writes p->q, p->k, p->v (shapes from p) in parallel, first touch;
+	 * seed is the run's; 0, or -1 when the shape cannot be served */
+	int (*fill)(const struct exp_input *in, const struct problem *p,
+		    float *q, float *k, float *v, unsigned long long seed);
+	/* a head's type for quality.csv, or NULL */
+	const char *(*head_type)(const struct exp_input *in, int h);
+	/* smallest head_dim the kind can fill; 0: any */
+	int min_head_dim;
+};
+
+extern const struct inp_kind *const inp_kinds[];
+extern const int inp_kind_count;
+
+/* The kind called name, or NULL. */
+const struct inp_kind *inp_kind_find(const char *name);
+
+/* Index of parameter name in k, or -1. */
+int inp_param_index(const struct inp_kind *k, const char *name);
+
+/* Sets every parameter of in to its default. 0, or -1 out of memory. */
+int inp_init(struct exp_input *in, const struct inp_kind *k);
+
+/* Closes and frees what in owns (not in itself). */
+void inp_free(struct exp_input *in);
+
+/* Writes the default label: the kind and the parameters that differ from
+ * their defaults, e.g. "synthetic(temperature=2)" (no commas). */
+void inp_default_label(const struct exp_input *in, char *buf, size_t len);
+
+/* The seeded uniform value in [-1, 1) of element i of tensor t (1 q, 2 k,
+ * 3 v): the gaussian inputs, a pure function so any thread count gives
+ * the same tensors. */
+float inp_uniform(unsigned long long seed, int tensor, size_t i);
+
+/* A 64-bit mix (splitmix64's finaliser). */
+unsigned long long inp_mix64(unsigned long long x);
+
+#endif

@@ -1,0 +1,143 @@
+/* npy.c - tensors captured from a real model (after RoPE), as .npy files:
+ * q [batch, heads, n, d] or [heads, n, d], k and v the same with kv_heads
+ * heads (GQA), float32 or float16. The files are mapped and checked once
+ * at load (shapes agree, every value finite); a group's tensors are then
+ * filled from the mapping (the first seq_len tokens, f16 widened), so
+ * they are first-touched and laid out like every other input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../npy.h"
+#include "inputs.h"
+
+enum { NPY_Q, NPY_K, NPY_V };
+
+static const struct inp_param npy_params[] = {
+	[NPY_Q] = { "q", INP_PATH, 1, 0, 0, 0, NULL, NULL, "queries: [batch, heads, n, d] or [heads, n, d]" },
+	[NPY_K] = { "k", INP_PATH, 1, 0, 0, 0, NULL, NULL, "keys: [batch, kv_heads, n, d] or [kv_heads, n, d]" },
+	[NPY_V] = { "v", INP_PATH, 1, 0, 0, 0, NULL, NULL, "values: the shape of k" },
+};
+
+struct npy_state {
+	struct npy_array a[3];  /* q, k, v mapped */
+};
+
+/* [batch, heads, n, d] of a tensor (batch 1 for three dimensions). */
+static int dims_of(const struct npy_array *a, const char *path, long out[4],
+		   struct err *e)
+{
+	if (a->kind != 'f')
+		return err_set(e, "unsupported dtype '%s' in '%s'; tensors must be float32 or float16",
+			       a->descr, path);
+	if (a->ndim != 3 && a->ndim != 4)
+		return err_set(e, "'%s' has %d dimensions; tensors need [batch, heads, n, d] or [heads, n, d]",
+			       path, a->ndim);
+	out[0] = a->ndim == 4 ? (long)a->shape[0] : 1;
+	for (int i = 1; i < 4; i++)
+		out[i] = (long)a->shape[a->ndim - 4 + i];
+	if (out[0] < 1 || out[1] < 1 || out[2] < 1 || out[3] < 1)
+		return err_set(e, "'%s' has an empty dimension", path);
+	return 0;
+}
+
+static int check_shapes(const struct exp_input *in, const long s[3][4], struct err *e)
+{
+	const char *q = in->val[NPY_Q].path, *k = in->val[NPY_K].path, *v = in->val[NPY_V].path;
+
+	for (int i = 0; i < 4; i++)
+		if (s[1][i] != s[2][i])
+			return err_set(e, "shapes of k and v disagree: '%s' is [%ld, %ld, %ld, %ld], '%s' is [%ld, %ld, %ld, %ld]",
+				       k, s[1][0], s[1][1], s[1][2], s[1][3], v, s[2][0], s[2][1], s[2][2], s[2][3]);
+	if (s[0][0] != s[1][0] || s[0][2] != s[1][2] || s[0][3] != s[1][3])
+		return err_set(e, "shapes of q and k disagree: '%s' is [%ld, %ld, %ld, %ld], '%s' is [%ld, %ld, %ld, %ld] (batch, n and d must match)",
+			       q, s[0][0], s[0][1], s[0][2], s[0][3], k, s[1][0], s[1][1], s[1][2], s[1][3]);
+	if (s[0][1] % s[1][1])
+		return err_set(e, "'%s' has %ld heads, which %ld K/V heads of '%s' do not divide",
+			       q, s[0][1], s[1][1], k);
+	return 0;
+}
+
+static void npy_close(struct exp_input *in)
+{
+	struct npy_state *st = in->state;
+
+	if (!st)
+		return;
+	for (int i = 0; i < 3; i++)
+		npy_unmap(&st->a[i]);
+	free(st);
+	in->state = NULL;
+}
+
+static int npy_open(struct exp_input *in, struct err *e)
+{
+	struct npy_state *st = calloc(1, sizeof *st);
+	long s[3][4];
+
+	if (!st)
+		return err_set(e, "out of memory reading inputs");
+	in->state = st;
+	for (int i = 0; i < 3; i++)
+		if (npy_map(in->val[i].path, &st->a[i], e) ||
+		    dims_of(&st->a[i], in->val[i].path, s[i], e))
+			goto fail;
+	if (check_shapes(in, (const long (*)[4])s, e))
+		goto fail;
+	for (int i = 0; i < 3; i++)
+		if (npy_check_finite(&st->a[i], in->val[i].path, e))
+			goto fail;
+	in->shape = (struct inp_shape){ .batch = s[0][0], .heads = s[0][1],
+		.kv_heads = s[1][1], .head_dim = s[0][3], .n = s[0][2] };
+	return 0;
+fail:
+	npy_close(in);
+	return -1;
+}
+
+/* Rows [from, from + rows) of every [batch][head] slab of a mapped tensor
+ * with file_n tokens into out ([batch][heads][rows][d]). */
+static void copy_rows(const struct npy_array *a, long heads, long file_n, long d,
+		      long batch, long from, long rows, float *out)
+{
+	long slabs = batch * heads;
+
+#pragma omp parallel for schedule(static)
+	for (long t = 0; t < slabs * rows; t++) {
+		long slab = t / rows, r = t % rows;
+		size_t src = ((size_t)slab * (size_t)file_n + (size_t)(from + r)) * (size_t)d;
+		float *o = out + (size_t)t * (size_t)d;
+		if (a->elem == 4)
+			memcpy(o, (const float *)a->data + src, (size_t)d * sizeof *o);
+		else
+			for (long c = 0; c < d; c++)
+				o[c] = (float)npy_get(a, src + (size_t)c);
+	}
+}
+
+static int npy_fill(const struct exp_input *in, const struct problem *p,
+		    float *q, float *k, float *v, unsigned long long seed)
+{
+	const struct npy_state *st = in->state;
+	long n = in->shape.n;
+
+	(void)seed;
+	if (!st || p->n_kv > n || p->heads != in->shape.heads || p->d != in->shape.head_dim ||
+	    p->kv_heads != in->shape.kv_heads || p->batch != in->shape.batch)
+		return -1;
+	copy_rows(&st->a[0], p->heads, n, p->d, p->batch, p->n_kv - p->n_q, p->n_q, q);
+	copy_rows(&st->a[1], p->kv_heads, n, p->d, p->batch, 0, p->n_kv, k);
+	copy_rows(&st->a[2], p->kv_heads, n, p->d, p->batch, 0, p->n_kv, v);
+	return 0;
+}
+
+const struct inp_kind inp_npy = {
+	.name = "npy",                          /* YAML key */
+	.summary = "q, k, v captured from a model (.npy, float32 or float16, after RoPE)",
+	.params = npy_params,                   /* q, k, v */
+	.n_params = 3,
+	.open = npy_open,                       /* map, check shapes and values */
+	.close = npy_close,                     /* unmap */
+	.fill = npy_fill,                       /* prefix of seq_len tokens */
+	.head_type = NULL,                      /* unknown */
+};

@@ -1,0 +1,227 @@
+/* quality.c - recall, best possible recall and output error of a G-set
+ * against dense attention. Per row: the dense scores in double, their
+ * softmax summed in key order (so a G that is the whole row keeps exactly
+ * 1), the G part summed in the same order, a selection for the |G| largest
+ * weights, and both outputs from the same weights. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../stats.h"
+#include "../verify.h"
+#include "quality.h"
+
+/* q . k in double, eight partial sums so the compiler can vectorise. */
+static double dot(const double *q, const float *k, int d)
+{
+	double a[8] = { 0 }, s = 0.0;
+	int c = 0;
+
+	for (; c + 8 <= d; c += 8)
+		for (int u = 0; u < 8; u++)
+			a[u] += q[c + u] * (double)k[c + u];
+	for (; c < d; c++)
+		s += q[c] * (double)k[c];
+	for (int u = 0; u < 8; u++)
+		s += a[u];
+	return s;
+}
+
+static void axpy(double *o, double w, const float *v, int d)
+{
+	for (int c = 0; c < d; c++)
+		o[c] += w * (double)v[c];
+}
+
+static void swap_d(double *a, double *b)
+{
+	double t = *a;
+	*a = *b;
+	*b = t;
+}
+
+/* Sum of the m largest of x[0, n) (x is reordered): quickselect, then
+ * the elements at or above the pivot. */
+static double top_sum(double *x, long n, long m)
+{
+	long lo = 0, hi = n - 1, want = m - 1;         /* descending rank */
+	double s = 0.0;
+
+	if (m <= 0)
+		return 0.0;
+	while (lo < hi) {
+		double pivot = x[(lo + hi) / 2];
+		long i = lo, j = hi;
+		while (i <= j) {
+			while (x[i] > pivot)
+				i++;
+			while (x[j] < pivot)
+				j--;
+			if (i <= j)
+				swap_d(&x[i++], &x[j--]);
+		}
+		if (want <= j)
+			hi = j;
+		else if (want >= i)
+			lo = i;
+		else
+			break;
+	}
+	for (long k = 0; k < m; k++)
+		s += x[k];
+	return s;
+}
+
+void quality_row(const struct problem *p, int b, int h, long r, double *ws,
+		 struct quality_row *out)
+{
+	const float *qf = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	long pos = p->n_kv - p->n_q + r, hi = p->g->causal ? pos + 1 : p->n_kv, m_g = 0;
+	double *e = ws, *sel = ws + p->n_kv, *q = sel + p->n_kv, *od = q + p->d, *og = od + p->d;
+	double scale = 1.0 / sqrt((double)p->d), mx = -INFINITY, z = 0.0, zg = 0.0, num = 0.0, den = 0.0;
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+
+	if (hi > p->n_kv)
+		hi = p->n_kv;
+	for (int c = 0; c < p->d; c++) {
+		q[c] = (double)qf[c] * scale;
+		od[c] = og[c] = 0.0;
+	}
+	for (long j = 0; j < hi; j++) {
+		e[j] = dot(q, k + (size_t)j * (size_t)p->d, p->d);
+		mx = e[j] > mx ? e[j] : mx;
+	}
+	for (long j = 0; j < hi; j++) {
+		e[j] = exp(e[j] - mx);
+		z += e[j];
+		axpy(od, e[j], v + (size_t)j * (size_t)p->d, p->d);
+	}
+	for (int64_t i = 0; i < n; i++)
+		for (long j = rg[i].lo; j < rg[i].hi && j < hi; j++, m_g++) {
+			zg += e[j];
+			axpy(og, e[j], v + (size_t)j * (size_t)p->d, p->d);
+		}
+	out->recall = z > 0 ? zg / z : 0.0;
+	if (m_g >= hi) {
+		out->best = 1.0;
+	} else {
+		memcpy(sel, e, (size_t)hi * sizeof *sel);
+		out->best = top_sum(sel, hi, m_g) / z;
+	}
+	if (m_g > 0 && !(zg > 0)) {     /* G's weights all underflow: exact row */
+		kern_oracle_row(p, b, h, r, og);
+		zg = 1.0;
+	}
+	for (int c = 0; c < p->d; c++) {
+		double dense = od[c] / z, sparse = zg > 0 ? og[c] / zg : 0.0;
+		num += (sparse - dense) * (sparse - dense);
+		den += dense * dense;
+	}
+	out->err = den > 0 ? sqrt(num / den) : num > 0 ? 1.0 : 0.0;
+	if (m_g == 0)
+		out->err = 1.0;
+}
+
+/* Summarises rows t[0, n) of per-row figures into s (t is reordered). */
+static void summarise(struct quality_row *t, long n, double *tmp,
+		      struct quality_stats *s)
+{
+	double rec = 0.0, best = 0.0, err = 0.0;
+
+	s->rows = n;
+	s->recall_min = n ? 1.0 : 0.0;
+	s->err_max = 0.0;
+	for (long i = 0; i < n; i++) {
+		rec += t[i].recall;
+		best += t[i].best;
+		err += t[i].err;
+		tmp[i] = t[i].recall;
+		if (t[i].recall < s->recall_min)
+			s->recall_min = t[i].recall;
+		if (t[i].err > s->err_max)
+			s->err_max = t[i].err;
+	}
+	s->recall_mean = n ? rec / (double)n : 0.0;
+	s->best_mean = n ? best / (double)n : 0.0;
+	s->err_mean = n ? err / (double)n : 0.0;
+	s->efficiency = s->best_mean > 0 ? s->recall_mean / s->best_mean : 1.0;
+	{
+		struct stats_summary sum;
+		stats_summarise(tmp, (size_t)n, &sum);
+		s->recall_p10 = n ? stats_percentile_sorted(tmp, (size_t)n, 0.10) : 0.0;
+	}
+}
+
+/* Pairs of G of layout l over the dense pairs, for head densities. */
+static double layout_density(const struct gset *g, int l)
+{
+	long long pairs = 0;
+
+	for (long r = 0; r < g->n_q; r++) {
+		int64_t n;
+		const struct pat_range *rg = gset_row(g, l, r, &n);
+		pairs += gset_row_keys(rg, n);
+	}
+	return (double)pairs / (double)gset_dense_pairs(g->n_q, g->n_kv, g->causal);
+}
+
+int quality_measure(const struct problem *p, int rows_per_head,
+		    unsigned long long seed, struct quality *q)
+{
+	int all = p->n_q <= rows_per_head || (double)p->n_q * (double)p->n_kv <= 1048576.0;
+	long n = all ? p->n_q : rows_per_head, per_head = n * p->batch;
+	long tasks = (long)p->batch * p->heads * n;
+	long *rows = malloc((size_t)n * sizeof *rows);
+	struct quality_row *res = malloc((size_t)tasks * sizeof *res);
+	struct quality_row *tmp = malloc((size_t)tasks * sizeof *tmp);
+	double *rec = malloc((size_t)tasks * sizeof *rec);
+	int failed = 0;
+
+	memset(q, 0, sizeof *q);
+	q->heads = p->heads;
+	q->head = calloc((size_t)p->heads, sizeof *q->head);
+	if (!rows || !res || !tmp || !rec || !q->head) {
+		failed = 1;
+		goto out;
+	}
+	verify_pick_rows(rows, n, p->n_q, seed);
+#pragma omp parallel reduction(|:failed)
+	{
+		double *ws = malloc((2 * (size_t)p->n_kv + 3 * (size_t)p->d) * sizeof *ws);
+		if (!ws)
+			failed = 1;
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < tasks; t++) {
+			int h = (int)(t / per_head), b = (int)(t / n % p->batch);
+			if (ws)
+				quality_row(p, b, h, rows[t % n], ws, &res[t]);
+		}
+		free(ws);
+	}
+	if (failed)
+		goto out;
+	for (int h = 0; h < p->heads; h++) {
+		memcpy(tmp, res + (size_t)h * (size_t)per_head, (size_t)per_head * sizeof *tmp);
+		summarise(tmp, per_head, rec, &q->head[h]);
+		q->head[h].density = layout_density(p->g, gset_layout(p->g, h));
+	}
+	memcpy(tmp, res, (size_t)tasks * sizeof *tmp);
+	summarise(tmp, tasks, rec, &q->all);
+	q->all.density = p->g->st.density;
+out:
+	free(rows);
+	free(res);
+	free(tmp);
+	free(rec);
+	if (failed)
+		quality_free(q);
+	return failed ? -1 : 0;
+}
+
+void quality_free(struct quality *q)
+{
+	free(q->head);
+	q->head = NULL;
+}

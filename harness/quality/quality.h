@@ -1,0 +1,48 @@
+/* quality.h - what a G-set keeps of the dense attention, measured once per
+ * group in double precision outside the timed runs: for sampled query
+ * rows, the share of the dense softmax mass inside G (recall), the most any
+ * G of the same size could keep (best), and the output error G causes. */
+#ifndef SABENCH_QUALITY_H
+#define SABENCH_QUALITY_H
+
+#include "../../kernels/kernel.h"
+
+/* The figures of a set of rows (one head, or all heads). */
+struct quality_stats {
+	long rows;              /* rows measured */
+	double recall_mean;     /* mean share of the dense mass inside G_i */
+	double recall_min;      /* smallest */
+	double recall_p10;      /* 10th percentile */
+	double best_mean;       /* mean of the |G_i| largest dense weights */
+	double efficiency;      /* recall_mean / best_mean (1 when best is 0) */
+	double err_mean;        /* mean ||o_G - o_dense|| / ||o_dense|| */
+	double err_max;         /* largest */
+	double density;         /* |G| over the dense pairs of these rows' heads */
+};
+
+struct quality {
+	struct quality_stats all;       /* every head and sequence */
+	struct quality_stats *head;     /* per query head, over sequences */
+	int heads;
+};
+
+/* One row's figures, for tests and the scalar reference. */
+struct quality_row {
+	double recall, best, err;
+};
+
+/* Measures p's G (p->g) against dense attention with the same causality
+ * on rows_per_head rows per head (every row when n_q <= rows_per_head or
+ * n_q x n_kv <= 2^20), picked as verification picks them. Returns 0, or -1
+ * when out of memory. */
+int quality_measure(const struct problem *p, int rows_per_head,
+		    unsigned long long seed, struct quality *q);
+
+/* The figures of row r of head h of sequence b. ws holds 2 n_kv + 3 d
+ * doubles. */
+void quality_row(const struct problem *p, int b, int h, long r, double *ws,
+		 struct quality_row *out);
+
+void quality_free(struct quality *q);
+
+#endif
