@@ -134,9 +134,9 @@ deps:
 	  fi; \
 	fi
 
-# libFuzzer targets (clang; ASan and UBSan on) for the experiment loader and
-# the inline pattern spec parser, seeded from experiments/ and the bad-input
-# corpus. A crash or leak is written to fuzz/regressions/, which `make test`
+# libFuzzer targets (clang; ASan and UBSan on) for the experiment loader,
+# the inline pattern spec parser and the .npy reader, seeded from
+# experiments/, the bad-input corpus and fuzz/seeds-npy. A crash or leak is written to fuzz/regressions/, which `make test`
 # replays. FUZZ_SECONDS bounds each target.
 FUZZ_SECONDS ?= 60
 FUZZ_PKGS   := clang libclang-rt-14-dev
@@ -145,15 +145,16 @@ FUZZ_CC     := clang
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -march=native -Wall -Wno-unknown-pragmas \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRC    := $(PATTERN_SRC) $(filter-out kernels/peak.c,$(KERNEL_SRC)) harness/err.c \
-               harness/ytree.c harness/experiment.c harness/counters.c harness/plan.c
+               harness/ytree.c harness/experiment.c harness/counters.c harness/plan.c \
+               harness/npy.c $(wildcard harness/inputs/*.c)
 FUZZ_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRC))
-FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec
+FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec $(FUZZ_BUILD)/fuzz_npy
 
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
 
 $(FUZZ_OBJ): | fuzz-deps
-$(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o: | fuzz-deps
+$(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o: | fuzz-deps
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -164,16 +165,20 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@ -lyaml -lpapi -lsde -lm
 
-.SECONDARY: $(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o
+.SECONDARY: $(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o
 
 fuzz: $(FUZZERS)
-	@mkdir -p fuzz/regressions $(FUZZ_BUILD)/corpus-experiment $(FUZZ_BUILD)/corpus-spec
+	@mkdir -p fuzz/regressions $(FUZZ_BUILD)/corpus-experiment $(FUZZ_BUILD)/corpus-spec \
+	  $(FUZZ_BUILD)/corpus-npy
 	$(FUZZ_BUILD)/fuzz_experiment -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/yaml.dict \
 	  -artifact_prefix=fuzz/regressions/experiment- -print_final_stats=1 \
 	  $(FUZZ_BUILD)/corpus-experiment experiments tests/bad
 	$(FUZZ_BUILD)/fuzz_spec -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/yaml.dict \
 	  -artifact_prefix=fuzz/regressions/spec- -print_final_stats=1 \
 	  $(FUZZ_BUILD)/corpus-spec fuzz/seeds-spec
+	$(FUZZ_BUILD)/fuzz_npy -max_total_time=$(FUZZ_SECONDS) \
+	  -artifact_prefix=fuzz/regressions/npy- -print_final_stats=1 \
+	  $(FUZZ_BUILD)/corpus-npy fuzz/seeds-npy
 
 clean:
 	rm -rf build

@@ -784,7 +784,7 @@ static int parse_input_param(struct ctx *c, const struct ynode *n,
 			while (d->words[nw])
 				nw++;
 			if ((at = value_index(d->words, s)) < 0)
-				return bad(c, w, "unknown %s '%s'%s", d->name, s,
+				return bad(c, w, "unknown value '%s' in '%s'%s", s, d->name,
 					   hint(s, (const char *const *)d->words, nw, buf, sizeof buf));
 			v->words.v[v->words.n++] = at;
 		}

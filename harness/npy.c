@@ -183,12 +183,36 @@ static int parse_preamble(const unsigned char *b, size_t len, size_t *hdr_at,
 	return 0;
 }
 
+int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a,
+	      struct err *e)
+{
+	size_t hdr_at = 0, hdr_len = 0, need;
+	char *dict;
+
+	if (parse_preamble(buf, len, &hdr_at, &hdr_len, name, e))
+		return -1;
+	dict = malloc(hdr_len + 1);
+	if (!dict)
+		return err_set(e, "out of memory reading '%s'", name);
+	memcpy(dict, (const char *)buf + hdr_at, hdr_len);
+	dict[hdr_len] = 0;
+	if (parse_header(dict, a, name, e)) {
+		free(dict);
+		return -1;
+	}
+	free(dict);
+	need = a->count * (size_t)a->elem;
+	if (len - hdr_at - hdr_len < need)
+		return err_set(e, "truncated .npy file '%s': %zu data bytes, its shape needs %zu",
+			       name, len - hdr_at - hdr_len, need);
+	a->data = (const char *)buf + hdr_at + hdr_len;
+	return 0;
+}
+
 int npy_map(const char *path, struct npy_array *a, struct err *e)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	size_t hdr_at = 0, hdr_len = 0, need;
-	char *dict;
 
 	memset(a, 0, sizeof *a);
 	if (fd < 0)
@@ -204,31 +228,11 @@ int npy_map(const char *path, struct npy_array *a, struct err *e)
 		a->map = NULL;
 		return err_set(e, "cannot map '%s': %s", path, strerror(errno));
 	}
-	if (parse_preamble(a->map, a->map_len, &hdr_at, &hdr_len, path, e))
-		goto fail;
-	dict = malloc(hdr_len + 1);
-	if (!dict) {
-		err_set(e, "out of memory reading '%s'", path);
-		goto fail;
+	if (npy_parse(a->map, a->map_len, path, a, e)) {
+		npy_unmap(a);
+		return -1;
 	}
-	memcpy(dict, (const char *)a->map + hdr_at, hdr_len);
-	dict[hdr_len] = 0;
-	if (parse_header(dict, a, path, e)) {
-		free(dict);
-		goto fail;
-	}
-	free(dict);
-	need = a->count * (size_t)a->elem;
-	if (a->map_len - hdr_at - hdr_len < need) {
-		err_set(e, "truncated .npy file '%s': %zu data bytes, its shape needs %zu",
-			path, a->map_len - hdr_at - hdr_len, need);
-		goto fail;
-	}
-	a->data = (const char *)a->map + hdr_at + hdr_len;
 	return 0;
-fail:
-	npy_unmap(a);
-	return -1;
 }
 
 double npy_get(const struct npy_array *a, size_t i)

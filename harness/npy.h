@@ -40,6 +40,11 @@ int npy_check_finite(const struct npy_array *a, const char *path, struct err *e)
 /* Element i as a double (any supported dtype). */
 double npy_get(const struct npy_array *a, size_t i);
 
+/* The header checks of npy_map on a buffer (name for messages); a->data
+ * points into buf, a->map stays NULL. For the fuzzer and the tests. */
+int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a,
+	      struct err *e);
+
 void npy_unmap(struct npy_array *a);
 
 #endif

@@ -66,12 +66,60 @@ static const struct bad_case bad_cases[] = {
 	{ "bad_name.yaml", "1:7", "name '../escape' must use only letters, digits, '.', '_' and '-'" },
 	{ "run_not_mapping.yaml", "4:6", "'run' must be a mapping, not a scalar" },
 	{ "float_for_int.yaml", "1:18", "'seq_len' must be an integer, not '64.5'" },
+	/* inputs and .npy files ({dir} stands for the folder of the file) */
+	{ "npy_missing.yaml", "4:5", "cannot open '{dir}/npy/missing.npy': No such file or directory" },
+	{ "npy_not_npy.yaml", "4:5", "not an .npy file: '{dir}/npy/not_npy.npy' (no \\x93NUMPY magic)" },
+	{ "npy_version.yaml", "4:5", "unsupported .npy version 9.0 in '{dir}/npy/version9.npy'; sabench reads 1.0, 2.0 and 3.0" },
+	{ "npy_dtype.yaml", "4:5", "unsupported dtype '<f8' in '{dir}/npy/f64.npy'; use float32, float16, int32 or int64 (little-endian)" },
+	{ "npy_fortran.yaml", "4:5", "'{dir}/npy/fortran.npy' is in Fortran order; save it in C order (numpy.ascontiguousarray)" },
+	{ "npy_rank.yaml", "4:5", "'{dir}/npy/rank2.npy' has 2 dimensions; tensors need [batch, heads, n, d] or [heads, n, d]" },
+	{ "npy_qk_disagree.yaml", "4:5", "shapes of q and k disagree: '{dir}/npy/q.npy' is [1, 2, 32, 8], '{dir}/npy/k_short.npy' is [1, 1, 16, 8] (batch, n and d must match)" },
+	{ "npy_kv_disagree.yaml", "4:5", "shapes of k and v disagree: '{dir}/npy/k.npy' is [1, 1, 32, 8], '{dir}/npy/v_narrow.npy' is [1, 1, 32, 4]" },
+	{ "npy_truncated.yaml", "4:5", "truncated .npy file '{dir}/npy/truncated.npy': 2038 data bytes, its shape needs 2048" },
+	{ "npy_header_cut.yaml", "4:5", "truncated .npy file '{dir}/npy/header_cut.npy': the header is cut short" },
+	{ "npy_nan.yaml", "4:5", "non-finite value (NaN or Inf) at element 285 of '{dir}/npy/nan.npy'" },
+	{ "npy_heads_disagree.yaml", "5:5", "input 'npy(q.npy)': heads is 4 in the experiment but 2 in '{dir}/npy/q.npy'" },
+	{ "npy_seq_len_too_long.yaml", "4:5", "input 'npy(q.npy)': seq_len 64 is longer than the 32 tokens of '{dir}/npy/q.npy'" },
+	{ "npy_missing_v.yaml", "4:5", "input 'npy' needs parameter 'v'" },
+	{ "csr_out_of_range.yaml", "4:5", "pattern 'csr(indptr=indptr.npy indices=indices_oob.npy)': 'indices' holds key 40 in row 31, outside [0, 32)" },
+	{ "csr_unsorted.yaml", "4:5", "pattern 'csr(indptr=indptr.npy indices=indices_unsorted.npy)': 'indices' of row 2 are not strictly increasing: 0 after 1" },
+	{ "csr_not_monotone.yaml", "4:5", "pattern 'csr(indptr=indptr_not_monotone.npy indices=indices.npy)': 'indptr' is not monotone: row 11 starts at 38 after 42" },
+	{ "csr_float_indices.yaml", "4:44", "'indices' in '{dir}/npy/indices_float.npy' must be int64 or int32, not '<f4'" },
+	{ "csr_seq_len_too_long.yaml", "4:5", "pattern 'csr(indptr=indptr.npy indices=indices.npy)': 'indptr' has 32 rows; seq_len 64 is longer" },
+	{ "unknown_input.yaml", "3:20", "unknown input 'synthetc'; did you mean 'synthetic'?" },
+	{ "unknown_head_type.yaml", "4:37", "unknown value 'retreival' in 'heads'; did you mean 'retrieval'?" },
+	{ "synthetic_small_head_dim.yaml", "4:10", "input 'synthetic' needs head_dim of at least 8, not 4" },
+	{ "inputs_empty.yaml", "3:9", "'inputs' is empty" },
+	{ "input_label_twice.yaml", "3:21", "input label 'synthetic' is used twice; give one a label" },
+	{ "synthetic_sink_mass.yaml", "4:28", "'sink_mass' is 1.5, must be in [0, 0.95]" },
+	{ "quality_rows_zero.yaml", "5:17", "'rows' is 0, must be at least 1" },
 };
+
+/* msg with every "{dir}" replaced by dir, into buf. */
+static void with_dir(const char *msg, const char *dir, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (*msg && off + 1 < len) {
+		if (!strncmp(msg, "{dir}", 5)) {
+			off += (size_t)snprintf(buf + off, len - off, "%s", dir);
+			msg += 5;
+		} else {
+			buf[off++] = *msg++;
+		}
+	}
+	buf[off < len ? off : len - 1] = 0;
+}
 
 static void expected(const struct bad_case *c, const char *path, char *buf,
 		     size_t len)
 {
-	snprintf(buf, len, "%s:%s: %s", path, c->where, c->message);
+	char dir[4096], msg[4096];
+	const char *slash = strrchr(path, '/');
+
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	with_dir(c->message, dir, msg, sizeof msg);
+	snprintf(buf, len, "%s:%s: %s", path, c->where, msg);
 }
 
 Test(experiment_bad, each_class_has_its_message)

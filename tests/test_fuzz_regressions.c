@@ -1,7 +1,8 @@
 /* test_fuzz_regressions.c - replays every input in fuzz/regressions/
  * through the fuzz targets' own code (`make fuzz` writes a crash or leak
  * there; `make check` replays them under ASan and UBSan). Files named
- * experiment-* go to the experiment loader, spec-* to the spec parser. */
+ * experiment-* go to the experiment loader, spec-* to the spec parser,
+ * npy-* to the .npy reader. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -13,6 +14,9 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_spec_one
 #include "../fuzz/fuzz_spec.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_npy_one
+#include "../fuzz/fuzz_npy.c"
 #undef LLVMFuzzerTestOneInput
 
 #include "helpers.h"
@@ -50,15 +54,18 @@ Test(fuzz, regressions_replay_cleanly)
 		size_t n;
 		unsigned char *data;
 		int exp = !strncmp(ent->d_name, "experiment-", 11), spec = !strncmp(ent->d_name, "spec-", 5);
-		if (!exp && !spec)
+		int npy = !strncmp(ent->d_name, "npy-", 4);
+		if (!exp && !spec && !npy)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
 		data = read_bytes(path, &n);
 		cr_assert_not_null(data, "%s", path);
 		if (exp)
 			fuzz_experiment_one(data, n);
-		else
+		else if (spec)
 			fuzz_spec_one(data, n);
+		else
+			fuzz_npy_one(data, n);
 		free(data);
 		replayed++;
 	}
