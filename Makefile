@@ -61,7 +61,7 @@ endif
 EXPERIMENT ?= experiments/default.yaml
 RUN_NAME   ?= $(basename $(notdir $(EXPERIMENT)))
 
-.PHONY: all run test check plots bench clean deps fuzz fuzz-deps
+.PHONY: all run test check plots bench clean deps fuzz fuzz-deps test-deps
 
 all: deps $(BIN)
 
@@ -111,13 +111,20 @@ bench: all
 
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.
-test: deps $(BIN) $(FAIL_BIN) $(TEST_BIN)
+test: deps test-deps $(BIN) $(FAIL_BIN) $(TEST_BIN)
 	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_FAIL_BIN=$(CURDIR)/$(FAIL_BIN) SABENCH_ROOT=$(CURDIR) \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  $(TEST_BIN) --jobs 2
 
 check:
 	$(MAKE) SANITIZE=address,undefined test
+
+# numpy for the test that checks .npy interop (numpy writes, sabench reads,
+# sabench dumps, numpy reads back); the system python3's, from Debian.
+TEST_PKGS := python3-numpy
+
+test-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(TEST_PKGS)"
 
 # Installs the Debian packages when root; otherwise names the command.
 deps:

@@ -700,7 +700,7 @@ static int expand(struct ctx *c, struct experiment *x, struct pat_item *it,
 {
 	if (i == p->kind->n_params) {
 		variant_label(it, p);
-		if (check_variant(c, it, p, causal, seq_len, seq_len ? &x->axis[EXP_HEADS] : NULL))
+		if (check_variant(c, it, p, causal, seq_len, seq_len ? &x->heads_used : NULL))
 			return -1;
 		return push_variant(c, x, p);
 	}
@@ -714,9 +714,35 @@ static int expand(struct ctx *c, struct experiment *x, struct pat_item *it,
 	return 0;
 }
 
+/* The head counts cells will have: the files' for inputs read from
+ * files, the shape's for the others. */
+static int collect_heads(struct ctx *c, struct experiment *x)
+{
+	const struct exp_axis *a = &x->axis[EXP_HEADS];
+	size_t cap = a->n + x->n_inputs;
+
+	x->heads_used.v = calloc(cap, sizeof *x->heads_used.v);
+	if (!x->heads_used.v)
+		return err_set(c->e, "out of memory reading the experiment");
+	for (size_t i = 0; i < x->n_inputs; i++) {
+		const struct exp_input *in = &x->inputs[i];
+		for (size_t j = 0; j < (in->shape.n ? 1 : a->n); j++) {
+			long long h = in->shape.n ? in->shape.heads : a->v[j];
+			size_t k = 0;
+			while (k < x->heads_used.n && x->heads_used.v[k] != h)
+				k++;
+			if (k == x->heads_used.n && k < cap)
+				x->heads_used.v[x->heads_used.n++] = h;
+		}
+	}
+	return 0;
+}
+
 static int parse_patterns(struct ctx *c, struct experiment *x,
 			  const struct ynode *list)
 {
+	if (collect_heads(c, x))
+		return -1;
 	if (!list)
 		return bad(c, NULL, "missing 'patterns'");
 	if (list->type != YT_SEQ)
@@ -1387,6 +1413,7 @@ void exp_free(struct experiment *x)
 	for (size_t i = 0; i < x->n_inputs; i++)
 		inp_free(&x->inputs[i]);
 	free(x->inputs);
+	free(x->heads_used.v);
 	for (size_t i = 0; i < x->n_counters; i++)
 		free(x->counters[i]);
 	free(x->counters);

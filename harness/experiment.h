@@ -92,6 +92,7 @@ struct experiment {
 	struct exp_input *inputs;       /* where Q, K, V come from */
 	size_t n_inputs;                /* at least 1 */
 	int inputs_given;               /* 1: the file has inputs: (cell keys say which) */
+	struct exp_axis heads_used;     /* head counts of the cells (inputs may fix them) */
 	struct exp_quality quality;     /* quality: settings */
 	const struct kern_desc **kern;          /* kernels, file order */
 	size_t n_kern;

@@ -96,6 +96,14 @@ void inp_free(struct exp_input *in);
  * their defaults, e.g. "synthetic(temperature=2)" (no commas). */
 void inp_default_label(const struct exp_input *in, char *buf, size_t len);
 
+/* What the synthetic generator marked for query position i of head h of
+ * sequence b: mark[j] for every key j < p->n_kv is INP_MARK_*. For the
+ * tests of the generator's promises. 0, or -1 out of memory. */
+enum { INP_MARK_NONE, INP_MARK_SINK, INP_MARK_VERTICAL, INP_MARK_NEEDLE };
+int inp_synthetic_marks(const struct exp_input *in, const struct problem *p,
+			unsigned long long run_seed, int b, int h, long i,
+			unsigned char *mark);
+
 /* The seeded uniform value in [-1, 1) of element i of tensor t (1 q, 2 k,
  * 3 v): the gaussian inputs, a pure function so any thread count gives
  * the same tensors. */

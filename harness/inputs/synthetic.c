@@ -480,6 +480,12 @@ static void make_query(const struct exp_input *in, unsigned long long seed,
 		q[l->ch_noise + c] = (float)(rot_scale * sigma * noise[c]);
 }
 
+/* The seed tag of a query head's draws (noise, needle choice). */
+static unsigned long long query_tag(int b, int h)
+{
+	return ((unsigned long long)b << 32) | (unsigned)h | (1ULL << 31);
+}
+
 static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 			  float *q, float *k, float *v, unsigned long long run_seed)
 {
@@ -509,7 +515,7 @@ static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 				 k + ((size_t)t * (size_t)p->n_kv + (size_t)j) * (size_t)p->d);
 		for (int hh = 0; hh < group && !failed; hh++) {
 			int h = kvh * group + hh;
-			unsigned long long qtag = ((unsigned long long)b << 32) | (unsigned)h | (1ULL << 31);
+			unsigned long long qtag = query_tag(b, h);
 			struct head_kernel hk = { .t = &types[type_of(in, h)] };
 			float *qh = q + kern_q_off(p, b, h);
 			hk.span = (long)(in->val[SYN_LOCAL_SPAN].i * hk.t->span_factor);
@@ -530,6 +536,37 @@ static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 		free_kv(&kp);
 	}
 	return failed ? -1 : 0;
+}
+
+int inp_synthetic_marks(const struct exp_input *in, const struct problem *p,
+			unsigned long long run_seed, int b, int h, long i,
+			unsigned char *mark)
+{
+	unsigned long long seed = seed_of(in, run_seed);
+	int kvh = h / (p->heads / p->kv_heads);
+	const struct type_desc *t = &types[type_of(in, h)];
+	struct head_kernel hk = { .t = t };
+	struct layout l;
+	struct kv_plan kp;
+	long needle;
+
+	layout_of(p->d, in->val[SYN_NEEDLES].i, &l);
+	if (plan_kv(in, seed, b, kvh, p->n_kv, &l, &kp)) {
+		free_kv(&kp);
+		return -1;
+	}
+	hk.span = (long)(in->val[SYN_LOCAL_SPAN].i * t->span_factor);
+	hk.span = hk.span < 2 ? 2 : hk.span;
+	memset(mark, INP_MARK_NONE, (size_t)p->n_kv);
+	for (long j = 0; t->sink_share > 0 && j < in->val[SYN_SINKS].i && j < p->n_kv; j++)
+		mark[j] = INP_MARK_SINK;
+	for (int a = 0; t->verticals && a < kp.n_vert; a++)
+		mark[kp.vert[a]] = INP_MARK_VERTICAL;
+	needle = t->retrieval ? needle_of(&kp, seed, query_tag(b, h), i, hk.span) : -1;
+	if (needle >= 0)
+		mark[kp.needle[needle]] = INP_MARK_NEEDLE;
+	free_kv(&kp);
+	return 0;
 }
 
 static const char *synthetic_head_type(const struct exp_input *in, int h)

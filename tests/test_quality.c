@@ -1,0 +1,193 @@
+/* test_quality.c - recall, best recall and output error: a 4-token case
+ * worked by hand (the seed's G = {0, 2}), brute force over every pattern
+ * kind on small random problems, dense keeping exactly everything, and an
+ * empty row keeping nothing. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/quality/quality.h"
+#include "helpers.h"
+
+/* The seed's worked case: at query 3, G = {0, 2}; dense weights before
+ * normalising e = [0.6, 0.5, 0.4, 0.5] (Z = 2), so G keeps 1.0 / 2 of the
+ * mass, the two largest weights 0.6 + 0.5 keep 0.55, and with v_0 = [1, 0],
+ * v_1 = [2, 2], v_2 = [0, 3], v_3 = [2, 2] the sparse output is the seed's
+ * [0.6, 1.2] against the dense [1.3, 1.6]. */
+Test(quality, seed_case_by_hand)
+{
+	struct fixture fx;
+	const double e[4] = { 0.6, 0.5, 0.4, 0.5 };
+	const float v[4][2] = { { 1, 0 }, { 2, 2 }, { 0, 3 }, { 2, 2 } };
+	double ws[64], oracle[2];
+	struct quality_row r;
+
+	fx_make(&fx, "explicit: {rows: [[0], [0, 1], [0, 1, 2], [0, 2]]}", 1, 4, 1, 1, 1, 2, 1.0f);
+	memset(fx.q, 0, 8 * sizeof *fx.q);
+	fx.q[3 * 2] = (float)sqrt(2.0);         /* q_3 . k_j / sqrt(2) = k_j[0] */
+	for (int j = 0; j < 4; j++) {
+		fx.k[j * 2] = (float)log(e[j]);
+		fx.k[j * 2 + 1] = 0.0f;
+		fx.v[j * 2] = v[j][0];
+		fx.v[j * 2 + 1] = v[j][1];
+	}
+	quality_row(&fx.p, 0, 0, 3, ws, &r);
+	cr_assert(fabs(r.recall - 0.5) < 1e-6, "recall %.9f", r.recall);
+	cr_assert(fabs(r.best - 0.55) < 1e-6, "best %.9f", r.best);
+	cr_assert(fabs(r.err - sqrt(0.65 / 4.25)) < 1e-6, "err %.9f", r.err);
+	kern_oracle_row(&fx.p, 0, 0, 3, oracle);
+	cr_assert(fabs(oracle[0] - 0.6) < 1e-6 && fabs(oracle[1] - 1.2) < 1e-6,
+		  "the seed's out_3 = [0.6, 1.2], got [%g, %g]", oracle[0], oracle[1]);
+	fx_free(&fx);
+}
+
+/* Brute force: the dense softmax of the row from scratch, G's share, the
+ * |G| largest weights by sorting, both outputs from the weights. */
+static int desc(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x < y) - (x > y);
+}
+
+static void brute_row(const struct problem *p, int b, int h, long r, struct quality_row *out)
+{
+	long pos = p->n_kv - p->n_q + r, hi = p->g->causal ? pos + 1 : p->n_kv, m = 0;
+	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * p->d;
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	double *s = calloc((size_t)p->n_kv, sizeof *s), *w = calloc((size_t)p->n_kv, sizeof *w);
+	char *in_g = calloc((size_t)p->n_kv, 1);
+	double mx = -INFINITY, z = 0, zg = 0, od[64] = { 0 }, og[64] = { 0 }, num = 0, den = 0, top = 0;
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+
+	for (int64_t i = 0; i < n; i++)
+		for (long j = rg[i].lo; j < rg[i].hi; j++)
+			in_g[j] = 1;
+	for (long j = 0; j < hi; j++) {
+		for (int c = 0; c < p->d; c++)
+			s[j] += (double)q[c] * k[(size_t)j * p->d + c];
+		s[j] /= sqrt((double)p->d);
+		mx = fmax(mx, s[j]);
+	}
+	for (long j = 0; j < hi; j++)
+		z += exp(s[j] - mx);
+	for (long j = 0; j < hi; j++) {
+		double pj = exp(s[j] - mx) / z;
+		w[j] = pj;
+		for (int c = 0; c < p->d; c++)
+			od[c] += pj * v[(size_t)j * p->d + c];
+		if (in_g[j]) {
+			m++;
+			zg += pj;
+			for (int c = 0; c < p->d; c++)
+				og[c] += pj * v[(size_t)j * p->d + c];
+		}
+	}
+	qsort(w, (size_t)hi, sizeof *w, desc);
+	for (long j = 0; j < m; j++)
+		top += w[j];
+	for (int c = 0; c < p->d; c++) {
+		double sp = zg > 0 ? og[c] / zg : 0;
+		num += (sp - od[c]) * (sp - od[c]);
+		den += od[c] * od[c];
+	}
+	out->recall = zg;
+	out->best = top;
+	out->err = m ? sqrt(num / den) : 1.0;
+	free(s);
+	free(w);
+	free(in_g);
+}
+
+static const char *const every_kind[] = {
+	"dense", "window: {size: 7}", "sink_window: {sinks: 3, size: 6}",
+	"dilated: {size: 4, dilation: 3}", "strided: {stride: 5}",
+	"fixed: {block: 6, summary: 2}", "chunked: {size: 9}", "prefix_lm: {prefix: 11}",
+	"document: {lengths: [10, 17, 5]}", "global: {tokens: [0, 13]}",
+	"random: {density: 0.2, seed: 3, per_head: true}",
+	"bigbird: {block: 4, window_blocks: 3, global_blocks: 1, random_blocks: 2, seed: 1}",
+	"ds_fixed: {block: 4, local_blocks: 4, global_blocks: 1, different_per_head: true}",
+	"bslongformer: {block: 4, window_blocks: 3, global_block_indices: [0, 6]}",
+	"union: [{window: {size: 4}}, {global: {tokens: [0, 1, 2]}}]",
+	"intersection: [{window: {size: 12}}, {strided: {stride: 3}}]",
+	"difference: [{chunked: {size: 16}}, {window: {size: 2}}]",
+	"explicit: {rows: [[0], [], [1, 2], [0, 3]]}",
+};
+
+Test(quality, every_kind_against_brute_force)
+{
+	double ws[2 * 45 + 3 * 16];
+
+	for (size_t s = 0; s < sizeof every_kind / sizeof *every_kind; s++)
+		for (int causal = 1; causal >= 0; causal--) {
+			struct fixture fx;
+			if (!causal && strstr(every_kind[s], "explicit"))
+				continue;
+			/* scale 3: peaked softmaxes, so G's choice matters */
+			fx_make(&fx, every_kind[s], causal, 45, 1, 4, 2, 16, 3.0f);
+			for (int h = 0; h < 4; h++)
+				for (long r = 0; r < 45; r++) {
+					struct quality_row got, want;
+					quality_row(&fx.p, 0, h, r, ws, &got);
+					brute_row(&fx.p, 0, h, r, &want);
+					cr_assert(fabs(got.recall - want.recall) < 1e-12 &&
+						  fabs(got.best - want.best) < 1e-12 &&
+						  fabs(got.err - want.err) < 1e-9,
+						  "%s (%s) head %d row %ld: recall %.15g/%.15g best %.15g/%.15g err %.15g/%.15g",
+						  every_kind[s], causal ? "causal" : "bidirectional", h, r,
+						  got.recall, want.recall, got.best, want.best, got.err, want.err);
+					cr_assert(got.recall <= got.best + 1e-12, "no G of its size keeps more");
+				}
+			fx_free(&fx);
+		}
+}
+
+Test(quality, dense_keeps_exactly_everything)
+{
+	struct fixture fx;
+	struct quality q;
+
+	fx_make(&fx, "dense", 1, 1200, 2, 4, 2, 16, 3.0f);  /* 1200^2 > 2^20: sampled */
+	cr_assert_eq(quality_measure(&fx.p, 64, 7, &q), 0);
+	cr_assert_eq(q.all.rows, 2 * 4 * 64, "64 rows per head and sequence: %ld", q.all.rows);
+	cr_assert(q.all.recall_mean == 1.0 && q.all.recall_min == 1.0, "recall %.17g", q.all.recall_mean);
+	cr_assert(q.all.err_max == 0.0, "error %.17g", q.all.err_max);
+	cr_assert(q.all.efficiency == 1.0 && q.all.density == 1.0);
+	for (int h = 0; h < 4; h++)
+		cr_assert(q.head[h].recall_mean == 1.0 && q.head[h].rows == 128);
+	quality_free(&q);
+	fx_free(&fx);
+}
+
+Test(quality, empty_row_keeps_nothing_and_errs_fully)
+{
+	struct fixture fx;
+	struct quality q;
+
+	fx_make(&fx, "explicit: {rows: [[0], [], [1, 2], [0, 3]]}", 1, 4, 1, 2, 1, 8, 1.0f);
+	cr_assert_eq(quality_measure(&fx.p, 256, 1, &q), 0);
+	cr_assert_eq(q.all.rows, 8, "every row of both heads");
+	cr_assert_eq(q.all.recall_min, 0.0, "row 1 is empty");
+	cr_assert_eq(q.all.err_max, 1.0, "an empty row's output is zeros: error 1");
+	quality_free(&q);
+	fx_free(&fx);
+}
+
+Test(quality, window_on_noise_keeps_its_share_of_keys)
+{
+	struct fixture fx;
+	struct quality q;
+	double want = 0.0;
+
+	/* inputs near zero: every dense weight is about 1 / (i + 1), so a
+	 * window of W keeps min(i + 1, W) / (i + 1) of row i */
+	fx_make(&fx, "window: {size: 16}", 1, 200, 1, 2, 2, 8, 1e-4f);
+	cr_assert_eq(quality_measure(&fx.p, 256, 1, &q), 0);
+	for (long i = 0; i < 200; i++)
+		want += (i + 1 < 16 ? i + 1 : 16) / (double)(i + 1) / 200.0;
+	cr_assert(fabs(q.all.recall_mean - want) < 1e-4, "recall %g, want %g", q.all.recall_mean, want);
+	cr_assert(fabs(q.all.best_mean - want) < 1e-4, "any 16 keys keep the same");
+	quality_free(&q);
+	fx_free(&fx);
+}
