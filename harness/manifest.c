@@ -224,6 +224,30 @@ static void write_experiment(FILE *f, const struct experiment *x)
 			fputs("null", f);
 		fputs("}\n", f);
 	}
+	fputs("  inputs:\n", f);
+	for (size_t i = 0; i < x->n_inputs; i++) {
+		const struct exp_input *in = &x->inputs[i];
+		fputs("    - {label: ", f);
+		yq(f, in->label);
+		fprintf(f, ", kind: %s", in->kind->name);
+		for (int j = 0; j < in->kind->n_params; j++) {
+			const struct inp_param *d = &in->kind->params[j];
+			fprintf(f, ", %s: ", d->name);
+			if (d->type == INP_INT)
+				fprintf(f, "%lld", in->val[j].i);
+			else if (d->type == INP_FLOAT)
+				fprintf(f, "%g", in->val[j].f);
+			else if (d->type == INP_PATH)
+				yq(f, in->val[j].path);
+			else
+				for (size_t w = 0; w < in->val[j].words.n; w++)
+					fprintf(f, "%s%s%s", w ? ", " : "[", d->words[in->val[j].words.v[w]],
+						w + 1 == in->val[j].words.n ? "]" : "");
+		}
+		fputs("}\n", f);
+	}
+	fprintf(f, "  quality: {enabled: %s, rows: %d, target: %g}\n",
+		x->quality.enabled ? "true" : "false", x->quality.rows, x->quality.target);
 	fputs("  kernels:\n", f);
 	for (size_t i = 0; i < x->n_kern; i++) {
 		const struct kern_desc *k = x->kern[i];

@@ -12,6 +12,8 @@
 
 #include "masks.h"
 #include "plot.h"
+#include "quality/pareto.h"
+#include "results.h"
 #include "ytree.h"
 
 #ifndef SABENCH_PLOTS_DIR
@@ -19,7 +21,7 @@
 #endif
 
 const char *const plot_scripts[] = { "latency", "flops", "memory", "speedup",
-				     "roofline", NULL };
+				     "roofline", "pareto", "quality", "heads", NULL };
 
 /* 1 when prog is an executable file on the PATH. */
 static int on_path(const char *prog)
@@ -172,6 +174,27 @@ static int plot_run_masks(const char *dir, const char *out, struct err *e)
 	return rc;
 }
 
+/* dir/pareto.csv from dir/results.csv: the points pareto.gp draws. */
+static int write_pareto(const char *dir, const char *csv, struct err *e)
+{
+	struct res_table t;
+	struct pareto p;
+	char path[4200];
+	int rc;
+
+	if (res_table_read(csv, &t, e))
+		return -1;
+	if (pareto_build(&t, &p)) {
+		res_table_free(&t);
+		return err_set(e, "out of memory reading '%s'", csv);
+	}
+	snprintf(path, sizeof path, "%s/pareto.csv", dir);
+	rc = pareto_write_csv(&p, path, e);
+	pareto_free(&p);
+	res_table_free(&t);
+	return rc;
+}
+
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e)
 {
@@ -197,14 +220,17 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		err_set(e, "cannot create '%s': %s", out, strerror(errno));
 		return PLOT_FAILED;
 	}
+	if (write_pareto(dir, csv, e))
+		return PLOT_FAILED;
 	for (int i = 0; plot_scripts[i]; i++) {
-		char vars[8400];
+		char vars[12800];
 		snprintf(script, sizeof script, "%s/%s.gp", sdir, plot_scripts[i]);
 		if (access(machine_file(), R_OK) == 0)
-			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'; machine='%s'",
-				 csv, out, machine_file());
+			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'; pareto='%s/pareto.csv'; quality='%s/quality.csv'; machine='%s'",
+				 csv, out, dir, dir, machine_file());
 		else
-			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'", csv, out);
+			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'; pareto='%s/pareto.csv'; quality='%s/quality.csv'",
+				 csv, out, dir, dir);
 		if (run_gnuplot(script, vars, e))
 			return PLOT_FAILED;
 		snprintf(line, sizeof line, "plot: %s/%s.png and .svg", out, plot_scripts[i]);

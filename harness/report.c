@@ -12,6 +12,7 @@
 #include "../kernels/kvcache.h"
 #include "experiment.h"
 #include "model.h"
+#include "quality/review.h"
 #include "report.h"
 #include "results.h"
 #include "ytree.h"
@@ -19,7 +20,7 @@
 /* Column numbers of the fields the report reads. */
 struct cols {
 	int cell, pattern, label, kernel, n, threads, d, batch, heads, kvh, causal;
-	int median, gflops, kv, cv, verified, status, pct, density, nnz;
+	int median, gflops, kv, cv, verified, status, pct, density, nnz, inputs;
 };
 
 static void find_cols(const struct res_table *t, struct cols *c)
@@ -44,6 +45,7 @@ static void find_cols(const struct res_table *t, struct cols *c)
 	c->pct = res_table_col(t, "pct_peak");
 	c->density = res_table_col(t, "density");
 	c->nnz = res_table_col(t, "nnz");
+	c->inputs = res_table_col(t, "inputs");
 }
 
 #define GET(t, i, col) res_table_get((t), (i), (col))
@@ -52,7 +54,7 @@ static void find_cols(const struct res_table *t, struct cols *c)
 static int same_shape(const struct res_table *t, const struct cols *c, size_t i,
 		      size_t j, int same_kernel)
 {
-	int cols[] = { c->n, c->threads, c->d, c->batch, c->heads, c->kvh, c->causal };
+	int cols[] = { c->n, c->threads, c->d, c->batch, c->heads, c->kvh, c->causal, c->inputs };
 
 	for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
 		if (strcmp(GET(t, i, cols[k]), GET(t, j, cols[k])))
@@ -427,6 +429,9 @@ static void write_pictures(FILE *f, const char *dir)
 		{ "latency", "Latency: median time per forward pass" },
 		{ "flops", "FLOPs: useful against executed, and the rate achieved" },
 		{ "speedup", "Speed-up over dense against density" },
+		{ "pareto", "What each pattern costs and keeps: speed-up against recall, Pareto front" },
+		{ "quality", "Recall against density and seq_len" },
+		{ "heads", "Recall per head and pattern" },
 		{ "roofline", "Roofline" },
 		{ "memory", "Memory: KV cache, score buffers, resident peak" },
 		{ "masks", "The G-sets" },
@@ -475,6 +480,7 @@ int report_write(const char *dir, struct err *e)
 	write_machine(f, m);
 	write_tables(f, &t, &c);
 	write_best(f, &t, &c);
+	review_quality(f, dir, &t, m);
 	write_budget(f, m, &t, &c);
 	write_stacks(f, m, &t, &c);
 	write_exceptions(f, &t, &c);

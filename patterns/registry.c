@@ -5,7 +5,7 @@
 extern const struct pat_kind pat_dense, pat_window, pat_sink_window,
 	pat_dilated, pat_strided, pat_fixed, pat_chunked, pat_prefix_lm,
 	pat_document, pat_global, pat_random, pat_bigbird, pat_ds_fixed,
-	pat_bslongformer, pat_union, pat_intersection, pat_difference,
+	pat_bslongformer, pat_union, pat_intersection, pat_difference, pat_per_head_kind,
 	pat_explicit, pat_csr;
 
 const struct pat_kind *const pat_kinds[] = {
@@ -26,6 +26,7 @@ const struct pat_kind *const pat_kinds[] = {
 	&pat_union,             /* or_masks */
 	&pat_intersection,      /* and_masks */
 	&pat_difference,        /* first minus the rest */
+	&pat_per_head_kind,     /* one child per head */
 	&pat_explicit,          /* rows from the file */
 	&pat_csr,               /* CSR arrays from .npy files */
 };
