@@ -100,7 +100,7 @@ plots: all
 
 # Benchmarks: the machine's ceilings first (pct_peak reads them), then the
 # perf experiments, each into results/<name>/ with its plots.
-BENCH ?= perf perf-windows perf-scaling perf-random decode stacks
+BENCH ?= perf perf-windows perf-scaling perf-random decode stacks quality
 
 bench: all
 	$(BIN) machine

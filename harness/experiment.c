@@ -1459,3 +1459,24 @@ int exp_parse_spec(const char *spec, int causal, struct pattern *p,
 	exp_free(&x);
 	return rc;
 }
+
+int exp_parse_input(const char *spec, struct exp_input *in, struct err *e)
+{
+	struct ctx c = { .file = "<spec>", .e = e };
+	struct ynode *root;
+	struct err oe;
+	int rc;
+
+	memset(in, 0, sizeof *in);
+	if (yt_load_string("<spec>", spec, &root, e))
+		return -1;
+	if (!root)
+		return err_at(e, "<spec>", 1, 1, "input spec is empty");
+	rc = parse_input_item(&c, root, in);
+	if (!rc && in->kind->open && in->kind->open(in, &oe))
+		rc = err_set(e, "%s", oe.msg);
+	if (rc)
+		inp_free(in);
+	yt_free(root);
+	return rc;
+}

@@ -119,4 +119,9 @@ void exp_free(struct experiment *x);
 int exp_parse_spec(const char *spec, int causal, struct pattern *p,
 		   struct err *e);
 
+/* Parses one inline input spec ("synthetic: {temperature: 2}") into *in
+ * and opens it (files relative to the working folder); errors name
+ * "<spec>". inp_free it. */
+int exp_parse_input(const char *spec, struct exp_input *in, struct err *e);
+
 #endif

@@ -19,6 +19,7 @@
 #include "experiment.h"
 #include "plan.h"
 #include "merge.h"
+#include "inputs/maps.h"
 #include "plot.h"
 #include "slurm.h"
 #include "report.h"
@@ -171,8 +172,8 @@ static int cmd_run(int argc, char **argv)
 		exp_free(&x);
 		return fail(e.usage ? 2 : 1, &e);
 	}
-	fprintf(stderr, "sabench: %zu cells: %zu ok, %zu skipped, %zu failed, %zu from an earlier run; %.1f s\n",
-		s.cells, s.ok, s.skipped, s.failed, s.resumed, s.wall_s);
+	fprintf(stderr, "sabench: %zu cells: %zu ok, %zu skipped, %zu failed, %zu from an earlier run; %.1f s (inputs %.1f s, quality %.1f s)\n",
+		s.cells, s.ok, s.skipped, s.failed, s.resumed, s.wall_s, s.inputs_s, s.quality_s);
 	if (s.interrupted)
 		fprintf(stderr, "sabench: interrupted; finished rows are in '%s/results.csv'; continue with: sabench run %s -o %s --resume\n",
 			o.out_dir, x.path, o.out_dir);
@@ -427,6 +428,111 @@ static int cmd_pattern(int argc, char **argv)
 	gset_free(&g);
 	pat_free(&p);
 	return rc;
+}
+
+/* ---- inputs ---- */
+
+static int cmd_inputs(int argc, char **argv)
+{
+	static const char *type_names[] = { "int", "real", "names", "file" };
+
+	(void)argv;
+	if (argc != 1)
+		return usage_error(find_command("inputs")->usage, "%s", "inputs takes no arguments");
+	for (int i = 0; i < inp_kind_count; i++) {
+		const struct inp_kind *k = inp_kinds[i];
+		printf("%s\n  %s\n", k->name, k->summary);
+		for (int j = 0; j < k->n_params; j++) {
+			const struct inp_param *d = &k->params[j];
+			printf("  %-15s %-6s %s", d->name, type_names[d->type], d->doc);
+			if (d->required)
+				fputs(" (required)", stdout);
+			else if (d->type == INP_INT || d->type == INP_FLOAT)
+				printf(" (default %g)", d->def);
+			if (d->type == INP_WORDS) {
+				fputs("; one of:", stdout);
+				for (int w = 0; d->words[w]; w++)
+					printf(" %s", d->words[w]);
+			}
+			putchar('\n');
+		}
+		putchar('\n');
+	}
+	return 0;
+}
+
+static int cmd_attention(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "n", required_argument, NULL, 'n' },
+		{ "heads", required_argument, NULL, 'h' },
+		{ "kv-heads", required_argument, NULL, 'k' },
+		{ "head-dim", required_argument, NULL, 'd' },
+		{ "png", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *use = find_command("attention")->usage, *png = NULL;
+	long n = 256, heads = 0, kvh = 0, d = 64;
+	struct map_shape ms;
+	struct exp_input in;
+	struct err e;
+	char dir[4096], name[256];
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'n' && (parse_long(optarg, 1, &n) || n > 4096))
+			return usage_error(use, "--n must be an integer in [1, 4096], not '%s'", optarg);
+		if (c == 'h' && (parse_long(optarg, 1, &heads) || heads > 64))
+			return usage_error(use, "--heads must be an integer in [1, 64], not '%s'", optarg);
+		if (c == 'k' && (parse_long(optarg, 1, &kvh) || kvh > 64))
+			return usage_error(use, "--kv-heads must be an integer in [1, 64], not '%s'", optarg);
+		if (c == 'd' && (parse_long(optarg, 1, &d) || d > 1024))
+			return usage_error(use, "--head-dim must be an integer in [1, 1024], not '%s'", optarg);
+		if (c == 'p')
+			png = optarg;
+		if (c == '?')
+			return usage_error(use, "%s", "bad option");
+	}
+	if (optind != argc - 1)
+		return usage_error(use, "%s", "attention takes one input spec");
+	if (png && (strlen(png) < 5 || strcmp(png + strlen(png) - 4, ".png")))
+		return usage_error(use, "--png needs a file name ending in .png, not '%s'", png);
+	if (png && strchr(png, '\''))
+		return usage_error(use, "--png cannot take a quote in '%s'", png);
+	if (exp_parse_input(argv[optind], &in, &e))
+		return fail(2, &e);
+	if (in.shape.n) {               /* files fix the shape */
+		heads = in.shape.heads;
+		kvh = in.shape.kv_heads;
+		d = in.shape.head_dim;
+		n = n < in.shape.n ? n : in.shape.n;
+	}
+	if (!heads)
+		heads = in.kind->n_params && inp_param_index(in.kind, "heads") >= 0
+			? (long)in.val[inp_param_index(in.kind, "heads")].words.n : 4;
+	if (!kvh)
+		kvh = heads;
+	if (heads % kvh || d < in.kind->min_head_dim) {
+		inp_free(&in);
+		return usage_error(use, "%s", heads % kvh ? "--kv-heads must divide --heads"
+							  : "--head-dim is below what this input needs (8 for synthetic)");
+	}
+	ms = (struct map_shape){ .n = n, .heads = (int)heads, .kv_heads = (int)kvh, .d = (int)d, .seed = 42 };
+	snprintf(dir, sizeof dir, "%.*s", png && strrchr(png, '/') ? (int)(strrchr(png, '/') - png) : 1,
+		 png && strrchr(png, '/') ? png : ".");
+	printf("input %s: %ld heads (%ld K/V), head_dim %ld, n = %ld, dense causal attention\n",
+	       in.label, heads, kvh, d, n);
+	rc = maps_write(&in, &ms, png ? dir : NULL, stdout, &e);
+	if (!rc && png) {
+		const char *base = strrchr(png, '/') ? strrchr(png, '/') + 1 : png;
+		snprintf(name, sizeof name, "%.*s", (int)strlen(base) - 4, base);
+		rc = plot_attention(dir, name, n, &e);
+		if (!rc)
+			printf("wrote %s\n", png);
+	}
+	inp_free(&in);
+	return rc ? fail(1, &e) : 0;
 }
 
 /* ---- plot ---- */
@@ -735,6 +841,15 @@ static const struct command commands[] = {
 	  "  --png FILE       render a heatmap with gnuplot (and FILE's .svg twin)\n"
 	  "  --bidirectional  no causal clipping\n\n"
 	  "SPEC is YAML, as in an experiment: 'sink_window: {sinks: 1, size: 3}'.\n" },
+	{ "inputs", cmd_inputs, "inputs",
+	  "Lists the input kinds (where Q, K and V come from) with their parameters.\n" },
+	{ "attention", cmd_attention,
+	  "attention SPEC [--n N] [--heads H] [--kv-heads K] [--head-dim D] [--png FILE]",
+	  "Fills an input at n tokens (default 256, at most 4096) and prints, per\n"
+	  "head, what its dense causal attention keeps near the diagonal and on\n"
+	  "the first tokens; --png draws every head's map (and FILE's .svg twin).\n"
+	  "Files of an npy input fix heads and head_dim.\n\n"
+	  "SPEC is YAML, as in an experiment's inputs: 'synthetic: {temperature: 2}'.\n" },
 	{ "plot", cmd_plot, "plot RESULTS_DIR",
 	  "Draws the latency, FLOP and memory curves of RESULTS_DIR/results.csv\n"
 	  "into RESULTS_DIR/plots/ as PNG and SVG (needs gnuplot).\n" },

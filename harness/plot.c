@@ -109,6 +109,21 @@ int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
 	return run_gnuplot(script, vars, e);
 }
 
+int plot_attention(const char *outdir, const char *name, long n, struct err *e)
+{
+	char script[PATH_MAX + 64], vars[8800];
+
+	if (strchr(outdir, '\'') || strchr(name, '\''))
+		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", outdir);
+	if (!on_path("gnuplot"))
+		return err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) to draw '%s.png'", name);
+	snprintf(script, sizeof script, "%s/attention.gp", scripts_dir());
+	snprintf(vars, sizeof vars,
+		 "maps='%s/attention.dat'; labels='%s/attention.labels'; n=%ld; outdir='%s'; name='%s'",
+		 outdir, outdir, n, outdir, name);
+	return run_gnuplot(script, vars, e);
+}
+
 /* The pattern specs and labels of a run, from its manifest. */
 static int manifest_patterns(const char *dir, char ***specs, char ***labels,
 			     size_t *n, int *causal, long *seq_len, struct err *e)

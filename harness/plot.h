@@ -24,6 +24,9 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
 	       int causal, const char *outdir, const char *name, struct err *e);
 
+/* Draws outdir/attention.dat (maps_write) into outdir/name.png and .svg. */
+int plot_attention(const char *outdir, const char *name, long n, struct err *e);
+
 /* Draws out_dir/compare.csv into out_dir/compare.png and .svg. */
 int plot_compare(const char *out_dir, struct err *e);
 

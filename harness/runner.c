@@ -423,6 +423,7 @@ static int measure_quality(struct run_state *st, struct group *gr, struct err *e
 {
 	struct quality_memo *m;
 	char key[400];
+	double t0, dt;
 
 	if (!st->x->quality.enabled)
 		return 0;
@@ -433,10 +434,19 @@ static int measure_quality(struct run_state *st, struct group *gr, struct err *e
 			gr->has_quality = 1;
 			return 0;
 		}
+	t0 = now_s();
 	if (quality_measure(&gr->p, st->x->quality.rows, st->x->run.seed ^ gr->first ^ 0x51ULL,
 			    &gr->qual))
 		return 0;               /* out of memory: the columns stay empty */
 	gr->has_quality = 1;
+	dt = now_s() - t0;
+	st->sum->quality_s += dt;
+	if (dt >= 1.0 && st->o->progress) {
+		char line[600];
+		snprintf(line, sizeof line, "quality of %s on %s at n = %ld: %ld rows in %.1f s",
+			 gr->pat.label, gr->in->label, gr->p.n_kv, gr->qual.all.rows, dt);
+		st->o->progress(line);
+	}
 	m = realloc(st->memo, (st->n_memo + 1) * sizeof *m);
 	if (m) {
 		st->memo = m;
@@ -898,7 +908,9 @@ static int run_group(struct run_state *st, size_t first, size_t n, struct err *e
 			if (gr.s[i].active)
 				model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
 		fit_memory(&gr);
+		double t_in = now_s();
 		int in_rc = group_inputs(&gr, st->x->run.seed);
+		st->sum->inputs_s += now_s() - t_in;
 		if (in_rc) {
 			snprintf(why, sizeof why, "%s", in_rc == -1 ? "out of memory for the inputs"
 				 : "its inputs cannot fill this shape");

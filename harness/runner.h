@@ -35,6 +35,8 @@ struct run_summary {
 	size_t ok, skipped, failed;     /* rows this run wrote */
 	int interrupted;        /* stopped by SIGINT / SIGTERM */
 	double wall_s;          /* seconds */
+	double inputs_s;        /* of which making inputs */
+	double quality_s;       /* of which measuring quality */
 };
 
 /* Runs x into o->out_dir. Returns 0 when every cell was attempted or the

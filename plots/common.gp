@@ -36,9 +36,10 @@ do for [i=1:NP] { PAT[i] = line_of(cmd, i) }
 # The kernel axis (one marker each): the kernel, joined by "/" with each
 # of these shape columns that varies within the run, so that a series
 # never joins rows that differ in more than seq_len (decode runs sweep
-# kv_dtype and kv_layout). KX is its awk expression.
+# kv_dtype and kv_layout; runs with several inputs join their label).
+# KX is its awk expression.
 KX = sprintf("$%d", C_KERNEL)
-do for [v in "kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
+do for [v in "inputs kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
     cv = col(v)
     if (cv > 0) { if (nlines(distinct(cv)) > 1) { KX = KX.sprintf(" \"/\" $%d", cv) } }
 }

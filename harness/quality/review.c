@@ -128,6 +128,54 @@ static void write_choice(FILE *f, const struct res_table *q, const struct qcols 
 	free(pick);
 }
 
+/* Recall by head type (heads of a type averaged) for each pattern, for
+ * inputs `in` at seq_len n: which pattern keeps which kind of head. */
+static void write_by_type(FILE *f, const struct res_table *q, const struct qcols *c,
+			  const char *in, long n)
+{
+	const char *types[32], *pats[128];
+	size_t nt = 0, np = 0;
+
+	for (size_t i = 0; i < q->nrow; i++) {
+		size_t k;
+		if (strcmp(GET(q, i, c->inputs), in) || atol(GET(q, i, c->n)) != n || !GET(q, i, c->type)[0])
+			continue;
+		for (k = 0; k < nt && strcmp(types[k], GET(q, i, c->type)); k++)
+			;
+		if (k == nt && nt < 32)
+			types[nt++] = GET(q, i, c->type);
+		for (k = 0; k < np && strcmp(pats[k], GET(q, i, c->label)); k++)
+			;
+		if (k == np && np < 128)
+			pats[np++] = GET(q, i, c->label);
+	}
+	if (!nt)
+		return;
+	fprintf(f, "Recall by head type (heads of a type averaged), inputs %s, n = %ld:\n\n| pattern |", in, n);
+	for (size_t k = 0; k < nt; k++)
+		fprintf(f, " %s |", types[k]);
+	fputs("\n|---|", f);
+	for (size_t k = 0; k < nt; k++)
+		fputs("---:|", f);
+	fputc('\n', f);
+	for (size_t p = 0; p < np; p++) {
+		fprintf(f, "| %s |", pats[p]);
+		for (size_t k = 0; k < nt; k++) {
+			double sum = 0;
+			int cnt = 0;
+			for (size_t i = 0; i < q->nrow; i++)
+				if (!strcmp(GET(q, i, c->inputs), in) && atol(GET(q, i, c->n)) == n &&
+				    !strcmp(GET(q, i, c->label), pats[p]) && !strcmp(GET(q, i, c->type), types[k])) {
+					sum += atof(GET(q, i, c->recall));
+					cnt++;
+				}
+			fprintf(f, cnt ? " %.3f |" : " - |", cnt ? sum / cnt : 0.0);
+		}
+		fputc('\n', f);
+	}
+	fputc('\n', f);
+}
+
 static void write_per_head(FILE *f, const char *dir, const struct ynode *m)
 {
 	char path[4200];
@@ -163,6 +211,7 @@ static void write_per_head(FILE *f, const char *dir, const struct ynode *m)
 			continue;
 		done[nd++] = GET(&q, i, c.inputs);
 		write_choice(f, &q, &c, GET(&q, i, c.inputs), n, target_of(m), m);
+		write_by_type(f, &q, &c, GET(&q, i, c.inputs), n);
 	}
 	res_table_free(&q);
 }
