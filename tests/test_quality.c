@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness/quality/pareto.h"
 #include "../harness/quality/quality.h"
 #include "helpers.h"
 
@@ -190,4 +191,47 @@ Test(quality, window_on_noise_keeps_its_share_of_keys)
 	cr_assert(fabs(q.all.best_mean - want) < 1e-4, "any 16 keys keep the same");
 	quality_free(&q);
 	fx_free(&fx);
+}
+
+/* The Pareto points: best kernel per pattern against dense's best, at the
+ * largest seq_len; a pattern both slower and keeping less is off the front. */
+Test(quality, pareto_front_of_a_known_table)
+{
+	const char *dir = temp_dir();
+	char path[300];
+	struct res_table t;
+	struct pareto p;
+	struct err e;
+	const char *want_front[] = { "dense", "w1", "w3" };
+
+	snprintf(path, sizeof path, "%s/results.csv", dir);
+	write_text(path,
+		   "inputs,pattern,pattern_label,kernel,seq_len,threads,head_dim,mode,time_median_s,status,density,recall_mean,recall_min,recall_best_mean,out_err_mean\n"
+		   "syn,dense,dense,a,64,2,16,prefill,1.0,ok,1,1,1,1,0\n"
+		   "syn,window,w1,a,64,2,16,prefill,0.1,ok,0.2,0.5,0.1,0.6,0.5\n"
+		   "syn,window,w1,b,64,2,16,prefill,0.08,ok,0.2,0.5,0.1,0.6,0.5\n"
+		   "syn,window,w2,a,64,2,16,prefill,0.2,ok,0.2,0.4,0.1,0.6,0.6\n"
+		   "syn,window,w3,a,64,2,16,prefill,0.05,ok,0.1,0.3,0.1,0.4,0.7\n"
+		   "syn,window,w3,b,64,2,16,prefill,0.01,failed: differs,0.1,0.3,0.1,0.4,0.7\n"
+		   "syn,window,w2,a,32,2,16,prefill,0.001,ok,0.2,0.9,0.1,0.9,0.1\n"
+		   "syn,window,w2,a,64,1,16,prefill,0.001,ok,0.2,0.9,0.1,0.9,0.1\n");
+	cr_assert_eq(res_table_read(path, &t, &e), 0, "%s", e.msg);
+	cr_assert_eq(pareto_build(&t, &p), 0);
+	cr_assert_eq(p.seq_len, 64);
+	cr_assert_eq(p.threads, 2);
+	cr_assert_eq(p.n, 4, "one point per pattern at n = 64, 2 threads: %zu", p.n);
+	for (size_t i = 0; i < p.n; i++) {
+		int on = 0;
+		for (size_t k = 0; k < 3; k++)
+			on |= !strcmp(p.pt[i].label, want_front[k]);
+		cr_assert_eq(p.pt[i].front, on, "%s", p.pt[i].label);
+		if (!strcmp(p.pt[i].label, "w1")) {
+			cr_assert_str_eq(p.pt[i].kernel, "b", "the faster kernel");
+			cr_assert(fabs(p.pt[i].speedup - 12.5) < 1e-9);
+		}
+		if (!strcmp(p.pt[i].label, "w3"))
+			cr_assert(fabs(p.pt[i].speedup - 20.0) < 1e-9, "a failed row is no kernel's time");
+	}
+	pareto_free(&p);
+	res_table_free(&t);
 }

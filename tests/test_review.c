@@ -58,7 +58,8 @@ static void png_size(const char *path, unsigned *w, unsigned *h)
 Test(review, every_script_draws_its_picture, .timeout = 120)
 {
 	char out[256], png[400];
-	const char *names[] = { "latency", "flops", "memory", "speedup", "roofline", "masks" };
+	const char *names[] = { "latency", "flops", "memory", "speedup", "roofline", "pareto",
+				"quality", "masks" };
 	unsigned w, h;
 
 	if (!has_gnuplot())
@@ -215,4 +216,75 @@ Test(review, compare_matches_independent_u_tests, .timeout = 60)
 	cr_assert(strstr(csv, want), "want %s in\n%s", want, csv);
 	free(out);
 	free(csv);
+}
+
+/* Inputs and quality end to end: gaussian and synthetic inputs crossed
+ * with the patterns, the quality columns (dense keeps exactly all),
+ * quality.csv per head with the head types, the heads picture, and the
+ * report's per-head choice, which validates as an experiment's patterns. */
+Test(review, quality_outputs_end_to_end, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], *md, *snip, *end, back[4096];
+	struct csv t;
+	int dense = 0, window = 0;
+
+	snprintf(exp, sizeof exp, "%s/q.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "name: q\nshape: {heads: 5, head_dim: 16, threads: 2}\nsweep: {seq_len: [64, 200]}\n"
+		   "inputs: [gaussian, synthetic]\n"
+		   "patterns: [dense, {window: {size: 16}}, {sink_window: {sinks: 4, size: 12}}]\n"
+		   "kernels: [naive, tiled]\nrun: {warmup: 0, repeats: 1, min_time_ms: 0}\nquality: {rows: 32}\n");
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(run, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	cr_assert_eq(t.nrow, 2 * 2 * 3 * 2, "seq_len x inputs x patterns x kernels");
+	for (int i = 0; i < t.nrow; i++) {
+		if (!strcmp(csv_get(&t, i, "pattern"), "dense")) {
+			cr_assert_str_eq(csv_get(&t, i, "recall_mean"), "1");
+			cr_assert_str_eq(csv_get(&t, i, "out_err_max"), "0");
+			dense++;
+		} else if (!strcmp(csv_get(&t, i, "pattern"), "window")) {
+			cr_assert(atof(csv_get(&t, i, "recall_mean")) < 1.0);
+			cr_assert(atof(csv_get(&t, i, "recall_mean")) <= atof(csv_get(&t, i, "recall_best_mean")) + 1e-9);
+			window++;
+		}
+		cr_assert_str_eq(csv_get(&t, i, "quality_rows"), atol(csv_get(&t, i, "seq_len")) == 64 ? "320" : "1000",
+				 "every row of the 5 heads (n x n <= 2^20)");
+	}
+	cr_assert(dense == 8 && window == 8);
+	csv_free(&t);
+	snprintf(path, sizeof path, "%s/quality.csv", out);
+	csv_load(&t, path);
+	cr_assert_eq(t.nrow, 2 * 2 * 3 * 5, "a line per group and head");
+	cr_assert_str_eq(csv_get(&t, 15, "inputs"), "synthetic");
+	cr_assert_str_eq(csv_get(&t, 15, "head_type"), "sink_local");
+	cr_assert_str_eq(csv_get(&t, 19, "head_type"), "diffuse");
+	csv_free(&t);
+	if (has_gnuplot()) {
+		unsigned w, h;
+		char *plot[] = { "sabench", "plot", out, NULL };
+		cr_assert_eq(run_bin(plot, NULL, NULL), 0);
+		snprintf(path, sizeof path, "%s/plots/heads.png", out);
+		png_size(path, &w, &h);
+		cr_assert(w > 0 && h > 0, "heads.png");
+	}
+	char *rep[] = { "sabench", "report", out, NULL };
+	cr_assert_eq(run_bin(rep, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	md = read_text(path);
+	cr_assert(strstr(md, "## What each pattern keeps"));
+	cr_assert(strstr(md, "| dense | 1.0000 | 1.000 | 1.000 | 1.000 | 0 | 1.00x | **yes** |"));
+	snip = strstr(md, "  - label: per-head-synthetic\n");
+	cr_assert_not_null(snip, "a per_head snippet for the synthetic inputs");
+	end = strstr(snip, "```");
+	cr_assert_not_null(end);
+	snprintf(back, sizeof back, "name: back\nshape: {heads: 5, head_dim: 16}\nsweep: {seq_len: [64]}\npatterns:\n%.*skernels: [naive]\n",
+		 (int)(end - snip), snip);
+	snprintf(exp, sizeof exp, "%s/back.yaml", dir);
+	write_text(exp, back);
+	char *val[] = { "sabench", "validate", exp, NULL };
+	cr_assert_eq(run_bin(val, NULL, NULL), 0, "the snippet is an experiment's patterns:\n%s", back);
+	free(md);
 }
