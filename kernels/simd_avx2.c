@@ -3,6 +3,9 @@
  * rounding, a degree-6 polynomial and an exponent built in the integer
  * unit. Only called when the CPU has AVX2 and FMA. */
 #pragma GCC target("avx2,fma,f16c")
+#ifdef __clang__      /* clang ignores the GCC pragma (the fuzz build) */
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#endif
 #include <immintrin.h>
 #include <math.h>
 
@@ -317,3 +320,7 @@ const struct simd_ops simd_avx2 = {
 	.dots_kv = dots_kv_avx2,                /* f16 by F16C, bf16 by shift */
 	.axpys_kv = axpys_kv_avx2,              /* widened as they are loaded */
 };
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif

@@ -4,6 +4,9 @@
  * polynomial and scalef. Compiled for AVX-512 whatever the build's -march;
  * only called when the CPU has it. */
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma,f16c")
+#ifdef __clang__      /* clang ignores the GCC pragma (the fuzz build) */
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma,f16c"))), apply_to = function)
+#endif
 #include <immintrin.h>
 #include <math.h>
 
@@ -411,3 +414,7 @@ const struct simd_ops simd_avx512 = {
 	.dots_kv = dots_kv_avx512,              /* f16 by vcvtph2ps, bf16 by shift */
 	.axpys_kv = axpys_kv_avx512,            /* widened as they are loaded */
 };
+
+#ifdef __clang__
+#pragma clang attribute pop
+#endif
