@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/experiment.h"
-#include "../harness/plan.h"
+#include "../harness/config/experiment.h"
+#include "../harness/config/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/experiment.h"
+#include "../harness/config/experiment.h"
 #include "../patterns/gset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/experiment.h"
+#include "../harness/config/experiment.h"
 #include "helpers.h"
 
 static float seeded(unsigned long long i)

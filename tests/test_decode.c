@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/experiment.h"
-#include "../harness/model.h"
-#include "../harness/runner.h"
+#include "../harness/config/experiment.h"
+#include "../harness/run/model.h"
+#include "../harness/run/runner.h"
 #include "../kernels/kvcache.h"
 #include "helpers.h"
 

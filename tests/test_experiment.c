@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/experiment.h"
-#include "../harness/plan.h"
+#include "../harness/config/experiment.h"
+#include "../harness/config/plan.h"
 #include "helpers.h"
 
 struct bad_case {

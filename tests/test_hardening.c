@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../harness/verify.h"
+#include "../harness/run/verify.h"
 #include "helpers.h"
 
 static const char *const small_run =

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/experiment.h"
+#include "../harness/config/experiment.h"
 #include "../harness/npy.h"
-#include "../harness/runner.h"
+#include "../harness/run/runner.h"
 #include "helpers.h"
 
 /* A synthetic input with the default head types, and a problem over it. */

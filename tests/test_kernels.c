@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/runner.h"
+#include "../harness/run/runner.h"
 #include "../kernels/simd.h"
 #include "helpers.h"
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../harness/experiment.h"
+#include "../harness/config/experiment.h"
 #include "../patterns/gset.h"
 
 /* A membership predicate: is key j in G_i for head h, with parameters a. */

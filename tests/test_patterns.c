@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../harness/experiment.h"
+#include "../harness/config/experiment.h"
 #include "../patterns/gset.h"
 
 static void compile(const char *spec, int causal, long n, struct pattern *p,

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../stats.h"
-#include "../verify.h"
+#include "../run/stats.h"
+#include "../run/verify.h"
 #include "quality.h"
 
 /* q . k in double, eight partial sums so the compiler can vectorise. */

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "experiment.h"
-#include "results.h"
+#include "../config/experiment.h"
+#include "../out/results.h"
 
 /* Tolerances of verification against the double-precision oracle. */
 #define VERIFY_MAX_ABS 2e-4     /* largest |out - oracle| */

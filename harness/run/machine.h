@@ -5,8 +5,8 @@
 #ifndef SABENCH_MACHINE_H
 #define SABENCH_MACHINE_H
 
-#include "../kernels/simd.h"
-#include "err.h"
+#include "../../kernels/simd.h"
+#include "../err.h"
 
 #define MACHINE_MAX_THREADS 256
 

@@ -7,8 +7,8 @@
 
 #include <stdio.h>
 
-#include "counters.h"
-#include "experiment.h"
+#include "../config/experiment.h"
+#include "../run/counters.h"
 
 /* The values of one results.csv row; the column table says which field
  * each column prints and in what unit. */

@@ -2,7 +2,7 @@
 #ifndef SABENCH_PLOT_H
 #define SABENCH_PLOT_H
 
-#include "err.h"
+#include "../err.h"
 
 enum {
 	PLOT_OK = 0,

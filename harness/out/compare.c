@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../run/stats.h"
 #include "compare.h"
 #include "results.h"
-#include "stats.h"
 
 /* The times of cell in samples table t (malloc'ed, *n of them). */
 static double *cell_samples(const struct res_table *t, const char *cell, size_t *n)

@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../kernels/kvcache.h"
-#include "experiment.h"
-#include "model.h"
-#include "quality/review.h"
+#include "../../kernels/kvcache.h"
+#include "../config/experiment.h"
+#include "../config/ytree.h"
+#include "../quality/review.h"
+#include "../run/model.h"
 #include "report.h"
 #include "results.h"
-#include "ytree.h"
 
 /* Column numbers of the fields the report reads. */
 struct cols {

@@ -4,8 +4,8 @@
 #ifndef SABENCH_MASKS_H
 #define SABENCH_MASKS_H
 
-#include "../patterns/gset.h"
-#include "err.h"
+#include "../../patterns/gset.h"
+#include "../err.h"
 
 /* Fraction of kept pairs in each of dim x dim cells of layout l of g
  * (dim = min(n, cells)); *grid is malloc'ed, row-major, caller frees. */

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "../err.h"
 
 #define YT_MAX_DEPTH 32                 /* nesting limit */
 #define YT_MAX_BYTES (1 << 20)          /* file size limit */

@@ -4,8 +4,8 @@
 #ifndef SABENCH_MODEL_H
 #define SABENCH_MODEL_H
 
-#include "../kernels/kernel.h"
-#include "../patterns/pattern.h"
+#include "../../kernels/kernel.h"
+#include "../../patterns/pattern.h"
 
 struct cell_model {
 	double flops;           /* useful: 4 d nnz, all heads and sequences */

@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../kernels/peak.h"
+#include "../../kernels/peak.h"
+#include "../config/ytree.h"
+#include "../out/manifest.h"
 #include "machine.h"
-#include "manifest.h"
-#include "ytree.h"
 
 #define STREAM_FLOATS ((size_t)64 << 20)        /* 256 MiB per array */
 

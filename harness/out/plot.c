@@ -10,11 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../config/ytree.h"
+#include "../quality/pareto.h"
 #include "masks.h"
 #include "plot.h"
-#include "quality/pareto.h"
 #include "results.h"
-#include "ytree.h"
 
 #ifndef SABENCH_PLOTS_DIR
 #define SABENCH_PLOTS_DIR "plots"

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "../err.h"
 
 #define COMPARE_ALPHA 0.05      /* significance level */
 #define COMPARE_MIN_REPS 9      /* fewer: the U test means little */

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "err.h"
+#include "../err.h"
 
 struct merge_summary {
 	int shards;             /* shard folders joined */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../kernels/kvcache.h"
+#include "../../kernels/kvcache.h"
 #include "plan.h"
 
 /* Axis order of the grid, outermost first. */

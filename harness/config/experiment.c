@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "counters.h"
+#include "../npy.h"
+#include "../run/counters.h"
 #include "experiment.h"
-#include "npy.h"
 #include "ytree.h"
 
 const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {

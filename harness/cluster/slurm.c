@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "results.h"
+#include "../out/results.h"
 #include "slurm.h"
 
 static void self_path(char *buf, size_t len)

@@ -6,8 +6,8 @@
 
 #include <time.h>
 
-#include "counters.h"
-#include "experiment.h"
+#include "../config/experiment.h"
+#include "../run/counters.h"
 
 struct manifest {
 	const struct experiment *x;     /* what ran */

@@ -4,10 +4,10 @@
 #ifndef SABENCH_EXPERIMENT_H
 #define SABENCH_EXPERIMENT_H
 
-#include "../kernels/kernel.h"
-#include "../patterns/pattern.h"
-#include "err.h"
-#include "inputs/inputs.h"
+#include "../../kernels/kernel.h"
+#include "../../patterns/pattern.h"
+#include "../err.h"
+#include "../inputs/inputs.h"
 
 /* Shape fields: each may be fixed under shape: or swept under sweep:. */
 enum exp_field {

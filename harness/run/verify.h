@@ -3,7 +3,7 @@
 #ifndef SABENCH_VERIFY_H
 #define SABENCH_VERIFY_H
 
-#include "../kernels/kernel.h"
+#include "../../kernels/kernel.h"
 
 struct verify_ref {
 	long *rows;             /* checked query rows, ascending */

@@ -3,7 +3,7 @@
 #ifndef SABENCH_REPORT_H
 #define SABENCH_REPORT_H
 
-#include "err.h"
+#include "../err.h"
 
 /* Writes dir/report.md from dir/results.csv and dir/manifest.yaml. */
 int report_write(const char *dir, struct err *e);

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../config/ytree.h"
+#include "../out/results.h"
 #include "merge.h"
-#include "results.h"
-#include "ytree.h"
 
 #define MERGE_MAX 4096
 

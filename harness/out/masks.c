@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "experiment.h"
+#include "../config/experiment.h"
 #include "masks.h"
 
 int mask_grid(const struct gset *g, int l, long cells, float **grid,

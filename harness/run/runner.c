@@ -14,15 +14,15 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../kernels/kvcache.h"
-#include "../kernels/simd.h"
+#include "../../kernels/kvcache.h"
+#include "../../kernels/simd.h"
+#include "../config/plan.h"
+#include "../npy.h"
+#include "../out/manifest.h"
+#include "../quality/quality.h"
 #include "counters.h"
 #include "machine.h"
-#include "manifest.h"
 #include "model.h"
-#include "npy.h"
-#include "plan.h"
-#include "quality/quality.h"
 #include "runner.h"
 #include "stats.h"
 #include "verify.h"

@@ -9,8 +9,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "../kernels/kvcache.h"
-#include "../kernels/simd.h"
+#include "../../kernels/kvcache.h"
+#include "../../kernels/simd.h"
 #include "manifest.h"
 
 #ifndef SABENCH_GIT

@@ -3,7 +3,7 @@
 #ifndef SABENCH_SLURM_H
 #define SABENCH_SLURM_H
 
-#include "err.h"
+#include "../err.h"
 
 struct slurm_opts {
 	const char *experiment;         /* EXP.yaml */
