@@ -31,6 +31,30 @@ static float *filled(size_t n, unsigned long long salt, float scale)
 	return x;
 }
 
+const char *const fx_every_kind[] = {
+	"dense",
+	"window: {size: 7}",
+	"sink_window: {sinks: 3, size: 6}",
+	"dilated: {size: 4, dilation: 3}",
+	"strided: {stride: 5}",
+	"fixed: {block: 6, summary: 2}",
+	"chunked: {size: 9}",
+	"prefix_lm: {prefix: 11}",
+	"document: {lengths: [10, 17, 5]}",
+	"global: {tokens: [0, 13]}",
+	"random: {density: 0.2, seed: 3, per_head: true}",
+	"bigbird: {block: 4, window_blocks: 3, global_blocks: 1, random_blocks: 2, seed: 1}",
+	"ds_fixed: {block: 4, local_blocks: 4, global_blocks: 1, different_per_head: true}",
+	"bslongformer: {block: 4, window_blocks: 3, global_block_indices: [0, 6]}",
+	"union: [{window: {size: 4}}, {global: {tokens: [0, 1, 2]}}]",
+	"intersection: [{window: {size: 12}}, {strided: {stride: 3}}]",
+	"difference: [{chunked: {size: 16}}, {window: {size: 2}}]",
+	"per_head: [{window: {size: 5}}, dense, {strided: {stride: 4}}]",
+	"explicit: {rows: [[0], [], [1, 2], [0, 3]]}",
+};
+
+const size_t fx_every_kind_count = sizeof fx_every_kind / sizeof *fx_every_kind;
+
 void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 	     int batch, int heads, int kv_heads, int d, float scale)
 {

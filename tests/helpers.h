@@ -26,6 +26,12 @@ void fx_free(struct fixture *fx);
 double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
 		  long *nonfinite);
 
+/* A small spec of every pattern kind but csr (which needs files; see
+ * test_inputs.c), for tests that sweep the kinds; fx_every_kind_count of
+ * them. */
+extern const char *const fx_every_kind[];
+extern const size_t fx_every_kind_count;
+
 /* Runs "$SABENCH_BIN args..." (argv NULL-terminated, argv[0] ignored),
  * capturing stdout and stderr into malloc'ed strings (may be NULL).
  * Returns the exit status, or 128 + signal. */

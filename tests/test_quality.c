@@ -101,32 +101,18 @@ static void brute_row(const struct problem *p, int b, int h, long r, struct qual
 	free(in_g);
 }
 
-static const char *const every_kind[] = {
-	"dense", "window: {size: 7}", "sink_window: {sinks: 3, size: 6}",
-	"dilated: {size: 4, dilation: 3}", "strided: {stride: 5}",
-	"fixed: {block: 6, summary: 2}", "chunked: {size: 9}", "prefix_lm: {prefix: 11}",
-	"document: {lengths: [10, 17, 5]}", "global: {tokens: [0, 13]}",
-	"random: {density: 0.2, seed: 3, per_head: true}",
-	"bigbird: {block: 4, window_blocks: 3, global_blocks: 1, random_blocks: 2, seed: 1}",
-	"ds_fixed: {block: 4, local_blocks: 4, global_blocks: 1, different_per_head: true}",
-	"bslongformer: {block: 4, window_blocks: 3, global_block_indices: [0, 6]}",
-	"union: [{window: {size: 4}}, {global: {tokens: [0, 1, 2]}}]",
-	"intersection: [{window: {size: 12}}, {strided: {stride: 3}}]",
-	"difference: [{chunked: {size: 16}}, {window: {size: 2}}]",
-	"explicit: {rows: [[0], [], [1, 2], [0, 3]]}",
-};
 
 Test(quality, every_kind_against_brute_force)
 {
 	double ws[2 * 45 + 3 * 16];
 
-	for (size_t s = 0; s < sizeof every_kind / sizeof *every_kind; s++)
+	for (size_t s = 0; s < fx_every_kind_count; s++)
 		for (int causal = 1; causal >= 0; causal--) {
 			struct fixture fx;
-			if (!causal && strstr(every_kind[s], "explicit"))
+			if (!causal && strstr(fx_every_kind[s], "explicit"))
 				continue;
 			/* scale 3: peaked softmaxes, so G's choice matters */
-			fx_make(&fx, every_kind[s], causal, 45, 1, 4, 2, 16, 3.0f);
+			fx_make(&fx, fx_every_kind[s], causal, 45, 1, 4, 2, 16, 3.0f);
 			for (int h = 0; h < 4; h++)
 				for (long r = 0; r < 45; r++) {
 					struct quality_row got, want;
@@ -136,7 +122,7 @@ Test(quality, every_kind_against_brute_force)
 						  fabs(got.best - want.best) < 1e-12 &&
 						  fabs(got.err - want.err) < 1e-9,
 						  "%s (%s) head %d row %ld: recall %.15g/%.15g best %.15g/%.15g err %.15g/%.15g",
-						  every_kind[s], causal ? "causal" : "bidirectional", h, r,
+						  fx_every_kind[s], causal ? "causal" : "bidirectional", h, r,
 						  got.recall, want.recall, got.best, want.best, got.err, want.err);
 					cr_assert(got.recall <= got.best + 1e-12, "no G of its size keeps more");
 				}
