@@ -271,24 +271,36 @@ Test(kinds, bigbird_without_random)
 		}
 }
 
+/* DeepSpeed's FixedSparsityConfig: is block column C global for head h
+ * (a: block, local, global, causal, per_head, horizontal)? Full windows:
+ * their last G blocks (moved by head); a short last window: G blocks
+ * starting at min(end + first, nb - G) (DeepSpeed's set_global_layout). */
+static int ds_global(const long *a, long nb, long C, int h)
+{
+	long l = a[1], g = a[2], s = a[4] ? h % (l / g) : 0, lo = l - (s + 1) * g;
+	long end = nb - nb % l, start = end + lo < nb - g ? end + lo : nb - g;
+
+	if (C < end && C % l >= lo && C % l < lo + g)
+		return 1;
+	return nb % l && C >= start && C < start + g;
+}
+
 static int p_ds_fixed(const long *a, long n, long i, long j, int h)
 {
-	long b = a[0], l = a[1], g = a[2], R = i / b, C = j / b;
-	long s = a[4] ? h % (l / g) : 0, lo = l - (s + 1) * g, hi = l - s * g;
-	int row_global = R % l >= lo && R % l < hi;
-	(void)n;
+	long b = a[0], l = a[1], R = i / b, C = j / b, nb = (n + b - 1) / b;
+
 	if (a[3] && j > i)
 		return 0;
-	if (!a[3] && row_global)
+	if (!a[3] && a[5] && ds_global(a, nb, R, h))
 		return 1;
-	return C / l == R / l || (C % l >= lo && C % l < hi);
+	return C / l == R / l || ds_global(a, nb, C, h);
 }
 
 Test(kinds, ds_fixed_with_and_without_heads)
 {
 	for (int c = 1; c >= 0; c--)
 		FOR_N {
-			long a[5] = { 2, 4, 1, c, 0 };
+			long a[6] = { 2, 4, 1, c, 0, 0 };
 			check_kind("ds_fixed: {block: 2, local_blocks: 4, global_blocks: 1}", c, n, 1,
 				   p_ds_fixed, a);
 			a[4] = 1;
@@ -297,6 +309,13 @@ Test(kinds, ds_fixed_with_and_without_heads)
 			a[2] = 2;
 			check_kind("ds_fixed: {block: 2, local_blocks: 4, global_blocks: 2, different_per_head: true}",
 				   c, n, 3, p_ds_fixed, a);
+			if (c)
+				continue;
+			a[2] = 1;
+			a[4] = 0;
+			a[5] = 1;
+			check_kind("ds_fixed: {block: 2, local_blocks: 4, global_blocks: 1, horizontal_global_attention: true}",
+				   c, n, 1, p_ds_fixed, a);
 		}
 }
 

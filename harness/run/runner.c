@@ -1,8 +1,10 @@
 /* runner.c - runs the plan group by group. A group is the cells that share
- * one shape, thread count and pattern variant: their inputs and G-set are
- * made once, then every kernel of the group is timed interleaved (each
- * round runs each unfinished kernel once, in a seeded shuffled order) so
- * that slow drift of a shared host hits all of them alike. */
+ * one shape, thread count, inputs and pattern variant: their tensors and
+ * G-set are made once, then every kernel of the group is timed interleaved
+ * (each round runs each unfinished kernel once, in a seeded shuffled order)
+ * so that slow drift of a shared host hits all of them alike; after timing,
+ * verification, then quality (once per group, reused across thread
+ * counts). */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
