@@ -72,11 +72,20 @@ sel_pat(i, f) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && $%d
 series(i, j) = sprintf("%s, %s", PAT[i], KER[j])
 facet(f) = sprintf("threads %s, head_dim %s", FT[f], FD[f])
 
-# Colour per pattern, marker per kernel: the same in every picture.
-array COLOURS[12] = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", \
-                     "#a6761d", "#666666", "#1f78b4", "#b2182b", "#35978f", "#8c510a"]
-colour(i) = COLOURS[(i - 1) % 12 + 1]
-marker(j) = (j - 1) % 6 + 5
+# Colour per pattern, marker per kernel: the same in every picture. 24
+# colours; past them a pattern's series take the next markers, so no two
+# series of a run share both colour and marker (tests/test_review.c).
+array COLOURS[24] = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", \
+                     "#a6761d", "#666666", "#1f78b4", "#b2182b", "#35978f", "#8c510a", \
+                     "#6a3d9a", "#ff7f00", "#33a02c", "#fb9a99", "#000000", "#b15928", \
+                     "#01665e", "#c51b7d", "#4d9221", "#2166ac", "#dfc27d", "#8073ac"]
+colour(i) = COLOURS[(i - 1) % 24 + 1]
+cycle(i) = int((i - 1) / 24)
+# marker of series j (of nj per pattern) of pattern i: point types 5-14
+marker_of(i, j, nj) = ((j - 1) + nj * cycle(i)) % 10 + 5
+marker(i, j) = marker_of(i, j, NK)
+# marker of a series that is the pattern alone (useful FLOPs, KV cache)
+pmark(i) = (2 + cycle(i)) % 10 + 5
 dash(j) = (j - 1) % 5 + 1
 
 # Opens output NAME.FMT for FMT png or svg at w x h pixels.

@@ -25,9 +25,9 @@ do for [fmt in "png svg"] {
     set format y "%.0e"
     set ylabel "FLOP"
     plot for [i=1:NP] sel_pat(i, 1) using "seq_len":"flops" \
-            with linespoints lc rgb colour(i) pt 7 lw 2 title sprintf("useful: %s", PAT[i]), \
+            with linespoints lc rgb colour(i) pt pmark(i) lw 2 title sprintf("useful: %s", PAT[i]), \
          for [i=1:NP] for [j=1:NK] sel(i, j, 1, 0) using "seq_len":"flops_exec" \
-            with linespoints lc rgb colour(i) pt marker(j) dt 2 lw 1 \
+            with linespoints lc rgb colour(i) pt marker(i, j) dt 2 lw 1 \
             title sprintf("executed: %s", series(i, j))
 
     set title "Waste: executed / useful FLOPs"
@@ -35,7 +35,7 @@ do for [fmt in "png svg"] {
     set ylabel "flops_exec / flops"
     plot for [i=1:NP] for [j=1:NK] sel(i, j, 1, 0) \
             using "seq_len":(column("flops_exec") / column("flops")) \
-            with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 \
+            with linespoints lc rgb colour(i) pt marker(i, j) dt dash(j) lw 1.5 \
             title series(i, j)
     do for [k=3:NC] { set multiplot next }
 
@@ -51,7 +51,7 @@ do for [fmt in "png svg"] {
             set label 1 sprintf("FMA peak %.0f GFLOP/s (sabench machine)", PEAK) at graph 0.02, first PEAK * 1.03 font ",9"
         }
         plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) using "seq_len":"gflops" \
-            with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 \
+            with linespoints lc rgb colour(i) pt marker(i, j) dt dash(j) lw 1.5 \
             title series(i, j), \
             (PEAK > 0 ? PEAK : 1/0) with lines lc rgb "#444444" dt 3 lw 1.5 notitle
         unset label 1

@@ -25,7 +25,7 @@ do for [fmt in "png svg"] {
         set title facet(f)
         plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) \
             using "seq_len":"time_median_s":"time_min_s":"time_p90_s" \
-            with yerrorlines lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 ps 1 \
+            with yerrorlines lc rgb colour(i) pt marker(i, j) dt dash(j) lw 1.5 ps 1 \
             title sprintf("%s (n^%.2f)", series(i, j), slope(i, j, f))
     }
     unset multiplot

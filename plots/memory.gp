@@ -22,25 +22,25 @@ do for [fmt in "png svg"] {
     set ylabel "kv_cache_bytes"
     if (col("kv_cache_bytes")) {
         plot for [i=1:NP] sel_pat(i, 1) using "seq_len":"kv_cache_bytes" \
-            with linespoints lc rgb colour(i) pt 7 lw 1.5 title PAT[i]
+            with linespoints lc rgb colour(i) pt pmark(i) lw 1.5 title PAT[i]
     } else { print "sabench plots: memory.gp left out kv_cache_bytes (no such column)"; set multiplot next }
     set title "Largest score buffer"
     set ylabel "score_bytes"
     if (col("score_bytes")) {
         plot for [i=1:NP] for [j=1:NK] sel(i, j, 1, 0) using "seq_len":"score_bytes" \
-            with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 title series(i, j)
+            with linespoints lc rgb colour(i) pt marker(i, j) dt dash(j) lw 1.5 title series(i, j)
     } else { print "sabench plots: memory.gp left out score_bytes (no such column)"; set multiplot next }
     set title "Storage of the compiled G-set"
     set ylabel "pattern_bytes"
     if (col("pattern_bytes")) {
         plot for [i=1:NP] sel_pat(i, 1) using "seq_len":"pattern_bytes" \
-            with linespoints lc rgb colour(i) pt 7 lw 1.5 title PAT[i]
+            with linespoints lc rgb colour(i) pt pmark(i) lw 1.5 title PAT[i]
     } else { print "sabench plots: memory.gp left out pattern_bytes (no such column)"; set multiplot next }
     set title "Measured peak resident memory"
     set ylabel "peak_rss_bytes"
     if (col("peak_rss_bytes")) {
         plot for [i=1:NP] for [j=1:NK] sel(i, j, 1, 1) using "seq_len":"peak_rss_bytes" \
-            with linespoints lc rgb colour(i) pt marker(j) dt dash(j) lw 1.5 title series(i, j)
+            with linespoints lc rgb colour(i) pt marker(i, j) dt dash(j) lw 1.5 title series(i, j)
     } else { print "sabench plots: memory.gp left out peak_rss_bytes (no such column)" }
     unset multiplot
 }

@@ -25,7 +25,7 @@ pt(i, k) = sprintf("< awk -F, 'NR>1 && $%d==\"%s\" && $%d==\"%s\" && $%d!=\"\" &
     P_LAB, PAT[i], P_IN, INP[k], P_REC, P_SP, P_ERR, P_REC, P_SP, pareto)
 front(k) = sprintf("< awk -F, 'NR>1 && $%d==\"%s\" && $%d==1 {e=$%d+0; print $%d, $%d, (e > 1e-6 ? e : 1e-6)}' '%s' | sort -g", \
     P_IN, INP[k], P_FRONT, P_ERR, P_REC, P_SP, pareto)
-ptmark(k) = (k - 1) % 6 + 5
+ptmark(k) = marker_of(1, k, NI)     # the legend entry of inputs k
 set datafile nocolumnheaders
 set datafile separator whitespace
 KR = key_rows(NP + NI, 1100)
@@ -42,7 +42,7 @@ do for [fmt in "png svg"] {
     set ylabel "speed-up over dense (best kernel each)"
     set xrange [0:1.02]
     set title "speed-up against recall"
-    plot for [i=1:NP] for [k=1:NI] pt(i, k) using 1:2 with points lc rgb colour(i) pt ptmark(k) ps 1.6 \
+    plot for [i=1:NP] for [k=1:NI] pt(i, k) using 1:2 with points lc rgb colour(i) pt marker_of(i, k, NI) ps 1.6 \
             title (k == 1 ? PAT[i] : ""), \
          for [k=1:NI] front(k) using 1:2 with lines lc rgb "#444444" dt k lw 1.5 title sprintf("front, %s", INP[k]), \
          for [k=1:NI] NaN with points lc rgb "#444444" pt ptmark(k) title sprintf("inputs %s", INP[k])
@@ -51,7 +51,7 @@ do for [fmt in "png svg"] {
     set xrange [*:*]
     set format x "%g"
     set xlabel "output error: ||o_G - o_dense|| / ||o_dense|| (mean over rows)"
-    plot for [i=1:NP] for [k=1:NI] pt(i, k) using 3:2 with points lc rgb colour(i) pt ptmark(k) ps 1.6 notitle
+    plot for [i=1:NP] for [k=1:NI] pt(i, k) using 3:2 with points lc rgb colour(i) pt marker_of(i, k, NI) ps 1.6 notitle
     unset logscale x
     unset multiplot
 }

@@ -19,7 +19,7 @@ do for [k=1:NI] { INP[k] = line_of(cmd, k) }
 q(i, k, cond) = sprintf("< awk -F, 'NR>1 && $%d==\"%s\" && $%d==\"%s\" && $%d==\"%s\" && $%d==%s && $%d==%s && $%d!=\"\"%s {print $%d, $%d, $%d}' '%s' | sort -g", \
     C_LABEL, PAT[i], C_IN, INP[k], C_KERNEL, KER[1][1:(strstrt(KER[1], "/") ? strstrt(KER[1], "/") - 1 : strlen(KER[1]))], \
     C_THREADS, FT[1], C_HDIM, FD[1], C_REC, cond, C_SEQ, C_DENSITY, C_REC, csv)
-ptmark(k) = (k - 1) % 6 + 5
+ptmark(k) = marker_of(1, k, NI)     # the legend entry of inputs k
 set datafile nocolumnheaders
 KR = key_rows(NP + NI, 1100)
 H = 540 + KR * KEYROW
@@ -37,12 +37,12 @@ do for [fmt in "png svg"] {
     set format x "%g"
     set xlabel "density (pairs of G / pairs of dense)"
     plot for [i=1:NP] for [k=1:NI] q(i, k, sprintf(" && $%d==%g", C_SEQ, NHI)) using 2:3 with points \
-            lc rgb colour(i) pt ptmark(k) ps 1.6 title (k == 1 ? PAT[i] : ""), \
+            lc rgb colour(i) pt marker_of(i, k, NI) ps 1.6 title (k == 1 ? PAT[i] : ""), \
          x with lines lc rgb "#999999" dt 2 title "recall = density", \
          for [k=1:NI] NaN with points lc rgb "#444444" pt ptmark(k) title sprintf("inputs %s", INP[k])
     set title "recall against seq_len"
     set xlabel "seq_len (tokens)"
     @SEQ_X
-    plot for [i=1:NP] for [k=1:NI] q(i, k, "") using 1:3 with linespoints lc rgb colour(i) pt ptmark(k) dt k notitle
+    plot for [i=1:NP] for [k=1:NI] q(i, k, "") using 1:3 with linespoints lc rgb colour(i) pt marker_of(i, k, NI) dt k notitle
     unset multiplot
 }

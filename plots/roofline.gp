@@ -39,7 +39,7 @@ do for [fmt in "png svg"] {
             set label 2 "no ceilings: run 'sabench machine'" at graph 0.02, graph 0.95 font ",9"
         }
         plot for [i=1:NP] for [j=1:NK] sel(i, j, f, 1) using "intensity":"gflops" with points \
-                lc rgb colour(i) pt marker(j) ps 1.3 title series(i, j), \
+                lc rgb colour(i) pt marker(i, j) ps 1.3 title series(i, j), \
              roof(x) with lines lc rgb "#444444" lw 2 title "ceiling (measured)"
         unset label 2
     }

@@ -37,7 +37,7 @@ do for [fmt in "png svg"] {
     do for [f=1:NF] {
         set title facet(f)
         plot for [i=1:NP] for [j=1:NK] pts(i, j, f) using 1:2 with points \
-                lc rgb colour(i) pt marker(j) ps 1.5 title series(i, j), \
+                lc rgb colour(i) pt marker(i, j) ps 1.5 title series(i, j), \
              1/x with lines lc rgb "#444444" dt 2 title "ideal: 1 / density"
     }
     unset multiplot

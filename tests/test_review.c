@@ -288,3 +288,48 @@ Test(review, quality_outputs_end_to_end, .timeout = 120)
 	cr_assert_eq(run_bin(val, NULL, NULL), 0, "the snippet is an experiment's patterns:\n%s", back);
 	free(md);
 }
+
+/* Past twelve (and twenty-four) patterns, every series of a picture
+ * keeps its own colour and marker pair: common.gp's choice for 30 patterns
+ * x 3 kernels, and for the pattern-only series, printed by gnuplot. */
+Test(review, series_never_share_colour_and_marker, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char csv[300], gp[300], cmd[1200], line[128], seen[200][32];
+	FILE *f, *p;
+	int n = 0, per_pattern = 0;
+
+	if (!has_gnuplot())
+		cr_skip_test("gnuplot is not installed");
+	snprintf(csv, sizeof csv, "%s/results.csv", dir);
+	f = fopen(csv, "w");
+	cr_assert_not_null(f);
+	fputs("pattern_label,kernel,threads,head_dim,seq_len,time_median_s\n", f);
+	for (int i = 0; i < 30; i++)
+		for (int j = 0; j < 3; j++)
+			fprintf(f, "p%d,k%d,1,16,64,0.001\n", i, j);
+	fclose(f);
+	snprintf(gp, sizeof gp, "%s/probe.gp", dir);
+	f = fopen(gp, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "load '%s/common.gp'\n"
+		"do for [i=1:NP] { do for [j=1:NK] { print sprintf('s %%s %%d', colour(i), marker(i, j)) } }\n"
+		"do for [i=1:NP] { print sprintf('p %%s %%d', colour(i), pmark(i)) }\n",
+		root_path("plots"));
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "gnuplot -e \"csv='%s'; outdir='%s'\" '%s' 2>&1", csv, dir, gp);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof line, p) && n < 200) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] != 's' && line[0] != 'p')
+			continue;
+		for (int k = 0; k < n; k++)
+			cr_assert_str_neq(seen[k], line, "two series share colour and marker: %s", line);
+		snprintf(seen[n++], sizeof seen[0], "%s", line);
+		per_pattern += line[0] == 'p';
+	}
+	cr_assert_eq(pclose(p), 0);
+	cr_assert_eq(n, 30 * 3 + 30, "every series printed: %d", n);
+	cr_assert_eq(per_pattern, 30);
+}
