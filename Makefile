@@ -88,8 +88,11 @@ $(TEST_BIN): $(LIB_OBJ) $(TEST_OBJ)
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL) -lcriterion
 
 # The default experiment, then its plots. --force: `make run` always
-# measures afresh (use `sabench run ... --resume` to continue a run).
+# measures afresh (use `sabench run ... --resume` to continue a run). On a
+# first run the machine's ceilings are measured quickly, so pct_peak and
+# the rooflines have them (`sabench machine` measures them in full).
 run: all
+	@test -f results/machine.yaml || $(BIN) machine --quick
 	$(BIN) run $(EXPERIMENT) -o results/$(RUN_NAME) --force
 	$(BIN) plot results/$(RUN_NAME)
 	$(BIN) report results/$(RUN_NAME)

@@ -560,13 +560,14 @@ static int cmd_machine(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "quick", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *use = find_command("machine")->usage, *out = "results/machine.yaml";
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	struct machine_peaks *mp = malloc(sizeof *mp);
 	struct err e;
-	int c, rc;
+	int c, rc, quick = 0;
 
 	if (!mp)
 		return fprintf(stderr, "sabench: out of memory\n"), 1;
@@ -574,6 +575,8 @@ static int cmd_machine(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		if (c == 'o')
 			out = optarg;
+		else if (c == 'q')
+			quick = 1;
 		else if (c == 't' && !parse_long(optarg, 1, &threads))
 			;
 		else {
@@ -589,7 +592,7 @@ static int cmd_machine(int argc, char **argv)
 		free(mp);
 		return fail(1, &e);
 	}
-	rc = machine_measure(mp, (int)threads, print_progress, &e);
+	rc = machine_measure(mp, (int)threads, quick, print_progress, &e);
 	if (!rc)
 		rc = machine_write(out, mp, &e);
 	free(mp);
@@ -878,11 +881,13 @@ static const struct command commands[] = {
 	  "and build, a table per seq_len (median time, GFLOP/s, speed-up and\n"
 	  "KV-cache saving over dense, verification), the best kernel per pattern,\n"
 	  "noisy and skipped cells, and the pictures of `sabench plot`.\n" },
-	{ "machine", cmd_machine, "machine [-o FILE] [--threads N]",
+	{ "machine", cmd_machine, "machine [-o FILE] [--threads N] [--quick]",
 	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
 	  "FMA GFLOP/s per ISA (independent accumulators) and STREAM triad and read\n"
 	  "GB/s for 1..N threads, into FILE (default results/machine.yaml). Runs\n"
-	  "then fill pct_peak from it (or from $SABENCH_MACHINE). About 10 s.\n" },
+	  "then fill pct_peak from it (or from $SABENCH_MACHINE). About 10 s;\n"
+	  "--quick takes a few seconds (fewer, shorter tries: a lower bound, marked\n"
+	  "quick in the file), as `make run` does when there is no machine.yaml.\n" },
 	{ "counters", cmd_counters, "counters",
 	  "Shows PAPI's version, components, the hardware events available here\n"
 	  "and sabench's own software-defined events.\n" },

@@ -333,3 +333,36 @@ Test(review, series_never_share_colour_and_marker, .timeout = 60)
 	cr_assert_eq(n, 30 * 3 + 30, "every series printed: %d", n);
 	cr_assert_eq(per_pattern, 30);
 }
+
+/* The quick mode of `sabench machine` (what a first `make run` does
+ * without results/machine.yaml): a row per thread count, marked quick,
+ * and a run reading it fills pct_peak. */
+Test(review, quick_machine_fills_pct_peak, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char m[300], exp[300], out[300], path[400], *text;
+	struct csv t;
+	int filled = 0;
+
+	snprintf(m, sizeof m, "%s/machine.yaml", dir);
+	char *argv[] = { "sabench", "machine", "--quick", "--threads", "2", "-o", m, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	text = read_text(m);
+	cr_assert_not_null(text);
+	cr_assert(strstr(text, "\nquick: true"), "%s", text);
+	cr_assert(strstr(text, "{threads: 1, ") && strstr(text, "{threads: 2, "), "%s", text);
+	free(text);
+	setenv("SABENCH_MACHINE", m, 1);
+	snprintf(exp, sizeof exp, "%s/p.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "name: p\nshape: {heads: 2, head_dim: 16, threads: 2}\nsweep: {seq_len: [128]}\n"
+		   "patterns: [dense]\nkernels: [naive, tiled]\nrun: {warmup: 0, repeats: 1, min_time_ms: 0}\n");
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(run, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	for (int i = 0; i < t.nrow; i++)
+		filled += csv_get(&t, i, "pct_peak")[0] != 0;
+	cr_assert_eq(filled, t.nrow, "pct_peak in every row");
+	csv_free(&t);
+}

@@ -2,7 +2,9 @@
  * thread of a team runs independent FMA chains, timed between barriers,
  * best of ten. Memory: STREAM's method: arrays of 256 MiB each, touched
  * in parallel first, best of twenty sweeps (STREAM's NTIMES: on a shared
- * host the best sweep is the ceiling). */
+ * host the best sweep is the ceiling). The quick mode (a first `make run`
+ * without results/machine.yaml) takes the best of three FMA tries and five
+ * sweeps of 64 MiB arrays: a few seconds, and a lower bound. */
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -17,6 +19,18 @@
 #include "machine.h"
 
 #define STREAM_FLOATS ((size_t)64 << 20)        /* 256 MiB per array */
+#define QUICK_FLOATS ((size_t)16 << 20)         /* 64 MiB: still beyond an LLC */
+
+/* How long to measure: tries and their length. */
+struct effort {
+	int fma_tries;          /* best of */
+	double fma_try_s;       /* seconds a try */
+	int sweeps;             /* memory sweeps, best of */
+	size_t floats;          /* per STREAM array */
+};
+
+static const struct effort full_effort = { 10, 0.1, 20, STREAM_FLOATS };
+static const struct effort quick_effort = { 3, 0.05, 5, QUICK_FLOATS };
 
 static double now_s(void)
 {
@@ -44,7 +58,7 @@ static double time_fma(enum kern_isa isa, int t, long iters)
 	return flops / (t1 - t0) * 1e-9;
 }
 
-static double best_fma(enum kern_isa isa, int t)
+static double best_fma(enum kern_isa isa, int t, const struct effort *ef)
 {
 	long iters = 1 << 20;
 	double best = 0, g = time_fma(isa, t, iters);
@@ -52,8 +66,8 @@ static double best_fma(enum kern_isa isa, int t)
 	/* about 0.1 s a try, best of ten: on a shared host a try can lose a
 	 * thread to a neighbour (a team of two once measured one thread's
 	 * rate in all of three tries) */
-	iters = (long)((double)iters * 0.1 / ((double)iters * 768.0 / (g * 1e9)));
-	for (int rep = 0; rep < 10; rep++) {
+	iters = (long)((double)iters * ef->fma_try_s / ((double)iters * 768.0 / (g * 1e9)));
+	for (int rep = 0; rep < ef->fma_tries; rep++) {
 		g = time_fma(isa, t, iters > 1000 ? iters : 1000);
 		best = g > best ? g : best;
 	}
@@ -61,34 +75,39 @@ static double best_fma(enum kern_isa isa, int t)
 }
 
 static void sweep_memory(struct machine_peaks *mp, int t, float *a, float *b,
-			 float *c)
+			 float *c, const struct effort *ef)
 {
-	for (int rep = 0; rep < 20; rep++) {
+	const size_t floats = ef->floats;
+
+	for (int rep = 0; rep < ef->sweeps; rep++) {
 		double bytes = 0, t0, t1, t2;
 		float sum = 0;
 		t0 = now_s();
 #pragma omp parallel num_threads(t)
-		bytes = peak_triad(a, b, c, STREAM_FLOATS);
+		bytes = peak_triad(a, b, c, floats);
 		t1 = now_s();
 #pragma omp parallel num_threads(t) reduction(+ : sum)
-		peak_read(b, STREAM_FLOATS, &sum);
+		peak_read(b, floats, &sum);
 		t2 = now_s();
 		peak_sink = sum;
 		if (bytes / (t1 - t0) * 1e-9 > mp->triad[t])
 			mp->triad[t] = bytes / (t1 - t0) * 1e-9;
-		if ((double)STREAM_FLOATS * 4.0 / (t2 - t1) * 1e-9 > mp->read[t])
-			mp->read[t] = (double)STREAM_FLOATS * 4.0 / (t2 - t1) * 1e-9;
+		if ((double)floats * 4.0 / (t2 - t1) * 1e-9 > mp->read[t])
+			mp->read[t] = (double)floats * 4.0 / (t2 - t1) * 1e-9;
 	}
 }
 
-int machine_measure(struct machine_peaks *mp, int max_threads,
+int machine_measure(struct machine_peaks *mp, int max_threads, int quick,
 		    void (*progress)(const char *line), struct err *e)
 {
-	float *a = malloc(STREAM_FLOATS * sizeof *a), *b = malloc(STREAM_FLOATS * sizeof *b);
-	float *c = malloc(STREAM_FLOATS * sizeof *c);
+	const struct effort *ef = quick ? &quick_effort : &full_effort;
+	const size_t floats = ef->floats;
+	float *a = malloc(floats * sizeof *a), *b = malloc(floats * sizeof *b);
+	float *c = malloc(floats * sizeof *c);
 	char line[256];
 
 	memset(mp, 0, sizeof *mp);
+	mp->quick = quick;
 	if (max_threads > MACHINE_MAX_THREADS)
 		max_threads = MACHINE_MAX_THREADS;
 	mp->max_threads = max_threads;
@@ -96,10 +115,11 @@ int machine_measure(struct machine_peaks *mp, int max_threads,
 		free(a);
 		free(b);
 		free(c);
-		return err_set(e, "out of memory for the 768 MiB of STREAM arrays");
+		return err_set(e, "out of memory for the %zu MiB of STREAM arrays",
+			       3 * floats * sizeof(float) >> 20);
 	}
 #pragma omp parallel for schedule(static) num_threads(max_threads)
-	for (size_t i = 0; i < STREAM_FLOATS; i++) {
+	for (size_t i = 0; i < floats; i++) {
 		a[i] = 0.0f;
 		b[i] = 1.0f;
 		c[i] = 2.0f;
@@ -107,8 +127,8 @@ int machine_measure(struct machine_peaks *mp, int max_threads,
 	for (int t = 1; t <= max_threads; t++) {
 		for (int isa = KERN_AVX2; isa < KERN_ISA_COUNT; isa++)
 			if (!kern_isa_unsupported((enum kern_isa)isa))
-				mp->fma[isa][t] = best_fma((enum kern_isa)isa, t);
-		sweep_memory(mp, t, a, b, c);
+				mp->fma[isa][t] = best_fma((enum kern_isa)isa, t, ef);
+		sweep_memory(mp, t, a, b, c, ef);
 		snprintf(line, sizeof line,
 			 "threads %d: fma avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s; triad %.1f GB/s, read %.1f GB/s",
 			 t, mp->fma[KERN_AVX512][t], mp->fma[KERN_AVX2][t], mp->triad[t], mp->read[t]);
@@ -133,7 +153,8 @@ int machine_write(const char *path, const struct machine_peaks *mp,
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	fprintf(f, "# sabench machine: measured ceilings (fp32 FMA with independent\n"
 		   "# accumulators; STREAM triad a = b + s c counting 3 x 4 bytes per element)\n");
-	fprintf(f, "cpu: \"%s\"\nmeasured: %s\nthreads:\n", manifest_cpu_model(), when);
+	fprintf(f, "cpu: \"%s\"\nmeasured: %s\nquick: %s\nthreads:\n", manifest_cpu_model(), when,
+		mp->quick ? "true  # a few seconds' lower bound; `sabench machine` measures in full" : "false");
 	for (int th = 1; th <= mp->max_threads; th++)
 		fprintf(f, "  - {threads: %d, fma_avx512_gflops: %.1f, fma_avx2_gflops: %.1f, triad_gbs: %.1f, read_gbs: %.1f}\n",
 			th, mp->fma[KERN_AVX512][th], mp->fma[KERN_AVX2][th], mp->triad[th], mp->read[th]);

@@ -12,13 +12,15 @@
 
 struct machine_peaks {
 	int max_threads;                                /* rows measured */
+	int quick;                                      /* the quick mode measured them */
 	double fma[KERN_ISA_COUNT][MACHINE_MAX_THREADS + 1];  /* GFLOP/s */
 	double triad[MACHINE_MAX_THREADS + 1];          /* GB/s */
 	double read[MACHINE_MAX_THREADS + 1];           /* GB/s */
 };
 
-/* Measures 1..max_threads; progress gets a line per thread count. */
-int machine_measure(struct machine_peaks *mp, int max_threads,
+/* Measures 1..max_threads (quick: a few seconds in all, a lower bound);
+ * progress gets a line per thread count. */
+int machine_measure(struct machine_peaks *mp, int max_threads, int quick,
 		    void (*progress)(const char *line), struct err *e);
 
 int machine_write(const char *path, const struct machine_peaks *mp,
