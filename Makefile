@@ -105,8 +105,17 @@ plots: all
 # perf experiments, each into results/<name>/ with its plots.
 BENCH ?= perf perf-windows perf-scaling perf-random decode stacks quality
 
-bench: all
+# bench/blas_plain: the obvious OpenBLAS program the blas kernel is held
+# to (built -O3 -ffast-math, as its author would: expf vectorised).
+PLAIN_BIN := $(BUILD)/blas_plain
+
+$(PLAIN_BIN): bench/blas_plain.c | deps
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(if $(HAVE_OPENBLAS),$(CC) -std=c17 -D_GNU_SOURCE -O3 -ffast-math $(ARCH) -fopenmp $(WARN) $(WERROR) $< -o $@ -lopenblas -lm,echo "no OpenBLAS: $@ not built")
+
+bench: all $(PLAIN_BIN)
 	$(BIN) machine
+	sh bench/blas-parity.sh $(BIN) $(PLAIN_BIN)
 	@for b in $(BENCH); do \
 	  $(BIN) run experiments/$$b.yaml -o results/$$b --force && $(BIN) plot results/$$b && \
 	    $(BIN) report results/$$b || exit 1; \

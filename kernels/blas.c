@@ -1,9 +1,13 @@
 /* blas.c - blocked attention on a BLAS library, as a careful engineer
- * writes it: per head and block of 64 query rows, S = Q K^T with
- * cblas_sgemm over only the runs of key blocks the pattern touches, mask
- * and softmax, then O = P V with cblas_sgemm. OpenBLAS runs single-threaded
- * inside sabench's OpenMP team (one head-block per thread was fastest
- * here). Built when a CBLAS is found (SABENCH_HAVE_CBLAS). */
+ * writes it: per head and block of query rows (64 to 512, chosen from the
+ * shape in prepare: large blocks pack K and V less often), S = Q K^T with
+ * cblas_sgemm over only the runs of 64-key blocks the pattern touches
+ * (one contiguous run where the pattern allows), -inf only on the gaps of
+ * G, softmax, O = P V with cblas_sgemm and 1/sum applied to O's rows.
+ * OpenBLAS runs single-threaded inside sabench's OpenMP team (one
+ * head-block per thread was fastest here); buffers are per thread.
+ * bench/blas_plain.c is the plain program it is measured against. Built
+ * when a CBLAS is found (SABENCH_HAVE_CBLAS). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +19,38 @@
 #ifdef SABENCH_HAVE_CBLAS
 #include <cblas.h>
 
-#define BLAS_ROWS 64
+#define BLAS_KEYS 64             /* key granularity of the runs */
+#define BLAS_MIN_ROWS 64
+#define BLAS_MAX_ROWS 512
 
 struct blas_ws {
-	struct gset_blocks *bv;         /* block view per layout (64 x 64) */
+	struct gset_blocks *bv;         /* block view per layout (rows x 64) */
 	int n_layouts;
+	long rows;                      /* query rows per task */
 	const struct simd_ops *ops;     /* exp2 of the ISA in use */
-	float *buf;                     /* per thread: S (64 x n_kv) */
+	float *buf;                     /* per thread: S (rows x n_kv) */
 	size_t stride;
 	long *runs;                     /* per thread: run bounds, 2 x n_bcol */
+	float *inv;                     /* per thread: 1 / row sums */
 };
+
+/* Query rows per task: 256 (a block of 512 packs K and V half as often
+ * but computes twice the masked triangle on the diagonal: slower here),
+ * fewer while there are not four tasks per thread, and within 64 MiB of S
+ * per thread; 512 only for head_dim above 128. */
+static long blas_rows(const struct problem *p, int threads)
+{
+	long rows = p->d > 128 ? BLAS_MAX_ROWS : 256;
+	double tasks;
+
+	while (rows > BLAS_MIN_ROWS) {
+		tasks = (double)p->batch * p->heads * (double)((p->n_q + rows - 1) / rows);
+		if (tasks >= 4.0 * threads && (double)rows * (double)p->n_kv * 4.0 <= 64.0 * 1048576.0)
+			break;
+		rows /= 2;
+	}
+	return rows;
+}
 
 static void blas_release(void *ws)
 {
@@ -37,6 +63,7 @@ static void blas_release(void *ws)
 	free(w->bv);
 	free(w->buf);
 	free(w->runs);
+	free(w->inv);
 	free(w);
 }
 
@@ -51,15 +78,17 @@ static int blas_prepare(const struct problem *p, int threads, void **ws)
 #endif
 	w->n_layouts = p->g->n_layouts;
 	w->ops = kern_simd();
-	w->stride = ((size_t)BLAS_ROWS * (size_t)p->n_kv + 15) / 16 * 16;
+	w->rows = blas_rows(p, threads);
+	w->stride = ((size_t)w->rows * (size_t)p->n_kv + 15) / 16 * 16;
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	if (!w->bv || !w->buf) {
+	w->inv = malloc((size_t)threads * (size_t)w->rows * sizeof *w->inv);
+	if (!w->bv || !w->buf || !w->inv) {
 		blas_release(w);
 		return -1;
 	}
 	for (int l = 0; l < w->n_layouts; l++)
-		if (gset_block_view(p->g, l, BLAS_ROWS, BLAS_ROWS, &w->bv[l])) {
+		if (gset_block_view(p->g, l, w->rows, BLAS_KEYS, &w->bv[l])) {
 			blas_release(w);
 			return -1;
 		}
@@ -72,47 +101,64 @@ static int blas_prepare(const struct problem *p, int threads, void **ws)
 	return 0;
 }
 
-/* Sets S's entries of row r outside its ranges to -inf; the row's columns
- * are the concatenated key runs [lo[i], hi[i]). */
+/* Sets S's entries of a row outside its ranges to -inf: the row's columns
+ * are the concatenated key runs [lo[i], hi[i]); only the gaps are written. */
 static void blas_mask_row(float *s, const struct pat_range *rg, int64_t n,
 			  const long *lo, const long *hi, int runs)
 {
 	int64_t t = 0;
-	long col = 0;
+	long off = 0;
 
-	for (int i = 0; i < runs; i++)
-		for (long j = lo[i]; j < hi[i]; j++, col++) {
+	for (int i = 0; i < runs; off += hi[i] - lo[i], i++) {
+		long j = lo[i];
+		while (j < hi[i]) {
 			while (t < n && rg[t].hi <= j)
 				t++;
-			if (!(t < n && rg[t].lo <= j))
-				s[col] = -INFINITY;
+			long gap_end = t < n && rg[t].lo < hi[i] ? rg[t].lo : hi[i];
+			for (; j < gap_end; j++)
+				s[off + j - lo[i]] = -INFINITY;
+			if (t < n && j < hi[i])
+				j = rg[t].hi < hi[i] ? rg[t].hi : hi[i];
 		}
+	}
 }
 
-static void blas_task(const struct problem *p, const struct blas_ws *w,
-		      float *s, int b, int h, long R, long *lo, long *hi)
+/* The key runs of block row R (adjacent blocks joined) into lo/hi;
+ * returns the run count, *width their total keys. */
+static int blas_runs(const struct gset_blocks *bv, long R, long n_kv, long *lo,
+		     long *hi, long *width)
 {
-	int d = p->d, l = gset_layout(p->g, h), runs = 0;
-	const struct gset_blocks *bv = &w->bv[l];
-	long r0 = R * BLAS_ROWS, rows = p->n_q - r0 < BLAS_ROWS ? p->n_q - r0 : BLAS_ROWS;
-	long width = 0, off = 0;
-	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
-	float scale = (float)(1.4426950408889634 / sqrt((double)d));
-	long long pairs = 0;
+	int runs = 0;
 
+	*width = 0;
 	for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++) {
-		long c0 = (long)bv->col[t] * BLAS_ROWS;
-		long c1 = c0 + BLAS_ROWS < p->n_kv ? c0 + BLAS_ROWS : p->n_kv;
+		long c0 = (long)bv->col[t] * BLAS_KEYS;
+		long c1 = c0 + BLAS_KEYS < n_kv ? c0 + BLAS_KEYS : n_kv;
 		if (runs && hi[runs - 1] == c0) {
 			hi[runs - 1] = c1;
 		} else {
 			lo[runs] = c0;
 			hi[runs++] = c1;
 		}
-		width += c1 - c0;
+		*width += c1 - c0;
 	}
+	return runs;
+}
+
+static void blas_task(const struct problem *p, const struct blas_ws *w,
+		      float *s, float *inv, int b, int h, long R, long *lo, long *hi)
+{
+	int d = p->d, l = gset_layout(p->g, h), runs;
+	const struct gset_blocks *bv = &w->bv[l];
+	long r0 = R * w->rows, rows = p->n_q - r0 < w->rows ? p->n_q - r0 : w->rows;
+	long width, off = 0;
+	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
+	float scale = (float)(1.4426950408889634 / sqrt((double)d));
+	long long pairs = 0;
+
+	runs = blas_runs(bv, R, p->n_kv, lo, hi, &width);
 	memset(o, 0, (size_t)rows * (size_t)d * sizeof *o);
 	if (!width)
 		return;
@@ -128,9 +174,7 @@ static void blas_task(const struct problem *p, const struct blas_ws *w,
 		for (long j = 0; j < width; j++)
 			mx = sr[j] > mx ? sr[j] : mx;
 		sum = w->ops->exp2_sum(sr, (int)width, mx == -INFINITY ? 0.0f : mx);
-		/* fold 1/sum into P so that O = P V needs no pass of its own */
-		for (long j = 0; sum > 0.0f && j < width; j++)
-			sr[j] /= sum;
+		inv[r] = sum > 0.0f ? 1.0f / sum : 0.0f;
 		pairs += gset_row_keys(rg, n);
 	}
 	off = 0;
@@ -138,6 +182,10 @@ static void blas_task(const struct problem *p, const struct blas_ws *w,
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, d,
 			    (int)(hi[i] - lo[i]), 1.0f, s + off, (int)width,
 			    v + (size_t)lo[i] * d, d, 1.0f, o, d);
+	/* 1/sum on O's d entries a row rather than on P's width */
+	for (long r = 0; r < rows; r++)
+		for (int c = 0; c < d; c++)
+			o[(size_t)r * (size_t)d + (size_t)c] *= inv[r];
 	kern_tally_add(p, kern_thread(), pairs, 4LL * d * rows * width,
 		       2LL * (long long)sizeof(float) * d * width);
 }
@@ -150,12 +198,13 @@ static void blas_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *s = w->buf + (size_t)kern_thread() * w->stride;
+		float *inv = w->inv + (size_t)kern_thread() * (size_t)w->rows;
 		long *lo = w->runs + (size_t)kern_thread() * 2 * (size_t)(w->bv[0].n_bcol + 1);
 		/* head after head (its K/V stay in cache), last blocks first */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
 			long R = n_brow - 1 - t % n_brow, i = t / n_brow;
-			blas_task(p, w, s, (int)(i / p->heads), (int)(i % p->heads), R,
+			blas_task(p, w, s, inv, (int)(i / p->heads), (int)(i % p->heads), R,
 				  lo, lo + w->bv[0].n_bcol + 1);
 		}
 	}
@@ -163,20 +212,22 @@ static void blas_run(const struct problem *p, void *ws)
 
 static void blas_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
+	long rows = blas_rows(p, threads);
 	double blocks = 0;
 
 	for (int l = 0; l < p->g->n_layouts; l++) {
 		struct gset_blocks bv;
-		if (gset_block_view(p->g, l, BLAS_ROWS, BLAS_ROWS, &bv))
+		if (gset_block_view(p->g, l, rows, BLAS_KEYS, &bv))
 			break;
 		blocks += (double)bv.row_ptr[bv.n_brow];
 		gset_blocks_free(&bv);
 	}
-	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, BLAS_ROWS, BLAS_ROWS, p->heads) *
+	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, rows, BLAS_KEYS, p->heads) *
 			p->batch;
-	c->score_bytes = (double)BLAS_ROWS * (double)p->n_kv * sizeof(float);
+	c->score_bytes = (double)rows * (double)p->n_kv * sizeof(float);
 	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes +
-		2.0 * (double)((p->n_kv + BLAS_ROWS - 1) / BLAS_ROWS + 1) * sizeof(long));
+		2.0 * (double)((p->n_kv + BLAS_KEYS - 1) / BLAS_KEYS + 1) * sizeof(long) +
+		(double)rows * sizeof(float));
 }
 
 static const char *blas_info(void)
@@ -200,7 +251,7 @@ static const char *blas_info(void)
 
 const struct kern_desc kern_blas = {
 	.name = "blas",                         /* sgemm over touched key runs */
-	.summary = "per 64 query rows: S = Q K^T and O = P V with cblas_sgemm over touched key runs",
+	.summary = "per 64-512 query rows: S = Q K^T and O = P V with cblas_sgemm over touched key runs",
 	.unavailable = NULL,                    /* built with a CBLAS */
 	.prepare = blas_prepare,                /* block views, S buffers */
 	.run = blas_run,                        /* (head, row block) tasks */
@@ -219,7 +270,7 @@ static const char *blas_unavailable(void)
 
 const struct kern_desc kern_blas = {
 	.name = "blas",                         /* sgemm over touched key runs */
-	.summary = "per 64 query rows: S = Q K^T and O = P V with cblas_sgemm over touched key runs",
+	.summary = "per 64-512 query rows: S = Q K^T and O = P V with cblas_sgemm over touched key runs",
 	.unavailable = blas_unavailable,        /* this build has no CBLAS */
 	.prepare = NULL,                        /* never called */
 	.run = NULL,
