@@ -302,3 +302,72 @@ Test(decode, f16_round_trips_and_every_isa_widens_f16_and_bf16_exactly)
 				widen_block(ops, t, h0, h0 + 80 <= 65536 ? 80 : (int)(65536 - h0));
 	}
 }
+
+/* Decode judged in one run: the read probe fills probe_gbs and pct_bw in
+ * the same rounds as the kernel; with run: {interleave: across_groups}
+ * the cells of two groups (n 64 and 512) share their timing rounds, by
+ * default one group's rounds all come before the next one's. */
+static void rounds_of(const char *out, const char *key_part, long *lo, long *hi)
+{
+	char path[400];
+	struct csv t;
+
+	snprintf(path, sizeof path, "%s/samples.csv", out);
+	csv_load(&t, path);
+	*lo = 1L << 40;
+	*hi = -1;
+	for (int i = 0; i < t.nrow; i++)
+		if (strstr(csv_get(&t, i, "cell"), key_part)) {
+			long r = atol(csv_get(&t, i, "round"));
+			*lo = r < *lo ? r : *lo;
+			*hi = r > *hi ? r : *hi;
+		}
+	csv_free(&t);
+	cr_assert(*hi >= 0, "no samples of %s", key_part);
+}
+
+static void run_interleave(const char *dir, const char *mode, char *out)
+{
+	char exp[300], text[600];
+	char *err = NULL;
+
+	snprintf(exp, sizeof exp, "%s/%s.yaml", dir, mode);
+	snprintf(out, 300, "%s/%s", dir, mode);
+	snprintf(text, sizeof text,
+		 "name: il\nshape: {heads: 2, head_dim: 16, threads: 2, mode: decode, decode_steps: 4}\n"
+		 "sweep: {seq_len: [64, 512]}\npatterns: [{window: {size: 16}}]\nkernels: [decode, naive]\n"
+		 "run: {warmup: 0, repeats: 4, min_time_ms: 0, interleave: %s}\nquality: {enabled: false}\n", mode);
+	write_text(exp, text);
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	free(err);
+}
+
+Test(decode, probe_and_interleaving_across_groups, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char out[300], path[400];
+	long a_lo, a_hi, b_lo, b_hi;
+	struct csv t;
+
+	run_interleave(dir, "within_groups", out);
+	rounds_of(out, "/n64/", &a_lo, &a_hi);
+	rounds_of(out, "/n512/", &b_lo, &b_hi);
+	cr_assert(b_lo > a_hi, "within groups: n 512's rounds %ld-%ld follow n 64's %ld-%ld",
+		  b_lo, b_hi, a_lo, a_hi);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	for (int i = 0; i < t.nrow; i++) {
+		cr_assert(atof(csv_get(&t, i, "probe_gbs")) > 0, "probe_gbs in row %d", i);
+		cr_assert(atof(csv_get(&t, i, "pct_bw")) > 0, "pct_bw in row %d", i);
+		cr_assert(fabs(atof(csv_get(&t, i, "pct_bw")) - 100.0 * atof(csv_get(&t, i, "kv_gbs")) /
+			       atof(csv_get(&t, i, "probe_gbs"))) < 0.05 * atof(csv_get(&t, i, "pct_bw")) + 0.01,
+			  "pct_bw = kv_gbs / probe_gbs");
+	}
+	csv_free(&t);
+	run_interleave(dir, "across_groups", out);
+	rounds_of(out, "/n64/", &a_lo, &a_hi);
+	rounds_of(out, "/n512/", &b_lo, &b_hi);
+	cr_assert(a_lo == b_lo && a_hi == b_hi, "across groups: the same rounds, %ld-%ld and %ld-%ld",
+		  a_lo, a_hi, b_lo, b_hi);
+}

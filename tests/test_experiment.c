@@ -93,6 +93,7 @@ static const struct bad_case bad_cases[] = {
 	{ "input_label_twice.yaml", "3:21", "input label 'synthetic' is used twice; give one a label" },
 	{ "synthetic_sink_mass.yaml", "4:28", "'sink_mass' is 1.5, must be in [0, 0.95]" },
 	{ "quality_rows_zero.yaml", "5:17", "'rows' is 0, must be at least 1" },
+	{ "interleave_unknown.yaml", "5:19", "unknown interleave 'across'; use within_groups or across_groups" },
 	{ "horizontal_causal.yaml", "5:5", "pattern 'ds_fixed(block=4 horizontal_global_attention=true)': 'horizontal_global_attention' needs causal: false (DeepSpeed allows it only bidirectionally)" },
 };
 

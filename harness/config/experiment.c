@@ -1048,7 +1048,9 @@ static int parse_kernels(struct ctx *c, struct experiment *x,
 static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 {
 	static const char *const keys[] = { "warmup", "repeats", "min_time_ms",
-		"verify", "verify_rows", "seed", "dump", "dump_limit_mb", "max_cells" };
+		"verify", "verify_rows", "seed", "dump", "dump_limit_mb", "max_cells",
+		"interleave" };
+	static const char *const interleave_values[] = { "within_groups", "across_groups", NULL };
 	struct exp_run *r = &x->run;
 	const struct ynode *v;
 	long long t;
@@ -1103,6 +1105,13 @@ static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 		return -1;
 	if ((v = yt_get(m, "dump")) && parse_string(c, v, "dump", &r->dump))
 		return -1;
+	if ((v = yt_get(m, "interleave"))) {
+		const char *w = want_scalar(c, v, "interleave", "within_groups or across_groups");
+		if (!w)
+			return -1;
+		if ((r->interleave = value_index(interleave_values, w)) < 0)
+			return bad(c, v, "unknown interleave '%s'; use within_groups or across_groups", w);
+	}
 	return 0;
 }
 

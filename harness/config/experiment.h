@@ -57,7 +57,12 @@ struct exp_run {
 	char *dump;             /* folder for .npy dumps, or NULL */
 	double dump_limit_mb;   /* cells larger than this are not dumped */
 	long long max_cells;    /* a larger grid is refused (a typo guard) */
+	int interleave;         /* enum exp_interleave */
 };
+
+/* Which cells share timing rounds: a group's kernels (default), or the
+ * kernels of consecutive groups of one thread count, as memory allows. */
+enum exp_interleave { EXP_INTERLEAVE_GROUP, EXP_INTERLEAVE_ACROSS };
 
 /* quality: what each G keeps of the dense attention, once per group. */
 struct exp_quality {

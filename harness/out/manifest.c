@@ -282,9 +282,9 @@ static void write_experiment(FILE *f, const struct experiment *x)
 			fputs("}\n", f);
 		}
 	}
-	fprintf(f, "  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu}\n",
+	fprintf(f, "  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu, interleave: %s}\n",
 		r->warmup, r->repeats, r->min_time_ms, r->verify ? "true" : "false",
-		r->verify_rows, r->seed);
+		r->verify_rows, r->seed, r->interleave == EXP_INTERLEAVE_ACROSS ? "across_groups" : "within_groups");
 }
 
 static void write_counters(FILE *f, const struct manifest *m)

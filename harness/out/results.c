@@ -82,6 +82,8 @@ static const struct column columns[] = {
 	{ "tokens_per_s", COL_OPT, F(tokens_per_s), 1, "tokens/s", "decode: batch x decode_steps / time_median_s" },
 	{ "kv_bytes_per_token", COL_OPT, F(kv_bytes_per_token), 0, "B", "decode: K/V bytes read per token, one sequence (query heads sharing a K/V head read it once in decode)" },
 	{ "kv_gbs", COL_OPT, F(kv_gbs), 1, "GB/s", "decode: K/V bytes read / time_median_s" },
+	{ "probe_gbs", COL_OPT, F(probe_gbs), 1, "GB/s", "decode: STREAM read over a buffer of the cache's K/V size, median of runs in the same timing rounds as the kernel" },
+	{ "pct_bw", COL_OPT, F(pct_bw), 1, "%", "decode: kv_gbs / probe_gbs, the read bandwidth the kernel reached of what the host gave in the same rounds" },
 	{ "pct_peak", COL_OPT, F(pct_peak), 1, "%", "gflops over the FMA peak `sabench machine` measured for this thread count and ISA" },
 	{ "peak_rss_bytes", COL_BYTES, F(peak_rss_bytes), 1, "B", "resident peak: inputs, G-set, outputs and this kernel's workspace" },
 	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest abs(out - oracle) over checked rows" },
@@ -160,7 +162,7 @@ static void write_header(FILE *f, const struct results *r)
 
 static void write_samples_header(FILE *f, const struct results *r)
 {
-	fputs("experiment,cell,kernel,rep,time_s", f);
+	fputs("experiment,cell,kernel,rep,round,time_s", f);
 	for (int i = 0; i < r->n_ctr; i++)
 		fprintf(f, ",ctr_%s", r->ctr_names[i]);
 	for (int i = 0; i < r->n_ctr; i++)
@@ -239,7 +241,8 @@ int res_write_row(struct results *r, const struct result_row *row,
 
 int res_write_sample(struct results *r, const char *experiment,
 		     const char *cell, const char *kernel, int rep,
-		     double seconds, const struct ctr_set *cs, struct err *e)
+		     unsigned long long round, double seconds,
+		     const struct ctr_set *cs, struct err *e)
 {
 	FILE *f = r->samples;
 
@@ -248,7 +251,7 @@ int res_write_sample(struct results *r, const char *experiment,
 	res_csv_field(f, cell);
 	fputc(',', f);
 	res_csv_field(f, kernel);
-	fprintf(f, ",%d,%.9g", rep, seconds);
+	fprintf(f, ",%d,%llu,%.9g", rep, round, seconds);
 	for (int i = 0; i < r->n_ctr; i++) {
 		fputc(',', f);
 		if (cs->ev[i].counted)

@@ -19,6 +19,7 @@ struct result_row {
 	const char *kv_layout, *kv_dtype, *kv_note;     /* decode cache; "" in prefill */
 	long long decode_steps; /* tokens timed per run; 0 in prefill */
 	double time_per_token_s, tokens_per_s, kv_bytes_per_token, kv_gbs; /* < 0: empty */
+	double probe_gbs, pct_bw;       /* decode: read probe in the same rounds; < 0: empty */
 	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;
 	long long threads;
 	long long nnz, row_min, row_max, empty_rows;
@@ -88,7 +89,8 @@ int res_write_row(struct results *r, const struct result_row *row,
  * write error both files are cut back to their last whole row. */
 int res_write_sample(struct results *r, const char *experiment,
 		     const char *cell, const char *kernel, int rep,
-		     double seconds, const struct ctr_set *cs, struct err *e);
+		     unsigned long long round, double seconds,
+		     const struct ctr_set *cs, struct err *e);
 
 /* Appends and flushes one line of quality.csv. */
 int res_write_quality(struct results *r, const struct quality_line *q,

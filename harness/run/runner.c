@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../../kernels/kvcache.h"
+#include "../../kernels/peak.h"
 #include "../../kernels/simd.h"
 #include "../config/plan.h"
 #include "../npy.h"
@@ -107,6 +108,7 @@ struct slot {
 	int prepared;                   /* prepare succeeded */
 	double *t;                      /* repetition times, s */
 	long long *ctr;                 /* [rep][counter] values */
+	unsigned long long *round;      /* [rep] the run's timing round it ran in */
 	size_t nt;                      /* repetitions so far */
 	double sum_t;                   /* their total */
 	double peak_rss;                /* bytes */
@@ -131,6 +133,13 @@ struct group {
 	int n;
 	size_t first;                   /* plan index of its first cell */
 	char layout_note[200];          /* why a bounded cache was not used */
+	int threads;                    /* its OpenMP team */
+	int opened;                     /* inputs made and kernels prepared */
+	float *probe;                   /* decode: the read probe's buffer, or NULL */
+	size_t probe_floats;            /* its size: the cache's K/V bytes / 4 */
+	int probe_sweeps;               /* reads of it per run, as the kernel rereads its cache */
+	double *probe_t;                /* its times, one per round */
+	size_t probe_n, probe_cap;
 };
 
 struct run_state {
@@ -150,6 +159,7 @@ struct run_state {
 	int warned_counters;
 	struct quality_memo *memo;      /* quality of groups that differ only in threads */
 	size_t n_memo;
+	unsigned long long round;       /* timing rounds so far, over the whole run */
 };
 
 /* Quality depends on inputs, pattern and shape, not on the thread count:
@@ -286,6 +296,7 @@ static int grow_samples(struct slot *s, int n_ctr)
 	size_t cap = s->nt + 1;
 	double *t;
 	long long *c;
+	unsigned long long *r;
 
 	if ((cap & (cap - 1)) != 0 && s->t)
 		return 0;               /* capacity grows at powers of two */
@@ -298,45 +309,118 @@ static int grow_samples(struct slot *s, int n_ctr)
 	if (!c)
 		return -1;
 	s->ctr = c;
+	r = realloc(s->round, cap * sizeof *r);
+	if (!r)
+		return -1;
+	s->round = r;
 	return 0;
 }
 
-/* Timed rounds until every active kernel has its repetitions and time. */
-static int time_slots(struct run_state *st, struct group *gr, int threads)
+/* 1 when a kernel of gr still needs repetitions. */
+static int group_needs_more(const struct experiment *x, const struct group *gr)
 {
-	int order[64], n = gr->n < 64 ? gr->n : 64, more = 1, n_ctr = st->ctr.n;
-	unsigned long long round = 0;
+	for (int i = 0; i < gr->n; i++)
+		if (gr->s[i].active && slot_needs_more(x, &gr->s[i]))
+			return 1;
+	return 0;
+}
 
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	while (more) {
+/* The STREAM read over a buffer of the decode cache's size, in the same
+ * rounds as the kernels: the bandwidth they could have had then. */
+static int run_probe(struct group *gr)
+{
+	float sum = 0.0f;
+	double t0;
+
+	if (gr->probe_n == gr->probe_cap) {
+		size_t cap = gr->probe_cap ? 2 * gr->probe_cap : 16;
+		double *t = realloc(gr->probe_t, cap * sizeof *t);
+		if (!t)
+			return -1;
+		gr->probe_t = t;
+		gr->probe_cap = cap;
+	}
+	t0 = now_s();
+#pragma omp parallel reduction(+ : sum)
+	for (int k = 0; k < gr->probe_sweeps; k++)
+		peak_read(gr->probe, gr->probe_floats, &sum);
+	gr->probe_t[gr->probe_n++] = now_s() - t0;
+	peak_sink = sum;
+	return 0;
+}
+
+/* Times one kernel run of slot s of gr, recording round r. */
+static int time_one(struct run_state *st, struct group *gr, struct slot *s,
+		    unsigned long long r)
+{
+	int n_ctr = st->ctr.n;
+	double t0, t1;
+
+	if (grow_samples(s, n_ctr))
+		return -1;
+	reset_slot(gr, s);
+	memset(st->tally, 0, (size_t)gr->threads * sizeof *st->tally);
+	gr->p.tally = st->tally;
+	ctr_start(&st->ctr);
+	t0 = now_s();
+	run_once(gr, s);
+	t1 = now_s();
+	ctr_stop(&st->ctr);
+	gr->p.tally = NULL;
+	s->t[s->nt] = t1 - t0;
+	s->round[s->nt] = r;
+	for (int c = 0; c < n_ctr; c++)
+		s->ctr[s->nt * (size_t)n_ctr + (size_t)c] = st->ctr.total[c];
+	s->sum_t += t1 - t0;
+	s->nt++;
+	return 0;
+}
+
+/* Timed rounds over the kernels (and decode probes) of ng groups that
+ * share a thread count, until every kernel has its repetitions and time:
+ * each round runs each unfinished one once, in a seeded shuffled order. */
+static int time_groups(struct run_state *st, struct group **grs, int ng)
+{
+	int n = 0, more = 1, rc = 0;
+	int *order, *turn_g, *turn_s;           /* turn: (group, slot or -1 probe) */
+
+	for (int g = 0; g < ng; g++)
+		n += grs[g]->n + (grs[g]->probe != NULL);
+	order = malloc((size_t)(n ? n : 1) * sizeof *order);
+	turn_g = malloc((size_t)(n ? n : 1) * sizeof *turn_g);
+	turn_s = malloc((size_t)(n ? n : 1) * sizeof *turn_s);
+	if (!order || !turn_g || !turn_s)
+		rc = -1;
+	for (int g = 0, k = 0; !rc && g < ng; g++)
+		for (int i = grs[g]->probe ? -1 : 0; i < grs[g]->n; i++, k++) {
+			turn_g[k] = g;
+			turn_s[k] = i;
+			order[k] = k;
+		}
+	omp_set_num_threads(ng ? grs[0]->threads : 1);
+	while (!rc && more) {
+		unsigned long long r = st->round++;
 		more = 0;
-		shuffle(order, n, st->x->run.seed ^ (gr->first << 20) ^ round++);
-		for (int i = 0; i < n; i++) {
-			struct slot *s = &gr->s[order[i]];
-			double t0, t1;
+		shuffle(order, n, st->x->run.seed ^ (grs[0]->first << 20) ^ r);
+		for (int i = 0; i < n && !rc; i++) {
+			struct group *gr = grs[turn_g[order[i]]];
+			struct slot *s;
+			if (turn_s[order[i]] < 0) {
+				if (group_needs_more(st->x, gr))
+					rc = run_probe(gr);
+				continue;
+			}
+			s = &gr->s[turn_s[order[i]]];
 			if (!s->active || !slot_needs_more(st->x, s))
 				continue;
-			if (grow_samples(s, n_ctr))
-				return -1;
-			reset_slot(gr, s);
-			memset(st->tally, 0, (size_t)threads * sizeof *st->tally);
-			gr->p.tally = st->tally;
-			ctr_start(&st->ctr);
-			t0 = now_s();
-			run_once(gr, s);
-			t1 = now_s();
-			ctr_stop(&st->ctr);
-			gr->p.tally = NULL;
-			s->t[s->nt] = t1 - t0;
-			for (int c = 0; c < n_ctr; c++)
-				s->ctr[s->nt * (size_t)n_ctr + (size_t)c] = st->ctr.total[c];
-			s->sum_t += t1 - t0;
-			s->nt++;
+			rc = time_one(st, gr, s, r);
 			more |= slot_needs_more(st->x, s);
 		}
 	}
-	return 0;
+	free(order);
+	free(turn_g);
+	free(turn_s);
+	return rc;
 }
 
 /* Limits for a kernel's output: fp32 ones, or those of its cache dtype. */
@@ -524,6 +608,7 @@ static void fill_decode(const struct group *gr, const struct slot *s,
 	enum kv_dtype t = s->kd->decode ? gr->p.kv_dtype : KV_F32;
 
 	row->time_per_token_s = row->tokens_per_s = row->kv_bytes_per_token = row->kv_gbs = -1;
+	row->probe_gbs = row->pct_bw = -1;
 	row->kv_layout = row->kv_dtype = row->kv_note = "";
 	row->decode_steps = 0;
 	if (!decode)
@@ -562,6 +647,26 @@ static void derive_counters(const struct run_state *st, const long long *med,
 			row->intensity_hw = row->flops_hw / row->dram_bytes_hw;
 	}
 #undef HAVE
+}
+
+/* The probe's read bandwidth in the rounds the kernels ran, and the
+ * kernel's share of it. */
+static void fill_probe(const struct group *gr, struct result_row *row)
+{
+	struct stats_summary sum;
+	double *t, med;
+
+	if (!gr->probe_n || !(t = malloc(gr->probe_n * sizeof *t)))
+		return;
+	memcpy(t, gr->probe_t, gr->probe_n * sizeof *t);
+	stats_summarise(t, gr->probe_n, &sum);
+	med = sum.median;
+	free(t);
+	if (med <= 0)
+		return;
+	row->probe_gbs = 4.0 * (double)gr->probe_floats * gr->probe_sweeps / med * 1e-9;
+	if (row->kv_gbs > 0)
+		row->pct_bw = 100.0 * row->kv_gbs / row->probe_gbs;
 }
 
 /* The quality columns: the group's, the same in every kernel row. */
@@ -659,6 +764,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 		row->tokens_per_s = (double)(row->batch * row->decode_steps) / t.median;
 		row->kv_gbs = row->kv_bytes_per_token * (double)(row->batch * row->decode_steps) /
 			      t.median * 1e-9;
+		fill_probe(gr, row);
 	}
 	if (st->peaks && machine_peak(st->peaks, isa, (int)row->threads) > 0)
 		row->pct_peak = 100.0 * row->gflops /
@@ -719,7 +825,7 @@ static int write_group(struct run_state *st, struct group *gr, struct err *e)
 			for (int c = 0; c < st->ctr.n; c++)
 				st->ctr.total[c] = s->ctr[r * (size_t)st->ctr.n + (size_t)c];
 			if (res_write_sample(&st->res, st->x->name, s->c->key,
-					     s->kd->name, (int)r, s->t[r], &st->ctr, e))
+					     s->kd->name, (int)r, s->round[r], s->t[r], &st->ctr, e))
 				return -1;
 		}
 		fill_row(st, gr, s, med, ok, &row);
@@ -747,13 +853,17 @@ static void free_group(struct group *gr)
 		free(s->o);
 		free(s->t);
 		free(s->ctr);
+		free(s->round);
 	}
 	free(gr->s);
+	free(gr->probe);
+	free(gr->probe_t);
 	free(gr->q);
 	free(gr->k);
 	free(gr->v);
 	gset_free(&gr->g);
 	pat_free(&gr->pat);
+	memset(gr, 0, sizeof *gr);
 }
 
 /* Sets up the slots of the pending cells [first, first + n). */
@@ -866,76 +976,150 @@ static int open_counters(struct run_state *st, int threads, struct err *e)
 	return 0;
 }
 
-/* Runs the cells [first, first + n) of one group. */
-static int run_group(struct run_state *st, size_t first, size_t n, struct err *e)
+/* Bytes of K/V the group's cache holds: what the decode kernel's layout
+ * allocates (a ring holds a window, a full cache every row), else the
+ * pattern's KV horizon. The probe reads as much. */
+static double group_kv_bytes(const struct group *gr)
 {
-	struct group gr = { .x = st->x, .first = first, .in = &st->x->inputs[st->pl->cell[first].inp] };
-	char why[256];
-	int threads, rc = 0;
+	double bytes = 0.0;
 
-	if (group_slots(st, &gr, first, n)) {
-		free_group(&gr);
+	for (int i = 0; i < gr->n; i++)
+		if (gr->s[i].active && (gr->s[i].kd->decode || bytes == 0.0) &&
+		    gr->s[i].m.kv_cache_bytes > bytes)
+			bytes = gr->s[i].m.kv_cache_bytes;
+	return bytes;
+}
+
+/* Decode groups: a buffer of the cache's size for the read probe, touched
+ * by the team first (so the probe is beyond the LLC when the cache is, and
+ * in it when a ring fits there). No probe when it does not fit in memory;
+ * probe_gbs and pct_bw then stay empty. */
+static void open_probe(struct group *gr)
+{
+	size_t floats = (size_t)(group_kv_bytes(gr) / 4.0);
+
+	if (gr->sh.v[EXP_MODE] != EXP_DECODE || !floats ||
+	    (double)floats * 4.0 > 0.5 * runner_mem_available())
+		return;
+	gr->probe = alloc_floats(floats);
+	if (!gr->probe)
+		return;
+	gr->probe_floats = floats;
+	/* a cache the decode steps reread gets as many sweeps (each thread
+	 * its own part, as the kernel splits its caches), up to 256 MiB a run:
+	 * long enough to time, short enough not to double the run */
+	gr->probe_sweeps = (int)((256.0 * 1048576.0) / (4.0 * (double)floats)) + 1;
+	if (gr->probe_sweeps > gr->p.n_q)
+		gr->probe_sweeps = (int)gr->p.n_q;
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < floats; i++)
+		gr->probe[i] = 1.0f;
+}
+
+/* Opens the cells [first, first + n) as a group: G-set, cost models,
+ * inputs, prepared kernels, the decode probe. Cells that cannot run get
+ * their status; 0, or -1 with e set when the run cannot go on. */
+static int group_open(struct run_state *st, struct group *gr, size_t first,
+		      size_t n, struct err *e)
+{
+	char why[256];
+	double t_in;
+	long kv_rows;
+	int in_rc;
+
+	*gr = (struct group){ .x = st->x, .first = first, .in = &st->x->inputs[st->pl->cell[first].inp] };
+	if (group_slots(st, gr, first, n))
 		return err_set(e, "out of memory setting up a group of cells");
-	}
-	if (!gr.n) {
-		free_group(&gr);
+	if (!gr->n)
+		return 0;
+	gr->sh = st->pl->cell[first].sh;
+	gr->threads = (int)gr->sh.v[EXP_THREADS];
+	omp_set_num_threads(gr->threads);
+	problem_from_shape(gr);
+	if (pat_copy(&gr->pat, &st->x->pat[st->pl->cell[first].pat]))
+		return err_set(e, "out of memory setting up a group of cells");
+	pat_set_causal(&gr->pat, (int)gr->sh.v[EXP_CAUSAL]);
+	if (open_counters(st, gr->threads, e))
+		return -1;
+	if (gset_build(&gr->g, &gr->pat, gr->p.n_q, gr->p.n_kv, gr->p.heads, why, sizeof why)) {
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].active)
+				skip_slot(&gr->s[i], "skipped: %s", why);
 		return 0;
 	}
-	gr.sh = st->pl->cell[first].sh;
-	threads = (int)gr.sh.v[EXP_THREADS];
-	omp_set_num_threads(threads);
-	problem_from_shape(&gr);
-	if (pat_copy(&gr.pat, &st->x->pat[st->pl->cell[first].pat])) {
-		free_group(&gr);
-		return err_set(e, "out of memory setting up a group of cells");
+	kv_rows = pat_kv_rows(&gr->pat, gr->p.n_kv);
+	if (gr->sh.v[EXP_MODE] == EXP_DECODE)
+		plan_decode(gr);
+	else
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].active && gr->s[i].kd->decode)
+				skip_slot(&gr->s[i], "skipped: %s", "runs in mode decode only");
+	for (int i = 0; i < gr->n; i++)
+		if (gr->s[i].active)
+			model_cell(&gr->p, gr->s[i].kd, gr->threads, kv_rows, &gr->s[i].m);
+	fit_memory(gr);
+	t_in = now_s();
+	in_rc = group_inputs(gr, st->x->run.seed);
+	st->sum->inputs_s += now_s() - t_in;
+	if (in_rc) {
+		snprintf(why, sizeof why, "%s", in_rc == -1 ? "out of memory for the inputs"
+			 : "its inputs cannot fill this shape");
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].active)
+				skip_slot(&gr->s[i], "skipped: %s", why);
+		return 0;
 	}
-	pat_set_causal(&gr.pat, (int)gr.sh.v[EXP_CAUSAL]);
-	if (open_counters(st, threads, e)) {
-		free_group(&gr);
-		return -1;
+	prepare_slots(st, gr, gr->threads);
+	open_probe(gr);
+	gr->opened = 1;
+	return 0;
+}
+
+/* After timing (timed 0: it failed, e set): verification, quality, dumps,
+ * the rows; frees the group. */
+static int group_close(struct run_state *st, struct group *gr, int timed,
+		       struct err *e)
+{
+	int rc = timed ? 0 : -1;
+
+	if (!rc && gr->opened) {
+		omp_set_num_threads(gr->threads);
+		verify_slots(st, gr);
+		rc = measure_quality(st, gr, e);
+		if (!rc && (st->o->dump_dir || st->x->run.dump))
+			rc = dump_group(st, gr, st->o->dump_dir ? st->o->dump_dir : st->x->run.dump, e);
 	}
-	if (gset_build(&gr.g, &gr.pat, gr.p.n_q, gr.p.n_kv, gr.p.heads, why, sizeof why)) {
-		for (int i = 0; i < gr.n; i++)
-			if (gr.s[i].active)
-				skip_slot(&gr.s[i], "skipped: %s", why);
-	} else {
-		long kv_rows = pat_kv_rows(&gr.pat, gr.p.n_kv);
-		if (gr.sh.v[EXP_MODE] == EXP_DECODE)
-			plan_decode(&gr);
-		else
-			for (int i = 0; i < gr.n; i++)
-				if (gr.s[i].active && gr.s[i].kd->decode)
-					skip_slot(&gr.s[i], "skipped: %s", "runs in mode decode only");
-		for (int i = 0; i < gr.n; i++)
-			if (gr.s[i].active)
-				model_cell(&gr.p, gr.s[i].kd, threads, kv_rows, &gr.s[i].m);
-		fit_memory(&gr);
-		double t_in = now_s();
-		int in_rc = group_inputs(&gr, st->x->run.seed);
-		st->sum->inputs_s += now_s() - t_in;
-		if (in_rc) {
-			snprintf(why, sizeof why, "%s", in_rc == -1 ? "out of memory for the inputs"
-				 : "its inputs cannot fill this shape");
-			for (int i = 0; i < gr.n; i++)
-				if (gr.s[i].active)
-					skip_slot(&gr.s[i], "skipped: %s", why);
-		} else {
-			prepare_slots(st, &gr, threads);
-			rc = time_slots(st, &gr, threads);
-			if (rc)
-				err_set(e, "out of memory recording samples");
-			if (!rc)
-				verify_slots(st, &gr);
-			if (!rc)
-				rc = measure_quality(st, &gr, e);
-			if (!rc && (st->o->dump_dir || st->x->run.dump))
-				rc = dump_group(st, &gr, st->o->dump_dir ? st->o->dump_dir
-									  : st->x->run.dump, e);
-		}
+	if (!rc && gr->n)
+		rc = write_group(st, gr, e);
+	free_group(gr);
+	return rc;
+}
+
+/* Times the open groups of a batch together and closes them. */
+static int run_batch(struct run_state *st, struct group *grs, int ng, struct err *e)
+{
+	struct group **open = malloc((size_t)(ng ? ng : 1) * sizeof *open);
+	int n_open = 0, timed = 1, rc = 0;
+	char line[160];
+
+	if (!open)
+		timed = 0, err_set(e, "out of memory timing a group of cells");
+	for (int g = 0; open && g < ng; g++)
+		if (grs[g].opened)
+			open[n_open++] = &grs[g];
+	if (n_open > 1 && st->o->progress) {
+		snprintf(line, sizeof line, "timing %d groups round by round together (interleave: across_groups)",
+			 n_open);
+		st->o->progress(line);
 	}
-	if (!rc)
-		rc = write_group(st, &gr, e);
-	free_group(&gr);
+	if (open && n_open && time_groups(st, open, n_open)) {
+		timed = 0;
+		err_set(e, "out of memory recording samples");
+	}
+	for (int g = 0; g < ng; g++)
+		if (group_close(st, &grs[g], timed, e))
+			rc = -1;
+	free(open);
 	return rc;
 }
 
@@ -993,21 +1177,67 @@ static void load_peaks(struct run_state *st, const struct run_opts *o)
 	}
 }
 
-/* Runs every group in plan order until done or interrupted. */
+/* Bytes a group of the cell at index i will hold, roughly: its inputs,
+ * one output per kernel, a decode cache and its probe. */
+static double group_bytes_estimate(const struct run_state *st, size_t i, size_t n)
+{
+	const long long *v = st->pl->cell[i].sh.v;
+	double q = (double)v[EXP_BATCH] * v[EXP_HEADS] * v[EXP_HEAD_DIM] *
+		   (double)(v[EXP_MODE] == EXP_DECODE ? v[EXP_DECODE_STEPS] : v[EXP_SEQ_LEN]);
+	double kv = 2.0 * v[EXP_BATCH] * v[EXP_KV_HEADS] * v[EXP_HEAD_DIM] * (double)v[EXP_SEQ_LEN];
+
+	return 4.0 * (q * (1.0 + (double)n) + kv * (v[EXP_MODE] == EXP_DECODE ? 3.0 : 1.0));
+}
+
+/* The cells [i, *j) of the group starting at i. */
+static size_t group_end(const struct plan *pl, size_t i)
+{
+	size_t j = i;
+
+	while (j < pl->n && pl->cell[j].group == pl->cell[i].group)
+		j++;
+	return j;
+}
+
+/* Runs every group in plan order until done or interrupted: one at a time,
+ * or with run: {interleave: across_groups} as many consecutive groups of
+ * one thread count as fit in memory (at most 64), timed round by round
+ * together. */
 static int run_groups(struct run_state *st, struct err *e)
 {
+	int across = st->x->run.interleave == EXP_INTERLEAVE_ACROSS;
+	int cap = across ? 64 : 1, ng = 0, rc = 0;
+	struct group *grs = calloc((size_t)cap, sizeof *grs);
 	size_t i = 0;
 
+	if (!grs)
+		return err_set(e, "out of memory setting up a group of cells");
 	while (i < st->pl->n && !stop_requested) {
-		size_t j = i;
-		while (j < st->pl->n && st->pl->cell[j].group == st->pl->cell[i].group)
-			j++;
-		if (run_group(st, i, j - i, e))
-			return -1;
+		size_t j = group_end(st->pl, i);
+		/* a batch is full, or the next group needs another thread
+		 * count or more memory than is left: time what is open */
+		if (ng && (ng == cap || st->pl->cell[i].sh.v[EXP_THREADS] != grs[0].sh.v[EXP_THREADS] ||
+			   group_bytes_estimate(st, i, j - i) > 0.7 * runner_mem_available())) {
+			if ((rc = run_batch(st, grs, ng, e)))
+				break;
+			ng = 0;
+			continue;
+		}
+		if ((rc = group_open(st, &grs[ng], i, j - i, e))) {
+			struct err e2;
+			for (int g = 0; g <= ng; g++)   /* the run stops: nothing timed is lost */
+				group_close(st, &grs[g], 0, &e2);
+			ng = 0;
+			break;
+		}
+		ng++;
 		i = j;
 	}
+	if (!rc && ng)
+		rc = run_batch(st, grs, ng, e);
+	free(grs);
 	st->sum->interrupted = i < st->pl->n;
-	return 0;
+	return rc;
 }
 
 int runner_run(const struct experiment *x, const struct run_opts *o,
