@@ -211,7 +211,10 @@ static int cmd_validate(int argc, char **argv)
 
 static int cmd_patterns(int argc, char **argv)
 {
-	static const char *type_names[] = { "int", "real", "bool", "int list", "rows" };
+	static const char *type_names[] = {
+		[PAT_INT] = "int", [PAT_FLOAT] = "real", [PAT_BOOL] = "bool",
+		[PAT_INT_LIST] = "int list", [PAT_ROWS] = "rows", [PAT_FILE] = "file",
+	};
 
 	(void)argv;
 	if (argc != 1)
@@ -434,7 +437,9 @@ static int cmd_pattern(int argc, char **argv)
 
 static int cmd_inputs(int argc, char **argv)
 {
-	static const char *type_names[] = { "int", "real", "names", "file" };
+	static const char *type_names[] = {
+		[INP_INT] = "int", [INP_FLOAT] = "real", [INP_WORDS] = "names", [INP_PATH] = "file",
+	};
 
 	(void)argv;
 	if (argc != 1)

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../patterns/pattern.h"
 #include "helpers.h"
 
 /* The results.csv column contract of DESIGN.md, in order. */
@@ -236,7 +237,7 @@ Test(cli, pattern_prints_the_worked_case)
 Test(cli, every_subcommand_has_help)
 {
 	const char *cmds[] = { "run", "validate", "patterns", "kernels", "pattern",
-			       "plot", "counters", "columns" };
+			       "inputs", "attention", "plot", "counters", "columns", "machine" };
 
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
 		char *out = NULL;
@@ -245,6 +246,43 @@ Test(cli, every_subcommand_has_help)
 		cr_assert(!strncmp(out, "usage: sabench ", 15), "%s", out);
 		free(out);
 	}
+}
+
+/* The listings name every kind with its parameters' types. */
+Test(cli, patterns_and_inputs_list_every_kind)
+{
+	char *out = NULL;
+	char *pats[] = { "sabench", "patterns", NULL };
+	char *ins[] = { "sabench", "inputs", NULL };
+
+	cr_assert_eq(run_bin(pats, &out, NULL), 0);
+	for (int k = 0; k < pat_kind_count; k++) {
+		char want[64];
+		snprintf(want, sizeof want, "\n%s - ", pat_kinds[k]->name);
+		cr_assert(strstr(out, want), "patterns lacks %s", pat_kinds[k]->name);
+	}
+	cr_assert(strstr(out, "indptr     file "), "%s", out);
+	free(out);
+	cr_assert_eq(run_bin(ins, &out, NULL), 0);
+	cr_assert(strstr(out, "synthetic\n") && strstr(out, "npy\n") && strstr(out, "gaussian\n"));
+	cr_assert(strstr(out, "heads           names "), "%s", out);
+	free(out);
+}
+
+/* sabench attention prints each head's summary and refuses bad options. */
+Test(cli, attention_summarises_the_heads)
+{
+	char *out = NULL, *err = NULL;
+	char *ok[] = { "sabench", "attention", "synthetic: {heads: [sink_local, local]}", "--n", "128", NULL };
+	char *bad[] = { "sabench", "attention", "synthetic", "--head-dim", "4", NULL };
+
+	cr_assert_eq(run_bin(ok, &out, NULL), 0);
+	cr_assert(strstr(out, "2 heads (2 K/V), head_dim 64, n = 128"), "%s", out);
+	cr_assert(strstr(out, "head 0 sink_local ") && strstr(out, "head 1 local "), "%s", out);
+	free(out);
+	cr_assert_eq(run_bin(bad, NULL, &err), 2);
+	cr_assert(strstr(err, "--head-dim is below what this input needs"), "%s", err);
+	free(err);
 }
 
 Test(cli, unknown_command_and_version)
