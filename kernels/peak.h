@@ -21,4 +21,8 @@ double peak_triad(float *a, const float *b, const float *c, size_t n);
  * returns the bytes the whole sweep reads. */
 double peak_read(const float *a, size_t n, float *sum);
 
+/* On the calling thread alone: the sum over a[0, n) into *sum; returns
+ * the bytes read. */
+double peak_read_one(const float *a, size_t n, float *sum);
+
 #endif

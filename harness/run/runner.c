@@ -326,9 +326,14 @@ static int group_needs_more(const struct experiment *x, const struct group *gr)
 }
 
 /* The STREAM read over a buffer of the decode cache's size, in the same
- * rounds as the kernels: the bandwidth they could have had then. */
+ * rounds as the kernels: the bandwidth they could have had then. With a
+ * cache per thread or more, each thread rereads one cache's part at a
+ * time (so a small cache is read from where the kernel reads it); else
+ * the team sweeps the whole buffer. */
 static int run_probe(struct group *gr)
 {
+	long units = (long)gr->p.batch * gr->p.kv_heads;  /* caches */
+	size_t per = gr->probe_floats / (size_t)units;
 	float sum = 0.0f;
 	double t0;
 
@@ -341,9 +346,18 @@ static int run_probe(struct group *gr)
 		gr->probe_cap = cap;
 	}
 	t0 = now_s();
+	if (units >= gr->threads) {
+		/* one cache a thread at a time, reread, as the decode kernel
+		 * walks its caches through every token */
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : sum)
+		for (long u = 0; u < units; u++)
+			for (int k = 0; k < gr->probe_sweeps; k++)
+				peak_read_one(gr->probe + (size_t)u * per, per, &sum);
+	} else {
 #pragma omp parallel reduction(+ : sum)
-	for (int k = 0; k < gr->probe_sweeps; k++)
-		peak_read(gr->probe, gr->probe_floats, &sum);
+		for (int k = 0; k < gr->probe_sweeps; k++)
+			peak_read(gr->probe, gr->probe_floats, &sum);
+	}
 	gr->probe_t[gr->probe_n++] = now_s() - t0;
 	peak_sink = sum;
 	return 0;
@@ -1004,11 +1018,18 @@ static void open_probe(struct group *gr)
 	gr->probe = alloc_floats(floats);
 	if (!gr->probe)
 		return;
-	gr->probe_floats = floats;
+	gr->probe_floats = floats / (size_t)(gr->p.batch * gr->p.kv_heads) *
+			   (size_t)(gr->p.batch * gr->p.kv_heads);     /* whole caches */
+	if (!gr->probe_floats) {
+		free(gr->probe);
+		gr->probe = NULL;
+		return;
+	}
 	/* a cache the decode steps reread gets as many sweeps (each thread
 	 * its own part, as the kernel splits its caches), up to 256 MiB a run:
 	 * long enough to time, short enough not to double the run */
 	gr->probe_sweeps = (int)((256.0 * 1048576.0) / (4.0 * (double)floats)) + 1;
+	floats = gr->probe_floats;
 	if (gr->probe_sweeps > gr->p.n_q)
 		gr->probe_sweeps = (int)gr->p.n_q;
 #pragma omp parallel for schedule(static)
