@@ -521,7 +521,7 @@ static int cmd_attention(int argc, char **argv)
 	if (heads % kvh || d < in.kind->min_head_dim) {
 		inp_free(&in);
 		return usage_error(use, "%s", heads % kvh ? "--kv-heads must divide --heads"
-							  : "--head-dim is below what this input needs (8 for synthetic)");
+							  : "--head-dim is below what this input needs (16 for synthetic)");
 	}
 	ms = (struct map_shape){ .n = n, .heads = (int)heads, .kv_heads = (int)kvh, .d = (int)d, .seed = 42 };
 	snprintf(dir, sizeof dir, "%.*s", png && strrchr(png, '/') ? (int)(strrchr(png, '/') - png) : 1,

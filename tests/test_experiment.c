@@ -88,7 +88,7 @@ static const struct bad_case bad_cases[] = {
 	{ "csr_seq_len_too_long.yaml", "4:5", "pattern 'csr(indptr=indptr.npy indices=indices.npy)': 'indptr' has 32 rows; seq_len 64 is longer" },
 	{ "unknown_input.yaml", "3:20", "unknown input 'synthetc'; did you mean 'synthetic'?" },
 	{ "unknown_head_type.yaml", "4:37", "unknown value 'retreival' in 'heads'; did you mean 'retrieval'?" },
-	{ "synthetic_small_head_dim.yaml", "4:10", "input 'synthetic' needs head_dim of at least 8, not 4" },
+	{ "synthetic_small_head_dim.yaml", "4:10", "input 'synthetic' needs head_dim of at least 16, not 4" },
 	{ "inputs_empty.yaml", "3:9", "'inputs' is empty" },
 	{ "input_label_twice.yaml", "3:21", "input label 'synthetic' is used twice; give one a label" },
 	{ "synthetic_sink_mass.yaml", "4:28", "'sink_mass' is 1.5, must be in [0, 0.95]" },

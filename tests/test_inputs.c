@@ -24,7 +24,16 @@ struct synth {
 	float *q, *k, *v;
 };
 
+static void synth_make_dir(struct synth *s, long n, int heads, int kv_heads, int d,
+			   int threads, int causal);
+
 static void synth_make(struct synth *s, long n, int heads, int kv_heads, int d, int threads)
+{
+	synth_make_dir(s, n, heads, kv_heads, d, threads, 1);
+}
+
+static void synth_make_dir(struct synth *s, long n, int heads, int kv_heads, int d,
+			   int threads, int causal)
 {
 	struct err e;
 	char why[256];
@@ -33,7 +42,7 @@ static void synth_make(struct synth *s, long n, int heads, int kv_heads, int d, 
 
 	memset(s, 0, sizeof *s);
 	cr_assert_eq(exp_load_string("<t>", yaml, &s->x, &e), 0, "%s", e.msg);
-	cr_assert_eq(exp_parse_spec("dense", 1, &s->pat, &e), 0);
+	cr_assert_eq(exp_parse_spec("dense", causal, &s->pat, &e), 0);
 	cr_assert_eq(gset_build(&s->g, &s->pat, n, n, heads, why, sizeof why), 0);
 	s->q = malloc(nq * sizeof *s->q);
 	s->k = malloc(nkv * sizeof *s->k);
@@ -160,6 +169,37 @@ Test(inputs, synthetic_heads_keep_their_promises)
 		cr_assert(m.flat < 10, "diffuse: largest weight %g x uniform", m.flat);
 		synth_free(&s);
 	}
+}
+
+/* Bidirectional inputs: a local head still attends around its query (no
+ * recency ramp there, which would pull every query to the end). */
+Test(inputs, synthetic_bidirectional_local_head_stays_local)
+{
+	struct synth s;
+	long n = 1024, i = 500;
+	const float *q, *k;
+	double *p = malloc((size_t)n * sizeof *p), mx = -INFINITY, z = 0, near = 0, tail = 0;
+
+	synth_make_dir(&s, n, 2, 2, 64, 2, 0);
+	q = s.q + kern_q_off(&s.p, 0, 1) + (size_t)i * 64;
+	k = s.k + kern_kv_off(&s.p, 0, 1);
+	for (long j = 0; j < n; j++) {
+		double v = 0;
+		for (int c = 0; c < 64; c++)
+			v += (double)q[c] * k[(size_t)j * 64 + c];
+		p[j] = v / 8.0;
+		mx = fmax(mx, p[j]);
+	}
+	for (long j = 0; j < n; j++)
+		z += (p[j] = exp(p[j] - mx));
+	for (long j = 0; j < n; j++) {
+		near += labs(i - j) < 64 ? p[j] / z : 0.0;
+		tail += j >= n - 64 ? p[j] / z : 0.0;
+	}
+	cr_assert(near > 0.8, "mass within 64 keys of the query: %g", near);
+	cr_assert(tail < 0.05, "mass on the last 64 keys: %g", tail);
+	free(p);
+	synth_free(&s);
 }
 
 /* ---- .npy files written by numpy ---- */

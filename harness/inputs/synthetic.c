@@ -107,19 +107,26 @@ struct layout {
 	int ch_noise, n_noise;  /* noise channels */
 };
 
+/* Rotary pairs on 3/4 of the channels, but at most d - 7: the content
+ * part needs 3 recency channels, the sink, vertical and weight marks and
+ * a noise channel (head_dim 16 and up), then up to `needles` needles. */
 static void layout_of(int d, long needles, struct layout *l)
 {
 	l->d = d;
 	l->rot = (3 * d / 4) & ~1;
+	if (l->rot > d - 7)
+		l->rot = (d - 7) & ~1;
 	l->pairs = l->rot / 2;
-	l->ch_ramp = l->rot;
-	l->ch_sink = l->rot + 1;
-	l->ch_vert = l->rot + 2;
-	l->ch_bias = l->rot + 3;
-	l->ch_needle = l->rot + 4;
+	l->ch_ramp = l->rot;                    /* 3 channels: 1, x, x^2 */
+	l->ch_sink = l->rot + 3;
+	l->ch_vert = l->rot + 4;
+	l->ch_bias = l->rot + 5;
+	l->ch_needle = l->rot + 6;
 	l->n_needle = (int)needles;
 	if (l->n_needle > d - l->ch_needle - 1)
 		l->n_needle = d - l->ch_needle - 1;     /* keep a noise channel */
+	if (l->n_needle < 0)
+		l->n_needle = 0;
 	l->ch_noise = l->ch_needle + l->n_needle;
 	l->n_noise = d - l->ch_noise;
 }
@@ -273,7 +280,9 @@ static void make_key(const struct exp_input *in, unsigned long long seed,
 	}
 	for (int c = l->rot; c < l->d; c++)
 		k[c] = 0.0f;
-	k[l->ch_ramp] = (float)((double)j / (double)n_kv);
+	k[l->ch_ramp] = 1.0f;                   /* x = j / n: [1, x, x^2] */
+	k[l->ch_ramp + 1] = (float)((double)j / (double)n_kv);
+	k[l->ch_ramp + 2] = (float)((double)j / (double)n_kv * (double)j / (double)n_kv);
 	k[l->ch_sink] = j < in->val[SYN_SINKS].i ? 1.0f : 0.0f;
 	if (is_vertical(kp, j, &w)) {
 		k[l->ch_vert] = 1.0f;
@@ -293,10 +302,38 @@ struct head_kernel {
 	double w[512];          /* pair weights */
 	long span;
 	double scale;           /* 1 / T */
+	double recency;         /* the type's H */
+	int bidirectional;      /* keys on both sides: a quadratic decay */
 	double *e;              /* exp(L K(delta) / T) at delta + n - 1 */
 	double *cum;            /* suffix sums of e: cum[x] = sum e[x, 2n) */
 	long n;
 };
+
+/* The recency logit at x = (i - j) / n: causal, -H x (a softmax over
+ * H j / n: exponential decay with distance); bidirectional, -4 H x^2 (a
+ * ramp over j would pull every query to the sequence's end). */
+static double recency_logit(const struct head_kernel *hk, double x)
+{
+	return hk->bidirectional ? -4.0 * hk->recency * x * x : -hk->recency * x;
+}
+
+/* The query's part of the recency logit against k = [1, x_j, x_j^2]
+ * (scale included): [0, H, 0], or -4H [x_i^2, -2 x_i, 1]. */
+static void recency_query(const struct head_kernel *hk, double xi, double scale,
+			  float *q)
+{
+	double h = hk->recency * scale;
+
+	if (!hk->bidirectional) {
+		q[0] = 0.0f;
+		q[1] = (float)h;
+		q[2] = 0.0f;
+		return;
+	}
+	q[0] = (float)(-4.0 * h * xi * xi);
+	q[1] = (float)(8.0 * h * xi);
+	q[2] = (float)(-4.0 * h);
+}
 
 static int tabulate(struct head_kernel *hk, const struct layout *l, long n)
 {
@@ -309,8 +346,8 @@ static int tabulate(struct head_kernel *hk, const struct layout *l, long n)
 		return -1;
 	for (size_t x = 0; x < m - 1; x++) {
 		double delta = (double)x - (double)(n - 1);
-		hk->e[x] = exp(hk->scale * (kernel_at(l, hk->t, hk->w, hk->span, delta) -
-					    hk->t->recency * delta / (double)n));
+		hk->e[x] = exp(hk->scale * (kernel_at(l, hk->t, hk->w, hk->span, delta) +
+					    recency_logit(hk, delta / (double)n)));
 	}
 	hk->e[m - 1] = 0.0;
 	/* suffix sums from the far past, where weights are smallest, so a
@@ -475,7 +512,7 @@ static void make_query(const struct exp_input *in, unsigned long long seed,
 	}
 	if (m[2] > 0)
 		q[l->ch_needle + needle] = (float)(rot_scale * log(m[2] * total / w.needle));
-	q[l->ch_ramp] = (float)(rot_scale * t->recency * hk->scale);
+	recency_query(hk, (double)i / (double)n_kv, rot_scale * hk->scale, q + l->ch_ramp);
 	for (int c = 0; c < l->n_noise; c++)
 		q[l->ch_noise + c] = (float)(rot_scale * sigma * noise[c]);
 }
@@ -521,6 +558,8 @@ static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 			hk.span = (long)(in->val[SYN_LOCAL_SPAN].i * hk.t->span_factor);
 			hk.span = hk.span < 2 ? 2 : hk.span;
 			hk.scale = 1.0 / in->val[SYN_TEMPERATURE].f;
+			hk.recency = hk.t->recency;
+			hk.bidirectional = !causal;
 			kernel_weights(&l, (double)hk.span, hk.w);
 			if (tabulate(&hk, &l, p->n_kv)) {
 				failed = 1;
@@ -583,5 +622,5 @@ const struct inp_kind inp_synthetic = {
 	.close = NULL,
 	.fill = synthetic_fill,                 /* K/V heads in parallel */
 	.head_type = synthetic_head_type,       /* the cycled list */
-	.min_head_dim = 8,                      /* rotary pairs + marks + noise */
+	.min_head_dim = 16,                     /* rotary pairs + marks + noise */
 };
