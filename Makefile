@@ -203,4 +203,4 @@ clean:
 	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d) \
-         $(BUILD)/tests/failalloc.d
+         $(BUILD)/tests/failalloc.d $(wildcard $(FUZZ_BUILD)/fuzz/*.d)
