@@ -82,14 +82,6 @@ static float *alloc_floats(size_t n)
 	return p;
 }
 
-static unsigned long long mix64(unsigned long long x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 static void zero_floats(float *x, size_t n)
 {
 #pragma omp parallel for schedule(static)
@@ -277,7 +269,7 @@ static void prepare_slots(struct run_state *st, struct group *gr, int threads)
 static void shuffle(int *order, int n, unsigned long long seed)
 {
 	for (int i = n - 1; i > 0; i--) {
-		int j = (int)(mix64(seed + (unsigned long long)i) % (unsigned long long)(i + 1));
+		int j = (int)(inp_mix64(seed + (unsigned long long)i) % (unsigned long long)(i + 1));
 		int t = order[i];
 		order[i] = order[j];
 		order[j] = t;
