@@ -30,10 +30,11 @@ LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) -lyaml -lpapi -lsde -lm -lpthre
 
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
+SELECT_SRC  := $(wildcard select/*.c)
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c harness/*/*.c))
 TEST_SRC    := $(filter-out tests/failalloc.c,$(wildcard tests/*.c))
 
-LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(KERNEL_SRC) $(HARNESS_SRC))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(SELECT_SRC) $(KERNEL_SRC) $(HARNESS_SRC))
 MAIN_OBJ := $(BUILD)/harness/main.o
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 BIN      := $(BUILD)/sabench

@@ -214,6 +214,7 @@ static int cmd_patterns(int argc, char **argv)
 	static const char *type_names[] = {
 		[PAT_INT] = "int", [PAT_FLOAT] = "real", [PAT_BOOL] = "bool",
 		[PAT_INT_LIST] = "int list", [PAT_ROWS] = "rows", [PAT_FILE] = "file",
+		[PAT_CHOICE] = "word",
 	};
 
 	(void)argv;
@@ -228,6 +229,8 @@ static int cmd_patterns(int argc, char **argv)
 			printf("    %-10s %-8s ", p->name, type_names[p->type]);
 			if (p->required)
 				printf("required  ");
+			else if (p->type == PAT_CHOICE)
+				printf("default %s", p->choices[(int)p->def]);
 			else
 				printf("default %-3g", p->def);
 			printf(" %s\n", p->doc);

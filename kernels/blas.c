@@ -67,6 +67,19 @@ static void blas_release(void *ws)
 	free(w);
 }
 
+static int blas_index(const struct problem *p, void *ws)
+{
+	struct blas_ws *w = ws;
+	int failed = 0;
+
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int l = 0; l < w->n_layouts; l++) {
+		gset_blocks_free(&w->bv[l]);
+		failed |= gset_block_view(p->g, l, w->rows, BLAS_KEYS, &w->bv[l]) != 0;
+	}
+	return failed ? -1 : 0;
+}
+
 static int blas_prepare(const struct problem *p, int threads, void **ws)
 {
 	struct blas_ws *w = calloc(1, sizeof *w);
@@ -148,7 +161,7 @@ static int blas_runs(const struct gset_blocks *bv, long R, long n_kv, long *lo,
 static void blas_task(const struct problem *p, const struct blas_ws *w,
 		      float *s, float *inv, int b, int h, long R, long *lo, long *hi)
 {
-	int d = p->d, l = gset_layout(p->g, h), runs;
+	int d = p->d, l = gset_layout(p->g, b, h), runs;
 	const struct gset_blocks *bv = &w->bv[l];
 	long r0 = R * w->rows, rows = p->n_q - r0 < w->rows ? p->n_q - r0 : w->rows;
 	long width, off = 0;
@@ -254,6 +267,7 @@ const struct kern_desc kern_blas = {
 	.summary = "per 64-512 query rows: S = Q K^T and O = P V with cblas_sgemm over touched key runs",
 	.unavailable = NULL,                    /* built with a CBLAS */
 	.prepare = blas_prepare,                /* block views, S buffers */
+	.index = blas_index,                    /* block views of a selected G */
 	.run = blas_run,                        /* (head, row block) tasks */
 	.release = blas_release,
 	.cost = blas_cost,                      /* 4 d per computed S entry */

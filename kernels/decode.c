@@ -193,7 +193,7 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 	float *s = acc + (size_t)w->group * d;
 	struct walk wk = { c, nh, w->states + (size_t)thread * w->group };
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h0), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h0), r, &n);
 	long long keys = gset_row_keys(rg, n);
 	long long first = keys * split / w->splits, last = keys * (split + 1) / w->splits;
 

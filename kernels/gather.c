@@ -32,6 +32,22 @@ static void gather_release(void *ws)
 	free(w);
 }
 
+static int gather_index(const struct problem *p, void *ws)
+{
+	struct gather_ws *w = ws;
+	int failed = 0;
+
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int l = 0; l < w->n_layouts; l++) {
+		free(w->indptr[l]);
+		free(w->indices[l]);
+		w->indptr[l] = NULL;
+		w->indices[l] = NULL;
+		failed |= gset_csr(p->g, l, &w->indptr[l], &w->indices[l]) != 0;
+	}
+	return failed ? -1 : 0;
+}
+
 static int gather_prepare(const struct problem *p, int threads, void **ws)
 {
 	struct gather_ws *w = calloc(1, sizeof *w);
@@ -61,7 +77,7 @@ static void gather_row(const struct problem *p, const void *ws,
 		       float *buf, int b, int h, long r)
 {
 	const struct gather_ws *w = ws;
-	int d = p->d, l = gset_layout(p->g, h);
+	int d = p->d, l = gset_layout(p->g, b, h);
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	const int32_t *idx = w->indices[l] + w->indptr[l][r];
@@ -107,6 +123,7 @@ const struct kern_desc kern_gather = {
 	.summary = "row-wise over the CSR view, K/V gathered by index, online softmax",
 	.unavailable = NULL,                    /* portable path everywhere */
 	.prepare = gather_prepare,              /* CSR view, buffers */
+	.index = gather_index,                  /* CSR of a selected G */
 	.run = gather_run,                      /* rows, longest first */
 	.release = gather_release,
 	.cost = gather_cost,                    /* 4 d per pair of G */

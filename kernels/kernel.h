@@ -79,6 +79,10 @@ struct kern_desc {
 	void (*release)(void *ws);              /* frees what prepare made */
 	/* cost model for this problem at this thread count */
 	void (*cost)(const struct problem *p, int threads, struct kern_cost *c);
+	/* rebuilds the views prepare made of p->g (block view, CSR, ...) for
+	 * a G that was selected again from the inputs: timed with the
+	 * selection; -1 when out of memory. NULL: run reads p->g directly */
+	int (*index)(const struct problem *p, void *ws);
 	/* untimed, before each timed run: restore state a run consumed (a
 	 * decode cache's evicted rows); NULL when runs leave nothing behind */
 	void (*reset)(const struct problem *p, void *ws);

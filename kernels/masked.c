@@ -45,7 +45,7 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 	float scale = 1.0f / sqrtf((float)p->d), m = -INFINITY, sum = 0.0f;
 	long limit = masked_limit(p, r);
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
 	for (long j = 0; j < limit; j++) {
 		const float *kj = k + (size_t)j * (size_t)p->d;

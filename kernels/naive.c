@@ -58,7 +58,7 @@ static void naive_row(const struct problem *p, int b, int h, long r, float *s)
 	const float *v = p->v + kern_kv_off(p, b, h);
 	float *o = p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 	long long keys = gset_row_keys(rg, n);
 	float m, sum = 0.0f;
 	size_t at = 0;

@@ -14,7 +14,7 @@ void kern_oracle_row(const struct problem *p, int b, int h, long r,
 	const float *v = p->v + kern_kv_off(p, b, h);
 	double scale = 1.0 / sqrt((double)p->d), m = -INFINITY, l = 0.0;
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
 	for (int c = 0; c < p->d; c++)
 		out[c] = 0.0;
@@ -64,7 +64,7 @@ static void oracle_run(const struct problem *p, void *ws)
 			long r = t % p->n_q;
 			float *o = p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 			int64_t n;
-			const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+			const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 			kern_oracle_row(p, b, h, r, acc);
 			kern_tally_row(p, gset_row_keys(rg, n), gset_row_keys(rg, n));
 			for (int c = 0; c < p->d; c++)

@@ -129,6 +129,19 @@ static size_t ranges_floats(int d)
 	return tile_floats(d) + 4 * TILE_Q;
 }
 
+static int ranges_index(const struct problem *p, void *ws)
+{
+	struct ranges_ws *w = ws;
+	int failed = 0;
+
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int l = 0; l < w->n_layouts; l++) {
+		plan_free(&w->plan[l]);
+		failed |= plan_build(&w->plan[l], p->g, l) != 0;
+	}
+	return failed ? -1 : 0;
+}
+
 static int ranges_prepare(const struct problem *p, int threads, void **ws)
 {
 	struct ranges_ws *w = calloc(1, sizeof *w);
@@ -165,7 +178,7 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
 	struct row_state st = { -INFINITY, 0.0f, buf + d };
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 	long long keys = gset_row_keys(rg, n);
 
 	for (int c = 0; c < d; c++) {
@@ -210,7 +223,7 @@ static uint64_t chunk_mask(const struct pat_range *rg, int64_t n, int64_t *at,
 static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 			 const struct ranges_plan *pl, float *buf, int b, int h, long B)
 {
-	int d = p->d, l = gset_layout(p->g, h);
+	int d = p->d, l = gset_layout(p->g, b, h);
 	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	struct tile tl = tile_start(buf, w->ops, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
@@ -262,7 +275,7 @@ static void ranges_run(const struct problem *p, void *ws)
 			tile_task_order(t, n_blocks, &i, &B);
 			b = (int)(i / p->heads);
 			h = (int)(i % p->heads);
-			pl = &w->plan[gset_layout(p->g, h)];
+			pl = &w->plan[gset_layout(p->g, b, h)];
 			r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;
 			if (pl->run_ptr[B + 1] > pl->run_ptr[B]) {
 				ranges_block(p, w, pl, buf, b, h, B);
@@ -300,6 +313,7 @@ const struct kern_desc kern_ranges = {
 	.summary = "contiguous runs: 64-row blocks that share their runs walk them together, others row by row",
 	.unavailable = NULL,                    /* portable path everywhere */
 	.prepare = ranges_prepare,              /* which blocks walk together */
+	.index = ranges_index,                  /* plans of a selected G */
 	.run = ranges_run,                      /* (head, query block) tasks */
 	.release = ranges_release,
 	.cost = ranges_cost,                    /* 4 d per scored entry */

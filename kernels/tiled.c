@@ -98,6 +98,29 @@ static void tiled_release(void *ws)
 	free(w);
 }
 
+/* Frees layout l's views. */
+static void free_layout(struct tiled_ws *w, int l)
+{
+	gset_blocks_free(&w->bv[l]);
+	free(w->masks[l]);
+	free(w->mask_at[l]);
+	w->masks[l] = NULL;
+	w->mask_at[l] = NULL;
+}
+
+static int tiled_index(const struct problem *p, void *ws)
+{
+	struct tiled_ws *w = ws;
+	int failed = 0;
+
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int l = 0; l < w->n_layouts; l++) {
+		free_layout(w, l);
+		failed |= build_layout(w, p->g, l) != 0;
+	}
+	return failed ? -1 : 0;
+}
+
 static int tiled_prepare(const struct problem *p, int threads, void **ws)
 {
 	struct tiled_ws *w = calloc(1, sizeof *w);
@@ -128,7 +151,7 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		       float *buf, int b, int h, long R)
 {
-	int l = gset_layout(p->g, h), d = p->d;
+	int l = gset_layout(p->g, b, h), d = p->d;
 	const struct gset_blocks *bv = &w->bv[l];
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
@@ -202,6 +225,7 @@ const struct kern_desc kern_tiled = {
 	.summary = "64x64 tiles over the block view, online softmax, SIMD micro-kernels",
 	.unavailable = NULL,                    /* portable path everywhere */
 	.prepare = tiled_prepare,               /* block views, tile masks */
+	.index = tiled_index,                  /* views of a selected G */
 	.run = tiled_run,                       /* (head, query tile) tasks */
 	.release = tiled_release,
 	.cost = tiled_cost,                     /* 4 d per computed tile entry */

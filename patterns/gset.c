@@ -98,6 +98,11 @@ int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
 		snprintf(why, len, "bad gset shape n_q %ld over n_kv %ld", n_q, n_kv);
 		return -1;
 	}
+	if (p->kind->selected) {
+		snprintf(why, len, "pattern '%s' is selected from the inputs' Q and K; it has no G without them",
+			 p->kind->name);
+		return -1;
+	}
 	g->n_q = n_q;
 	g->n_kv = n_kv;
 	g->q_offset = n_kv - n_q;
@@ -133,6 +138,43 @@ oom_built:
 	gset_free(g);
 	snprintf(why, len, "out of memory compiling pattern '%s' at n %ld",
 		 p->label[0] ? p->label : p->kind->name, n_kv);
+	return -1;
+}
+
+int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
+		  int n_layouts, int layout_heads,
+		  const struct pat_ranges *rows, int64_t *const *ptr)
+{
+	int64_t total = 0;
+
+	memset(g, 0, sizeof *g);
+	g->n_q = n_q;
+	g->n_kv = n_kv;
+	g->q_offset = n_kv - n_q;
+	g->causal = causal;
+	g->n_layouts = n_layouts;
+	g->layout_heads = layout_heads;
+	for (int l = 0; l < n_layouts; l++)
+		total += ptr[l][n_q];
+	g->row_ptr = malloc(((size_t)n_layouts * (size_t)n_q + 1) * sizeof *g->row_ptr);
+	g->ranges = malloc((size_t)(total ? total : 1) * sizeof *g->ranges);
+	if (!g->row_ptr || !g->ranges)
+		goto oom;
+	total = 0;
+	for (int l = 0; l < n_layouts; l++) {
+		int64_t *at = g->row_ptr + (int64_t)l * n_q;
+		for (long r = 0; r < n_q; r++)
+			at[r] = total + ptr[l][r];
+		memcpy(g->ranges + total, rows[l].r, (size_t)ptr[l][n_q] * sizeof *g->ranges);
+		total += ptr[l][n_q];
+	}
+	g->row_ptr[(int64_t)n_layouts * n_q] = total;
+	fill_stats(g);
+	g->st.keys_used = count_keys_used(g, total);
+	if (g->st.keys_used >= 0)
+		return 0;
+oom:
+	gset_free(g);
 	return -1;
 }
 

@@ -24,7 +24,10 @@ struct gset {
 	long n_q, n_kv;         /* query rows and keys */
 	long q_offset;          /* row r is at absolute position q_offset + r */
 	int causal;             /* built with causal clipping */
-	int n_layouts;          /* 1, or heads when the pattern is per head */
+	int n_layouts;          /* 1, heads (per head), or batch x heads */
+	int layout_heads;       /* heads of a sequence when the layouts are
+				 * per (sequence, head): a G selected from each
+				 * sequence's own Q and K; else 0 */
 	int64_t *row_ptr;       /* n_layouts * n_q + 1 offsets into ranges */
 	struct pat_range *ranges; /* all rows' ranges, row after row */
 	struct gset_stats st;   /* filled by gset_build */
@@ -37,10 +40,21 @@ int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
 
 void gset_free(struct gset *g);
 
-/* The layout that head h reads. */
-static inline int gset_layout(const struct gset *g, int h)
+/* Assembles g from rows made elsewhere (a G selected from the inputs):
+ * rows[l] holds layout l's ranges, row after row, canonical, and
+ * ptr[l][r] .. ptr[l][r + 1] indexes row r's. Fills the statistics as
+ * gset_build does; the caller frees rows and ptr. Returns 0, or -1 when
+ * out of memory. */
+int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
+		  int n_layouts, int layout_heads,
+		  const struct pat_ranges *rows, int64_t *const *ptr);
+
+/* The layout that head h of sequence b reads. */
+static inline int gset_layout(const struct gset *g, int b, int h)
 {
-	return g->n_layouts == 1 ? 0 : h;
+	if (g->n_layouts == 1)
+		return 0;
+	return g->layout_heads ? b * g->layout_heads + h : h;
 }
 
 /* Ranges of query row r in layout l: *n ranges starting at the result. */

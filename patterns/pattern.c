@@ -33,7 +33,7 @@ void pat_init(struct pattern *p, const struct pat_kind *k, int causal)
 		const struct pat_param *d = &k->params[i];
 		if (d->type == PAT_FLOAT)
 			p->val[i].f = d->def;
-		else if (d->type == PAT_INT || d->type == PAT_BOOL)
+		else if (d->type == PAT_INT || d->type == PAT_BOOL || d->type == PAT_CHOICE)
 			p->val[i].i = (long long)d->def;
 	}
 }
@@ -166,6 +166,8 @@ int pat_check(const struct pattern *p, char *why, size_t len)
 	for (int i = 0; i < k->n_params; i++) {
 		const struct pat_param *d = &k->params[i];
 		const union pat_value *v = &p->val[i];
+		if (d->type == PAT_INT && v->i == (long long)d->def && d->def < d->min)
+			continue;       /* a default below the bounds: not given */
 		if (d->type == PAT_INT && (v->i < d->min || v->i > d->max)) {
 			snprintf(why, len, "'%s' is %lld, must be in [%.0f, %.0f]",
 				 d->name, v->i, d->min, d->max);
@@ -183,9 +185,15 @@ int pat_check(const struct pattern *p, char *why, size_t len)
 				if (check_list(d, &v->rows.row[r], why, len))
 					return -1;
 	}
-	for (size_t c = 0; c < p->n_child; c++)
+	for (size_t c = 0; c < p->n_child; c++) {
+		if (p->child[c].kind->selected) {
+			snprintf(why, len, "'%s' is selected from the inputs and cannot be a part of '%s'",
+				 p->child[c].kind->name, k->name);
+			return -1;
+		}
 		if (pat_check(&p->child[c], why, len))
 			return -1;
+	}
 	return k->check ? k->check(p, why, len) : 0;
 }
 
@@ -220,6 +228,11 @@ int pat_is_causal(const struct pattern *p)
 		if (!pat_is_causal(&p->child[c]))
 			return 0;
 	return 1;
+}
+
+int pat_selected(const struct pattern *p)
+{
+	return p->kind->selected != 0;
 }
 
 int pat_per_head(const struct pattern *p)
@@ -282,6 +295,8 @@ static void label_param(const struct pattern *p, int i, char *buf, size_t len,
 			     v->i ? "true" : "false");
 	else if (d->type == PAT_FLOAT)
 		w = snprintf(buf + *off, len - *off, "%s=%g", d->name, v->f);
+	else if (d->type == PAT_CHOICE)
+		w = snprintf(buf + *off, len - *off, "%s=%s", d->name, d->choices[v->i]);
 	else if (d->type == PAT_INT_LIST)
 		w = label_list(d->name, &v->list, buf + *off, len - *off);
 	else if (d->type == PAT_FILE)
@@ -299,7 +314,7 @@ static int is_default(const struct pattern *p, int i)
 
 	if (d->required)
 		return 0;
-	if (d->type == PAT_INT || d->type == PAT_BOOL)
+	if (d->type == PAT_INT || d->type == PAT_BOOL || d->type == PAT_CHOICE)
 		return p->val[i].i == (long long)d->def;
 	if (d->type == PAT_FLOAT)
 		return p->val[i].f == d->def;
@@ -477,6 +492,9 @@ static void put_spec(const struct pattern *p, char *buf, size_t len, size_t *off
 			break;
 		case PAT_BOOL:
 			put(buf, len, off, "%s", v->i ? "true" : "false");
+			break;
+		case PAT_CHOICE:
+			put(buf, len, off, "%s", k->params[i].choices[v->i]);
 			break;
 		case PAT_FLOAT: {
 			char num[40];

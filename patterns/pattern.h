@@ -17,6 +17,7 @@ enum pat_type {
 	PAT_INT_LIST,   /* list of integers, each within the bounds */
 	PAT_ROWS,       /* list of lists of key positions, one per query row */
 	PAT_FILE,       /* a file's integer array, loaded by the harness */
+	PAT_CHOICE,     /* one word of the parameter's choices, stored as its index */
 };
 
 struct pat_param {
@@ -26,6 +27,7 @@ struct pat_param {
 	double def;             /* default of a scalar parameter */
 	double min, max;        /* inclusive bounds of a scalar or list item */
 	const char *doc;        /* one line for `sabench patterns` */
+	const char *const *choices; /* PAT_CHOICE: the words, NULL-ended */
 };
 
 struct pat_list {
@@ -54,7 +56,7 @@ struct pat_file {
 };
 
 union pat_value {
-	long long i;            /* PAT_INT, PAT_BOOL */
+	long long i;            /* PAT_INT, PAT_BOOL, PAT_CHOICE */
 	double f;               /* PAT_FLOAT */
 	struct pat_list list;   /* PAT_INT_LIST */
 	struct pat_rows rows;   /* PAT_ROWS */
@@ -95,7 +97,13 @@ struct pat_kind {
 	int (*per_head)(const struct pattern *p);
 	int sees_future;                        /* ignores causal clipping */
 	int composite;                          /* combines child patterns */
+	/* G is chosen from each sequence's Q and K at run time by select/
+	 * (row is NULL): the modes it serves, enum pat_mode bits; 0: static */
+	int selected;
 };
+
+/* Modes a selected kind serves (bits of pat_kind.selected). */
+enum pat_mode { PAT_PREFILL = 1, PAT_DECODE = 2 };
 
 struct pattern {
 	const struct pat_kind *kind;            /* the strategy */
@@ -140,6 +148,9 @@ void pat_set_causal(struct pattern *p, int causal);
 /* 1 when every row of p holds only keys j <= i (causal and no child, such
  * as prefix_lm, that sees the future). */
 int pat_is_causal(const struct pattern *p);
+
+/* 1 when p (or a child) is selected from the inputs. */
+int pat_selected(const struct pattern *p);
 
 /* 1 when p's rows depend on the head. */
 int pat_per_head(const struct pattern *p);

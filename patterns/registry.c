@@ -6,7 +6,8 @@ extern const struct pat_kind pat_dense, pat_window, pat_sink_window,
 	pat_dilated, pat_strided, pat_fixed, pat_chunked, pat_prefix_lm,
 	pat_document, pat_global, pat_random, pat_bigbird, pat_ds_fixed,
 	pat_bslongformer, pat_union, pat_intersection, pat_difference, pat_per_head_kind,
-	pat_explicit, pat_csr;
+	pat_explicit, pat_csr, pat_vertical_slash, pat_block_topk, pat_quest,
+	pat_snapkv, pat_nsa_select;
 
 const struct pat_kind *const pat_kinds[] = {
 	&pat_dense,             /* full attention */
@@ -29,6 +30,11 @@ const struct pat_kind *const pat_kinds[] = {
 	&pat_per_head_kind,     /* one child per head */
 	&pat_explicit,          /* rows from the file */
 	&pat_csr,               /* CSR arrays from .npy files */
+	&pat_vertical_slash,    /* selected: MInference columns + diagonals */
+	&pat_block_topk,        /* selected: blocks by estimated mass */
+	&pat_quest,             /* selected: pages by min/max bound (Quest) */
+	&pat_snapkv,            /* selected: prompt pruned by votes (SnapKV) */
+	&pat_nsa_select,        /* selected: NSA's selection branch */
 };
 
 const int pat_kind_count = (int)(sizeof pat_kinds / sizeof pat_kinds[0]);

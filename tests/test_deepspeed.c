@@ -20,7 +20,7 @@ static void expect_layout(const char *spec, int causal, int heads, int h,
 	for (long i = 0; i < n; i++) {
 		char got[64];
 		int64_t nr;
-		const struct pat_range *rg = gset_row(&fx.g, gset_layout(&fx.g, h), i, &nr);
+		const struct pat_range *rg = gset_row(&fx.g, gset_layout(&fx.g, 0, h), i, &nr);
 		memset(got, '.', (size_t)n);
 		got[n] = 0;
 		for (int64_t k = 0; k < nr; k++)

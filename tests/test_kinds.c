@@ -29,7 +29,7 @@ static long long check_kind(const char *spec, int causal, long n, int heads,
 	for (int h = 0; h < heads; h++)
 		for (long i = 0; i < n; i++) {
 			int64_t nr;
-			const struct pat_range *rg = gset_row(&g, gset_layout(&g, h), i, &nr);
+			const struct pat_range *rg = gset_row(&g, gset_layout(&g, 0, h), i, &nr);
 			int64_t k = 0;
 			for (int64_t t = 0; t < nr; t++) {
 				cr_assert(rg[t].lo < rg[t].hi && rg[t].lo >= 0 && rg[t].hi <= n,

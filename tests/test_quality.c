@@ -60,7 +60,7 @@ static void brute_row(const struct problem *p, int b, int h, long r, struct qual
 	char *in_g = calloc((size_t)p->n_kv, 1);
 	double mx = -INFINITY, z = 0, zg = 0, od[64] = { 0 }, og[64] = { 0 }, num = 0, den = 0, top = 0;
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
 	for (int64_t i = 0; i < n; i++)
 		for (long j = rg[i].lo; j < rg[i].hi; j++)

@@ -475,6 +475,28 @@ static int parse_file_param(struct ctx *c, const struct ynode *n,
 	return 0;
 }
 
+/* Reads one of d's words into *out as its index. */
+static int parse_choice(struct ctx *c, const struct ynode *n,
+			const struct pat_param *d, long long *out)
+{
+	const char *s = want_scalar(c, n, d->name, "a word");
+	char list[160] = "", buf[96];
+	size_t count = 0, off = 0;
+
+	if (!s)
+		return -1;
+	for (; d->choices[count]; count++) {
+		if (strcmp(s, d->choices[count]) == 0) {
+			*out = (long long)count;
+			return 0;
+		}
+		off += (size_t)snprintf(list + off, off < sizeof list ? sizeof list - off : 0,
+					"%s'%s'", count ? ", " : "", d->choices[count]);
+	}
+	return bad(c, n, "'%s' must be one of %s, not '%s'%s", d->name, list, s,
+		   hint(s, d->choices, count, buf, sizeof buf));
+}
+
 /* Sets scalar parameter i of p from n. */
 static int parse_scalar_param(struct ctx *c, const struct ynode *n,
 			      struct pattern *p, int i)
@@ -486,6 +508,8 @@ static int parse_scalar_param(struct ctx *c, const struct ynode *n,
 				 (long long)d->max, &p->val[i].i);
 	if (d->type == PAT_BOOL)
 		return parse_bool(c, n, d->name, &p->val[i].i);
+	if (d->type == PAT_CHOICE)
+		return parse_choice(c, n, d, &p->val[i].i);
 	return parse_float(c, n, d->name, d->min, d->max, &p->val[i].f);
 }
 

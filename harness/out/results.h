@@ -29,6 +29,8 @@ struct result_row {
 	long long reps;
 	double time_min_s, time_median_s, time_mean_s, time_p90_s;
 	double time_max_s, time_cv;
+	double select_s;        /* selected G: median selection time; < 0: empty */
+	double select_flops, select_bytes; /* its cost model; < 0: empty */
 	double gflops, gflops_exec, gbs, intensity;
 	double pct_peak;        /* < 0: no machine.yaml, column empty */
 	double ipc, flops_hw, flops_hw_ratio, dram_bytes_hw, intensity_hw; /* < 0: empty */

@@ -81,7 +81,7 @@ void quality_row(const struct problem *p, int b, int h, long r, double *ws,
 	double *e = ws, *sel = ws + p->n_kv, *q = sel + p->n_kv, *od = q + p->d, *og = od + p->d;
 	double scale = 1.0 / sqrt((double)p->d), mx = -INFINITY, z = 0.0, zg = 0.0, num = 0.0, den = 0.0;
 	int64_t n;
-	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, h), r, &n);
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
 	if (hi > p->n_kv)
 		hi = p->n_kv;
@@ -205,7 +205,7 @@ int quality_measure(const struct problem *p, int rows_per_head,
 	for (int h = 0; h < p->heads; h++) {
 		memcpy(tmp, res + (size_t)h * (size_t)per_head, (size_t)per_head * sizeof *tmp);
 		summarise(tmp, per_head, rec, &q->head[h]);
-		q->head[h].density = layout_density(p->g, gset_layout(p->g, h));
+		q->head[h].density = layout_density(p->g, gset_layout(p->g, 0, h));
 	}
 	memcpy(tmp, res, (size_t)tasks * sizeof *tmp);
 	summarise(tmp, tasks, rec, &q->all);

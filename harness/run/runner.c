@@ -19,6 +19,7 @@
 #include "../../kernels/kvcache.h"
 #include "../../kernels/peak.h"
 #include "../../kernels/simd.h"
+#include "../../select/select.h"
 #include "../config/plan.h"
 #include "../npy.h"
 #include "../out/manifest.h"
@@ -101,6 +102,7 @@ struct slot {
 	double *t;                      /* repetition times, s */
 	long long *ctr;                 /* [rep][counter] values */
 	unsigned long long *round;      /* [rep] the run's timing round it ran in */
+	double *sel_t;                  /* [rep] selection time within it (selected G) */
 	size_t nt;                      /* repetitions so far */
 	double sum_t;                   /* their total */
 	double peak_rss;                /* bytes */
@@ -118,7 +120,11 @@ struct group {
 	int has_quality;                /* qual measured */
 	struct cell_shape sh;           /* shape of every cell */
 	struct pattern pat;             /* variant with causality set */
-	struct gset g;                  /* its compiled G-set */
+	struct gset g;                  /* its compiled (or selected) G-set */
+	int selected;                   /* G is selected from Q and K every run */
+	struct sel_input sel;           /* what the selection reads */
+	struct sel_cost sel_cost;       /* its cost model */
+	float *q_hist;                  /* queries before the cell's (SnapKV's window), or NULL */
 	struct problem p;               /* inputs; o set per slot */
 	float *q, *k, *v;               /* inputs */
 	struct slot *s;                 /* pending cells */
@@ -200,6 +206,30 @@ static void fit_memory(struct group *gr)
 	}
 }
 
+/* The inputs when the selection reads queries before the cell's first:
+ * n_hist query rows are made, and the cell's Q is their last n_q. */
+static int history_inputs(struct group *gr, unsigned long long seed)
+{
+	struct problem h = gr->p;
+	long n_hist = gr->sel.n_hist;
+
+	h.n_q = n_hist;
+	gr->q_hist = alloc_floats((size_t)h.batch * h.heads * (size_t)n_hist * h.d);
+	if (!gr->q_hist)
+		return -1;
+	if (gr->in->kind->fill(gr->in, &h, gr->q_hist, gr->k, gr->v, seed))
+		return -2;
+	for (int bh = 0; bh < h.batch * h.heads; bh++)
+		memcpy(gr->q + (size_t)bh * gr->p.n_q * h.d,
+		       gr->q_hist + ((size_t)bh * n_hist + (size_t)(n_hist - gr->p.n_q)) * h.d,
+		       (size_t)gr->p.n_q * h.d * sizeof *gr->q);
+	gr->sel.q_hist = gr->q_hist;
+	gr->p.q = gr->q;
+	gr->p.k = gr->k;
+	gr->p.v = gr->v;
+	return 0;
+}
+
 /* Allocates the group's tensors and has its input kind fill them (in
  * parallel: first touch). -1 out of memory, -2 the kind could not. */
 static int group_inputs(struct group *gr, unsigned long long seed)
@@ -213,8 +243,11 @@ static int group_inputs(struct group *gr, unsigned long long seed)
 	gr->v = alloc_floats(nkv);
 	if (!gr->q || !gr->k || !gr->v)
 		return -1;
+	if (gr->sel.n_hist > p->n_q)
+		return history_inputs(gr, seed);
 	if (gr->in->kind->fill(gr->in, p, gr->q, gr->k, gr->v, seed))
 		return -2;
+	gr->sel.q_hist = gr->q;
 	gr->p.q = gr->q;
 	gr->p.k = gr->k;
 	gr->p.v = gr->v;
@@ -305,6 +338,10 @@ static int grow_samples(struct slot *s, int n_ctr)
 	if (!r)
 		return -1;
 	s->round = r;
+	t = realloc(s->sel_t, cap * sizeof *t);
+	if (!t)
+		return -1;
+	s->sel_t = t;
 	return 0;
 }
 
@@ -355,6 +392,26 @@ static int run_probe(struct group *gr)
 	return 0;
 }
 
+/* The selection step of a timed run: G from the inputs again, and the
+ * kernel's views of it. The inputs are the same in every run, so is G
+ * (ties go to the lower index): a different count is a bug, said as such. */
+static int select_again(struct group *gr, struct slot *s)
+{
+	char why[256];
+	long long nnz = gr->g.st.nnz_layouts;
+
+	if (sel_run(&gr->pat, &gr->sel, &gr->g, why, sizeof why))
+		return -1;
+	if (s->kd->index && s->kd->index(&gr->p, s->ws))
+		return -1;
+	if (gr->g.st.nnz_layouts != nnz) {
+		fprintf(stderr, "sabench: bug: pattern '%s' selected %lld pairs, then %lld, from the same inputs\n",
+			gr->pat.label, nnz, gr->g.st.nnz_layouts);
+		abort();
+	}
+	return 0;
+}
+
 /* Times one kernel run of slot s of gr, recording round r. */
 static int time_one(struct run_state *st, struct group *gr, struct slot *s,
 		    unsigned long long r)
@@ -366,9 +423,12 @@ static int time_one(struct run_state *st, struct group *gr, struct slot *s,
 		return -1;
 	reset_slot(gr, s);
 	memset(st->tally, 0, (size_t)gr->threads * sizeof *st->tally);
-	gr->p.tally = st->tally;
 	ctr_start(&st->ctr);
 	t0 = now_s();
+	if (gr->selected && select_again(gr, s))
+		return -1;
+	s->sel_t[s->nt] = now_s() - t0;
+	gr->p.tally = st->tally;
 	run_once(gr, s);
 	t1 = now_s();
 	ctr_stop(&st->ctr);
@@ -695,6 +755,20 @@ static void fill_quality(const struct group *gr, struct result_row *row)
 	row->quality_rows = q->rows;
 }
 
+/* Median of x[0, n) (x is left as it was). */
+static double median_of(const double *x, size_t n)
+{
+	struct stats_summary sum;
+	double *t = n ? malloc(n * sizeof *t) : NULL;
+
+	if (!t)
+		return -1;
+	memcpy(t, x, n * sizeof *t);
+	stats_summarise(t, n, &sum);
+	free(t);
+	return sum.median;
+}
+
 static void fill_row(const struct run_state *st, const struct group *gr,
 		     const struct slot *s, long long *ctr_med, int *ctr_ok,
 		     struct result_row *row)
@@ -742,6 +816,9 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->pattern_bytes = s->m.pattern_bytes;
 	row->workspace_bytes = s->m.workspace_bytes;
 	row->intensity = s->m.bytes_min > 0 ? s->m.flops / s->m.bytes_min : 0;
+	row->select_s = -1;
+	row->select_flops = gr->selected ? gr->sel_cost.flops : -1;
+	row->select_bytes = gr->selected ? gr->sel_cost.bytes : -1;
 	row->status = s->status;
 	row->verified = s->verified < 0 ? "" : s->verified ? "yes" : "no";
 	row->n_ctr = cs->n;
@@ -762,6 +839,8 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->time_p90_s = t.p90;
 	row->time_max_s = t.max;
 	row->time_cv = t.cv;
+	if (gr->selected)
+		row->select_s = median_of(s->sel_t, s->nt);
 	row->gflops = s->m.flops / t.median * 1e-9;
 	row->gflops_exec = s->m.flops_exec / t.median * 1e-9;
 	row->gbs = s->m.bytes_min / t.median * 1e-9;
@@ -860,8 +939,10 @@ static void free_group(struct group *gr)
 		free(s->t);
 		free(s->ctr);
 		free(s->round);
+		free(s->sel_t);
 	}
 	free(gr->s);
+	free(gr->q_hist);
 	free(gr->probe);
 	free(gr->probe_t);
 	free(gr->q);
@@ -1032,13 +1113,42 @@ static void open_probe(struct group *gr)
 /* Opens the cells [first, first + n) as a group: G-set, cost models,
  * inputs, prepared kernels, the decode probe. Cells that cannot run get
  * their status; 0, or -1 with e set when the run cannot go on. */
+/* Makes the group's inputs: NULL, or why it could not. */
+static const char *make_inputs(struct run_state *st, struct group *gr)
+{
+	double t_in = now_s();
+	int in_rc = group_inputs(gr, st->x->run.seed);
+
+	st->sum->inputs_s += now_s() - t_in;
+	if (!in_rc)
+		return NULL;
+	return in_rc == -1 ? "out of memory for the inputs" : "its inputs cannot fill this shape";
+}
+
+/* A selected pattern's first selection, untimed: its inputs are made
+ * first (with the history rows it reads), and the G it gives sizes the
+ * model and the kernels' workspaces. -1 with why when it cannot run. */
+static int select_first(struct run_state *st, struct group *gr, char *why, size_t len)
+{
+	int decode = gr->sh.v[EXP_MODE] == EXP_DECODE;
+	const char *no = sel_unservable(&gr->pat, &gr->p, decode, why, len);
+
+	if (no)
+		return -1;
+	gr->sel = (struct sel_input){ .p = &gr->p, .decode = decode, .ops = kern_simd(),
+		.n_hist = sel_history(&gr->pat, gr->p.n_q, gr->p.n_kv, decode) };
+	if ((no = make_inputs(st, gr)))
+		return snprintf(why, len, "%s", no), -1;
+	sel_cost(&gr->pat, &gr->p, decode, &gr->sel_cost);
+	return sel_run(&gr->pat, &gr->sel, &gr->g, why, len);
+}
+
 static int group_open(struct run_state *st, struct group *gr, size_t first,
 		      size_t n, struct err *e)
 {
 	char why[256];
-	double t_in;
+	const char *no;
 	long kv_rows;
-	int in_rc;
 
 	*gr = (struct group){ .x = st->x, .first = first, .in = &st->x->inputs[st->pl->cell[first].inp] };
 	if (group_slots(st, gr, first, n))
@@ -1054,13 +1164,16 @@ static int group_open(struct run_state *st, struct group *gr, size_t first,
 	pat_set_causal(&gr->pat, (int)gr->sh.v[EXP_CAUSAL]);
 	if (open_counters(st, gr->threads, e))
 		return -1;
-	if (gset_build(&gr->g, &gr->pat, gr->p.n_q, gr->p.n_kv, gr->p.heads, why, sizeof why)) {
+	gr->selected = pat_selected(&gr->pat);
+	if (gr->selected ? select_first(st, gr, why, sizeof why)
+			 : gset_build(&gr->g, &gr->pat, gr->p.n_q, gr->p.n_kv, gr->p.heads, why, sizeof why)) {
 		for (int i = 0; i < gr->n; i++)
 			if (gr->s[i].active)
 				skip_slot(&gr->s[i], "skipped: %s", why);
 		return 0;
 	}
-	kv_rows = pat_kv_rows(&gr->pat, gr->p.n_kv);
+	/* a selected G's decoder keeps the keys any row reads */
+	kv_rows = gr->selected ? (long)gr->g.st.keys_used : pat_kv_rows(&gr->pat, gr->p.n_kv);
 	if (gr->sh.v[EXP_MODE] == EXP_DECODE)
 		plan_decode(gr);
 	else
@@ -1071,15 +1184,10 @@ static int group_open(struct run_state *st, struct group *gr, size_t first,
 		if (gr->s[i].active)
 			model_cell(&gr->p, gr->s[i].kd, gr->threads, kv_rows, &gr->s[i].m);
 	fit_memory(gr);
-	t_in = now_s();
-	in_rc = group_inputs(gr, st->x->run.seed);
-	st->sum->inputs_s += now_s() - t_in;
-	if (in_rc) {
-		snprintf(why, sizeof why, "%s", in_rc == -1 ? "out of memory for the inputs"
-			 : "its inputs cannot fill this shape");
+	if (!gr->selected && (no = make_inputs(st, gr))) {
 		for (int i = 0; i < gr->n; i++)
 			if (gr->s[i].active)
-				skip_slot(&gr->s[i], "skipped: %s", why);
+				skip_slot(&gr->s[i], "skipped: %s", no);
 		return 0;
 	}
 	prepare_slots(st, gr, gr->threads);

@@ -1,0 +1,272 @@
+/* common.c - what every selector shares: query rows, scores on the fast
+ * or the reference path, softmax, top-k with ties to the lower index, and
+ * the row assembly; and sel_run, which selects every (sequence, head). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "select.h"
+
+#define LOG2E 1.4426950408889634
+
+const float *sel_query(const struct sel_input *in, int b, int h, long r)
+{
+	const struct problem *p = in->p;
+
+	return in->q_hist + (((size_t)b * (size_t)p->heads + (size_t)h) * (size_t)in->n_hist +
+			     (size_t)r) * (size_t)p->d;
+}
+
+void sel_dots(const struct sel_input *in, const float *q, const float *rows,
+	      long n, int d, float scale, float *s)
+{
+	if (in->ref) {
+		for (long j = 0; j < n; j++) {
+			double acc = 0.0;
+			for (int c = 0; c < d; c++)
+				acc += (double)q[c] * (double)rows[(size_t)j * (size_t)d + (size_t)c];
+			s[j] = (float)(acc * scale * LOG2E);
+		}
+		return;
+	}
+	in->ops->dots_kv(q, rows, KV_F32, (int)n, d, s);
+	for (long j = 0; j < n; j++)
+		s[j] *= (float)(scale * LOG2E);
+}
+
+void sel_softmax(const struct sel_input *in, float *s, long n)
+{
+	float m = -INFINITY;
+
+	if (n <= 0)
+		return;
+	for (long j = 0; j < n; j++)
+		m = s[j] > m ? s[j] : m;
+	if (in->ref) {
+		double z = 0.0;
+		for (long j = 0; j < n; j++)
+			z += exp2((double)s[j] - m);
+		for (long j = 0; j < n; j++)
+			s[j] = (float)(exp2((double)s[j] - m) / z);
+		return;
+	}
+	float inv = 1.0f / in->ops->exp2_sum(s, (int)n, m);
+	for (long j = 0; j < n; j++)
+		s[j] *= inv;
+}
+
+/* 1 when entry a ranks before entry b: larger score, then lower index. */
+static int ranks_before(const float *s, int32_t a, int32_t b)
+{
+	return s[a] > s[b] || (s[a] == s[b] && a < b);
+}
+
+int sel_by_index(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Reorders w[0, n) so that its first k rank before the rest (quickselect
+ * over a strict total order, so the set is unique). */
+static void select_first(const float *s, int32_t *w, long n, long k)
+{
+	long lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		int32_t pivot = w[lo + (hi - lo) / 2], t;
+		long i = lo, j = hi;
+		while (i <= j) {
+			while (ranks_before(s, w[i], pivot))
+				i++;
+			while (ranks_before(s, pivot, w[j]))
+				j--;
+			if (i <= j) {
+				t = w[i], w[i] = w[j], w[j] = t;
+				i++, j--;
+			}
+		}
+		if (k - 1 <= j)
+			hi = j;
+		else if (k - 1 >= i)
+			lo = i;
+		else
+			return;
+	}
+}
+
+void sel_order(const float *score, int32_t *idx, long n, int32_t *tmp)
+{
+	for (long w = 1; w < n; w *= 2) {       /* bottom-up merge sort: stable, no context */
+		for (long lo = 0; lo < n; lo += 2 * w) {
+			long mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+			long a = lo, b = mid, k = lo;
+			while (a < mid || b < hi)
+				tmp[k++] = b >= hi || (a < mid && !ranks_before(score, idx[b], idx[a]))
+					   ? idx[a++] : idx[b++];
+		}
+		memcpy(idx, tmp, (size_t)n * sizeof *idx);
+	}
+}
+
+long sel_topk(const float *score, long n, long k, const unsigned char *taken,
+	      int32_t *work, int32_t *idx)
+{
+	long m = 0;
+
+	for (long j = 0; j < n; j++)
+		if (!taken || !taken[j])
+			work[m++] = (int32_t)j;
+	if (k > m)
+		k = m;
+	if (k <= 0)
+		return 0;
+	if (k < m)
+		select_first(score, work, m, k);
+	memcpy(idx, work, (size_t)k * sizeof *idx);
+	qsort(idx, (size_t)k, sizeof *idx, sel_by_index);
+	return k;
+}
+
+int sel_push(struct pat_ranges *out, long lo, long hi)
+{
+	if (lo >= hi)
+		return 0;
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? 2 * out->cap : 256;
+		struct pat_range *r = realloc(out->r, cap * sizeof *r);
+		if (!r)
+			return -1;
+		out->r = r;
+		out->cap = cap;
+	}
+	out->r[out->n++] = (struct pat_range){ (int32_t)lo, (int32_t)hi };
+	return 0;
+}
+
+int sel_push_key(struct sel_rows *rows, long r, long key)
+{
+	struct pat_ranges *out = rows->out;
+
+	if (out->n > (size_t)rows->ptr[r]) {
+		struct pat_range *last = &out->r[out->n - 1];
+		if (key < last->hi)
+			return 0;
+		if (key == last->hi) {
+			last->hi++;
+			return 0;
+		}
+	}
+	return sel_push(out, key, key + 1);
+}
+
+int sel_push_blocks(struct pat_ranges *out, const int32_t *blk, long n, long bs)
+{
+	for (long i = 0; i < n; i++)
+		if (sel_push(out, (long)blk[i] * bs, ((long)blk[i] + 1) * bs))
+			return -1;
+	return 0;
+}
+
+int sel_end_row(struct sel_rows *rows, long r, long limit)
+{
+	size_t start = (size_t)rows->ptr[r], k = start;
+	struct pat_ranges view = { rows->out->r + start, rows->out->n - start,
+				   rows->out->cap - start };
+
+	pat_canonical(&view);
+	for (size_t i = 0; i < view.n; i++) {
+		struct pat_range g = view.r[i];
+		if (g.lo < 0)
+			g.lo = 0;
+		if (g.hi > limit)
+			g.hi = (int32_t)limit;
+		if (g.lo < g.hi)
+			rows->out->r[k++] = g;
+	}
+	rows->out->n = k;
+	rows->ptr[r + 1] = (int64_t)k;
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+const char *sel_unservable(const struct pattern *pat, const struct problem *p,
+			   int decode, char *buf, size_t len)
+{
+	const struct sel_kind *s = sel_find(pat->kind);
+	int want = decode ? PAT_DECODE : PAT_PREFILL;
+
+	if (!s) {
+		snprintf(buf, len, "pattern '%s' has no selector", pat->kind->name);
+		return buf;
+	}
+	if (!(pat->kind->selected & want)) {
+		snprintf(buf, len, "'%s' selects in mode %s only", pat->kind->name,
+			 decode ? "prefill" : "decode");
+		return buf;
+	}
+	if (!pat->causal && strcmp(pat->kind->name, "block_topk") != 0) {
+		snprintf(buf, len, "'%s' selects over causal rows only", pat->kind->name);
+		return buf;
+	}
+	return s->unservable ? s->unservable(pat, p, decode, buf, len) : NULL;
+}
+
+long sel_history(const struct pattern *pat, long n_q, long n_kv, int decode)
+{
+	const struct sel_kind *s = sel_find(pat->kind);
+
+	return s && s->history ? s->history(pat, n_q, n_kv, decode) : n_q;
+}
+
+void sel_cost(const struct pattern *pat, const struct problem *p, int decode,
+	      struct sel_cost *c)
+{
+	const struct sel_kind *s = sel_find(pat->kind);
+
+	memset(c, 0, sizeof *c);
+	if (s)
+		s->cost(pat, p, decode, c);
+}
+
+int sel_run(const struct pattern *pat, const struct sel_input *in,
+	    struct gset *g, char *why, size_t len)
+{
+	const struct problem *p = in->p;
+	const struct sel_kind *s = sel_find(pat->kind);
+	int n_layouts = p->batch * p->heads, failed = 0, rc;
+	struct pat_ranges *out;
+	int64_t **ptr;
+
+	gset_free(g);
+	if (!s)
+		return snprintf(why, len, "pattern '%s' has no selector", pat->kind->name), -1;
+	out = calloc((size_t)n_layouts, sizeof *out);
+	ptr = calloc((size_t)n_layouts, sizeof *ptr);
+	if (!out || !ptr)
+		failed = 1;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int l = 0; l < n_layouts; l++) {
+		struct sel_rows rows = { &out[l], NULL };
+		if (failed)
+			continue;
+		ptr[l] = calloc((size_t)p->n_q + 1, sizeof **ptr);
+		rows.ptr = ptr[l];
+		if (!ptr[l] || s->select(pat, in, l / p->heads, l % p->heads, &rows))
+			failed = 1;
+	}
+	rc = failed ? -1 : gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts,
+					  p->heads, out, ptr);
+	for (int l = 0; out && ptr && l < n_layouts; l++) {
+		free(out[l].r);
+		free(ptr[l]);
+	}
+	free(out);
+	free(ptr);
+	if (rc)
+		snprintf(why, len, "out of memory selecting pattern '%s'", pat->label);
+	return rc;
+}

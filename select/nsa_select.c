@@ -1,0 +1,114 @@
+/* nsa_select.c - NSA's selection branch without training: compressed keys
+ * are the means of compress_block keys every compress_stride (NSA learns
+ * an MLP there; the mean is its training-free stand-in); a query's softmax
+ * over the compressed keys it has wholly seen is summed onto the
+ * select_block blocks each compressed key overlaps (Eq. 9 of the paper
+ * for aligned blocks), and the top select_n blocks are read, the first
+ * and the local_blocks nearest always among them. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "select.h"
+
+enum { NSA_CBLOCK, NSA_CSTRIDE, NSA_SBLOCK, NSA_SN, NSA_LOCAL };
+
+/* Compressed key i: the mean of keys [i s, i s + l). */
+static void compress_keys(const float *k, int d, long l, long s, long nc, float *out)
+{
+	for (long i = 0; i < nc; i++) {
+		float *o = out + (size_t)i * d;
+		memset(o, 0, (size_t)d * sizeof *o);
+		for (long r = i * s; r < i * s + l; r++)
+			for (int c = 0; c < d; c++)
+				o[c] += k[(size_t)r * d + c];
+		for (int c = 0; c < d; c++)
+			o[c] /= (float)l;
+	}
+}
+
+/* Row r at pos: block scores, forced blocks, the best of the rest. */
+static int nsa_row(const struct pattern *pat, const struct sel_input *in, int b, int h,
+		   long r, const float *ck, long nc, float *s, float *blk,
+		   unsigned char *taken, int32_t *work, int32_t *keep, struct sel_rows *rows)
+{
+	const struct problem *p = in->p;
+	long l = (long)pat->val[NSA_CBLOCK].i, st = (long)pat->val[NSA_CSTRIDE].i;
+	long L = (long)pat->val[NSA_SBLOCK].i, pos = p->n_kv - p->n_q + r, cur = pos / L;
+	long nv = pos + 1 >= l ? (pos + 1 - l) / st + 1 : 0, n = 0;
+
+	nv = nv < nc ? nv : nc;
+	memset(blk, 0, (size_t)(cur + 1) * sizeof *blk);
+	memset(taken, 0, (size_t)(cur + 1));
+	if (nv > 0) {
+		sel_dots(in, sel_query(in, b, h, in->n_hist - p->n_q + r), ck, nv, p->d,
+			 1.0 / sqrt((double)p->d), s);
+		sel_softmax(in, s, nv);
+		for (long i = 0; i < nv; i++)
+			for (long j = i * st / L; j <= (i * st + l - 1) / L; j++)
+				blk[j] += s[i];
+	}
+	taken[0] = 1;
+	for (long j = cur; j > cur - (long)pat->val[NSA_LOCAL].i && j >= 0; j--)
+		taken[j] = 1;
+	for (long j = 0; j <= cur; j++)
+		if (taken[j])
+			keep[n++] = (int32_t)j;
+	n += sel_topk(blk, cur + 1, (long)pat->val[NSA_SN].i - n, taken, work, keep + n);
+	qsort(keep, (size_t)n, sizeof *keep, sel_by_index);
+	if (sel_push_blocks(rows->out, keep, n, L) || sel_end_row(rows, r, pos + 1))
+		return -1;
+	return 0;
+}
+
+static int nsa_select(const struct pattern *pat, const struct sel_input *in,
+		      int b, int h, struct sel_rows *rows)
+{
+	const struct problem *p = in->p;
+	long l = (long)pat->val[NSA_CBLOCK].i, st = (long)pat->val[NSA_CSTRIDE].i;
+	long nb = (p->n_kv + pat->val[NSA_SBLOCK].i - 1) / pat->val[NSA_SBLOCK].i;
+	long nc = p->n_kv >= l ? (p->n_kv - l) / st + 1 : 0;
+	float *ck = malloc(((size_t)nc + 1) * p->d * sizeof *ck), *s = malloc(((size_t)nc + 1) * sizeof *s);
+	float *blk = malloc((size_t)nb * sizeof *blk);
+	unsigned char *taken = malloc((size_t)nb);
+	int32_t *work = malloc((size_t)nb * sizeof *work), *keep = malloc((size_t)nb * sizeof *keep);
+	int rc = -1;
+
+	if (!ck || !s || !blk || !taken || !work || !keep)
+		goto out;
+	compress_keys(p->k + kern_kv_off(p, b, h), p->d, l, st, nc, ck);
+	for (long r = 0; r < p->n_q; r++)
+		if (nsa_row(pat, in, b, h, r, ck, nc, s, blk, taken, work, keep, rows))
+			goto out;
+	rc = 0;
+out:
+	free(ck);
+	free(s);
+	free(blk);
+	free(taken);
+	free(work);
+	free(keep);
+	return rc;
+}
+
+static void nsa_cost(const struct pattern *pat, const struct problem *p, int decode,
+		     struct sel_cost *c)
+{
+	double bh = (double)p->batch * p->heads, st = (double)pat->val[NSA_CSTRIDE].i;
+	double off = (double)(p->n_kv - p->n_q), d = p->d;
+	double pairs = (double)p->n_q * (off / st) + (double)p->n_q * (double)p->n_q / (2.0 * st);
+
+	(void)decode;
+	c->flops = bh * pairs * (2.0 * d + 5.0) +
+		   (double)p->batch * p->kv_heads * (double)p->n_kv * d * pat->val[NSA_CBLOCK].i / st;
+	c->bytes = 4.0 * d * (bh * p->n_q + (double)p->batch * p->kv_heads * p->n_kv);
+}
+
+const struct sel_kind sel_nsa_select = {
+	.kind = &pat_nsa_select,                /* patterns/nsa_select.c */
+	.history = NULL,                        /* the cell's own rows */
+	.unservable = NULL,                     /* any shape */
+	.select = nsa_select,                   /* compressed softmax, top blocks */
+	.cost = nsa_cost,                       /* a dot per compressed key */
+};

@@ -1,0 +1,127 @@
+/* vertical_slash.c - MInference's estimate: the last last_q queries'
+ * softmax rows, summed per key column (verticals) and per diagonal offset
+ * (slashes); the top columns and offsets are kept, the first sink_keys
+ * columns and local_offsets nearest offsets always (minference_forward.py
+ * sets their scores to +inf before its top-k). */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "select.h"
+
+enum { VS_LAST_Q, VS_VERTICALS, VS_SLASHES, VS_SINK_KEYS, VS_LOCAL };
+
+static const char *vs_unservable(const struct pattern *pat, const struct problem *p,
+				 int decode, char *buf, size_t len)
+{
+	(void)decode;
+	if (pat->val[VS_LAST_Q].i > p->n_q)
+		return snprintf(buf, len, "'last_q' is %lld, above seq_len %ld",
+				pat->val[VS_LAST_Q].i, p->n_q), buf;
+	return NULL;
+}
+
+/* Column and offset scores of layout (b, h) from the last last_q rows. */
+static void vs_scores(const struct pattern *pat, const struct sel_input *in,
+		      int b, int h, float *s, double *vert, double *slash)
+{
+	const struct problem *p = in->p;
+	long last_q = (long)pat->val[VS_LAST_Q].i, n = p->n_kv;
+	const float *k = p->k + kern_kv_off(p, b, h);
+
+	for (long r = in->n_hist - last_q; r < in->n_hist; r++) {
+		long pos = sel_pos(in, r), nk = pos + 1;
+		sel_dots(in, sel_query(in, b, h, r), k, nk, p->d, 1.0 / sqrt((double)p->d), s);
+		sel_softmax(in, s, nk);
+		for (long j = 0; j < nk; j++) {
+			vert[j] += s[j];
+			slash[pos - j] += s[j];
+		}
+	}
+	(void)n;
+}
+
+/* The top `keep` of score[0, n), the first `forced` always among them. */
+static long vs_pick(double *score, long n, long keep, long forced, float *f,
+		    int32_t *work, int32_t *idx)
+{
+	for (long j = 0; j < n; j++)
+		f[j] = j < forced ? INFINITY : (float)score[j];
+	return sel_topk(f, n, keep, NULL, work, idx);
+}
+
+/* Row r at pos: the kept columns <= pos merged with the keys pos - o of
+ * the kept offsets (descending offsets are ascending keys), as ranges. */
+static int vs_row(struct sel_rows *rows, long r, long pos, const int32_t *vi, long nv,
+		  const int32_t *si, long ns)
+{
+	long a = 0, z = ns - 1;
+
+	while (z >= 0 && si[z] > pos)
+		z--;
+	while ((a < nv && vi[a] <= pos) || z >= 0) {
+		long kv = a < nv && vi[a] <= pos ? vi[a] : LONG_MAX;
+		long ks = z >= 0 ? pos - si[z] : LONG_MAX;
+		long key = kv < ks ? kv : ks;
+		if (key == kv)
+			a++;
+		if (key == ks)
+			z--;
+		if (sel_push_key(rows, r, key))
+			return -1;
+	}
+	rows->ptr[r + 1] = (int64_t)rows->out->n;
+	return 0;
+}
+
+static int vs_select(const struct pattern *pat, const struct sel_input *in,
+		     int b, int h, struct sel_rows *rows)
+{
+	const struct problem *p = in->p;
+	long n = p->n_kv, nv, ns;
+	float *s = malloc((size_t)n * sizeof *s);
+	double *vert = calloc((size_t)n, sizeof *vert), *slash = calloc((size_t)n, sizeof *slash);
+	int32_t *work = malloc((size_t)n * sizeof *work), *vi = malloc((size_t)n * sizeof *vi),
+		*si = malloc((size_t)n * sizeof *si);
+	int rc = -1;
+
+	if (!s || !vert || !slash || !work || !vi || !si)
+		goto out;
+	vs_scores(pat, in, b, h, s, vert, slash);
+	nv = vs_pick(vert, n, (long)pat->val[VS_VERTICALS].i, (long)pat->val[VS_SINK_KEYS].i,
+		     s, work, vi);
+	ns = vs_pick(slash, n, (long)pat->val[VS_SLASHES].i, (long)pat->val[VS_LOCAL].i,
+		     s, work, si);
+	for (long r = 0; r < p->n_q; r++)
+		if (vs_row(rows, r, p->n_kv - p->n_q + r, vi, nv, si, ns))
+			goto out;
+	rc = 0;
+out:
+	free(s);
+	free(vert);
+	free(slash);
+	free(work);
+	free(vi);
+	free(si);
+	return rc;
+}
+
+static void vs_cost(const struct pattern *pat, const struct problem *p, int decode,
+		    struct sel_cost *c)
+{
+	double last_q = (double)pat->val[VS_LAST_Q].i, bh = (double)p->batch * p->heads;
+
+	(void)decode;
+	/* last_q rows of about n keys: a dot (2d) and an exp per pair */
+	c->flops = bh * last_q * (double)p->n_kv * (2.0 * p->d + 4.0);
+	c->bytes = bh * last_q * p->d * 4.0 + (double)p->batch * p->kv_heads * p->n_kv * p->d * 4.0;
+}
+
+const struct sel_kind sel_vertical_slash = {
+	.kind = &pat_vertical_slash,            /* patterns/vertical_slash.c */
+	.history = NULL,                        /* the cell's own rows */
+	.unservable = vs_unservable,            /* last_q within the rows */
+	.select = vs_select,                    /* columns and offsets */
+	.cost = vs_cost,                        /* last_q x n dots */
+};
