@@ -23,12 +23,16 @@ static const struct pat_param bt_params[] = {
 	/* a default below the bounds reads "not given": coverage decides */
 	[BT_K] = { "k", PAT_INT, 0, 0, 1, 2147483647,
 		   "key blocks kept per query block (default: by coverage)" },
-	[BT_COVERAGE] = { "coverage", PAT_FLOAT, 0, 0.9, 1e-9, 1,
+	[BT_COVERAGE] = { "coverage", PAT_FLOAT, 0, 0.9, -1e300, 1e300,
 			  "share of the estimated mass to cover, in (0, 1]" },
 };
 
 static int bt_check(const struct pattern *p, char *why, size_t len)
 {
+	double c = p->val[BT_COVERAGE].f;
+
+	if (!(c > 0.0 && c <= 1.0))
+		return snprintf(why, len, "'coverage' is %g, must be in (0, 1]", c), -1;
 	if (p->val[BT_ESTIMATE].i == 1 && p->val[BT_BLOCK].i % p->val[BT_STRIDE].i)
 		return snprintf(why, len, "'stride' %lld does not divide 'block' %lld",
 				p->val[BT_STRIDE].i, p->val[BT_BLOCK].i), -1;

@@ -22,6 +22,7 @@ static const char *const contract =
 	"row_mean,empty_rows,flops,flops_exec,bytes_min,bytes_gather,"
 	"kv_cache_bytes,score_bytes,pattern_bytes,workspace_bytes,reps,"
 	"time_min_s,time_median_s,time_mean_s,time_p90_s,time_max_s,time_cv,"
+	"select_s,select_flops,select_bytes,"
 	"gflops,gflops_exec,gbs,intensity,time_per_token_s,tokens_per_s,"
 	"kv_bytes_per_token,kv_gbs,probe_gbs,pct_bw,pct_peak,peak_rss_bytes,max_abs_err,nmse,"
 	"verified,recall_mean,recall_min,recall_p10,recall_best_mean,"
@@ -86,7 +87,7 @@ Test(e2e, tiny_run_writes_the_contract)
 		  (int)(strchr(csv, '\n') - csv), csv);
 	cr_assert_eq(count_lines(csv), 1 + 2 * 2 * 2);
 	cr_assert_eq(rows_with(csv, 4, "naive"), 4);
-	cr_assert_eq(rows_with(csv, 56, "yes"), 8, "every row verified");
+	cr_assert_eq(rows_with(csv, 59, "yes"), 8, "every row verified");
 	/* dense at n = 32 with 2 heads: 2 * 528 pairs */
 	cr_assert(strstr(csv, "dense/naive/n32/d16/b1/h2/kv1/t2/causal/f32"));
 	cr_assert(strstr(csv, ",528,1,1,32,16.5,0,"), "dense n=32 G-set statistics");
