@@ -332,7 +332,7 @@ static int print_layout(const struct gset *g, long b)
 }
 
 /* Renders the mask as a heatmap with gnuplot into png (and its .svg). */
-static int render_png(const struct pattern *p, long n, const char *png)
+static int render_png(const struct pattern *p, long n, const char *input, const char *png)
 {
 	char dir[4096], name[256], spec[8192], label[300];
 	char *specs[1] = { spec }, *labels[1] = { label };
@@ -351,10 +351,29 @@ static int render_png(const struct pattern *p, long n, const char *png)
 		fprintf(stderr, "sabench: pattern '%s' is too large to draw\n", p->label);
 		return 1;
 	}
-	if (plot_masks(specs, labels, 1, n, p->causal, dir, name, &e))
+	if (plot_masks(specs, labels, 1, n, p->causal, input, dir, name, &e))
 		return fail(1, &e);
 	printf("wrote %s\n", png);
 	return 0;
+}
+
+/* A content-selected pattern's G over the inputs given (gaussian when
+ * none): head 0 of one sequence. 0, or -1 said on stderr. */
+static int pattern_select(const struct pattern *p, long n, long steps, const char *input,
+			  int head_dim, struct gset *g)
+{
+	struct exp_input in;
+	struct err e;
+	char why[256];
+	int rc;
+
+	if (exp_parse_input(input ? input : "gaussian: {}", &in, &e))
+		return fail(2, &e) ? -1 : -1;
+	rc = inp_select_g(&in, p, n, steps, 1, head_dim, g, why, sizeof why);
+	inp_free(&in);
+	if (rc)
+		fprintf(stderr, "sabench: pattern '%s': %s\n", p->label, why);
+	return rc;
 }
 
 static int cmd_pattern(int argc, char **argv)
@@ -366,10 +385,13 @@ static int cmd_pattern(int argc, char **argv)
 		{ "show", no_argument, NULL, 's' },
 		{ "layout", required_argument, NULL, 'l' },
 		{ "png", required_argument, NULL, 'p' },
+		{ "inputs", required_argument, NULL, 'i' },
+		{ "head-dim", required_argument, NULL, 'd' },
+		{ "steps", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *use = find_command("pattern")->usage, *png = NULL;
-	long n = -1, query = -1, layout = 0;
+	const char *use = find_command("pattern")->usage, *png = NULL, *input = NULL;
+	long n = -1, query = -1, layout = 0, head_dim = 64, steps = 0;
 	int causal = 1, show = 0, c, rc = 0;
 	struct pattern p;
 	struct gset g;
@@ -390,6 +412,12 @@ static int cmd_pattern(int argc, char **argv)
 			show = 1;
 		if (c == 'p')
 			png = optarg;
+		if (c == 'i')
+			input = optarg;
+		if (c == 'd' && parse_long(optarg, 1, &head_dim))
+			return usage_error(use, "--head-dim must be a positive integer, not '%s'", optarg);
+		if (c == 't' && parse_long(optarg, 1, &steps))
+			return usage_error(use, "--steps must be a positive integer, not '%s'", optarg);
 		if (c == '?')
 			return usage_error(use, "%s", "bad option");
 	}
@@ -410,12 +438,20 @@ static int cmd_pattern(int argc, char **argv)
 		pat_free(&p);
 		return 2;
 	}
-	if (gset_build(&g, &p, n, n, 1, why, sizeof why)) {
+	if (steps >= n) {
 		pat_free(&p);
-		fprintf(stderr, "sabench: %s\n", why);
+		return usage_error(use, "%s", "--steps must be below --n");
+	}
+	if (pat_selected(&p) ? pattern_select(&p, n, steps, input, (int)head_dim, &g)
+			     : gset_build(&g, &p, n, n, 1, why, sizeof why) ? fprintf(stderr, "sabench: %s\n", why) : 0) {
+		pat_free(&p);
 		return 1;
 	}
-	printf("pattern %s (%s) at n = %ld\n", p.label, causal ? "causal" : "bidirectional", n);
+	printf("pattern %s (%s) at n = %ld", p.label, causal ? "causal" : "bidirectional", n);
+	if (pat_selected(&p))
+		printf(", selected over '%s' (head 0, head_dim %ld%s)", input ? input : "gaussian: {}",
+		       head_dim, steps ? ", decode" : "");
+	printf("\n");
 	if (query >= 0)
 		print_row_keys(&g, query);
 	printf("nnz = %lld\ndensity = %.6g\nrow_min = %lld\nrow_max = %lld\nrow_mean = %.6g\nempty_rows = %lld\n",
@@ -430,7 +466,7 @@ static int cmd_pattern(int argc, char **argv)
 	if (layout && print_layout(&g, layout))
 		rc = 1;
 	if (!rc && png)
-		rc = render_png(&p, n, png);
+		rc = render_png(&p, n, input, png);
 	gset_free(&g);
 	pat_free(&p);
 	return rc;
@@ -841,7 +877,8 @@ static const struct command commands[] = {
 	{ "kernels", cmd_kernels, "kernels",
 	  "Lists the kernel variants and whether each is available here.\n" },
 	{ "pattern", cmd_pattern,
-	  "pattern SPEC --n N [--query I] [--bidirectional] [--show] [--layout B] [--png FILE]",
+	  "pattern SPEC --n N [--query I] [--bidirectional] [--show] [--layout B] [--png FILE]\n"
+	  "        [--inputs INPUT] [--head-dim D] [--steps S]",
 	  "Compiles one pattern at n and prints its statistics (nnz, density, row\n"
 	  "sizes, empty rows, KV rows to keep, storage).\n\n"
 	  "  --query I        list G_I and |G_I|\n"
@@ -850,7 +887,13 @@ static const struct command commands[] = {
 	  "  --layout B       draw the B x B block layout: '#' full, '+' partial\n"
 	  "                   (needs a mask), '.' empty (FlexAttention's BlockMask)\n"
 	  "  --png FILE       render a heatmap with gnuplot (and FILE's .svg twin)\n"
-	  "  --bidirectional  no causal clipping\n\n"
+	  "  --bidirectional  no causal clipping\n"
+	  "  --inputs INPUT   content-selected kinds (vertical_slash, block_topk,\n"
+	  "                   quest, snapkv, nsa_select): the inputs they select\n"
+	  "                   over, inline, e.g. 'synthetic: {heads: [retrieval]}'\n"
+	  "                   (default 'gaussian: {}'); head 0 is shown\n"
+	  "  --head-dim D     their head_dim (default 64)\n"
+	  "  --steps S        select for S decode steps after a prompt of n - S\n\n"
 	  "SPEC is YAML, as in an experiment: 'sink_window: {sinks: 1, size: 3}'.\n" },
 	{ "inputs", cmd_inputs, "inputs",
 	  "Lists the input kinds (where Q, K and V come from) with their parameters.\n" },

@@ -112,4 +112,10 @@ float inp_uniform(unsigned long long seed, int tensor, size_t i);
 /* A 64-bit mix (splitmix64's finaliser). */
 unsigned long long inp_mix64(unsigned long long x);
 
+/* The G that content-selected pattern p picks at n over inputs in (one
+ * sequence of heads heads of head_dim d; steps > 0: that many decode
+ * steps after a prompt). Layout h is head h's. 0, or -1 with why. */
+int inp_select_g(const struct exp_input *in, const struct pattern *p, long n, long steps,
+		 int heads, int d, struct gset *g, char *why, size_t len);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../config/experiment.h"
+#include "../inputs/inputs.h"
 #include "masks.h"
 
 int mask_grid(const struct gset *g, int l, long cells, float **grid,
@@ -37,8 +38,32 @@ int mask_grid(const struct gset *g, int l, long cells, float **grid,
 	return 0;
 }
 
+/* A selected pattern's G over the input (a blank grid when the pattern
+ * cannot serve a prefill picture, as SnapKV's decode-only G). */
+static int select_for_picture(const struct pattern *p, long n, const char *input,
+			      struct gset *g, struct err *e)
+{
+	struct exp_input in;
+	char why[256];
+	int rc;
+
+	if (exp_parse_input(input ? input : "gaussian: {}", &in, e))
+		return -1;
+	rc = inp_select_g(&in, p, n, 0, 1, 64, g, why, sizeof why);
+	inp_free(&in);
+	if (rc && !g->row_ptr) {
+		int64_t *ptr = calloc((size_t)n + 1, sizeof *ptr);
+		struct pat_ranges none = { 0 };
+		if (!ptr)
+			return err_set(e, "out of memory drawing '%s'", p->label);
+		rc = gset_assemble(g, n, n, p->causal, 1, 0, &none, &ptr);
+		free(ptr);
+	}
+	return rc ? err_set(e, "out of memory drawing '%s'", p->label) : 0;
+}
+
 static int write_one(FILE *f, const char *spec, long n, int causal,
-		     struct err *e)
+		     const char *input, struct err *e)
 {
 	struct pattern p;
 	struct gset g;
@@ -48,9 +73,10 @@ static int write_one(FILE *f, const char *spec, long n, int causal,
 
 	if (exp_parse_spec(spec, causal, &p, e))
 		return -1;
-	if (gset_build(&g, &p, n, n, 1, why, sizeof why)) {
+	if (pat_selected(&p) ? select_for_picture(&p, n, input, &g, e)
+			     : gset_build(&g, &p, n, n, 1, why, sizeof why) ? err_set(e, "%s", why) : 0) {
 		pat_free(&p);
-		return err_set(e, "%s", why);
+		return -1;
 	}
 	if (mask_grid(&g, 0, 256, &grid, &dim)) {
 		gset_free(&g);
@@ -70,7 +96,7 @@ static int write_one(FILE *f, const char *spec, long n, int causal,
 }
 
 int masks_write(const char *dir, char *const *specs, char *const *labels,
-		size_t n_pat, long n, int causal, struct err *e)
+		size_t n_pat, long n, int causal, const char *input, struct err *e)
 {
 	char path[4200];
 	FILE *data, *names;
@@ -87,7 +113,7 @@ int masks_write(const char *dir, char *const *specs, char *const *labels,
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	}
 	for (size_t i = 0; i < n_pat && !rc; i++) {
-		rc = write_one(data, specs[i], n, causal, e);
+		rc = write_one(data, specs[i], n, causal, input, e);
 		fprintf(names, "%s\n", labels[i]);
 	}
 	if ((fclose(data) | fclose(names)) && !rc)

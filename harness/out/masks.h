@@ -14,7 +14,9 @@ int mask_grid(const struct gset *g, int l, long cells, float **grid,
 
 /* Compiles each spec at n (causal as given) and writes masks.dat (one
  * gnuplot matrix block per pattern) and masks.labels into dir. */
+/* input: an inline input spec that content-selected patterns select
+ * over (head 0, head_dim 64; NULL: gaussian). */
 int masks_write(const char *dir, char *const *specs, char *const *labels,
-		size_t n_pat, long n, int causal, struct err *e);
+		size_t n_pat, long n, int causal, const char *input, struct err *e);
 
 #endif

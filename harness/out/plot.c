@@ -92,7 +92,7 @@ static int run_gnuplot(const char *script, const char *vars, struct err *e)
 }
 
 int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
-	       int causal, const char *outdir, const char *name, struct err *e)
+	       int causal, const char *input, const char *outdir, const char *name, struct err *e)
 {
 	char script[PATH_MAX + 64], vars[8800];
 
@@ -100,7 +100,7 @@ int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
 		return 0;
 	if (strchr(outdir, '\'') || strchr(name, '\''))
 		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", outdir);
-	if (masks_write(outdir, specs, labels, n_pat, n, causal, e))
+	if (masks_write(outdir, specs, labels, n_pat, n, causal, input, e))
 		return -1;
 	snprintf(script, sizeof script, "%s/masks.gp", scripts_dir());
 	snprintf(vars, sizeof vars,
@@ -124,9 +124,43 @@ int plot_attention(const char *outdir, const char *name, long n, struct err *e)
 	return run_gnuplot(script, vars, e);
 }
 
+/* The run's first input as an inline spec ("synthetic: {seed: 1, ...}")
+ * from its manifest entry, or "" when it has none. */
+static void first_input_spec(const struct ynode *x, char *buf, size_t len)
+{
+	const struct ynode *ins = yt_get(x, "inputs"), *in, *kind;
+	size_t off = 0;
+
+	buf[0] = 0;
+	if (!ins || ins->type != YT_SEQ || !ins->n)
+		return;
+	in = ins->kid[0];
+	kind = yt_get(in, "kind");
+	if (!kind || kind->type != YT_SCALAR || in->type != YT_MAP)
+		return;
+	off = (size_t)snprintf(buf, len, "%s: {", kind->str);
+	for (size_t i = 0; i + 1 < in->n && off < len; i += 2) {
+		const struct ynode *k = in->kid[i], *v = in->kid[i + 1];
+		if (!strcmp(k->str, "label") || !strcmp(k->str, "kind"))
+			continue;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s: ", buf[off - 1] == '{' ? "" : ", ", k->str);
+		if (v->type == YT_SCALAR)
+			off += (size_t)snprintf(buf + off, off < len ? len - off : 0, v->quoted ? "'%s'" : "%s", v->str);
+		else
+			for (size_t w = 0; v->type == YT_SEQ && w < v->n && off < len; w++)
+				off += (size_t)snprintf(buf + off, len - off, "%s%s%s", w ? ", " : "[",
+							v->kid[w]->str, w + 1 == v->n ? "]" : "");
+	}
+	if (off + 2 < len)
+		snprintf(buf + off, len - off, "}");
+	else
+		buf[0] = 0;
+}
+
 /* The pattern specs and labels of a run, from its manifest. */
 static int manifest_patterns(const char *dir, char ***specs, char ***labels,
-			     size_t *n, int *causal, long *seq_len, struct err *e)
+			     size_t *n, int *causal, long *seq_len, char *input,
+			     size_t input_len, struct err *e)
 {
 	char path[4200];
 	struct ynode *root = NULL;
@@ -139,6 +173,7 @@ static int manifest_patterns(const char *dir, char ***specs, char ***labels,
 	if (yt_load_file(path, &root, e))
 		return -1;
 	x = yt_get(root, "experiment");
+	first_input_spec(x, input, input_len);
 	pats = yt_get(x, "patterns");
 	shape = yt_get(x, "shape");
 	c = yt_get(shape, "causal");
@@ -171,14 +206,14 @@ static int manifest_patterns(const char *dir, char ***specs, char ***labels,
  * manifest lists patterns. */
 static int plot_run_masks(const char *dir, const char *out, struct err *e)
 {
-	char **specs, **labels;
+	char **specs, **labels, input[1024];
 	size_t n;
 	long seq_len = 0;
 	int causal, rc;
 
-	if (manifest_patterns(dir, &specs, &labels, &n, &causal, &seq_len, e))
+	if (manifest_patterns(dir, &specs, &labels, &n, &causal, &seq_len, input, sizeof input, e))
 		return -1;
-	rc = plot_masks(specs, labels, n, seq_len ? seq_len : 64, causal, out,
+	rc = plot_masks(specs, labels, n, seq_len ? seq_len : 64, causal, input[0] ? input : NULL, out,
 			"masks", e);
 	for (size_t i = 0; i < n; i++) {
 		free(specs[i]);

@@ -22,7 +22,7 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 /* Draws the pictures of the patterns specs (YAML specs) at n into
  * outdir/name.png and .svg. */
 int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
-	       int causal, const char *outdir, const char *name, struct err *e);
+	       int causal, const char *input, const char *outdir, const char *name, struct err *e);
 
 /* Draws outdir/attention.dat (maps_write) into outdir/name.png and .svg. */
 int plot_attention(const char *outdir, const char *name, long n, struct err *e);

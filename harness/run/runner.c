@@ -684,6 +684,8 @@ static void fill_decode(const struct group *gr, const struct slot *s,
 	row->kv_layout = kv_layout_names[s->kd->decode ? gr->p.kv_layout : KV_FULL];
 	row->kv_dtype = kv_dtype_names[t];
 	row->kv_note = s->kd->decode ? gr->layout_note : "";
+	if (!gr->g.n_layouts)
+		return;         /* no G (the pattern could not serve the cell) */
 	row->kv_bytes_per_token = 2.0 * kv_dtype_size(t) * gr->p.d / (double)gr->p.n_q *
 				  (double)(s->kd->decode ? kvc_pairs_read(&gr->g, gr->p.heads, gr->p.kv_heads)
 							 : gset_pairs(&gr->g, gr->p.heads));
