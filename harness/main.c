@@ -359,6 +359,8 @@ static int render_png(const struct pattern *p, long n, const char *input, const 
 
 /* A content-selected pattern's G over the inputs given (gaussian when
  * none): head 0 of one sequence. 0, or -1 said on stderr. */
+/* G of selected pattern p over the given inputs: 0, 2 for a malformed
+ * input spec (a usage error) or 1 when the selection fails. */
 static int pattern_select(const struct pattern *p, long n, long steps, const char *input,
 			  int head_dim, struct gset *g)
 {
@@ -368,12 +370,12 @@ static int pattern_select(const struct pattern *p, long n, long steps, const cha
 	int rc;
 
 	if (exp_parse_input(input ? input : "gaussian: {}", &in, &e))
-		return fail(2, &e) ? -1 : -1;
+		return fail(2, &e);
 	rc = inp_select_g(&in, p, n, steps, 1, head_dim, g, why, sizeof why);
 	inp_free(&in);
 	if (rc)
 		fprintf(stderr, "sabench: pattern '%s': %s\n", p->label, why);
-	return rc;
+	return rc ? 1 : 0;
 }
 
 static int cmd_pattern(int argc, char **argv)
@@ -442,10 +444,15 @@ static int cmd_pattern(int argc, char **argv)
 		pat_free(&p);
 		return usage_error(use, "%s", "--steps must be below --n");
 	}
-	if (pat_selected(&p) ? pattern_select(&p, n, steps, input, (int)head_dim, &g)
-			     : gset_build(&g, &p, n, n, 1, why, sizeof why) ? fprintf(stderr, "sabench: %s\n", why) : 0) {
+	if (pat_selected(&p))
+		rc = pattern_select(&p, n, steps, input, (int)head_dim, &g);
+	else if (gset_build(&g, &p, n, n, 1, why, sizeof why)) {
+		fprintf(stderr, "sabench: %s\n", why);
+		rc = 1;
+	}
+	if (rc) {
 		pat_free(&p);
-		return 1;
+		return rc;
 	}
 	printf("pattern %s (%s) at n = %ld", p.label, causal ? "causal" : "bidirectional", n);
 	if (pat_selected(&p))

@@ -297,6 +297,53 @@ static void dots_kv_avx2(const float *q, const void *k, int t, int n, int d, flo
 		dots_rows(q, NULL, k, KV_BF16, n, d, s);
 }
 
+/* Transposes the 8 x 8 block of rows r[0..7] in place. */
+static inline void transpose8(__m256 r[8])
+{
+	__m256 t[8];
+
+	for (int i = 0; i < 8; i += 2) {        /* 2 x 2 blocks of floats */
+		t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+		t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+	}
+	for (int i = 0; i < 8; i += 4) {        /* 4 x 4 blocks */
+		r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+		r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+		r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+		r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+	}
+	for (int i = 0; i < 4; i++) {           /* 128-bit halves */
+		t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+		t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+	}
+	for (int i = 0; i < 8; i++)
+		r[i] = t[i];
+}
+
+/* 8 x 8 blocks in registers; the edges element by element. */
+static void transpose_avx2(const float *src, long lds, float *dst, long ldd,
+			   int rows, int cols, float scale)
+{
+	const __m256 sc = _mm256_set1_ps(scale);
+	int i0 = 0, c0;
+
+	for (; i0 + 8 <= rows; i0 += 8) {
+		for (c0 = 0; c0 + 8 <= cols; c0 += 8) {
+			__m256 r[8];
+			for (int i = 0; i < 8; i++)
+				r[i] = _mm256_mul_ps(_mm256_loadu_ps(src + (i0 + i) * lds + c0), sc);
+			transpose8(r);
+			for (int c = 0; c < 8; c++)
+				_mm256_storeu_ps(dst + (c0 + c) * ldd + i0, r[c]);
+		}
+		if (c0 < cols)
+			simd_transpose_scalar(src + i0 * lds + c0, lds, dst + c0 * ldd + i0, ldd,
+					      8, cols - c0, scale);
+	}
+	if (i0 < rows)
+		simd_transpose_scalar(src + i0 * lds, lds, dst + i0, ldd, rows - i0, cols, scale);
+}
+
 static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int n, int d)
 {
 	if (t == KV_F32)
@@ -310,7 +357,7 @@ static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int 
 const struct simd_ops simd_avx2 = {
 	.name = "avx2",                         /* 8 lanes, 16 registers */
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
-	.transpose = simd_transpose_scalar,     /* element by element */
+	.transpose = transpose_avx2,            /* 8 x 8 blocks in registers */
 	.mask = mask_avx2,                      /* masked stores of -inf */
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */

@@ -23,57 +23,56 @@ struct tiled_ws {
 	size_t stride;                  /* floats per thread */
 };
 
-/* Bit j of the result: key k0 + j is in row r's ranges (j < 64). */
-static uint64_t row_mask(const struct gset *g, int l, long r, long k0)
+/* Sets the row bits of rows [r0, r0 + TILE_Q) in the masks of block row
+ * R's partial blocks, one pass over each row's ranges; slot[c] is the mask
+ * of block column c (-1: full or absent) and is left as it was found. */
+static void row_masks(const struct gset *g, int l, const struct gset_blocks *bv, long R,
+		      const int64_t *mask_at, int64_t *slot, uint64_t *masks)
 {
-	int64_t n, lo = 0, hi;
-	const struct pat_range *rg = gset_row(g, l, r, &n);
-	uint64_t bits = 0;
-
-	hi = n;
-	while (lo < hi) {               /* first range ending after k0 */
-		int64_t mid = (lo + hi) / 2;
-		if (rg[mid].hi <= k0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	for (int64_t k = bv->row_ptr[R]; k < bv->row_ptr[R + 1]; k++)
+		slot[bv->col[k]] = mask_at[k];
+	for (long q = 0; q < TILE_Q && R * TILE_Q + q < g->n_q; q++) {
+		int64_t n;
+		const struct pat_range *rg = gset_row(g, l, R * TILE_Q + q, &n);
+		for (int64_t i = 0; i < n; i++)
+			for (long c = rg[i].lo / TILE_K; c <= (rg[i].hi - 1) / TILE_K; c++) {
+				long a = rg[i].lo > c * TILE_K ? rg[i].lo - c * TILE_K : 0;
+				long b = rg[i].hi < (c + 1) * TILE_K ? rg[i].hi - c * TILE_K : TILE_K;
+				if (slot[c] >= 0)
+					masks[slot[c] * TILE_Q + q] |=
+						(b - a >= 64 ? ~0ULL : ((1ULL << (b - a)) - 1)) << a;
+			}
 	}
-	for (int64_t i = lo; i < n && rg[i].lo < k0 + TILE_K; i++) {
-		long a = rg[i].lo > k0 ? rg[i].lo - k0 : 0;
-		long b = rg[i].hi < k0 + TILE_K ? rg[i].hi - k0 : TILE_K;
-		uint64_t ones = b - a >= 64 ? ~0ULL : ((1ULL << (b - a)) - 1);
-		bits |= ones << a;
-	}
-	return bits;
+	for (int64_t k = bv->row_ptr[R]; k < bv->row_ptr[R + 1]; k++)
+		slot[bv->col[k]] = -1;
 }
 
 /* Block view and partial-tile masks of layout l. */
 static int build_layout(struct tiled_ws *w, const struct gset *g, int l)
 {
 	struct gset_blocks *bv = &w->bv[l];
-	int64_t blocks, at = 0;
+	int64_t blocks, at = 0, *slot;
 
 	if (gset_block_view(g, l, TILE_Q, TILE_K, bv))
 		return -1;
 	blocks = bv->row_ptr[bv->n_brow];
 	w->mask_at[l] = malloc((size_t)(blocks ? blocks : 1) * sizeof **w->mask_at);
-	w->masks[l] = malloc((size_t)(bv->n_partial ? bv->n_partial : 1) * TILE_Q *
+	w->masks[l] = calloc((size_t)(bv->n_partial ? bv->n_partial : 1) * TILE_Q,
 			     sizeof **w->masks);
-	if (!w->mask_at[l] || !w->masks[l])
+	slot = malloc((size_t)bv->n_bcol * sizeof *slot);
+	if (!w->mask_at[l] || !w->masks[l] || !slot) {
+		free(slot);
 		return -1;
+	}
+	for (long c = 0; c < bv->n_bcol; c++)
+		slot[c] = -1;
+	for (int64_t k = 0; k < blocks; k++)
+		w->mask_at[l][k] = bv->full[k] ? -1 : at++;
 	for (long R = 0; R < bv->n_brow; R++)
-		for (int64_t k = bv->row_ptr[R]; k < bv->row_ptr[R + 1]; k++) {
-			w->mask_at[l][k] = bv->full[k] ? -1 : at;
-			if (bv->full[k])
-				continue;
-			for (long q = 0; q < TILE_Q; q++) {
-				long r = R * TILE_Q + q;
-				w->masks[l][at * TILE_Q + q] =
-					r < g->n_q ? row_mask(g, l, r, (long)bv->col[k] * TILE_K) : 0;
-			}
-			tile_keys_mask(w->masks[l] + at * TILE_Q);
-			at++;
-		}
+		row_masks(g, l, bv, R, w->mask_at[l], slot, w->masks[l]);
+	for (int64_t m = 0; m < bv->n_partial; m++)
+		tile_keys_mask(w->masks[l] + m * TILE_Q);
+	free(slot);
 	return 0;
 }
 

@@ -145,21 +145,30 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 		  int n_layouts, int layout_heads,
 		  const struct pat_ranges *rows, int64_t *const *ptr)
 {
-	int64_t total = 0;
+	int64_t total = 0, *row_ptr;
+	struct pat_range *ranges;
 
+	for (int l = 0; l < n_layouts; l++)
+		total += ptr[l][n_q];
+	/* the arrays of the G g held are reused: a selection made in every
+	 * timed run does not fault in fresh pages each time */
+	row_ptr = realloc(g->row_ptr, ((size_t)n_layouts * (size_t)n_q + 1) * sizeof *row_ptr);
+	if (row_ptr)
+		g->row_ptr = row_ptr;
+	ranges = row_ptr ? realloc(g->ranges, (size_t)(total ? total : 1) * sizeof *ranges) : NULL;
+	if (!ranges) {
+		gset_free(g);
+		return -1;
+	}
 	memset(g, 0, sizeof *g);
+	g->row_ptr = row_ptr;
+	g->ranges = ranges;
 	g->n_q = n_q;
 	g->n_kv = n_kv;
 	g->q_offset = n_kv - n_q;
 	g->causal = causal;
 	g->n_layouts = n_layouts;
 	g->layout_heads = layout_heads;
-	for (int l = 0; l < n_layouts; l++)
-		total += ptr[l][n_q];
-	g->row_ptr = malloc(((size_t)n_layouts * (size_t)n_q + 1) * sizeof *g->row_ptr);
-	g->ranges = malloc((size_t)(total ? total : 1) * sizeof *g->ranges);
-	if (!g->row_ptr || !g->ranges)
-		goto oom;
 	total = 0;
 	for (int l = 0; l < n_layouts; l++) {
 		int64_t *at = g->row_ptr + (int64_t)l * n_q;
@@ -170,12 +179,14 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 	}
 	g->row_ptr[(int64_t)n_layouts * n_q] = total;
 	fill_stats(g);
-	g->st.keys_used = count_keys_used(g, total);
-	if (g->st.keys_used >= 0)
-		return 0;
-oom:
-	gset_free(g);
-	return -1;
+	g->st.keys_used = -1;
+	return 0;
+}
+
+int gset_count_keys(struct gset *g)
+{
+	g->st.keys_used = count_keys_used(g, g->row_ptr[(int64_t)g->n_layouts * g->n_q]);
+	return g->st.keys_used < 0 ? -1 : 0;
 }
 
 void gset_free(struct gset *g)
@@ -218,40 +229,29 @@ int gset_csr(const struct gset *g, int l, int64_t **indptr, int32_t **indices)
 	return 0;
 }
 
-/* An event of the block sweep: at block column col, add `add` pairs to
- * that block only (point) or change the per-block rate of a run. */
-struct blk_event {
-	int64_t col;            /* block column */
-	int64_t add;            /* pairs for this block alone */
-	int64_t rate;           /* change of pairs per block from here on */
-};
-
-static int event_cmp(const void *a, const void *b)
-{
-	const struct blk_event *x = a, *y = b;
-	return (x->col > y->col) - (x->col < y->col);
-}
-
+/* The block sweep of one block row accumulates, per block column, the
+ * pairs of that block alone (`add`: the edge blocks of ranges) and the
+ * change of the per-block rate of runs (`rate`: the blocks ranges cover
+ * whole), then walks the touched columns in order. Columns are counted in
+ * dense arrays, so a row of many short ranges (vertical and slash G) costs
+ * its ranges plus a sort of the distinct columns, not of every range. */
 struct blk_builder {
-	struct blk_event *ev;   /* events of the current block row */
-	size_t n_ev, cap_ev;
+	int64_t *add, *rate;    /* per block column, zero outside the sweep */
+	uint8_t *seen;          /* per block column: in touched */
+	int32_t *touched;       /* distinct columns of the current block row */
+	long n_touched;
 	int64_t n, cap;         /* stored blocks */
 	struct gset_blocks *bv;
 };
 
-static int push_event(struct blk_builder *b, int64_t col, int64_t add,
-		      int64_t rate)
+static void touch(struct blk_builder *b, int64_t col, int64_t add, int64_t rate)
 {
-	if (b->n_ev == b->cap_ev) {
-		size_t cap = b->cap_ev ? 2 * b->cap_ev : 64;
-		struct blk_event *e = realloc(b->ev, cap * sizeof *e);
-		if (!e)
-			return -1;
-		b->ev = e;
-		b->cap_ev = cap;
+	if (!b->seen[col]) {
+		b->seen[col] = 1;
+		b->touched[b->n_touched++] = (int32_t)col;
 	}
-	b->ev[b->n_ev++] = (struct blk_event){ col, add, rate };
-	return 0;
+	b->add[col] += add;
+	b->rate[col] += rate;
 }
 
 static int push_block(struct blk_builder *b, int64_t col, int full)
@@ -281,52 +281,58 @@ static int push_block(struct blk_builder *b, int64_t col, int full)
 	return 0;
 }
 
-/* Events of one range [lo, hi): edge blocks as points, the blocks in
- * between as a run of bc pairs each. */
-static int range_events(struct blk_builder *b, long lo, long hi, long bc)
+/* Counts one range [lo, hi): edge blocks as points, the blocks in between
+ * as a run of bc pairs each. */
+static void range_events(struct blk_builder *b, long lo, long hi, long bc)
 {
 	int64_t c_lo = lo / bc, c_hi = (hi - 1) / bc;
 
-	if (c_lo == c_hi)
-		return push_event(b, c_lo, hi - lo, 0);
-	if (push_event(b, c_lo, (c_lo + 1) * bc - lo, 0) ||
-	    push_event(b, c_hi, hi - c_hi * bc, 0))
-		return -1;
-	if (c_hi > c_lo + 1 &&
-	    (push_event(b, c_lo + 1, 0, bc) || push_event(b, c_hi, 0, -bc)))
-		return -1;
-	return 0;
+	if (c_lo == c_hi) {
+		touch(b, c_lo, hi - lo, 0);
+		return;
+	}
+	touch(b, c_lo, (c_lo + 1) * bc - lo, 0);
+	touch(b, c_hi, hi - c_hi * bc, 0);
+	if (c_hi > c_lo + 1) {
+		touch(b, c_lo + 1, 0, bc);
+		touch(b, c_hi, 0, -bc);
+	}
 }
 
-/* Sweeps the sorted events of block row R into stored blocks. */
+static int by_col(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sweeps the counted columns of block row R into stored blocks and
+ * clears the counts. */
 static int sweep_events(struct blk_builder *b, const struct gset *g, long R)
 {
 	const struct gset_blocks *bv = b->bv;
 	long rows = (R + 1) * bv->br > g->n_q ? g->n_q - R * bv->br : bv->br;
 	int64_t rate = 0;
-	size_t i = 0;
 
-	if (b->n_ev)
-		qsort(b->ev, b->n_ev, sizeof *b->ev, event_cmp);
-	while (i < b->n_ev) {
-		int64_t col = b->ev[i].col, add = 0, next;
+	qsort(b->touched, (size_t)b->n_touched, sizeof *b->touched, by_col);
+	for (long i = 0; i < b->n_touched; i++) {
+		int64_t col = b->touched[i], add = b->add[col], next;
 		long width;
-		for (; i < b->n_ev && b->ev[i].col == col; i++) {
-			add += b->ev[i].add;
-			rate += b->ev[i].rate;
-		}
+		rate += b->rate[col];
+		b->add[col] = b->rate[col] = 0;
+		b->seen[col] = 0;
 		width = (col + 1) * bv->bc > g->n_kv ? g->n_kv - col * bv->bc : bv->bc;
 		if (add + rate > 0 &&
 		    push_block(b, col, add + rate == (int64_t)rows * width))
 			return -1;
-		/* blocks strictly between events hold exactly `rate` pairs */
-		next = i < b->n_ev ? b->ev[i].col : col + 1;
+		/* blocks strictly between touched columns hold exactly `rate` pairs */
+		next = i + 1 < b->n_touched ? b->touched[i + 1] : col + 1;
 		for (int64_t c = col + 1; rate > 0 && c < next; c++) {
 			width = (c + 1) * bv->bc > g->n_kv ? g->n_kv - c * bv->bc : bv->bc;
 			if (push_block(b, c, rate == (int64_t)rows * width))
 				return -1;
 		}
 	}
+	b->n_touched = 0;
 	return 0;
 }
 
@@ -334,6 +340,7 @@ int gset_block_view(const struct gset *g, int l, long br, long bc,
 		    struct gset_blocks *bv)
 {
 	struct blk_builder b = { .bv = bv };
+	int rc = -1;
 
 	memset(bv, 0, sizeof *bv);
 	bv->br = br;
@@ -341,28 +348,33 @@ int gset_block_view(const struct gset *g, int l, long br, long bc,
 	bv->n_brow = (g->n_q + br - 1) / br;
 	bv->n_bcol = (g->n_kv + bc - 1) / bc;
 	bv->row_ptr = malloc(((size_t)bv->n_brow + 1) * sizeof *bv->row_ptr);
-	if (!bv->row_ptr)
-		goto oom;
+	b.add = calloc((size_t)bv->n_bcol + 1, sizeof *b.add);
+	b.rate = calloc((size_t)bv->n_bcol + 1, sizeof *b.rate);
+	b.seen = calloc((size_t)bv->n_bcol + 1, 1);
+	b.touched = malloc(((size_t)bv->n_bcol + 1) * sizeof *b.touched);
+	if (!bv->row_ptr || !b.add || !b.rate || !b.seen || !b.touched)
+		goto out;
 	bv->row_ptr[0] = 0;
 	for (long R = 0; R < bv->n_brow; R++) {
-		b.n_ev = 0;
 		for (long r = R * br; r < (R + 1) * br && r < g->n_q; r++) {
 			int64_t n;
 			const struct pat_range *rg = gset_row(g, l, r, &n);
 			for (int64_t i = 0; i < n; i++)
-				if (range_events(&b, rg[i].lo, rg[i].hi, bc))
-					goto oom;
+				range_events(&b, rg[i].lo, rg[i].hi, bc);
 		}
 		if (sweep_events(&b, g, R))
-			goto oom;
+			goto out;
 		bv->row_ptr[R + 1] = b.n;
 	}
-	free(b.ev);
-	return 0;
-oom:
-	free(b.ev);
-	gset_blocks_free(bv);
-	return -1;
+	rc = 0;
+out:
+	free(b.add);
+	free(b.rate);
+	free(b.seen);
+	free(b.touched);
+	if (rc)
+		gset_blocks_free(bv);
+	return rc;
 }
 
 void gset_blocks_free(struct gset_blocks *bv)

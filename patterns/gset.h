@@ -42,12 +42,17 @@ void gset_free(struct gset *g);
 
 /* Assembles g from rows made elsewhere (a G selected from the inputs):
  * rows[l] holds layout l's ranges, row after row, canonical, and
- * ptr[l][r] .. ptr[l][r + 1] indexes row r's. Fills the statistics as
- * gset_build does; the caller frees rows and ptr. Returns 0, or -1 when
- * out of memory. */
+ * ptr[l][r] .. ptr[l][r + 1] indexes row r's. g is zeroed or holds a G,
+ * whose arrays are reused. Fills the statistics as gset_build does but
+ * keys_used (-1: gset_count_keys counts it); the caller frees rows and
+ * ptr. Returns 0, or -1 when out of memory (g freed). */
 int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 		  int n_layouts, int layout_heads,
 		  const struct pat_ranges *rows, int64_t *const *ptr);
+
+/* Fills g->st.keys_used, the distinct keys any row reads: 0, or -1 when
+ * out of memory. */
+int gset_count_keys(struct gset *g);
 
 /* The layout that head h of sequence b reads. */
 static inline int gset_layout(const struct gset *g, int b, int h)
@@ -91,7 +96,7 @@ struct gset_blocks {
 	int64_t n_full, n_partial;      /* counts */
 };
 
-/* Builds the block view of layout l in O(ranges log ranges + blocks), with
+/* Builds the block view of layout l in O(ranges + blocks), with
  * no n x n mask. Returns 0, or -1 when out of memory. */
 int gset_block_view(const struct gset *g, int l, long br, long bc,
 		    struct gset_blocks *bv);

@@ -384,14 +384,17 @@ static int range_cmp(const void *a, const void *b)
 void pat_canonical(struct pat_ranges *out)
 {
 	size_t w = 0;
-	int sorted = 1;
+	int apart = 1, sorted = 1;
 
-	for (size_t i = 1; i < out->n; i++)
-		if (out->r[i].lo < out->r[i - 1].hi + 1)
-			sorted = 0;
-	if (sorted)
+	for (size_t i = 1; i < out->n; i++) {
+		apart &= out->r[i].lo > out->r[i - 1].hi;
+		sorted &= out->r[i].lo >= out->r[i - 1].lo;
+	}
+	if (apart)
 		return;
-	qsort(out->r, out->n, sizeof *out->r, range_cmp);
+	/* ascending starts (adjacent blocks, most often) only need the merge */
+	if (!sorted)
+		qsort(out->r, out->n, sizeof *out->r, range_cmp);
 	for (size_t i = 0; i < out->n; i++) {
 		if (w && out->r[i].lo <= out->r[w - 1].hi) {
 			if (out->r[i].hi > out->r[w - 1].hi)

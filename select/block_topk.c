@@ -93,31 +93,34 @@ static void add_cells(float *mass, long nb, long per, long i, const float *s, lo
 		row[j / per] += s[j];
 }
 
-/* The fast path: 64 strided rows at a time through the tiled kernel's
- * transpose and qk micro-kernels, softmax lane by lane. */
-static void antidiag_tiles(const struct sel_input *in, const float *qs, const float *ks,
-			   long cells, int dd, float scale, int causal, float *mass, long nb,
-			   long per, float *qt, float *s, float *row)
+/* Key slice t of the strided rows: row j = k[j S + t] (zeros past n), so
+ * a strided score is the sum over t of S plain dots of d channels. */
+static void key_slices(const float *k, long n, int d, long S, long cells, float *out)
 {
-	const struct simd_ops *ops = in->ops;
+	for (long t = 0; t < S; t++)
+		for (long j = 0; j < cells; j++) {
+			long r = j * S + t;
+			float *o = out + ((size_t)t * cells + j) * d;
+			if (r < n)
+				memcpy(o, k + (size_t)r * d, (size_t)d * sizeof *o);
+			else
+				memset(o, 0, (size_t)d * sizeof *o);
+		}
+}
 
-	for (long i0 = 0; i0 < cells; i0 += TILE_Q) {
-		int nq = cells - i0 < TILE_Q ? (int)(cells - i0) : TILE_Q;
-		long nj = causal ? i0 + nq : cells;
-		memset(qt, 0, (size_t)dd * TILE_Q * sizeof *qt);
-		ops->transpose(qs + (size_t)i0 * dd, dd, qt, TILE_Q, nq, dd, scale);
-		for (long j0 = 0; j0 < nj; j0 += TILE_K) {
-			int nk = nj - j0 < TILE_K ? (int)(nj - j0) : TILE_K;
-			ops->qk(qt, ks + (size_t)j0 * dd, nk, dd, s + (size_t)j0 * TILE_Q, 0, TILE_Q);
-		}
-		for (int q = 0; q < nq; q++) {
-			long i = i0 + q, n_row = causal ? i + 1 : cells;
-			for (long j = 0; j < n_row; j++)
-				row[j] = s[(size_t)j * TILE_Q + q];
-			sel_softmax(in, row, n_row);
-			add_cells(mass, nb, per, i, row, n_row);
-		}
-	}
+/* s[q][j] (cells apart), q < nq, j < nj: scores of strided rows i0 + q.
+ * The reference dots whole strided rows (S d channels) in double; the
+ * fast path sums S tiles of d channels. */
+static int antidiag_scores(const struct sel_input *in, const float *qs, const float *ks,
+			   long S, long cells, long i0, int nq, long nj, double scale, float *s)
+{
+	int d = in->p->d;
+	long dd = S * d;
+
+	if (in->ref)
+		return sel_dots_block(in, qs + (size_t)i0 * dd, dd, nq, ks, nj, (int)dd, scale, s, cells);
+	return sel_dots_sliced(in, qs + (size_t)i0 * dd, dd, d, ks, cells * d, (int)S, nq, nj, d,
+			       scale, s, cells);
 }
 
 /* mass[I][J]: XAttention's antidiagonal estimate, each block row summing
@@ -131,25 +134,27 @@ static int antidiagonal_mass(const struct pattern *pat, const struct sel_input *
 	int dd = (int)(S * p->d);
 	double scale = 1.0 / (sqrt((double)p->d) * (double)S);
 	float *qs = malloc((size_t)cells * dd * sizeof *qs), *ks = malloc((size_t)cells * dd * sizeof *ks);
-	float *qt = malloc((size_t)dd * TILE_Q * sizeof *qt);
-	float *s = malloc(((size_t)cells + TILE_K) * TILE_Q * sizeof *s), *row = malloc((size_t)cells * sizeof *row);
+	float *s = malloc((size_t)TILE_Q * cells * sizeof *s);
 	int rc = -1;
 
-	if (!qs || !ks || !qt || !s || !row)
+	if (!qs || !ks || !s)
 		goto out;
 	memset(mass, 0, (size_t)nb * nb * sizeof *mass);
 	stride_rows(sel_query(in, b, h, 0), p->n_q, p->d, S, 1, cells, qs);
-	stride_rows(p->k + kern_kv_off(p, b, h), p->n_kv, p->d, S, 0, cells, ks);
-	if (in->ref) {
-		for (long i = 0; i < cells; i++) {
-			long nj = pat->causal ? i + 1 : cells;
-			sel_dots(in, qs + (size_t)i * dd, ks, nj, dd, scale, row);
-			sel_softmax(in, row, nj);
-			add_cells(mass, nb, per, i, row, nj);
+	if (in->ref)
+		stride_rows(p->k + kern_kv_off(p, b, h), p->n_kv, p->d, S, 0, cells, ks);
+	else
+		key_slices(p->k + kern_kv_off(p, b, h), p->n_kv, p->d, S, cells, ks);
+	for (long i0 = 0; i0 < cells; i0 += TILE_Q) {
+		int nq = cells - i0 < TILE_Q ? (int)(cells - i0) : TILE_Q;
+		if (antidiag_scores(in, qs, ks, S, cells, i0, nq, pat->causal ? i0 + nq : cells,
+				    scale, s))
+			goto out;
+		for (int q = 0; q < nq; q++) {
+			long nj = pat->causal ? i0 + q + 1 : cells;
+			sel_softmax(in, s + (size_t)q * cells, nj);
+			add_cells(mass, nb, per, i0 + q, s + (size_t)q * cells, nj);
 		}
-	} else {
-		antidiag_tiles(in, qs, ks, cells, dd, (float)(scale * 1.4426950408889634),
-			       pat->causal, mass, nb, per, qt, s, row);
 	}
 	for (long I = 0; I < nb; I++) {
 		double z = 0.0;
@@ -162,9 +167,7 @@ static int antidiagonal_mass(const struct pattern *pat, const struct sel_input *
 out:
 	free(qs);
 	free(ks);
-	free(qt);
 	free(s);
-	free(row);
 	return rc;
 }
 
@@ -203,7 +206,7 @@ static long bt_keep(const struct pattern *pat, const float *row, long nj, long I
 }
 
 static int bt_select(const struct pattern *pat, const struct sel_input *in,
-		     int b, int h, struct sel_rows *rows)
+		     const void *state, int b, int h, struct sel_rows *rows)
 {
 	const struct problem *p = in->p;
 	long bs = (long)pat->val[BT_BLOCK].i, nb = (p->n_kv + bs - 1) / bs;
@@ -212,6 +215,7 @@ static int bt_select(const struct pattern *pat, const struct sel_input *in,
 	int32_t *work = malloc(2 * (size_t)nb * sizeof *work), *keep = malloc(((size_t)nb + 2) * sizeof *keep);
 	int rc = -1;
 
+	(void)state;
 	if (!mass || !taken || !work || !keep)
 		goto out;
 	if (pat->val[BT_ESTIMATE].i == EST_ANTIDIAGONAL ? antidiagonal_mass(pat, in, b, h, nb, mass)
@@ -257,6 +261,7 @@ const struct sel_kind sel_block_topk = {
 	.kind = &pat_block_topk,                /* patterns/block_topk.c */
 	.history = NULL,                        /* the cell's own rows */
 	.unservable = bt_unservable,            /* blocks per row bounded */
+	.prepare = NULL,                        /* keeps nothing between selections */
 	.select = bt_select,                    /* estimate, then keep */
 	.cost = bt_cost,                        /* pooled or strided dots */
 };

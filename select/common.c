@@ -35,6 +35,55 @@ void sel_dots(const struct sel_input *in, const float *q, const float *rows,
 		s[j] *= (float)(scale * LOG2E);
 }
 
+int sel_dots_sliced(const struct sel_input *in, const float *q, long ldq, long qstep,
+		    const float *rows, long rstep, int slices, int nq, long n, int d,
+		    float scale, float *out, long ldo)
+{
+	const struct simd_ops *ops = in->ops;
+	float *qt, *s, *part;
+
+	if (slices == 1 && (in->ref || nq == 1)) {
+		for (int i = 0; i < nq; i++)
+			sel_dots(in, q + (size_t)i * (size_t)ldq, rows, n, d, scale,
+				 out + (size_t)i * (size_t)ldo);
+		return 0;
+	}
+	/* slice by slice, so one query tile stays in L1 while the keys stream;
+	 * the sums stay in the tile layout until the end */
+	qt = calloc((size_t)d * TILE_Q, sizeof *qt);
+	s = malloc(((size_t)n + 2 * TILE_K) * TILE_Q * sizeof *s);
+	if (!qt || !s) {
+		free(qt);
+		free(s);
+		return -1;
+	}
+	part = s + ((size_t)n + TILE_K) * TILE_Q;
+	for (int t = 0; t < slices; t++) {
+		const float *rt = rows + (size_t)t * (size_t)rstep;
+		ops->transpose(q + (size_t)t * (size_t)qstep, ldq, qt, TILE_Q, nq, d,
+			       (float)(scale * LOG2E));
+		for (long j0 = 0; j0 < n; j0 += TILE_K) {
+			int nk = n - j0 < TILE_K ? (int)(n - j0) : TILE_K;
+			float *acc = s + (size_t)j0 * TILE_Q;
+			ops->qk(qt, rt + (size_t)j0 * (size_t)d, nk, d, t ? part : acc, 0, TILE_Q);
+			for (int x = 0; t && x < nk * TILE_Q; x++)
+				acc[x] += part[x];
+		}
+	}
+	for (long j0 = 0; j0 < n; j0 += TILE_K)
+		ops->transpose(s + (size_t)j0 * TILE_Q, TILE_Q, out + j0, ldo,
+			       n - j0 < TILE_K ? (int)(n - j0) : TILE_K, nq, 1.0f);
+	free(qt);
+	free(s);
+	return 0;
+}
+
+int sel_dots_block(const struct sel_input *in, const float *q, long ldq, int nq,
+		   const float *rows, long n, int d, float scale, float *out, long ldo)
+{
+	return sel_dots_sliced(in, q, ldq, 0, rows, 0, 1, nq, n, d, scale, out, ldo);
+}
+
 void sel_softmax(const struct sel_input *in, float *s, long n)
 {
 	float m = -INFINITY;
@@ -130,18 +179,29 @@ long sel_topk(const float *score, long n, long k, const unsigned char *taken,
 	return k;
 }
 
+int sel_reserve(struct pat_ranges *out, size_t more)
+{
+	size_t cap = out->cap ? out->cap : 256;
+	struct pat_range *r;
+
+	if (out->n + more <= out->cap)
+		return 0;
+	while (cap < out->n + more)
+		cap *= 2;
+	r = realloc(out->r, cap * sizeof *r);
+	if (!r)
+		return -1;
+	out->r = r;
+	out->cap = cap;
+	return 0;
+}
+
 int sel_push(struct pat_ranges *out, long lo, long hi)
 {
 	if (lo >= hi)
 		return 0;
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? 2 * out->cap : 256;
-		struct pat_range *r = realloc(out->r, cap * sizeof *r);
-		if (!r)
-			return -1;
-		out->r = r;
-		out->cap = cap;
-	}
+	if (out->n == out->cap && sel_reserve(out, 1))
+		return -1;
 	out->r[out->n++] = (struct pat_range){ (int32_t)lo, (int32_t)hi };
 	return 0;
 }
@@ -232,41 +292,83 @@ void sel_cost(const struct pattern *pat, const struct problem *p, int decode,
 		s->cost(pat, p, decode, c);
 }
 
+int sel_prepare(const struct pattern *pat, struct sel_input *in)
+{
+	const struct sel_kind *s = sel_find(pat->kind);
+	int n_layouts = in->p->batch * in->p->heads, failed = 0;
+
+	in->state = calloc((size_t)n_layouts, sizeof *in->state);
+	in->rows = calloc((size_t)n_layouts, sizeof *in->rows);
+	in->ptr = calloc((size_t)n_layouts, sizeof *in->ptr);
+	if (!in->state || !in->rows || !in->ptr)
+		failed = 1;
+#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
+	for (int l = 0; l < n_layouts; l++) {
+		if (failed)
+			continue;
+		in->ptr[l] = malloc(((size_t)in->p->n_q + 1) * sizeof **in->ptr);
+		failed |= !in->ptr[l];
+		if (s && s->prepare)
+			failed |= s->prepare(pat, in, l / in->p->heads, l % in->p->heads,
+					     &in->state[l]) != 0;
+	}
+	if (failed)
+		sel_release(pat, in);
+	return failed ? -1 : 0;
+}
+
+void sel_release(const struct pattern *pat, struct sel_input *in)
+{
+	(void)pat;
+	for (int l = 0; l < in->p->batch * in->p->heads; l++) {
+		if (in->state)
+			free(in->state[l]);
+		if (in->rows)
+			free(in->rows[l].r);
+		if (in->ptr)
+			free(in->ptr[l]);
+	}
+	free(in->state);
+	free(in->rows);
+	free(in->ptr);
+	in->state = NULL;
+	in->rows = NULL;
+	in->ptr = NULL;
+}
+
 int sel_run(const struct pattern *pat, const struct sel_input *in,
 	    struct gset *g, char *why, size_t len)
 {
 	const struct problem *p = in->p;
 	const struct sel_kind *s = sel_find(pat->kind);
-	int n_layouts = p->batch * p->heads, failed = 0, rc;
-	struct pat_ranges *out;
-	int64_t **ptr;
+	int n_layouts = p->batch * p->heads, failed = 0;
+	struct sel_input once = *in;
 
-	gset_free(g);
-	if (!s)
+	if (!s) {
+		gset_free(g);
 		return snprintf(why, len, "pattern '%s' has no selector", pat->kind->name), -1;
-	out = calloc((size_t)n_layouts, sizeof *out);
-	ptr = calloc((size_t)n_layouts, sizeof *ptr);
-	if (!out || !ptr)
+	}
+	if (!in->state && sel_prepare(pat, &once))
 		failed = 1;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
 	for (int l = 0; l < n_layouts; l++) {
-		struct sel_rows rows = { &out[l], NULL };
+		struct sel_rows rows;
 		if (failed)
 			continue;
-		ptr[l] = calloc((size_t)p->n_q + 1, sizeof **ptr);
-		rows.ptr = ptr[l];
-		if (!ptr[l] || s->select(pat, in, l / p->heads, l % p->heads, &rows))
+		rows = (struct sel_rows){ &once.rows[l], once.ptr[l] };
+		rows.out->n = 0;
+		rows.ptr[0] = 0;
+		if (s->select(pat, &once, once.state[l], l / p->heads, l % p->heads, &rows))
 			failed = 1;
 	}
-	rc = failed ? -1 : gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts,
-					  p->heads, out, ptr);
-	for (int l = 0; out && ptr && l < n_layouts; l++) {
-		free(out[l].r);
-		free(ptr[l]);
-	}
-	free(out);
-	free(ptr);
-	if (rc)
+	if (!failed && gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts, p->heads,
+				     once.rows, once.ptr))
+		failed = 1;
+	if (!in->state && once.state)
+		sel_release(pat, &once);
+	if (failed) {
+		gset_free(g);
 		snprintf(why, len, "out of memory selecting pattern '%s'", pat->label);
-	return rc;
+	}
+	return failed ? -1 : 0;
 }

@@ -28,26 +28,39 @@ static void compress_keys(const float *k, int d, long l, long s, long nc, float 
 	}
 }
 
-/* Row r at pos: block scores, forced blocks, the best of the rest. */
-static int nsa_row(const struct pattern *pat, const struct sel_input *in, int b, int h,
-		   long r, const float *ck, long nc, float *s, float *blk,
-		   unsigned char *taken, int32_t *work, int32_t *keep, struct sel_rows *rows)
+/* Compressed keys the query at pos has wholly seen. */
+static long nsa_seen(const struct pattern *pat, long pos, long nc)
+{
+	long l = (long)pat->val[NSA_CBLOCK].i, st = (long)pat->val[NSA_CSTRIDE].i;
+	long nv = pos + 1 >= l ? (pos + 1 - l) / st + 1 : 0;
+
+	return nv < nc ? nv : nc;
+}
+
+/* Row r at pos from its scores s over the compressed keys: block scores,
+ * forced blocks, the best of the rest. */
+static int nsa_row(const struct pattern *pat, const struct sel_input *in, long r,
+		   long nc, float *s, float *blk, unsigned char *taken, int32_t *work,
+		   int32_t *keep, struct sel_rows *rows)
 {
 	const struct problem *p = in->p;
 	long l = (long)pat->val[NSA_CBLOCK].i, st = (long)pat->val[NSA_CSTRIDE].i;
 	long L = (long)pat->val[NSA_SBLOCK].i, pos = p->n_kv - p->n_q + r, cur = pos / L;
-	long nv = pos + 1 >= l ? (pos + 1 - l) / st + 1 : 0, n = 0;
+	long nv = nsa_seen(pat, pos, nc), n = 0;
 
-	nv = nv < nc ? nv : nc;
 	memset(blk, 0, (size_t)(cur + 1) * sizeof *blk);
 	memset(taken, 0, (size_t)(cur + 1));
 	if (nv > 0) {
-		sel_dots(in, sel_query(in, b, h, in->n_hist - p->n_q + r), ck, nv, p->d,
-			 1.0 / sqrt((double)p->d), s);
 		sel_softmax(in, s, nv);
-		for (long i = 0; i < nv; i++)
-			for (long j = i * st / L; j <= (i * st + l - 1) / L; j++)
-				blk[j] += s[i];
+		/* block J sums the keys whose span meets it, in key order */
+		for (long J = 0; J <= cur; J++) {
+			long first = J * L - l + 1, i1 = ((J + 1) * L - 1) / st;
+			float acc = 0.0f;
+			i1 = i1 < nv - 1 ? i1 : nv - 1;
+			for (long i = first > 0 ? (first + st - 1) / st : 0; i <= i1; i++)
+				acc += s[i];
+			blk[J] = acc;
+		}
 	}
 	taken[0] = 1;
 	for (long j = cur; j > cur - (long)pat->val[NSA_LOCAL].i && j >= 0; j--)
@@ -63,24 +76,34 @@ static int nsa_row(const struct pattern *pat, const struct sel_input *in, int b,
 }
 
 static int nsa_select(const struct pattern *pat, const struct sel_input *in,
-		      int b, int h, struct sel_rows *rows)
+		      const void *state, int b, int h, struct sel_rows *rows)
 {
 	const struct problem *p = in->p;
 	long l = (long)pat->val[NSA_CBLOCK].i, st = (long)pat->val[NSA_CSTRIDE].i;
 	long nb = (p->n_kv + pat->val[NSA_SBLOCK].i - 1) / pat->val[NSA_SBLOCK].i;
 	long nc = p->n_kv >= l ? (p->n_kv - l) / st + 1 : 0;
-	float *ck = malloc(((size_t)nc + 1) * p->d * sizeof *ck), *s = malloc(((size_t)nc + 1) * sizeof *s);
+	float *ck = malloc(((size_t)nc + 1) * p->d * sizeof *ck);
+	float *s = malloc((size_t)TILE_Q * ((size_t)nc + 1) * sizeof *s);
 	float *blk = malloc((size_t)nb * sizeof *blk);
 	unsigned char *taken = malloc((size_t)nb);
 	int32_t *work = malloc((size_t)nb * sizeof *work), *keep = malloc((size_t)nb * sizeof *keep);
 	int rc = -1;
 
+	(void)state;
 	if (!ck || !s || !blk || !taken || !work || !keep)
 		goto out;
 	compress_keys(p->k + kern_kv_off(p, b, h), p->d, l, st, nc, ck);
-	for (long r = 0; r < p->n_q; r++)
-		if (nsa_row(pat, in, b, h, r, ck, nc, s, blk, taken, work, keep, rows))
+	for (long r0 = 0; r0 < p->n_q; r0 += TILE_Q) {
+		int nq = p->n_q - r0 < TILE_Q ? (int)(p->n_q - r0) : TILE_Q;
+		long last = nsa_seen(pat, p->n_kv - p->n_q + r0 + nq - 1, nc);
+		if (sel_dots_block(in, sel_query(in, b, h, in->n_hist - p->n_q + r0), p->d, nq,
+				   ck, last, p->d, 1.0 / sqrt((double)p->d), s, nc + 1))
 			goto out;
+		for (int i = 0; i < nq; i++)
+			if (nsa_row(pat, in, r0 + i, nc, s + (size_t)i * (nc + 1), blk, taken,
+				    work, keep, rows))
+				goto out;
+	}
 	rc = 0;
 out:
 	free(ck);
@@ -109,6 +132,7 @@ const struct sel_kind sel_nsa_select = {
 	.kind = &pat_nsa_select,                /* patterns/nsa_select.c */
 	.history = NULL,                        /* the cell's own rows */
 	.unservable = NULL,                     /* any shape */
+	.prepare = NULL,                        /* keeps nothing between selections */
 	.select = nsa_select,                   /* compressed softmax, top blocks */
 	.cost = nsa_cost,                       /* a dot per compressed key */
 };

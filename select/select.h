@@ -24,6 +24,11 @@ struct sel_input {
 	int decode;                     /* the cell is in decode mode */
 	int ref;                        /* 1: the scalar double reference */
 	const struct simd_ops *ops;     /* micro-kernels of the fast path */
+	void **state;                   /* per layout, from sel_prepare; NULL: sel_run
+					 * makes and drops it each time */
+	struct pat_ranges *rows;        /* per layout, from sel_prepare: the rows'
+					 * buffers, reused by every selection */
+	int64_t **ptr;                  /* per layout: their row offsets */
 };
 
 /* One layout's rows as they are made: out gets each row's canonical
@@ -50,9 +55,14 @@ struct sel_kind {
 	/* why this cell cannot be selected (too short a prompt, ...), or NULL */
 	const char *(*unservable)(const struct pattern *pat, const struct problem *p,
 				  int decode, char *buf, size_t len);
-	/* selects layout (b, h): 0, or -1 when out of memory */
+	/* what layout (b, h) keeps between selections, made once from the
+	 * prompt and untimed, as a server writes it while prefilling (Quest's
+	 * page metadata): *state, freed with free(); 0, or -1 out of memory */
+	int (*prepare)(const struct pattern *pat, const struct sel_input *in,
+		       int b, int h, void **state);
+	/* selects layout (b, h) given its state: 0, or -1 when out of memory */
 	int (*select)(const struct pattern *pat, const struct sel_input *in,
-		      int b, int h, struct sel_rows *rows);
+		      const void *state, int b, int h, struct sel_rows *rows);
 	/* its cost model */
 	void (*cost)(const struct pattern *pat, const struct problem *p, int decode,
 		     struct sel_cost *c);
@@ -69,9 +79,15 @@ const char *sel_unservable(const struct pattern *pat, const struct problem *p,
 /* Query rows the selection reads, ending at the cell's last. */
 long sel_history(const struct pattern *pat, long n_q, long n_kv, int decode);
 
+/* Makes in->state for every layout of in->p (the kind's prepare, once per
+ * cell, untimed) and the buffers the selections reuse: 0, or -1 out of
+ * memory. sel_release frees them. */
+int sel_prepare(const struct pattern *pat, struct sel_input *in);
+void sel_release(const struct pattern *pat, struct sel_input *in);
+
 /* Selects every (sequence, head) of in->p in parallel on the current
- * OpenMP team and assembles g (freed first when it holds one). Returns 0,
- * or -1 with why set. */
+ * OpenMP team and assembles g (zeroed, or holding a G whose arrays are
+ * reused). Returns 0, or -1 with why set and g freed. */
 int sel_run(const struct pattern *pat, const struct sel_input *in,
 	    struct gset *g, char *why, size_t len);
 
@@ -93,6 +109,21 @@ static inline long sel_pos(const struct sel_input *in, long r)
 void sel_dots(const struct sel_input *in, const float *q, const float *rows,
 	      long n, int d, float scale, float *s);
 
+/* out[i ldo + j] = log2(e) scale q_i . rows[j] for i < nq <= TILE_Q and
+ * j < n, query i at q + i ldq: the reference per pair in double; the fast
+ * path in 64 x 64 tiles through the tiled kernel's transpose and qk
+ * micro-kernels (one query: sel_dots). Returns 0, or -1 out of memory. */
+int sel_dots_block(const struct sel_input *in, const float *q, long ldq, int nq,
+		   const float *rows, long n, int d, float scale, float *out, long ldo);
+
+/* The fast path of sel_dots_block summed over `slices` pairs of d-channel
+ * pieces: query i's piece t at q + i ldq + t qstep, row j's at rows +
+ * t rstep + j d. A score of S d channels stored as S separate matrices
+ * keeps each query tile in L1 (XAttention's strided rows). */
+int sel_dots_sliced(const struct sel_input *in, const float *q, long ldq, long qstep,
+		    const float *rows, long rstep, int slices, int nq, long n, int d,
+		    float scale, float *out, long ldo);
+
 /* Softmax of s[0, n) in place (log2-domain scores); n = 0 is a no-op. */
 void sel_softmax(const struct sel_input *in, float *s, long n);
 
@@ -108,6 +139,9 @@ int sel_by_index(const void *a, const void *b);
 /* Sorts idx[0, n) by rank (larger score first, then lower index); tmp
  * holds n ints. */
 void sel_order(const float *score, int32_t *idx, long n, int32_t *tmp);
+
+/* Makes room for `more` ranges in out (capacity doubles): 0, or -1. */
+int sel_reserve(struct pat_ranges *out, size_t more);
 
 /* Appends [lo, hi) to out (no clipping; caller keeps ranges ordered). */
 int sel_push(struct pat_ranges *out, long lo, long hi);

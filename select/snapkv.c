@@ -31,37 +31,47 @@ static const char *snap_unservable(const struct pattern *pat, const struct probl
 	return NULL;
 }
 
-/* votes[j], j < pre: the window's softmax mass on prompt key j. */
-static void snap_votes(const struct pattern *pat, const struct sel_input *in, int b, int h,
-		       long prompt, float *s, double *votes)
+/* votes[j], j < pre: the window's softmax mass on prompt key j, TILE_Q
+ * window queries at a time; s holds TILE_Q rows of prompt scores. */
+static int snap_votes(const struct pattern *pat, const struct sel_input *in, int b, int h,
+		      long prompt, float *s, double *votes)
 {
 	const struct problem *p = in->p;
 	long w = (long)pat->val[SNAP_WINDOW].i, pre = prompt - w;
 	const float *k = p->k + kern_kv_off(p, b, h);
 
-	for (long t = 0; t < w; t++) {
-		long pos = pre + t, r = in->n_hist - p->n_q - w + t;
-		sel_dots(in, sel_query(in, b, h, r), k, pos + 1, p->d, 1.0 / sqrt((double)p->d), s);
-		sel_softmax(in, s, pos + 1);
-		for (long j = 0; j < pre; j++)
-			votes[j] += s[j];
+	for (long t0 = 0; t0 < w; t0 += TILE_Q) {
+		int nq = w - t0 < TILE_Q ? (int)(w - t0) : TILE_Q;
+		long r0 = in->n_hist - p->n_q - w + t0;
+		if (sel_dots_block(in, sel_query(in, b, h, r0), p->d, nq, k, pre + t0 + nq, p->d,
+				   1.0 / sqrt((double)p->d), s, prompt))
+			return -1;
+		for (int i = 0; i < nq; i++) {
+			float *row = s + (size_t)i * prompt;
+			sel_softmax(in, row, pre + t0 + i + 1);
+			for (long j = 0; j < pre; j++)
+				votes[j] += row[j];
+		}
 	}
+	return 0;
 }
 
 static int snap_select(const struct pattern *pat, const struct sel_input *in,
-		       int b, int h, struct sel_rows *rows)
+		       const void *state, int b, int h, struct sel_rows *rows)
 {
 	const struct problem *p = in->p;
 	long prompt = p->n_kv - p->n_q, w = (long)pat->val[SNAP_WINDOW].i, pre = prompt - w;
 	long half = (long)pat->val[SNAP_KERNEL].i / 2, n;
-	float *s = malloc((size_t)p->n_kv * sizeof *s), *pooled = malloc((size_t)pre * sizeof *pooled);
+	float *s = malloc((size_t)TILE_Q * prompt * sizeof *s), *pooled = malloc((size_t)pre * sizeof *pooled);
 	double *votes = calloc((size_t)pre, sizeof *votes);
 	int32_t *work = malloc((size_t)pre * sizeof *work), *keep = malloc((size_t)pre * sizeof *keep);
 	int rc = -1;
 
+	(void)state;
 	if (!s || !pooled || !votes || !work || !keep)
 		goto out;
-	snap_votes(pat, in, b, h, prompt, s, votes);
+	if (snap_votes(pat, in, b, h, prompt, s, votes))
+		goto out;
 	for (long j = 0; j < pre; j++) {
 		double m = votes[j];
 		for (long i = j - half; i <= j + half; i++)
@@ -104,6 +114,7 @@ const struct sel_kind sel_snapkv = {
 	.kind = &pat_snapkv,                    /* patterns/snapkv.c */
 	.history = snap_history,                /* the window's queries too */
 	.unservable = snap_unservable,          /* a prompt past the window */
+	.prepare = NULL,                        /* keeps nothing between selections */
 	.select = snap_select,                  /* votes, pooling, top keys */
 	.cost = snap_cost,                      /* window x prompt dots */
 };

@@ -22,24 +22,31 @@ static const char *vs_unservable(const struct pattern *pat, const struct problem
 	return NULL;
 }
 
-/* Column and offset scores of layout (b, h) from the last last_q rows. */
-static void vs_scores(const struct pattern *pat, const struct sel_input *in,
-		      int b, int h, float *s, double *vert, double *slash)
+/* Column and offset scores of layout (b, h) from the last last_q rows,
+ * TILE_Q rows at a time; s holds TILE_Q rows of n scores. */
+static int vs_scores(const struct pattern *pat, const struct sel_input *in,
+		     int b, int h, float *s, double *vert, double *slash)
 {
 	const struct problem *p = in->p;
-	long last_q = (long)pat->val[VS_LAST_Q].i, n = p->n_kv;
+	long n = p->n_kv;
 	const float *k = p->k + kern_kv_off(p, b, h);
 
-	for (long r = in->n_hist - last_q; r < in->n_hist; r++) {
-		long pos = sel_pos(in, r), nk = pos + 1;
-		sel_dots(in, sel_query(in, b, h, r), k, nk, p->d, 1.0 / sqrt((double)p->d), s);
-		sel_softmax(in, s, nk);
-		for (long j = 0; j < nk; j++) {
-			vert[j] += s[j];
-			slash[pos - j] += s[j];
+	for (long r0 = in->n_hist - (long)pat->val[VS_LAST_Q].i; r0 < in->n_hist; r0 += TILE_Q) {
+		int nq = in->n_hist - r0 < TILE_Q ? (int)(in->n_hist - r0) : TILE_Q;
+		if (sel_dots_block(in, sel_query(in, b, h, r0), p->d, nq, k,
+				   sel_pos(in, r0 + nq - 1) + 1, p->d, 1.0 / sqrt((double)p->d), s, n))
+			return -1;
+		for (int i = 0; i < nq; i++) {
+			long pos = sel_pos(in, r0 + i);
+			float *row = s + (size_t)i * n;
+			sel_softmax(in, row, pos + 1);
+			for (long j = 0; j <= pos; j++) {
+				vert[j] += row[j];
+				slash[pos - j] += row[j];
+			}
 		}
 	}
-	(void)n;
+	return 0;
 }
 
 /* The top `keep` of score[0, n), the first `forced` always among them. */
@@ -52,43 +59,50 @@ static long vs_pick(double *score, long n, long keep, long forced, float *f,
 }
 
 /* Row r at pos: the kept columns <= pos merged with the keys pos - o of
- * the kept offsets (descending offsets are ascending keys), as ranges. */
+ * the kept offsets (descending offsets are ascending keys), as ranges
+ * written in place (a row holds at most nv + ns). */
 static int vs_row(struct sel_rows *rows, long r, long pos, const int32_t *vi, long nv,
 		  const int32_t *si, long ns)
 {
+	struct pat_ranges *out = rows->out;
 	long a = 0, z = ns - 1;
+	size_t first = out->n;
 
+	if (sel_reserve(out, (size_t)(nv + ns)))
+		return -1;
 	while (z >= 0 && si[z] > pos)
 		z--;
 	while ((a < nv && vi[a] <= pos) || z >= 0) {
 		long kv = a < nv && vi[a] <= pos ? vi[a] : LONG_MAX;
 		long ks = z >= 0 ? pos - si[z] : LONG_MAX;
 		long key = kv < ks ? kv : ks;
-		if (key == kv)
-			a++;
-		if (key == ks)
-			z--;
-		if (sel_push_key(rows, r, key))
-			return -1;
+		a += key == kv;
+		z -= key == ks;
+		if (out->n > first && out->r[out->n - 1].hi == key)
+			out->r[out->n - 1].hi++;
+		else
+			out->r[out->n++] = (struct pat_range){ (int32_t)key, (int32_t)key + 1 };
 	}
-	rows->ptr[r + 1] = (int64_t)rows->out->n;
+	rows->ptr[r + 1] = (int64_t)out->n;
 	return 0;
 }
 
 static int vs_select(const struct pattern *pat, const struct sel_input *in,
-		     int b, int h, struct sel_rows *rows)
+		     const void *state, int b, int h, struct sel_rows *rows)
 {
 	const struct problem *p = in->p;
 	long n = p->n_kv, nv, ns;
-	float *s = malloc((size_t)n * sizeof *s);
+	float *s = malloc((size_t)TILE_Q * n * sizeof *s);
 	double *vert = calloc((size_t)n, sizeof *vert), *slash = calloc((size_t)n, sizeof *slash);
 	int32_t *work = malloc((size_t)n * sizeof *work), *vi = malloc((size_t)n * sizeof *vi),
 		*si = malloc((size_t)n * sizeof *si);
 	int rc = -1;
 
+	(void)state;
 	if (!s || !vert || !slash || !work || !vi || !si)
 		goto out;
-	vs_scores(pat, in, b, h, s, vert, slash);
+	if (vs_scores(pat, in, b, h, s, vert, slash))
+		goto out;
 	nv = vs_pick(vert, n, (long)pat->val[VS_VERTICALS].i, (long)pat->val[VS_SINK_KEYS].i,
 		     s, work, vi);
 	ns = vs_pick(slash, n, (long)pat->val[VS_SLASHES].i, (long)pat->val[VS_LOCAL].i,
@@ -122,6 +136,7 @@ const struct sel_kind sel_vertical_slash = {
 	.kind = &pat_vertical_slash,            /* patterns/vertical_slash.c */
 	.history = NULL,                        /* the cell's own rows */
 	.unservable = vs_unservable,            /* last_q within the rows */
+	.prepare = NULL,                        /* keeps nothing between selections */
 	.select = vs_select,                    /* columns and offsets */
 	.cost = vs_cost,                        /* last_q x n dots */
 };

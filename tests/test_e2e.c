@@ -361,3 +361,27 @@ Test(cli, pattern_layout_and_png)
 	cr_assert_eq(stat(png, &st), 0);
 	cr_assert_gt(st.st_size, 1000);
 }
+
+/* `pattern --inputs` selects a content-selected G over the given inputs;
+ * a malformed input spec is a usage error (exit 2, the parser's words), a
+ * cell the kind cannot serve a failure (exit 1, the reason). */
+Test(cli, pattern_selects_over_inputs)
+{
+	char *out = NULL, *err = NULL;
+	char *ok[] = { "sabench", "pattern", "quest: {page: 8, budget: 64}", "--n", "256",
+		       "--inputs", "synthetic: {heads: [local]}", "--head-dim", "32", NULL };
+	char *bad[] = { "sabench", "pattern", "quest: {page: 8, budget: 64}", "--n", "256",
+			"--inputs", "syntetic: {}", NULL };
+	char *cannot[] = { "sabench", "pattern", "snapkv: {}", "--n", "256", NULL };
+
+	cr_assert_eq(run_bin(ok, &out, NULL), 0);
+	cr_assert(strstr(out, "selected over 'synthetic: {heads: [local]}' (head 0, head_dim 32)"), "%s", out);
+	cr_assert(strstr(out, "row_max = 64\n"), "%s", out);         /* the budget */
+	free(out);
+	cr_assert_eq(run_bin(bad, NULL, &err), 2);
+	cr_assert(strstr(err, "unknown input 'syntetic'; did you mean 'synthetic'?"), "%s", err);
+	free(err);
+	cr_assert_eq(run_bin(cannot, NULL, &err), 1);
+	cr_assert(strstr(err, "sabench: pattern 'snapkv': 'snapkv' selects in mode decode only\n"), "%s", err);
+	free(err);
+}

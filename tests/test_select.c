@@ -289,3 +289,40 @@ Test(select, cells_a_kind_cannot_serve_say_why)
 			 "'vertical_slash' selects over causal rows only");
 	sfx_free(&f);
 }
+
+/* State kept between selections (Quest's prompt page metadata in decode)
+ * is made once by sel_prepare and gives the G of a selection that is
+ * handed no state and summarises every page itself; a prefill cell keeps
+ * none; selecting again into the same G and buffers changes nothing. */
+Test(select, prepared_state_gives_the_same_g)
+{
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		struct sel_fx f;
+		struct gset once = { 0 }, kept = { 0 };
+		long n_q = cases[c].steps ? cases[c].steps : cases[c].n;
+		int quest_decode = cases[c].steps && strncmp(cases[c].spec, "quest", 5) == 0;
+		char why[256];
+		void *made[2];
+		sfx_make(&f, cases[c].spec, cases[c].n, n_q, 1, 2, 1, 16);
+		f.in.ops = kern_simd();
+		cr_assert_eq(sel_prepare(&f.pat, &f.in), 0);
+		for (int l = 0; l < 2; l++) {
+			cr_assert_eq(f.in.state[l] != NULL, quest_decode, "%s: layout %d state", cases[c].spec, l);
+			made[l] = f.in.state[l];
+			f.in.state[l] = NULL;
+		}
+		cr_assert_eq(sel_run(&f.pat, &f.in, &once, why, sizeof why), 0, "%s", why);
+		for (int l = 0; l < 2; l++)
+			f.in.state[l] = made[l];
+		cr_assert_eq(sel_run(&f.pat, &f.in, &kept, why, sizeof why), 0, "%s", why);
+		assert_same_g(&once, &kept, cases[c].spec);
+		/* again into the same G and buffers, as every timed run does */
+		cr_assert_eq(sel_run(&f.pat, &f.in, &kept, why, sizeof why), 0, "%s", why);
+		assert_same_g(&once, &kept, cases[c].spec);
+		sel_release(&f.pat, &f.in);
+		cr_assert_null(f.in.state);
+		gset_free(&once);
+		gset_free(&kept);
+		sfx_free(&f);
+	}
+}

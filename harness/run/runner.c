@@ -951,6 +951,8 @@ static void free_group(struct group *gr)
 	free(gr->k);
 	free(gr->v);
 	gset_free(&gr->g);
+	if (gr->sel.state)
+		sel_release(&gr->pat, &gr->sel);
 	pat_free(&gr->pat);
 	memset(gr, 0, sizeof *gr);
 }
@@ -1142,7 +1144,13 @@ static int select_first(struct run_state *st, struct group *gr, char *why, size_
 	if ((no = make_inputs(st, gr)))
 		return snprintf(why, len, "%s", no), -1;
 	sel_cost(&gr->pat, &gr->p, decode, &gr->sel_cost);
-	return sel_run(&gr->pat, &gr->sel, &gr->g, why, len);
+	if (sel_prepare(&gr->pat, &gr->sel))
+		return snprintf(why, len, "out of memory preparing pattern '%s'", gr->pat.label), -1;
+	if (sel_run(&gr->pat, &gr->sel, &gr->g, why, len))
+		return -1;
+	if (gset_count_keys(&gr->g))        /* for the model; the timed runs skip it */
+		return snprintf(why, len, "out of memory selecting pattern '%s'", gr->pat.label), -1;
+	return 0;
 }
 
 static int group_open(struct run_state *st, struct group *gr, size_t first,
