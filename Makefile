@@ -71,6 +71,14 @@ $(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
 
 $(BUILD)/kernels/blas.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
 
+# The build's identity as the manifest records it (revision, flags): the
+# file is rewritten, and manifest.o rebuilt, only when it changes, so a
+# commit does not leave the previous revision in the next run's manifest.
+BUILD_ID := $(BUILD)/build-id
+$(shell mkdir -p $(BUILD) && echo '$(GIT) $(CFLAGS_BASE)' | cmp -s - $(BUILD_ID) 2>/dev/null || \
+        echo '$(GIT) $(CFLAGS_BASE)' > $(BUILD_ID))
+$(BUILD)/harness/out/manifest.o: $(BUILD_ID)
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
