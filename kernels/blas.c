@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kernel.h"
+#include "rowwise.h"
 #include "simd.h"
 
 #ifdef SABENCH_HAVE_CBLAS
@@ -168,7 +169,7 @@ static void blas_task(const struct problem *p, const struct blas_ws *w,
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
-	float scale = (float)(1.4426950408889634 / sqrt((double)d));
+	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	long long pairs = 0;
 
 	runs = blas_runs(bv, R, p->n_kv, lo, hi, &width);
@@ -183,6 +184,9 @@ static void blas_task(const struct problem *p, const struct blas_ws *w,
 		int64_t n;
 		const struct pat_range *rg = gset_row(p->g, l, r0 + r, &n);
 		float *sr = s + (size_t)r * (size_t)width, mx = -INFINITY, sum;
+		struct row_mod rm = row_mod_of(p, h, p->n_kv - p->n_q + r0 + r);
+		for (int i = 0, at = 0; i < runs; at += (int)(hi[i] - lo[i]), i++)
+			row_mod_apply(&rm, NULL, lo[i], sr + at, (int)(hi[i] - lo[i]), w->ops);
 		blas_mask_row(sr, rg, n, lo, hi, runs);
 		for (long j = 0; j < width; j++)
 			mx = sr[j] > mx ? sr[j] : mx;

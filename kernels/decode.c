@@ -28,6 +28,7 @@ struct decode_ws {
 	float *buf;                     /* per thread: queries, accumulators, scores */
 	size_t stride;
 	struct row_state *states;       /* per thread: one per head of a group */
+	struct row_mod *mods;           /* per thread: their score functions */
 };
 
 /* Per thread: a scaled query and an accumulator per head of a group, and
@@ -62,6 +63,7 @@ static void decode_release(void *ws)
 	free(w->part);
 	free(w->buf);
 	free(w->states);
+	free(w->mods);
 	free(w);
 }
 
@@ -92,7 +94,8 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 	w->part = w->splits > 1 ? malloc(part * sizeof(float)) : NULL;
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
 	w->states = malloc((size_t)threads * (size_t)w->group * sizeof *w->states);
-	if (!w->cache || !w->buf || !w->states || (w->splits > 1 && !w->part)) {
+	w->mods = malloc((size_t)threads * (size_t)w->group * sizeof *w->mods);
+	if (!w->cache || !w->buf || !w->states || !w->mods || (w->splits > 1 && !w->part)) {
 		decode_release(w);
 		return -1;
 	}
@@ -132,6 +135,7 @@ struct walk {
 	const struct kv_cache *c;
 	int nh;                         /* heads walking together */
 	struct row_state *st;           /* their states */
+	struct row_mod *rm;             /* their score functions */
 };
 
 /* Folds keys [pos, pos + n) of the cache (consecutive storage rows) into
@@ -147,6 +151,7 @@ static void walk_run(struct walk *wk, const float *qs, float *s, long pos, long 
 		const void *k = kvc_at(c, 0, row + at), *v = kvc_at(c, 1, row + at);
 		for (int h = 0; h < wk->nh; h++) {
 			ops->dots_kv(qs + (size_t)h * d, k, c->dtype, cnt, d, s);
+			row_mod_apply(&wk->rm[h], NULL, pos + at, s, cnt, ops);
 			row_step(&wk->st[h], s, cnt, d, ops);
 			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, d);
 		}
@@ -188,10 +193,11 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 			 int split, float *part)
 {
 	int d = p->d, thread = kern_thread();
-	float scale = (float)(1.4426950408889634 / sqrt((double)d));
+	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	float *qs = w->buf + (size_t)thread * w->stride, *acc = qs + (size_t)w->group * d;
 	float *s = acc + (size_t)w->group * d;
-	struct walk wk = { c, nh, w->states + (size_t)thread * w->group };
+	struct row_mod *rm = w->mods + (size_t)thread * w->group;
+	struct walk wk = { c, nh, w->states + (size_t)thread * w->group, rm };
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h0), r, &n);
 	long long keys = gset_row_keys(rg, n);
@@ -200,6 +206,7 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 	for (int h = 0; h < nh; h++) {
 		const float *q = p->q + kern_q_off(p, b, h0 + h) + (size_t)r * (size_t)d;
 		wk.st[h] = (struct row_state){ -INFINITY, 0.0f, acc + (size_t)h * d };
+		rm[h] = row_mod_of(p, h0 + h, p->n_kv - p->n_q + r);
 		for (int x = 0; x < d; x++) {
 			qs[(size_t)h * d + x] = q[x] * scale;
 			acc[(size_t)h * d + x] = 0.0f;

@@ -82,9 +82,11 @@ static void gather_row(const struct problem *p, const void *ws,
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	const int32_t *idx = w->indices[l] + w->indptr[l][r];
 	long keys = (long)(w->indptr[l][r + 1] - w->indptr[l][r]);
-	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
+	float *qs = buf, *s = buf + 2 * d;
+	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
 	struct row_state st = { -INFINITY, 0.0f, buf + d };
+	struct row_mod rm = row_mod_of(p, h, p->n_kv - p->n_q + r);
 
 	for (int c = 0; c < d; c++) {
 		qs[c] = q[c] * scale;
@@ -96,7 +98,7 @@ static void gather_row(const struct problem *p, const void *ws,
 			krows[i] = k + (size_t)idx[j0 + i] * (size_t)d;
 			vrows[i] = v + (size_t)idx[j0 + i] * (size_t)d;
 		}
-		row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
+		row_fold(&st, qs, krows, vrows, idx + j0, &rm, cnt, d, w->ops, s);
 	}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);

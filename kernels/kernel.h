@@ -11,6 +11,7 @@
 #endif
 
 #include "../patterns/gset.h"
+#include "score.h"
 
 /* Per-thread work tallies that kernels keep once per row or tile (never per
  * element); the harness publishes their sums as PAPI software events. */
@@ -52,6 +53,7 @@ struct problem {
 	const float *v;         /* [batch][kv_heads][n_kv][d] */
 	float *o;               /* [batch][heads][n_q][d] */
 	const struct gset *g;   /* the index sets; g->causal: all j <= i */
+	const struct score_mod *score; /* the score function (score.h); NULL: plain */
 	struct kern_tally *tally; /* one slot per thread, or NULL */
 	enum kv_layout kv_layout; /* cache layout (decode kernels) */
 	enum kv_dtype kv_dtype; /* cache element type (decode kernels) */

@@ -42,7 +42,8 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 	const float *k = p->k + kern_kv_off(p, b, h);
 	const float *v = p->v + kern_kv_off(p, b, h);
 	float *o = p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
-	float scale = 1.0f / sqrtf((float)p->d), m = -INFINITY, sum = 0.0f;
+	float scale = (float)score_scale(p->score, p->d), m = -INFINITY, sum = 0.0f;
+	long pos = p->n_kv - p->n_q + r;
 	long limit = masked_limit(p, r);
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
@@ -53,7 +54,7 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 #pragma omp simd reduction(+ : dot)
 		for (int c = 0; c < p->d; c++)
 			dot += q[c] * kj[c];
-		s[j] = dot * scale;
+		s[j] = p->score ? (float)score_apply(p->score, h, pos, j, dot * scale) : dot * scale;
 	}
 	masked_apply(s, limit, rg, n);
 	kern_tally_row(p, gset_row_keys(rg, n), limit);

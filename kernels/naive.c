@@ -28,12 +28,13 @@ static int naive_prepare(const struct problem *p, int threads, void **ws)
 	return 0;
 }
 
-/* Scores of row q over the ranges into s; returns their maximum. */
-static float naive_scores(const struct problem *p, const float *q,
+/* Scores of row q (head h, at pos) over the ranges into s; returns their
+ * maximum. */
+static float naive_scores(const struct problem *p, int h, long pos, const float *q,
 			  const float *k, const struct pat_range *rg,
 			  int64_t n, float *s)
 {
-	float scale = 1.0f / sqrtf((float)p->d), m = -INFINITY;
+	float scale = (float)score_scale(p->score, p->d), m = -INFINITY;
 	size_t at = 0;
 
 	for (int64_t i = 0; i < n; i++)
@@ -43,7 +44,8 @@ static float naive_scores(const struct problem *p, const float *q,
 #pragma omp simd reduction(+ : dot)
 			for (int c = 0; c < p->d; c++)
 				dot += q[c] * kj[c];
-			s[at] = dot * scale;
+			s[at] = p->score ? (float)score_apply(p->score, h, pos, j, dot * scale)
+					 : dot * scale;
 			if (s[at] > m)
 				m = s[at];
 			at++;
@@ -68,7 +70,7 @@ static void naive_row(const struct problem *p, int b, int h, long r, float *s)
 	kern_tally_row(p, keys, keys);
 	if (!keys)
 		return;
-	m = naive_scores(p, q, k, rg, n, s);
+	m = naive_scores(p, h, p->n_kv - p->n_q + r, q, k, rg, n, s);
 	for (long long j = 0; j < keys; j++) {
 		s[j] = expf(s[j] - m);
 		sum += s[j];

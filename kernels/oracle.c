@@ -12,7 +12,8 @@ void kern_oracle_row(const struct problem *p, int b, int h, long r,
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	const float *k = p->k + kern_kv_off(p, b, h);
 	const float *v = p->v + kern_kv_off(p, b, h);
-	double scale = 1.0 / sqrt((double)p->d), m = -INFINITY, l = 0.0;
+	double scale = score_scale(p->score, p->d), m = -INFINITY, l = 0.0;
+	long pos = p->n_kv - p->n_q + r;
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
@@ -25,7 +26,7 @@ void kern_oracle_row(const struct problem *p, int b, int h, long r,
 			double s = 0.0, w;
 			for (int c = 0; c < p->d; c++)
 				s += (double)q[c] * (double)kj[c];
-			s *= scale;
+			s = score_apply(p->score, h, pos, j, s * scale);
 			if (s > m) {
 				double shrink = exp(m - s);
 				l *= shrink;

@@ -174,9 +174,12 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 	int d = p->d, cnt = 0;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	float *qs = buf, *s = buf + 2 * d, scale = (float)(1.4426950408889634 / sqrt((double)d));
+	float *qs = buf, *s = buf + 2 * d;
+	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
+	int32_t *idx = (int32_t *)(vrows + ROW_CHUNK);
 	struct row_state st = { -INFINITY, 0.0f, buf + d };
+	struct row_mod rm = row_mod_of(p, h, p->n_kv - p->n_q + r);
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 	long long keys = gset_row_keys(rg, n);
@@ -189,13 +192,14 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 		for (long j = rg[t].lo; j < rg[t].hi; j++) {
 			krows[cnt] = k + (size_t)j * (size_t)d;
 			vrows[cnt] = v + (size_t)j * (size_t)d;
+			idx[cnt] = (int32_t)j;
 			if (++cnt == ROW_CHUNK) {
-				row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
+				row_fold(&st, qs, krows, vrows, idx, &rm, cnt, d, w->ops, s);
 				cnt = 0;
 			}
 		}
 	if (cnt)
-		row_fold(&st, qs, krows, vrows, cnt, d, w->ops, s);
+		row_fold(&st, qs, krows, vrows, idx, &rm, cnt, d, w->ops, s);
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);
 }
@@ -226,8 +230,8 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 	int d = p->d, l = gset_layout(p->g, b, h);
 	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	struct tile tl = tile_start(buf, w->ops, p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d,
-				    rows, d);
+	struct tile tl = tile_start(buf, w->ops, p, h, p->n_kv - p->n_q + r0,
+				    p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, rows, d);
 	int64_t *cursor = (int64_t *)(buf + tile_floats(d));
 	uint64_t *mask = (uint64_t *)(cursor + TILE_Q);
 	long long pairs = 0, scored = 0;
@@ -251,7 +255,7 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 			if (!full)
 				tile_keys_mask(mask);
 			tile_fold(&tl, w->ops, k + (size_t)j0 * (size_t)d, v + (size_t)j0 * (size_t)d,
-				  nk, d, full ? NULL : mask, next < 0 ? NULL : k + (size_t)next * (size_t)d);
+				  j0, nk, d, full ? NULL : mask, next < 0 ? NULL : k + (size_t)next * (size_t)d);
 			scored += rows * nk;
 		}
 	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);

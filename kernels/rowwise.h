@@ -7,6 +7,7 @@
 #define SABENCH_ROWWISE_H
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernel.h"
@@ -42,14 +43,47 @@ static inline void row_step(struct row_state *st, float *s, int n, int d,
 	st->m = mx;
 }
 
-/* Folds a chunk of n keys into the row state: scores of q against the K
- * rows krows[i], online softmax step, then the V rows vrows[i] weighed
- * into acc. s is scratch for n scores. */
+/* The score function of one query row (score.h) in log2 units. */
+struct row_mod {
+	const float *bias;      /* bias of key j at bias[-j], or NULL */
+	float cap;              /* soft cap, or 0 */
+};
+
+/* The row_mod of head h's query at position pos under p's score. */
+static inline struct row_mod row_mod_of(const struct problem *p, int h, long pos)
+{
+	const float *b = score_bias2_row(p->score, h);
+	struct row_mod rm = { b ? b + pos : NULL, 0.0f };
+
+	if (p->score && p->score->kind == SCORE_SOFTCAP)
+		rm.cap = (float)(p->score->cap * 1.4426950408889634);
+	return rm;
+}
+
+/* Applies rm to n scores of keys keys[i] (keys == NULL: key0 + i). */
+static inline void row_mod_apply(const struct row_mod *rm, const int32_t *keys, long key0,
+				 float *s, int n, const struct simd_ops *ops)
+{
+	if (rm->bias && keys)
+		for (int i = 0; i < n; i++)
+			s[i] += rm->bias[-(long)keys[i]];
+	else if (rm->bias)
+		for (int i = 0; i < n; i++)
+			s[i] += rm->bias[-(key0 + i)];
+	if (rm->cap > 0.0f)
+		ops->softcap(s, n, rm->cap);
+}
+
+/* Folds a chunk of n keys (indices keys[i]) into the row state: scores of
+ * q against the K rows krows[i] under rm, online softmax step, then the V
+ * rows vrows[i] weighed into acc. s is scratch for n scores. */
 static inline void row_fold(struct row_state *st, const float *q,
 			    const float *const *krows, const float *const *vrows,
+			    const int32_t *keys, const struct row_mod *rm,
 			    int n, int d, const struct simd_ops *ops, float *s)
 {
 	ops->dots(q, krows, n, d, s);
+	row_mod_apply(rm, keys, 0, s, n, ops);
 	row_step(st, s, n, d, ops);
 	ops->axpys(st->acc, s, vrows, n, d);
 }
@@ -88,11 +122,12 @@ static inline void row_finish(const struct row_state *st, float *o, int d)
 		o[c] = st->acc[c] * inv;
 }
 
-/* Per-thread workspace of a row-wise kernel: scaled query, acc, scores
- * and the chunk's K and V row pointers. */
+/* Per-thread workspace of a row-wise kernel: scaled query, acc, scores,
+ * the chunk's K and V row pointers and its key indices. */
 static inline size_t row_ws_floats(int d)
 {
-	return ((size_t)d * 2 + ROW_CHUNK + 2 * ROW_CHUNK * sizeof(float *) / sizeof(float) + 15) / 16 * 16;
+	return ((size_t)d * 2 + 2 * ROW_CHUNK + 2 * ROW_CHUNK * sizeof(float *) / sizeof(float) +
+		15) / 16 * 16;
 }
 
 #endif

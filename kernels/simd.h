@@ -26,6 +26,11 @@ struct simd_ops {
 			  int rows, int cols, float scale);
 	/* s[k][q] := -inf where bit q of keep[k] is 0, for k < nk */
 	void (*mask)(float *s, int nk, const unsigned long long *keep);
+	/* s[k][q] += b[q - k] for k < nk, q in [q0, q1): a bias by offset
+	 * i - j (score.h), one unaligned load per key and vector of lanes */
+	void (*bias)(float *s, int nk, const float *b, int q0, int q1);
+	/* x[i] := c tanh(x[i] / c) for i < n: soft-capping (score.h) */
+	void (*softcap)(float *x, int n, float c);
 	/* online softmax over s[0, nk): updates m, l, rescales ot, s := p */
 	void (*softmax)(float *s, int nk, float *m, float *l, float *ot, int d, int q0, int q1);
 	/* ot[c][q] += sum_k s[k][q] v[k][c] */

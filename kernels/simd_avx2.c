@@ -297,6 +297,34 @@ static void dots_kv_avx2(const float *q, const void *k, int t, int n, int d, flo
 		dots_rows(q, NULL, k, KV_BF16, n, d, s);
 }
 
+static void bias_avx2(float *s, int nk, const float *b, int q0, int q1)
+{
+	for (int k = 0; k < nk; k++)
+		for (int q = q0; q < q1; q += 8) {
+			float *at = s + k * TILE_Q + q;
+			_mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), _mm256_loadu_ps(b + q - k)));
+		}
+}
+
+/* tanh |y| = (1 - e^-2|y|) / (1 + e^-2|y|) by the exp2 above, sign put back. */
+static void softcap_avx2(float *x, int n, float c)
+{
+	const __m256 inv = _mm256_set1_ps(1.0f / c), cc = _mm256_set1_ps(c);
+	const __m256 k2 = _mm256_set1_ps(-2.0f * 1.4426950408889634f), one = _mm256_set1_ps(1.0f);
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	int i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256 y = _mm256_mul_ps(_mm256_loadu_ps(x + i), inv);
+		__m256 t = exp2_ymm(_mm256_mul_ps(_mm256_andnot_ps(sign, y), k2));
+		__m256 th = _mm256_div_ps(_mm256_sub_ps(one, t), _mm256_add_ps(one, t));
+		th = _mm256_or_ps(th, _mm256_and_ps(y, sign));
+		_mm256_storeu_ps(x + i, _mm256_mul_ps(th, cc));
+	}
+	for (; i < n; i++)
+		x[i] = c * tanhf(x[i] / c);
+}
+
 /* Transposes the 8 x 8 block of rows r[0..7] in place. */
 static inline void transpose8(__m256 r[8])
 {
@@ -359,6 +387,8 @@ const struct simd_ops simd_avx2 = {
 	.qk = qk_avx2,                          /* 2 keys x 32 queries */
 	.transpose = transpose_avx2,            /* 8 x 8 blocks in registers */
 	.mask = mask_avx2,                      /* masked stores of -inf */
+	.bias = bias_avx2,                      /* 8 lanes a load */
+	.softcap = softcap_avx2,                /* tanh by the polynomial exp2 */
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */
 	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */

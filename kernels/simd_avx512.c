@@ -89,6 +89,35 @@ static void qk_avx512(const float *qt, const float *k, int nk, int d, float *s,
 		qk_lanes(qt + q0, k, nk, d, s + q0, V / 2);
 }
 
+static void bias_avx512(float *s, int nk, const float *b, int q0, int q1)
+{
+	for (int k = 0; k < nk; k++)
+		for (int q = q0; q < q1; q += 16) {
+			float *at = s + k * TILE_Q + q;
+			_mm512_storeu_ps(at, _mm512_add_ps(_mm512_loadu_ps(at), _mm512_loadu_ps(b + q - k)));
+		}
+}
+
+/* tanh |y| = (1 - e^-2|y|) / (1 + e^-2|y|) by the exp2 above, sign put back. */
+static void softcap_avx512(float *x, int n, float c)
+{
+	const __m512 inv = _mm512_set1_ps(1.0f / c), cc = _mm512_set1_ps(c);
+	const __m512 k2 = _mm512_set1_ps(-2.0f * 1.4426950408889634f), one = _mm512_set1_ps(1.0f);
+	const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+
+	for (int i = 0; i < n; i += 16) {
+		__mmask16 live = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		__m512 y = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, x + i), inv);
+		__m512i yi = _mm512_castps_si512(y);
+		__m512 a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, yi));
+		__m512 t = exp2_zmm(_mm512_mul_ps(a, k2));
+		__m512 th = _mm512_div_ps(_mm512_sub_ps(one, t), _mm512_add_ps(one, t));
+		th = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(th),
+							 _mm512_and_si512(yi, sign)));
+		_mm512_mask_storeu_ps(x + i, live, _mm512_mul_ps(th, cc));
+	}
+}
+
 /* Transposes the 16 x 16 block of rows r[0..15] in place. */
 static inline void transpose16(__m512 r[16])
 {
@@ -406,6 +435,8 @@ const struct simd_ops simd_avx512 = {
 	.qk = qk_avx512,                        /* 4 keys x 64 queries */
 	.transpose = transpose_avx512,          /* 16 x 16 blocks in registers */
 	.mask = mask_avx512,                    /* masked stores of -inf */
+	.bias = bias_avx512,                    /* 16 lanes a load */
+	.softcap = softcap_avx512,              /* tanh by the polynomial exp2 */
 	.softmax = softmax_avx512,              /* lane-wise online softmax */
 	.pv = pv_avx512,                        /* 4 channels x 64 queries */
 	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */

@@ -138,6 +138,19 @@ static void dots_kv_portable(const float *q, const void *k, int t, int n, int d,
 	dots_rows(q, NULL, k, t, n, d, s);
 }
 
+static void bias_portable(float *s, int nk, const float *b, int q0, int q1)
+{
+	for (int k = 0; k < nk; k++)
+		for (int q = q0; q < q1; q++)
+			s[k * TILE_Q + q] += b[q - k];
+}
+
+static void softcap_portable(float *x, int n, float c)
+{
+	for (int i = 0; i < n; i++)
+		x[i] = c * tanhf(x[i] / c);
+}
+
 static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, int n, int d)
 {
 	axpys_rows(acc, p, NULL, v, t, n, d);
@@ -148,6 +161,8 @@ const struct simd_ops simd_portable = {
 	.qk = qk_portable,                      /* scores of a tile */
 	.transpose = simd_transpose_scalar,     /* element by element */
 	.mask = mask_portable,                  /* -inf where not kept */
+	.bias = bias_portable,                  /* an add per score */
+	.softcap = softcap_portable,            /* libm tanhf */
 	.softmax = softmax_portable,            /* online softmax step */
 	.pv = pv_portable,                      /* P V into the output tile */
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */

@@ -20,6 +20,9 @@ _Static_assert(TILE_Q == 64 && TILE_K == 64, "tile masks are 64-bit words");
 struct tile {
 	float *qt, *ot, *s, *m, *l;
 	long rows;              /* real query rows (the rest are padding) */
+	const float *bias;      /* bias (log2 units) of lane q and key j at
+				 * bias[q - j], or NULL (score.h) */
+	float cap;              /* soft cap in log2 units, or 0 */
 };
 
 /* Floats of a tile's buffer, a multiple of 16 (64-byte aligned tiles). */
@@ -38,15 +41,21 @@ static inline void tile_task_order(long t, long blocks, long *bh, long *tile)
 	*tile = blocks - 1 - t % blocks;
 }
 
-/* Lays a tile out in buf and packs query rows q[0, rows) into it,
- * transposed and scaled by log2(e)/sqrt(d), with empty states. */
+/* Lays a tile out in buf and packs query rows q[0, rows) of head h,
+ * the first at position pos, into it, transposed and scaled by log2(e)
+ * times p's score scale, with empty states. */
 static inline struct tile tile_start(float *buf, const struct simd_ops *ops,
+				     const struct problem *p, int h, long pos,
 				     const float *q, long rows, int d)
 {
 	struct tile t = { buf, buf + (size_t)d * TILE_Q, buf + 2 * (size_t)d * TILE_Q,
-			  NULL, NULL, rows };
-	float scale = (float)(1.4426950408889634 / sqrt((double)d));
+			  NULL, NULL, rows, NULL, 0.0f };
+	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
+	const float *bias = score_bias2_row(p->score, h);
 
+	t.bias = bias ? bias + pos : NULL;
+	t.cap = p->score && p->score->kind == SCORE_SOFTCAP ?
+		(float)(p->score->cap * 1.4426950408889634) : 0.0f;
 	t.m = t.s + TILE_K * TILE_Q;
 	t.l = t.m + TILE_Q;
 	if (rows < TILE_Q)
@@ -86,23 +95,37 @@ static inline int tile_halves(const uint64_t *keep, int n)
 	return ((any & 0xffffffffULL) != 0) | ((any >> 32) != 0) << 1;
 }
 
-/* Folds keys [j0, j1) of the chunk into the query lanes of halves. */
+/* The score function on the chunk's scores of lanes [q0, q1), keys key0
+ * and on: the bias by offset, then the cap, before the mask. */
+static inline void tile_score_mod(const struct tile *t, const struct simd_ops *ops,
+				  long key0, int nk, int q0, int q1)
+{
+	if (t->bias)
+		ops->bias(t->s, nk, t->bias - key0, q0, q1);
+	for (int k = 0; t->cap > 0.0f && k < nk; k++)
+		ops->softcap(t->s + (size_t)k * TILE_Q + q0, q1 - q0, t->cap);
+}
+
+/* Folds keys [j0, j1) of the chunk (its first key is key0) into the query
+ * lanes of halves. */
 static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
-			     const float *k, const float *v, int j0, int j1, int d,
-			     const uint64_t *keep, int halves)
+			     const float *k, const float *v, long key0, int j0, int j1,
+			     int d, const uint64_t *keep, int halves)
 {
 	int q0 = halves & 1 ? 0 : TILE_Q / 2, q1 = halves & 2 ? TILE_Q : TILE_Q / 2;
 
 	if (!halves || j0 >= j1)
 		return;
 	ops->qk(t->qt, k + (size_t)j0 * (size_t)d, j1 - j0, d, t->s, q0, q1);
+	tile_score_mod(t, ops, key0 + j0, j1 - j0, q0, q1);
 	if (keep)
 		ops->mask(t->s, j1 - j0, (const unsigned long long *)keep + j0);
 	ops->softmax(t->s, j1 - j0, t->m, t->l, t->ot, d, q0, q1);
 	ops->pv(t->s, v + (size_t)j0 * (size_t)d, j1 - j0, d, t->ot, q0, q1);
 }
 
-/* Folds nk keys (K and V rows d apart from k and v) into the tile; keep,
+/* Folds nk keys (K and V rows d apart from k and v, the first key0) into
+ * the tile; keep,
  * when given, holds per key the bits of the queries whose G has it
  * (tile_keys_mask). A partial chunk goes in two halves of keys, each over
  * only the halves of query lanes it feeds: the diagonal tile of a causal
@@ -111,7 +134,7 @@ static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
  * or NULL) while softmax and P V run: the tiles stream from L2/L3 and the
  * fetches hide their latency (3-9% on dense at n = 4096 here). */
 static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
-			     const float *k, const float *v, int nk, int d,
+			     const float *k, const float *v, long key0, int nk, int d,
 			     const uint64_t *keep, const float *next_k)
 {
 	int half = nk < TILE_K / 2 ? nk : TILE_K / 2;
@@ -122,11 +145,11 @@ static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
 	for (size_t x = 0; next_k && x < (size_t)TILE_K * (size_t)d; x += 16)
 		__builtin_prefetch(next_k + x, 0, 3);
 	if (a == b) {
-		tile_pass(t, ops, k, v, 0, nk, d, keep, a);
+		tile_pass(t, ops, k, v, key0, 0, nk, d, keep, a);
 		return;
 	}
-	tile_pass(t, ops, k, v, 0, half, d, keep, a);
-	tile_pass(t, ops, k, v, half, nk, d, keep, b);
+	tile_pass(t, ops, k, v, key0, 0, half, d, keep, a);
+	tile_pass(t, ops, k, v, key0, half, nk, d, keep, b);
 }
 
 /* Writes the tile's rows to o (d apart): ot / l, zeros for empty rows. */

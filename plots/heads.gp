@@ -15,7 +15,10 @@ if (ROWS <= 0) {
 NMAX = int(system(sprintf("awk -F, 'NR>1 && $6+0>m {m=$6+0} END {print m}' '%s'", quality)))
 lines(cmd) = int(system(cmd." | wc -l"))
 nth(cmd, i) = system(sprintf("%s | sed -n %dp", cmd, i))
-cin = sprintf("awk -F, 'NR>1 && $6==%d && !s[$2]++ {print $2}' '%s'", NMAX, quality)
+# a panel per series: the inputs, with the score function (quality.csv's
+# last column) where it is not plain
+SERIES = "k = $2; if ($NF != \"plain\" && $NF != \"\") k = k \" / \" $NF"
+cin = sprintf("awk -F, 'NR>1 && $6==%d {%s; if (!s[k]++) print k}' '%s'", NMAX, SERIES, quality)
 NI = lines(cin)
 cpat = sprintf("awk -F, 'NR>1 && $6==%d && !s[$4]++ {print $4}' '%s'", NMAX, quality)
 NP = lines(cpat)
@@ -23,8 +26,8 @@ array PAT[NP]
 do for [i=1:NP] { PAT[i] = nth(cpat, i) }
 NH = int(system(sprintf("awk -F, 'NR>1 && $13+1>m {m=$13+1} END {print m}' '%s'", quality)))
 # "head pattern_index recall" of inputs k (pattern_index from the file order)
-cells(k) = sprintf("< awk -F, 'NR>1 && $6==%d && $2==\"%s\" {if (!($4 in p)) p[$4]=++n; print $13, p[$4] - 1, $16}' '%s'", NMAX, nth(cin, k), quality)
-htype(k, h) = system(sprintf("awk -F, 'NR>1 && $6==%d && $2==\"%s\" && $13==%d {print $14; exit}' '%s'", NMAX, nth(cin, k), h, quality))
+cells(k) = sprintf("< awk -F, '{k = \"\"} NR>1 && $6==%d {%s} k==\"%s\" {if (!($4 in p)) p[$4]=++n; print $13, p[$4] - 1, $16}' '%s'", NMAX, SERIES, nth(cin, k), quality)
+htype(k, h) = system(sprintf("awk -F, '{k = \"\"} NR>1 && $6==%d {%s} k==\"%s\" && $13==%d {print $14; exit}' '%s'", NMAX, SERIES, nth(cin, k), h, quality))
 set palette defined (0 "#b2182b", 0.5 "#fddbc7", 0.8 "#f7f7f7", 0.95 "#d1e5f0", 1 "#2166ac")
 set cbrange [0:1]
 set cblabel "recall"

@@ -28,6 +28,8 @@ const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
 	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
 	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
 	[EXP_KV_DTYPE] = { "kv_dtype", 0, KV_DTYPE_COUNT - 1, "decode cache elements: f32, f16 or bf16" },
+	[EXP_SCORE] = { "score", 0, 0, "score function: plain, {scale: {value}}, alibi, {softcap: {cap}}, "
+			"{relative_bias: {buckets, max_distance, seed}}" },
 };
 
 static const char *const mode_values[] = { "prefill", "decode", NULL };
@@ -253,6 +255,172 @@ static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
 	return bad(c, n, "unknown dtype '%s'", s);
 }
 
+/* ---- score: a shape field whose values are score functions ---- */
+
+static const char *const score_params[SCORE_KIND_COUNT][4] = {
+	[SCORE_SCALE] = { "value", NULL },
+	[SCORE_SOFTCAP] = { "cap", NULL },
+	[SCORE_RELATIVE_BIAS] = { "buckets", "max_distance", "seed", NULL },
+};
+
+/* How many values param node v gives (a list sweeps), and the i-th. */
+static size_t param_count(const struct ynode *v)
+{
+	return v && v->type == YT_SEQ ? v->n : 1;
+}
+
+static const struct ynode *param_at(const struct ynode *v, size_t i)
+{
+	return v && v->type == YT_SEQ ? v->kid[i] : v;
+}
+
+static int positive(struct ctx *c, const struct ynode *n, const char *key, double *out)
+{
+	if (parse_float(c, n, key, -1e300, 1e300, out))
+		return -1;
+	return *out > 0.0 ? 0 : bad(c, n, "'%s' is %g, must be above 0", key, *out);
+}
+
+/* Parameter `name` of one combination into s (absent: the default). */
+static int score_param(struct ctx *c, struct score_spec *s, const char *name,
+		       const struct ynode *n)
+{
+	long long v;
+
+	if (!n)
+		return 0;
+	if (!strcmp(name, "value"))
+		return positive(c, n, name, &s->value);
+	if (!strcmp(name, "cap"))
+		return positive(c, n, name, &s->cap);
+	if (!strcmp(name, "seed")) {
+		if (parse_int(c, n, name, 0, LLONG_MAX, &v))
+			return -1;
+		s->seed = (unsigned long long)v;
+		return 0;
+	}
+	if (parse_int(c, n, name, !strcmp(name, "buckets") ? 2 : 1, 1 << 24, &v))
+		return -1;
+	if (!strcmp(name, "buckets"))
+		s->buckets = (int)v;
+	else
+		s->max_distance = (int)v;
+	return 0;
+}
+
+static void score_label(struct score_spec *s)
+{
+	const char *k = score_kind_name(s->kind);
+
+	if (s->kind == SCORE_SCALE)
+		snprintf(s->label, sizeof s->label, "%s(value=%g)", k, s->value);
+	else if (s->kind == SCORE_SOFTCAP)
+		snprintf(s->label, sizeof s->label, "%s(cap=%g)", k, s->cap);
+	else if (s->kind == SCORE_RELATIVE_BIAS)
+		snprintf(s->label, sizeof s->label, "%s(buckets=%d max_distance=%d seed=%llu)", k,
+			 s->buckets, s->max_distance, s->seed);
+	else
+		snprintf(s->label, sizeof s->label, "%s", k);
+}
+
+/* Appends s to the experiment's scores and its index to axis a. */
+static int add_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
+		     const struct score_spec *s, const struct ynode *at)
+{
+	struct score_spec *grown = realloc(x->scores, (x->n_scores + 1) * sizeof *grown);
+	long long *v = realloc(a->v, (a->n + 1) * sizeof *v);
+
+	if (grown)
+		x->scores = grown;
+	if (v)
+		a->v = v;
+	if (!grown || !v)
+		return err_set(c->e, "out of memory reading the experiment");
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(x->scores[a->v[i]].label, s->label))
+			return bad(c, at, "score '%s' is listed twice", s->label);
+	x->scores[x->n_scores] = *s;
+	a->v[a->n++] = (long long)x->n_scores++;
+	return 0;
+}
+
+/* One score entry: a kind name, or {kind: {parameters}} whose lists sweep;
+ * every combination is appended to axis a. */
+static int parse_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
+		       const struct ynode *n)
+{
+	const struct ynode *name = n, *params = NULL, *val[3] = { NULL };
+	const char *const *names;
+	size_t total = 1, cnt[3] = { 1, 1, 1 }, np = 0;
+	char buf[96], where[64];
+	int kind;
+
+	if (n->type == YT_MAP && n->n == 2) {
+		name = n->kid[0];
+		params = n->kid[1];
+	} else if (n->type != YT_SCALAR) {
+		return bad(c, n, "'score' must be a kind or {kind: {parameters}}, not %s", yt_what(n));
+	}
+	kind = score_kind_find(name->str);
+	if (kind < 0) {
+		const char *kinds[SCORE_KIND_COUNT];
+		for (int k = 0; k < SCORE_KIND_COUNT; k++)
+			kinds[k] = score_kind_name((enum score_kind)k);
+		return bad(c, name, "unknown score '%s'%s", name->str,
+			   hint(name->str, kinds, SCORE_KIND_COUNT, buf, sizeof buf));
+	}
+	if (params && params->type == YT_SCALAR && params->str[0] == '\0')
+		params = NULL;          /* `alibi:` with nothing after it */
+	if (params && params->type != YT_MAP)
+		return bad(c, params, "parameters of score '%s' must be a mapping, not %s",
+			   name->str, yt_what(params));
+	names = score_params[kind];
+	while (np < 3 && names[np])
+		np++;
+	snprintf(where, sizeof where, " in score '%s'", name->str);
+	if (params && only_keys(c, params, names, np, where))
+		return -1;
+	if (kind == SCORE_SCALE && !yt_get(params, "value"))
+		return bad(c, name, "score 'scale' needs 'value'");
+	for (size_t i = 0; i < np; i++) {
+		val[i] = params ? yt_get(params, names[i]) : NULL;
+		cnt[i] = param_count(val[i]);
+		total *= cnt[i];
+	}
+	for (size_t t = 0; t < total; t++) {
+		struct score_spec s = { .kind = (enum score_kind)kind, .cap = 50.0, .buckets = 32,
+					.max_distance = 128 };
+		size_t rest = t;
+		for (size_t i = np; i-- > 0; rest /= cnt[i])
+			if (score_param(c, &s, names[i], param_at(val[i], rest % cnt[i])))
+				return -1;
+		if (kind == SCORE_RELATIVE_BIAS && s.max_distance < s.buckets)
+			return bad(c, val[1] ? val[1] : name, "'max_distance' is %d, must be at least 'buckets' %d",
+				   s.max_distance, s.buckets);
+		score_label(&s);
+		if (add_score(c, x, a, &s, n))
+			return -1;
+	}
+	return 0;
+}
+
+/* The score axis: under shape one entry (its parameter lists sweep), under
+ * sweep a list of entries. */
+static int set_score_axis(struct ctx *c, struct experiment *x, const struct ynode *val,
+			  int swept)
+{
+	struct exp_axis *a = &x->axis[EXP_SCORE];
+
+	if (!swept && val->type == YT_SEQ)
+		return bad(c, val, "'score' under shape is one function, not a list; list several under sweep");
+	if (!swept)
+		return parse_score(c, x, a, val);
+	for (size_t i = 0; i < val->n; i++)
+		if (parse_score(c, x, a, val->kid[i]))
+			return -1;
+	return 0;
+}
+
 static int set_axis(struct ctx *c, struct experiment *x, int f,
 		    const struct ynode *key, const struct ynode *val, int swept)
 {
@@ -267,6 +435,11 @@ static int set_axis(struct ctx *c, struct experiment *x, int f,
 			   yt_what(val));
 	if (swept && val->n == 0)
 		return bad(c, val, "sweep '%s' is empty", key->str);
+	if (f == EXP_SCORE) {
+		a->line = key->line;
+		a->col = key->col;
+		return set_score_axis(c, x, val, swept);
+	}
 	a->v = calloc(n, sizeof *a->v);
 	if (!a->v)
 		return err_set(c->e, "out of memory reading the experiment");
@@ -324,6 +497,11 @@ static int default_axes(struct ctx *c, struct experiment *x,
 
 	if (!x->axis[EXP_SEQ_LEN].n)
 		return bad(c, root, "missing 'seq_len' under shape or sweep");
+	if (!x->axis[EXP_SCORE].n) {
+		struct score_spec plain = { .kind = SCORE_PLAIN, .label = "plain" };
+		if (add_score(c, x, &x->axis[EXP_SCORE], &plain, root))
+			return -1;
+	}
 	for (int f = 0; f < EXP_FIELD_COUNT; f++) {
 		if (x->axis[f].n)
 			continue;
@@ -1455,6 +1633,7 @@ void exp_free(struct experiment *x)
 		free(x->models[i].layer);
 	}
 	free(x->models);
+	free(x->scores);
 	free(x->pat);
 	free(x->kern);
 	free(x->run.dump);

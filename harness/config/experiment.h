@@ -23,6 +23,7 @@ enum exp_field {
 	EXP_DECODE_STEPS,       /* tokens a decode cell times */
 	EXP_KV_LAYOUT,          /* enum kv_layout, or EXP_KV_AUTO */
 	EXP_KV_DTYPE,           /* enum kv_dtype */
+	EXP_SCORE,              /* index into experiment.scores */
 	EXP_FIELD_COUNT
 };
 
@@ -92,6 +93,8 @@ struct experiment {
 	char *name;             /* results/<name>/ */
 	char *description;      /* free text, may be empty */
 	struct exp_axis axis[EXP_FIELD_COUNT];  /* shape and sweep */
+	struct score_spec *scores;      /* score functions the score axis names */
+	size_t n_scores;
 	struct pattern *pat;    /* pattern variants, labelled */
 	size_t n_pat;
 	struct exp_input *inputs;       /* where Q, K, V come from */

@@ -11,7 +11,7 @@
 /* Axis order of the grid, outermost first. */
 static const enum exp_field grid_order[EXP_FIELD_COUNT] = {
 	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
-	EXP_CAUSAL, EXP_DTYPE, EXP_MODE, EXP_DECODE_STEPS, EXP_KV_LAYOUT,
+	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_KV_LAYOUT,
 	EXP_KV_DTYPE, EXP_THREADS,
 };
 
@@ -30,9 +30,12 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 				v[EXP_DECODE_STEPS],
 				v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
 				kv_dtype_names[v[EXP_KV_DTYPE]]);
-	/* keys of files without inputs: stay as they were, so old runs resume */
+	/* keys of files without inputs or scores stay as they were, so old
+	 * runs resume */
 	if (x->inputs_given && off > 0 && (size_t)off < len)
-		snprintf(buf + off, len - (size_t)off, "/in=%s", x->inputs[c->inp].label);
+		off += snprintf(buf + off, len - (size_t)off, "/in=%s", x->inputs[c->inp].label);
+	if (x->scores[v[EXP_SCORE]].kind != SCORE_PLAIN && off > 0 && (size_t)off < len)
+		snprintf(buf + off, len - (size_t)off, "/score=%s", x->scores[v[EXP_SCORE]].label);
 }
 
 /* Fixes the shape fields an input's files decide. */

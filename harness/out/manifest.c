@@ -185,6 +185,8 @@ static void write_axes(FILE *f, const struct experiment *x)
 				fputs(", ", f);
 			if (a == EXP_CAUSAL)
 				fputs(ax->v[i] ? "true" : "false", f);
+			else if (a == EXP_SCORE)
+				yq(f, x->scores[ax->v[i]].label);
 			else if (a == EXP_DTYPE)
 				fputs("f32", f);
 			else if (a == EXP_KV_LAYOUT && ax->v[i] == EXP_KV_AUTO)

@@ -234,7 +234,7 @@ static int write_pareto(const char *dir, const char *csv, struct err *e)
 
 	if (res_table_read(csv, &t, e))
 		return -1;
-	if (pareto_build(&t, &p)) {
+	if (res_table_series(&t) || pareto_build(&t, &p)) {
 		res_table_free(&t);
 		return err_set(e, "out of memory reading '%s'", csv);
 	}

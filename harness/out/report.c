@@ -462,6 +462,10 @@ int report_write(const char *dir, struct err *e)
 	snprintf(path, sizeof path, "%s/results.csv", dir);
 	if (res_table_read(path, &t, e))
 		return -1;
+	if (res_table_series(&t)) {
+		res_table_free(&t);
+		return err_set(e, "out of memory reading '%s'", path);
+	}
 	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
 	if (yt_load_file(path, &m, e)) {
 		res_table_free(&t);

@@ -38,6 +38,7 @@ static const struct column columns[] = {
 	{ "pattern_label", COL_STR, F(pattern_label), 0, "", "pattern variant, e.g. window(size=256)" },
 	{ "kernel", COL_STR, F(kernel), 0, "", "kernel variant" },
 	{ "inputs", COL_STR, F(inputs), 0, "", "label of the inputs (gaussian, synthetic, npy, ...)" },
+	{ "score", COL_STR, F(score), 0, "", "score function: plain, scale(value=...), alibi, softcap(cap=...), relative_bias(...)" },
 	{ "mode", COL_STR, F(mode), 0, "", "prefill (n_q = seq_len)" },
 	{ "causal", COL_LL, F(causal), 0, "0/1", "1: keys j <= i only" },
 	{ "batch", COL_LL, F(batch), 0, "", "sequences" },
@@ -176,7 +177,7 @@ static void write_samples_header(FILE *f, const struct results *r)
 static const char quality_header[] =
 	"experiment,inputs,pattern,pattern_label,mode,seq_len,n_q,head_dim,batch,heads,kv_heads,"
 	"causal,head,head_type,density,recall_mean,recall_min,recall_p10,recall_best_mean,"
-	"recall_efficiency,out_err_mean,out_err_max,quality_rows\n";
+	"recall_efficiency,out_err_mean,out_err_max,quality_rows,score\n";
 
 int res_write_quality(struct results *r, const struct quality_line *q,
 		      struct err *e)
@@ -191,9 +192,11 @@ int res_write_quality(struct results *r, const struct quality_line *q,
 	fprintf(f, "%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,", q->seq_len, q->n_q,
 		q->head_dim, q->batch, q->heads, q->kv_heads, q->causal, q->head);
 	res_csv_field(f, q->head_type);
-	fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%lld\n", q->density,
+	fprintf(f, ",%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%lld,", q->density,
 		q->recall_mean, q->recall_min, q->recall_p10, q->recall_best_mean,
 		q->recall_efficiency, q->out_err_mean, q->out_err_max, q->quality_rows);
+	res_csv_field(f, q->score);
+	fputc('\n', f);
 	if (fflush(f) || ferror(f)) {
 		clearerr(f);
 		return err_set(e, "cannot write to '%s/quality.csv': %s", r->dir, strerror(errno));
@@ -678,6 +681,25 @@ int res_table_col(const struct res_table *t, const char *name)
 const char *res_table_get(const struct res_table *t, size_t i, int c)
 {
 	return c < 0 || !t->row[i][c] ? "" : t->row[i][c];
+}
+
+int res_table_series(struct res_table *t)
+{
+	int ci = res_table_col(t, "inputs"), cs = res_table_col(t, "score");
+
+	for (size_t i = 0; ci >= 0 && cs >= 0 && i < t->nrow; i++) {
+		const char *score = t->row[i][cs];
+		char *joined;
+		if (!score[0] || !strcmp(score, "plain"))
+			continue;
+		joined = malloc(strlen(t->row[i][ci]) + strlen(score) + 4);
+		if (!joined)
+			return -1;
+		sprintf(joined, "%s / %s", t->row[i][ci], score);
+		free(t->row[i][ci]);
+		t->row[i][ci] = joined;
+	}
+	return 0;
 }
 
 void res_table_free(struct res_table *t)

@@ -15,6 +15,7 @@
 struct result_row {
 	const char *experiment, *cell, *pattern, *pattern_label, *kernel;
 	const char *inputs;     /* the inputs' label */
+	const char *score;      /* the score function's label */
 	const char *mode, *dtype, *isa;
 	const char *kv_layout, *kv_dtype, *kv_note;     /* decode cache; "" in prefill */
 	long long decode_steps; /* tokens timed per run; 0 in prefill */
@@ -52,7 +53,7 @@ enum res_mode { RES_NEW, RES_FORCE, RES_RESUME };
 
 /* One line of quality.csv: a group's G against dense, for one head. */
 struct quality_line {
-	const char *experiment, *inputs, *pattern, *pattern_label, *mode;
+	const char *experiment, *inputs, *score, *pattern, *pattern_label, *mode;
 	const char *head_type;  /* the input's type of this head, or "" */
 	long long seq_len, n_q, head_dim, batch, heads, kv_heads, causal, head;
 	double density, recall_mean, recall_min, recall_p10, recall_best_mean;
@@ -121,6 +122,13 @@ int res_table_col(const struct res_table *t, const char *name);
 const char *res_table_get(const struct res_table *t, size_t i, int c);
 
 void res_table_free(struct res_table *t);
+
+/* The review's series: each row's inputs label, with its score function
+ * appended where the table has one that is not plain ("synthetic /
+ * alibi": no comma, which gnuplot would split), so pictures and tables
+ * keep each (inputs, score) apart.
+ * Returns 0, or -1 out of memory. */
+int res_table_series(struct res_table *t);
 
 /* Writes s with CSV quoting when it holds a comma, quote or newline. */
 void res_csv_field(FILE *f, const char *s);

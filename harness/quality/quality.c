@@ -79,7 +79,7 @@ void quality_row(const struct problem *p, int b, int h, long r, double *ws,
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
 	long pos = p->n_kv - p->n_q + r, hi = p->g->causal ? pos + 1 : p->n_kv, m_g = 0;
 	double *e = ws, *sel = ws + p->n_kv, *q = sel + p->n_kv, *od = q + p->d, *og = od + p->d;
-	double scale = 1.0 / sqrt((double)p->d), mx = -INFINITY, z = 0.0, zg = 0.0, num = 0.0, den = 0.0;
+	double scale = score_scale(p->score, p->d), mx = -INFINITY, z = 0.0, zg = 0.0, num = 0.0, den = 0.0;
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
@@ -90,7 +90,7 @@ void quality_row(const struct problem *p, int b, int h, long r, double *ws,
 		od[c] = og[c] = 0.0;
 	}
 	for (long j = 0; j < hi; j++) {
-		e[j] = dot(q, k + (size_t)j * (size_t)p->d, p->d);
+		e[j] = score_apply(p->score, h, pos, j, dot(q, k + (size_t)j * (size_t)p->d, p->d));
 		mx = e[j] > mx ? e[j] : mx;
 	}
 	for (long j = 0; j < hi; j++) {

@@ -189,6 +189,10 @@ static void write_per_head(FILE *f, const char *dir, const struct ynode *m)
 	snprintf(path, sizeof path, "%s/quality.csv", dir);
 	if (res_table_read(path, &q, &e))
 		return;
+	if (res_table_series(&q)) {
+		res_table_free(&q);
+		return;
+	}
 	c = (struct qcols){ res_table_col(&q, "inputs"), res_table_col(&q, "pattern_label"),
 		res_table_col(&q, "seq_len"), res_table_col(&q, "head"), res_table_col(&q, "head_type"),
 		res_table_col(&q, "density"), res_table_col(&q, "recall_mean") };

@@ -1,18 +1,20 @@
 /* model.c - the cost model of a cell. FLOPs count 4 d per scored pair
- * (2 d for q.k, 2 d for p v; FlashAttention's convention), softmax not
- * counted; bytes are fp32. */
+ * (2 d for q.k, 2 d for p v; FlashAttention's convention) plus the score
+ * function's per pair (score_flops_per_pair: 1 for a bias, 3 for a soft
+ * cap), softmax not counted; bytes are fp32. */
 #include "model.h"
 
 void model_cell(const struct problem *p, const struct kern_desc *k,
 		int threads, long kv_rows, struct cell_model *m)
 {
 	const double f = sizeof(float), d = p->d, b = p->batch;
+	const double per_pair = 4.0 * d + score_flops_per_pair(p->score);
 	double qo = 2.0 * b * p->heads * (double)p->n_q * d * f;
 	struct kern_cost c = { 0 };
 
 	k->cost(p, threads, &c);
-	m->flops = 4.0 * d * (double)gset_pairs(p->g, p->heads) * b;
-	m->flops_exec = c.flops_exec;
+	m->flops = per_pair * (double)gset_pairs(p->g, p->heads) * b;
+	m->flops_exec = c.flops_exec / (4.0 * d) * per_pair;  /* kernels count 4 d a pair */
 	m->bytes_min = qo + 2.0 * b * p->kv_heads * (double)p->g->st.keys_used * d * f;
 	m->bytes_gather = qo + 2.0 * b * (double)gset_pairs(p->g, p->heads) * d * f;
 	/* a cache-reading kernel reports what its layout allocates */

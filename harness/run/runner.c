@@ -126,6 +126,7 @@ struct group {
 	struct sel_cost sel_cost;       /* its cost model */
 	float *q_hist;                  /* queries before the cell's (SnapKV's window), or NULL */
 	struct problem p;               /* inputs; o set per slot */
+	struct score_mod score;         /* its score function (p.score points here) */
 	float *q, *k, *v;               /* inputs */
 	struct slot *s;                 /* pending cells */
 	int n;
@@ -552,6 +553,7 @@ static int write_quality(struct run_state *st, const struct group *gr, struct er
 		const char *type = gr->in->kind->head_type ? gr->in->kind->head_type(gr->in, h) : "";
 		struct quality_line ql = {
 			.experiment = st->x->name, .inputs = gr->in->label,
+			.score = st->x->scores[v[EXP_SCORE]].label,
 			.pattern = gr->pat.kind->name, .pattern_label = gr->pat.label,
 			.mode = v[EXP_MODE] == EXP_DECODE ? "decode" : "prefill",
 			.head_type = type, .seq_len = v[EXP_SEQ_LEN], .n_q = gr->p.n_q,
@@ -789,6 +791,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->pattern_label = gr->pat.label;
 	row->kernel = s->kd->name;
 	row->inputs = gr->in->label;
+	row->score = gr->x->scores[gr->sh.v[EXP_SCORE]].label;
 	fill_quality(gr, row);
 	row->mode = "prefill";
 	row->dtype = "f32";
@@ -951,6 +954,7 @@ static void free_group(struct group *gr)
 	free(gr->k);
 	free(gr->v);
 	gset_free(&gr->g);
+	score_free(&gr->score);
 	if (gr->sel.state)
 		sel_release(&gr->pat, &gr->sel);
 	pat_free(&gr->pat);
@@ -1153,6 +1157,21 @@ static int select_first(struct run_state *st, struct group *gr, char *why, size_
 	return 0;
 }
 
+/* The group's score function, made once outside the timed runs as a
+ * model keeps its bias tables; plain leaves p.score NULL. */
+static int make_score(const struct experiment *x, struct group *gr)
+{
+	const struct score_spec *spec = &x->scores[gr->sh.v[EXP_SCORE]];
+
+	gr->p.score = NULL;
+	if (spec->kind == SCORE_PLAIN)
+		return 0;
+	if (score_make(&gr->score, spec, gr->p.heads, gr->p.d, gr->p.n_kv, (int)gr->sh.v[EXP_CAUSAL]))
+		return -1;
+	gr->p.score = &gr->score;
+	return 0;
+}
+
 static int group_open(struct run_state *st, struct group *gr, size_t first,
 		      size_t n, struct err *e)
 {
@@ -1169,6 +1188,9 @@ static int group_open(struct run_state *st, struct group *gr, size_t first,
 	gr->threads = (int)gr->sh.v[EXP_THREADS];
 	omp_set_num_threads(gr->threads);
 	problem_from_shape(gr);
+	if (make_score(st->x, gr))
+		return err_set(e, "out of memory making the score function '%s'",
+			       st->x->scores[gr->sh.v[EXP_SCORE]].label);
 	if (pat_copy(&gr->pat, &st->x->pat[st->pl->cell[first].pat]))
 		return err_set(e, "out of memory setting up a group of cells");
 	pat_set_causal(&gr->pat, (int)gr->sh.v[EXP_CAUSAL]);
