@@ -26,7 +26,7 @@ CFLAGS_BASE := -std=c17 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fopenmp $(WARN) $(WERRO
 CFLAGS_ALL  := $(CFLAGS_BASE) -DSABENCH_GIT='"$(GIT)"' -DSABENCH_VERSION='"$(VERSION)"' \
                -DSABENCH_CFLAGS='"$(CFLAGS_BASE)"' -DSABENCH_PLOTS_DIR='"$(CURDIR)/plots"' \
                $(CFLAGS)
-LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) -lyaml -lpapi -lsde -lm -lpthread $(LDLIBS)
+LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) $(DNNL_LIBS) -lyaml -lpapi -lsde -lm -lpthread $(LDLIBS)
 
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c)
@@ -44,7 +44,7 @@ FAIL_BIN := $(BUILD)/sabench-failalloc
 WRAP     := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign strdup strndup,-Wl,--wrap=$(f))
 
 DEB_PKGS := gcc make libc6-dev libgomp1 libyaml-dev libpapi-dev gnuplot-nox libcriterion-dev \
-            libopenblas-dev
+            libopenblas-dev libdnnl-dev
 
 # OpenBLAS for the blas kernel, when its CBLAS links; asked when a recipe
 # runs (=, not :=), so after `deps` has installed it on a fresh machine.
@@ -52,6 +52,12 @@ HAVE_OPENBLAS = $(shell printf '\043include <cblas.h>\nint main(void){openblas_g
                 $(CC) -x c - -lopenblas -o /dev/null 2>/dev/null && echo yes)
 BLAS_CFLAGS = $(if $(HAVE_OPENBLAS),-DSABENCH_HAVE_CBLAS)
 BLAS_LIBS = $(if $(HAVE_OPENBLAS),-lopenblas)
+
+# oneDNN for the onednn kernel, when its C API links (likewise asked late).
+HAVE_DNNL = $(shell printf '\043include <oneapi/dnnl/dnnl.h>\nint main(void){return dnnl_version()->major < 2;}' | \
+            $(CC) -x c - -ldnnl -o /dev/null 2>/dev/null && echo yes)
+DNNL_CFLAGS = $(if $(HAVE_DNNL),-DSABENCH_HAVE_DNNL)
+DNNL_LIBS = $(if $(HAVE_DNNL),-ldnnl)
 
 ifeq ($(V),1)
 Q :=
@@ -70,6 +76,7 @@ all: deps $(BIN)
 $(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
 
 $(BUILD)/kernels/blas.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
+$(BUILD)/kernels/onednn.o: EXTRA_CFLAGS = $(DNNL_CFLAGS)
 
 # The build's identity as the manifest records it (revision, flags): the
 # file is rewritten, and manifest.o rebuilt, only when it changes, so a

@@ -1,250 +1,62 @@
-/* blas.c - blocked attention on a BLAS library, as a careful engineer
- * writes it: per head and block of query rows (64 to 512, chosen from the
- * shape in prepare: large blocks pack K and V less often), S = Q K^T with
- * cblas_sgemm over only the runs of 64-key blocks the pattern touches
- * (one contiguous run where the pattern allows), -inf only on the gaps of
- * G, softmax, O = P V with cblas_sgemm and 1/sum applied to O's rows.
+/* blas.c - the library kernel on a CBLAS (OpenBLAS from Debian): the
+ * framework of gemm.h with cblas_sgemm for S = Q K^T and O += P V.
  * OpenBLAS runs single-threaded inside sabench's OpenMP team (one
- * head-block per thread was fastest here); buffers are per thread.
- * bench/blas_plain.c is the plain program it is measured against. Built
- * when a CBLAS is found (SABENCH_HAVE_CBLAS). */
-#include <math.h>
+ * head-block per thread was fastest here). bench/blas_plain.c is the
+ * plain program it is measured against. Built when a CBLAS is found
+ * (SABENCH_HAVE_CBLAS). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel.h"
-#include "rowwise.h"
-#include "simd.h"
+#include "gemm.h"
 
 #ifdef SABENCH_HAVE_CBLAS
 #include <cblas.h>
 
-#define BLAS_KEYS 64             /* key granularity of the runs */
-#define BLAS_MIN_ROWS 64
-#define BLAS_MAX_ROWS 512
-
-struct blas_ws {
-	struct gset_blocks *bv;         /* block view per layout (rows x 64) */
-	int n_layouts;
-	long rows;                      /* query rows per task */
-	const struct simd_ops *ops;     /* exp2 of the ISA in use */
-	float *buf;                     /* per thread: S (rows x n_kv) */
-	size_t stride;
-	long *runs;                     /* per thread: run bounds, 2 x n_bcol */
-	float *inv;                     /* per thread: 1 / row sums */
-};
-
-/* Query rows per task: 256 (a block of 512 packs K and V half as often
- * but computes twice the masked triangle on the diagonal: slower here),
- * fewer while there are not four tasks per thread, and within 64 MiB of S
- * per thread; 512 only for head_dim above 128. */
-static long blas_rows(const struct problem *p, int threads)
+/* The scale of S, the only state (cblas_sgemm needs no other). */
+static int blas_open(const struct problem *p, int threads, float scale, void **ctx)
 {
-	long rows = p->d > 128 ? BLAS_MAX_ROWS : 256;
-	double tasks;
+	float *s = malloc(sizeof *s);
 
-	while (rows > BLAS_MIN_ROWS) {
-		tasks = (double)p->batch * p->heads * (double)((p->n_q + rows - 1) / rows);
-		if (tasks >= 4.0 * threads && (double)rows * (double)p->n_kv * 4.0 <= 64.0 * 1048576.0)
-			break;
-		rows /= 2;
-	}
-	return rows;
-}
-
-static void blas_release(void *ws)
-{
-	struct blas_ws *w = ws;
-
-	if (!w)
-		return;
-	for (int l = 0; w->bv && l < w->n_layouts; l++)
-		gset_blocks_free(&w->bv[l]);
-	free(w->bv);
-	free(w->buf);
-	free(w->runs);
-	free(w->inv);
-	free(w);
-}
-
-static int blas_index(const struct problem *p, void *ws)
-{
-	struct blas_ws *w = ws;
-	int failed = 0;
-
-#pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
-	for (int l = 0; l < w->n_layouts; l++) {
-		gset_blocks_free(&w->bv[l]);
-		failed |= gset_block_view(p->g, l, w->rows, BLAS_KEYS, &w->bv[l]) != 0;
-	}
-	return failed ? -1 : 0;
-}
-
-static int blas_prepare(const struct problem *p, int threads, void **ws)
-{
-	struct blas_ws *w = calloc(1, sizeof *w);
-
-	if (!w)
-		return -1;
+	(void)p;
+	(void)threads;
 #ifdef OPENBLAS_VERSION
 	openblas_set_num_threads(1);
 #endif
-	w->n_layouts = p->g->n_layouts;
-	w->ops = kern_simd();
-	w->rows = blas_rows(p, threads);
-	w->stride = ((size_t)w->rows * (size_t)p->n_kv + 15) / 16 * 16;
-	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
-	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	w->inv = malloc((size_t)threads * (size_t)w->rows * sizeof *w->inv);
-	if (!w->bv || !w->buf || !w->inv) {
-		blas_release(w);
+	if (!s)
 		return -1;
-	}
-	for (int l = 0; l < w->n_layouts; l++)
-		if (gset_block_view(p->g, l, w->rows, BLAS_KEYS, &w->bv[l])) {
-			blas_release(w);
-			return -1;
-		}
-	w->runs = malloc((size_t)threads * 2 * (size_t)(w->bv[0].n_bcol + 1) * sizeof *w->runs);
-	if (!w->runs) {
-		blas_release(w);
-		return -1;
-	}
-	*ws = w;
+	*s = scale;
+	*ctx = s;
 	return 0;
 }
 
-/* Sets S's entries of a row outside its ranges to -inf: the row's columns
- * are the concatenated key runs [lo[i], hi[i]); only the gaps are written. */
-static void blas_mask_row(float *s, const struct pat_range *rg, int64_t n,
-			  const long *lo, const long *hi, int runs)
+static void blas_qk(void *ctx, int thread, int m, int n, int d, const float *q,
+		    const float *k, float *s, long lds)
 {
-	int64_t t = 0;
-	long off = 0;
-
-	for (int i = 0; i < runs; off += hi[i] - lo[i], i++) {
-		long j = lo[i];
-		while (j < hi[i]) {
-			while (t < n && rg[t].hi <= j)
-				t++;
-			long gap_end = t < n && rg[t].lo < hi[i] ? rg[t].lo : hi[i];
-			for (; j < gap_end; j++)
-				s[off + j - lo[i]] = -INFINITY;
-			if (t < n && j < hi[i])
-				j = rg[t].hi < hi[i] ? rg[t].hi : hi[i];
-		}
-	}
+	(void)thread;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, *(const float *)ctx, q, d,
+		    k, d, 0.0f, s, (int)lds);
 }
 
-/* The key runs of block row R (adjacent blocks joined) into lo/hi;
- * returns the run count, *width their total keys. */
-static int blas_runs(const struct gset_blocks *bv, long R, long n_kv, long *lo,
-		     long *hi, long *width)
+static void blas_pv(void *ctx, int thread, int m, int n, int d, const float *p, long ldp,
+		    const float *v, float *o)
 {
-	int runs = 0;
-
-	*width = 0;
-	for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++) {
-		long c0 = (long)bv->col[t] * BLAS_KEYS;
-		long c1 = c0 + BLAS_KEYS < n_kv ? c0 + BLAS_KEYS : n_kv;
-		if (runs && hi[runs - 1] == c0) {
-			hi[runs - 1] = c1;
-		} else {
-			lo[runs] = c0;
-			hi[runs++] = c1;
-		}
-		*width += c1 - c0;
-	}
-	return runs;
+	(void)ctx;
+	(void)thread;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, p, (int)ldp, v, d,
+		    1.0f, o, d);
 }
 
-static void blas_task(const struct problem *p, const struct blas_ws *w,
-		      float *s, float *inv, int b, int h, long R, long *lo, long *hi)
+static const struct gemm_lib blas_lib = {
+	.open = blas_open,                      /* the scale */
+	.close = free,
+	.qk = blas_qk,                          /* sgemm, B transposed */
+	.pv = blas_pv,                          /* sgemm, beta 1 */
+};
+
+static int blas_prepare(const struct problem *p, int threads, void **ws)
 {
-	int d = p->d, l = gset_layout(p->g, b, h), runs;
-	const struct gset_blocks *bv = &w->bv[l];
-	long r0 = R * w->rows, rows = p->n_q - r0 < w->rows ? p->n_q - r0 : w->rows;
-	long width, off = 0;
-	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
-	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
-	long long pairs = 0;
-
-	runs = blas_runs(bv, R, p->n_kv, lo, hi, &width);
-	memset(o, 0, (size_t)rows * (size_t)d * sizeof *o);
-	if (!width)
-		return;
-	for (int i = 0; i < runs; off += hi[i] - lo[i], i++)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
-			    (int)(hi[i] - lo[i]), d, scale, q, d, k + (size_t)lo[i] * d, d,
-			    0.0f, s + off, (int)width);
-	for (long r = 0; r < rows; r++) {
-		int64_t n;
-		const struct pat_range *rg = gset_row(p->g, l, r0 + r, &n);
-		float *sr = s + (size_t)r * (size_t)width, mx = -INFINITY, sum;
-		struct row_mod rm = row_mod_of(p, h, p->n_kv - p->n_q + r0 + r);
-		for (int i = 0, at = 0; i < runs; at += (int)(hi[i] - lo[i]), i++)
-			row_mod_apply(&rm, NULL, lo[i], sr + at, (int)(hi[i] - lo[i]), w->ops);
-		blas_mask_row(sr, rg, n, lo, hi, runs);
-		for (long j = 0; j < width; j++)
-			mx = sr[j] > mx ? sr[j] : mx;
-		sum = w->ops->exp2_sum(sr, (int)width, mx == -INFINITY ? 0.0f : mx);
-		inv[r] = sum > 0.0f ? 1.0f / sum : 0.0f;
-		pairs += gset_row_keys(rg, n);
-	}
-	off = 0;
-	for (int i = 0; i < runs; off += hi[i] - lo[i], i++)
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, d,
-			    (int)(hi[i] - lo[i]), 1.0f, s + off, (int)width,
-			    v + (size_t)lo[i] * d, d, 1.0f, o, d);
-	/* 1/sum on O's d entries a row rather than on P's width */
-	for (long r = 0; r < rows; r++)
-		for (int c = 0; c < d; c++)
-			o[(size_t)r * (size_t)d + (size_t)c] *= inv[r];
-	kern_tally_add(p, kern_thread(), pairs, 4LL * d * rows * width,
-		       2LL * (long long)sizeof(float) * d * width);
-}
-
-static void blas_run(const struct problem *p, void *ws)
-{
-	const struct blas_ws *w = ws;
-	long n_brow = w->bv[0].n_brow, bh = (long)p->batch * p->heads;
-
-#pragma omp parallel
-	{
-		float *s = w->buf + (size_t)kern_thread() * w->stride;
-		float *inv = w->inv + (size_t)kern_thread() * (size_t)w->rows;
-		long *lo = w->runs + (size_t)kern_thread() * 2 * (size_t)(w->bv[0].n_bcol + 1);
-		/* head after head (its K/V stay in cache), last blocks first */
-#pragma omp for schedule(dynamic, 1)
-		for (long t = 0; t < n_brow * bh; t++) {
-			long R = n_brow - 1 - t % n_brow, i = t / n_brow;
-			blas_task(p, w, s, inv, (int)(i / p->heads), (int)(i % p->heads), R,
-				  lo, lo + w->bv[0].n_bcol + 1);
-		}
-	}
-}
-
-static void blas_cost(const struct problem *p, int threads, struct kern_cost *c)
-{
-	long rows = blas_rows(p, threads);
-	double blocks = 0;
-
-	for (int l = 0; l < p->g->n_layouts; l++) {
-		struct gset_blocks bv;
-		if (gset_block_view(p->g, l, rows, BLAS_KEYS, &bv))
-			break;
-		blocks += (double)bv.row_ptr[bv.n_brow];
-		gset_blocks_free(&bv);
-	}
-	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, rows, BLAS_KEYS, p->heads) *
-			p->batch;
-	c->score_bytes = (double)rows * (double)p->n_kv * sizeof(float);
-	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes +
-		2.0 * (double)((p->n_kv + BLAS_KEYS - 1) / BLAS_KEYS + 1) * sizeof(long) +
-		(double)rows * sizeof(float));
+	return gemm_prepare(p, threads, &blas_lib, ws);
 }
 
 static const char *blas_info(void)
@@ -271,10 +83,10 @@ const struct kern_desc kern_blas = {
 	.summary = "per 64-512 query rows: S = Q K^T and O = P V with cblas_sgemm over touched key runs",
 	.unavailable = NULL,                    /* built with a CBLAS */
 	.prepare = blas_prepare,                /* block views, S buffers */
-	.index = blas_index,                    /* block views of a selected G */
-	.run = blas_run,                        /* (head, row block) tasks */
-	.release = blas_release,
-	.cost = blas_cost,                      /* 4 d per computed S entry */
+	.index = gemm_index,                    /* block views of a selected G */
+	.run = gemm_run,                        /* (head, row block) tasks */
+	.release = gemm_release,
+	.cost = gemm_cost,                      /* 4 d per computed S entry */
 	.info = blas_info,                      /* which OpenBLAS core ran */
 	.simd = 1,                              /* exp2 per ISA; sgemm is OpenBLAS's */
 };

@@ -5,7 +5,7 @@
 #include "kernel.h"
 
 extern const struct kern_desc kern_oracle, kern_naive, kern_masked, kern_gather,
-	kern_ranges, kern_tiled, kern_blas, kern_decode;
+	kern_ranges, kern_tiled, kern_blas, kern_onednn, kern_decode;
 
 const struct kern_desc *const kern_table[] = {
 	&kern_oracle,           /* double-precision reference */
@@ -15,6 +15,7 @@ const struct kern_desc *const kern_table[] = {
 	&kern_ranges,           /* row-wise, contiguous runs of keys */
 	&kern_tiled,            /* flash-style block-sparse tiles */
 	&kern_blas,             /* sgemm over touched key runs (CBLAS) */
+	&kern_onednn,           /* matmul primitives over touched key runs (oneDNN) */
 	&kern_decode,           /* token by token through a KV cache */
 };
 

@@ -87,7 +87,7 @@ static double bias_at(const struct score_spec *spec, int h, int heads, long o, i
 int score_make(struct score_mod *m, const struct score_spec *spec, int heads, int d,
 	       long n_kv, int causal)
 {
-	size_t width = (size_t)(2 * n_kv - 1);
+	size_t width;
 
 	memset(m, 0, sizeof *m);
 	m->kind = spec->kind;
@@ -97,6 +97,7 @@ int score_make(struct score_mod *m, const struct score_spec *spec, int heads, in
 	m->n_kv = n_kv;
 	if (spec->kind != SCORE_ALIBI && spec->kind != SCORE_RELATIVE_BIAS)
 		return 0;
+	width = score_width(m);
 	m->bias = malloc((size_t)heads * width * sizeof *m->bias);
 	m->bias2 = malloc((size_t)heads * width * sizeof *m->bias2);
 	if (!m->bias || !m->bias2) {
@@ -105,7 +106,7 @@ int score_make(struct score_mod *m, const struct score_spec *spec, int heads, in
 	}
 	for (int h = 0; h < heads; h++)
 		for (size_t x = 0; x < width; x++) {
-			double b = bias_at(spec, h, heads, (long)x - (n_kv - 1), causal);
+			double b = bias_at(spec, h, heads, (long)x - (long)score_at(m, 0), causal);
 			m->bias[(size_t)h * width + x] = (float)b;
 			m->bias2[(size_t)h * width + x] = (float)(b * 1.4426950408889634);
 		}

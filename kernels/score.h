@@ -43,9 +43,24 @@ struct score_mod {
 	double cap;             /* softcap, else 0 */
 	int heads;              /* query heads the table has */
 	long n_kv;              /* offsets i - j in (-n_kv, n_kv) */
-	float *bias;            /* [heads][2 n_kv - 1] at i - j + n_kv - 1, or NULL */
+	float *bias;            /* [heads][score_width] at score_at(i - j), or NULL */
 	float *bias2;           /* the same x log2(e), for the exp2 kernels */
 };
+
+/* Offsets a bias table holds past the problem's on each side: the padding
+ * lanes of a partial tile read them (and discard what they compute). */
+#define SCORE_PAD 64
+
+/* Entries of a head's bias table, and where offset o = i - j sits. */
+static inline size_t score_width(const struct score_mod *m)
+{
+	return (size_t)(2 * m->n_kv - 1 + 2 * SCORE_PAD);
+}
+
+static inline size_t score_at(const struct score_mod *m, long o)
+{
+	return (size_t)(o + m->n_kv - 1 + SCORE_PAD);
+}
 
 /* Name of kind k ("alibi"), and the kind called name or -1. */
 const char *score_kind_name(enum score_kind k);
@@ -75,7 +90,7 @@ static inline double score_apply(const struct score_mod *m, int h, long i, long 
 	if (!m)
 		return s;
 	if (m->bias)
-		s += m->bias[(size_t)h * (size_t)(2 * m->n_kv - 1) + (size_t)(i - j + m->n_kv - 1)];
+		s += m->bias[(size_t)h * score_width(m) + score_at(m, i - j)];
 	if (m->kind == SCORE_SOFTCAP)
 		s = m->cap * tanh(s / m->cap);
 	return s;
@@ -90,9 +105,7 @@ static inline double score_scale(const struct score_mod *m, int d)
 /* Head h's row of bias2 at offset 0 (index by i - j), or NULL. */
 static inline const float *score_bias2_row(const struct score_mod *m, int h)
 {
-	return m && m->bias2 ? m->bias2 + (size_t)h * (size_t)(2 * m->n_kv - 1) +
-				       (size_t)(m->n_kv - 1)
-			     : NULL;
+	return m && m->bias2 ? m->bias2 + (size_t)h * score_width(m) + score_at(m, 0) : NULL;
 }
 
 #endif

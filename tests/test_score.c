@@ -79,7 +79,7 @@ Test(score, oracle_applies_each_kind_as_written)
 	for (size_t i = 0; i < 5; i++) {
 		cr_assert_eq(score_make(&m, &spec[i], 1, 1, 2, 1), 0);
 		if (i == 4) {   /* offsets 1 and 0: buckets 1 and 0 of head 0 */
-			double b1 = m.bias[2 * 2 - 1 - 1 + 0], b0 = m.bias[1];
+			double b1 = m.bias[score_at(&m, 1)], b0 = m.bias[score_at(&m, 0)];
 			cr_assert_neq(b0, b1);
 			cr_assert(fabs(b0) <= 1.0 && fabs(b1) <= 1.0);
 			want[4] = two_keys(0.5 + b1, 2.0 + b0, 1, 3);
