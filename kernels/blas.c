@@ -86,6 +86,7 @@ const struct kern_desc kern_blas = {
 	.index = gemm_index,                    /* block views of a selected G */
 	.run = gemm_run,                        /* (head, row block) tasks */
 	.release = gemm_release,
+	.no_bf16 = "its products are fp32 (no bf16 path yet)",
 	.cost = gemm_cost,                      /* 4 d per computed S entry */
 	.info = blas_info,                      /* which OpenBLAS core ran */
 	.simd = 1,                              /* exp2 per ISA; sgemm is OpenBLAS's */

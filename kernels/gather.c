@@ -79,7 +79,8 @@ static void gather_row(const struct problem *p, const void *ws,
 	const struct gather_ws *w = ws;
 	int d = p->d, l = gset_layout(p->g, b, h);
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	size_t kv_off = kern_kv_off(p, b, h);
+	float *kw = row_widened(buf, d);
 	const int32_t *idx = w->indices[l] + w->indptr[l][r];
 	long keys = (long)(w->indptr[l][r + 1] - w->indptr[l][r]);
 	float *qs = buf, *s = buf + 2 * d;
@@ -94,11 +95,8 @@ static void gather_row(const struct problem *p, const void *ws,
 	}
 	for (long j0 = 0; j0 < keys; j0 += ROW_CHUNK) {
 		int cnt = (int)(keys - j0 < ROW_CHUNK ? keys - j0 : ROW_CHUNK);
-		for (int i = 0; i < cnt; i++) {
-			krows[i] = k + (size_t)idx[j0 + i] * (size_t)d;
-			vrows[i] = v + (size_t)idx[j0 + i] * (size_t)d;
-		}
-		row_fold(&st, qs, krows, vrows, idx + j0, &rm, cnt, d, w->ops, s);
+		row_chunk(p, kv_off, idx + j0, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
+		row_fold(&st, qs, krows, vrows, idx + j0, &rm, p->dtype == KV_BF16, cnt, d, w->ops, s);
 	}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);

@@ -54,6 +54,10 @@ struct problem {
 	float *o;               /* [batch][heads][n_q][d] */
 	const struct gset *g;   /* the index sets; g->causal: all j <= i */
 	const struct score_mod *score; /* the score function (score.h); NULL: plain */
+	enum kv_dtype dtype;    /* of Q, K, V: KV_F32, or KV_BF16: q16, k16, v16
+				 * hold them and q, k, v their exact fp32 values
+				 * (the oracle's, and the kernels' that widen) */
+	const uint16_t *q16, *k16, *v16;
 	struct kern_tally *tally; /* one slot per thread, or NULL */
 	enum kv_layout kv_layout; /* cache layout (decode kernels) */
 	enum kv_dtype kv_dtype; /* cache element type (decode kernels) */
@@ -79,6 +83,8 @@ struct kern_desc {
 	/* timed: writes p->o */
 	void (*run)(const struct problem *p, void *ws);
 	void (*release)(void *ws);              /* frees what prepare made */
+	/* NULL when it runs dtype bf16, else why not ("computes in f32") */
+	const char *no_bf16;
 	/* cost model for this problem at this thread count */
 	void (*cost)(const struct problem *p, int threads, struct kern_cost *c);
 	/* rebuilds the views prepare made of p->g (block view, CSR, ...) for
@@ -120,6 +126,31 @@ static inline size_t kern_kv_off(const struct problem *p, int b, int h)
 	       (size_t)p->n_kv * (size_t)p->d;
 }
 
+/* bf16 <-> fp32 for the kernels' bf16 paths: widening is exact (the
+ * high half of the float); rounding is to nearest even, for finite x
+ * (what attention rounds: probabilities and inputs), in a form the
+ * compiler vectorises. */
+static inline float kern_bf16_widen(uint16_t h)
+{
+	union { uint32_t u; float f; } x = { (uint32_t)h << 16 };
+	return x.f;
+}
+
+static inline void kern_bf16_widen_rows(const uint16_t *src, float *dst, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i] = kern_bf16_widen(src[i]);
+}
+
+static inline void kern_bf16_round(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		union { float f; uint32_t u; } v = { x[i] };
+		v.u = (v.u + 0x7fffu + ((v.u >> 16) & 1u)) & 0xffff0000u;
+		x[i] = v.f;
+	}
+}
+
 /* Index of the calling thread inside a parallel region (0 outside). */
 static inline int kern_thread(void)
 {
@@ -153,7 +184,7 @@ static inline void kern_tally_row(const struct problem *p, long long pairs,
 				  long long scored)
 {
 	kern_tally_add(p, kern_thread(), pairs, 4LL * p->d * scored,
-		       2LL * (long long)sizeof(float) * p->d * scored);
+		       2LL * (p->dtype == KV_BF16 ? 2 : 4) * p->d * scored);
 }
 
 #endif

@@ -124,10 +124,14 @@ static void ranges_release(void *ws)
 
 /* Floats per thread: a tile (the row-wise buffers fit in it), then a
  * cursor and a mask per query of the tile. */
+/* A tile and its per-row cursors and masks; the row path's buffer
+ * (row_ws_floats) fits in the tile's. */
 static size_t ranges_floats(int d)
 {
 	return tile_floats(d) + 4 * TILE_Q;
 }
+
+_Static_assert(sizeof(int32_t) <= sizeof(float), "key indices fit in float slots");
 
 static int ranges_index(const struct problem *p, void *ws)
 {
@@ -171,10 +175,10 @@ static int ranges_prepare(const struct problem *p, int threads, void **ws)
 static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 		       float *buf, int b, int h, long r)
 {
-	int d = p->d, cnt = 0;
+	int d = p->d, cnt = 0, bf16 = p->dtype == KV_BF16;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	float *qs = buf, *s = buf + 2 * d;
+	size_t kv_off = kern_kv_off(p, b, h);
+	float *qs = buf, *s = buf + 2 * d, *kw = row_widened(buf, d);
 	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
 	int32_t *idx = (int32_t *)(vrows + ROW_CHUNK);
@@ -190,16 +194,17 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 	}
 	for (int64_t t = 0; t < n; t++)
 		for (long j = rg[t].lo; j < rg[t].hi; j++) {
-			krows[cnt] = k + (size_t)j * (size_t)d;
-			vrows[cnt] = v + (size_t)j * (size_t)d;
 			idx[cnt] = (int32_t)j;
-			if (++cnt == ROW_CHUNK) {
-				row_fold(&st, qs, krows, vrows, idx, &rm, cnt, d, w->ops, s);
-				cnt = 0;
-			}
+			if (++cnt < ROW_CHUNK)
+				continue;
+			row_chunk(p, kv_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
+			row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->ops, s);
+			cnt = 0;
 		}
-	if (cnt)
-		row_fold(&st, qs, krows, vrows, idx, &rm, cnt, d, w->ops, s);
+	if (cnt) {
+		row_chunk(p, kv_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
+		row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->ops, s);
+	}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);
 }
@@ -229,9 +234,8 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 {
 	int d = p->d, l = gset_layout(p->g, b, h);
 	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
-	struct tile tl = tile_start(buf, w->ops, p, h, p->n_kv - p->n_q + r0,
-				    p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, rows, d);
+	size_t kv_off = kern_kv_off(p, b, h);
+	struct tile tl = tile_start(buf, w->ops, p, b, h, r0, rows);
 	int64_t *cursor = (int64_t *)(buf + tile_floats(d));
 	uint64_t *mask = (uint64_t *)(cursor + TILE_Q);
 	long long pairs = 0, scored = 0;
@@ -254,13 +258,13 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 				    u + 1 < pl->run_ptr[B + 1] ? pl->runs[u + 1].lo : -1;
 			if (!full)
 				tile_keys_mask(mask);
-			tile_fold(&tl, w->ops, k + (size_t)j0 * (size_t)d, v + (size_t)j0 * (size_t)d,
-				  j0, nk, d, full ? NULL : mask, next < 0 ? NULL : k + (size_t)next * (size_t)d);
+			tile_fold(&tl, w->ops, tile_kv(p, 0, kv_off, j0), tile_kv(p, 1, kv_off, j0),
+				  j0, nk, d, full ? NULL : mask, next < 0 ? NULL : tile_kv(p, 0, kv_off, next));
 			scored += rows * nk;
 		}
 	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
 	kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored,
-		       2LL * (long long)sizeof(float) * d * (scored / rows));
+		       2LL * (p->dtype == KV_BF16 ? 2 : 4) * d * (scored / rows));
 }
 
 static void ranges_run(const struct problem *p, void *ws)

@@ -74,17 +74,41 @@ static inline void row_mod_apply(const struct row_mod *rm, const int32_t *keys, 
 		ops->softcap(s, n, rm->cap);
 }
 
+/* The K and V rows of keys keys[0, n) of the head at kv_off: pointers
+ * into K and V, or in bf16 the rows widened into kw and vw (n x d each). */
+static inline void row_chunk(const struct problem *p, size_t kv_off, const int32_t *keys, int n,
+			     const float **krows, const float **vrows, float *kw, float *vw)
+{
+	size_t d = (size_t)p->d;
+
+	for (int i = 0; i < n; i++) {
+		size_t at = kv_off + (size_t)keys[i] * d;
+		if (p->dtype != KV_BF16) {
+			krows[i] = p->k + at;
+			vrows[i] = p->v + at;
+			continue;
+		}
+		kern_bf16_widen_rows(p->k16 + at, kw + (size_t)i * d, d);
+		kern_bf16_widen_rows(p->v16 + at, vw + (size_t)i * d, d);
+		krows[i] = kw + (size_t)i * d;
+		vrows[i] = vw + (size_t)i * d;
+	}
+}
+
 /* Folds a chunk of n keys (indices keys[i]) into the row state: scores of
- * q against the K rows krows[i] under rm, online softmax step, then the V
- * rows vrows[i] weighed into acc. s is scratch for n scores. */
+ * q against the K rows krows[i] under rm, online softmax step (P rounded
+ * to bf16 when bf16), then the V rows vrows[i] weighed into acc. s is
+ * scratch for n scores. */
 static inline void row_fold(struct row_state *st, const float *q,
 			    const float *const *krows, const float *const *vrows,
-			    const int32_t *keys, const struct row_mod *rm,
+			    const int32_t *keys, const struct row_mod *rm, int bf16,
 			    int n, int d, const struct simd_ops *ops, float *s)
 {
 	ops->dots(q, krows, n, d, s);
 	row_mod_apply(rm, keys, 0, s, n, ops);
 	row_step(st, s, n, d, ops);
+	if (bf16)
+		kern_bf16_round(s, (size_t)n);
 	ops->axpys(st->acc, s, vrows, n, d);
 }
 
@@ -123,11 +147,23 @@ static inline void row_finish(const struct row_state *st, float *o, int d)
 }
 
 /* Per-thread workspace of a row-wise kernel: scaled query, acc, scores,
- * the chunk's K and V row pointers and its key indices. */
-static inline size_t row_ws_floats(int d)
+ * the chunk's K and V row pointers and its key indices, then the chunk
+ * widened from bf16 (row_widened). */
+static inline size_t row_head_floats(int d)
 {
 	return ((size_t)d * 2 + 2 * ROW_CHUNK + 2 * ROW_CHUNK * sizeof(float *) / sizeof(float) +
 		15) / 16 * 16;
+}
+
+static inline size_t row_ws_floats(int d)
+{
+	return row_head_floats(d) + 2 * (size_t)ROW_CHUNK * (size_t)d;
+}
+
+/* Where a thread's buffer holds the widened K chunk (V follows it). */
+static inline float *row_widened(float *buf, int d)
+{
+	return buf + row_head_floats(d);
 }
 
 #endif

@@ -16,19 +16,32 @@
 _Static_assert(TILE_Q == 64 && TILE_K == 64, "tile masks are 64-bit words");
 
 /* A thread's tile: qt and ot (d x TILE_Q), scores s (TILE_K x TILE_Q),
- * running max m and sum l (TILE_Q each). */
+ * running max m and sum l (TILE_Q each), and kw, vw (TILE_K x d): a bf16
+ * chunk's K and V widened to fp32 (and the query rows as they are packed). */
 struct tile {
-	float *qt, *ot, *s, *m, *l;
+	float *qt, *ot, *s, *m, *l, *kw, *vw;
 	long rows;              /* real query rows (the rest are padding) */
 	const float *bias;      /* bias (log2 units) of lane q and key j at
 				 * bias[q - j], or NULL (score.h) */
 	float cap;              /* soft cap in log2 units, or 0 */
+	int bf16;               /* Q, K, V in bf16; P rounded to bf16 for P V */
 };
 
 /* Floats of a tile's buffer, a multiple of 16 (64-byte aligned tiles). */
 static inline size_t tile_floats(int d)
 {
-	return (2 * (size_t)d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
+	return (4 * (size_t)d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
+}
+
+/* K (which 0) or V (1) rows of the head at kv_off from key j, in the
+ * problem's dtype: what tile_fold takes. */
+static inline const void *tile_kv(const struct problem *p, int which, size_t kv_off, long j)
+{
+	size_t at = kv_off + (size_t)j * (size_t)p->d;
+
+	if (p->dtype == KV_BF16)
+		return (which ? p->v16 : p->k16) + at;
+	return (which ? p->v : p->k) + at;
 }
 
 /* Task t of the query-tile kernels over blocks query tiles per head: head
@@ -41,23 +54,32 @@ static inline void tile_task_order(long t, long blocks, long *bh, long *tile)
 	*tile = blocks - 1 - t % blocks;
 }
 
-/* Lays a tile out in buf and packs query rows q[0, rows) of head h,
- * the first at position pos, into it, transposed and scaled by log2(e)
- * times p's score scale, with empty states. */
+/* Lays a tile out in buf and packs query rows r0 .. r0 + rows of head h
+ * of sequence b into it (widened first when bf16), transposed and scaled
+ * by log2(e) times p's score scale, with empty states. */
 static inline struct tile tile_start(float *buf, const struct simd_ops *ops,
-				     const struct problem *p, int h, long pos,
-				     const float *q, long rows, int d)
+				     const struct problem *p, int b, int h, long r0, long rows)
 {
+	int d = p->d;
 	struct tile t = { buf, buf + (size_t)d * TILE_Q, buf + 2 * (size_t)d * TILE_Q,
-			  NULL, NULL, rows, NULL, 0.0f };
+			  NULL, NULL, NULL, NULL, rows, NULL, 0.0f, p->dtype == KV_BF16 };
 	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	const float *bias = score_bias2_row(p->score, h);
+	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
+	long pos = p->n_kv - p->n_q + r0;
 
 	t.bias = bias ? bias + pos : NULL;
 	t.cap = p->score && p->score->kind == SCORE_SOFTCAP ?
 		(float)(p->score->cap * 1.4426950408889634) : 0.0f;
 	t.m = t.s + TILE_K * TILE_Q;
 	t.l = t.m + TILE_Q;
+	t.kw = t.l + TILE_Q;
+	t.vw = t.kw + (size_t)TILE_K * (size_t)d;
+	if (t.bf16) {
+		kern_bf16_widen_rows(p->q16 + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, t.kw,
+				     (size_t)rows * (size_t)d);
+		q = t.kw;
+	}
 	if (rows < TILE_Q)
 		memset(t.qt, 0, (size_t)d * TILE_Q * sizeof *t.qt);
 	ops->transpose(q, d, t.qt, TILE_Q, (int)rows, d, scale);
@@ -121,12 +143,15 @@ static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
 	if (keep)
 		ops->mask(t->s, j1 - j0, (const unsigned long long *)keep + j0);
 	ops->softmax(t->s, j1 - j0, t->m, t->l, t->ot, d, q0, q1);
+	for (int j = 0; t->bf16 && j < j1 - j0; j++)      /* P in bf16, as FlashAttention */
+		kern_bf16_round(t->s + (size_t)j * TILE_Q + q0, (size_t)(q1 - q0));
 	ops->pv(t->s, v + (size_t)j0 * (size_t)d, j1 - j0, d, t->ot, q0, q1);
 }
 
-/* Folds nk keys (K and V rows d apart from k and v, the first key0) into
- * the tile; keep,
- * when given, holds per key the bits of the queries whose G has it
+/* Folds nk keys (K and V rows d apart from k and v, in the problem's
+ * dtype: tile_kv; the first is key0) into the tile, a bf16 chunk widened
+ * into kw and vw first; keep, when given, holds per key the bits of the
+ * queries whose G has it
  * (tile_keys_mask). A partial chunk goes in two halves of keys, each over
  * only the halves of query lanes it feeds: the diagonal tile of a causal
  * band and its first tile lose their empty quarter. The V rows are
@@ -134,16 +159,24 @@ static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
  * or NULL) while softmax and P V run: the tiles stream from L2/L3 and the
  * fetches hide their latency (3-9% on dense at n = 4096 here). */
 static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
-			     const float *k, const float *v, long key0, int nk, int d,
-			     const uint64_t *keep, const float *next_k)
+			     const void *kx, const void *vx, long key0, int nk, int d,
+			     const uint64_t *keep, const void *next_k)
 {
 	int half = nk < TILE_K / 2 ? nk : TILE_K / 2;
 	int a = keep ? tile_halves(keep, half) : 3, b = keep ? tile_halves(keep + half, nk - half) : 3;
+	size_t bytes = (size_t)nk * (size_t)d * (t->bf16 ? 2 : 4);
+	const float *k = kx, *v = vx;
 
-	for (size_t x = 0; x < (size_t)nk * (size_t)d; x += 16)
-		__builtin_prefetch(v + x, 0, 3);
-	for (size_t x = 0; next_k && x < (size_t)TILE_K * (size_t)d; x += 16)
-		__builtin_prefetch(next_k + x, 0, 3);
+	for (size_t x = 0; x < bytes; x += 64)
+		__builtin_prefetch((const char *)vx + x, 0, 3);
+	for (size_t x = 0; next_k && x < (size_t)TILE_K * (size_t)d * (t->bf16 ? 2 : 4); x += 64)
+		__builtin_prefetch((const char *)next_k + x, 0, 3);
+	if (t->bf16) {
+		kern_bf16_widen_rows(kx, t->kw, (size_t)nk * (size_t)d);
+		kern_bf16_widen_rows(vx, t->vw, (size_t)nk * (size_t)d);
+		k = t->kw;
+		v = t->vw;
+	}
 	if (a == b) {
 		tile_pass(t, ops, k, v, key0, 0, nk, d, keep, a);
 		return;

@@ -152,10 +152,9 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 {
 	int l = gset_layout(p->g, b, h), d = p->d;
 	const struct gset_blocks *bv = &w->bv[l];
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	size_t kv_off = kern_kv_off(p, b, h);
 	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
-	struct tile tl = tile_start(buf, w->ops, p, h, p->n_kv - p->n_q + r0,
-				    p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, rows, d);
+	struct tile tl = tile_start(buf, w->ops, p, b, h, r0, rows);
 	long long pairs = 0, scored = 0, kv = 0;
 
 	for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++) {
@@ -163,14 +162,14 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		int nk = (int)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
 		const uint64_t *mask = w->mask_at[l][t] >= 0 ?
 				       w->masks[l] + w->mask_at[l][t] * TILE_Q : NULL;
-		tile_fold(&tl, w->ops, k + (size_t)k0 * (size_t)d, v + (size_t)k0 * (size_t)d,
+		tile_fold(&tl, w->ops, tile_kv(p, 0, kv_off, k0), tile_kv(p, 1, kv_off, k0),
 			  k0, nk, d, mask, t + 1 < bv->row_ptr[R + 1] ?
-			  k + (size_t)bv->col[t + 1] * TILE_K * (size_t)d : NULL);
+			  tile_kv(p, 0, kv_off, (long)bv->col[t + 1] * TILE_K) : NULL);
 		for (int j = 0; mask && j < nk; j++)
 			pairs += __builtin_popcountll(mask[j]);
 		pairs += mask ? 0 : rows * nk;
 		scored += rows * nk;
-		kv += 2LL * nk * d * (long long)sizeof(float);
+		kv += 2LL * nk * d * (p->dtype == KV_BF16 ? 2 : 4);
 	}
 	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
 	if (p->tally) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../harness/config/experiment.h"
+#include "../kernels/kvcache.h"
 #include "helpers.h"
 
 static float seeded(unsigned long long i)
@@ -84,6 +85,36 @@ void fx_free(struct fixture *fx)
 	free(fx->k);
 	free(fx->v);
 	free(fx->o);
+	free(fx->q16);
+	free(fx->k16);
+	free(fx->v16);
+}
+
+static uint16_t *rounded(float *x, size_t n)
+{
+	uint16_t *h = malloc((n ? n : 1) * sizeof *h);
+
+	cr_assert_not_null(h);
+	for (size_t i = 0; i < n; i++) {
+		h[i] = kv_to_bf16(x[i]);
+		x[i] = kv_from_bf16(h[i]);
+	}
+	return h;
+}
+
+void fx_bf16(struct fixture *fx)
+{
+	struct problem *p = &fx->p;
+	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
+	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+
+	fx->q16 = rounded(fx->q, nq);
+	fx->k16 = rounded(fx->k, nkv);
+	fx->v16 = rounded(fx->v, nkv);
+	p->dtype = KV_BF16;
+	p->q16 = fx->q16;
+	p->k16 = fx->k16;
+	p->v16 = fx->v16;
 }
 
 double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,

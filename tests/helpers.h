@@ -12,6 +12,7 @@ struct fixture {
 	struct pattern pat;
 	struct gset g;
 	float *q, *k, *v, *o;
+	uint16_t *q16, *k16, *v16;      /* fx_bf16's copies */
 };
 
 /* Builds a fixture for pattern spec at n with the given shape; seeded
@@ -20,6 +21,10 @@ void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 	     int batch, int heads, int kv_heads, int d, float scale);
 
 void fx_free(struct fixture *fx);
+
+/* Makes fx's problem dtype bf16, as the runner does: the inputs rounded
+ * to bf16 in place and bf16 copies beside them. */
+void fx_bf16(struct fixture *fx);
 
 /* Runs kernel k on fx (threads threads) and returns the largest absolute
  * difference from the oracle over every row; *nonfinite counts NaN/Inf. */

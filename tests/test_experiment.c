@@ -36,7 +36,7 @@ static const struct bad_case bad_cases[] = {
 	{ "alias.yaml", "1:8", "anchors and aliases are not supported" },
 	{ "shape_and_sweep.yaml", "2:9", "'seq_len' is both fixed under shape and swept under sweep" },
 	{ "label_with_comma.yaml", "3:12", "label 'a,b' must be non-empty without commas, quotes or newlines" },
-	{ "unsupported_dtype.yaml", "1:29", "dtype 'f16' is not supported yet; use f32" },
+	{ "unsupported_dtype.yaml", "1:29", "dtype 'f16' is not supported yet; use f32 or bf16" },
 	{ "unknown_counter.yaml", "4:28", "unknown counter 'sabench::pears'" },
 	{ "unknown_papi_event.yaml", "4:26", "unknown counter 'PAPI_FOO'" },
 	{ "explicit_future_key.yaml", "3:5", "pattern 'explicit(2 rows)': row 1 has key 2 after the query; causal rows hold only j <= i" },

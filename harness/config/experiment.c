@@ -23,7 +23,7 @@ const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
 	[EXP_KV_HEADS] = { "kv_heads", 1, 1 << 16, "K/V heads, dividing heads (GQA); default heads" },
 	[EXP_THREADS]  = { "threads", 1, 1024, "OpenMP threads; default all cores" },
 	[EXP_CAUSAL]   = { "causal", 0, 1, "true: query i sees keys j <= i only" },
-	[EXP_DTYPE]    = { "dtype", 0, 0, "element type: f32" },
+	[EXP_DTYPE]    = { "dtype", 0, 1, "element type of Q, K, V: f32, or bf16 (fp32 scores and softmax, P in bf16 for P V)" },
 	[EXP_MODE]     = { "mode", 0, 1, "prefill (all queries) or decode (the last decode_steps tokens, one by one)" },
 	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
 	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
@@ -40,6 +40,11 @@ const char *const *exp_field_values(enum exp_field f)
 {
 	return f == EXP_MODE ? mode_values : f == EXP_KV_LAYOUT ? layout_values :
 	       f == EXP_KV_DTYPE ? kv_dtype_values : NULL;
+}
+
+const char *exp_dtype_name(long long dtype)
+{
+	return dtype == EXP_BF16 ? "bf16" : "f32";
 }
 
 /* Index of s in a NULL-terminated list, or -1. */
@@ -246,12 +251,12 @@ static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
 	s = want_scalar(c, n, d->name, "a type name");
 	if (!s)
 		return -1;
-	if (strcmp(s, "f32") == 0) {
-		*out = EXP_F32;
+	if (strcmp(s, "f32") == 0 || strcmp(s, "bf16") == 0) {
+		*out = strcmp(s, "f32") == 0 ? EXP_F32 : EXP_BF16;
 		return 0;
 	}
-	if (!strcmp(s, "f16") || !strcmp(s, "bf16") || !strcmp(s, "f64"))
-		return bad(c, n, "dtype '%s' is not supported yet; use f32", s);
+	if (!strcmp(s, "f16") || !strcmp(s, "f64"))
+		return bad(c, n, "dtype '%s' is not supported yet; use f32 or bf16", s);
 	return bad(c, n, "unknown dtype '%s'", s);
 }
 

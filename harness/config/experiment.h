@@ -27,7 +27,10 @@ enum exp_field {
 	EXP_FIELD_COUNT
 };
 
-enum exp_dtype { EXP_F32 };
+enum exp_dtype { EXP_F32, EXP_BF16 };
+
+/* "f32" or "bf16". */
+const char *exp_dtype_name(long long dtype);
 enum exp_mode { EXP_PREFILL, EXP_DECODE };
 #define EXP_KV_AUTO 100         /* kv_layout: the pattern's bounded layout */
 

@@ -20,10 +20,11 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 {
 	const long long *v = c->sh.v;
 
-	int off = snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/f32",
+	int off = snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/%s",
 			   x->pat[c->pat].label, x->kern[c->kern]->name, v[EXP_SEQ_LEN],
 			   v[EXP_HEAD_DIM], v[EXP_BATCH], v[EXP_HEADS], v[EXP_KV_HEADS],
-			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir");
+			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir",
+			   exp_dtype_name(v[EXP_DTYPE]));
 
 	if (v[EXP_MODE] == EXP_DECODE && off > 0 && (size_t)off < len)
 		off += snprintf(buf + off, len - (size_t)off, "/decode%lld/%s/%s",

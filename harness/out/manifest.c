@@ -188,7 +188,7 @@ static void write_axes(FILE *f, const struct experiment *x)
 			else if (a == EXP_SCORE)
 				yq(f, x->scores[ax->v[i]].label);
 			else if (a == EXP_DTYPE)
-				fputs("f32", f);
+				fputs(exp_dtype_name(ax->v[i]), f);
 			else if (a == EXP_KV_LAYOUT && ax->v[i] == EXP_KV_AUTO)
 				fputs("auto", f);
 			else if (exp_field_values((enum exp_field)a))

@@ -128,6 +128,7 @@ struct group {
 	struct problem p;               /* inputs; o set per slot */
 	struct score_mod score;         /* its score function (p.score points here) */
 	float *q, *k, *v;               /* inputs */
+	uint16_t *q16, *k16, *v16;      /* and in bf16, when the dtype is */
 	struct slot *s;                 /* pending cells */
 	int n;
 	size_t first;                   /* plan index of its first cell */
@@ -490,19 +491,32 @@ static int time_groups(struct run_state *st, struct group **grs, int ng)
 	return rc;
 }
 
-/* Limits for a kernel's output: fp32 ones, or those of its cache dtype. */
+/* The element type a kernel's output is limited by: bf16 for the bf16
+ * paths (P in bf16), its cache's for a decoder, else f32. */
+static enum kv_dtype verify_dtype(const struct slot *s, const struct problem *p)
+{
+	if (p->dtype == KV_BF16 && !s->kd->decode)
+		return KV_BF16;
+	return s->kd->decode ? p->kv_dtype : KV_F32;
+}
+
+/* Limits for a kernel's output: fp32 ones, or those of its dtype. */
 static double verify_abs(const struct slot *s, const struct problem *p)
 {
-	if (!s->kd->decode || p->kv_dtype == KV_F32)
+	enum kv_dtype t = verify_dtype(s, p);
+
+	if (t == KV_F32)
 		return VERIFY_MAX_ABS;
-	return p->kv_dtype == KV_F16 ? VERIFY_MAX_ABS_F16 : VERIFY_MAX_ABS_BF16;
+	return t == KV_F16 ? VERIFY_MAX_ABS_F16 : VERIFY_MAX_ABS_BF16;
 }
 
 static double verify_nmse(const struct slot *s, const struct problem *p)
 {
-	if (!s->kd->decode || p->kv_dtype == KV_F32)
+	enum kv_dtype t = verify_dtype(s, p);
+
+	if (t == KV_F32)
 		return VERIFY_NMSE;
-	return p->kv_dtype == KV_F16 ? VERIFY_NMSE_F16 : VERIFY_NMSE_BF16;
+	return t == KV_F16 ? VERIFY_NMSE_F16 : VERIFY_NMSE_BF16;
 }
 
 static void verify_slots(struct run_state *st, struct group *gr)
@@ -794,7 +808,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->score = gr->x->scores[gr->sh.v[EXP_SCORE]].label;
 	fill_quality(gr, row);
 	row->mode = "prefill";
-	row->dtype = "f32";
+	row->dtype = exp_dtype_name(gr->sh.v[EXP_DTYPE]);
 	row->isa = s->kd->simd ? kern_isa_name(isa) : "compiler";
 	row->pct_peak = -1;
 	fill_decode(gr, s, row);
@@ -953,6 +967,9 @@ static void free_group(struct group *gr)
 	free(gr->q);
 	free(gr->k);
 	free(gr->v);
+	free(gr->q16);
+	free(gr->k16);
+	free(gr->v16);
 	gset_free(&gr->g);
 	score_free(&gr->score);
 	if (gr->sel.state)
@@ -981,6 +998,8 @@ static int group_slots(struct run_state *st, struct group *gr, size_t first,
 		s->verified = -1;
 		snprintf(s->status, sizeof s->status, "ok");
 		why = s->kd->unavailable ? s->kd->unavailable() : NULL;
+		if (!why && c->sh.v[EXP_DTYPE] == EXP_BF16)
+			why = s->kd->no_bf16;
 		if (why)
 			skip_slot(s, "skipped: %s", why);
 	}
@@ -999,6 +1018,7 @@ static void problem_from_shape(struct group *gr)
 	gr->p.d = (int)v[EXP_HEAD_DIM];
 	gr->p.g = &gr->g;
 	gr->p.kv_dtype = (enum kv_dtype)v[EXP_KV_DTYPE];
+	gr->p.dtype = v[EXP_DTYPE] == EXP_BF16 ? KV_BF16 : KV_F32;
 	gr->p.kv_layout = KV_FULL;
 }
 
@@ -1122,10 +1142,47 @@ static void open_probe(struct group *gr)
  * inputs, prepared kernels, the decode probe. Cells that cannot run get
  * their status; 0, or -1 with e set when the run cannot go on. */
 /* Makes the group's inputs: NULL, or why it could not. */
+/* bf16 copy of x[0, n), x rounded to the values it holds: the oracle
+ * and the kernels that widen read x, the bf16 paths the copy. */
+static uint16_t *to_bf16(float *x, size_t n)
+{
+	uint16_t *h = malloc((n ? n : 1) * sizeof *h);
+
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		h[i] = kv_to_bf16(x[i]);
+		x[i] = kv_from_bf16(h[i]);
+	}
+	return h;
+}
+
+/* Rounds the inputs to bf16 once, untimed (the inputs are made in fp32,
+ * as a model's are before it casts them). */
+static int inputs_to_bf16(struct group *gr)
+{
+	const struct problem *p = &gr->p;
+	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
+	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+
+	if (gr->q_hist)
+		free(to_bf16(gr->q_hist, (size_t)p->batch * p->heads * (size_t)gr->sel.n_hist * p->d));
+	gr->q16 = to_bf16(gr->q, nq);
+	gr->k16 = to_bf16(gr->k, nkv);
+	gr->v16 = to_bf16(gr->v, nkv);
+	gr->p.q16 = gr->q16;
+	gr->p.k16 = gr->k16;
+	gr->p.v16 = gr->v16;
+	return gr->q16 && gr->k16 && gr->v16 ? 0 : -1;
+}
+
 static const char *make_inputs(struct run_state *st, struct group *gr)
 {
 	double t_in = now_s();
 	int in_rc = group_inputs(gr, st->x->run.seed);
+
+	if (!in_rc && gr->p.dtype == KV_BF16 && inputs_to_bf16(gr))
+		in_rc = -1;
 
 	st->sum->inputs_s += now_s() - t_in;
 	if (!in_rc)

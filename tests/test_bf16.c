@@ -1,0 +1,137 @@
+/* test_bf16.c - dtype bf16: the conversions the kernels use against the
+ * cache's exact ones, every kernel that runs bf16 x every pattern kind x
+ * the edge shapes on every ISA path against the oracle on the rounded
+ * inputs (within the bf16 limits: P is rounded to bf16 for P V), the
+ * bf16 paths really taken, and the dtype axis of an experiment. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness/config/experiment.h"
+#include "../harness/config/plan.h"
+#include "../harness/run/runner.h"
+#include "../kernels/kvcache.h"
+#include "../kernels/simd.h"
+#include "helpers.h"
+
+/* Rounding to nearest even and widening agree with kvcache.c's exact
+ * conversions, ties and the largest finite values included. */
+Test(bf16, conversions_match_the_exact_ones)
+{
+	for (unsigned long long i = 0; i < 200000; i++) {
+		union { uint32_t u; float f; } x = { (uint32_t)(i * 2654435761ULL) };
+		float r = x.f;
+		if (!isfinite(x.f))
+			continue;
+		kern_bf16_round(&r, 1);
+		cr_assert_eq(r, kv_from_bf16(kv_to_bf16(x.f)), "%a rounds to %a", (double)x.f, (double)r);
+		float w = kern_bf16_widen((uint16_t)i), ref = kv_from_bf16((uint16_t)i);
+		cr_assert(memcmp(&w, &ref, sizeof w) == 0 || (isnan(w) && isnan(ref)),
+			  "bf16 %04x widens to %a", (unsigned)(uint16_t)i, (double)w);
+	}
+	float tie = 1.0f + 1.0f / 256.0f, up = 1.0f + 3.0f / 256.0f;  /* halfway: to even */
+	kern_bf16_round(&tie, 1);
+	kern_bf16_round(&up, 1);
+	cr_assert_eq(tie, 1.0f);
+	cr_assert_eq(up, 1.0f + 4.0f / 256.0f);
+}
+
+static const struct {
+	const char *spec;
+	int causal;
+	long n;
+	int heads, kv_heads, d;
+} shapes[] = {
+	{ "dense", 1, 1, 1, 1, 4 },                     /* n = 1 */
+	{ "window: {size: 9}", 1, 77, 4, 2, 16 },       /* n off the tile, GQA */
+	{ "sink_window: {sinks: 2, size: 7}", 1, 45, 2, 2, 80 },
+	{ "dense", 0, 29, 2, 1, 8 },                    /* bidirectional */
+	{ "explicit: {rows: [[0], [], [0, 2], [1, 3], []]}", 1, 7, 2, 2, 8 },  /* empty rows */
+};
+
+static void check(const char *spec, int causal, long n, int heads, int kv_heads, int d,
+		  const struct kern_desc *k, const char *isa)
+{
+	struct fixture fx;
+	long bad;
+	double err;
+
+	fx_make(&fx, spec, causal, n, 1, heads, kv_heads, d, 2.0f);
+	fx_bf16(&fx);
+	err = fx_max_err(&fx, k, 2, &bad);
+	cr_assert(bad == 0 && err <= VERIFY_MAX_ABS_BF16, "%s on %s n %ld d %d, isa %s: error %g, %ld non-finite",
+		  k->name, spec, n, d, isa, err, bad);
+	fx_free(&fx);
+}
+
+Test(bf16, every_kernel_agrees_with_the_oracle_on_every_isa_path)
+{
+	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+		const char *name = kern_isa_name((enum kern_isa)isa);
+		if (kern_isa_unsupported((enum kern_isa)isa))
+			continue;
+		setenv("SABENCH_ISA", name, 1);
+		for (int k = 0; k < kern_count; k++) {
+			if (kern_table[k]->no_bf16)
+				continue;
+			for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+				check(shapes[s].spec, shapes[s].causal, shapes[s].n, shapes[s].heads,
+				      shapes[s].kv_heads, shapes[s].d, kern_table[k], name);
+			for (size_t s = 0; s < fx_every_kind_count; s++)
+				check(fx_every_kind[s], 1, 70, 2, 1, 24, kern_table[k], name);
+		}
+	}
+	unsetenv("SABENCH_ISA");
+}
+
+/* The bf16 paths round P: on the same rounded inputs their output moves
+ * off the fp32 path's by more than fp32 rounding and less than the bf16
+ * limit (a kernel that read the fp32 copy would not move). */
+Test(bf16, the_bf16_paths_are_taken)
+{
+	const char *fast[] = { "tiled", "ranges", "gather" };
+
+	for (size_t i = 0; i < 3; i++) {
+		const struct kern_desc *k = kern_find(fast[i]);
+		struct fixture a, b;
+		long bad;
+		double diff = 0.0;
+		fx_make(&a, "window: {size: 40}", 1, 130, 1, 2, 2, 32, 2.0f);
+		fx_make(&b, "window: {size: 40}", 1, 130, 1, 2, 2, 32, 2.0f);
+		fx_bf16(&a);
+		fx_bf16(&b);
+		b.p.dtype = KV_F32;             /* the fp32 path on the same values */
+		fx_max_err(&a, k, 1, &bad);
+		fx_max_err(&b, k, 1, &bad);
+		for (size_t x = 0; x < (size_t)2 * 130 * 32; x++)
+			diff = fmax(diff, fabs((double)a.o[x] - b.o[x]));
+		cr_assert(diff > 1e-5 && diff < VERIFY_MAX_ABS_BF16, "%s: bf16 against fp32 path %g",
+			  fast[i], diff);
+		fx_free(&a);
+		fx_free(&b);
+	}
+}
+
+/* dtype: [f32, bf16] sweeps; cells name their dtype; the kernels without
+ * a bf16 path are skipped with their reason. */
+Test(bf16, the_dtype_axis_sweeps_and_names_cells)
+{
+	struct experiment x;
+	struct plan pl;
+	struct err e;
+	const char *text = "shape: {seq_len: 16, heads: 2, threads: 1}\n"
+			   "sweep: {dtype: [f32, bf16]}\n"
+			   "patterns: [dense]\n"
+			   "kernels: [tiled, blas]\n";
+
+	cr_assert_eq(exp_load_string("dtype-axis", text, &x, &e), 0, "%s", e.msg);
+	cr_assert_eq(plan_build(&x, &pl, &e), 0);
+	cr_assert_eq(pl.n, 4);
+	cr_assert_str_eq(pl.cell[0].key, "dense/tiled/n16/d64/b1/h2/kv2/t1/causal/f32");
+	cr_assert_str_eq(pl.cell[2].key, "dense/tiled/n16/d64/b1/h2/kv2/t1/causal/bf16");
+	cr_assert_str_eq(kern_find("blas")->no_bf16, "its products are fp32 (no bf16 path yet)");
+	cr_assert_null(kern_find("tiled")->no_bf16);
+	plan_free(&pl);
+	exp_free(&x);
+}
