@@ -148,13 +148,13 @@ static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
 	ops->pv(t->s, v + (size_t)j0 * (size_t)d, j1 - j0, d, t->ot, q0, q1);
 }
 
-/* Folds nk keys (K and V rows d apart from k and v, in the problem's
+/* Folds nk keys (K and V rows d apart from kx and vx, in the problem's
  * dtype: tile_kv; the first is key0) into the tile, a bf16 chunk widened
  * into kw and vw first; keep, when given, holds per key the bits of the
- * queries whose G has it
- * (tile_keys_mask). A partial chunk goes in two halves of keys, each over
- * only the halves of query lanes it feeds: the diagonal tile of a causal
- * band and its first tile lose their empty quarter. The V rows are
+ * queries whose G has it (tile_keys_mask). A partial chunk goes in two
+ * halves of keys, each over only the halves of query lanes it feeds: the
+ * diagonal tile of a causal band and its first tile lose their empty
+ * quarter. The V rows are
  * fetched toward L1 while Q K^T runs, and next_k (the next chunk's K rows,
  * or NULL) while softmax and P V run: the tiles stream from L2/L3 and the
  * fetches hide their latency (3-9% on dense at n = 4096 here). */
