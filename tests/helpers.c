@@ -56,6 +56,18 @@ const char *const fx_every_kind[] = {
 
 const size_t fx_every_kind_count = sizeof fx_every_kind / sizeof *fx_every_kind;
 
+const struct fx_shape fx_edge[] = {
+	{ "dense", 1, 1, 1, 1, 4 },                     /* n = 1 */
+	{ "window: {size: 9}", 1, 77, 4, 2, 16 },       /* n off the tile, GQA */
+	{ "sink_window: {sinks: 2, size: 7}", 1, 45, 2, 2, 80 },       /* head_dim 80 */
+	{ "dense", 1, 70, 6, 3, 1 },                    /* head_dim 1, GQA 6 / 3 */
+	{ "dense", 0, 29, 2, 1, 8 },                    /* bidirectional */
+	{ "explicit: {rows: [[0], [], [0, 2], [1, 3], []]}", 1, 7, 2, 2, 8 },  /* empty rows */
+	{ "random: {density: 0.3, seed: 5}", 1, 130, 2, 1, 64 },      /* scattered keys */
+};
+
+const size_t fx_edge_count = sizeof fx_edge / sizeof *fx_edge;
+
 void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 	     int batch, int heads, int kv_heads, int d, float scale)
 {

@@ -37,6 +37,19 @@ double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
 extern const char *const fx_every_kind[];
 extern const size_t fx_every_kind_count;
 
+/* The kernels' edge shapes for tests that sweep a new dimension (score
+ * functions, dtypes): n = 1, n off the tile with GQA, head_dim 1 and 80,
+ * bidirectional, empty rows, scattered keys; fx_edge_count of them. */
+struct fx_shape {
+	const char *spec;
+	int causal;
+	long n;
+	int heads, kv_heads, d;
+};
+
+extern const struct fx_shape fx_edge[];
+extern const size_t fx_edge_count;
+
 /* Runs "$SABENCH_BIN args..." (argv NULL-terminated, argv[0] ignored),
  * capturing stdout and stderr into malloc'ed strings (may be NULL).
  * Returns the exit status, or 128 + signal. */

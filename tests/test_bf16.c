@@ -37,19 +37,6 @@ Test(bf16, conversions_match_the_exact_ones)
 	cr_assert_eq(up, 1.0f + 4.0f / 256.0f);
 }
 
-static const struct {
-	const char *spec;
-	int causal;
-	long n;
-	int heads, kv_heads, d;
-} shapes[] = {
-	{ "dense", 1, 1, 1, 1, 4 },                     /* n = 1 */
-	{ "window: {size: 9}", 1, 77, 4, 2, 16 },       /* n off the tile, GQA */
-	{ "sink_window: {sinks: 2, size: 7}", 1, 45, 2, 2, 80 },
-	{ "dense", 0, 29, 2, 1, 8 },                    /* bidirectional */
-	{ "explicit: {rows: [[0], [], [0, 2], [1, 3], []]}", 1, 7, 2, 2, 8 },  /* empty rows */
-};
-
 static void check(const char *spec, int causal, long n, int heads, int kv_heads, int d,
 		  const struct kern_desc *k, const char *isa)
 {
@@ -75,9 +62,9 @@ Test(bf16, every_kernel_agrees_with_the_oracle_on_every_isa_path)
 		for (int k = 0; k < kern_count; k++) {
 			if (kern_table[k]->no_bf16)
 				continue;
-			for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
-				check(shapes[s].spec, shapes[s].causal, shapes[s].n, shapes[s].heads,
-				      shapes[s].kv_heads, shapes[s].d, kern_table[k], name);
+			for (size_t s = 0; s < fx_edge_count; s++)
+				check(fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, fx_edge[s].heads,
+				      fx_edge[s].kv_heads, fx_edge[s].d, kern_table[k], name);
 			for (size_t s = 0; s < fx_every_kind_count; s++)
 				check(fx_every_kind[s], 1, 70, 2, 1, 24, kern_table[k], name);
 		}

@@ -95,23 +95,6 @@ Test(score, oracle_applies_each_kind_as_written)
 	fx_free(&fx);
 }
 
-/* Shapes of the kernels' edge cases: n = 1, n not a tile multiple, empty
- * rows, GQA, bidirectional, head_dim 1 and 80. */
-static const struct {
-	const char *spec;
-	int causal;
-	long n;
-	int heads, kv_heads, d;
-} shapes[] = {
-	{ "dense", 1, 1, 1, 1, 4 },
-	{ "window: {size: 9}", 1, 77, 4, 2, 16 },
-	{ "sink_window: {sinks: 2, size: 7}", 1, 45, 2, 2, 80 },
-	{ "dense", 1, 70, 6, 3, 1 },
-	{ "dense", 0, 29, 2, 1, 8 },
-	{ "explicit: {rows: [[0], [], [0, 2], [1, 3], []]}", 1, 7, 2, 2, 8 },
-	{ "random: {density: 0.3, seed: 5}", 1, 130, 2, 1, 64 },
-};
-
 static const struct score_spec kinds[] = {
 	{ .kind = SCORE_SCALE, .value = 0.37 },
 	{ .kind = SCORE_ALIBI },
@@ -125,7 +108,7 @@ Test(score, every_kernel_on_every_isa_path_agrees_with_the_oracle)
 		if (kern_isa_unsupported((enum kern_isa)isa))
 			continue;
 		setenv("SABENCH_ISA", kern_isa_name((enum kern_isa)isa), 1);
-		for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+		for (size_t s = 0; s < fx_edge_count; s++)
 			for (size_t c = 0; c < sizeof kinds / sizeof *kinds; c++)
 				for (int k = 0; k < kern_count; k++) {
 					struct fixture fx;
@@ -133,16 +116,16 @@ Test(score, every_kernel_on_every_isa_path_agrees_with_the_oracle)
 					long bad;
 					double err;
 					/* inputs in [-3, 3]: scores the cap and the bias change */
-					fx_make(&fx, shapes[s].spec, shapes[s].causal, shapes[s].n, 1,
-						shapes[s].heads, shapes[s].kv_heads, shapes[s].d, 3.0f);
-					cr_assert_eq(score_make(&m, &kinds[c], shapes[s].heads, shapes[s].d,
-								shapes[s].n, shapes[s].causal), 0);
+					fx_make(&fx, fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, 1,
+						fx_edge[s].heads, fx_edge[s].kv_heads, fx_edge[s].d, 3.0f);
+					cr_assert_eq(score_make(&m, &kinds[c], fx_edge[s].heads, fx_edge[s].d,
+								fx_edge[s].n, fx_edge[s].causal), 0);
 					fx.p.score = &m;
 					err = fx_max_err(&fx, kern_table[k], 1 + (int)(c % 2), &bad);
 					cr_assert(bad == 0 && err <= VERIFY_MAX_ABS,
 						  "%s, %s on %s n %ld d %d, isa %s: error %g, %ld non-finite",
 						  kern_table[k]->name, score_kind_name(kinds[c].kind),
-						  shapes[s].spec, shapes[s].n, shapes[s].d,
+						  fx_edge[s].spec, fx_edge[s].n, fx_edge[s].d,
 						  kern_isa_name((enum kern_isa)isa), err, bad);
 					score_free(&m);
 					fx_free(&fx);
