@@ -39,7 +39,7 @@ do for [i=1:NP] { PAT[i] = line_of(cmd, i) }
 # kv_dtype and kv_layout; runs with several inputs join their label).
 # KX is its awk expression.
 KX = sprintf("$%d", C_KERNEL)
-do for [v in "inputs kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
+do for [v in "inputs score kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
     cv = col(v)
     if (cv > 0) { if (nlines(distinct(cv)) > 1) { KX = KX.sprintf(" \"/\" $%d", cv) } }
 }
