@@ -1138,10 +1138,6 @@ static void open_probe(struct group *gr)
 		gr->probe[i] = 1.0f;
 }
 
-/* Opens the cells [first, first + n) as a group: G-set, cost models,
- * inputs, prepared kernels, the decode probe. Cells that cannot run get
- * their status; 0, or -1 with e set when the run cannot go on. */
-/* Makes the group's inputs: NULL, or why it could not. */
 /* bf16 copy of x[0, n), x rounded to the values it holds: the oracle
  * and the kernels that widen read x, the bf16 paths the copy. */
 static uint16_t *to_bf16(float *x, size_t n)
@@ -1176,6 +1172,8 @@ static int inputs_to_bf16(struct group *gr)
 	return gr->q16 && gr->k16 && gr->v16 ? 0 : -1;
 }
 
+/* Makes the group's inputs (and their bf16 copies when the dtype is):
+ * NULL, or why it could not. */
 static const char *make_inputs(struct run_state *st, struct group *gr)
 {
 	double t_in = now_s();
@@ -1229,6 +1227,9 @@ static int make_score(const struct experiment *x, struct group *gr)
 	return 0;
 }
 
+/* Opens the cells [first, first + n) as a group: G-set, cost models,
+ * inputs, prepared kernels, the decode probe. Cells that cannot run get
+ * their status; 0, or -1 with e set when the run cannot go on. */
 static int group_open(struct run_state *st, struct group *gr, size_t first,
 		      size_t n, struct err *e)
 {
