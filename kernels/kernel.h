@@ -5,6 +5,8 @@
 #define SABENCH_KERNEL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -126,28 +128,50 @@ static inline size_t kern_kv_off(const struct problem *p, int b, int h)
 	       (size_t)p->n_kv * (size_t)p->d;
 }
 
-/* bf16 <-> fp32 for the kernels' bf16 paths: widening is exact (the
- * high half of the float); rounding is to nearest even, for finite x
- * (what attention rounds: probabilities and inputs), in a form the
- * compiler vectorises. */
-static inline float kern_bf16_widen(uint16_t h)
+/* fp32 <-> bf16, round to nearest even; inf, nan and denormals convert as
+ * IEEE says (bf16 keeps fp32's range): the decode cache's conversions and
+ * the bf16 paths' (inline, so the kernels' loops over rows vectorise). */
+static inline uint16_t kv_to_bf16(float x)
 {
-	union { uint32_t u; float f; } x = { (uint32_t)h << 16 };
-	return x.f;
+	uint32_t u;
+
+	memcpy(&u, &x, sizeof u);
+	if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
+		return (uint16_t)((u >> 16) | 0x0040u);         /* quiet nan */
+	u += 0x7fffu + ((u >> 16) & 1u);                        /* nearest even */
+	return (uint16_t)(u >> 16);
 }
 
+static inline float kv_from_bf16(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float x;
+
+	memcpy(&x, &u, sizeof x);
+	return x;
+}
+
+/* dst[i] = src[i] widened, i < n. */
 static inline void kern_bf16_widen_rows(const uint16_t *src, float *dst, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		dst[i] = kern_bf16_widen(src[i]);
+		dst[i] = kv_from_bf16(src[i]);
 }
 
+/* x[i] := x[i] rounded to bf16 (and back), i < n: P before P V. */
 static inline void kern_bf16_round(float *x, size_t n)
 {
+	for (size_t i = 0; i < n; i++)
+		x[i] = kv_from_bf16(kv_to_bf16(x[i]));
+}
+
+/* h[i] = x[i] in bf16, and x[i] := the value it holds, i < n: a problem's
+ * inputs made bf16 once, untimed (the oracle reads x). */
+static inline void kern_bf16_inputs(float *x, uint16_t *h, size_t n)
+{
 	for (size_t i = 0; i < n; i++) {
-		union { float f; uint32_t u; } v = { x[i] };
-		v.u = (v.u + 0x7fffu + ((v.u >> 16) & 1u)) & 0xffff0000u;
-		x[i] = v.f;
+		h[i] = kv_to_bf16(x[i]);
+		x[i] = kv_from_bf16(h[i]);
 	}
 }
 

@@ -90,26 +90,6 @@ float kv_from_f16(uint16_t h)
 	return f;
 }
 
-uint16_t kv_to_bf16(float x)
-{
-	uint32_t u;
-
-	memcpy(&u, &x, sizeof u);
-	if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
-		return (uint16_t)((u >> 16) | 0x0040u);         /* quiet nan */
-	u += 0x7fffu + ((u >> 16) & 1u);                        /* nearest even */
-	return (uint16_t)(u >> 16);
-}
-
-float kv_from_bf16(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float x;
-
-	memcpy(&x, &u, sizeof x);
-	return x;
-}
-
 /* Rows of a cache: 64-byte aligned, and in huge pages when large, as a
  * serving engine keeps its KV cache (a 4 KiB page would cost a TLB miss
  * every 16 rows of a streaming read). */

@@ -97,11 +97,10 @@ static inline long long kvc_pairs_read(const struct gset *g, int heads, int kv_h
  * ring layouts within the ring's reach when read); 0 else. */
 int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks);
 
-/* fp32 <-> f16 / bf16, round to nearest even; inf, nan and denormals
- * convert as IEEE says (bf16 keeps fp32's range; f16 overflows to inf). */
+/* fp32 <-> f16, round to nearest even; inf, nan and denormals convert as
+ * IEEE says (f16 overflows to inf). bf16's are in kernel.h, shared with
+ * the kernels' bf16 paths. */
 uint16_t kv_to_f16(float x);
 float kv_from_f16(uint16_t h);
-uint16_t kv_to_bf16(float x);
-float kv_from_bf16(uint16_t h);
 
 #endif

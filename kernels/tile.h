@@ -164,12 +164,12 @@ static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
 {
 	int half = nk < TILE_K / 2 ? nk : TILE_K / 2;
 	int a = keep ? tile_halves(keep, half) : 3, b = keep ? tile_halves(keep + half, nk - half) : 3;
-	size_t bytes = (size_t)nk * (size_t)d * (t->bf16 ? 2 : 4);
+	size_t row = (size_t)d * (t->bf16 ? 2 : 4);     /* bytes of a K or V row */
 	const float *k = kx, *v = vx;
 
-	for (size_t x = 0; x < bytes; x += 64)
+	for (size_t x = 0; x < (size_t)nk * row; x += 64)
 		__builtin_prefetch((const char *)vx + x, 0, 3);
-	for (size_t x = 0; next_k && x < (size_t)TILE_K * (size_t)d * (t->bf16 ? 2 : 4); x += 64)
+	for (size_t x = 0; next_k && x < TILE_K * row; x += 64)
 		__builtin_prefetch((const char *)next_k + x, 0, 3);
 	if (t->bf16) {
 		kern_bf16_widen_rows(kx, t->kw, (size_t)nk * (size_t)d);

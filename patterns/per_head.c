@@ -49,6 +49,6 @@ const struct pat_kind pat_per_head_kind = {
 	.check = per_head_check,                /* at least one child */
 	.row = per_head_row,                    /* the head's child */
 	.kv_rows = per_head_kv_rows,            /* the largest child's */
-	.per_head = per_head_varies,             /* more than one child */
+	.per_head = per_head_varies,            /* more than one child */
 	.composite = 1,
 };

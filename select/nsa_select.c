@@ -48,19 +48,17 @@ static int nsa_row(const struct pattern *pat, const struct sel_input *in, long r
 	long L = (long)pat->val[NSA_SBLOCK].i, pos = p->n_kv - p->n_q + r, cur = pos / L;
 	long nv = nsa_seen(pat, pos, nc), n = 0;
 
-	memset(blk, 0, (size_t)(cur + 1) * sizeof *blk);
 	memset(taken, 0, (size_t)(cur + 1));
-	if (nv > 0) {
-		sel_softmax(in, s, nv);
-		/* block J sums the keys whose span meets it, in key order */
-		for (long J = 0; J <= cur; J++) {
-			long first = J * L - l + 1, i1 = ((J + 1) * L - 1) / st;
-			float acc = 0.0f;
-			i1 = i1 < nv - 1 ? i1 : nv - 1;
-			for (long i = first > 0 ? (first + st - 1) / st : 0; i <= i1; i++)
-				acc += s[i];
-			blk[J] = acc;
-		}
+	sel_softmax(in, s, nv);
+	/* block J sums the keys whose span meets it, in key order (0 when
+	 * the query has seen no whole compressed key) */
+	for (long J = 0; J <= cur; J++) {
+		long first = J * L - l + 1, i1 = ((J + 1) * L - 1) / st;
+		float acc = 0.0f;
+		i1 = i1 < nv - 1 ? i1 : nv - 1;
+		for (long i = first > 0 ? (first + st - 1) / st : 0; i <= i1; i++)
+			acc += s[i];
+		blk[J] = acc;
 	}
 	taken[0] = 1;
 	for (long j = cur; j > cur - (long)pat->val[NSA_LOCAL].i && j >= 0; j--)

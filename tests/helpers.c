@@ -107,10 +107,7 @@ static uint16_t *rounded(float *x, size_t n)
 	uint16_t *h = malloc((n ? n : 1) * sizeof *h);
 
 	cr_assert_not_null(h);
-	for (size_t i = 0; i < n; i++) {
-		h[i] = kv_to_bf16(x[i]);
-		x[i] = kv_from_bf16(h[i]);
-	}
+	kern_bf16_inputs(x, h, n);
 	return h;
 }
 

@@ -805,10 +805,10 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->pattern_label = gr->pat.label;
 	row->kernel = s->kd->name;
 	row->inputs = gr->in->label;
-	row->score = gr->x->scores[gr->sh.v[EXP_SCORE]].label;
+	row->score = gr->x->scores[v[EXP_SCORE]].label;
 	fill_quality(gr, row);
 	row->mode = "prefill";
-	row->dtype = exp_dtype_name(gr->sh.v[EXP_DTYPE]);
+	row->dtype = exp_dtype_name(v[EXP_DTYPE]);
 	row->isa = s->kd->simd ? kern_isa_name(isa) : "compiler";
 	row->pct_peak = -1;
 	fill_decode(gr, s, row);
@@ -1144,12 +1144,8 @@ static uint16_t *to_bf16(float *x, size_t n)
 {
 	uint16_t *h = malloc((n ? n : 1) * sizeof *h);
 
-	if (!h)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		h[i] = kv_to_bf16(x[i]);
-		x[i] = kv_from_bf16(h[i]);
-	}
+	if (h)
+		kern_bf16_inputs(x, h, n);
 	return h;
 }
 
