@@ -30,16 +30,16 @@ static int blas_open(const struct problem *p, int threads, float scale, void **c
 	return 0;
 }
 
-static void blas_qk(void *ctx, int thread, int m, int n, int d, const float *q,
-		    const float *k, float *s, long lds)
+static void blas_qk(void *ctx, int thread, int m, int n, int d, const void *q,
+		    const void *k, float *s, long lds)
 {
 	(void)thread;
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, *(const float *)ctx, q, d,
 		    k, d, 0.0f, s, (int)lds);
 }
 
-static void blas_pv(void *ctx, int thread, int m, int n, int d, const float *p, long ldp,
-		    const float *v, float *o)
+static void blas_pv(void *ctx, int thread, int m, int n, int d, const void *p, long ldp,
+		    const void *v, float *o)
 {
 	(void)ctx;
 	(void)thread;
@@ -57,6 +57,11 @@ static const struct gemm_lib blas_lib = {
 static int blas_prepare(const struct problem *p, int threads, void **ws)
 {
 	return gemm_prepare(p, threads, &blas_lib, ws);
+}
+
+static const char *blas_no_bf16(void)
+{
+	return "its products are sgemm's: fp32 only";
 }
 
 static const char *blas_info(void)
@@ -86,7 +91,7 @@ const struct kern_desc kern_blas = {
 	.index = gemm_index,                    /* block views of a selected G */
 	.run = gemm_run,                        /* (head, row block) tasks */
 	.release = gemm_release,
-	.no_bf16 = "its products are fp32 (no bf16 path yet)",
+	.no_bf16 = blas_no_bf16,                /* sgemm: fp32 */
 	.cost = gemm_cost,                      /* 4 d per computed S entry */
 	.info = blas_info,                      /* which OpenBLAS core ran */
 	.simd = 1,                              /* exp2 per ISA; sgemm is OpenBLAS's */

@@ -20,6 +20,7 @@ struct gemm_ws {
 	long rows;                      /* query rows per task */
 	const struct simd_ops *ops;     /* exp2 of the ISA in use */
 	float *buf;                     /* per thread: S (rows x n_kv) */
+	uint16_t *p16;                  /* per thread: P in bf16, or NULL */
 	size_t stride;
 	long *runs;                     /* per thread: run bounds, 2 x n_bcol */
 	float *inv;                     /* per thread: 1 / row sums */
@@ -57,6 +58,7 @@ void gemm_release(void *ws)
 		gset_blocks_free(&w->bv[l]);
 	free(w->bv);
 	free(w->buf);
+	free(w->p16);
 	free(w->runs);
 	free(w->inv);
 	free(w);
@@ -89,7 +91,9 @@ int gemm_prepare(const struct problem *p, int threads, const struct gemm_lib *li
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
 	w->inv = malloc((size_t)threads * (size_t)w->rows * sizeof *w->inv);
-	if (!w->bv || !w->buf || !w->inv) {
+	if (p->dtype == KV_BF16)
+		w->p16 = malloc((size_t)threads * w->stride * sizeof *w->p16);
+	if (!w->bv || !w->buf || !w->inv || (p->dtype == KV_BF16 && !w->p16)) {
 		gemm_release(w);
 		return -1;
 	}
@@ -152,15 +156,36 @@ static int gemm_runs(const struct gset_blocks *bv, long R, long n_kv, long *lo,
 	return runs;
 }
 
+/* Element e of Q (which 0), K (1) or V (2) in the problem's dtype. */
+static const char *operand(const struct problem *p, int which, size_t e)
+{
+	const void *base[2][3] = { { p->q, p->k, p->v }, { p->q16, p->k16, p->v16 } };
+	int bf16 = p->dtype == KV_BF16;
+
+	return (const char *)base[bf16][which] + e * (bf16 ? 2 : 4);
+}
+
+/* P for the library: s itself, or rows x width of it rounded to bf16. */
+static const void *probabilities(const struct problem *p, const float *s, uint16_t *p16,
+				 long rows, long width)
+{
+	if (p->dtype != KV_BF16)
+		return s;
+	for (size_t x = 0; x < (size_t)rows * (size_t)width; x++)
+		p16[x] = kv_to_bf16(s[x]);
+	return p16;
+}
+
 static void gemm_task(const struct problem *p, const struct gemm_ws *w,
-		      float *s, float *inv, int b, int h, long R, long *lo, long *hi)
+		      float *s, uint16_t *p16, float *inv, int b, int h, long R, long *lo, long *hi)
 {
 	int d = p->d, l = gset_layout(p->g, b, h), runs;
 	const struct gset_blocks *bv = &w->bv[l];
 	long r0 = R * w->rows, rows = p->n_q - r0 < w->rows ? p->n_q - r0 : w->rows;
 	long width, off = 0;
-	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	size_t es = p->dtype == KV_BF16 ? 2 : 4, kv = kern_kv_off(p, b, h);
+	const char *q = operand(p, 0, kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
+	const char *k = operand(p, 1, kv), *v = operand(p, 2, kv), *pp;
 	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
 	int thread = kern_thread();
 	long long pairs = 0;
@@ -171,7 +196,7 @@ static void gemm_task(const struct problem *p, const struct gemm_ws *w,
 		return;
 	for (int i = 0; i < runs; off += hi[i] - lo[i], i++)
 		w->lib->qk(w->ctx, thread, (int)rows, (int)(hi[i] - lo[i]), d, q,
-			   k + (size_t)lo[i] * d, s + off, width);
+			   k + (size_t)lo[i] * (size_t)d * es, s + off, width);
 	for (long r = 0; r < rows; r++) {
 		int64_t n;
 		const struct pat_range *rg = gset_row(p->g, l, r0 + r, &n);
@@ -187,15 +212,16 @@ static void gemm_task(const struct problem *p, const struct gemm_ws *w,
 		pairs += gset_row_keys(rg, n);
 	}
 	off = 0;
+	pp = probabilities(p, s, p16, rows, width);
 	for (int i = 0; i < runs; off += hi[i] - lo[i], i++)
-		w->lib->pv(w->ctx, thread, (int)rows, (int)(hi[i] - lo[i]), d, s + off, width,
-			   v + (size_t)lo[i] * d, o);
+		w->lib->pv(w->ctx, thread, (int)rows, (int)(hi[i] - lo[i]), d, pp + (size_t)off * es,
+			   width, v + (size_t)lo[i] * (size_t)d * es, o);
 	/* 1/sum on O's d entries a row rather than on P's width */
 	for (long r = 0; r < rows; r++)
 		for (int c = 0; c < d; c++)
 			o[(size_t)r * (size_t)d + (size_t)c] *= inv[r];
 	kern_tally_add(p, thread, pairs, 4LL * d * rows * width,
-		       2LL * (long long)sizeof(float) * d * width);
+		       2LL * (long long)es * d * width);
 }
 
 void gemm_run(const struct problem *p, void *ws)
@@ -206,13 +232,14 @@ void gemm_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *s = w->buf + (size_t)kern_thread() * w->stride;
+		uint16_t *p16 = w->p16 ? w->p16 + (size_t)kern_thread() * w->stride : NULL;
 		float *inv = w->inv + (size_t)kern_thread() * (size_t)w->rows;
 		long *lo = w->runs + (size_t)kern_thread() * 2 * (size_t)(w->bv[0].n_bcol + 1);
 		/* head after head (its K/V stay in cache), last blocks first */
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
 			long R = n_brow - 1 - t % n_brow, i = t / n_brow;
-			gemm_task(p, w, s, inv, (int)(i / p->heads), (int)(i % p->heads), R,
+			gemm_task(p, w, s, p16, inv, (int)(i / p->heads), (int)(i % p->heads), R,
 				  lo, lo + w->bv[0].n_bcol + 1);
 		}
 	}
@@ -233,7 +260,8 @@ void gemm_cost(const struct problem *p, int threads, struct kern_cost *c)
 	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, rows, GEMM_KEYS, p->heads) *
 			p->batch;
 	c->score_bytes = (double)rows * (double)p->n_kv * sizeof(float);
-	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes +
+	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes *
+		(p->dtype == KV_BF16 ? 1.5 : 1.0) +
 		2.0 * (double)((p->n_kv + GEMM_KEYS - 1) / GEMM_KEYS + 1) * sizeof(long) +
 		(double)rows * sizeof(float));
 }

@@ -1,42 +1,92 @@
 /* isa.c - choosing the instruction-set path once: the best the CPU offers,
  * or the one SABENCH_ISA names (tests force every path the machine can
- * run). An ISA the CPU lacks is refused, never emulated. */
+ * run). An ISA the CPU (or the OS) lacks is refused, never emulated. */
 #include <cpuid.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
+#include "bf16.h"
 #include "simd.h"
 
 static const char *const isa_names[KERN_ISA_COUNT] = {
 	[KERN_PORTABLE] = "portable",
 	[KERN_AVX2] = "avx2",
 	[KERN_AVX512] = "avx512",
+	[KERN_AVX512BF16] = "avx512bf16",
+	[KERN_AMX] = "amx",
 };
 
 static const struct simd_ops *const isa_ops[KERN_ISA_COUNT] = {
 	[KERN_PORTABLE] = &simd_portable,
 	[KERN_AVX2] = &simd_avx2,
 	[KERN_AVX512] = &simd_avx512,
+	[KERN_AVX512BF16] = &simd_avx512,
+	[KERN_AMX] = &simd_avx512,
 };
+
+static const struct bf16_ops *const isa_bf16[KERN_ISA_COUNT] = {
+	[KERN_PORTABLE] = &bf16_portable,
+	[KERN_AVX2] = NULL,                     /* widened to fp32 */
+	[KERN_AVX512] = NULL,                   /* widened to fp32 */
+	[KERN_AVX512BF16] = &bf16_avx512bf16,
+	[KERN_AMX] = &bf16_amx,
+};
+
+static const struct bf16_ops *forced_bf16;
 
 const char *kern_isa_name(enum kern_isa isa)
 {
 	return isa_names[isa];
 }
 
+static int cpuid_bit(unsigned leaf, unsigned sub, int reg, int bit)
+{
+	unsigned r[4];
+
+	if (!__get_cpuid_count(leaf, sub, &r[0], &r[1], &r[2], &r[3]))
+		return 0;
+	return (r[reg] >> bit) & 1;
+}
+
+enum { EAX, EBX, ECX, EDX };
+
 /* CPUID leaf 1, ECX bit 29 (compilers differ on naming it for
  * __builtin_cpu_supports). */
 static int has_f16c(void)
 {
-	unsigned int a, b, c, d;
+	return cpuid_bit(1, 0, ECX, 29);
+}
 
-	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+/* Linux hands out AMX tile data only to a process that asks
+ * (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); asked once. */
+static const char *amx_permission(void)
+{
+#if defined(__linux__) && defined(SYS_arch_prctl)
+	static int asked, granted;
+
+	if (!asked) {
+		granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+				  18 /* XFEATURE_XTILEDATA */) == 0;
+		asked = 1;
+	}
+	return granted ? NULL : "the kernel refuses AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM)";
+#else
+	return "AMX tile data needs Linux's arch_prctl";
+#endif
 }
 
 const char *kern_isa_unsupported(enum kern_isa isa)
 {
 	__builtin_cpu_init();
-	if (isa == KERN_AVX512 && !(__builtin_cpu_supports("avx512f") &&
+	if (isa == KERN_AMX && !(cpuid_bit(7, 0, EDX, 24) && cpuid_bit(7, 0, EDX, 22)))
+		return "the CPU has no AMX-TILE/AMX-BF16";
+	if (isa == KERN_AVX512BF16 && !cpuid_bit(7, 1, EAX, 5))
+		return "the CPU has no AVX512-BF16";
+	if (isa >= KERN_AVX512 && !(__builtin_cpu_supports("avx512f") &&
 				    __builtin_cpu_supports("avx512bw")))
 		return "the CPU has no AVX-512F/BW";
 	if (isa == KERN_AVX2 && !(__builtin_cpu_supports("avx2") &&
@@ -44,6 +94,8 @@ const char *kern_isa_unsupported(enum kern_isa isa)
 		return "the CPU has no AVX2/FMA";
 	if (isa != KERN_PORTABLE && !has_f16c())
 		return "the CPU has no F16C";
+	if (isa == KERN_AMX)
+		return amx_permission();
 	return NULL;
 }
 
@@ -56,14 +108,30 @@ enum kern_isa kern_isa(void)
 			if (!strcmp(want, isa_names[i]) &&
 			    !kern_isa_unsupported((enum kern_isa)i))
 				return (enum kern_isa)i;
-	if (!kern_isa_unsupported(KERN_AVX512))
-		return KERN_AVX512;
-	if (!kern_isa_unsupported(KERN_AVX2))
-		return KERN_AVX2;
+	for (int i = KERN_ISA_COUNT - 1; i > KERN_PORTABLE; i--)
+		if (!kern_isa_unsupported((enum kern_isa)i))
+			return (enum kern_isa)i;
 	return KERN_PORTABLE;
+}
+
+enum kern_isa kern_isa_of(int bf16)
+{
+	enum kern_isa isa = kern_isa();
+
+	return !bf16 && isa > KERN_AVX512 ? KERN_AVX512 : isa;
 }
 
 const struct simd_ops *kern_simd(void)
 {
 	return isa_ops[kern_isa()];
+}
+
+const struct bf16_ops *kern_bf16(void)
+{
+	return forced_bf16 ? forced_bf16 : isa_bf16[kern_isa()];
+}
+
+void kern_bf16_test_force(const struct bf16_ops *ops)
+{
+	forced_bf16 = ops;
 }

@@ -14,6 +14,7 @@
 
 #include "../patterns/gset.h"
 #include "score.h"
+#include "simd.h"
 
 /* Per-thread work tallies that kernels keep once per row or tile (never per
  * element); the harness publishes their sums as PAPI software events. */
@@ -85,8 +86,9 @@ struct kern_desc {
 	/* timed: writes p->o */
 	void (*run)(const struct problem *p, void *ws);
 	void (*release)(void *ws);              /* frees what prepare made */
-	/* NULL when it runs dtype bf16, else why not ("computes in f32") */
-	const char *no_bf16;
+	/* why it cannot run dtype bf16 here ("fp32 only"), or NULL; a NULL
+	 * slot: it runs bf16 everywhere */
+	const char *(*no_bf16)(void);
 	/* cost model for this problem at this thread count */
 	void (*cost)(const struct problem *p, int threads, struct kern_cost *c);
 	/* rebuilds the views prepare made of p->g (block view, CSR, ...) for
@@ -99,6 +101,7 @@ struct kern_desc {
 	/* what the manifest should know (library, core); NULL when nothing */
 	const char *(*info)(void);
 	int simd;                               /* runs the ISA micro-kernels */
+	int bf16_simd;                          /* and bf16's (bf16.h), not widened */
 	int decode;                             /* reads K/V through a cache */
 };
 
@@ -107,6 +110,11 @@ extern const int kern_count;
 
 /* Returns the kernel called name, or NULL. */
 const struct kern_desc *kern_find(const char *name);
+
+/* The instruction-set path k runs a cell of dtype bf16 (or not) on here:
+ * what the isa column says and whose ceiling pct_peak divides by
+ * (KERN_PORTABLE for the kernels in plain C). */
+enum kern_isa kern_desc_isa(const struct kern_desc *k, int bf16);
 
 /* Row r of head h of sequence b, computed in double over the ranges: the
  * oracle every kernel is verified against. out has d entries; an empty

@@ -5,7 +5,10 @@
  * each is made once in prepare, not per run; every thread executes them
  * on its own stream, on memory objects made around the run's pointers.
  * oneDNN, built on OpenMP, runs single-threaded inside sabench's team, as
- * OpenBLAS does in blas. Built when oneDNN is found (SABENCH_HAVE_DNNL). */
+ * OpenBLAS does in blas. bf16 problems run bf16 primitives (Q, K, P, V in
+ * bf16, S and O in fp32: oneDNN picks AMX or AVX512-BF16 itself) where
+ * oneDNN has them for the CPU. Built when oneDNN is found
+ * (SABENCH_HAVE_DNNL). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,18 +22,19 @@
 
 struct dnnl_ctx {
 	dnnl_engine_t engine;
+	dnnl_data_type_t dt;            /* of Q, K, P, V */
 	dnnl_primitive_t qk, pv;        /* made once, sizes at run time */
 	dnnl_stream_t *stream;          /* per thread */
 	int threads;
 };
 
-/* A 2-D fp32 descriptor: rows x cols, rs and cs apart (RT: at run time). */
-static dnnl_status_t md2(dnnl_memory_desc_t *md, dnnl_dim_t rows, dnnl_dim_t cols,
-			 dnnl_dim_t rs, dnnl_dim_t cs)
+/* A 2-D descriptor of dt: rows x cols, rs and cs apart (RT: at run time). */
+static dnnl_status_t md2(dnnl_memory_desc_t *md, dnnl_data_type_t dt, dnnl_dim_t rows,
+			 dnnl_dim_t cols, dnnl_dim_t rs, dnnl_dim_t cs)
 {
 	dnnl_dims_t dims = { rows, cols }, strides = { rs, cs };
 
-	return dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides);
+	return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
 /* The matmul a x b -> c under attr; impl (may be NULL) gets the name of
@@ -54,18 +58,19 @@ static int matmul(dnnl_engine_t engine, const dnnl_memory_desc_t *a, const dnnl_
 	return rc;
 }
 
-/* The two primitives for head_dim d: S = scale Q K^T (K read transposed)
- * and O += P V. */
-static int make_primitives(dnnl_engine_t engine, int d, float scale, dnnl_primitive_t *qk,
-			   dnnl_primitive_t *pv, char impl[2][64])
+/* The two primitives for head_dim d, inputs of dt: S = scale Q K^T (K
+ * read transposed) and O += P V, S and O fp32. */
+static int make_primitives(dnnl_engine_t engine, dnnl_data_type_t dt, int d, float scale,
+			   dnnl_primitive_t *qk, dnnl_primitive_t *pv, char impl[2][64])
 {
 	dnnl_memory_desc_t q, kt, s, p, v, o;
 	dnnl_primitive_attr_t attr = NULL;
 	dnnl_post_ops_t ops = NULL;
 	int rc = -1;
 
-	if (md2(&q, RT, d, d, 1) || md2(&kt, d, RT, 1, d) || md2(&s, RT, RT, RT, 1) ||
-	    md2(&p, RT, RT, RT, 1) || md2(&v, RT, d, d, 1) || md2(&o, RT, d, d, 1))
+	if (md2(&q, dt, RT, d, d, 1) || md2(&kt, dt, d, RT, 1, d) ||
+	    md2(&s, dnnl_f32, RT, RT, RT, 1) || md2(&p, dt, RT, RT, RT, 1) ||
+	    md2(&v, dt, RT, d, d, 1) || md2(&o, dnnl_f32, RT, d, d, 1))
 		return -1;
 	if (dnnl_primitive_attr_create(&attr) != dnnl_success)
 		return -1;
@@ -112,9 +117,10 @@ static int onednn_open(const struct problem *p, int threads, float scale, void *
 	if (!c)
 		return -1;
 	c->threads = threads;
+	c->dt = p->dtype == KV_BF16 ? dnnl_bf16 : dnnl_f32;
 	c->stream = calloc((size_t)threads, sizeof *c->stream);
 	if (!c->stream || dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
-	    make_primitives(c->engine, p->d, scale, &c->qk, &c->pv, impl)) {
+	    make_primitives(c->engine, c->dt, p->d, scale, &c->qk, &c->pv, impl)) {
 		onednn_close(c);
 		return -1;
 	}
@@ -129,19 +135,19 @@ static int onednn_open(const struct problem *p, int threads, float scale, void *
 
 /* Executes prim on a (ra x ca, lda apart) x b (rb x cb, ldb apart) into
  * dst (ra x cb, ldd apart); b is read transposed when bt. */
-static void execute(const struct dnnl_ctx *c, int thread, dnnl_primitive_t prim, const float *a,
-		    long ra, long ca, long lda, const float *b, long rb, long cb, long ldb, int bt,
+static void execute(const struct dnnl_ctx *c, int thread, dnnl_primitive_t prim, const void *a,
+		    long ra, long ca, long lda, const void *b, long rb, long cb, long ldb, int bt,
 		    float *dst, long ldd)
 {
 	dnnl_memory_desc_t ma, mb, md;
 	dnnl_memory_t xa = NULL, xb = NULL, xd = NULL;
 
-	md2(&ma, ra, ca, lda, 1);
+	md2(&ma, c->dt, ra, ca, lda, 1);
 	if (bt)
-		md2(&mb, rb, cb, 1, ldb);
+		md2(&mb, c->dt, rb, cb, 1, ldb);
 	else
-		md2(&mb, rb, cb, ldb, 1);
-	md2(&md, ra, cb, ldd, 1);
+		md2(&mb, c->dt, rb, cb, ldb, 1);
+	md2(&md, dnnl_f32, ra, cb, ldd, 1);
 	if (dnnl_memory_create(&xa, &ma, c->engine, (void *)a) == dnnl_success &&
 	    dnnl_memory_create(&xb, &mb, c->engine, (void *)b) == dnnl_success &&
 	    dnnl_memory_create(&xd, &md, c->engine, dst) == dnnl_success) {
@@ -158,14 +164,14 @@ static void execute(const struct dnnl_ctx *c, int thread, dnnl_primitive_t prim,
 	dnnl_memory_destroy(xd);
 }
 
-static void onednn_qk(void *ctx, int thread, int m, int n, int d, const float *q,
-		      const float *k, float *s, long lds)
+static void onednn_qk(void *ctx, int thread, int m, int n, int d, const void *q,
+		      const void *k, float *s, long lds)
 {
 	execute(ctx, thread, ((struct dnnl_ctx *)ctx)->qk, q, m, d, d, k, d, n, d, 1, s, lds);
 }
 
-static void onednn_pv(void *ctx, int thread, int m, int n, int d, const float *p, long ldp,
-		      const float *v, float *o)
+static void onednn_pv(void *ctx, int thread, int m, int n, int d, const void *p, long ldp,
+		      const void *v, float *o)
 {
 	execute(ctx, thread, ((struct dnnl_ctx *)ctx)->pv, p, m, n, ldp, v, n, d, d, 0, o, d);
 }
@@ -182,26 +188,52 @@ static int onednn_prepare(const struct problem *p, int threads, void **ws)
 	return gemm_prepare(p, threads, &onednn_lib, ws);
 }
 
-/* The version and the implementations oneDNN picks for the two
- * primitives (as prepare makes them, at head_dim 64). */
-static const char *onednn_info(void)
+/* Makes the two primitives of dt at head_dim 64 as prepare would and
+ * names the implementations oneDNN picks; -1 when it has none. */
+static int probe(dnnl_data_type_t dt, char impl[2][64])
 {
-	static char info[256];
-	const dnnl_version_t *v = dnnl_version();
 	dnnl_engine_t engine;
 	dnnl_primitive_t qk = NULL, pv = NULL;
-	char impl[2][64] = { "?", "?" };
+	int rc = -1;
 
-	if (dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success) {
-		make_primitives(engine, 64, 1.0f, &qk, &pv, impl);
-		if (qk)
-			dnnl_primitive_destroy(qk);
-		if (pv)
-			dnnl_primitive_destroy(pv);
-		dnnl_engine_destroy(engine);
+	if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success)
+		return -1;
+	rc = make_primitives(engine, dt, 64, 1.0f, &qk, &pv, impl);
+	if (qk)
+		dnnl_primitive_destroy(qk);
+	if (pv)
+		dnnl_primitive_destroy(pv);
+	dnnl_engine_destroy(engine);
+	return rc;
+}
+
+/* oneDNN makes bf16 matmuls only for CPUs with AVX-512 (bf16 arithmetic
+ * or its emulation): asked once. */
+static const char *onednn_no_bf16(void)
+{
+	static int asked, missing;
+	char impl[2][64];
+
+	if (!asked) {
+		missing = probe(dnnl_bf16, impl) != 0;
+		asked = 1;
 	}
-	snprintf(info, sizeof info, "oneDNN %d.%d.%d (%s), matmul S = Q K^T: %s, O += P V: %s",
-		 v->major, v->minor, v->patch, v->hash, impl[0], impl[1]);
+	return missing ? "oneDNN has no bf16 matmul for this CPU" : NULL;
+}
+
+/* The version and the implementations oneDNN picks for the two
+ * primitives, fp32 and bf16 (as prepare makes them, at head_dim 64). */
+static const char *onednn_info(void)
+{
+	static char info[384];
+	const dnnl_version_t *v = dnnl_version();
+	char impl[2][64] = { "?", "?" }, impl16[2][64] = { "none", "none" };
+
+	probe(dnnl_f32, impl);
+	probe(dnnl_bf16, impl16);
+	snprintf(info, sizeof info, "oneDNN %d.%d.%d (%s), matmul S = Q K^T: %s, O += P V: %s; "
+		 "bf16: %s, %s", v->major, v->minor, v->patch, v->hash, impl[0], impl[1],
+		 impl16[0], impl16[1]);
 	return info;
 }
 
@@ -213,7 +245,7 @@ const struct kern_desc kern_onednn = {
 	.index = gemm_index,                    /* block views of a selected G */
 	.run = gemm_run,                        /* (head, row block) tasks */
 	.release = gemm_release,
-	.no_bf16 = "its products are fp32 (no bf16 path yet)",
+	.no_bf16 = onednn_no_bf16,              /* where oneDNN has no bf16 matmul */
 	.cost = gemm_cost,                      /* 4 d per computed S entry */
 	.info = onednn_info,                    /* version and implementations */
 	.simd = 1,                              /* exp2 per ISA; matmul is oneDNN's */

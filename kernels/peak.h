@@ -1,5 +1,5 @@
-/* peak.h - ceiling loops for `sabench machine`: FMA throughput per ISA
- * and STREAM-style memory sweeps. */
+/* peak.h - ceiling loops for `sabench machine`: FMA (or bf16 dot product)
+ * throughput per ISA and STREAM-style memory sweeps. */
 #ifndef SABENCH_PEAK_H
 #define SABENCH_PEAK_H
 
@@ -9,8 +9,9 @@
 
 extern volatile float peak_sink;        /* keeps results alive */
 
-/* Runs iters rounds of independent FMAs on the calling thread; returns
- * the FLOPs done (0 for an ISA without a loop here). */
+/* Runs iters rounds of independent FMAs on the calling thread (bf16 dot
+ * products for avx512bf16 and amx); returns the FLOPs done (0 for an ISA
+ * without a loop here). */
 double peak_fma(enum kern_isa isa, long iters);
 
 /* Inside a parallel region: the team's share of a = b + 3 c; returns the

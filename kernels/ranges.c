@@ -31,7 +31,7 @@ struct ranges_plan {
 struct ranges_ws {
 	struct ranges_plan *plan;       /* per layout */
 	int n_layouts;
-	const struct simd_ops *ops;     /* micro-kernels of the ISA in use */
+	struct tile_paths paths;        /* micro-kernels of the ISA in use */
 	float *buf;                     /* per thread: tile or row, cursors, masks */
 	size_t stride;                  /* floats per thread */
 };
@@ -119,6 +119,7 @@ static void ranges_release(void *ws)
 		plan_free(&w->plan[l]);
 	free(w->plan);
 	free(w->buf);
+	tile_paths_close(&w->paths);
 	free(w);
 }
 
@@ -152,12 +153,11 @@ static int ranges_prepare(const struct problem *p, int threads, void **ws)
 
 	if (!w)
 		return -1;
-	w->ops = kern_simd();
 	w->n_layouts = p->g->n_layouts;
 	w->stride = ranges_floats(p->d);
 	w->plan = calloc((size_t)w->n_layouts, sizeof *w->plan);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	if (!w->plan || !w->buf) {
+	if (tile_paths_open(&w->paths, p) || !w->plan || !w->buf) {
 		ranges_release(w);
 		return -1;
 	}
@@ -198,12 +198,12 @@ static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 			if (++cnt < ROW_CHUNK)
 				continue;
 			row_chunk(p, kv_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
-			row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->ops, s);
+			row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->paths.ops, s);
 			cnt = 0;
 		}
 	if (cnt) {
 		row_chunk(p, kv_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
-		row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->ops, s);
+		row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->paths.ops, s);
 	}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);
@@ -235,7 +235,7 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 	int d = p->d, l = gset_layout(p->g, b, h);
 	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
 	size_t kv_off = kern_kv_off(p, b, h);
-	struct tile tl = tile_start(buf, w->ops, p, b, h, r0, rows);
+	struct tile tl = tile_start(buf, &w->paths, p, b, h, r0, rows);
 	int64_t *cursor = (int64_t *)(buf + tile_floats(d));
 	uint64_t *mask = (uint64_t *)(cursor + TILE_Q);
 	long long pairs = 0, scored = 0;
@@ -258,11 +258,11 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 				    u + 1 < pl->run_ptr[B + 1] ? pl->runs[u + 1].lo : -1;
 			if (!full)
 				tile_keys_mask(mask);
-			tile_fold(&tl, w->ops, tile_kv(p, 0, kv_off, j0), tile_kv(p, 1, kv_off, j0),
-				  j0, nk, d, full ? NULL : mask, next < 0 ? NULL : tile_kv(p, 0, kv_off, next));
+			tile_fold(&tl, tile_kv(p, 0, kv_off, j0), tile_kv(p, 1, kv_off, j0),
+				  j0, nk, full ? NULL : mask, next < 0 ? NULL : tile_kv(p, 0, kv_off, next));
 			scored += rows * nk;
 		}
-	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
+	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
 	kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored,
 		       2LL * (p->dtype == KV_BF16 ? 2 : 4) * d * (scored / rows));
 }
@@ -275,6 +275,7 @@ static void ranges_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
+		tile_paths_pack(&w->paths, p);
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_blocks * bh; t++) {
 			long B, i, r1;
@@ -313,7 +314,8 @@ static void ranges_cost(const struct problem *p, int threads, struct kern_cost *
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
 	c->workspace_bytes = runs * sizeof(struct pat_range) +
 			     (double)p->g->n_layouts * 8.0 * (double)((p->n_q + TILE_Q - 1) / TILE_Q + 1) +
-			     (double)threads * (double)ranges_floats(p->d) * sizeof(float);
+			     (double)threads * (double)ranges_floats(p->d) * sizeof(float) +
+			     tile_paths_bytes(p);
 }
 
 const struct kern_desc kern_ranges = {
@@ -326,4 +328,5 @@ const struct kern_desc kern_ranges = {
 	.release = ranges_release,
 	.cost = ranges_cost,                    /* 4 d per scored entry */
 	.simd = 1,                              /* tiles, exp2, dots per ISA */
+	.bf16_simd = 1,                         /* bf16 tiles of the blocks (rows widen) */
 };

@@ -21,6 +21,11 @@ const struct kern_desc *const kern_table[] = {
 
 const int kern_count = (int)(sizeof kern_table / sizeof kern_table[0]);
 
+enum kern_isa kern_desc_isa(const struct kern_desc *k, int bf16)
+{
+	return k->simd ? kern_isa_of(bf16 && k->bf16_simd) : KERN_PORTABLE;
+}
+
 const struct kern_desc *kern_find(const char *name)
 {
 	for (int i = 0; i < kern_count; i++)

@@ -1,13 +1,19 @@
 /* simd.h - instruction-set paths shared by the fast kernels: which ISA
  * runs (chosen once at run time, forced with SABENCH_ISA=portable|avx2|
- * avx512 for tests), and the per-ISA micro-kernels the tiled and row-wise
- * kernels are built from (BLIS's split: portable framework, per-ISA
- * kernels). All scores are in the log2 domain: q is pre-scaled by
- * log2(e)/sqrt(d), so the softmax uses exp2. */
+ * avx512|avx512bf16|amx for tests), and the per-ISA micro-kernels the
+ * tiled and row-wise kernels are built from (BLIS's split: portable
+ * framework, per-ISA kernels). All scores are in the log2 domain: q is
+ * pre-scaled by log2(e)/sqrt(d), so the softmax uses exp2. */
 #ifndef SABENCH_SIMD_H
 #define SABENCH_SIMD_H
 
-enum kern_isa { KERN_PORTABLE, KERN_AVX2, KERN_AVX512, KERN_ISA_COUNT };
+/* In order of preference. The last two differ from avx512 only in their
+ * bf16 arithmetic (bf16.h): fp32 work runs avx512's micro-kernels. */
+enum kern_isa {
+	KERN_PORTABLE, KERN_AVX2, KERN_AVX512, KERN_AVX512BF16, KERN_AMX, KERN_ISA_COUNT
+};
+
+struct bf16_ops;
 
 #define TILE_Q 64               /* queries per tile: lanes of the micro-kernels */
 #define TILE_K 64               /* keys per tile */
@@ -68,9 +74,22 @@ static inline const char *simd_row(const float *const *rows, const void *base,
  * has. */
 enum kern_isa kern_isa(void);
 
-/* Its micro-kernels and name. */
+/* Its fp32 micro-kernels and name. */
 const struct simd_ops *kern_simd(void);
 const char *kern_isa_name(enum kern_isa isa);
+
+/* Its bf16 micro-kernels, or NULL where bf16 is widened to fp32 (avx2,
+ * avx512: no bf16 arithmetic). */
+const struct bf16_ops *kern_bf16(void);
+
+/* The path a cell of dtype bf16 (or not) reports and is measured against
+ * (the isa column, pct_peak): kern_isa(), but fp32 work on the bf16 ISAs
+ * runs avx512's. */
+enum kern_isa kern_isa_of(int bf16);
+
+/* Tests only: run ops as the bf16 path whatever the ISA (the AMX model on
+ * machines without AMX); NULL goes back to the ISA's. */
+void kern_bf16_test_force(const struct bf16_ops *ops);
 
 /* Why isa cannot run here, or NULL. */
 const char *kern_isa_unsupported(enum kern_isa isa);

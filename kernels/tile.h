@@ -10,27 +10,75 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "kernel.h"
 #include "simd.h"
 
 _Static_assert(TILE_Q == 64 && TILE_K == 64, "tile masks are 64-bit words");
 
-/* A thread's tile: qt and ot (d x TILE_Q), scores s (TILE_K x TILE_Q),
- * running max m and sum l (TILE_Q each), and kw, vw (TILE_K x d): a bf16
- * chunk's K and V widened to fp32 (and the query rows as they are packed). */
+/* The paths a query-tile kernel runs, chosen in its prepare: the ISA's
+ * fp32 micro-kernels, and for a bf16 problem either its bf16 micro-kernels
+ * (b16, reading K and V from pk, packed in every run) or none: each chunk
+ * is then widened to fp32 (the ISAs without bf16 arithmetic). */
+struct tile_paths {
+	const struct simd_ops *ops;
+	const struct bf16_ops *b16;     /* NULL: f32, or bf16 widened */
+	struct kv_pack pk;              /* b16's K and V^T */
+};
+
+/* Chooses p's paths on this machine; -1 when out of memory. */
+static inline int tile_paths_open(struct tile_paths *tp, const struct problem *p)
+{
+	memset(tp, 0, sizeof *tp);
+	tp->ops = kern_simd();
+	tp->b16 = p->dtype == KV_BF16 ? kern_bf16() : NULL;
+	return tp->b16 ? kv_pack_alloc(&tp->pk, p) : 0;
+}
+
+static inline void tile_paths_close(struct tile_paths *tp)
+{
+	kv_pack_free(&tp->pk);
+}
+
+/* Inside the run's parallel region, before its tasks: packs K and V for
+ * the bf16 micro-kernels (nothing for the other paths). */
+static inline void tile_paths_pack(const struct tile_paths *tp, const struct problem *p)
+{
+	if (tp->b16)
+		kv_pack_fill(&tp->pk, p);
+}
+
+/* Bytes of the packs (the cost model's workspace). */
+static inline double tile_paths_bytes(const struct problem *p)
+{
+	return p->dtype == KV_BF16 && kern_bf16() ? kv_pack_bytes(p) : 0.0;
+}
+
+/* A thread's tile: qt and ot (dpad x TILE_Q: the bf16 path's pairs of Q^T
+ * in qt), scores s (TILE_K x TILE_Q), running max m and sum l (TILE_Q
+ * each), and kw, vw (TILE_K x dpad): a widened bf16 chunk's K and V (and
+ * the query rows as they are packed), or the bf16 path's P pairs in kw. */
 struct tile {
 	float *qt, *ot, *s, *m, *l, *kw, *vw;
 	long rows;              /* real query rows (the rest are padding) */
+	int d;                  /* head_dim */
 	const float *bias;      /* bias (log2 units) of lane q and key j at
 				 * bias[q - j], or NULL (score.h) */
 	float cap;              /* soft cap in log2 units, or 0 */
+	float scale;            /* of the bf16 path's raw Q K^T */
 	int bf16;               /* Q, K, V in bf16; P rounded to bf16 for P V */
+	const struct simd_ops *ops;
+	const struct bf16_ops *b16;     /* or NULL: widen each chunk */
+	const uint16_t *kp, *vt;        /* b16's K and V^T of the head */
+	long ldk, ldv;
 };
 
 /* Floats of a tile's buffer, a multiple of 16 (64-byte aligned tiles). */
 static inline size_t tile_floats(int d)
 {
-	return (4 * (size_t)d * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
+	size_t dp = (size_t)bf16_dpad(d);
+
+	return (4 * dp * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
 }
 
 /* K (which 0) or V (1) rows of the head at kv_off from key j, in the
@@ -54,36 +102,64 @@ static inline void tile_task_order(long t, long blocks, long *bh, long *tile)
 	*tile = blocks - 1 - t % blocks;
 }
 
+/* Packs the query rows into the tile's lanes: pairs of bf16 for the bf16
+ * path, else fp32 (widened first when bf16) scaled by t->scale. */
+static inline void tile_pack_q(struct tile *t, const struct problem *p, size_t q_off)
+{
+	const float *q = p->q + q_off;
+	int d = t->d;
+
+	if (t->b16) {
+		bf16_pack_q(p->q16 + q_off, t->rows, d, (uint32_t *)t->qt);
+		return;
+	}
+	if (t->bf16) {
+		kern_bf16_widen_rows(p->q16 + q_off, t->kw, (size_t)t->rows * (size_t)d);
+		q = t->kw;
+	}
+	if (t->rows < TILE_Q)
+		memset(t->qt, 0, (size_t)d * TILE_Q * sizeof *t->qt);
+	t->ops->transpose(q, d, t->qt, TILE_Q, (int)t->rows, d, t->scale);
+}
+
 /* Lays a tile out in buf and packs query rows r0 .. r0 + rows of head h
- * of sequence b into it (widened first when bf16), transposed and scaled
- * by log2(e) times p's score scale, with empty states. */
-static inline struct tile tile_start(float *buf, const struct simd_ops *ops,
+ * of sequence b into it, scores scaled by log2(e) times p's score scale,
+ * with empty states. */
+static inline struct tile tile_start(float *buf, const struct tile_paths *tp,
 				     const struct problem *p, int b, int h, long r0, long rows)
 {
 	int d = p->d;
-	struct tile t = { buf, buf + (size_t)d * TILE_Q, buf + 2 * (size_t)d * TILE_Q,
-			  NULL, NULL, NULL, NULL, rows, NULL, 0.0f, p->dtype == KV_BF16 };
-	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
+	size_t dp = (size_t)bf16_dpad(d), kv = kern_kv_off(p, b, h) / (size_t)p->n_kv / (size_t)d;
+	struct tile t = { 0 };
 	const float *bias = score_bias2_row(p->score, h);
-	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
 	long pos = p->n_kv - p->n_q + r0;
 
-	t.bias = bias ? bias + pos : NULL;
-	t.cap = p->score && p->score->kind == SCORE_SOFTCAP ?
-		(float)(p->score->cap * 1.4426950408889634) : 0.0f;
+	t.qt = buf;
+	t.ot = buf + dp * TILE_Q;
+	t.s = buf + 2 * dp * TILE_Q;
 	t.m = t.s + TILE_K * TILE_Q;
 	t.l = t.m + TILE_Q;
 	t.kw = t.l + TILE_Q;
-	t.vw = t.kw + (size_t)TILE_K * (size_t)d;
-	if (t.bf16) {
-		kern_bf16_widen_rows(p->q16 + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, t.kw,
-				     (size_t)rows * (size_t)d);
-		q = t.kw;
+	t.vw = t.kw + (size_t)TILE_K * dp;
+	t.rows = rows;
+	t.d = d;
+	t.bias = bias ? bias + pos : NULL;
+	t.cap = p->score && p->score->kind == SCORE_SOFTCAP ?
+		(float)(p->score->cap * 1.4426950408889634) : 0.0f;
+	t.scale = (float)(1.4426950408889634 * score_scale(p->score, d));
+	t.bf16 = p->dtype == KV_BF16;
+	t.ops = tp->ops;
+	t.b16 = tp->b16;
+	if (t.b16) {
+		t.kp = tp->pk.k + kv * tp->pk.head_k;
+		t.vt = tp->pk.vt + kv * tp->pk.head_v;
+		t.ldk = tp->pk.ldk;
+		t.ldv = tp->pk.ldv;
+		if (t.b16->begin)
+			t.b16->begin();
 	}
-	if (rows < TILE_Q)
-		memset(t.qt, 0, (size_t)d * TILE_Q * sizeof *t.qt);
-	ops->transpose(q, d, t.qt, TILE_Q, (int)rows, d, scale);
-	memset(t.ot, 0, (size_t)d * TILE_Q * sizeof *t.ot);
+	tile_pack_q(&t, p, kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
+	memset(t.ot, 0, dp * TILE_Q * sizeof *t.ot);
 	for (int i = 0; i < TILE_Q; i++) {
 		t.m[i] = -INFINITY;
 		t.l[i] = 0.0f;
@@ -119,84 +195,107 @@ static inline int tile_halves(const uint64_t *keep, int n)
 
 /* The score function on the chunk's scores of lanes [q0, q1), keys key0
  * and on: the bias by offset, then the cap, before the mask. */
-static inline void tile_score_mod(const struct tile *t, const struct simd_ops *ops,
-				  long key0, int nk, int q0, int q1)
+static inline void tile_score_mod(const struct tile *t, long key0, int nk, int q0, int q1)
 {
 	if (t->bias)
-		ops->bias(t->s, nk, t->bias - key0, q0, q1);
+		t->ops->bias(t->s, nk, t->bias - key0, q0, q1);
 	for (int k = 0; t->cap > 0.0f && k < nk; k++)
-		ops->softcap(t->s + (size_t)k * TILE_Q + q0, q1 - q0, t->cap);
+		t->ops->softcap(t->s + (size_t)k * TILE_Q + q0, q1 - q0, t->cap);
+}
+
+/* Scores, mask and online softmax of keys [j0, j1) of the chunk (its
+ * first key is key0) on the query lanes [q0, q1), the scores made by qk of
+ * the fp32 path (k: fp32 rows) or of the bf16 path (from the pack). */
+static inline void tile_softmax(const struct tile *t, const float *k, long key0, int j0,
+				int j1, const uint64_t *keep, int q0, int q1)
+{
+	int nk = j1 - j0;
+
+	if (t->b16)
+		t->b16->qk((const uint32_t *)t->qt, t->kp + (size_t)(key0 + j0) * (size_t)t->ldk,
+			   t->ldk, nk, bf16_dpad(t->d), t->scale, t->s, q0, q1);
+	else
+		t->ops->qk(t->qt, k + (size_t)j0 * (size_t)t->d, nk, t->d, t->s, q0, q1);
+	tile_score_mod(t, key0 + j0, nk, q0, q1);
+	if (keep)
+		t->ops->mask(t->s, nk, (const unsigned long long *)keep + j0);
+	t->ops->softmax(t->s, nk, t->m, t->l, t->ot, t->d, q0, q1);
 }
 
 /* Folds keys [j0, j1) of the chunk (its first key is key0) into the query
  * lanes of halves. */
-static inline void tile_pass(const struct tile *t, const struct simd_ops *ops,
-			     const float *k, const float *v, long key0, int j0, int j1,
-			     int d, const uint64_t *keep, int halves)
+static inline void tile_pass(const struct tile *t, const float *k, const float *v, long key0,
+			     int j0, int j1, const uint64_t *keep, int halves)
 {
 	int q0 = halves & 1 ? 0 : TILE_Q / 2, q1 = halves & 2 ? TILE_Q : TILE_Q / 2;
+	int nk = j1 - j0, d = t->d;
 
 	if (!halves || j0 >= j1)
 		return;
-	ops->qk(t->qt, k + (size_t)j0 * (size_t)d, j1 - j0, d, t->s, q0, q1);
-	tile_score_mod(t, ops, key0 + j0, j1 - j0, q0, q1);
-	if (keep)
-		ops->mask(t->s, j1 - j0, (const unsigned long long *)keep + j0);
-	ops->softmax(t->s, j1 - j0, t->m, t->l, t->ot, d, q0, q1);
-	for (int j = 0; t->bf16 && j < j1 - j0; j++)      /* P in bf16, as FlashAttention */
+	tile_softmax(t, k, key0, j0, j1, keep, q0, q1);
+	if (t->b16) {           /* P in bf16 pairs, as FlashAttention rounds it */
+		uint32_t *p2 = (uint32_t *)t->kw;
+		bf16_pack_p(t->s, nk, p2, q0, q1);
+		t->b16->pv(p2, t->vt + key0 + j0, t->ldv, nk, bf16_dpad(d), t->ot, q0, q1);
+		return;
+	}
+	for (int j = 0; t->bf16 && j < nk; j++)
 		kern_bf16_round(t->s + (size_t)j * TILE_Q + q0, (size_t)(q1 - q0));
-	ops->pv(t->s, v + (size_t)j0 * (size_t)d, j1 - j0, d, t->ot, q0, q1);
+	t->ops->pv(t->s, v + (size_t)j0 * (size_t)d, nk, d, t->ot, q0, q1);
 }
 
 /* Folds nk keys (K and V rows d apart from kx and vx, in the problem's
- * dtype: tile_kv; the first is key0) into the tile, a bf16 chunk widened
+ * dtype: tile_kv; the first is key0) into the tile: a bf16 chunk goes to
+ * the bf16 path, which reads the head's pack from key0, or is widened
  * into kw and vw first; keep, when given, holds per key the bits of the
  * queries whose G has it (tile_keys_mask). A partial chunk goes in two
  * halves of keys, each over only the halves of query lanes it feeds: the
  * diagonal tile of a causal band and its first tile lose their empty
- * quarter. The V rows are
- * fetched toward L1 while Q K^T runs, and next_k (the next chunk's K rows,
- * or NULL) while softmax and P V run: the tiles stream from L2/L3 and the
- * fetches hide their latency (3-9% on dense at n = 4096 here). */
-static inline void tile_fold(const struct tile *t, const struct simd_ops *ops,
-			     const void *kx, const void *vx, long key0, int nk, int d,
-			     const uint64_t *keep, const void *next_k)
+ * quarter. The V rows are fetched toward L1 while Q K^T runs, and next_k
+ * (the next chunk's K rows, or NULL) while softmax and P V run: the tiles
+ * stream from L2/L3 and the fetches hide their latency (3-9% on dense at
+ * n = 4096 here). */
+static inline void tile_fold(const struct tile *t, const void *kx, const void *vx, long key0,
+			     int nk, const uint64_t *keep, const void *next_k)
 {
-	int half = nk < TILE_K / 2 ? nk : TILE_K / 2;
+	int half = nk < TILE_K / 2 ? nk : TILE_K / 2, d = t->d;
 	int a = keep ? tile_halves(keep, half) : 3, b = keep ? tile_halves(keep + half, nk - half) : 3;
 	size_t row = (size_t)d * (t->bf16 ? 2 : 4);     /* bytes of a K or V row */
 	const float *k = kx, *v = vx;
 
-	for (size_t x = 0; x < (size_t)nk * row; x += 64)
+	for (size_t x = 0; !t->b16 && x < (size_t)nk * row; x += 64)
 		__builtin_prefetch((const char *)vx + x, 0, 3);
-	for (size_t x = 0; next_k && x < TILE_K * row; x += 64)
+	for (size_t x = 0; !t->b16 && next_k && x < TILE_K * row; x += 64)
 		__builtin_prefetch((const char *)next_k + x, 0, 3);
-	if (t->bf16) {
+	if (t->bf16 && !t->b16) {
 		kern_bf16_widen_rows(kx, t->kw, (size_t)nk * (size_t)d);
 		kern_bf16_widen_rows(vx, t->vw, (size_t)nk * (size_t)d);
 		k = t->kw;
 		v = t->vw;
 	}
 	if (a == b) {
-		tile_pass(t, ops, k, v, key0, 0, nk, d, keep, a);
+		tile_pass(t, k, v, key0, 0, nk, keep, a);
 		return;
 	}
-	tile_pass(t, ops, k, v, key0, 0, half, d, keep, a);
-	tile_pass(t, ops, k, v, key0, half, nk, d, keep, b);
+	tile_pass(t, k, v, key0, 0, half, keep, a);
+	tile_pass(t, k, v, key0, half, nk, keep, b);
 }
 
-/* Writes the tile's rows to o (d apart): ot / l, zeros for empty rows. */
-static inline void tile_finish(const struct tile *t, const struct simd_ops *ops,
-			       float *o, int d)
+/* Writes the tile's rows to o (d apart): ot / l, zeros for empty rows;
+ * gives back the bf16 path's tile state. */
+static inline void tile_finish(const struct tile *t, float *o)
 {
 	float inv[TILE_Q];
+	int d = t->d;
 
+	if (t->b16 && t->b16->end)
+		t->b16->end();
 	for (long q = 0; q < TILE_Q; q++)
 		inv[q] = t->l[q] > 0.0f ? 1.0f / t->l[q] : 0.0f;
 	for (int c = 0; c < d; c++)
 		for (long q = 0; q < TILE_Q; q++)
 			t->ot[c * TILE_Q + q] *= inv[q];
-	ops->transpose(t->ot, TILE_Q, o, d, d, (int)t->rows, 1.0f);
+	t->ops->transpose(t->ot, TILE_Q, o, d, d, (int)t->rows, 1.0f);
 }
 
 #endif

@@ -18,7 +18,7 @@ struct tiled_ws {
 	uint64_t **masks;               /* per layout: TILE_K key masks per partial block */
 	int64_t **mask_at;              /* per layout and block: mask index, -1 full */
 	int n_layouts;
-	const struct simd_ops *ops;     /* micro-kernels of the ISA in use */
+	struct tile_paths paths;        /* micro-kernels of the ISA in use */
 	float *buf;                     /* per-thread tiles */
 	size_t stride;                  /* floats per thread */
 };
@@ -94,6 +94,7 @@ static void tiled_release(void *ws)
 	free(w->masks);
 	free(w->mask_at);
 	free(w->buf);
+	tile_paths_close(&w->paths);
 	free(w);
 }
 
@@ -127,13 +128,12 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 	if (!w)
 		return -1;
 	w->n_layouts = p->g->n_layouts;
-	w->ops = kern_simd();
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->masks = calloc((size_t)w->n_layouts, sizeof *w->masks);
 	w->mask_at = calloc((size_t)w->n_layouts, sizeof *w->mask_at);
 	w->stride = tile_floats(p->d);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	if (!w->bv || !w->masks || !w->mask_at || !w->buf) {
+	if (tile_paths_open(&w->paths, p) || !w->bv || !w->masks || !w->mask_at || !w->buf) {
 		tiled_release(w);
 		return -1;
 	}
@@ -154,7 +154,7 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 	const struct gset_blocks *bv = &w->bv[l];
 	size_t kv_off = kern_kv_off(p, b, h);
 	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
-	struct tile tl = tile_start(buf, w->ops, p, b, h, r0, rows);
+	struct tile tl = tile_start(buf, &w->paths, p, b, h, r0, rows);
 	long long pairs = 0, scored = 0, kv = 0;
 
 	for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++) {
@@ -162,8 +162,8 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		int nk = (int)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
 		const uint64_t *mask = w->mask_at[l][t] >= 0 ?
 				       w->masks[l] + w->mask_at[l][t] * TILE_Q : NULL;
-		tile_fold(&tl, w->ops, tile_kv(p, 0, kv_off, k0), tile_kv(p, 1, kv_off, k0),
-			  k0, nk, d, mask, t + 1 < bv->row_ptr[R + 1] ?
+		tile_fold(&tl, tile_kv(p, 0, kv_off, k0), tile_kv(p, 1, kv_off, k0),
+			  k0, nk, mask, t + 1 < bv->row_ptr[R + 1] ?
 			  tile_kv(p, 0, kv_off, (long)bv->col[t + 1] * TILE_K) : NULL);
 		for (int j = 0; mask && j < nk; j++)
 			pairs += __builtin_popcountll(mask[j]);
@@ -171,7 +171,7 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 		scored += rows * nk;
 		kv += 2LL * nk * d * (p->dtype == KV_BF16 ? 2 : 4);
 	}
-	tile_finish(&tl, w->ops, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d, d);
+	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
 	if (p->tally) {
 		struct kern_tally *tally = &p->tally[kern_thread()];
 		long long tiles = bv->row_ptr[R + 1] - bv->row_ptr[R], partial = 0;
@@ -192,6 +192,7 @@ static void tiled_run(const struct problem *p, void *ws)
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
+		tile_paths_pack(&w->paths, p);
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
 			long R, i;
@@ -215,7 +216,8 @@ static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c
 	}
 	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) * p->batch;
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
-	c->workspace_bytes = views + (double)threads * (double)tile_floats(p->d) * sizeof(float);
+	c->workspace_bytes = views + (double)threads * (double)tile_floats(p->d) * sizeof(float) +
+			     tile_paths_bytes(p);
 }
 
 const struct kern_desc kern_tiled = {
@@ -228,4 +230,5 @@ const struct kern_desc kern_tiled = {
 	.release = tiled_release,
 	.cost = tiled_cost,                     /* 4 d per computed tile entry */
 	.simd = 1,                              /* exp2 or tiles per ISA */
+	.bf16_simd = 1,                         /* bf16 tiles: AMX, VDPBF16PS, C */
 };

@@ -11,6 +11,7 @@
 #include "../harness/config/experiment.h"
 #include "../harness/config/plan.h"
 #include "../harness/run/runner.h"
+#include "../kernels/bf16.h"
 #include "../kernels/kvcache.h"
 #include "../kernels/simd.h"
 #include "helpers.h"
@@ -69,7 +70,9 @@ Test(bf16, every_kernel_agrees_with_the_oracle_on_every_isa_path)
 			continue;
 		setenv("SABENCH_ISA", name, 1);
 		for (int k = 0; k < kern_count; k++) {
-			if (kern_table[k]->no_bf16)
+			if (kern_table[k]->unavailable && kern_table[k]->unavailable())
+				continue;
+			if (kern_table[k]->no_bf16 && kern_table[k]->no_bf16())
 				continue;
 			for (size_t s = 0; s < fx_edge_count; s++)
 				check(fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, fx_edge[s].heads,
@@ -79,6 +82,24 @@ Test(bf16, every_kernel_agrees_with_the_oracle_on_every_isa_path)
 		}
 	}
 	unsetenv("SABENCH_ISA");
+}
+
+/* The AMX path's blocking and layouts on the software model of its tile
+ * instructions (bf16.h), on every machine: the kernels that read it
+ * (tiled, and ranges' blocks) on every shape and kind. */
+Test(bf16, the_amx_path_agrees_with_the_oracle_on_the_tile_model)
+{
+	const struct kern_desc *k[] = { kern_find("tiled"), kern_find("ranges") };
+
+	kern_bf16_test_force(&bf16_amx_model);
+	for (size_t i = 0; i < 2; i++) {
+		for (size_t s = 0; s < fx_edge_count; s++)
+			check(fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, fx_edge[s].heads,
+			      fx_edge[s].kv_heads, fx_edge[s].d, k[i], "amx-model");
+		for (size_t s = 0; s < fx_every_kind_count; s++)
+			check(fx_every_kind[s], 1, 70, 2, 1, 24, k[i], "amx-model");
+	}
+	kern_bf16_test_force(NULL);
 }
 
 /* The bf16 paths round P: on the same rounded inputs their output moves
@@ -126,7 +147,7 @@ Test(bf16, the_dtype_axis_sweeps_and_names_cells)
 	cr_assert_eq(pl.n, 4);
 	cr_assert_str_eq(pl.cell[0].key, "dense/tiled/n16/d64/b1/h2/kv2/t1/causal/f32");
 	cr_assert_str_eq(pl.cell[2].key, "dense/tiled/n16/d64/b1/h2/kv2/t1/causal/bf16");
-	cr_assert_str_eq(kern_find("blas")->no_bf16, "its products are fp32 (no bf16 path yet)");
+	cr_assert_str_eq(kern_find("blas")->no_bf16(), "its products are sgemm's: fp32 only");
 	cr_assert_null(kern_find("tiled")->no_bf16);
 	plan_free(&pl);
 	exp_free(&x);

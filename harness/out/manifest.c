@@ -255,7 +255,9 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		const struct kern_desc *k = x->kern[i];
 		const char *why = k->unavailable ? k->unavailable() : NULL;
 		fprintf(f, "    - {name: %s, isa: %s", k->name,
-			k->simd ? kern_isa_name(kern_isa()) : "compiler");
+			k->simd ? kern_isa_name(kern_desc_isa(k, 0)) : "compiler");
+		if (k->simd && !why && !(k->no_bf16 && k->no_bf16()))
+			fprintf(f, ", isa_bf16: %s", kern_isa_name(kern_desc_isa(k, 1)));
 		if (why) {
 			fputs(", unavailable: ", f);
 			yq(f, why);

@@ -1,6 +1,6 @@
-/* machine.c - measuring and keeping the machine's ceilings. FMA: every
- * thread of a team runs independent FMA chains, timed between barriers,
- * best of ten. Memory: STREAM's method: arrays of 256 MiB each, touched
+/* machine.c - measuring and keeping the machine's ceilings. FMA (and the
+ * bf16 dot products where the CPU has them): every thread of a team runs
+ * independent chains, timed between barriers, best of ten. Memory: STREAM's method: arrays of 256 MiB each, touched
  * in parallel first, best of twenty sweeps (STREAM's NTIMES: on a shared
  * host the best sweep is the ceiling). The quick mode (a first `make run`
  * without results/machine.yaml) takes the best of three FMA tries and five
@@ -40,8 +40,9 @@ static double now_s(void)
 	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* GFLOP/s of isa on a team of t threads running iters rounds each. */
-static double time_fma(enum kern_isa isa, int t, long iters)
+/* GFLOP/s of isa on a team of t threads running iters rounds each; the
+ * seconds they took in *took. */
+static double time_fma(enum kern_isa isa, int t, long iters, double *took)
 {
 	double flops = 0, t0 = 0, t1 = 0;
 
@@ -55,20 +56,21 @@ static double time_fma(enum kern_isa isa, int t, long iters)
 #pragma omp master
 		t1 = now_s();
 	}
+	*took = t1 - t0;
 	return flops / (t1 - t0) * 1e-9;
 }
 
 static double best_fma(enum kern_isa isa, int t, const struct effort *ef)
 {
-	long iters = 1 << 20;
-	double best = 0, g = time_fma(isa, t, iters);
+	long iters = 1 << 16;
+	double best = 0, took, g = time_fma(isa, t, iters, &took);
 
 	/* about 0.1 s a try, best of ten: on a shared host a try can lose a
 	 * thread to a neighbour (a team of two once measured one thread's
 	 * rate in all of three tries) */
-	iters = (long)((double)iters * ef->fma_try_s / ((double)iters * 768.0 / (g * 1e9)));
+	iters = (long)((double)iters * ef->fma_try_s / (took > 1e-6 ? took : 1e-6));
 	for (int rep = 0; rep < ef->fma_tries; rep++) {
-		g = time_fma(isa, t, iters > 1000 ? iters : 1000);
+		g = time_fma(isa, t, iters > 1000 ? iters : 1000, &took);
 		best = g > best ? g : best;
 	}
 	return best;
@@ -130,8 +132,10 @@ int machine_measure(struct machine_peaks *mp, int max_threads, int quick,
 				mp->fma[isa][t] = best_fma((enum kern_isa)isa, t, ef);
 		sweep_memory(mp, t, a, b, c, ef);
 		snprintf(line, sizeof line,
-			 "threads %d: fma avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s; triad %.1f GB/s, read %.1f GB/s",
-			 t, mp->fma[KERN_AVX512][t], mp->fma[KERN_AVX2][t], mp->triad[t], mp->read[t]);
+			 "threads %d: fma avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s; bf16 amx %.1f GFLOP/s, "
+			 "avx512bf16 %.1f GFLOP/s; triad %.1f GB/s, read %.1f GB/s",
+			 t, mp->fma[KERN_AVX512][t], mp->fma[KERN_AVX2][t], mp->fma[KERN_AMX][t],
+			 mp->fma[KERN_AVX512BF16][t], mp->triad[t], mp->read[t]);
 		if (progress)
 			progress(line);
 	}
@@ -152,12 +156,16 @@ int machine_write(const char *path, const struct machine_peaks *mp,
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	fprintf(f, "# sabench machine: measured ceilings (fp32 FMA with independent\n"
-		   "# accumulators; STREAM triad a = b + s c counting 3 x 4 bytes per element)\n");
+		   "# accumulators; bf16 dot products: AMX TDPBF16PS, AVX512-BF16 VDPBF16PS,\n"
+		   "# 0 where the CPU has none; STREAM triad a = b + s c counting 3 x 4 bytes\n"
+		   "# per element)\n");
 	fprintf(f, "cpu: \"%s\"\nmeasured: %s\nquick: %s\nthreads:\n", manifest_cpu_model(), when,
 		mp->quick ? "true  # a few seconds' lower bound; `sabench machine` measures in full" : "false");
 	for (int th = 1; th <= mp->max_threads; th++)
-		fprintf(f, "  - {threads: %d, fma_avx512_gflops: %.1f, fma_avx2_gflops: %.1f, triad_gbs: %.1f, read_gbs: %.1f}\n",
-			th, mp->fma[KERN_AVX512][th], mp->fma[KERN_AVX2][th], mp->triad[th], mp->read[th]);
+		fprintf(f, "  - {threads: %d, fma_avx512_gflops: %.1f, fma_avx2_gflops: %.1f, "
+			   "bf16_amx_gflops: %.1f, bf16_avx512bf16_gflops: %.1f, triad_gbs: %.1f, read_gbs: %.1f}\n",
+			th, mp->fma[KERN_AVX512][th], mp->fma[KERN_AVX2][th], mp->fma[KERN_AMX][th],
+			mp->fma[KERN_AVX512BF16][th], mp->triad[th], mp->read[th]);
 	if (ferror(f) | fclose(f))
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;
@@ -187,6 +195,8 @@ int machine_load(const char *path, struct machine_peaks *mp, struct err *e)
 			continue;
 		mp->fma[KERN_AVX512][t] = num(rows->kid[i], "fma_avx512_gflops");
 		mp->fma[KERN_AVX2][t] = num(rows->kid[i], "fma_avx2_gflops");
+		mp->fma[KERN_AMX][t] = num(rows->kid[i], "bf16_amx_gflops");
+		mp->fma[KERN_AVX512BF16][t] = num(rows->kid[i], "bf16_avx512bf16_gflops");
 		mp->triad[t] = num(rows->kid[i], "triad_gbs");
 		mp->read[t] = num(rows->kid[i], "read_gbs");
 		mp->max_threads = t > mp->max_threads ? t : mp->max_threads;

@@ -792,7 +792,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 		     struct result_row *row)
 {
 	const struct ctr_set *cs = &st->ctr;
-	enum kern_isa isa = s->kd->simd ? kern_isa() : KERN_PORTABLE;
+	enum kern_isa isa = kern_desc_isa(s->kd, gr->sh.v[EXP_DTYPE] == EXP_BF16);
 	const struct gset_stats *g = &gr->g.st;
 	const long long *v = gr->sh.v;
 	struct stats_summary t;
@@ -999,7 +999,7 @@ static int group_slots(struct run_state *st, struct group *gr, size_t first,
 		snprintf(s->status, sizeof s->status, "ok");
 		why = s->kd->unavailable ? s->kd->unavailable() : NULL;
 		if (!why && c->sh.v[EXP_DTYPE] == EXP_BF16)
-			why = s->kd->no_bf16;
+			why = s->kd->no_bf16 ? s->kd->no_bf16() : NULL;
 		if (why)
 			skip_slot(s, "skipped: %s", why);
 	}

@@ -1,0 +1,161 @@
+/* bf16.c - the bf16 paths' operands (bf16.h) and their portable
+ * micro-kernels: the pair sums of VDPBF16PS in plain C, each product of
+ * two bf16 values exact in fp32, summed in fp32. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bf16.h"
+#include "simd.h"
+
+/* Rows of kp and columns of vt per head: the keys, TILE_K zero keys, and
+ * 32 more for vt so its rows are not a power of two apart (AMX loads 16
+ * rows of it at once; rows 2^k bytes apart would share cache sets). */
+static void pack_dims(const struct problem *p, long *rows_k, long *ldv)
+{
+	*rows_k = p->n_kv + TILE_K;
+	*ldv = p->n_kv + TILE_K + 32;
+}
+
+double kv_pack_bytes(const struct problem *p)
+{
+	long rows_k, ldv;
+
+	pack_dims(p, &rows_k, &ldv);
+	return 2.0 * (double)p->batch * p->kv_heads * bf16_dpad(p->d) * (double)(rows_k + ldv);
+}
+
+int kv_pack_alloc(struct kv_pack *kp, const struct problem *p)
+{
+	long rows_k, heads = (long)p->batch * p->kv_heads;
+
+	memset(kp, 0, sizeof *kp);
+	pack_dims(p, &rows_k, &kp->ldv);
+	kp->dpad = bf16_dpad(p->d);
+	kp->ldk = kp->dpad;
+	kp->head_k = (size_t)rows_k * (size_t)kp->ldk;
+	kp->head_v = (size_t)kp->dpad * (size_t)kp->ldv;
+	/* zeroed once: the fills write only the keys' and channels' places,
+	 * so the padding stays zero */
+	kp->k = calloc((size_t)heads * kp->head_k, sizeof *kp->k);
+	kp->vt = calloc((size_t)heads * kp->head_v, sizeof *kp->vt);
+	if (!kp->k || !kp->vt) {
+		kv_pack_free(kp);
+		return -1;
+	}
+	return 0;
+}
+
+void kv_pack_free(struct kv_pack *kp)
+{
+	free(kp->k);
+	free(kp->vt);
+	kp->k = kp->vt = NULL;
+}
+
+/* Keys [j0, j1) of head i: K rows copied, V transposed. */
+static void pack_block(const struct kv_pack *kp, const struct problem *p, long i,
+		       long j0, long j1)
+{
+	int d = p->d;
+	const uint16_t *k = p->k16 + (size_t)i * (size_t)p->n_kv * (size_t)d;
+	const uint16_t *v = p->v16 + (size_t)i * (size_t)p->n_kv * (size_t)d;
+	uint16_t *kd = kp->k + (size_t)i * kp->head_k, *vd = kp->vt + (size_t)i * kp->head_v;
+
+	for (long j = j0; j < j1; j++)
+		memcpy(kd + (size_t)j * (size_t)kp->ldk, k + (size_t)j * (size_t)d,
+		       (size_t)d * sizeof *k);
+	for (int c = 0; c < d; c++)
+		for (long j = j0; j < j1; j++)
+			vd[(size_t)c * (size_t)kp->ldv + (size_t)j] = v[(size_t)j * (size_t)d + (size_t)c];
+}
+
+void kv_pack_fill(const struct kv_pack *kp, const struct problem *p)
+{
+	long blocks = (p->n_kv + TILE_K - 1) / TILE_K, heads = (long)p->batch * p->kv_heads;
+
+#pragma omp for schedule(static)
+	for (long t = 0; t < heads * blocks; t++) {
+		long j0 = t % blocks * TILE_K;
+		pack_block(kp, p, t / blocks, j0, j0 + TILE_K < p->n_kv ? j0 + TILE_K : p->n_kv);
+	}
+}
+
+void bf16_pack_q(const uint16_t *q16, long rows, int d, uint32_t *qt2)
+{
+	int dpad = bf16_dpad(d);
+
+	memset(qt2, 0, (size_t)dpad / 2 * TILE_Q * sizeof *qt2);
+	for (long q = 0; q < rows; q++)
+		for (int c = 0; c < d; c += 2)
+			qt2[(size_t)c / 2 * TILE_Q + (size_t)q] =
+				bf16_pair(q16[q * d + c], c + 1 < d ? q16[q * d + c + 1] : 0);
+}
+
+void bf16_pack_p(const float *s, int nk, uint32_t *p2, int q0, int q1)
+{
+	int pairs = (nk + 1) / 2, padded = (nk + 31) / 32 * 16;
+
+	for (int j = 0; j < pairs; j++) {
+		const float *a = s + (size_t)(2 * j) * TILE_Q, *b = a + TILE_Q;
+		for (int q = q0; q < q1; q++)
+			p2[j * TILE_Q + q] = bf16_pair(kv_to_bf16(a[q]),
+						       2 * j + 1 < nk ? kv_to_bf16(b[q]) : 0);
+	}
+	for (int j = pairs; j < padded; j++)
+		memset(p2 + j * TILE_Q + q0, 0, (size_t)(q1 - q0) * sizeof *p2);
+}
+
+/* The two products of a pair of pairs, summed in fp32. */
+static inline float dot_pair(uint32_t a, uint32_t b)
+{
+	return kv_from_bf16((uint16_t)a) * kv_from_bf16((uint16_t)b) +
+	       kv_from_bf16((uint16_t)(a >> 16)) * kv_from_bf16((uint16_t)(b >> 16));
+}
+
+static uint32_t load_pair(const uint16_t *at)
+{
+	uint32_t w;
+
+	memcpy(&w, at, sizeof w);       /* at may be 2-byte aligned only */
+	return w;
+}
+
+static void qk_portable(const uint32_t *qt2, const uint16_t *k, long ldk, int nk, int dpad,
+			float scale, float *s, int q0, int q1)
+{
+	for (int j = 0; j < nk; j++) {
+		float *row = s + (size_t)j * TILE_Q;
+		for (int q = q0; q < q1; q++)
+			row[q] = 0.0f;
+		for (int c = 0; c < dpad; c += 2) {
+			uint32_t kk = load_pair(k + (size_t)j * (size_t)ldk + (size_t)c);
+			const uint32_t *qc = qt2 + (size_t)c / 2 * TILE_Q;
+			for (int q = q0; q < q1; q++)
+				row[q] += dot_pair(qc[q], kk);
+		}
+		for (int q = q0; q < q1; q++)
+			row[q] *= scale;
+	}
+}
+
+static void pv_portable(const uint32_t *p2, const uint16_t *vt, long ldv, int nk, int dpad,
+			float *ot, int q0, int q1)
+{
+	for (int c = 0; c < dpad; c++) {
+		float *o = ot + (size_t)c * TILE_Q;
+		for (int j = 0; j < (nk + 1) / 2; j++) {
+			uint32_t vv = load_pair(vt + (size_t)c * (size_t)ldv + (size_t)(2 * j));
+			const uint32_t *pj = p2 + (size_t)j * TILE_Q;
+			for (int q = q0; q < q1; q++)
+				o[q] += dot_pair(pj[q], vv);
+		}
+	}
+}
+
+const struct bf16_ops bf16_portable = {
+	.name = "portable",
+	.begin = NULL,                  /* no state to set up */
+	.end = NULL,
+	.qk = qk_portable,              /* pair sums, key by key */
+	.pv = pv_portable,              /* pair sums, channel by channel */
+};
