@@ -941,9 +941,11 @@ static const struct command commands[] = {
 	  "noisy and skipped cells, and the pictures of `sabench plot`.\n" },
 	{ "machine", cmd_machine, "machine [-o FILE] [--threads N] [--quick]",
 	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
-	  "FMA GFLOP/s per ISA (independent accumulators) and STREAM triad and read\n"
-	  "GB/s for 1..N threads, into FILE (default results/machine.yaml). Runs\n"
-	  "then fill pct_peak from it (or from $SABENCH_MACHINE). About 10 s;\n"
+	  "FMA GFLOP/s per ISA (independent accumulators), the bf16 dot products'\n"
+	  "where the CPU has them (AMX tiles, AVX512-BF16), and STREAM triad and\n"
+	  "read GB/s for 1..N threads, into FILE (default results/machine.yaml).\n"
+	  "Runs then fill pct_peak from it (or from $SABENCH_MACHINE), each cell\n"
+	  "against the ceiling of the path it ran (its isa and dtype). About 10 s;\n"
 	  "--quick takes a few seconds (fewer, shorter tries: a lower bound, marked\n"
 	  "quick in the file), as `make run` does when there is no machine.yaml.\n" },
 	{ "counters", cmd_counters, "counters",

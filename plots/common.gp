@@ -104,6 +104,8 @@ slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && (%s)==\"%s
 # Peak GFLOP/s for t threads from a machine.yaml (0 when absent).
 machine_value(key, t) = exists("machine") ? real(system(sprintf("awk -F'[{},:]' '/threads: %s,/ {for (i=1;i<=NF;i++) if ($i ~ /%s/) {print $(i+1)+0; exit}}' '%s' 2>/dev/null | head -1", t, key, machine))) : 0
 peak_of(t) = (machine_value("fma_avx512_gflops", t) > machine_value("fma_avx2_gflops", t)) ? machine_value("fma_avx512_gflops", t) : machine_value("fma_avx2_gflops", t)
+# The bf16 dot products' (AMX, else AVX512-BF16; 0 on CPUs with neither).
+peak16_of(t) = (machine_value("bf16_amx_gflops", t) > machine_value("bf16_avx512bf16_gflops", t)) ? machine_value("bf16_amx_gflops", t) : machine_value("bf16_avx512bf16_gflops", t)
 
 # Plots against seq_len run @SEQ_X: a run with one seq_len still gets a
 # readable x axis (no empty range).

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../kernels/kernel.h"
 #include "helpers.h"
 
 static const char *const tiny_review =
@@ -364,5 +365,53 @@ Test(review, quick_machine_fills_pct_peak, .timeout = 120)
 	for (int i = 0; i < t.nrow; i++)
 		filled += csv_get(&t, i, "pct_peak")[0] != 0;
 	cr_assert_eq(filled, t.nrow, "pct_peak in every row");
+	csv_free(&t);
+}
+
+/* The ceiling a row's pct_peak divides by is that of the path the row ran
+ * (its isa column): the bf16 dot products' for the bf16 paths, fp32 FMA's
+ * otherwise, the best fp32 one for plain C. The ceilings are made up and
+ * distinct, so a row measured against another's is caught. */
+Test(review, pct_peak_uses_the_ceiling_of_the_rows_path, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	static const struct { const char *isa; double peak; } ceiling[] = {
+		{ "amx", 5000 }, { "avx512bf16", 1000 }, { "avx512", 300 }, { "avx2", 100 },
+		{ "portable", 300 }, { "compiler", 300 },
+	};
+	char m[300], exp[300], out[300], path[400];
+	struct csv t;
+
+	snprintf(m, sizeof m, "%s/machine.yaml", dir);
+	write_text(m, "cpu: \"made up\"\nquick: false\nthreads:\n"
+		   "  - {threads: 1, fma_avx512_gflops: 300.0, fma_avx2_gflops: 100.0, "
+		   "bf16_amx_gflops: 5000.0, bf16_avx512bf16_gflops: 1000.0, triad_gbs: 10.0, read_gbs: 10.0}\n");
+	setenv("SABENCH_MACHINE", m, 1);
+	snprintf(exp, sizeof exp, "%s/p.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "name: p\nshape: {heads: 2, head_dim: 32, threads: 1}\n"
+		   "sweep: {seq_len: [128], dtype: [f32, bf16]}\npatterns: [dense]\n"
+		   "kernels: [naive, gather, tiled]\nrun: {warmup: 0, repeats: 1, min_time_ms: 0}\n");
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(run, NULL, NULL), 0);
+	unsetenv("SABENCH_MACHINE");
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	cr_assert_eq(t.nrow, 6);
+	for (int i = 0; i < t.nrow; i++) {
+		const char *isa = csv_get(&t, i, "isa"), *k = csv_get(&t, i, "kernel");
+		int bf16 = !strcmp(csv_get(&t, i, "dtype"), "bf16");
+		const struct kern_desc *kd = kern_find(k);
+		double peak = 0, want;
+		cr_assert_str_eq(isa, kd->simd ? kern_isa_name(kern_desc_isa(kd, bf16)) : "compiler",
+				 "%s %s", k, csv_get(&t, i, "dtype"));
+		for (size_t c = 0; c < sizeof ceiling / sizeof ceiling[0]; c++)
+			if (!strcmp(isa, ceiling[c].isa))
+				peak = ceiling[c].peak;
+		want = 100.0 * atof(csv_get(&t, i, "gflops")) / peak;
+		cr_assert(fabs(atof(csv_get(&t, i, "pct_peak")) - want) <= 0.01 * want + 1e-3,
+			  "%s %s on %s: pct_peak %s, want %g", k, csv_get(&t, i, "dtype"), isa,
+			  csv_get(&t, i, "pct_peak"), want);
+	}
 	csv_free(&t);
 }

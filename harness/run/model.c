@@ -1,15 +1,16 @@
 /* model.c - the cost model of a cell. FLOPs count 4 d per scored pair
  * (2 d for q.k, 2 d for p v; FlashAttention's convention) plus the score
  * function's per pair (score_flops_per_pair: 1 for a bias, 3 for a soft
- * cap), softmax not counted; bytes are fp32. */
+ * cap), softmax not counted; bytes: Q, K and V in the cell's dtype (4 or
+ * 2 bytes), O in fp32. */
 #include "model.h"
 
 void model_cell(const struct problem *p, const struct kern_desc *k,
 		int threads, long kv_rows, struct cell_model *m)
 {
-	const double f = sizeof(float), d = p->d, b = p->batch;
+	const double f = p->dtype == KV_BF16 ? 2.0 : 4.0, d = p->d, b = p->batch;
 	const double per_pair = 4.0 * d + score_flops_per_pair(p->score);
-	double qo = 2.0 * b * p->heads * (double)p->n_q * d * f;
+	double qo = b * p->heads * (double)p->n_q * d * (f + sizeof(float));
 	struct kern_cost c = { 0 };
 
 	k->cost(p, threads, &c);
