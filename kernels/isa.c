@@ -2,6 +2,7 @@
  * or the one SABENCH_ISA names (tests force every path the machine can
  * run). An ISA the CPU (or the OS) lacks is refused, never emulated. */
 #include <cpuid.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
@@ -63,20 +64,22 @@ static int has_f16c(void)
 
 /* Linux hands out AMX tile data only to a process that asks
  * (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)); asked once. */
-static const char *amx_permission(void)
+static int amx_granted;
+
+static void ask_amx(void)
 {
 #if defined(__linux__) && defined(SYS_arch_prctl)
-	static int asked, granted;
-
-	if (!asked) {
-		granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
-				  18 /* XFEATURE_XTILEDATA */) == 0;
-		asked = 1;
-	}
-	return granted ? NULL : "the kernel refuses AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM)";
-#else
-	return "AMX tile data needs Linux's arch_prctl";
+	amx_granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+			      18 /* XFEATURE_XTILEDATA */) == 0;
 #endif
+}
+
+static const char *amx_permission(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, ask_amx);
+	return amx_granted ? NULL : "the OS refuses AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM)";
 }
 
 const char *kern_isa_unsupported(enum kern_isa isa)

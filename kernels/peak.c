@@ -96,7 +96,7 @@ static double dp_avx512bf16(long iters)
  * 2 x 2 blocks: 16 x 16 x 32 x 2 FLOPs a TDPBF16PS. */
 static double dp_amx(long iters)
 {
-	static _Alignas(64) uint16_t ab[512];   /* 16 rows of 64 bytes, bf16 2^-8 */
+	_Alignas(64) uint16_t ab[512];          /* 16 rows of 64 bytes, bf16 2^-8 */
 	_Alignas(64) float c[256];
 
 	for (int i = 0; i < 512; i++)
