@@ -247,11 +247,17 @@ static int cmd_kernels(int argc, char **argv)
 	for (int i = 0; i < kern_count; i++) {
 		const struct kern_desc *k = kern_table[i];
 		const char *why = k->unavailable ? k->unavailable() : NULL;
-		printf("%-8s %s%s%s\n", k->name, k->summary, why ? "  [unavailable: " : "",
-		       why ? why : "");
+		const char *no16 = !why && k->no_bf16 ? k->no_bf16() : NULL;
+		printf("%-8s %s", k->name, k->summary);
 		if (why)
-			printf("]\n");
+			printf("  [unavailable: %s]", why);
+		else if (no16)
+			printf("  [no bf16: %s]", no16);
+		printf("\n");
 	}
+	printf("\ninstruction sets here: fp32 %s; bf16 in tiled and ranges %s%s (SABENCH_ISA forces one)\n",
+	       kern_isa_name(kern_isa_of(0)), kern_isa_name(kern_isa_of(1)),
+	       kern_bf16() ? "" : ", widened to fp32");
 	return 0;
 }
 

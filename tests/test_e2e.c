@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../kernels/kernel.h"
 #include "../patterns/pattern.h"
 #include "helpers.h"
 
@@ -267,6 +268,31 @@ Test(cli, patterns_and_inputs_list_every_kind)
 	cr_assert_eq(run_bin(ins, &out, NULL), 0);
 	cr_assert(strstr(out, "synthetic\n") && strstr(out, "npy\n") && strstr(out, "gaussian\n"));
 	cr_assert(strstr(out, "heads           names "), "%s", out);
+	free(out);
+}
+
+/* sabench kernels lists every kernel, each unavailable one or one without
+ * bf16 here with its reason on its own line, and the instruction sets a
+ * run would use (as SABENCH_ISA forces them). */
+Test(cli, kernels_list_every_kernel_and_the_isa)
+{
+	char *out = NULL, line[512];
+	char *argv[] = { "sabench", "kernels", NULL };
+
+	setenv("SABENCH_ISA", "portable", 1);
+	cr_assert_eq(run_bin(argv, &out, NULL), 0);
+	unsetenv("SABENCH_ISA");
+	for (int i = 0; i < kern_count; i++) {
+		const struct kern_desc *k = kern_table[i];
+		const char *why = k->unavailable ? k->unavailable() : NULL;
+		const char *no16 = !why && k->no_bf16 ? k->no_bf16() : NULL;
+		snprintf(line, sizeof line, "%-8s %s%s%s%s\n", k->name, k->summary,
+			 why ? "  [unavailable: " : no16 ? "  [no bf16: " : "",
+			 why ? why : no16 ? no16 : "", why || no16 ? "]" : "");
+		cr_assert(strstr(out, line), "kernels lacks \"%s\" in:\n%s", line, out);
+	}
+	cr_assert(strstr(out, "\ninstruction sets here: fp32 portable; bf16 in tiled and ranges portable "),
+		  "%s", out);
 	free(out);
 }
 
