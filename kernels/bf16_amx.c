@@ -81,29 +81,33 @@ static void t_dp(int c, int a, int b)
 #else
 #define AMX_OPS bf16_amx
 #define AMX_NAME "amx"
-#define T_LOAD(t, base, stride) _tile_loadd(t, base, stride)
+/* GCC's tileloadd is an asm with the address as its only input: without
+ * the barrier the compiler may keep stores it reads in registers */
+#define T_LOAD(t, base, stride) do { __asm__ volatile("" ::: "memory"); \
+				     _tile_loadd(t, base, stride); } while (0)
 #define T_STORE(t, base, stride) _tile_stored(t, base, stride)
 #define T_ZERO(t) _tile_zero(t)
 #define T_DP(c, a, b) _tile_dpbf16ps(c, a, b)
 
-/* The 64-byte tile configuration (palette 1). */
+/* The 64-byte tile configuration (palette 1): tiles 0-7 of 16 rows of 64
+ * bytes. Constant data: GCC's ldtilecfg tells the compiler it reads 8
+ * bytes, so a configuration built on the stack could lose its stores. */
 struct tile_config {
 	uint8_t palette, start_row, reserved[14];
 	uint16_t colsb[16];
 	uint8_t rows[16];
 };
 
+static const _Alignas(64) struct tile_config tile_config = {
+	.palette = 1,
+	.colsb = { ROW_BYTES, ROW_BYTES, ROW_BYTES, ROW_BYTES,
+		   ROW_BYTES, ROW_BYTES, ROW_BYTES, ROW_BYTES },
+	.rows = { 16, 16, 16, 16, 16, 16, 16, 16 },
+};
+
 static void amx_begin(void)
 {
-	struct tile_config cfg;
-
-	memset(&cfg, 0, sizeof cfg);
-	cfg.palette = 1;
-	for (int t = 0; t < 8; t++) {
-		cfg.colsb[t] = ROW_BYTES;
-		cfg.rows[t] = 16;
-	}
-	_tile_loadconfig(&cfg);
+	_tile_loadconfig(&tile_config);
 }
 
 static void amx_end(void)

@@ -101,6 +101,7 @@ static double dp_amx(long iters)
 
 	for (int i = 0; i < 512; i++)
 		ab[i] = 0x3b80;
+	__asm__ volatile("" ::: "memory");      /* GCC's tileloadd does not say it reads ab */
 	bf16_amx.begin();
 	_tile_zero(0);
 	_tile_zero(1);
