@@ -12,6 +12,7 @@
 #include "../harness/config/plan.h"
 #include "../harness/run/runner.h"
 #include "../kernels/bf16.h"
+#include "../kernels/gemm.h"
 #include "../kernels/kvcache.h"
 #include "../kernels/simd.h"
 #include "helpers.h"
@@ -100,6 +101,79 @@ Test(bf16, the_amx_path_agrees_with_the_oracle_on_the_tile_model)
 			check(fx_every_kind[s], 1, 70, 2, 1, 24, k[i], "amx-model");
 	}
 	kern_bf16_test_force(NULL);
+}
+
+/* A GEMM library in plain C for the framework of the library kernels
+ * (gemm.h): its operands in the problem's dtype, as oneDNN's bf16
+ * primitives take them, so the framework's bf16 side (operand offsets,
+ * P in bf16) is checked on machines whose oneDNN has no bf16 matmul. */
+struct ref_ctx {
+	float scale;
+	int bf16;
+};
+
+static float ref_at(const struct ref_ctx *c, const void *x, size_t i)
+{
+	return c->bf16 ? kv_from_bf16(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+}
+
+static int ref_open(const struct problem *p, int threads, float scale, void **ctx)
+{
+	struct ref_ctx *c = malloc(sizeof *c);
+
+	(void)threads;
+	c->scale = scale;
+	c->bf16 = p->dtype == KV_BF16;
+	*ctx = c;
+	return 0;
+}
+
+static void ref_qk(void *ctx, int thread, int m, int n, int d, const void *q, const void *k,
+		   float *s, long lds)
+{
+	(void)thread;
+	for (int r = 0; r < m; r++)
+		for (int j = 0; j < n; j++) {
+			float acc = 0.0f;
+			for (int c = 0; c < d; c++)
+				acc += ref_at(ctx, q, (size_t)r * d + c) * ref_at(ctx, k, (size_t)j * d + c);
+			s[r * lds + j] = ((struct ref_ctx *)ctx)->scale * acc;
+		}
+}
+
+static void ref_pv(void *ctx, int thread, int m, int n, int d, const void *p, long ldp,
+		   const void *v, float *o)
+{
+	(void)thread;
+	for (int r = 0; r < m; r++)
+		for (int j = 0; j < n; j++)
+			for (int c = 0; c < d; c++)
+				o[(size_t)r * d + c] += ref_at(ctx, p, (size_t)r * ldp + j) *
+							ref_at(ctx, v, (size_t)j * d + c);
+}
+
+static const struct gemm_lib ref_lib = {
+	.open = ref_open, .close = free, .qk = ref_qk, .pv = ref_pv,
+};
+
+static int ref_prepare(const struct problem *p, int threads, void **ws)
+{
+	return gemm_prepare(p, threads, &ref_lib, ws);
+}
+
+static const struct kern_desc ref_gemm = {
+	.name = "ref-gemm", .summary = "the gemm framework on C products",
+	.prepare = ref_prepare, .index = gemm_index, .run = gemm_run,
+	.release = gemm_release, .cost = gemm_cost, .simd = 1,
+};
+
+Test(bf16, the_library_framework_hands_bf16_operands_to_its_library)
+{
+	for (size_t s = 0; s < fx_edge_count; s++)
+		check(fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, fx_edge[s].heads,
+		      fx_edge[s].kv_heads, fx_edge[s].d, &ref_gemm, "compiled");
+	for (size_t s = 0; s < fx_every_kind_count; s++)
+		check(fx_every_kind[s], 1, 70, 2, 1, 24, &ref_gemm, "compiled");
 }
 
 /* The bf16 paths round P: on the same rounded inputs their output moves
