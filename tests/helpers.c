@@ -64,6 +64,7 @@ const struct fx_shape fx_edge[] = {
 	{ "dense", 0, 29, 2, 1, 8 },                    /* bidirectional */
 	{ "explicit: {rows: [[0], [], [0, 2], [1, 3], []]}", 1, 7, 2, 2, 8 },  /* empty rows */
 	{ "random: {density: 0.3, seed: 5}", 1, 130, 2, 1, 64 },      /* scattered keys */
+	{ "sink_window: {sinks: 4, size: 40}", 1, 400, 2, 1, 32 },    /* rows over two runs of blocks */
 };
 
 const size_t fx_edge_count = sizeof fx_edge / sizeof *fx_edge;
