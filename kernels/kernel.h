@@ -129,11 +129,15 @@ static inline size_t kern_q_off(const struct problem *p, int b, int h)
 	       (size_t)p->d;
 }
 
+/* Index of the K/V head head h of sequence b reads (batch x kv_heads). */
+static inline size_t kern_kv_head(const struct problem *p, int b, int h)
+{
+	return (size_t)b * (size_t)p->kv_heads + (size_t)(h / (p->heads / p->kv_heads));
+}
+
 static inline size_t kern_kv_off(const struct problem *p, int b, int h)
 {
-	int kvh = h / (p->heads / p->kv_heads);
-	return ((size_t)b * (size_t)p->kv_heads + (size_t)kvh) *
-	       (size_t)p->n_kv * (size_t)p->d;
+	return kern_kv_head(p, b, h) * (size_t)p->n_kv * (size_t)p->d;
 }
 
 /* fp32 <-> bf16, round to nearest even; inf, nan and denormals convert as

@@ -65,7 +65,9 @@ struct tile {
 	const float *bias;      /* bias (log2 units) of lane q and key j at
 				 * bias[q - j], or NULL (score.h) */
 	float cap;              /* soft cap in log2 units, or 0 */
-	float scale;            /* of the bf16 path's raw Q K^T */
+	float scale;            /* log2(e) x the score scale: packed into
+				 * fp32 queries, or applied to the bf16
+				 * path's raw Q K^T */
 	int bf16;               /* Q, K, V in bf16; P rounded to bf16 for P V */
 	const struct simd_ops *ops;
 	const struct bf16_ops *b16;     /* or NULL: widen each chunk */
@@ -129,7 +131,7 @@ static inline struct tile tile_start(float *buf, const struct tile_paths *tp,
 				     const struct problem *p, int b, int h, long r0, long rows)
 {
 	int d = p->d;
-	size_t dp = (size_t)bf16_dpad(d), kv = kern_kv_off(p, b, h) / (size_t)p->n_kv / (size_t)d;
+	size_t dp = (size_t)bf16_dpad(d), kv = kern_kv_head(p, b, h);
 	struct tile t = { 0 };
 	const float *bias = score_bias2_row(p->score, h);
 	long pos = p->n_kv - p->n_q + r0;
