@@ -2,6 +2,7 @@
  * micro-kernels: the pair sums of VDPBF16PS in plain C, each product of
  * two bf16 values exact in fp32, summed in fp32. */
 #include <emmintrin.h>    /* SSE2: part of every x86-64 */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,7 +40,10 @@ int kv_pack_alloc(struct kv_pack *kp, const struct problem *p)
 	 * so the padding stays zero */
 	kp->k = calloc((size_t)heads * kp->head_k, sizeof *kp->k);
 	kp->vt = calloc((size_t)heads * kp->head_v, sizeof *kp->vt);
-	if (!kp->k || !kp->vt) {
+	kp->blocks = (p->n_kv + TILE_K - 1) / TILE_K;
+	kp->heads = heads;
+	kp->state = malloc((size_t)heads * (size_t)kp->blocks * sizeof *kp->state);
+	if (!kp->k || !kp->vt || !kp->state) {
 		kv_pack_free(kp);
 		return -1;
 	}
@@ -50,8 +54,12 @@ void kv_pack_free(struct kv_pack *kp)
 {
 	free(kp->k);
 	free(kp->vt);
+	free(kp->state);
 	kp->k = kp->vt = NULL;
+	kp->state = NULL;
 }
+
+enum pack_state { PACK_NONE, PACK_BUSY, PACK_DONE };
 
 /* dst[c * ldd + j] = src[j * lds + c] for j, c < 8: three rounds of
  * interleaves (pairs, quads, halves), 24 instructions for 64 values (the
@@ -103,14 +111,32 @@ static void pack_block(const struct kv_pack *kp, const struct problem *p, long i
 			vd[(size_t)c * ldv + (size_t)j] = v[(size_t)j * (size_t)d + (size_t)c];
 }
 
-void kv_pack_fill(const struct kv_pack *kp, const struct problem *p)
+void kv_pack_reset(const struct kv_pack *kp)
 {
-	long blocks = (p->n_kv + TILE_K - 1) / TILE_K, heads = (long)p->batch * p->kv_heads;
+	for (size_t i = 0; i < (size_t)kp->heads * (size_t)kp->blocks; i++)
+		atomic_store_explicit(&kp->state[i], PACK_NONE, memory_order_relaxed);
+}
 
-#pragma omp for schedule(static)
-	for (long t = 0; t < heads * blocks; t++) {
-		long j0 = t % blocks * TILE_K;
-		pack_block(kp, p, t / blocks, j0, j0 + TILE_K < p->n_kv ? j0 + TILE_K : p->n_kv);
+void kv_pack_need(const struct kv_pack *kp, const struct problem *p, size_t i, long j0,
+		  long j1)
+{
+	long last = j1 + BF16_PAD - 1 < p->n_kv ? j1 + BF16_PAD - 1 : p->n_kv;
+
+	for (long c = j0 / TILE_K; c <= (last - 1) / TILE_K; c++) {
+		atomic_int *st = &kp->state[i * (size_t)kp->blocks + (size_t)c];
+		int none = PACK_NONE;
+		if (atomic_load_explicit(st, memory_order_acquire) == PACK_DONE)
+			continue;
+		if (atomic_compare_exchange_strong_explicit(st, &none, PACK_BUSY,
+							    memory_order_acquire,
+							    memory_order_acquire)) {
+			long k0 = c * TILE_K;
+			pack_block(kp, p, (long)i, k0, k0 + TILE_K < p->n_kv ? k0 + TILE_K : p->n_kv);
+			atomic_store_explicit(st, PACK_DONE, memory_order_release);
+			continue;
+		}
+		while (atomic_load_explicit(st, memory_order_acquire) != PACK_DONE)
+			_mm_pause();            /* another thread packs it: a few us */
 	}
 }
 

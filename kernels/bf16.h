@@ -15,6 +15,7 @@
 #ifndef SABENCH_BF16_H
 #define SABENCH_BF16_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,20 +63,31 @@ static inline uint32_t bf16_pair(uint16_t a, uint16_t b)
 /* A problem's K and V in the bf16 paths' layouts, per (sequence, KV
  * head): K rows padded to dpad, V transposed, TILE_K zero keys after the
  * last. Made inside every timed run (a layout change a server would make
- * as it writes its cache, so it is paid for here). */
+ * as it writes its cache, so it is paid for here), block by block of
+ * TILE_K keys as the tiles first need them: a block is packed while its
+ * K and V are in cache for the tile that reads them, and a sparse pattern
+ * packs only the blocks it touches. */
 struct kv_pack {
 	uint16_t *k, *vt;
 	long ldk, ldv;          /* bf16 between rows of kp, of vt */
 	size_t head_k, head_v;  /* bf16 per head of each */
 	int dpad;
+	long heads, blocks;     /* K/V heads, blocks of TILE_K keys per head */
+	atomic_int *state;      /* per head and block: enum pack_state */
 };
 
 int kv_pack_alloc(struct kv_pack *kp, const struct problem *p);
 void kv_pack_free(struct kv_pack *kp);
 
-/* Fills the packs from p's k16 and v16; inside a parallel region (the
- * team shares the heads), ends with the team's barrier. */
-void kv_pack_fill(const struct kv_pack *kp, const struct problem *p);
+/* Before a run, outside its parallel region: nothing packed yet. */
+void kv_pack_reset(const struct kv_pack *kp);
+
+/* Makes sure the blocks of K/V head i that hold keys [j0, j1) are packed
+ * (and the keys a tile of the bf16 micro-kernels reads past j1): each is
+ * packed once per run, by the first thread that needs it, while the
+ * others that need it wait. */
+void kv_pack_need(const struct kv_pack *kp, const struct problem *p, size_t i, long j0,
+		  long j1);
 
 /* Bytes kv_pack_alloc takes for p. */
 double kv_pack_bytes(const struct problem *p);

@@ -272,10 +272,10 @@ static void ranges_run(const struct problem *p, void *ws)
 	const struct ranges_ws *w = ws;
 	long n_blocks = w->plan[0].n_blocks, bh = (long)p->batch * p->heads;
 
+	tile_paths_begin(&w->paths);
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		tile_paths_pack(&w->paths, p);
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_blocks * bh; t++) {
 			long B, i, r1;

@@ -40,12 +40,12 @@ static inline void tile_paths_close(struct tile_paths *tp)
 	kv_pack_free(&tp->pk);
 }
 
-/* Inside the run's parallel region, before its tasks: packs K and V for
- * the bf16 micro-kernels (nothing for the other paths). */
-static inline void tile_paths_pack(const struct tile_paths *tp, const struct problem *p)
+/* Before a run's parallel region: the bf16 micro-kernels' packs start
+ * empty (tile_fold packs the blocks as they are first needed). */
+static inline void tile_paths_begin(const struct tile_paths *tp)
 {
 	if (tp->b16)
-		kv_pack_fill(&tp->pk, p);
+		kv_pack_reset(&tp->pk);
 }
 
 /* Bytes of the packs (the cost model's workspace). */
@@ -73,6 +73,9 @@ struct tile {
 	const struct bf16_ops *b16;     /* or NULL: widen each chunk */
 	const uint16_t *kp, *vt;        /* b16's K and V^T of the head */
 	long ldk, ldv;
+	const struct kv_pack *pk;       /* b16's packs, made as needed */
+	const struct problem *p;
+	size_t kv_head;                 /* the packs' head */
 };
 
 /* Floats of a tile's buffer, a multiple of 16 (64-byte aligned tiles). */
@@ -157,6 +160,9 @@ static inline struct tile tile_start(float *buf, const struct tile_paths *tp,
 		t.vt = tp->pk.vt + kv * tp->pk.head_v;
 		t.ldk = tp->pk.ldk;
 		t.ldv = tp->pk.ldv;
+		t.pk = &tp->pk;
+		t.p = p;
+		t.kv_head = kv;
 		if (t.b16->begin)
 			t.b16->begin();
 	}
@@ -248,7 +254,8 @@ static inline void tile_pass(const struct tile *t, const float *k, const float *
 
 /* Folds nk keys (K and V rows d apart from kx and vx, in the problem's
  * dtype: tile_kv; the first is key0) into the tile: a bf16 chunk goes to
- * the bf16 path, which reads the head's pack from key0, or is widened
+ * the bf16 path, which reads the head's pack from key0 (packing the
+ * blocks no tile has needed yet in this run), or is widened
  * into kw and vw first; keep, when given, holds per key the bits of the
  * queries whose G has it (tile_keys_mask). A partial chunk goes in two
  * halves of keys, each over only the halves of query lanes it feeds: the
@@ -269,6 +276,8 @@ static inline void tile_fold(const struct tile *t, const void *kx, const void *v
 		__builtin_prefetch((const char *)vx + x, 0, 3);
 	for (size_t x = 0; !t->b16 && next_k && x < TILE_K * row; x += 64)
 		__builtin_prefetch((const char *)next_k + x, 0, 3);
+	if (t->b16)
+		kv_pack_need(t->pk, t->p, t->kv_head, key0, key0 + nk);
 	if (t->bf16 && !t->b16) {
 		kern_bf16_widen_rows(kx, t->kw, (size_t)nk * (size_t)d);
 		kern_bf16_widen_rows(vx, t->vw, (size_t)nk * (size_t)d);

@@ -189,10 +189,10 @@ static void tiled_run(const struct problem *p, void *ws)
 	const struct tiled_ws *w = ws;
 	long n_brow = w->bv[0].n_brow, bh = (long)p->batch * p->heads;
 
+	tile_paths_begin(&w->paths);
 #pragma omp parallel
 	{
 		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-		tile_paths_pack(&w->paths, p);
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < n_brow * bh; t++) {
 			long R, i;
