@@ -119,67 +119,77 @@ static void amx_end(void)
 #define AMX_END amx_end
 #endif
 
-/* Tiles 0-3 accumulate (rows a, b x columns x, y), 4-5 are A, 6-7 B. */
+/* Tiles 0-3 accumulate a 2 x 2 block of 16 x 16 fp32 (rows a, b x
+ * columns x, y: tile 0 = ax, 1 = ay, 2 = bx, 3 = by), 4-5 are its two A
+ * tiles, 6-7 its two B tiles; every tile is 16 rows, rows 64 bytes wide. */
+
+/* One step over 32 bf16 of the inner dimension: A rows a0 and a1 (16 rows
+ * each, as bytes apart), B pair rows b (16 rows, bs bytes apart; the
+ * second tile 16 words on), four products. */
+static inline void step_2x2(const void *a0, const void *a1, long as, const uint32_t *b, long bs)
+{
+	T_LOAD(4, a0, as);
+	T_LOAD(5, a1, as);
+	T_LOAD(6, b, bs);
+	T_LOAD(7, b + 16, bs);
+	T_DP(0, 4, 6);
+	T_DP(1, 4, 7);
+	T_DP(2, 5, 6);
+	T_DP(3, 5, 7);
+}
+
+/* The block's accumulators from / to c (rows TILE_Q floats apart). */
+static inline void load_2x2(const float *c)
+{
+	T_LOAD(0, c, TILE_Q * 4);
+	T_LOAD(1, c + 16, TILE_Q * 4);
+	T_LOAD(2, c + 16 * TILE_Q, TILE_Q * 4);
+	T_LOAD(3, c + 16 * TILE_Q + 16, TILE_Q * 4);
+}
+
+static inline void store_2x2(float *c)
+{
+	T_STORE(0, c, TILE_Q * 4);
+	T_STORE(1, c + 16, TILE_Q * 4);
+	T_STORE(2, c + 16 * TILE_Q, TILE_Q * 4);
+	T_STORE(3, c + 16 * TILE_Q + 16, TILE_Q * 4);
+}
+
+/* Blocks of 32 keys x 32 queries: A = K rows, B = the query pairs. */
 static void qk_amx(const uint32_t *qt2, const uint16_t *k, long ldk, int nk, int dpad,
 		   float scale, float *s, int q0, int q1)
 {
-	const long ks = ldk * 2, ss = TILE_Q * 4;
-
 	for (int j = 0; j < nk; j += 32)
 		for (int q = q0; q < q1; q += 32) {
-			float *out = s + (size_t)j * TILE_Q + q;
 			T_ZERO(0);
 			T_ZERO(1);
 			T_ZERO(2);
 			T_ZERO(3);
 			for (int c = 0; c < dpad; c += 32) {
-				const uint32_t *b = qt2 + (size_t)c / 2 * TILE_Q + q;
-				T_LOAD(4, k + (size_t)j * (size_t)ldk + (size_t)c, ks);
-				T_LOAD(5, k + (size_t)(j + 16) * (size_t)ldk + (size_t)c, ks);
-				T_LOAD(6, b, ss);
-				T_LOAD(7, b + 16, ss);
-				T_DP(0, 4, 6);
-				T_DP(1, 4, 7);
-				T_DP(2, 5, 6);
-				T_DP(3, 5, 7);
+				const uint16_t *a = k + (size_t)j * (size_t)ldk + (size_t)c;
+				step_2x2(a, a + 16 * ldk, ldk * 2, qt2 + (size_t)c / 2 * TILE_Q + q,
+					 TILE_Q * 4);
 			}
-			T_STORE(0, out, ss);
-			T_STORE(1, out + 16, ss);
-			T_STORE(2, out + 16 * TILE_Q, ss);
-			T_STORE(3, out + 16 * TILE_Q + 16, ss);
+			store_2x2(s + (size_t)j * TILE_Q + q);
 		}
 	for (int j = 0; j < nk; j++)
 		for (int q = q0; q < q1; q++)
 			s[j * TILE_Q + q] *= scale;
 }
 
+/* Blocks of 32 channels x 32 queries of ot: A = V^T rows, B = P pairs. */
 static void pv_amx(const uint32_t *p2, const uint16_t *vt, long ldv, int nk, int dpad,
 		   float *ot, int q0, int q1)
 {
-	const long vs = ldv * 2, ps = TILE_Q * 4;
-
 	for (int c = 0; c < dpad; c += 32)
 		for (int q = q0; q < q1; q += 32) {
-			float *o = ot + (size_t)c * TILE_Q + q;
-			T_LOAD(0, o, ps);
-			T_LOAD(1, o + 16, ps);
-			T_LOAD(2, o + 16 * TILE_Q, ps);
-			T_LOAD(3, o + 16 * TILE_Q + 16, ps);
+			load_2x2(ot + (size_t)c * TILE_Q + q);
 			for (int j = 0; j < nk; j += 32) {
-				const uint32_t *b = p2 + (size_t)j / 2 * TILE_Q + q;
-				T_LOAD(4, vt + (size_t)c * (size_t)ldv + (size_t)j, vs);
-				T_LOAD(5, vt + (size_t)(c + 16) * (size_t)ldv + (size_t)j, vs);
-				T_LOAD(6, b, ps);
-				T_LOAD(7, b + 16, ps);
-				T_DP(0, 4, 6);
-				T_DP(1, 4, 7);
-				T_DP(2, 5, 6);
-				T_DP(3, 5, 7);
+				const uint16_t *a = vt + (size_t)c * (size_t)ldv + (size_t)j;
+				step_2x2(a, a + 16 * ldv, ldv * 2, p2 + (size_t)j / 2 * TILE_Q + q,
+					 TILE_Q * 4);
 			}
-			T_STORE(0, o, ps);
-			T_STORE(1, o + 16, ps);
-			T_STORE(2, o + 16 * TILE_Q, ps);
-			T_STORE(3, o + 16 * TILE_Q + 16, ps);
+			store_2x2(ot + (size_t)c * TILE_Q + q);
 		}
 }
 
