@@ -32,86 +32,64 @@ static inline __m512 dp(__m512 acc, __m512i a, __m512i b)
 	return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b);
 }
 
-/* s[j + a][q] for a < 4 and the NV x 16 lanes from qt2 and s. */
+/* out[a][q] (rows TILE_Q apart) for a < 4 and the NV x 16 lanes:
+ * sum over pairs c of x2[c][q] . y[a][2c, 2c + 1] (rows of y ldy apart),
+ * added to out (accumulate) or scaled into it. Q K^T: x2 the query pairs,
+ * y four K rows; P V: x2 the P pairs, y four rows of V^T. A row of x2 is
+ * loaded once for the four rows of y. */
 static inline __attribute__((always_inline)) void
-qk_keys(const uint32_t *qt2, const uint16_t *k, long ldk, int pairs, float scale,
-	float *s, const int NV)
+rows4(const uint32_t *x2, const uint16_t *y, long ldy, int pairs, float *out,
+      const int accumulate, float scale, const int NV)
 {
 	__m512 acc[4][V];
 
 	for (int a = 0; a < 4; a++)
 		for (int i = 0; i < NV; i++)
-			acc[a][i] = _mm512_setzero_ps();
+			acc[a][i] = accumulate ? _mm512_loadu_ps(out + a * TILE_Q + 16 * i)
+					       : _mm512_setzero_ps();
 	for (int c = 0; c < pairs; c++) {
-		__m512i q[V];
+		__m512i x[V];
 		for (int i = 0; i < NV; i++)
-			q[i] = _mm512_loadu_si512(qt2 + (size_t)c * TILE_Q + 16 * i);
+			x[i] = _mm512_loadu_si512(x2 + (size_t)c * TILE_Q + 16 * i);
 		for (int a = 0; a < 4; a++) {
-			__m512i b = pair_all(k + (size_t)a * (size_t)ldk + 2 * (size_t)c);
+			__m512i b = pair_all(y + (size_t)a * (size_t)ldy + 2 * (size_t)c);
 			for (int i = 0; i < NV; i++)
-				acc[a][i] = dp(acc[a][i], q[i], b);
+				acc[a][i] = dp(acc[a][i], x[i], b);
 		}
 	}
 	for (int a = 0; a < 4; a++)
 		for (int i = 0; i < NV; i++)
-			_mm512_storeu_ps(s + a * TILE_Q + 16 * i,
+			_mm512_storeu_ps(out + a * TILE_Q + 16 * i, accumulate ? acc[a][i] :
 					 _mm512_mul_ps(acc[a][i], _mm512_set1_ps(scale)));
 }
 
-/* Keys in fours (the pack's zero keys fill the last four); only the
- * channels' pairs, not dpad's. */
+/* Keys in fours (the pack's zero keys fill the last four); dpad's pairs
+ * of channels (the padding's are zero). */
 static void qk_avx512bf16(const uint32_t *qt2, const uint16_t *k, long ldk, int nk, int dpad,
 			  float scale, float *s, int q0, int q1)
 {
-	int pairs = dpad / 2;
-
-	for (int j = 0; j < nk; j += 4)
+	for (int j = 0; j < nk; j += 4) {
+		const uint16_t *kj = k + (size_t)j * (size_t)ldk;
 		if (q1 - q0 == TILE_Q)
-			qk_keys(qt2, k + (size_t)j * (size_t)ldk, ldk, pairs, scale,
-				s + (size_t)j * TILE_Q, V);
+			rows4(qt2, kj, ldk, dpad / 2, s + (size_t)j * TILE_Q, 0, scale, V);
 		else
-			qk_keys(qt2 + q0, k + (size_t)j * (size_t)ldk, ldk, pairs, scale,
-				s + (size_t)j * TILE_Q + q0, V / 2);
-}
-
-/* ot[c + a][q] for a < 4 and the NV x 16 lanes from p2 and ot. */
-static inline __attribute__((always_inline)) void
-pv_channels(const uint32_t *p2, const uint16_t *vt, long ldv, int pairs, float *ot,
-	    const int NV)
-{
-	__m512 acc[4][V];
-
-	for (int a = 0; a < 4; a++)
-		for (int i = 0; i < NV; i++)
-			acc[a][i] = _mm512_loadu_ps(ot + a * TILE_Q + 16 * i);
-	for (int j = 0; j < pairs; j++) {
-		__m512i p[V];
-		for (int i = 0; i < NV; i++)
-			p[i] = _mm512_loadu_si512(p2 + (size_t)j * TILE_Q + 16 * i);
-		for (int a = 0; a < 4; a++) {
-			__m512i b = pair_all(vt + (size_t)a * (size_t)ldv + 2 * (size_t)j);
-			for (int i = 0; i < NV; i++)
-				acc[a][i] = dp(acc[a][i], p[i], b);
-		}
+			rows4(qt2 + q0, kj, ldk, dpad / 2, s + (size_t)j * TILE_Q + q0, 0, scale, V / 2);
 	}
-	for (int a = 0; a < 4; a++)
-		for (int i = 0; i < NV; i++)
-			_mm512_storeu_ps(ot + a * TILE_Q + 16 * i, acc[a][i]);
 }
 
-/* Channels in fours (dpad is a multiple of 32). */
+/* Channels in fours (dpad is a multiple of 32) over the chunk's pairs of
+ * keys. */
 static void pv_avx512bf16(const uint32_t *p2, const uint16_t *vt, long ldv, int nk, int dpad,
 			  float *ot, int q0, int q1)
 {
-	int pairs = (nk + 1) / 2;
-
-	for (int c = 0; c < dpad; c += 4)
+	for (int c = 0; c < dpad; c += 4) {
+		const uint16_t *vc = vt + (size_t)c * (size_t)ldv;
 		if (q1 - q0 == TILE_Q)
-			pv_channels(p2, vt + (size_t)c * (size_t)ldv, ldv, pairs,
-				    ot + (size_t)c * TILE_Q, V);
+			rows4(p2, vc, ldv, (nk + 1) / 2, ot + (size_t)c * TILE_Q, 1, 1.0f, V);
 		else
-			pv_channels(p2 + q0, vt + (size_t)c * (size_t)ldv, ldv, pairs,
-				    ot + (size_t)c * TILE_Q + q0, V / 2);
+			rows4(p2 + q0, vc, ldv, (nk + 1) / 2, ot + (size_t)c * TILE_Q + q0, 1, 1.0f,
+			      V / 2);
+	}
 }
 
 const struct bf16_ops bf16_avx512bf16 = {
