@@ -352,6 +352,17 @@ Test(review, quick_machine_fills_pct_peak, .timeout = 120)
 	cr_assert_not_null(text);
 	cr_assert(strstr(text, "\nquick: true"), "%s", text);
 	cr_assert(strstr(text, "{threads: 1, ") && strstr(text, "{threads: 2, "), "%s", text);
+	/* the bf16 ceilings: measured where the CPU has the instructions */
+	for (int isa = KERN_AVX512BF16; isa <= KERN_AMX; isa++) {
+		char key[64];
+		const char *at;
+		snprintf(key, sizeof key, "bf16_%s_gflops: ", kern_isa_name((enum kern_isa)isa));
+		at = strstr(text, key);
+		cr_assert_not_null(at, "%s lacks %s", text, key);
+		cr_assert((atof(at + strlen(key)) > 0) == !kern_isa_unsupported((enum kern_isa)isa),
+			  "%s%s on a CPU that %s", key, at + strlen(key),
+			  kern_isa_unsupported((enum kern_isa)isa) ? "lacks it" : "has it");
+	}
 	free(text);
 	setenv("SABENCH_MACHINE", m, 1);
 	snprintf(exp, sizeof exp, "%s/p.yaml", dir);
