@@ -43,11 +43,13 @@ struct bf16_ops {
 
 extern const struct bf16_ops bf16_portable, bf16_avx512bf16, bf16_amx;
 
-/* The AMX path on a software model of its tiles and TDPBF16PS (the
- * instruction's definition in Intel's SDM): runs anywhere, slowly; for the
- * tests only, which check the AMX path's blocking and operand layouts with
- * it on machines without AMX. The harness never runs it. */
-extern const struct bf16_ops bf16_amx_model;
+/* The AMX and AVX512-BF16 paths on software models of their
+ * instructions (TILELOADD, TILESTORED, TILEZERO, TDPBF16PS; VDPBF16PS and
+ * the loads, stores and broadcasts around it, as Intel's SDM defines
+ * them): they run anywhere, slowly; for the tests only, which check the
+ * paths' blocking and operand layouts with them on machines without the
+ * instructions. The harness never runs them. */
+extern const struct bf16_ops bf16_amx_model, bf16_avx512bf16_model;
 
 static inline int bf16_dpad(int d)
 {

@@ -85,20 +85,23 @@ Test(bf16, every_kernel_agrees_with_the_oracle_on_every_isa_path)
 	unsetenv("SABENCH_ISA");
 }
 
-/* The AMX path's blocking and layouts on the software model of its tile
- * instructions (bf16.h), on every machine: the kernels that read it
- * (tiled, and ranges' blocks) on every shape and kind. */
-Test(bf16, the_amx_path_agrees_with_the_oracle_on_the_tile_model)
+/* The AMX and AVX512-BF16 paths' blocking and layouts on the software
+ * models of their instructions (bf16.h), on every machine: the kernels
+ * that read them (tiled, and ranges' blocks) on every shape and kind. */
+Test(bf16, the_amx_and_avx512bf16_paths_agree_with_the_oracle_on_their_models)
 {
 	const struct kern_desc *k[] = { kern_find("tiled"), kern_find("ranges") };
+	const struct bf16_ops *model[] = { &bf16_amx_model, &bf16_avx512bf16_model };
 
-	kern_bf16_test_force(&bf16_amx_model);
-	for (size_t i = 0; i < 2; i++) {
-		for (size_t s = 0; s < fx_edge_count; s++)
-			check(fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, fx_edge[s].heads,
-			      fx_edge[s].kv_heads, fx_edge[s].d, k[i], "amx-model");
-		for (size_t s = 0; s < fx_every_kind_count; s++)
-			check(fx_every_kind[s], 1, 70, 2, 1, 24, k[i], "amx-model");
+	for (size_t m = 0; m < 2; m++) {
+		kern_bf16_test_force(model[m]);
+		for (size_t i = 0; i < 2; i++) {
+			for (size_t s = 0; s < fx_edge_count; s++)
+				check(fx_edge[s].spec, fx_edge[s].causal, fx_edge[s].n, fx_edge[s].heads,
+				      fx_edge[s].kv_heads, fx_edge[s].d, k[i], model[m]->name);
+			for (size_t s = 0; s < fx_every_kind_count; s++)
+				check(fx_every_kind[s], 1, 70, 2, 1, 24, k[i], model[m]->name);
+		}
 	}
 	kern_bf16_test_force(NULL);
 }
