@@ -153,16 +153,22 @@ void bf16_pack_q(const uint16_t *q16, long rows, int d, uint32_t *qt2)
 
 void bf16_pack_p(const float *s, int nk, uint32_t *p2, int q0, int q1)
 {
-	int pairs = (nk + 1) / 2, padded = (nk + 31) / 32 * 16;
+	int padded = (nk + 31) / 32 * 16, j = 0;
 
-	for (int j = 0; j < pairs; j++) {
+	for (; 2 * j + 1 < nk; j++) {   /* whole pairs: a loop the compiler vectorises */
 		const float *a = s + (size_t)(2 * j) * TILE_Q, *b = a + TILE_Q;
+		uint32_t *out = p2 + (size_t)j * TILE_Q;
 		for (int q = q0; q < q1; q++)
-			p2[j * TILE_Q + q] = bf16_pair(kv_to_bf16(a[q]),
-						       2 * j + 1 < nk ? kv_to_bf16(b[q]) : 0);
+			out[q] = bf16_pair(kv_to_bf16(a[q]), kv_to_bf16(b[q]));
 	}
-	for (int j = pairs; j < padded; j++)
-		memset(p2 + j * TILE_Q + q0, 0, (size_t)(q1 - q0) * sizeof *p2);
+	if (2 * j < nk) {               /* an odd chunk's last key, alone */
+		const float *a = s + (size_t)(2 * j) * TILE_Q;
+		for (int q = q0; q < q1; q++)
+			p2[(size_t)j * TILE_Q + (size_t)q] = kv_to_bf16(a[q]);
+		j++;
+	}
+	for (; j < padded; j++)
+		memset(p2 + (size_t)j * TILE_Q + q0, 0, (size_t)(q1 - q0) * sizeof *p2);
 }
 
 /* The two products of a pair of pairs, summed in fp32. */
