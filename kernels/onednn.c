@@ -227,13 +227,15 @@ static const char *onednn_info(void)
 {
 	static char info[384];
 	const dnnl_version_t *v = dnnl_version();
-	char impl[2][64] = { "?", "?" }, impl16[2][64] = { "none", "none" };
+	char impl[2][64] = { "?", "?" }, impl16[2][64] = { "?", "?" }, bf16[160];
 
 	probe(dnnl_f32, impl);
-	probe(dnnl_bf16, impl16);
-	snprintf(info, sizeof info, "oneDNN %d.%d.%d (%s), matmul S = Q K^T: %s, O += P V: %s; "
-		 "bf16: %s, %s", v->major, v->minor, v->patch, v->hash, impl[0], impl[1],
-		 impl16[0], impl16[1]);
+	if (probe(dnnl_bf16, impl16) == 0)
+		snprintf(bf16, sizeof bf16, "bf16 S = Q K^T: %s, O += P V: %s", impl16[0], impl16[1]);
+	else
+		snprintf(bf16, sizeof bf16, "no bf16 matmul for this CPU");
+	snprintf(info, sizeof info, "oneDNN %d.%d.%d (%s), matmul S = Q K^T: %s, O += P V: %s; %s",
+		 v->major, v->minor, v->patch, v->hash, impl[0], impl[1], bf16);
 	return info;
 }
 

@@ -113,7 +113,10 @@ static void write_header(FILE *f, const struct ynode *m)
 	for (size_t i = 0; kerns && kerns->type == YT_SEQ && i < kerns->n; i++) {
 		const struct ynode *k = kerns->kid[i], *nm = yt_get(k, "name"), *isa = yt_get(k, "isa");
 		const struct ynode *info = yt_get(k, "info"), *un = yt_get(k, "unavailable");
-		fprintf(f, "| %s | %s | %s |\n", nm ? nm->str : "?", isa ? isa->str : "",
+		const struct ynode *isa16 = yt_get(k, "isa_bf16");
+		int other = isa16 && isa && strcmp(isa16->str, isa->str);
+		fprintf(f, "| %s | %s%s%s%s | %s |\n", nm ? nm->str : "?", isa ? isa->str : "",
+			other ? " (bf16: " : "", other ? isa16->str : "", other ? ")" : "",
 			un ? un->str : info ? info->str : "");
 	}
 	fputc('\n', f);
