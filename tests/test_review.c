@@ -112,11 +112,32 @@ Test(review, missing_optional_columns_still_plot, .timeout = 60)
 	free(out);
 }
 
+/* A manifest's kernel entry with its bf16 path on another ISA (as on a
+ * CPU with AMX): rewritten in place. */
+static void manifest_kernel_on_amx(const char *out)
+{
+	char path[300], *text, *at, *fixed;
+	const char *from = "{name: naive, isa: compiler}", *to = "{name: naive, isa: avx512, isa_bf16: amx}";
+
+	snprintf(path, sizeof path, "%s/manifest.yaml", out);
+	text = read_text(path);
+	at = text ? strstr(text, from) : NULL;
+	cr_assert_not_null(at, "%s", text);
+	fixed = calloc(1, strlen(text) + strlen(to));
+	memcpy(fixed, text, (size_t)(at - text));
+	strcat(fixed, to);
+	strcat(fixed, at + strlen(from));
+	write_text(path, fixed);
+	free(fixed);
+	free(text);
+}
+
 Test(review, report_holds_the_tables, .timeout = 60)
 {
 	char out[256], path[300], *md;
 
 	run_review(temp_dir(), out);
+	manifest_kernel_on_amx(out);
 	char *argv[] = { "sabench", "report", out, NULL };
 	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
 	snprintf(path, sizeof path, "%s/report.md", out);
@@ -131,6 +152,8 @@ Test(review, report_holds_the_tables, .timeout = 60)
 	cr_assert(strstr(md, "| window(size=8) | `window: {size: 8}` |"));
 	cr_assert(strstr(md, "## Best kernel per pattern (n = 100)"));
 	cr_assert(strstr(md, "## Skipped or failed cells\n\nNone."));
+	cr_assert(strstr(md, "| naive | avx512 (bf16: amx) |"), "%s", md);
+	cr_assert(strstr(md, "| masked | compiler |"), "%s", md);
 	free(md);
 }
 
