@@ -88,7 +88,7 @@ static const struct column columns[] = {
 	{ "kv_gbs", COL_OPT, F(kv_gbs), 1, "GB/s", "decode: K/V bytes read / time_median_s" },
 	{ "probe_gbs", COL_OPT, F(probe_gbs), 1, "GB/s", "decode: STREAM read over a buffer of the cache's K/V size, median of runs in the same timing rounds as the kernel" },
 	{ "pct_bw", COL_OPT, F(pct_bw), 1, "%", "decode: kv_gbs / probe_gbs, the read bandwidth the kernel reached of what the host gave in the same rounds" },
-	{ "pct_peak", COL_OPT, F(pct_peak), 1, "%", "gflops over the FMA peak `sabench machine` measured for this thread count and ISA" },
+	{ "pct_peak", COL_OPT, F(pct_peak), 1, "%", "gflops over the peak `sabench machine` measured for this thread count and the path the cell ran (fp32 FMA, or the bf16 dot products of amx and avx512bf16)" },
 	{ "peak_rss_bytes", COL_BYTES, F(peak_rss_bytes), 1, "B", "resident peak: inputs, G-set, outputs and this kernel's workspace" },
 	{ "max_abs_err", COL_NUM, F(max_abs_err), 1, "", "largest abs(out - oracle) over checked rows" },
 	{ "nmse", COL_NUM, F(nmse), 1, "", "sum (out - oracle)^2 / sum oracle^2" },
