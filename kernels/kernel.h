@@ -101,7 +101,9 @@ struct kern_desc {
 	/* what the manifest should know (library, core); NULL when nothing */
 	const char *(*info)(void);
 	int simd;                               /* runs the ISA micro-kernels */
-	int bf16_simd;                          /* and bf16's (bf16.h), not widened */
+	int bf16_simd;                          /* bf16 products on the CPU's bf16
+						 * instructions (bf16.h's, or a
+						 * library's), not widened */
 	int decode;                             /* reads K/V through a cache */
 };
 

@@ -251,6 +251,7 @@ const struct kern_desc kern_onednn = {
 	.cost = gemm_cost,                      /* 4 d per computed S entry */
 	.info = onednn_info,                    /* version and implementations */
 	.simd = 1,                              /* exp2 per ISA; matmul is oneDNN's */
+	.bf16_simd = 1,                         /* oneDNN picks AMX / AVX512-BF16 itself */
 };
 
 #else /* no oneDNN */
