@@ -53,7 +53,7 @@ static const struct column columns[] = {
 	{ "kv_dtype", COL_STR, F(kv_dtype), 0, "", "decode: cache element type (f32, f16, bf16); empty in prefill" },
 	{ "decode_steps", COL_LL, F(decode_steps), 0, "tokens", "decode: tokens appended and attended per timed run; 0 in prefill" },
 	{ "kv_layout_note", COL_STR, F(kv_note), 0, "", "why a bounded layout was not used, or empty" },
-	{ "isa", COL_STR, F(isa), 0, "", "instruction set of the kernel's micro-kernels: amx, avx512bf16 (bf16 cells of tiled and ranges), avx512, avx2, portable, or compiler (plain C)" },
+	{ "isa", COL_STR, F(isa), 0, "", "instruction set of the kernel's micro-kernels: amx, avx512bf16 (bf16 cells of tiled, ranges and onednn), avx512, avx2, portable, or compiler (plain C)" },
 	{ "nnz", COL_LL, F(nnz), 0, "pairs", "|G| summed over rows, per head" },
 	{ "density", COL_NUM, F(density), 0, "", "nnz / nnz of dense with the same causality" },
 	{ "row_min", COL_LL, F(row_min), 0, "keys", "smallest |G_i|" },
