@@ -5,7 +5,7 @@
  *   - a query tile's pairs qt2[c / 2][q]: Q^T, two channels of query q
  *     in one 32-bit word (even channel in the low half), unscaled;
  *   - the head's K rows kp[j][c], ldk = dpad bf16 apart, and V^T
- *     vt[c][j], ldv bf16 apart (struct kv_pack, made once per run);
+ *     vt[c][j], ldv bf16 apart (struct kv_pack, made in every run);
  *   - a chunk's probabilities in pairs p2[j / 2][q] (P rounded to bf16,
  *     two keys of query q in one word).
  * dpad is head_dim rounded up to 32 (an AMX tile row); the padding, and
