@@ -29,7 +29,7 @@ CFLAGS_ALL  := $(CFLAGS_BASE) -DSABENCH_GIT='"$(GIT)"' -DSABENCH_VERSION='"$(VER
 LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) $(DNNL_LIBS) -lyaml -lpapi -lsde -lm -lpthread $(LDLIBS)
 
 PATTERN_SRC := $(wildcard patterns/*.c)
-KERNEL_SRC  := $(wildcard kernels/*.c)
+KERNEL_SRC  := $(wildcard kernels/*.c kernels/isa/*.c)
 SELECT_SRC  := $(wildcard select/*.c)
 HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c harness/*/*.c))
 TEST_SRC    := $(filter-out tests/failalloc.c,$(wildcard tests/*.c))
@@ -179,7 +179,7 @@ FUZZ_BUILD  := build/fuzz
 FUZZ_CC     := clang
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -march=native -Wall -Wno-unknown-pragmas \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRC    := $(PATTERN_SRC) $(SELECT_SRC) $(filter-out kernels/peak.c,$(KERNEL_SRC)) harness/err.c \
+FUZZ_SRC    := $(PATTERN_SRC) $(SELECT_SRC) $(filter-out kernels/isa/peak.c,$(KERNEL_SRC)) harness/err.c \
                harness/npy.c $(wildcard harness/config/*.c) harness/run/counters.c \
                $(wildcard harness/inputs/*.c)
 FUZZ_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRC))

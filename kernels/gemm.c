@@ -8,7 +8,7 @@
 
 #include "gemm.h"
 #include "rowwise.h"
-#include "simd.h"
+#include "isa/simd.h"
 
 #define GEMM_KEYS 64             /* key granularity of the runs */
 #define GEMM_MIN_ROWS 64

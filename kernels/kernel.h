@@ -14,7 +14,7 @@
 
 #include "../patterns/gset.h"
 #include "score.h"
-#include "simd.h"
+#include "isa/simd.h"
 
 /* Per-thread work tallies that kernels keep once per row or tile (never per
  * element); the harness publishes their sums as PAPI software events. */

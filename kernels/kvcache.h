@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "kernel.h"
-#include "simd.h"
+#include "isa/simd.h"
 
 #define KV_PAGE_ROWS 64         /* rows per page of the paged layout */
 

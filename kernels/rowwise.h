@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "kernel.h"
-#include "simd.h"
+#include "isa/simd.h"
 
 #define ROW_CHUNK 64
 

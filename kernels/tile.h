@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "bf16.h"
+#include "isa/bf16.h"
 #include "kernel.h"
-#include "simd.h"
+#include "isa/simd.h"
 
 _Static_assert(TILE_Q == 64 && TILE_K == 64, "tile masks are 64-bit words");
 

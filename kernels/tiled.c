@@ -4,8 +4,8 @@
  * prepare. Each query tile is packed once, transposed and pre-scaled by
  * log2(e)/sqrt(d), so the running max, exp2 and row sums are lane-wise;
  * K and V are read in place (GQA without copies). The per-ISA
- * micro-kernels live in simd_*.c. On the dense pattern this is
- * FlashAttention on the CPU. */
+ * micro-kernels live in isa/simd_*.c (isa/bf16*.c for bf16). On the
+ * dense pattern this is FlashAttention on the CPU. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #define SABENCH_SELECT_H
 
 #include "../kernels/kernel.h"
-#include "../kernels/simd.h"
+#include "../kernels/isa/simd.h"
 
 /* What a selector reads: the cell's problem and, when the kind needs
  * queries before the cell's first (SnapKV's window in decode), n_hist

@@ -11,10 +11,10 @@
 #include "../harness/config/experiment.h"
 #include "../harness/config/plan.h"
 #include "../harness/run/runner.h"
-#include "../kernels/bf16.h"
+#include "../kernels/isa/bf16.h"
 #include "../kernels/gemm.h"
 #include "../kernels/kvcache.h"
-#include "../kernels/simd.h"
+#include "../kernels/isa/simd.h"
 #include "helpers.h"
 
 /* Rounding to bf16 as the bf16 paths do it, checked by what it must be:

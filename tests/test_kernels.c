@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../harness/run/runner.h"
-#include "../kernels/simd.h"
+#include "../kernels/isa/simd.h"
 #include "helpers.h"
 
 struct edge_case {

@@ -11,7 +11,7 @@
 #include "../harness/config/experiment.h"
 #include "../harness/config/plan.h"
 #include "../harness/run/runner.h"
-#include "../kernels/simd.h"
+#include "../kernels/isa/simd.h"
 #include "helpers.h"
 
 Test(score, alibi_slopes_follow_the_paper)

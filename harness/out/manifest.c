@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "../../kernels/kvcache.h"
-#include "../../kernels/simd.h"
+#include "../../kernels/isa/simd.h"
 #include "manifest.h"
 
 #ifndef SABENCH_GIT

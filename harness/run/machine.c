@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../kernels/peak.h"
+#include "../../kernels/isa/peak.h"
 #include "../config/ytree.h"
 #include "../out/manifest.h"
 #include "machine.h"

@@ -6,7 +6,7 @@
 #ifndef SABENCH_MACHINE_H
 #define SABENCH_MACHINE_H
 
-#include "../../kernels/simd.h"
+#include "../../kernels/isa/simd.h"
 #include "../err.h"
 
 #define MACHINE_MAX_THREADS 256

@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "../../kernels/kvcache.h"
-#include "../../kernels/peak.h"
-#include "../../kernels/simd.h"
+#include "../../kernels/isa/peak.h"
+#include "../../kernels/isa/simd.h"
 #include "../../select/select.h"
 #include "../config/plan.h"
 #include "../npy.h"

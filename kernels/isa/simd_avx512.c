@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "kernel.h"
+#include "../kernel.h"
 #include "simd.h"
 
 #define V 4                     /* zmm vectors per 64 queries */

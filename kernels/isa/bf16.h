@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel.h"
+#include "../kernel.h"
 
 #define BF16_PAD 32             /* dpad: head_dim rounded up to this */
 

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "kvcache.h"
+#include "../kvcache.h"
 #include "simd.h"
 
 static void qk_portable(const float *qt, const float *k, int nk, int d, float *s,

@@ -9,7 +9,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "kernel.h"
+#include "../kernel.h"
 #include "simd.h"
 
 #define H 4                     /* ymm vectors per half tile (32 queries) */
