@@ -99,6 +99,25 @@ static void sweep_memory(struct machine_peaks *mp, int t, float *a, float *b,
 	}
 }
 
+/* "threads t: fma avx512 .., avx2 ..; bf16 amx ..; triad .., read ..": the
+ * ISAs measured here only (the others are 0 in the file). */
+static void progress_line(const struct machine_peaks *mp, int t, char *line, size_t len)
+{
+	static const char *const what[KERN_ISA_COUNT] = {
+		[KERN_AVX2] = "fma", [KERN_AVX512] = "fma", [KERN_AVX512BF16] = "bf16",
+		[KERN_AMX] = "bf16",
+	};
+	size_t at = (size_t)snprintf(line, len, "threads %d:", t);
+
+	for (int isa = KERN_ISA_COUNT - 1; isa > KERN_PORTABLE && at < len; isa--)
+		if (mp->fma[isa][t] > 0)
+			at += (size_t)snprintf(line + at, len - at, " %s %s %.1f GFLOP/s,", what[isa],
+					       kern_isa_name((enum kern_isa)isa), mp->fma[isa][t]);
+	if (at < len)
+		snprintf(line + at, len - at, " triad %.1f GB/s, read %.1f GB/s", mp->triad[t],
+			 mp->read[t]);
+}
+
 int machine_measure(struct machine_peaks *mp, int max_threads, int quick,
 		    void (*progress)(const char *line), struct err *e)
 {
@@ -131,11 +150,7 @@ int machine_measure(struct machine_peaks *mp, int max_threads, int quick,
 			if (!kern_isa_unsupported((enum kern_isa)isa))
 				mp->fma[isa][t] = best_fma((enum kern_isa)isa, t, ef);
 		sweep_memory(mp, t, a, b, c, ef);
-		snprintf(line, sizeof line,
-			 "threads %d: fma avx512 %.1f GFLOP/s, avx2 %.1f GFLOP/s; bf16 amx %.1f GFLOP/s, "
-			 "avx512bf16 %.1f GFLOP/s; triad %.1f GB/s, read %.1f GB/s",
-			 t, mp->fma[KERN_AVX512][t], mp->fma[KERN_AVX2][t], mp->fma[KERN_AMX][t],
-			 mp->fma[KERN_AVX512BF16][t], mp->triad[t], mp->read[t]);
+		progress_line(mp, t, line, sizeof line);
 		if (progress)
 			progress(line);
 	}
