@@ -1,6 +1,7 @@
 /* main.c - the sabench command line: a table of subcommands, argument
  * parsing and the only place that prints. Exit status: 0 success, 1 a run
  * failed (a cell failed, interrupted, I/O), 2 usage or input error. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -216,6 +217,8 @@ static int cmd_patterns(int argc, char **argv)
 		[PAT_INT_LIST] = "int list", [PAT_ROWS] = "rows", [PAT_FILE] = "file",
 		[PAT_CHOICE] = "word",
 	};
+	static_assert(sizeof type_names / sizeof *type_names == PAT_TYPE_COUNT,
+		      "type_names: one per enum pat_type");
 
 	(void)argv;
 	if (argc != 1)
@@ -492,6 +495,8 @@ static int cmd_inputs(int argc, char **argv)
 	static const char *type_names[] = {
 		[INP_INT] = "int", [INP_FLOAT] = "real", [INP_WORDS] = "names", [INP_PATH] = "file",
 	};
+	static_assert(sizeof type_names / sizeof *type_names == INP_TYPE_COUNT,
+		      "type_names: one per enum inp_type");
 
 	(void)argv;
 	if (argc != 1)

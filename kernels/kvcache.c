@@ -1,20 +1,25 @@
 /* kvcache.c - cache layouts and K/V element types for decoding. The scalar
  * f16 and bf16 conversions are written out (round to nearest even; not
  * every compiler has _Float16); the ISA paths widen with F16C / AVX-512. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "kvcache.h"
 
-const char *const kv_layout_names[KV_LAYOUT_COUNT] = {
+const char *const kv_layout_names[] = {
 	[KV_FULL] = "full", [KV_RING] = "ring", [KV_SINK_RING] = "sink_ring",
-	[KV_PAGED] = "paged",
+	[KV_PAGED] = "paged", NULL,
 };
+static_assert(sizeof kv_layout_names / sizeof *kv_layout_names == KV_LAYOUT_COUNT + 1,
+	      "kv_layout_names: one per enum kv_layout, then NULL");
 
-const char *const kv_dtype_names[KV_DTYPE_COUNT] = {
-	[KV_F32] = "f32", [KV_F16] = "f16", [KV_BF16] = "bf16",
+const char *const kv_dtype_names[] = {
+	[KV_F32] = "f32", [KV_F16] = "f16", [KV_BF16] = "bf16", NULL,
 };
+static_assert(sizeof kv_dtype_names / sizeof *kv_dtype_names == KV_DTYPE_COUNT + 1,
+	      "kv_dtype_names: one per enum kv_dtype, then NULL");
 
 int kv_dtype_size(enum kv_dtype t)
 {

@@ -22,8 +22,10 @@ struct kv_cache {
 	void *k, *v;            /* rows x d elements each */
 };
 
-extern const char *const kv_layout_names[KV_LAYOUT_COUNT];
-extern const char *const kv_dtype_names[KV_DTYPE_COUNT];
+/* Names by enum, each list NULL-ended (KV_LAYOUT_COUNT + 1 entries: the
+ * experiment's vocabulary of kv_layout and kv_dtype). */
+extern const char *const kv_layout_names[];
+extern const char *const kv_dtype_names[];
 
 /* Bytes of one element of dtype. */
 int kv_dtype_size(enum kv_dtype t);

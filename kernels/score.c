@@ -1,5 +1,6 @@
 /* score.c - the score functions' tables: ALiBi's slopes, T5's buckets,
  * and the per-head bias over every offset i - j of a problem. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,13 +9,15 @@
 #include "score.h"
 #include "../patterns/pattern.h"
 
-static const char *const kind_names[SCORE_KIND_COUNT] = {
+static const char *const kind_names[] = {
 	[SCORE_PLAIN] = "plain",
 	[SCORE_SCALE] = "scale",
 	[SCORE_ALIBI] = "alibi",
 	[SCORE_SOFTCAP] = "softcap",
 	[SCORE_RELATIVE_BIAS] = "relative_bias",
 };
+static_assert(sizeof kind_names / sizeof *kind_names == SCORE_KIND_COUNT,
+	      "kind_names: one per enum score_kind");
 
 const char *score_kind_name(enum score_kind k)
 {

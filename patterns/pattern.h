@@ -19,6 +19,8 @@ enum pat_type {
 	PAT_FILE,       /* a file's integer array, loaded by the harness */
 	PAT_CHOICE,     /* one word of the parameter's choices, stored as its index */
 };
+/* Outside the enum so that switches over a type need no case for it. */
+#define PAT_TYPE_COUNT (PAT_CHOICE + 1)
 
 struct pat_param {
 	const char *name;       /* key in YAML and in labels */

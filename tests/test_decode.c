@@ -293,8 +293,7 @@ Test(decode, f16_round_trips_and_every_isa_widens_f16_and_bf16_exactly)
 	 * weighed by 1 into zeros comes out as stored (80 and 16 channels
 	 * take the vector and tail paths) */
 	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
-		const struct simd_ops *ops = isa == KERN_PORTABLE ? &simd_portable :
-					     isa == KERN_AVX2 ? &simd_avx2 : &simd_avx512;
+		const struct simd_ops *ops = kern_simd_of((enum kern_isa)isa);
 		if (kern_isa_unsupported((enum kern_isa)isa))
 			continue;
 		for (int t = KV_F16; t <= KV_BF16; t++)

@@ -247,7 +247,7 @@ Test(inputs, npy_round_trip_with_numpy)
 		free(err);
 	}
 	/* the dumped tensors are the files' first 40 tokens, f16 widened
-	 * exactly; the dumped G of head 0 is its window of 2 */
+	 * exactly; the dumped G holds every head's: head h its window of h + 2 */
 	snprintf(script, sizeof script,
 		 "import numpy as np, csv\n"
 		 "d = \"%s\"\n"
@@ -259,9 +259,11 @@ Test(inputs, npy_round_trip_with_numpy)
 		 "assert (np.load(d + \"/dump/\" + r[\"k\"]) == k[:, :, :40]).all()\n"
 		 "assert (np.load(d + \"/dump/\" + r[\"v\"]) == v[:, :, :40]).all()\n"
 		 "ip = np.load(d + \"/dump/\" + r[\"indptr\"]); ix = np.load(d + \"/dump/\" + r[\"indices\"])\n"
-		 "assert ip.dtype == np.int64 and ix.dtype == np.int32\n"
-		 "want = [j for i in range(40) for j in range(max(0, i - 1), i + 1)]\n"
-		 "assert list(ix) == want, list(ix)[:10]\n"
+		 "assert ip.dtype == np.int64 and ix.dtype == np.int32 and ip.shape == (4, 41), ip.shape\n"
+		 "assert r[\"layouts\"] == \"4\" and r[\"layout_of\"] == \"h\", r\n"
+		 "for h in range(4):\n"
+		 "    want = [j for i in range(40) for j in range(max(0, i - h - 1), i + 1)]\n"
+		 "    assert list(ix[ip[h, 0]:ip[h, -1]]) == want, (h, list(ix[ip[h, 0]:ip[h, -1]])[:10])\n"
 		 "res = list(csv.DictReader(open(d + \"/out/results.csv\")))\n"
 		 "assert all(x[\"verified\"] == \"yes\" for x in res), res\n"
 		 "assert all(x[\"heads\"] == \"4\" and x[\"kv_heads\"] == \"2\" and x[\"head_dim\"] == \"16\" for x in res)\n",
@@ -281,9 +283,71 @@ Test(inputs, npy_round_trip_with_numpy)
 		free(err);
 		snprintf(path, sizeof path, "%s/results.csv", out);
 		csv_load(&t, path);
-		cr_assert_str_eq(csv_get(&t, 0, "nnz"), "79", "a window of 2 over 40 rows");
+		cr_assert_str_eq(csv_get(&t, 0, "nnz"), "135",
+				 "every head's window read back: (79 + 117 + 154 + 190) / 4 pairs a head");
 		csv_free(&t);
 	}
+}
+
+/* A G that differs by head (content-selected, GQA) dumps every head's
+ * layout; numpy over each head's dumped G gives that head's dumped output,
+ * and the dump read back through csr (with the dumped tensors as npy
+ * inputs) gives the same outputs for every head. */
+Test(inputs, a_per_head_dump_reads_back_exactly_through_csr)
+{
+	const char *dir = temp_dir();
+	char script[4096], exp[300], out[300], d1[300], d2[300];
+	char *err = NULL;
+
+	cr_assert(python_ok("import numpy"), "python3-numpy is needed (make test installs it)");
+	snprintf(d1, sizeof d1, "%s/d1", dir);
+	snprintf(d2, sizeof d2, "%s/d2", dir);
+	snprintf(exp, sizeof exp, "%s/vs.yaml", dir);
+	snprintf(out, sizeof out, "%s/vs", dir);
+	write_text(exp, "name: vs\nshape: {heads: 4, kv_heads: 2, head_dim: 16, threads: 2}\n"
+		   "sweep: {seq_len: [150]}\ninputs: [synthetic]\npatterns:\n"
+		   "  - vertical_slash: {last_q: 16, verticals: 9, slashes: 7, sink_keys: 2, local_offsets: 3}\n"
+		   "kernels: [tiled]\nrun: {repeats: 1, min_time_ms: 0}\n");
+	{
+		char *argv[] = { "sabench", "run", exp, "-o", out, "--dump", d1, NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+		free(err);
+	}
+	snprintf(exp, sizeof exp, "%s/back.yaml", dir);
+	snprintf(out, sizeof out, "%s/back", dir);
+	write_text(exp, "name: back\nshape: {threads: 2}\nsweep: {seq_len: [150]}\n"
+		   "inputs:\n  - npy: {q: d1/g00000_q.npy, k: d1/g00000_k.npy, v: d1/g00000_v.npy}\n"
+		   "patterns:\n  - csr: {indptr: d1/g00000_indptr.npy, indices: d1/g00000_indices.npy}\n"
+		   "kernels: [tiled]\nrun: {repeats: 1, min_time_ms: 0}\n");
+	{
+		char *argv[] = { "sabench", "run", exp, "-o", out, "--dump", d2, NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+		free(err);
+	}
+	snprintf(script, sizeof script,
+		 "import numpy as np, csv\n"
+		 "d = \"%s\"\n"
+		 "def cell(x):\n"
+		 "    r = list(csv.DictReader(open(d + \"/\" + x + \"/index.csv\")))[0]\n"
+		 "    return {k: (np.load(d + \"/\" + x + \"/\" + f) if f.endswith(\".npy\") else f) for k, f in r.items()}\n"
+		 "a, b = cell(\"d1\"), cell(\"d2\")\n"
+		 "assert a[\"layouts\"] == b[\"layouts\"] == \"4\", (a[\"layouts\"], b[\"layouts\"])\n"
+		 "assert a[\"indptr\"].shape == (4, 151) and (a[\"indptr\"] == b[\"indptr\"]).all()\n"
+		 "assert (a[\"indices\"] == b[\"indices\"]).all()\n"
+		 "q, k, v, ip, ix = (a[x].astype(np.float64) if x in \"qkv\" else a[x] for x in (\"q\", \"k\", \"v\", \"indptr\", \"indices\"))\n"
+		 "heads = [list(ix[ip[h, 0]:ip[h, -1]]) for h in range(4)]\n"
+		 "assert any(heads[h] != heads[0] for h in range(1, 4)), \"the heads should select differently\"\n"
+		 "for h in range(4):\n"
+		 "    err = 0.0\n"
+		 "    for i in range(150):\n"
+		 "        js = ix[ip[h, i]:ip[h, i + 1]]\n"
+		 "        s = q[0, h, i] @ k[0, h // 2, js].T / 4.0\n"
+		 "        p = np.exp(s - s.max()); p /= p.sum()\n"
+		 "        err = max(err, np.abs(p @ v[0, h // 2, js] - a[\"out\"][0, h, i]).max())\n"
+		 "    assert err < 1e-4, (h, err)\n"
+		 "    assert np.abs(a[\"out\"][0, h] - b[\"out\"][0, h]).max() < 1e-5, h\n",
+		 dir);
+	cr_assert(python_ok(script), "numpy disagrees with the per-head dump");
 }
 
 Test(inputs, every_kernel_agrees_on_a_csr_g)

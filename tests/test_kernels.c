@@ -180,7 +180,6 @@ Test(kernels, ranges_walks_shared_runs_together_and_scattered_rows_alone)
  * edge blocks, leaving the destination's other entries alone. */
 Test(kernels, transpose_packs_and_writes_back_every_shape)
 {
-	const struct simd_ops *paths[KERN_ISA_COUNT] = { &simd_portable, &simd_avx2, &simd_avx512 };
 	int shapes[][2] = { { 64, 64 }, { 37, 80 }, { 5, 3 }, { 64, 128 }, { 1, 1 }, { 17, 33 } };
 
 	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
@@ -195,11 +194,11 @@ Test(kernels, transpose_packs_and_writes_back_every_shape)
 				src[i] = 0.5f * (float)i;
 			for (long i = 0; i < cols * ldd; i++)
 				dst[i] = -7.0f;
-			paths[isa]->transpose(src, lds, dst, ldd, rows, cols, 2.0f);
+			kern_simd_of((enum kern_isa)isa)->transpose(src, lds, dst, ldd, rows, cols, 2.0f);
 			for (int c = 0; c < cols; c++)
 				for (long i = 0; i < ldd; i++)
 					cr_assert_eq(dst[c * ldd + i], i < rows ? 2.0f * src[i * lds + c] : -7.0f,
-						     "%s %dx%d at (%d, %ld)", paths[isa]->name, rows, cols, c, i);
+						     "%s %dx%d at (%d, %ld)", kern_simd_of((enum kern_isa)isa)->name, rows, cols, c, i);
 			free(src);
 			free(dst);
 		}

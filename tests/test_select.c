@@ -14,10 +14,6 @@
 #include "../select/select.h"
 #include "helpers.h"
 
-static const struct simd_ops *const isa_ops[KERN_ISA_COUNT] = {
-	[KERN_PORTABLE] = &simd_portable, [KERN_AVX2] = &simd_avx2, [KERN_AVX512] = &simd_avx512,
-};
-
 /* A problem over seeded inputs with the history rows the kind reads. */
 struct sel_fx {
 	struct problem p;
@@ -128,7 +124,7 @@ Test(select, fast_paths_equal_the_scalar_reference)
 			for (int t = 1; t <= 2; t++) {
 				struct gset g = { 0 };
 				char what[200];
-				sfx_select(&f, 0, isa_ops[isa], t, &g);
+				sfx_select(&f, 0, kern_simd_of((enum kern_isa)isa), t, &g);
 				snprintf(what, sizeof what, "%s on %s, %d threads", cases[c].spec,
 					 kern_isa_name((enum kern_isa)isa), t);
 				assert_same_g(&ref, &g, what);

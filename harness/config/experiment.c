@@ -1,6 +1,7 @@
 /* experiment.c - experiment files: YAML (through ytree) to a validated
  * struct experiment. Every key is checked; every error names the file,
  * line and column and nothing runs. Pattern parameter lists sweep. */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -10,12 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../kernels/kvcache.h"
 #include "../npy.h"
 #include "../run/counters.h"
 #include "experiment.h"
 #include "ytree.h"
 
-const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
+const struct exp_field_desc exp_fields[] = {
 	[EXP_SEQ_LEN]  = { "seq_len", 1, 1 << 30, "sequence length n (keys)" },
 	[EXP_HEAD_DIM] = { "head_dim", 1, 4096, "head dimension d" },
 	[EXP_BATCH]    = { "batch", 1, 1 << 20, "sequences per run" },
@@ -32,19 +34,28 @@ const struct exp_field_desc exp_fields[EXP_FIELD_COUNT] = {
 			"{relative_bias: {buckets, max_distance, seed}}" },
 };
 
-static const char *const mode_values[] = { "prefill", "decode", NULL };
-static const char *const layout_values[] = { "full", "ring", "sink_ring", "paged", NULL };
-static const char *const kv_dtype_values[] = { "f32", "f16", "bf16", NULL };
+static_assert(sizeof exp_fields / sizeof *exp_fields == EXP_FIELD_COUNT,
+	      "exp_fields: one per enum exp_field");
+
+static const char *const mode_values[] = {
+	[EXP_PREFILL] = "prefill", [EXP_DECODE] = "decode", NULL,
+};
+static_assert(sizeof mode_values / sizeof *mode_values == EXP_MODE_COUNT + 1,
+	      "mode_values: one per enum exp_mode, then NULL");
+
+static const char *const dtype_names[] = { [EXP_F32] = "f32", [EXP_BF16] = "bf16", NULL };
+static_assert(sizeof dtype_names / sizeof *dtype_names == EXP_DTYPE_COUNT + 1,
+	      "dtype_names: one per enum exp_dtype, then NULL");
 
 const char *const *exp_field_values(enum exp_field f)
 {
-	return f == EXP_MODE ? mode_values : f == EXP_KV_LAYOUT ? layout_values :
-	       f == EXP_KV_DTYPE ? kv_dtype_values : NULL;
+	return f == EXP_MODE ? mode_values : f == EXP_KV_LAYOUT ? kv_layout_names :
+	       f == EXP_KV_DTYPE ? kv_dtype_names : NULL;
 }
 
 const char *exp_dtype_name(long long dtype)
 {
-	return dtype == EXP_BF16 ? "bf16" : "f32";
+	return dtype >= 0 && dtype < EXP_DTYPE_COUNT ? dtype_names[dtype] : "?";
 }
 
 /* Index of s in a NULL-terminated list, or -1. */
@@ -251,8 +262,8 @@ static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
 	s = want_scalar(c, n, d->name, "a type name");
 	if (!s)
 		return -1;
-	if (strcmp(s, "f32") == 0 || strcmp(s, "bf16") == 0) {
-		*out = strcmp(s, "f32") == 0 ? EXP_F32 : EXP_BF16;
+	if (value_index(dtype_names, s) >= 0) {
+		*out = value_index(dtype_names, s);
 		return 0;
 	}
 	if (!strcmp(s, "f16") || !strcmp(s, "f64"))
@@ -262,11 +273,13 @@ static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
 
 /* ---- score: a shape field whose values are score functions ---- */
 
-static const char *const score_params[SCORE_KIND_COUNT][4] = {
+static const char *const score_params[][4] = {
 	[SCORE_SCALE] = { "value", NULL },
 	[SCORE_SOFTCAP] = { "cap", NULL },
 	[SCORE_RELATIVE_BIAS] = { "buckets", "max_distance", "seed", NULL },
 };
+static_assert(sizeof score_params / sizeof *score_params == SCORE_KIND_COUNT,
+	      "score_params: one per enum score_kind");
 
 /* How many values param node v gives (a list sweeps), and the i-th. */
 static size_t param_count(const struct ynode *v)

@@ -27,11 +27,11 @@ enum exp_field {
 	EXP_FIELD_COUNT
 };
 
-enum exp_dtype { EXP_F32, EXP_BF16 };
+enum exp_dtype { EXP_F32, EXP_BF16, EXP_DTYPE_COUNT };
 
 /* "f32" or "bf16". */
 const char *exp_dtype_name(long long dtype);
-enum exp_mode { EXP_PREFILL, EXP_DECODE };
+enum exp_mode { EXP_PREFILL, EXP_DECODE, EXP_MODE_COUNT };
 #define EXP_KV_AUTO 100         /* kv_layout: the pattern's bounded layout */
 
 /* Names of the string-valued fields' values, by field; NULL-terminated. */
@@ -43,7 +43,7 @@ struct exp_field_desc {
 	const char *doc;        /* for --help and the README */
 };
 
-extern const struct exp_field_desc exp_fields[EXP_FIELD_COUNT];
+extern const struct exp_field_desc exp_fields[];
 
 struct exp_axis {
 	long long *v;           /* values, in file order */

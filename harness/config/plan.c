@@ -1,6 +1,7 @@
 /* plan.c - the experiment grid: every combination of the shape axes, each
  * pattern variant and each kernel, in an order that runs small sequences
  * first and keeps the kernels of one group together. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +10,13 @@
 #include "plan.h"
 
 /* Axis order of the grid, outermost first. */
-static const enum exp_field grid_order[EXP_FIELD_COUNT] = {
+static const enum exp_field grid_order[] = {
 	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
 	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_KV_LAYOUT,
 	EXP_KV_DTYPE, EXP_THREADS,
 };
+static_assert(sizeof grid_order / sizeof *grid_order == EXP_FIELD_COUNT,
+	      "grid_order: every enum exp_field once");
 
 void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 	      size_t len)

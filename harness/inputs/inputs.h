@@ -19,6 +19,8 @@ enum inp_type {
 	INP_WORDS,      /* a list of words from the parameter's vocabulary */
 	INP_PATH,       /* a file, relative to the experiment file */
 };
+/* Outside the enum so that switches over a type need no case for it. */
+#define INP_TYPE_COUNT (INP_PATH + 1)
 
 struct inp_param {
 	const char *name;               /* key in YAML and in labels */

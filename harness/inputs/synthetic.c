@@ -17,6 +17,7 @@
  * set per query from the expected partition function of the positional
  * and noise parts, so that sinks, verticals and the needle each take their
  * stated share of the query's attention mass whatever i and n are. */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ static const char *const head_type_names[] = {
 	[VERTICAL_SLASH] = "vertical_slash", [RETRIEVAL] = "retrieval",
 	[DIFFUSE] = "diffuse", NULL,
 };
+static_assert(sizeof head_type_names / sizeof *head_type_names == HEAD_TYPES + 1,
+	      "head_type_names: one per enum head_type, then NULL");
 
 static const int default_heads[] = {
 	SINK_LOCAL, LOCAL, VERTICAL_SLASH, RETRIEVAL, DIFFUSE, -1
@@ -59,13 +62,14 @@ struct type_desc {
 	int retrieval;          /* takes retrieval_mass */
 };
 
-static const struct type_desc types[HEAD_TYPES] = {
+static const struct type_desc types[] = {
 	[SINK_LOCAL]     = { 6.0, 1.0,   1, { 0 },          24.0, 1.0, 1.0, 0, 0 },
 	[LOCAL]          = { 8.0, 0.25,  1, { 0 },          40.0, 1.0, 0.0, 0, 0 },
 	[VERTICAL_SLASH] = { 9.0, 0.125, 4, { 0, 1, 2, 8 }, 24.0, 1.0, 0.2, 1, 0 },
 	[RETRIEVAL]      = { 3.0, 1.0,   1, { 0 },          16.0, 1.0, 0.0, 0, 1 },
 	[DIFFUSE]        = { 0.0, 1.0,   1, { 0 },           0.0, 0.3, 0.0, 0, 0 },
 };
+static_assert(sizeof types / sizeof *types == HEAD_TYPES, "types: one per enum head_type");
 
 static const struct inp_param synthetic_params[] = {
 	[SYN_SEED] = { "seed", INP_INT, 0, -1, -1, 9007199254740991.0, NULL, NULL,

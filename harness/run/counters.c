@@ -3,6 +3,7 @@
  * with PAPI's SDE library), checking event names, probing what this
  * machine can count, the default set and `sabench counters`. The per-thread
  * event sets of a run are in ctr_team.c. */
+#include <assert.h>
 #include <papi.h>
 #include <pthread.h>
 #include <sde_lib.h>
@@ -31,6 +32,8 @@ static const size_t sde_field[] = {
 	offsetof(struct kern_tally, tiles_full),
 	offsetof(struct kern_tally, tiles_partial),
 };
+static_assert(sizeof sde_field / sizeof *sde_field == sizeof ctr_sde_names / sizeof *ctr_sde_names,
+	      "sde_field: one field per event of ctr_sde_names");
 
 static struct {
 	int state;              /* 0 not tried, 1 ready, -1 failed */

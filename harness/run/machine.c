@@ -5,6 +5,7 @@
  * host the best sweep is the ceiling). The quick mode (a first `make run`
  * without results/machine.yaml) takes the best of three FMA tries and five
  * sweeps of 64 MiB arrays: a few seconds, and a lower bound. */
+#include <assert.h>
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
@@ -103,10 +104,12 @@ static void sweep_memory(struct machine_peaks *mp, int t, float *a, float *b,
  * ISAs measured here only (the others are 0 in the file). */
 static void progress_line(const struct machine_peaks *mp, int t, char *line, size_t len)
 {
-	static const char *const what[KERN_ISA_COUNT] = {
+	static const char *const what[] = {
+		[KERN_PORTABLE] = NULL, /* no ceiling loop: plain C */
 		[KERN_AVX2] = "fma", [KERN_AVX512] = "fma", [KERN_AVX512BF16] = "bf16",
 		[KERN_AMX] = "bf16",
 	};
+	static_assert(sizeof what / sizeof *what == KERN_ISA_COUNT, "what: one per enum kern_isa");
 	size_t at = (size_t)snprintf(line, len, "threads %d:", t);
 
 	for (int isa = KERN_ISA_COUNT - 1; isa > KERN_PORTABLE && at < len; isa--)

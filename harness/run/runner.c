@@ -628,6 +628,45 @@ static int measure_quality(struct run_state *st, struct group *gr, struct err *e
 	return write_quality(st, gr, e);
 }
 
+/* Every layout of g as CSR, the shape the csr pattern reads: indptr
+ * [layouts][n_q + 1] of offsets into one indices array (layout l's row r
+ * is indices[indptr[l][r] : indptr[l][r + 1]]). Both malloc'ed, owned by
+ * the caller; 0, or -1 when out of memory. */
+static int dump_csr(const struct gset *g, int64_t **indptr, int32_t **indices)
+{
+	size_t rows = (size_t)g->n_q + 1;
+	int64_t *ptr = malloc((size_t)g->n_layouts * rows * sizeof *ptr), base = 0;
+	int32_t *all = malloc(((size_t)g->st.nnz_layouts + 1) * sizeof *all);
+
+	if (!ptr || !all)
+		goto fail;
+	for (int l = 0; l < g->n_layouts; l++) {
+		int64_t *lp;
+		int32_t *li;
+		if (gset_csr(g, l, &lp, &li))
+			goto fail;
+		for (size_t r = 0; r < rows; r++)
+			ptr[(size_t)l * rows + r] = base + lp[r];
+		memcpy(all + base, li, (size_t)lp[g->n_q] * sizeof *li);
+		base += lp[g->n_q];
+		free(lp);
+		free(li);
+	}
+	*indptr = ptr;
+	*indices = all;
+	return 0;
+fail:
+	free(ptr);
+	free(all);
+	return -1;
+}
+
+/* How the dump's G layouts map to (sequence b, head h), for index.csv. */
+static const char *dump_layout_rule(const struct gset *g)
+{
+	return g->n_layouts == 1 ? "all" : g->layout_heads ? "b*heads+h" : "h";
+}
+
 /* Writes dump files of the group and its cells when small enough. */
 static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 		      struct err *e)
@@ -640,8 +679,8 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	int64_t *indptr;
 	int32_t *indices;
 	FILE *idx;
-	size_t nnz_sh[1], ptr_sh[1];
-	int rc = 0;
+	size_t nnz_sh[1], ptr_sh[2];
+	int layouts = gr->g.n_layouts, rc = 0;
 
 	if (bytes > st->x->run.dump_limit_mb * 1048576.0)
 		return 0;
@@ -652,12 +691,15 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	rc |= npy_write(path, "<f4", ks, 4, gr->k, 4, e);
 	snprintf(path, sizeof path, "%s/%s_v.npy", dir, name);
 	rc |= npy_write(path, "<f4", ks, 4, gr->v, 4, e);
-	if (gset_csr(&gr->g, 0, &indptr, &indices))
+	if (dump_csr(&gr->g, &indptr, &indices))
 		return err_set(e, "out of memory dumping the G-set");
-	ptr_sh[0] = (size_t)gr->g.n_q + 1;
-	nnz_sh[0] = (size_t)indptr[gr->g.n_q];
+	/* one layout: [n_q + 1]; more: [layouts, n_q + 1] */
+	ptr_sh[0] = (size_t)layouts;
+	ptr_sh[1] = (size_t)gr->g.n_q + 1;
+	nnz_sh[0] = (size_t)indptr[(size_t)layouts * ptr_sh[1] - 1];
 	snprintf(path, sizeof path, "%s/%s_indptr.npy", dir, name);
-	rc |= npy_write(path, "<i8", ptr_sh, 1, indptr, 8, e);
+	rc |= npy_write(path, "<i8", layouts > 1 ? ptr_sh : ptr_sh + 1, layouts > 1 ? 2 : 1,
+			indptr, 8, e);
 	snprintf(path, sizeof path, "%s/%s_indices.npy", dir, name);
 	rc |= npy_write(path, "<i4", nnz_sh, 1, indices, 4, e);
 	free(indptr);
@@ -667,15 +709,16 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	if (!idx)
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	if (ftell(idx) == 0)
-		fputs("cell,q,k,v,indptr,indices,out\n", idx);
+		fputs("cell,q,k,v,indptr,indices,out,layouts,layout_of\n", idx);
 	for (int i = 0; i < gr->n; i++) {
 		const struct slot *s = &gr->s[i];
 		if (!s->prepared)
 			continue;
 		snprintf(path, sizeof path, "%s/c%05zu_out.npy", dir, s->c->index);
 		rc |= npy_write(path, "<f4", qs, 4, s->o, 4, e);
-		fprintf(idx, "%s,%s_q.npy,%s_k.npy,%s_v.npy,%s_indptr.npy,%s_indices.npy,c%05zu_out.npy\n",
-			s->c->key, name, name, name, name, name, s->c->index);
+		fprintf(idx, "%s,%s_q.npy,%s_k.npy,%s_v.npy,%s_indptr.npy,%s_indices.npy,c%05zu_out.npy,%d,%s\n",
+			s->c->key, name, name, name, name, name, s->c->index, layouts,
+			dump_layout_rule(&gr->g));
 	}
 	if (fclose(idx))
 		rc = err_set(e, "cannot write '%s/index.csv'", dir);

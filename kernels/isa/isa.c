@@ -1,6 +1,7 @@
 /* isa.c - choosing the instruction-set path once: the best the CPU offers,
  * or the one SABENCH_ISA names (tests force every path the machine can
  * run). An ISA the CPU (or the OS) lacks is refused, never emulated. */
+#include <assert.h>
 #include <cpuid.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "bf16.h"
 #include "simd.h"
 
-static const char *const isa_names[KERN_ISA_COUNT] = {
+static const char *const isa_names[] = {
 	[KERN_PORTABLE] = "portable",
 	[KERN_AVX2] = "avx2",
 	[KERN_AVX512] = "avx512",
@@ -21,7 +22,7 @@ static const char *const isa_names[KERN_ISA_COUNT] = {
 	[KERN_AMX] = "amx",
 };
 
-static const struct simd_ops *const isa_ops[KERN_ISA_COUNT] = {
+static const struct simd_ops *const isa_ops[] = {
 	[KERN_PORTABLE] = &simd_portable,
 	[KERN_AVX2] = &simd_avx2,
 	[KERN_AVX512] = &simd_avx512,
@@ -29,13 +30,20 @@ static const struct simd_ops *const isa_ops[KERN_ISA_COUNT] = {
 	[KERN_AMX] = &simd_avx512,
 };
 
-static const struct bf16_ops *const isa_bf16[KERN_ISA_COUNT] = {
+static const struct bf16_ops *const isa_bf16[] = {
 	[KERN_PORTABLE] = &bf16_portable,
 	[KERN_AVX2] = NULL,                     /* widened to fp32 */
 	[KERN_AVX512] = NULL,                   /* widened to fp32 */
 	[KERN_AVX512BF16] = &bf16_avx512bf16,
 	[KERN_AMX] = &bf16_amx,
 };
+
+/* Sized by their initialisers, so an ISA added to the enum without its
+ * entries stops the build instead of leaving a NULL for the machines that
+ * have it. */
+static_assert(sizeof isa_names / sizeof *isa_names == KERN_ISA_COUNT, "isa_names: one per enum kern_isa");
+static_assert(sizeof isa_ops / sizeof *isa_ops == KERN_ISA_COUNT, "isa_ops: one per enum kern_isa");
+static_assert(sizeof isa_bf16 / sizeof *isa_bf16 == KERN_ISA_COUNT, "isa_bf16: one per enum kern_isa");
 
 static const struct bf16_ops *forced_bf16;
 
@@ -124,14 +132,24 @@ enum kern_isa kern_isa_of(int bf16)
 	return !bf16 && isa > KERN_AVX512 ? KERN_AVX512 : isa;
 }
 
+const struct simd_ops *kern_simd_of(enum kern_isa isa)
+{
+	return isa_ops[isa];
+}
+
+const struct bf16_ops *kern_bf16_of(enum kern_isa isa)
+{
+	return isa_bf16[isa];
+}
+
 const struct simd_ops *kern_simd(void)
 {
-	return isa_ops[kern_isa()];
+	return kern_simd_of(kern_isa());
 }
 
 const struct bf16_ops *kern_bf16(void)
 {
-	return forced_bf16 ? forced_bf16 : isa_bf16[kern_isa()];
+	return forced_bf16 ? forced_bf16 : kern_bf16_of(kern_isa());
 }
 
 void kern_bf16_test_force(const struct bf16_ops *ops)

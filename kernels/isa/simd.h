@@ -76,11 +76,16 @@ enum kern_isa kern_isa(void);
 
 /* Its fp32 micro-kernels and name. */
 const struct simd_ops *kern_simd(void);
+/* The fp32 micro-kernels of any path, whether or not this CPU runs it (the
+ * one table: tests loop over it, never over a copy). */
+const struct simd_ops *kern_simd_of(enum kern_isa isa);
 const char *kern_isa_name(enum kern_isa isa);
 
 /* Its bf16 micro-kernels, or NULL where bf16 is widened to fp32 (avx2,
  * avx512: no bf16 arithmetic). */
 const struct bf16_ops *kern_bf16(void);
+/* The bf16 micro-kernels of any path (NULL where it widens to fp32). */
+const struct bf16_ops *kern_bf16_of(enum kern_isa isa);
 
 /* The path a cell of dtype bf16 (or not) reports and is measured against
  * (the isa column, pct_peak): kern_isa(), but fp32 work on the bf16 ISAs
