@@ -1,7 +1,8 @@
 # common.gp - what every sabench plot shares. Input variables: csv (a
 # results.csv) and outdir (where PNG and SVG go). Reads, with awk, the
 # distinct pattern labels (one colour each), kernels (one marker each) and
-# facets (threads x head_dim, one panel each), in file order.
+# facets (threads x head_dim, and the axes moved out of the legend; one
+# panel each), in file order.
 if (!exists("csv") || !exists("outdir")) {
     print "usage: gnuplot -e \"csv='RESULTS/results.csv'; outdir='RESULTS/plots'\" plots/NAME.gp"
     exit status 2
@@ -33,29 +34,57 @@ cmd = distinct(C_LABEL)
 NP = nlines(cmd)
 array PAT[NP]
 do for [i=1:NP] { PAT[i] = line_of(cmd, i) }
-# The kernel axis (one marker each): the kernel, joined by "/" with each
-# of these shape columns that varies within the run, so that a series
-# never joins rows that differ in more than seq_len (decode runs sweep
-# kv_dtype and kv_layout; runs with several inputs join their label).
-# KX is its awk expression.
-KX = sprintf("$%d", C_KERNEL)
+# The shape columns that vary within the run (decode runs sweep kv_dtype
+# and kv_layout; runs with several inputs join their label): each is
+# either in the kernel axis of the legend or splits the panels, so that a
+# series never joins rows that differ in more than seq_len.
+VARYING = ""
 do for [v in "inputs score kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
     cv = col(v)
-    if (cv > 0) { if (nlines(distinct(cv)) > 1) { KX = KX.sprintf(" \"/\" $%d", cv) } }
+    if (cv > 0) { if (nlines(distinct(cv)) > 1) { VARYING = VARYING." ".v } }
+}
+# The kernel axis (one marker each): the kernel, joined by "/" with each
+# varying column not in FAXES. KX is its awk expression, NK its values.
+in_list(w, list) = strstrt(" ".list." ", " ".w." ") > 0
+kx_from(i) = i > words(VARYING) ? "" : \
+    (in_list(word(VARYING, i), FAXES) ? "" : sprintf(" \"/\" $%d", col(word(VARYING, i)))).kx_from(i + 1)
+kernel_axis(unused) = sprintf("$%d", C_KERNEL).kx_from(1)
+count_of(expr) = nlines(sprintf("awk -F, 'NR>1 {k=%s; if (!s[k]++) print k}' '%s'", expr, csv))
+FAXES = ""
+KX = kernel_axis(0)
+NK = count_of(KX)
+# A panel holds about eight series at most: while it would hold more, the
+# first varying column still in the legend (inputs, in most runs) splits
+# the panels instead.
+MAX_SERIES = 8
+do for [w=1:words(VARYING)] {
+    if (NP * NK > MAX_SERIES) {
+        FAXES = FAXES." ".word(VARYING, w)
+        KX = kernel_axis(0)
+        NK = count_of(KX)
+    }
 }
 cmd = sprintf("awk -F, 'NR>1 {k=%s; if (!s[k]++) print k}' '%s'", KX, csv)
-NK = nlines(cmd)
 array KER[NK]
 do for [i=1:NK] { KER[i] = line_of(cmd, i) }
-cmd = distinct2(C_THREADS, C_HDIM)
+# The facet axis: threads x head_dim x the columns of FAXES; FX is the awk
+# expression of a facet's title, which names it.
+FX = sprintf("\"threads \" $%d \", head_dim \" $%d", C_THREADS, C_HDIM)
+do for [v in FAXES] { FX = FX.sprintf(" \", %s \" $%d", v, col(v)) }
+cmd = sprintf("awk -F, 'NR>1 {k=%s; if (!s[k]++) print k}' '%s'", FX, csv)
 NF = nlines(cmd)
+array FACET[NF]
 array FT[NF]
 array FD[NF]
+facet_value(f, c) = system(sprintf("awk -F, 'NR>1 && (%s)==\"%s\" {print $%d; exit}' '%s'", FX, FACET[f], c, csv))
 do for [i=1:NF] {
-    s = line_of(cmd, i)
-    FT[i] = s[1:strstrt(s, "|") - 1]
-    FD[i] = s[strstrt(s, "|") + 1:]
+    FACET[i] = line_of(cmd, i)
+    FT[i] = facet_value(i, C_THREADS)
+    FD[i] = facet_value(i, C_HDIM)
 }
+# Panels in rows of at most three (two for four panels): FR x FC.
+FC = NF <= 3 ? NF : (NF == 4 ? 2 : 3)
+FR = int(ceil(NF * 1.0 / FC))
 if (NP == 0 || NK == 0) {
     print sprintf("sabench plots: '%s' has no rows", csv)
     exit status 2
@@ -63,14 +92,14 @@ if (NP == 0 || NK == 0) {
 
 # The rows of pattern i, kernel j in facet f, as a data source; with
 # timed = 1 only rows that were timed (skipped and failed ones have no time).
-sel(i, j, f, timed) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s%s)' '%s'", \
-    C_LABEL, PAT[i], KX, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], \
+sel(i, j, f, timed) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && (%s)==\"%s\"%s)' '%s'", \
+    C_LABEL, PAT[i], KX, KER[j], FX, FACET[f], \
     timed ? sprintf(" && $%d!=\"\"", C_TIME) : "", csv)
 # Same, for the rows of a pattern alone (kernel-independent quantities).
-sel_pat(i, f) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s)' '%s'", \
-    C_LABEL, PAT[i], KX, KER[1], C_THREADS, FT[f], C_HDIM, FD[f], csv)
+sel_pat(i, f) = sprintf("< awk -F, 'NR==1 || ($%d==\"%s\" && (%s)==\"%s\" && (%s)==\"%s\")' '%s'", \
+    C_LABEL, PAT[i], KX, KER[1], FX, FACET[f], csv)
 series(i, j) = sprintf("%s, %s", PAT[i], KER[j])
-facet(f) = sprintf("threads %s, head_dim %s", FT[f], FD[f])
+facet(f) = FACET[f]
 
 # Colour per pattern, marker per kernel: the same in every picture. 24
 # colours; past them a pattern's series take the next markers, so no two
@@ -98,8 +127,8 @@ KEYROW = 15
 
 # Growth exponent b of time ~ n^b for pattern i, kernel j, facet f: least
 # squares on log-log (about 1 for windows, 2 for dense); 0 with < 2 points.
-slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s && $%d!=\"\" {x=log($%d); y=log($%d); n++; sx+=x; sy+=y; sxx+=x*x; sxy+=x*y} END {d=n*sxx-sx*sx; print (n>1 && d>0) ? (n*sxy-sx*sy)/d : 0}' '%s'", \
-    C_LABEL, PAT[i], KX, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_TIME, col("seq_len"), C_TIME, csv)))
+slope(i, j, f) = real(system(sprintf("awk -F, 'NR>1 && $%d==\"%s\" && (%s)==\"%s\" && (%s)==\"%s\" && $%d!=\"\" {x=log($%d); y=log($%d); n++; sx+=x; sy+=y; sxx+=x*x; sxy+=x*y} END {d=n*sxx-sx*sx; print (n>1 && d>0) ? (n*sxy-sx*sy)/d : 0}' '%s'", \
+    C_LABEL, PAT[i], KX, KER[j], FX, FACET[f], C_TIME, col("seq_len"), C_TIME, csv)))
 
 # Peak GFLOP/s for t threads from a machine.yaml (0 when absent).
 machine_value(key, t) = exists("machine") ? real(system(sprintf("awk -F'[{},:]' '/threads: %s,/ {for (i=1;i<=NF;i++) if ($i ~ /%s/) {print $(i+1)+0; exit}}' '%s' 2>/dev/null | head -1", t, key, machine))) : 0

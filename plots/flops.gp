@@ -1,20 +1,20 @@
 # flops.gp - top left: useful FLOPs per pattern (solid) and what each
 # kernel executes (dashed) vs seq_len; top right: the waste factor,
-# executed over useful; bottom row: achieved useful GFLOP/s, one panel per
-# threads x head_dim. FLOP counts do not depend on threads: the top row
+# executed over useful; below: achieved useful GFLOP/s, one panel per
+# facet (threads x head_dim, and inputs where they would crowd it). FLOP counts do not depend on threads: the top row
 # shows the first facet. Writes flops.png and flops.svg.
 load system("dirname '".ARG0."'")."/common.gp"
 @SEQ_X
 
-NC = NF < 2 ? 2 : NF
+NC = FC < 2 ? 2 : FC
 W = 560 * NC + 80
 KR = key_rows(NP * NK, 560)
 KR1 = key_rows(NP + NP * NK, 560)
-H = 2 * 420 + (KR1 > KR ? KR1 : KR) * 2 * KEYROW
+H = (1 + FR) * (420 + (KR1 > KR ? KR1 : KR) * KEYROW)
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/flops.%s", outdir, fmt)
-    set multiplot layout 2, NC title "FLOPs: useful (4 head_dim |G|) against executed, and the rate achieved"
+    set multiplot layout 1 + FR, NC title "FLOPs: useful (4 head_dim |G|) against executed, and the rate achieved"
     set grid xtics ytics lc "#dddddd"
     set key below left Left reverse maxrows (KR1 > KR ? KR1 : KR) width -2
     set logscale x 2

@@ -1,19 +1,19 @@
 # latency.gp - median time vs seq_len, log-log, one line per pattern x
 # kernel, bars from the fastest to the 90th-percentile repetition, the
 # fitted growth exponent of each line in its legend (time ~ n^b); one panel
-# per threads x head_dim. Writes latency.png and latency.svg.
+# per facet (threads x head_dim, and inputs where they would crowd it). Writes latency.png and latency.svg.
 load system("dirname '".ARG0."'")."/common.gp"
 @SEQ_X
 C_MIN = col("time_min_s")
 C_P90 = col("time_p90_s")
 
-W = 560 * NF + 80
+W = 560 * FC + 80
 KR = key_rows(NP * NK, 560)
-H = 480 + KR * KEYROW
+H = FR * (480 + KR * KEYROW) + 30
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/latency.%s", outdir, fmt)
-    set multiplot layout 1, NF title "Latency: median time per forward pass (bars: min to p90)"
+    set multiplot layout FR, FC title "Latency: median time per forward pass (bars: min to p90)"
     set logscale x 2
     set logscale y 10
     set format y "%g"

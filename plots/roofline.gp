@@ -15,13 +15,13 @@ C_INT = col("intensity")
 XMAX = real(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_INT, C_INT, csv)))
 set xrange [0.05 : (XMAX > 1 ? XMAX * 4 : 4)]
 set samples 400
-W = 560 * NF + 80
+W = 560 * FC + 80
 KR = key_rows(NP * NK, 560)
-H = 520 + KR * KEYROW
+H = FR * (520 + KR * KEYROW) + 30
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/roofline.%s", outdir, fmt)
-    set multiplot layout 1, NF title "Roofline: useful GFLOP/s against intensity (FLOP per compulsory byte)"
+    set multiplot layout FR, FC title "Roofline: useful GFLOP/s against intensity (FLOP per compulsory byte)"
     set logscale xy 10
     set format x "%g"
     set format y "%g"

@@ -9,23 +9,23 @@ C_N = col("seq_len")
 C_PAT = col("pattern")
 NMAX = int(system(sprintf("awk -F, 'NR>1 && $%d+0>m {m=$%d+0} END {print m+0}' '%s'", C_N, C_N, csv)))
 # "density speedup" of pattern i, kernel j at n = NMAX, facet f, against the dense row of the same kernel
-pts(i, j, f) = sprintf("< awk -F, -v OFS=, 'NR==FNR { if (FNR>1 && $%d==\"dense\" && $%d!=\"\") t[(%s) \"|\" $%d \"|\" $%d \"|\" $%d]=$%d; next } FNR>1 && $%d==\"%s\" && (%s)==\"%s\" && $%d==%s && $%d==%s && $%d==%d && $%d!=\"\" && ((%s) \"|\" $%d \"|\" $%d \"|\" $%d) in t {print $%d, t[(%s) \"|\" $%d \"|\" $%d \"|\" $%d] / $%d}' '%s' '%s'", \
-    C_PAT, C_TIME, KX, C_N, C_THREADS, C_HDIM, C_TIME, \
-    C_LABEL, PAT[i], KX, KER[j], C_THREADS, FT[f], C_HDIM, FD[f], C_N, NMAX, C_TIME, \
-    KX, C_N, C_THREADS, C_HDIM, C_DENS, KX, C_N, C_THREADS, C_HDIM, C_TIME, csv, csv)
+pts(i, j, f) = sprintf("< awk -F, -v OFS=, 'NR==FNR { if (FNR>1 && $%d==\"dense\" && $%d!=\"\") t[(%s) \"|\" (%s) \"|\" $%d]=$%d; next } FNR>1 && $%d==\"%s\" && (%s)==\"%s\" && (%s)==\"%s\" && $%d==%d && $%d!=\"\" && ((%s) \"|\" (%s) \"|\" $%d) in t {print $%d, t[(%s) \"|\" (%s) \"|\" $%d] / $%d}' '%s' '%s'", \
+    C_PAT, C_TIME, KX, FX, C_N, C_TIME, \
+    C_LABEL, PAT[i], KX, KER[j], FX, FACET[f], C_N, NMAX, C_TIME, \
+    KX, FX, C_N, C_DENS, KX, FX, C_N, C_TIME, csv, csv)
 HAS_DENSE = int(system(sprintf("awk -F, 'NR>1 && $%d==\"dense\" {n++} END {print n+0}' '%s'", C_PAT, csv)))
 if (HAS_DENSE == 0) {
     print "sabench plots: speedup.gp left out: no dense pattern in this run to compare with"
     exit
 }
 set datafile nocolumnheaders
-W = 560 * NF + 80
+W = 560 * FC + 80
 KR = key_rows(NP * NK, 560)
-H = 520 + KR * KEYROW
+H = FR * (520 + KR * KEYROW) + 30
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, H font ",10" noenhanced } else { set terminal svg size W, H font ",10" noenhanced dynamic }
     set output sprintf("%s/speedup.%s", outdir, fmt)
-    set multiplot layout 1, NF title sprintf("Speed-up over dense at n = %d (same kernel; line: ideal 1 / density)", NMAX)
+    set multiplot layout FR, FC title sprintf("Speed-up over dense at n = %d (same kernel; line: ideal 1 / density)", NMAX)
     set logscale xy 10
     set format x "%g"
     set format y "%g"

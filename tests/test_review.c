@@ -449,3 +449,81 @@ Test(review, pct_peak_uses_the_ceiling_of_the_rows_path, .timeout = 120)
 	}
 	csv_free(&t);
 }
+
+/* The report's tables show each axis that varies in the run and only
+ * those: with gaussian and synthetic inputs a row names its inputs (the
+ * default run's "dense | naive | 1 | 64" rows twice, told apart), and
+ * threads and head_dim, fixed here, take no column. */
+Test(review, report_rows_name_every_axis_that_varies, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], *md, *table, *end;
+	char *err = NULL;
+
+	snprintf(exp, sizeof exp, "%s/two.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "name: two\nshape: {heads: 2, head_dim: 16, threads: 1}\nsweep: {seq_len: [64]}\n"
+		   "inputs: [gaussian, synthetic]\npatterns: [dense, {window: {size: 8}}]\n"
+		   "kernels: [naive]\nrun: {warmup: 0, repeats: 1, min_time_ms: 0}\n");
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	free(err);
+	char *rep[] = { "sabench", "report", out, NULL };
+	cr_assert_eq(run_bin(rep, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	md = read_text(path);
+	cr_assert_not_null(md);
+	table = strstr(md, "## Results at n = 64\n\n");
+	cr_assert_not_null(table, "%s", md);
+	end = strstr(table + 3, "\n## ");
+	cr_assert_not_null(end);
+	*end = 0;
+	cr_assert(strstr(table, "| pattern | kernel | inputs | median (ms) |"), "%s", table);
+	cr_assert_null(strstr(table, "threads"), "threads does not vary: %s", table);
+	cr_assert_null(strstr(table, "head_dim"), "head_dim does not vary: %s", table);
+	cr_assert(strstr(table, "| dense | naive | gaussian | "), "%s", table);
+	cr_assert(strstr(table, "| dense | naive | synthetic | "), "%s", table);
+	/* each window row is measured against the dense row of its own inputs */
+	cr_assert(strstr(table, "| window(size=8) | naive | synthetic | "), "%s", table);
+	*end = '\n';
+	cr_assert(strstr(md, "| pattern | inputs | best kernel |"), "%s", md);
+	free(md);
+}
+
+/* A picture whose panel would hold more than about eight series splits
+ * its panels by the first varying axis instead (inputs): 3 patterns x 2
+ * kernels x 2 inputs are 12 series in one panel, 6 in each of two. */
+Test(review, crowded_panels_split_by_inputs, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char csv[300], gp[300], cmd[1200], buf[512] = "";
+	FILE *f, *p;
+	size_t got;
+
+	if (!has_gnuplot())
+		cr_skip_test("gnuplot is not installed");
+	snprintf(csv, sizeof csv, "%s/results.csv", dir);
+	f = fopen(csv, "w");
+	cr_assert_not_null(f);
+	fputs("pattern_label,kernel,inputs,threads,head_dim,seq_len,time_median_s\n", f);
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 2; j++)
+			for (int k = 0; k < 2; k++)
+				fprintf(f, "p%d,k%d,%s,1,16,64,0.001\n", i, j, k ? "synthetic" : "gaussian");
+	fclose(f);
+	snprintf(gp, sizeof gp, "%s/probe.gp", dir);
+	f = fopen(gp, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "load '%s/common.gp'\nprint sprintf('NK %%d NF %%d', NK, NF)\n"
+		"do for [f=1:NF] { print facet(f) }\n", root_path("plots"));
+	fclose(f);
+	snprintf(cmd, sizeof cmd, "gnuplot -e \"csv='%s'; outdir='%s'\" '%s' 2>&1", csv, dir, gp);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	got = fread(buf, 1, sizeof buf - 1, p);
+	buf[got] = 0;
+	cr_assert_eq(pclose(p), 0, "%s", buf);
+	cr_assert(strstr(buf, "NK 2 NF 2\n"), "%s", buf);
+	cr_assert(strstr(buf, "threads 1, head_dim 16, inputs gaussian\n"), "%s", buf);
+	cr_assert(strstr(buf, "threads 1, head_dim 16, inputs synthetic\n"), "%s", buf);
+}

@@ -17,14 +17,38 @@
 #include "report.h"
 #include "results.h"
 
+/* The axes besides pattern, kernel and seq_len that tell cells apart: a
+ * table that mixes cells shows each one that varies in the run, and only
+ * those (results.csv's names, as headers). */
+static const char *const axis_names[] = {
+	"inputs", "score", "dtype", "mode", "kv_layout", "kv_dtype", "decode_steps",
+	"threads", "head_dim", "batch", "heads", "kv_heads", "causal",
+};
+#define N_AXES (sizeof axis_names / sizeof *axis_names)
+
 /* Column numbers of the fields the report reads. */
 struct cols {
 	int cell, pattern, label, kernel, n, threads, d, batch, heads, kvh, causal;
 	int median, gflops, kv, cv, verified, status, pct, density, nnz, inputs;
+	int axis[N_AXES];       /* column of each axis_names entry, or -1 */
+	int varies[N_AXES];     /* 1: the axis takes more than one value */
 };
+
+/* 1 when column col holds more than one value over t's rows. */
+static int column_varies(const struct res_table *t, int col)
+{
+	for (size_t i = 1; col >= 0 && i < t->nrow; i++)
+		if (strcmp(res_table_get(t, i, col), res_table_get(t, 0, col)))
+			return 1;
+	return 0;
+}
 
 static void find_cols(const struct res_table *t, struct cols *c)
 {
+	for (size_t a = 0; a < N_AXES; a++) {
+		c->axis[a] = res_table_col(t, axis_names[a]);
+		c->varies[a] = column_varies(t, c->axis[a]);
+	}
 	c->cell = res_table_col(t, "cell");
 	c->pattern = res_table_col(t, "pattern");
 	c->label = res_table_col(t, "pattern_label");
@@ -50,16 +74,40 @@ static void find_cols(const struct res_table *t, struct cols *c)
 
 #define GET(t, i, col) res_table_get((t), (i), (col))
 
-/* 1 when rows i and j differ only in pattern (same kernel and shape). */
+/* 1 when rows i and j differ only in pattern (and kernel unless
+ * same_kernel): the same seq_len and the same value of every axis. */
 static int same_shape(const struct res_table *t, const struct cols *c, size_t i,
 		      size_t j, int same_kernel)
 {
-	int cols[] = { c->n, c->threads, c->d, c->batch, c->heads, c->kvh, c->causal, c->inputs };
-
-	for (size_t k = 0; k < sizeof cols / sizeof *cols; k++)
-		if (strcmp(GET(t, i, cols[k]), GET(t, j, cols[k])))
+	if (strcmp(GET(t, i, c->n), GET(t, j, c->n)))
+		return 0;
+	for (size_t a = 0; a < N_AXES; a++)
+		if (strcmp(GET(t, i, c->axis[a]), GET(t, j, c->axis[a])))
 			return 0;
 	return !same_kernel || !strcmp(GET(t, i, c->kernel), GET(t, j, c->kernel));
+}
+
+/* The header cells of the varying axes: " inputs | threads |". */
+static void axis_header(FILE *f, const struct cols *c)
+{
+	for (size_t a = 0; a < N_AXES; a++)
+		if (c->varies[a])
+			fprintf(f, " %s |", axis_names[a]);
+}
+
+static void axis_rule(FILE *f, const struct cols *c)
+{
+	for (size_t a = 0; a < N_AXES; a++)
+		if (c->varies[a])
+			fputs("---|", f);
+}
+
+/* Row i's values of the varying axes. */
+static void axis_cells(FILE *f, const struct res_table *t, const struct cols *c, size_t i)
+{
+	for (size_t a = 0; a < N_AXES; a++)
+		if (c->varies[a])
+			fprintf(f, " %s |", GET(t, i, c->axis[a]));
 }
 
 /* The dense row matching row i (same kernel and shape), or -1. */
@@ -178,8 +226,11 @@ static void write_tables(FILE *f, const struct res_table *t, const struct cols *
 
 	for (size_t k = 0; k < nn; k++) {
 		fprintf(f, "## Results at n = %ld\n\n", ns[k]);
-		fputs("| pattern | kernel | threads | head_dim | median (ms) | GFLOP/s | % of peak | speed-up over dense | KV cache | KV saving over dense | verified |\n", f);
-		fputs("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
+		fputs("| pattern | kernel |", f);
+		axis_header(f, c);
+		fputs(" median (ms) | GFLOP/s | % of peak | speed-up over dense | KV cache | KV saving over dense | verified |\n|---|---|", f);
+		axis_rule(f, c);
+		fputs("---:|---:|---:|---:|---:|---:|---|\n", f);
 		for (size_t i = 0; i < t->nrow; i++) {
 			char kvb[32], sp[32] = "", save[32] = "";
 			long dn, dk;
@@ -193,22 +244,22 @@ static void write_tables(FILE *f, const struct res_table *t, const struct cols *
 			if (dk >= 0 && kv > 0)
 				snprintf(save, sizeof save, "%.1fx", atof(GET(t, (size_t)dk, c->kv)) / kv);
 			human_bytes(kv, kvb, sizeof kvb);
+			fprintf(f, "| %s | %s |", GET(t, i, c->label), GET(t, i, c->kernel));
+			axis_cells(f, t, c, i);
 			if (GET(t, i, c->median)[0])
-				fprintf(f, "| %s | %s | %s | %s | %.3f | %.1f | %s | %s | %s | %s | %s |\n",
-					GET(t, i, c->label), GET(t, i, c->kernel), GET(t, i, c->threads),
-					GET(t, i, c->d), med * 1e3, atof(GET(t, i, c->gflops)),
-					GET(t, i, c->pct), sp, kvb, save, GET(t, i, c->verified));
+				fprintf(f, " %.3f | %.1f | %s | %s | %s | %s | %s |\n", med * 1e3,
+					atof(GET(t, i, c->gflops)), GET(t, i, c->pct), sp, kvb, save,
+					GET(t, i, c->verified));
 			else
-				fprintf(f, "| %s | %s | %s | %s | - | - | - | - | %s | %s | %s |\n",
-					GET(t, i, c->label), GET(t, i, c->kernel), GET(t, i, c->threads),
-					GET(t, i, c->d), kvb, save, GET(t, i, c->status));
+				fprintf(f, " - | - | - | - | %s | %s | %s |\n", kvb, save,
+					GET(t, i, c->status));
 		}
 		fputc('\n', f);
 	}
 }
 
-/* For each pattern, threads and head_dim at the largest seq_len: the
- * kernel with the lowest median time. */
+/* For each pattern and value of the varying axes at the largest seq_len:
+ * the kernel with the lowest median time. */
 static void write_best(FILE *f, const struct res_table *t, const struct cols *c)
 {
 	long ns[256];
@@ -217,7 +268,11 @@ static void write_best(FILE *f, const struct res_table *t, const struct cols *c)
 	if (!nn)
 		return;
 	fprintf(f, "## Best kernel per pattern (n = %ld)\n\n", ns[nn - 1]);
-	fputs("| pattern | threads | head_dim | best kernel | median (ms) | next best | its median (ms) |\n|---|---:|---:|---|---:|---|---:|\n", f);
+	fputs("| pattern |", f);
+	axis_header(f, c);
+	fputs(" best kernel | median (ms) | next best | its median (ms) |\n|---|", f);
+	axis_rule(f, c);
+	fputs("---|---:|---|---:|\n", f);
 	for (size_t i = 0; i < t->nrow; i++) {
 		long best = -1, second = -1;
 		int seen = 0;
@@ -241,8 +296,9 @@ static void write_best(FILE *f, const struct res_table *t, const struct cols *c)
 		}
 		if (best < 0)
 			continue;
-		fprintf(f, "| %s | %s | %s | %s | %.3f | %s | ", GET(t, i, c->label),
-			GET(t, i, c->threads), GET(t, i, c->d), GET(t, (size_t)best, c->kernel),
+		fprintf(f, "| %s |", GET(t, i, c->label));
+		axis_cells(f, t, c, i);
+		fprintf(f, " %s | %.3f | %s | ", GET(t, (size_t)best, c->kernel),
 			atof(GET(t, (size_t)best, c->median)) * 1e3,
 			second >= 0 ? GET(t, (size_t)second, c->kernel) : "-");
 		if (second >= 0)
@@ -465,10 +521,6 @@ int report_write(const char *dir, struct err *e)
 	snprintf(path, sizeof path, "%s/results.csv", dir);
 	if (res_table_read(path, &t, e))
 		return -1;
-	if (res_table_series(&t)) {
-		res_table_free(&t);
-		return err_set(e, "out of memory reading '%s'", path);
-	}
 	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
 	if (yt_load_file(path, &m, e)) {
 		res_table_free(&t);
@@ -487,6 +539,14 @@ int report_write(const char *dir, struct err *e)
 	write_machine(f, m);
 	write_tables(f, &t, &c);
 	write_best(f, &t, &c);
+	/* from here on a series is inputs and score joined (pareto's key) */
+	if (res_table_series(&t)) {
+		fclose(f);
+		unlink(tmp);
+		yt_free(m);
+		res_table_free(&t);
+		return err_set(e, "out of memory writing '%s'", path);
+	}
 	review_quality(f, dir, &t, m);
 	write_budget(f, m, &t, &c);
 	write_stacks(f, m, &t, &c);
