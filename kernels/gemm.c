@@ -205,8 +205,7 @@ static void gemm_task(const struct problem *p, const struct gemm_ws *w,
 		for (int i = 0, at = 0; i < runs; at += (int)(hi[i] - lo[i]), i++)
 			row_mod_apply(&rm, NULL, lo[i], sr + at, (int)(hi[i] - lo[i]), w->ops);
 		gemm_mask_row(sr, rg, n, lo, hi, runs);
-		for (long j = 0; j < width; j++)
-			mx = sr[j] > mx ? sr[j] : mx;
+		mx = w->ops->max(sr, (int)width, mx);
 		sum = w->ops->exp2_sum(sr, (int)width, mx == -INFINITY ? 0.0f : mx);
 		inv[r] = sum > 0.0f ? 1.0f / sum : 0.0f;
 		pairs += gset_row_keys(rg, n);

@@ -30,8 +30,7 @@ static inline void row_step(struct row_state *st, float *s, int n, int d,
 {
 	float mx = st->m, safe, alpha;
 
-	for (int i = 0; i < n; i++)
-		mx = s[i] > mx ? s[i] : mx;
+	mx = ops->max(s, n, mx);
 	safe = mx == -INFINITY ? 0.0f : mx;
 	alpha = exp2f(st->m - safe);
 	if (alpha != 1.0f) {

@@ -270,3 +270,30 @@ Test(kernels, every_isa_path_agrees_with_oracle)
 	}
 	unsetenv("SABENCH_ISA");
 }
+
+/* Every ISA's max slot equals the scalar max on every length through its
+ * vector and tail paths, with -inf entries, a NaN passed over, and the
+ * running max m when nothing exceeds it. */
+Test(kernels, every_isa_max_equals_the_scalar_max)
+{
+	float x[100];
+
+	for (int i = 0; i < 100; i++)
+		x[i] = (float)((i * 37) % 101) - 50.0f;
+	x[3] = -INFINITY;
+	x[40] = NAN;
+	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
+		const struct simd_ops *ops = kern_simd_of((enum kern_isa)isa);
+		if (kern_isa_unsupported((enum kern_isa)isa))
+			continue;
+		for (int n = 0; n <= 100; n++)
+			for (int start = 0; start < 3; start++) {
+				float m = start == 0 ? -INFINITY : start == 1 ? 0.0f : 60.0f, want = m;
+				int len = n - start < 0 ? 0 : n - start;
+				for (int i = 0; i < len; i++)
+					want = x[start + i] > want ? x[start + i] : want;
+				cr_assert_eq(ops->max(x + start, len, m), want, "%s n %d from %d, m %g",
+					     ops->name, len, start, m);
+			}
+	}
+}

@@ -17,7 +17,7 @@ Test(tables, every_isa_has_a_name_and_fp32_micro_kernels)
 	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
 		const struct simd_ops *ops = kern_simd_of((enum kern_isa)isa);
 		cr_assert(kern_isa_name((enum kern_isa)isa), "isa %d has no name", isa);
-		cr_assert(ops && ops->qk && ops->transpose && ops->dots_kv,
+		cr_assert(ops && ops->qk && ops->transpose && ops->dots_kv && ops->max,
 			  "isa %s has no fp32 micro-kernels", kern_isa_name((enum kern_isa)isa));
 	}
 	/* the bf16 ISAs are the ones with bf16 arithmetic */

@@ -43,6 +43,8 @@ struct simd_ops {
 	void (*pv)(const float *s, const float *v, int nk, int d, float *ot, int q0, int q1);
 	/* x[i] := exp2(x[i] - m) for i < n (exp2(-inf) = 0); returns the sum */
 	float (*exp2_sum)(float *x, int n, float m);
+	/* the largest of m and x[i] for i < n (a NaN in x is passed over) */
+	float (*max)(const float *x, int n, float m);
 	/* s[i] = q . rows[i] for i < n (rows of d floats) */
 	void (*dots)(const float *q, const float *const *rows, int n, int d, float *s);
 	/* acc[c] += sum_i p[i] rows[i][c] */

@@ -188,6 +188,25 @@ static float exp2_sum_avx2(float *x, int n, float m)
 	return total;
 }
 
+static float max_avx2(const float *x, int n, float m)
+{
+	__m256 a = _mm256_set1_ps(m), b = a;
+	float lane[8];
+	int i = 0;
+
+	/* two chains: vmaxps's latency, not its throughput, bounds one */
+	for (; i + 16 <= n; i += 16) {
+		a = _mm256_max_ps(_mm256_loadu_ps(x + i), a);
+		b = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), b);
+	}
+	_mm256_storeu_ps(lane, _mm256_max_ps(a, b));
+	for (int j = 0; j < 8; j++)
+		m = lane[j] > m ? lane[j] : m;
+	for (; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	return m;
+}
+
 /* Element c of a K/V row stored as t (enum kv_dtype), widened to fp32. */
 static inline float load_kv1(const char *row, int c, int t)
 {
@@ -392,6 +411,7 @@ const struct simd_ops simd_avx2 = {
 	.softmax = softmax_avx2,                /* lane-wise online softmax */
 	.pv = pv_avx2,                          /* 2 channels x 32 queries */
 	.exp2_sum = exp2_sum_avx2,              /* polynomial exp2 */
+	.max = max_avx2,                        /* two chains of 8 lanes */
 	.dots = dots_avx2,                      /* q . k per key */
 	.axpys = axpys_avx2,                    /* 32 channels in registers */
 	.dots_kv = dots_kv_avx2,                /* f16 by F16C, bf16 by shift */

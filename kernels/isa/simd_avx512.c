@@ -282,6 +282,23 @@ static float exp2_sum_avx512(float *x, int n, float m)
 	return _mm512_reduce_add_ps(sum);
 }
 
+static float max_avx512(const float *x, int n, float m)
+{
+	__m512 a = _mm512_set1_ps(m), b = a;
+	int i = 0;
+
+	/* two chains: vmaxps's latency, not its throughput, bounds one */
+	for (; i + 32 <= n; i += 32) {
+		a = _mm512_max_ps(_mm512_loadu_ps(x + i), a);
+		b = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), b);
+	}
+	for (; i < n; i += 16) {
+		__mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+		a = _mm512_mask_max_ps(a, k, _mm512_maskz_loadu_ps(k, x + i), a);
+	}
+	return _mm512_reduce_max_ps(_mm512_max_ps(a, b));
+}
+
 /* Sum of the 16 lanes of each of a, b, c, e, in order, as 4 floats. */
 static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 e)
 {
@@ -440,6 +457,7 @@ const struct simd_ops simd_avx512 = {
 	.softmax = softmax_avx512,              /* lane-wise online softmax */
 	.pv = pv_avx512,                        /* 4 channels x 64 queries */
 	.exp2_sum = exp2_sum_avx512,            /* polynomial exp2 */
+	.max = max_avx512,                      /* two chains of 16 lanes */
 	.dots = dots_avx512,                    /* 4 keys at a time */
 	.axpys = axpys_avx512,                  /* 128 channels in registers */
 	.dots_kv = dots_kv_avx512,              /* f16 by vcvtph2ps, bf16 by shift */

@@ -85,6 +85,13 @@ static float exp2_sum_portable(float *x, int n, float m)
 	return sum;
 }
 
+static float max_portable(const float *x, int n, float m)
+{
+	for (int i = 0; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	return m;
+}
+
 /* Element c of row i: rows[i] when the rows are named by pointer, else
  * the i-th of the rows stored as t (enum kv_dtype) one after another
  * from base, widened to fp32. */
@@ -166,6 +173,7 @@ const struct simd_ops simd_portable = {
 	.softmax = softmax_portable,            /* online softmax step */
 	.pv = pv_portable,                      /* P V into the output tile */
 	.exp2_sum = exp2_sum_portable,          /* libm exp2f */
+	.max = max_portable,                    /* one compare a score */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
 	.dots_kv = dots_kv_portable,            /* widened bit by bit */
