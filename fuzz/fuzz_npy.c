@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	memset(&a, 0, sizeof a);
-	if (npy_parse(copy, size, "<fuzz>", &a, &e) == 0) {
+	if (npy_parse(copy, size, "<fuzz>", &a, NPY_WANT_ANY, &e) == 0) {
 		for (size_t i = 0; i < a.count && i < (1u << 16); i++)
 			sink += npy_get(&a, i);
 		(void)npy_check_finite(&a, "<fuzz>", &e);

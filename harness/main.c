@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -340,10 +341,28 @@ static int print_layout(const struct gset *g, long b)
 	return 0;
 }
 
+/* 0 when a picture can be written at png (in folder dir), else -1 with e
+ * naming png, the user's path. */
+static int png_writable(const char *png, const char *dir, struct err *e)
+{
+	struct stat st;
+
+	if (stat(dir, &st))
+		return err_set(e, "cannot write '%s': %s", png, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(e, "cannot write '%s': '%s' is not a folder", png, dir);
+	if (access(dir, W_OK))
+		return err_set(e, "cannot write '%s': %s", png, strerror(errno));
+	if (stat(png, &st) == 0 && !S_ISREG(st.st_mode))
+		return err_set(e, "cannot write '%s': not a regular file", png);
+	return 0;
+}
+
 /* Renders the mask as a heatmap with gnuplot into png (and its .svg). */
 static int render_png(const struct pattern *p, long n, const char *input, const char *png)
 {
-	char dir[4096], name[256], spec[8192], label[300];
+	char dir[4096], name[256], spec[8192], label[300], scratch[4200];
+	int rc;
 	char *specs[1] = { spec }, *labels[1] = { label };
 	const char *slash = strrchr(png, '/'), *base = slash ? slash + 1 : png;
 	size_t len = strlen(base);
@@ -360,7 +379,11 @@ static int render_png(const struct pattern *p, long n, const char *input, const 
 		fprintf(stderr, "sabench: pattern '%s' is too large to draw\n", p->label);
 		return 1;
 	}
-	if (plot_masks(specs, labels, 1, n, p->causal, input, dir, name, &e))
+	if (png_writable(png, dir, &e) || plot_scratch_open(scratch, sizeof scratch, &e))
+		return fail(1, &e);
+	rc = plot_masks(specs, labels, 1, n, p->causal, input, scratch, dir, name, &e);
+	plot_scratch_close(scratch);
+	if (rc)
 		return fail(1, &e);
 	printf("wrote %s\n", png);
 	return 0;
@@ -536,6 +559,7 @@ static int cmd_attention(int argc, char **argv)
 	const char *use = find_command("attention")->usage, *png = NULL;
 	long n = 256, heads = 0, kvh = 0, d = 64;
 	struct map_shape ms;
+	char scratch[4200];
 	struct exp_input in;
 	struct err e;
 	char dir[4096], name[256];
@@ -585,14 +609,19 @@ static int cmd_attention(int argc, char **argv)
 		 png && strrchr(png, '/') ? png : ".");
 	printf("input %s: %ld heads (%ld K/V), head_dim %ld, n = %ld, dense causal attention\n",
 	       in.label, heads, kvh, d, n);
-	rc = maps_write(&in, &ms, png ? dir : NULL, stdout, &e);
+	scratch[0] = 0;
+	rc = png ? png_writable(png, dir, &e) || plot_scratch_open(scratch, sizeof scratch, &e) : 0;
+	if (!rc)
+		rc = maps_write(&in, &ms, png ? scratch : NULL, stdout, &e);
 	if (!rc && png) {
 		const char *base = strrchr(png, '/') ? strrchr(png, '/') + 1 : png;
 		snprintf(name, sizeof name, "%.*s", (int)strlen(base) - 4, base);
-		rc = plot_attention(dir, name, n, &e);
+		rc = plot_attention(scratch, dir, name, n, &e);
 		if (!rc)
 			printf("wrote %s\n", png);
 	}
+	if (scratch[0])
+		plot_scratch_close(scratch);
 	inp_free(&in);
 	return rc ? fail(1, &e) : 0;
 }
@@ -698,8 +727,9 @@ static void print_compare(const struct compare_result *r, double threshold)
 		printf("only in A: %s\n", r->only_a[i]);
 	for (size_t i = 0; i < r->n_only_b; i++)
 		printf("only in B: %s\n", r->only_b[i]);
-	printf("geometric mean of B/A over %zu cells: %.4f; significantly slower by more than %.3g%%: %zu, faster: %zu\n",
-	       r->n, r->geomean, threshold * 100, slower, faster);
+	if (r->n)
+		printf("geometric mean of B/A over %zu cells: %.4f; significantly slower by more than %.3g%%: %zu, faster: %zu\n",
+		       r->n, r->geomean, threshold * 100, slower, faster);
 	if (r->few_reps)
 		fprintf(stderr, "sabench: warning: some cells have fewer than %d repetitions; the U test means little there (raise run: repeats)\n",
 			COMPARE_MIN_REPS);
@@ -715,7 +745,7 @@ static int cmd_compare(int argc, char **argv)
 	};
 	const char *use = find_command("compare")->usage, *out = NULL;
 	double threshold = 0.05;
-	int c, fail_on_slow = 0, slow = 0;
+	int c, fail_on_slow = 0, slow = 0, status = 0, drawn;
 	struct compare_result r;
 	char dir[4200];
 	struct err e;
@@ -740,14 +770,25 @@ static int cmd_compare(int argc, char **argv)
 		snprintf(dir, sizeof dir, "%s/compare", argv[optind + 1]);
 		out = dir;
 	}
-	if (compare_write_csv(&r, out, &e) || plot_compare(out, &e))
-		fprintf(stderr, "sabench: %s\n", e.msg);
-	else
+	if (compare_write_csv(&r, out, &e)) {
+		status = fail(1, &e);   /* a guard whose output is lost must not pass */
+	} else if (!r.n) {
+		printf("wrote %s/compare.csv\n", out);
+	} else if ((drawn = plot_compare(out, &e)) == PLOT_OK) {
 		printf("wrote %s/compare.csv and compare.png\n", out);
+	} else {
+		printf("wrote %s/compare.csv\n", out);
+		status = fail(drawn == PLOT_NO_GNUPLOT ? 0 : 1, &e);
+	}
 	for (size_t i = 0; i < r.n; i++)
 		slow |= r.row[i].verdict > 0;
+	if (!r.n) {
+		snprintf(e.msg, sizeof e.msg, "no timed cell is in both '%s' and '%s': nothing was compared",
+			 argv[optind], argv[optind + 1]);
+		status = fail(2, &e);
+	}
 	compare_free(&r);
-	return fail_on_slow && slow ? 1 : 0;
+	return status ? status : fail_on_slow && slow ? 1 : 0;
 }
 
 /* ---- merge and slurm ---- */
@@ -822,6 +863,12 @@ static int cmd_slurm(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return usage_error(use, "%s", "slurm takes one experiment file");
+	if (slurm_check_time(so.time))
+		return usage_error(use, "--time must be a SLURM time (minutes, m:s, h:m:s, d-h, d-h:m, d-h:m:s or UNLIMITED), not '%s'",
+				   so.time);
+	if (so.partition && (strlen(so.partition) > 200 || slurm_check_partition(so.partition)))
+		return usage_error(use, "--partition must be SLURM partition names (letters, digits, '_', '-', '.'; commas between), not '%s'",
+				   so.partition);
 	if (exp_load(argv[optind], &x, &e))
 		return fail(2, &e);
 	so.experiment = argv[optind];
@@ -864,8 +911,9 @@ static int cmd_report(int argc, char **argv)
 	if (argc != 2)
 		return usage_error(find_command("report")->usage, "%s",
 				   "report takes one results folder");
+	e.usage = 0;
 	if (report_write(argv[1], &e))
-		return fail(1, &e);
+		return fail(e.usage ? 2 : 1, &e);
 	printf("wrote %s/report.md\n", argv[1]);
 	return 0;
 }

@@ -82,8 +82,12 @@ static const char *dict_value(const char *dict, const char *key)
 
 /* Parses "'<f4'" into a (kind, elem, descr); -1 with e when unsupported. */
 static int parse_descr(const char *v, struct npy_array *a, const char *path,
-		       struct err *e)
+		       enum npy_want want, struct err *e)
 {
+	static const char *const takes[] = {
+		[NPY_WANT_FLOAT] = "float32 or float16", [NPY_WANT_INT] = "int64 or int32",
+		[NPY_WANT_ANY] = "float32, float16, int64 or int32",
+	};
 	char q = *v, d[16];
 	size_t n = 0;
 
@@ -93,14 +97,14 @@ static int parse_descr(const char *v, struct npy_array *a, const char *path,
 		d[n++] = *v;
 	d[n] = 0;
 	snprintf(a->descr, sizeof a->descr, "%s", d);
-	if (!strcmp(d, "<f4") || !strcmp(d, "<f2") || !strcmp(d, "<i4") ||
-	    !strcmp(d, "<i8")) {
+	if ((want & NPY_WANT_FLOAT && (!strcmp(d, "<f4") || !strcmp(d, "<f2"))) ||
+	    (want & NPY_WANT_INT && (!strcmp(d, "<i4") || !strcmp(d, "<i8")))) {
 		a->kind = d[1];
 		a->elem = d[2] - '0';
 		return 0;
 	}
-	return err_set(e, "unsupported dtype '%s' in '%s'; use float32, float16, int32 or int64 (little-endian)",
-		       d, path);
+	return err_set(e, "unsupported dtype '%s' in '%s'; use %s (little-endian)", d, path,
+		       takes[want]);
 }
 
 /* Parses "(2, 3)" into the shape. */
@@ -137,7 +141,7 @@ static int parse_shape(const char *v, struct npy_array *a, const char *path,
 }
 
 static int parse_header(const char *dict, struct npy_array *a, const char *path,
-			struct err *e)
+			enum npy_want want, struct err *e)
 {
 	const char *descr = dict_value(dict, "descr");
 	const char *order = dict_value(dict, "fortran_order");
@@ -146,7 +150,7 @@ static int parse_header(const char *dict, struct npy_array *a, const char *path,
 	if (!descr || !order || !shape)
 		return err_set(e, "bad .npy header in '%s': it needs 'descr', 'fortran_order' and 'shape'",
 			       path);
-	if (parse_descr(descr, a, path, e))
+	if (parse_descr(descr, a, path, want, e))
 		return -1;
 	if (!strncmp(order, "True", 4))
 		return err_set(e, "'%s' is in Fortran order; save it in C order (numpy.ascontiguousarray)",
@@ -184,7 +188,7 @@ static int parse_preamble(const unsigned char *b, size_t len, size_t *hdr_at,
 }
 
 int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a,
-	      struct err *e)
+	      enum npy_want want, struct err *e)
 {
 	size_t hdr_at = 0, hdr_len = 0, need;
 	char *dict;
@@ -196,7 +200,7 @@ int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a
 		return err_set(e, "out of memory reading '%s'", name);
 	memcpy(dict, (const char *)buf + hdr_at, hdr_len);
 	dict[hdr_len] = 0;
-	if (parse_header(dict, a, name, e)) {
+	if (parse_header(dict, a, name, want, e)) {
 		free(dict);
 		return -1;
 	}
@@ -209,9 +213,9 @@ int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a
 	return 0;
 }
 
-int npy_map(const char *path, struct npy_array *a, struct err *e)
+int npy_map(const char *path, struct npy_array *a, enum npy_want want, struct err *e)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block */
 	struct stat st;
 
 	memset(a, 0, sizeof *a);
@@ -228,7 +232,7 @@ int npy_map(const char *path, struct npy_array *a, struct err *e)
 		a->map = NULL;
 		return err_set(e, "cannot map '%s': %s", path, strerror(errno));
 	}
-	if (npy_parse(a->map, a->map_len, path, a, e)) {
+	if (npy_parse(a->map, a->map_len, path, a, want, e)) {
 		npy_unmap(a);
 		return -1;
 	}

@@ -29,10 +29,18 @@ struct npy_array {
 	char descr[16];         /* as written, e.g. "<f4" */
 };
 
-/* Maps path and checks magic, version (1.0, 2.0, 3.0), header, dtype
- * (little-endian float16/32, int32/64), C order and that the data is all
- * there. Returns 0, or -1 with a message naming path. */
-int npy_map(const char *path, struct npy_array *a, struct err *e);
+/* The dtypes a caller takes: a refusal lists exactly these. */
+enum npy_want {
+	NPY_WANT_FLOAT = 1,     /* little-endian float32, float16 */
+	NPY_WANT_INT = 2,       /* little-endian int64, int32 */
+	NPY_WANT_ANY = 3,
+};
+
+/* Maps path (a regular file; a FIFO is refused without blocking) and
+ * checks magic, version (1.0, 2.0, 3.0), header, dtype (one of want), C
+ * order and that the data is all there. Returns 0, or -1 with a message
+ * naming path. */
+int npy_map(const char *path, struct npy_array *a, enum npy_want want, struct err *e);
 
 /* Checks every element is finite (floats); -1 with the first bad one. */
 int npy_check_finite(const struct npy_array *a, const char *path, struct err *e);
@@ -43,7 +51,7 @@ double npy_get(const struct npy_array *a, size_t i);
 /* The header checks of npy_map on a buffer (name for messages); a->data
  * points into buf, a->map stays NULL. For the fuzzer and the tests. */
 int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a,
-	      struct err *e);
+	      enum npy_want want, struct err *e);
 
 void npy_unmap(struct npy_array *a);
 

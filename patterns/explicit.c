@@ -1,7 +1,8 @@
 /* explicit.c - G-sets written out row by row in the experiment file, for
  * worked examples and hand-made cases: rows: [[0], [0, 1], [], [0, 2]].
  * Rows past the list, and listed rows with no keys, are empty; an empty
- * row's output is defined as zeros by every kernel. */
+ * row's output is defined as zeros by every kernel. Rows and keys past
+ * seq_len are refused. */
 #include <stdio.h>
 
 #include "pattern.h"
@@ -31,6 +32,28 @@ static int explicit_check(const struct pattern *p, char *why, size_t len)
 					 i, r->v[j]);
 				return -1;
 			}
+		}
+	}
+	return 0;
+}
+
+/* Every listed row and every key must lie within seq_len n: a row or a
+ * key past it is a mistake, not something to drop. */
+static int explicit_check_n(const struct pattern *p, long n, char *why, size_t len)
+{
+	const struct pat_rows *rows = &p->val[EXPLICIT_ROWS].rows;
+
+	if (rows->n > (size_t)n) {
+		snprintf(why, len, "'rows' lists %zu rows; seq_len %ld has only %ld queries",
+			 rows->n, n, n);
+		return -1;
+	}
+	for (size_t i = 0; i < rows->n; i++) {
+		const struct pat_list *r = &rows->row[i];
+		if (r->n && r->v[r->n - 1] >= n) {
+			snprintf(why, len, "row %zu has key %lld, outside [0, %ld) at seq_len %ld",
+				 i, r->v[r->n - 1], n, n);
+			return -1;
 		}
 	}
 	return 0;
@@ -71,6 +94,7 @@ const struct pat_kind pat_explicit = {
 	.params = explicit_params,              /* rows */
 	.n_params = 1,
 	.check = explicit_check,                /* ascending, causal */
+	.check_n = explicit_check_n,            /* rows and keys within seq_len */
 	.row = explicit_row,                    /* runs of keys -> ranges */
 	.kv_rows = explicit_kv_rows,            /* future rows unknown: all */
 	.per_head = NULL,                       /* same for every head */

@@ -15,7 +15,16 @@ struct slurm_opts {
 	int exclusive;                  /* whole nodes (default) */
 };
 
-/* Writes run_dir/slurm/shards.sbatch and merge.sbatch; returns 0. */
+/* 0 when t is a time sbatch --time takes (minutes, m:s, h:m:s, d-h,
+ * d-h:m, d-h:m:s, UNLIMITED), else -1. */
+int slurm_check_time(const char *t);
+
+/* 0 when p is a comma-separated list of partition names (letters, digits,
+ * '_', '-', '.'), else -1. */
+int slurm_check_partition(const char *p);
+
+/* Writes run_dir/slurm/shards.sbatch and merge.sbatch (paths quoted, the
+ * options checked first); returns 0, or -1 with e set. */
 int slurm_write(const struct slurm_opts *o, struct err *e);
 
 /* Submits both with sbatch (merge afterok the array, killed if the array

@@ -17,6 +17,8 @@
 #include "experiment.h"
 #include "ytree.h"
 
+#define MAX_CELLS_DEFAULT 100000        /* run: max_cells unless given */
+
 const struct exp_field_desc exp_fields[] = {
 	[EXP_SEQ_LEN]  = { "seq_len", 1, 1 << 30, "sequence length n (keys)" },
 	[EXP_HEAD_DIM] = { "head_dim", 1, 4096, "head dimension d" },
@@ -639,15 +641,13 @@ static int parse_file_param(struct ctx *c, const struct ynode *n,
 		free(path);
 		return err_set(c->e, "out of memory reading the experiment");
 	}
-	if (npy_map(path, &a, &e)) {
+	if (npy_map(path, &a, NPY_WANT_INT, &e)) {
 		free(path);
 		return bad(c, n, "%s", e.msg);
 	}
-	if (a.kind != 'i' || (a.ndim != 1 && a.ndim != 2)) {
-		int rc = a.kind != 'i'
-			? bad(c, n, "'%s' in '%s' must be int64 or int32, not '%s'", d->name, path, a.descr)
-			: bad(c, n, "'%s' in '%s' has %d dimensions; it needs 1 (or 2 for per-head indptr)",
-			      d->name, path, a.ndim);
+	if (a.ndim != 1 && a.ndim != 2) {
+		int rc = bad(c, n, "'%s' in '%s' has %d dimensions; it needs 1 (or 2 for per-head indptr)",
+			     d->name, path, a.ndim);
 		npy_unmap(&a);
 		free(path);
 		return rc;
@@ -958,9 +958,54 @@ static int collect_heads(struct ctx *c, struct experiment *x)
 	return 0;
 }
 
-static int parse_patterns(struct ctx *c, struct experiment *x,
-			  const struct ynode *list)
+/* Variants item's parameter lists make (their product). */
+static double variant_count(const struct pat_item *it)
 {
+	double n = 1;
+
+	for (int i = 0; i < it->base.kind->n_params; i++)
+		if (it->sweep[i])
+			n *= (double)it->sweep[i]->n;
+	return n;
+}
+
+/* 1 when s and t point at patterns of the same label (for qsort). */
+static int cmp_label(const void *a, const void *b)
+{
+	return strcmp((*(const struct pattern *const *)a)->label,
+		      (*(const struct pattern *const *)b)->label);
+}
+
+/* Refuses a label two variants share; sorted, so linear in the variants
+ * after the sort. */
+static int check_labels(struct ctx *c, const struct experiment *x, const struct ynode *list)
+{
+	const struct pattern **by = malloc((x->n_pat + 1) * sizeof *by);
+	int rc = 0;
+
+	if (!by)
+		return err_set(c->e, "out of memory reading the experiment");
+	for (size_t i = 0; i < x->n_pat; i++)
+		by[i] = &x->pat[i];
+	qsort(by, x->n_pat, sizeof *by, cmp_label);
+	for (size_t i = 1; i < x->n_pat && !rc; i++)
+		if (strcmp(by[i]->label, by[i - 1]->label) == 0)
+			rc = bad(c, list, "pattern label '%s' is used twice; give one a label", by[i]->label);
+	free(by);
+	return rc;
+}
+
+/* rest: the cells each pattern variant multiplies into (shape axes,
+ * inputs, kernels), so that a grid past max_cells is refused before its
+ * variants are made. */
+static int parse_patterns(struct ctx *c, struct experiment *x, const struct ynode *root,
+			  const struct ynode *list, double rest, long long max_cells)
+{
+	struct pat_item *items;
+	double variants = 0;
+	size_t parsed = 0;
+	int rc = 0;
+
 	if (collect_heads(c, x))
 		return -1;
 	if (!list)
@@ -969,22 +1014,24 @@ static int parse_patterns(struct ctx *c, struct experiment *x,
 		return bad(c, list, "'patterns' must be a list, not %s", yt_what(list));
 	if (list->n == 0)
 		return bad(c, list, "'patterns' is empty");
-	for (size_t i = 0; i < list->n; i++) {
-		struct pat_item it;
-		int rc = parse_pattern_item(c, list->kid[i], &it);
-		if (!rc)
-			rc = expand(c, x, &it, &it.base, 0, &x->axis[EXP_CAUSAL],
-				    &x->axis[EXP_SEQ_LEN]);
-		pat_free(&it.base);
-		if (rc)
-			return -1;
+	/* every item first, so that the grid is counted before it is made */
+	items = calloc(list->n, sizeof *items);
+	if (!items)
+		return err_set(c->e, "out of memory reading the experiment");
+	for (; parsed < list->n && !rc; parsed++) {
+		rc = parse_pattern_item(c, list->kid[parsed], &items[parsed]);
+		variants += rc ? 0 : variant_count(&items[parsed]);
 	}
-	for (size_t i = 0; i < x->n_pat; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(x->pat[i].label, x->pat[j].label) == 0)
-				return bad(c, list, "pattern label '%s' is used twice; give one a label",
-					   x->pat[i].label);
-	return 0;
+	if (!rc && variants * rest > (double)max_cells)
+		rc = bad(c, root, "the grid has %.0f cells, more than run: max_cells %lld; sweep less or raise max_cells",
+			 variants * rest, max_cells);
+	for (size_t i = 0; i < list->n && !rc; i++)
+		rc = expand(c, x, &items[i], &items[i].base, 0, &x->axis[EXP_CAUSAL],
+			    &x->axis[EXP_SEQ_LEN]);
+	for (size_t i = 0; i < parsed; i++)
+		pat_free(&items[i].base);
+	free(items);
+	return rc ? -1 : check_labels(c, x, list);
 }
 
 /* ---- inputs and quality ---- */
@@ -1282,7 +1329,7 @@ static int parse_run(struct ctx *c, struct experiment *x, const struct ynode *m)
 	r->verify_rows = 64;
 	r->seed = 42;
 	r->dump_limit_mb = 64;
-	r->max_cells = 100000;
+	r->max_cells = MAX_CELLS_DEFAULT;
 	if (!m)
 		return 0;
 	if (m->type != YT_MAP)
@@ -1516,6 +1563,32 @@ static int parse_models(struct ctx *c, struct experiment *x, const struct ynode 
 	return 0;
 }
 
+/* run: max_cells as given (checked later by parse_run), or its default:
+ * read first so that a grid too large is refused before it is built. */
+static long long early_max_cells(const struct ynode *root)
+{
+	const struct ynode *v = yt_get(yt_get(root, "run"), "max_cells");
+	char *end;
+	long long n;
+
+	if (!v || v->type != YT_SCALAR || !v->str)
+		return MAX_CELLS_DEFAULT;
+	n = strtoll(v->str, &end, 10);
+	return *end || n < 1 ? MAX_CELLS_DEFAULT : n;
+}
+
+/* Cells each pattern variant makes: shape axes x inputs x kernels listed. */
+static double grid_rest(const struct experiment *x, const struct ynode *root)
+{
+	const struct ynode *k = yt_get(root, "kernels");
+	double cells = (double)(x->n_inputs ? x->n_inputs : 1) *
+		       (double)(k && k->type == YT_SEQ && k->n ? k->n : 1);
+
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		cells *= (double)(x->axis[f].n ? x->axis[f].n : 1);
+	return cells;
+}
+
 /* Refuses a grid larger than run: max_cells, saying how large it is. */
 static int check_grid_size(struct ctx *c, const struct experiment *x,
 			   const struct ynode *root)
@@ -1580,7 +1653,8 @@ static int parse_root(struct ctx *c, struct experiment *x,
 		return -1;
 	if (parse_inputs(c, x, yt_get(root, "inputs")) ||
 	    parse_quality(c, x, yt_get(root, "quality")) ||
-	    parse_patterns(c, x, yt_get(root, "patterns")) ||
+	    parse_patterns(c, x, root, yt_get(root, "patterns"), grid_rest(x, root),
+			   early_max_cells(root)) ||
 	    parse_kernels(c, x, yt_get(root, "kernels")) ||
 	    parse_run(c, x, yt_get(root, "run")) ||
 	    parse_counters(c, x, yt_get(root, "counters")) ||

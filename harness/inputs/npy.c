@@ -27,9 +27,6 @@ struct npy_state {
 static int dims_of(const struct npy_array *a, const char *path, long out[4],
 		   struct err *e)
 {
-	if (a->kind != 'f')
-		return err_set(e, "unsupported dtype '%s' in '%s'; tensors must be float32 or float16",
-			       a->descr, path);
 	if (a->ndim != 3 && a->ndim != 4)
 		return err_set(e, "'%s' has %d dimensions; tensors need [batch, heads, n, d] or [heads, n, d]",
 			       path, a->ndim);
@@ -79,7 +76,7 @@ static int npy_open(struct exp_input *in, struct err *e)
 		return err_set(e, "out of memory reading inputs");
 	in->state = st;
 	for (int i = 0; i < 3; i++)
-		if (npy_map(in->val[i].path, &st->a[i], e) ||
+		if (npy_map(in->val[i].path, &st->a[i], NPY_WANT_FLOAT, e) ||
 		    dims_of(&st->a[i], in->val[i].path, s[i], e))
 			goto fail;
 	if (check_shapes(in, (const long (*)[4])s, e))

@@ -332,8 +332,73 @@ static void write_time(FILE *f, const char *key, time_t t)
 	fprintf(f, "  %s: %s\n", key, buf);
 }
 
+/* The run block's first lines have a fixed width (status and reason
+ * padded with spaces), so that manifest_mark can change them in place on a
+ * full disk, where a new file cannot be written. */
+#define STATUS_WIDTH 11         /* "interrupted" */
+#define REASON_WIDTH 400        /* bytes of the quoted reason and its padding */
+
+/* The quoted, escaped reason cut to fit REASON_WIDTH, padded with spaces. */
+static void reason_field(const char *reason, char *out)
+{
+	char buf[4 * REASON_WIDTH + 3];
+	FILE *mem = fmemopen(buf, sizeof buf, "w");
+	size_t n;
+
+	memset(out, ' ', REASON_WIDTH);
+	out[REASON_WIDTH] = 0;
+	if (!mem)
+		return;
+	yq(mem, reason ? reason : "");
+	fclose(mem);
+	buf[sizeof buf - 1] = 0;
+	n = strlen(buf);
+	if (n > REASON_WIDTH) {                 /* cut inside the quotes, on a whole escape */
+		n = REASON_WIDTH - 4;
+		while (n > 1 && buf[n - 1] == '\\')
+			n--;
+		memcpy(out, buf, n);
+		memcpy(out + n, "...\"", 4);
+	} else {
+		memcpy(out, buf, n);
+	}
+}
+
+int manifest_mark(const char *dir, const char *status, const char *reason, struct err *e)
+{
+	char path[4200], line[REASON_WIDTH + 64], field[REASON_WIDTH + 1];
+	FILE *f;
+	long at = 0;
+	int done = 0;
+
+	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+	f = fopen(path, "r+");
+	if (!f)
+		return err_set(e, "cannot mark '%s': %s", path, strerror(errno));
+	while (done < 2 && fgets(line, sizeof line, f)) {
+		long next = ftell(f);
+		if (!strncmp(line, "  status: ", 10) && strlen(line) == 10 + STATUS_WIDTH + 1) {
+			fseek(f, at + 10, SEEK_SET);
+			fprintf(f, "%-*.*s", STATUS_WIDTH, STATUS_WIDTH, status);
+			done++;
+		} else if (!strncmp(line, "  reason: ", 10) && strlen(line) == 10 + REASON_WIDTH + 1) {
+			reason_field(reason, field);
+			fseek(f, at + 10, SEEK_SET);
+			fputs(field, f);
+			done++;
+		}
+		fseek(f, next, SEEK_SET);
+		at = next;
+	}
+	if (fflush(f) | ferror(f) | fclose(f) || done < 2)
+		return err_set(e, "cannot mark '%s' %s", path, status);
+	return 0;
+}
+
 int manifest_write(const char *dir, const struct manifest *m, struct err *e)
 {
+	char reason[REASON_WIDTH + 1];
+
 	char path[4200], tmp[4300];
 	FILE *f;
 
@@ -342,11 +407,9 @@ int manifest_write(const char *dir, const struct manifest *m, struct err *e)
 	f = fopen(tmp, "w");
 	if (!f)
 		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
-	fputs("# sabench run manifest\nrun:\n  status: ", f);
-	fputs(m->status, f);
-	fputs("\n  reason: ", f);
-	yq(f, m->reason ? m->reason : "");
-	fputc('\n', f);
+	reason_field(m->reason, reason);
+	fprintf(f, "# sabench run manifest\nrun:\n  status: %-*s\n  reason: %s\n", STATUS_WIDTH,
+		m->status, reason);
 	if (m->shard_n > 0)
 		fprintf(f, "  shard: {index: %d, count: %d}\n", m->shard_k, m->shard_n);
 	write_time(f, "start", m->start);
@@ -360,7 +423,10 @@ int manifest_write(const char *dir, const struct manifest *m, struct err *e)
 	fputs("ceilings: ", f);
 	yq(f, m->machine_file ? m->machine_file : "none (run 'sabench machine' for pct_peak)");
 	fputc('\n', f);
-	if (ferror(f) | fclose(f) || rename(tmp, path))
-		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	if (ferror(f) | fclose(f) || rename(tmp, path)) {
+		int err_no = errno;
+		unlink(tmp);
+		return err_set(e, "cannot write '%s': %s", path, strerror(err_no));
+	}
 	return 0;
 }

@@ -24,6 +24,11 @@ struct manifest {
 /* Writes dir/manifest.yaml atomically (temporary file, then rename). */
 int manifest_write(const char *dir, const struct manifest *m, struct err *e);
 
+/* Changes the status and reason of dir/manifest.yaml in place (no byte
+ * added: what a full disk still allows), when manifest_write cannot
+ * write a new one. */
+int manifest_mark(const char *dir, const char *status, const char *reason, struct err *e);
+
 /* A "Key: value kB" field of a /proc file (meminfo, self/status) in kB,
  * or -1. */
 long long manifest_proc_kb(const char *path, const char *key);

@@ -92,36 +92,65 @@ static int run_gnuplot(const char *script, const char *vars, struct err *e)
 }
 
 int plot_masks(char *const *specs, char *const *labels, size_t n_pat, long n,
-	       int causal, const char *input, const char *outdir, const char *name, struct err *e)
+	       int causal, const char *input, const char *datadir, const char *outdir,
+	       const char *name, struct err *e)
 {
 	char script[PATH_MAX + 64], vars[8800];
 
 	if (!n_pat)
 		return 0;
-	if (strchr(outdir, '\'') || strchr(name, '\''))
-		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", outdir);
-	if (masks_write(outdir, specs, labels, n_pat, n, causal, input, e))
+	if (strchr(outdir, '\'') || strchr(name, '\'') || strchr(datadir, '\''))
+		return err_set(e, "'%s/%s.png' has a quote in its name; gnuplot cannot take it", outdir, name);
+	if (masks_write(datadir, specs, labels, n_pat, n, causal, input, e))
 		return -1;
 	snprintf(script, sizeof script, "%s/masks.gp", scripts_dir());
 	snprintf(vars, sizeof vars,
 		 "masks='%s/masks.dat'; labels='%s/masks.labels'; n=%ld; outdir='%s'; name='%s'",
-		 outdir, outdir, n, outdir, name);
-	return run_gnuplot(script, vars, e);
+		 datadir, datadir, n, outdir, name);
+	if (run_gnuplot(script, vars, e))
+		return err_set(e, "cannot draw '%s/%s.png': gnuplot failed", outdir, name);
+	return 0;
 }
 
-int plot_attention(const char *outdir, const char *name, long n, struct err *e)
+int plot_attention(const char *datadir, const char *outdir, const char *name, long n,
+		   struct err *e)
 {
 	char script[PATH_MAX + 64], vars[8800];
 
-	if (strchr(outdir, '\'') || strchr(name, '\''))
-		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", outdir);
+	if (strchr(outdir, '\'') || strchr(name, '\'') || strchr(datadir, '\''))
+		return err_set(e, "'%s/%s.png' has a quote in its name; gnuplot cannot take it", outdir, name);
 	if (!on_path("gnuplot"))
 		return err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) to draw '%s.png'", name);
 	snprintf(script, sizeof script, "%s/attention.gp", scripts_dir());
 	snprintf(vars, sizeof vars,
 		 "maps='%s/attention.dat'; labels='%s/attention.labels'; n=%ld; outdir='%s'; name='%s'",
-		 outdir, outdir, n, outdir, name);
-	return run_gnuplot(script, vars, e);
+		 datadir, datadir, n, outdir, name);
+	if (run_gnuplot(script, vars, e))
+		return err_set(e, "cannot draw '%s/%s.png': gnuplot failed", outdir, name);
+	return 0;
+}
+
+int plot_scratch_open(char *dir, size_t len, struct err *e)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, len, "%s/sabench-plot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir))
+		return err_set(e, "cannot make a scratch folder '%s': %s", dir, strerror(errno));
+	return 0;
+}
+
+void plot_scratch_close(const char *dir)
+{
+	static const char *const helpers[] = { "masks.dat", "masks.labels", "attention.dat",
+					       "attention.labels" };
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof helpers / sizeof *helpers; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, helpers[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 /* The run's first input as an inline spec ("synthetic: {seed: 1, ...}")
@@ -214,7 +243,7 @@ static int plot_run_masks(const char *dir, const char *out, struct err *e)
 	if (manifest_patterns(dir, &specs, &labels, &n, &causal, &seq_len, input, sizeof input, e))
 		return -1;
 	rc = plot_masks(specs, labels, n, seq_len ? seq_len : 64, causal, input[0] ? input : NULL, out,
-			"masks", e);
+			out, "masks", e);
 	for (size_t i = 0; i < n; i++) {
 		free(specs[i]);
 		free(labels[i]);
@@ -245,6 +274,19 @@ static int write_pareto(const char *dir, const char *csv, struct err *e)
 	return rc;
 }
 
+/* 0 when csv is a results.csv as a run writes it (res_table_check). */
+static int check_results(const char *csv, struct err *e)
+{
+	struct res_table t;
+	int rc;
+
+	if (res_table_read(csv, &t, e))
+		return -1;
+	rc = res_table_check(&t, csv, e);
+	res_table_free(&t);
+	return rc;
+}
+
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e)
 {
@@ -261,6 +303,8 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		err_set(e, "no results in '%s': cannot read '%s'", dir, csv);
 		return PLOT_BAD_INPUT;
 	}
+	if (check_results(csv, e))
+		return PLOT_BAD_INPUT;
 	if (!on_path("gnuplot")) {
 		err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) to draw '%s'; the CSVs are written",
 			dir);
@@ -299,11 +343,15 @@ int plot_compare(const char *out_dir, struct err *e)
 {
 	char script[PATH_MAX + 64], vars[8800];
 
-	if (strchr(out_dir, '\''))
-		return err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", out_dir);
-	if (!on_path("gnuplot"))
-		return err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) for compare.png; compare.csv is written");
+	if (strchr(out_dir, '\'')) {
+		err_set(e, "'%s' has a quote in its name; gnuplot cannot take it", out_dir);
+		return PLOT_FAILED;
+	}
+	if (!on_path("gnuplot")) {
+		err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) for compare.png; compare.csv is written");
+		return PLOT_NO_GNUPLOT;
+	}
 	snprintf(script, sizeof script, "%s/compare.gp", scripts_dir());
 	snprintf(vars, sizeof vars, "cmp='%s/compare.csv'; outdir='%s'", out_dir, out_dir);
-	return run_gnuplot(script, vars, e);
+	return run_gnuplot(script, vars, e) ? PLOT_FAILED : PLOT_OK;
 }

@@ -521,6 +521,11 @@ int report_write(const char *dir, struct err *e)
 	snprintf(path, sizeof path, "%s/results.csv", dir);
 	if (res_table_read(path, &t, e))
 		return -1;
+	if (res_table_check(&t, path, e)) {
+		res_table_free(&t);
+		e->usage = 1;           /* not a file a run wrote: exit 2 */
+		return -1;
+	}
 	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
 	if (yt_load_file(path, &m, e)) {
 		res_table_free(&t);

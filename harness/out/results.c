@@ -2,6 +2,7 @@
  * meanings; one source for the header, the rows and `sabench columns`),
  * creating, resuming or restarting a results folder, and appending rows. */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "csvline.h"
+#include "resume.h"
 #include "results.h"
 
 enum col_kind {
@@ -179,10 +182,9 @@ static const char quality_header[] =
 	"causal,head,head_type,density,recall_mean,recall_min,recall_p10,recall_best_mean,"
 	"recall_efficiency,out_err_mean,out_err_max,quality_rows,score\n";
 
-int res_write_quality(struct results *r, const struct quality_line *q,
-		      struct err *e)
+/* One quality.csv line into f. */
+static void print_quality(FILE *f, const struct quality_line *q)
 {
-	FILE *f = r->quality;
 	const char *str[] = { q->experiment, q->inputs, q->pattern, q->pattern_label, q->mode };
 
 	for (size_t i = 0; i < sizeof str / sizeof *str; i++) {
@@ -197,11 +199,44 @@ int res_write_quality(struct results *r, const struct quality_line *q,
 		q->recall_efficiency, q->out_err_mean, q->out_err_max, q->quality_rows);
 	res_csv_field(f, q->score);
 	fputc('\n', f);
-	if (fflush(f) || ferror(f)) {
-		clearerr(f);
-		return err_set(e, "cannot write to '%s/quality.csv': %s", r->dir, strerror(errno));
+}
+
+int res_write_quality(struct results *r, const struct quality_line *q,
+		      struct err *e)
+{
+	char *line = NULL, *copy, *field[32], key[4200];
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
+	int rc = 0;
+
+	if (!mem)
+		return err_set(e, "out of memory writing quality.csv");
+	print_quality(mem, q);
+	if (fclose(mem) || !(copy = strdup(line))) {
+		free(line);
+		return err_set(e, "out of memory writing quality.csv");
 	}
-	return 0;
+	if (csv_split(copy, field, 32) == 24) {
+		quality_key(field, key, sizeof key);
+		if (keyset_has(&r->qdone, key)) {
+			free(copy);
+			free(line);
+			return 0;       /* measured by the run this one resumes */
+		}
+	}
+	free(copy);
+	fputs(line, r->quality);
+	free(line);
+	if (fflush(r->quality) || ferror(r->quality)) {
+		int err_no = errno;
+		clearerr(r->quality);
+		if (ftruncate(fileno(r->quality), r->quality_mark) == 0)
+			fseek(r->quality, r->quality_mark, SEEK_SET);
+		rc = err_set(e, "cannot write to '%s/quality.csv': %s", r->dir, strerror(err_no));
+	} else {
+		r->quality_mark = ftell(r->quality);
+	}
+	return rc;
 }
 
 /* Cuts both files back to their last whole row after a failed write. */
@@ -305,8 +340,27 @@ int res_make_dirs(const char *dir, struct err *e)
 	return 0;
 }
 
-/* Takes dir/.sabench.lock (our pid); a lock whose holder is dead is taken
- * over with a note, a live one refuses. */
+/* 1 when process pid is alive and a sabench (its command name, where
+ * /proc tells; a live process that /proc does not describe counts). */
+static int live_sabench(long pid)
+{
+	char path[64], comm[64] = "";
+	FILE *f;
+
+	if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) && errno != EPERM))
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	if (!fgets(comm, sizeof comm, f))
+		comm[0] = 0;
+	fclose(f);
+	return strncmp(comm, "sabench", 7) == 0;
+}
+
+/* Takes dir/.sabench.lock (our pid); a lock whose holder is dead, or is
+ * not a sabench, is taken over with a note; a live sabench's refuses. */
 static int take_lock(struct results *r, struct err *e)
 {
 	char path[4200], buf[32];
@@ -324,11 +378,12 @@ static int take_lock(struct results *r, struct err *e)
 				pid = 0;
 			fclose(f);
 		}
-		if (pid > 0 && pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
-			return err_set(e, "results folder '%s' is in use by another sabench run (pid %ld)",
-				       r->dir, pid);
-		snprintf(r->note, sizeof r->note,
-			 "took over the stale lock of '%s' (pid %ld is gone)", r->dir, pid);
+		if (live_sabench(pid))
+			return err_set(e, "results folder '%s' is in use by another sabench run (pid %ld holds '%s')",
+				       r->dir, pid, path);
+		snprintf(r->note + strlen(r->note), sizeof r->note - strlen(r->note),
+			 "took over the stale lock '%s' (pid %ld is %s)", path, pid,
+			 pid > 0 && kill((pid_t)pid, 0) == 0 ? "not a sabench run" : "gone");
 		unlink(path);
 	}
 	snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
@@ -362,167 +417,45 @@ static FILE *open_in(const struct results *r, const char *name,
 	return f;
 }
 
-/* Reads one line into a malloc'ed buffer; NULL at the end. */
-static char *read_line(FILE *f)
-{
-	size_t cap = 0;
-	char *line = NULL;
-	ssize_t n = getline(&line, &cap, f);
-
-	if (n < 0) {
-		free(line);
-		return NULL;
-	}
-	return line;
-}
-
-/* Splits a CSV line in place into at most max fields (handles quotes). */
-static int split_csv(char *line, char **field, int max)
-{
-	int n = 0;
-	char *w = line, *s = line;
-
-	while (n < max) {
-		int quoted = *s == '"';
-		field[n++] = w;
-		if (quoted)
-			s++;
-		for (; *s; s++) {
-			if (quoted && *s == '"' && s[1] == '"') {
-				*w++ = '"';
-				s++;
-			} else if (quoted && *s == '"') {
-				quoted = 0;
-			} else if (!quoted && (*s == ',' || *s == '\n' || *s == '\r')) {
-				break;
-			} else {
-				*w++ = *s;
-			}
-		}
-		if (*s != ',') {
-			*w = 0;
-			break;
-		}
-		*w++ = 0;
-		s++;
-	}
-	return n;
-}
-
-/* Drops a partial last line (no newline) left by a crash. */
-static int trim_partial_line(const char *path, struct err *e)
-{
-	FILE *f = fopen(path, "r+");
-	long good = 0, pos = 0;
-	int c;
-
-	if (!f)
-		return 0;
-	while ((c = fgetc(f)) != EOF) {
-		pos++;
-		if (c == '\n')
-			good = pos;
-	}
-	fclose(f);
-	if (good != pos && truncate(path, good))
-		return err_set(e, "cannot repair '%s': %s", path, strerror(errno));
-	return 0;
-}
-
-static int add_done(struct results *r, const char *key, struct err *e)
-{
-	char **d = realloc(r->done, (r->n_done + 1) * sizeof *d);
-
-	if (!d || !(d[r->n_done] = strdup(key))) {
-		if (d)
-			r->done = d;
-		return err_set(e, "out of memory reading results.csv");
-	}
-	r->done = d;
-	r->n_done++;
-	return 0;
-}
-
-/* Resume: checks the header and collects the cells already written. */
-static int read_done(struct results *r, struct err *e)
-{
-	char path[4200], header[65536], *line, *field[256];
-	FILE *f, *mem = fmemopen(header, sizeof header, "w");
-	int cell_col = 1, rc = 0;
-
-	if (!mem)
-		return err_set(e, "out of memory");
-	write_header(mem, r);
-	fclose(mem);
-	snprintf(path, sizeof path, "%s/results.csv", r->dir);
-	if (trim_partial_line(path, e))
-		return -1;
-	f = fopen(path, "r");
-	if (!f)
-		return 0;               /* nothing written yet */
-	line = read_line(f);
-	if (line && strcmp(line, header) != 0)
-		rc = err_set(e, "cannot resume '%s': its results.csv has other columns than this experiment writes; use --force to start over",
-			     r->dir);
-	free(line);
-	while (!rc && (line = read_line(f))) {
-		if (split_csv(line, field, 256) > cell_col)
-			rc = add_done(r, field[cell_col], e);
-		free(line);
-	}
-	fclose(f);
-	return rc;
-}
-
-/* Resume: keeps only the samples of cells that results.csv holds. */
-static int filter_samples(struct results *r, struct err *e)
-{
-	char path[4200], tmp[4300], *line, *field[3];
-	FILE *in, *out;
-	int first = 1;
-
-	snprintf(path, sizeof path, "%s/samples.csv", r->dir);
-	snprintf(tmp, sizeof tmp, "%s/samples.csv.tmp", r->dir);
-	in = fopen(path, "r");
-	if (!in)
-		return 0;
-	out = fopen(tmp, "w");
-	if (!out) {
-		fclose(in);
-		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
-	}
-	while ((line = read_line(in))) {
-		char *copy = strdup(line);
-		int keep = first;
-		if (copy && !first && line[strlen(line) - 1] == '\n' &&
-		    split_csv(copy, field, 3) >= 2)
-			keep = res_is_done(r, field[1]);
-		if (keep)
-			fputs(line, out);
-		first = 0;
-		free(copy);
-		free(line);
-	}
-	fclose(in);
-	if (fclose(out) || rename(tmp, path))
-		return err_set(e, "cannot rewrite '%s': %s", path, strerror(errno));
-	return 0;
-}
-
-int res_is_done(const struct results *r, const char *key)
-{
-	for (size_t i = 0; i < r->n_done; i++)
-		if (strcmp(r->done[i], key) == 0)
-			return 1;
-	return 0;
-}
-
 static int exists(const char *dir, const char *name)
 {
 	char path[4200];
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	return access(path, F_OK) == 0;
+}
+
+/* A header as this run writes it, into buf. */
+static int header_text(const struct results *r, void (*write)(FILE *, const struct results *),
+		       char *buf, size_t len)
+{
+	FILE *mem = fmemopen(buf, len, "w");
+
+	if (!mem)
+		return -1;
+	write(mem, r);
+	return fclose(mem);
+}
+
+/* Resume: the folder's files repaired (resume.c), and a note of what was
+ * dropped. */
+static int repair(struct results *r, struct err *e)
+{
+	static char csv_header[65536], samples_header[65536];
+	struct repair_report rep;
+	size_t at = strlen(r->note);
+
+	if (header_text(r, write_header, csv_header, sizeof csv_header) ||
+	    header_text(r, write_samples_header, samples_header, sizeof samples_header))
+		return err_set(e, "out of memory");
+	if (res_repair(r->dir, csv_header, samples_header, quality_header, &r->done, &r->qdone,
+		       &rep, e))
+		return -1;
+	if (rep.torn || rep.duplicates || rep.incomplete)
+		snprintf(r->note + at, sizeof r->note - at,
+			 "%srepaired '%s' before resuming: %zu torn line(s) and %zu duplicate row(s) dropped, %zu cell(s) whose samples were incomplete run again",
+			 at ? "; " : "", r->dir, rep.torn, rep.duplicates, rep.incomplete);
+	return 0;
 }
 
 int res_open(struct results *r, const char *dir, const struct experiment *x,
@@ -545,7 +478,7 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 		e->usage = 1;
 		return -1;
 	}
-	if (mode == RES_RESUME && (read_done(r, e) || filter_samples(r, e))) {
+	if (mode == RES_RESUME && had && repair(r, e)) {
 		res_close(r);
 		return -1;
 	}
@@ -578,9 +511,16 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 	}
 	fseek(r->csv, 0, SEEK_END);
 	fseek(r->samples, 0, SEEK_END);
+	fseek(r->quality, 0, SEEK_END);
 	r->csv_mark = ftell(r->csv);
 	r->samples_mark = ftell(r->samples);
+	r->quality_mark = ftell(r->quality);
 	return 0;
+}
+
+int res_is_done(const struct results *r, const char *key)
+{
+	return keyset_has(&r->done, key);
 }
 
 void res_close(struct results *r)
@@ -591,13 +531,10 @@ void res_close(struct results *r)
 		fclose(r->samples);
 	if (r->quality)
 		fclose(r->quality);
-	for (size_t i = 0; i < r->n_done; i++)
-		free(r->done[i]);
-	free(r->done);
+	keyset_free(&r->done);
+	keyset_free(&r->qdone);
 	drop_lock(r);
 	r->csv = r->samples = r->quality = NULL;
-	r->done = NULL;
-	r->n_done = 0;
 }
 
 void res_describe_columns(void (*line)(const char *text))
@@ -613,105 +550,28 @@ void res_describe_columns(void (*line)(const char *text))
 	line("status                    ok, skipped: <reason> or failed: <reason>");
 }
 
-/* ---- reading tables back ---- */
 
-static int table_row(struct res_table *t, char *line, struct err *e)
+int res_column_info(const char *name, enum res_col_type *type, int *may_be_empty)
 {
-	char **f = calloc((size_t)t->ncol, sizeof *f), *fields[512];
-	char ***rows;
-	int n;
-
-	line[strcspn(line, "\r\n")] = 0;
-	n = split_csv(line, fields, t->ncol < 512 ? t->ncol : 512);
-	rows = realloc(t->row, (t->nrow + 1) * sizeof *rows);
-	if (!f || !rows) {
-		free(f);
-		if (rows)
-			t->row = rows;
-		return err_set(e, "out of memory reading a table");
-	}
-	t->row = rows;
-	for (int j = 0; j < t->ncol; j++)
-		f[j] = strdup(j < n ? fields[j] : "");
-	t->row[t->nrow++] = f;
-	return 0;
-}
-
-int res_table_read(const char *path, struct res_table *t, struct err *e)
-{
-	FILE *f = fopen(path, "r");
-	char *line, *fields[512];
-	int rc = 0;
-
-	memset(t, 0, sizeof *t);
-	if (!f)
-		return err_set(e, "cannot open '%s': %s", path, strerror(errno));
-	line = read_line(f);
-	if (!line) {
-		fclose(f);
-		return err_set(e, "'%s' is empty", path);
-	}
-	line[strcspn(line, "\r\n")] = 0;
-	t->ncol = split_csv(line, fields, 512);
-	t->head = calloc((size_t)t->ncol, sizeof *t->head);
-	for (int j = 0; t->head && j < t->ncol; j++)
-		t->head[j] = strdup(fields[j]);
-	free(line);
-	if (!t->head)
-		rc = err_set(e, "out of memory reading '%s'", path);
-	while (!rc && (line = read_line(f))) {
-		if (line[strlen(line) - 1] == '\n')    /* a partial last line is not a row */
-			rc = table_row(t, line, e);
-		free(line);
-	}
-	fclose(f);
-	if (rc)
-		res_table_free(t);
-	return rc;
-}
-
-int res_table_col(const struct res_table *t, const char *name)
-{
-	for (int j = 0; j < t->ncol; j++)
-		if (t->head[j] && !strcmp(t->head[j], name))
-			return j;
-	return -1;
-}
-
-const char *res_table_get(const struct res_table *t, size_t i, int c)
-{
-	return c < 0 || !t->row[i][c] ? "" : t->row[i][c];
-}
-
-int res_table_series(struct res_table *t)
-{
-	int ci = res_table_col(t, "inputs"), cs = res_table_col(t, "score");
-
-	for (size_t i = 0; ci >= 0 && cs >= 0 && i < t->nrow; i++) {
-		const char *score = t->row[i][cs];
-		char *joined;
-		if (!score[0] || !strcmp(score, "plain"))
+	for (int i = 0; i < n_columns; i++) {
+		if (strcmp(columns[i].name, name))
 			continue;
-		joined = malloc(strlen(t->row[i][ci]) + strlen(score) + 4);
-		if (!joined)
-			return -1;
-		sprintf(joined, "%s / %s", t->row[i][ci], score);
-		free(t->row[i][ci]);
-		t->row[i][ci] = joined;
+		*type = columns[i].kind == COL_STR ? RES_COL_TEXT :
+			columns[i].kind == COL_LL ? RES_COL_INT : RES_COL_NUM;
+		/* timed columns are empty in skipped rows, optional ones when unmeasured */
+		*may_be_empty = columns[i].timed || columns[i].kind == COL_OPT ||
+				columns[i].kind == COL_STR;
+		return 0;
 	}
-	return 0;
-}
-
-void res_table_free(struct res_table *t)
-{
-	for (size_t i = 0; i < t->nrow; i++) {
-		for (int j = 0; j < t->ncol; j++)
-			free(t->row[i][j]);
-		free(t->row[i]);
+	if (!strncmp(name, "ctr_", 4)) {
+		*type = RES_COL_INT;
+		*may_be_empty = 1;
+		return 0;
 	}
-	for (int j = 0; t->head && j < t->ncol; j++)
-		free(t->head[j]);
-	free(t->head);
-	free(t->row);
-	memset(t, 0, sizeof *t);
+	if (!strcmp(name, "status")) {
+		*type = RES_COL_STATUS;
+		*may_be_empty = 0;
+		return 0;
+	}
+	return -1;
 }

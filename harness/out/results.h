@@ -9,6 +9,7 @@
 
 #include "../config/experiment.h"
 #include "../run/counters.h"
+#include "resume.h"
 
 /* The values of one results.csv row; the column table says which field
  * each column prints and in what unit. */
@@ -66,14 +67,15 @@ struct results {
 	FILE *csv;              /* results.csv, appending */
 	FILE *samples;          /* samples.csv, appending */
 	FILE *quality;          /* quality.csv, appending */
-	char **done;            /* resume: cell keys already written */
-	size_t n_done;
+	struct keyset done;     /* resume: cell keys already written */
+	struct keyset qdone;    /* quality.csv lines written (quality_key) */
 	char **ctr_names;       /* counter column names */
 	int n_ctr;
 	long csv_mark;          /* results.csv size after the last whole row */
 	long samples_mark;      /* samples.csv size after the last whole row */
+	long quality_mark;      /* quality.csv size after the last whole line */
 	int locked;             /* we hold dir/.sabench.lock */
-	char note[300];         /* what res_open would tell the user, or "" */
+	char note[1200];        /* what res_open would tell the user, or "" */
 };
 
 /* Opens dir for experiment x: creates it, or resumes it (reading which
@@ -95,7 +97,9 @@ int res_write_sample(struct results *r, const char *experiment,
 		     unsigned long long round, double seconds,
 		     const struct ctr_set *cs, struct err *e);
 
-/* Appends and flushes one line of quality.csv. */
+/* Appends and flushes one line of quality.csv, unless a line of the same
+ * key is there already (a resumed group measures again); on a write
+ * error the file is cut back to its last whole line. */
 int res_write_quality(struct results *r, const struct quality_line *q,
 		      struct err *e);
 
@@ -104,16 +108,34 @@ void res_close(struct results *r);
 /* Creates dir and its missing parents (mkdir -p). */
 int res_make_dirs(const char *dir, struct err *e);
 
-/* A CSV file read back (results.csv, samples.csv): header and rows. */
+/* What a results.csv column holds (the column table's, for checking a
+ * file read back). */
+enum res_col_type { RES_COL_TEXT, RES_COL_INT, RES_COL_NUM, RES_COL_STATUS };
+
+/* The type of results.csv column name, and whether a row may leave it
+ * empty; 0, or -1 for a column sabench does not write. */
+int res_column_info(const char *name, enum res_col_type *type, int *may_be_empty);
+
+/* A CSV file read back (results.csv, samples.csv): header and rows
+ * (table.c). */
 struct res_table {
 	char **head;            /* column names */
 	int ncol;
 	char ***row;            /* row[i][j], "" where a field was missing */
 	size_t nrow;
+	int *nfield;            /* fields row i had (ncol + 1: more than ncol) */
+	long *line;             /* line number of row i in the file */
+	long torn_line;         /* a last line without its newline (not a row), or 0 */
 };
 
 /* Reads path; returns 0, or -1 with e set. */
 int res_table_read(const char *path, struct res_table *t, struct err *e);
+
+/* Checks a results.csv read back (report, plot) against what a run
+ * writes: known columns, each row whole with every field of its type,
+ * finite non-negative numbers, one row per cell, at least one row.
+ * Returns 0, or -1 with e naming path:line and the column. */
+int res_table_check(const struct res_table *t, const char *path, struct err *e);
 
 /* Column of name, or -1. */
 int res_table_col(const struct res_table *t, const char *name);

@@ -22,6 +22,7 @@
 #include "../../select/select.h"
 #include "../config/plan.h"
 #include "../npy.h"
+#include "../out/dump.h"
 #include "../out/manifest.h"
 #include "../quality/quality.h"
 #include "counters.h"
@@ -628,101 +629,27 @@ static int measure_quality(struct run_state *st, struct group *gr, struct err *e
 	return write_quality(st, gr, e);
 }
 
-/* Every layout of g as CSR, the shape the csr pattern reads: indptr
- * [layouts][n_q + 1] of offsets into one indices array (layout l's row r
- * is indices[indptr[l][r] : indptr[l][r + 1]]). Both malloc'ed, owned by
- * the caller; 0, or -1 when out of memory. */
-static int dump_csr(const struct gset *g, int64_t **indptr, int32_t **indices)
-{
-	size_t rows = (size_t)g->n_q + 1;
-	int64_t *ptr = malloc((size_t)g->n_layouts * rows * sizeof *ptr), base = 0;
-	int32_t *all = malloc(((size_t)g->st.nnz_layouts + 1) * sizeof *all);
-
-	if (!ptr || !all)
-		goto fail;
-	for (int l = 0; l < g->n_layouts; l++) {
-		int64_t *lp;
-		int32_t *li;
-		if (gset_csr(g, l, &lp, &li))
-			goto fail;
-		for (size_t r = 0; r < rows; r++)
-			ptr[(size_t)l * rows + r] = base + lp[r];
-		memcpy(all + base, li, (size_t)lp[g->n_q] * sizeof *li);
-		base += lp[g->n_q];
-		free(lp);
-		free(li);
-	}
-	*indptr = ptr;
-	*indices = all;
-	return 0;
-fail:
-	free(ptr);
-	free(all);
-	return -1;
-}
-
-/* How the dump's G layouts map to (sequence b, head h), for index.csv. */
-static const char *dump_layout_rule(const struct gset *g)
-{
-	return g->n_layouts == 1 ? "all" : g->layout_heads ? "b*heads+h" : "h";
-}
-
-/* Writes dump files of the group and its cells when small enough. */
+/* Writes dump files of the group and its cells when small enough
+ * (out/dump.c). */
 static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 		      struct err *e)
 {
-	const struct problem *p = &gr->p;
-	size_t qs[4] = { (size_t)p->batch, (size_t)p->heads, (size_t)p->n_q, (size_t)p->d };
-	size_t ks[4] = { (size_t)p->batch, (size_t)p->kv_heads, (size_t)p->n_kv, (size_t)p->d };
-	double bytes = group_input_bytes(p) + 8.0 * (double)gr->g.st.nnz_layouts;
-	char path[4300], name[64];
-	int64_t *indptr;
-	int32_t *indices;
-	FILE *idx;
-	size_t nnz_sh[1], ptr_sh[2];
-	int layouts = gr->g.n_layouts, rc = 0;
+	struct dump_cell *cells = calloc((size_t)gr->n, sizeof *cells);
+	int n = 0, rc;
 
-	if (bytes > st->x->run.dump_limit_mb * 1048576.0)
+	if (group_input_bytes(&gr->p) + 8.0 * (double)gr->g.st.nnz_layouts >
+	    st->x->run.dump_limit_mb * 1048576.0) {
+		free(cells);
 		return 0;
-	snprintf(name, sizeof name, "g%05zu", gr->s[0].c->group);
-	snprintf(path, sizeof path, "%s/%s_q.npy", dir, name);
-	rc |= npy_write(path, "<f4", qs, 4, gr->q, 4, e);
-	snprintf(path, sizeof path, "%s/%s_k.npy", dir, name);
-	rc |= npy_write(path, "<f4", ks, 4, gr->k, 4, e);
-	snprintf(path, sizeof path, "%s/%s_v.npy", dir, name);
-	rc |= npy_write(path, "<f4", ks, 4, gr->v, 4, e);
-	if (dump_csr(&gr->g, &indptr, &indices))
-		return err_set(e, "out of memory dumping the G-set");
-	/* one layout: [n_q + 1]; more: [layouts, n_q + 1] */
-	ptr_sh[0] = (size_t)layouts;
-	ptr_sh[1] = (size_t)gr->g.n_q + 1;
-	nnz_sh[0] = (size_t)indptr[(size_t)layouts * ptr_sh[1] - 1];
-	snprintf(path, sizeof path, "%s/%s_indptr.npy", dir, name);
-	rc |= npy_write(path, "<i8", layouts > 1 ? ptr_sh : ptr_sh + 1, layouts > 1 ? 2 : 1,
-			indptr, 8, e);
-	snprintf(path, sizeof path, "%s/%s_indices.npy", dir, name);
-	rc |= npy_write(path, "<i4", nnz_sh, 1, indices, 4, e);
-	free(indptr);
-	free(indices);
-	snprintf(path, sizeof path, "%s/index.csv", dir);
-	idx = fopen(path, "a");
-	if (!idx)
-		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
-	if (ftell(idx) == 0)
-		fputs("cell,q,k,v,indptr,indices,out,layouts,layout_of\n", idx);
-	for (int i = 0; i < gr->n; i++) {
-		const struct slot *s = &gr->s[i];
-		if (!s->prepared)
-			continue;
-		snprintf(path, sizeof path, "%s/c%05zu_out.npy", dir, s->c->index);
-		rc |= npy_write(path, "<f4", qs, 4, s->o, 4, e);
-		fprintf(idx, "%s,%s_q.npy,%s_k.npy,%s_v.npy,%s_indptr.npy,%s_indices.npy,c%05zu_out.npy,%d,%s\n",
-			s->c->key, name, name, name, name, name, s->c->index, layouts,
-			dump_layout_rule(&gr->g));
 	}
-	if (fclose(idx))
-		rc = err_set(e, "cannot write '%s/index.csv'", dir);
-	return rc ? -1 : 0;
+	if (!cells)
+		return err_set(e, "out of memory dumping the group");
+	for (int i = 0; i < gr->n; i++)
+		if (gr->s[i].prepared)
+			cells[n++] = (struct dump_cell){ gr->s[i].c->key, gr->s[i].c->index, gr->s[i].o };
+	rc = dump_write(dir, &gr->p, &gr->g, gr->q, gr->k, gr->v, gr->s[0].c->group, cells, n, e);
+	free(cells);
+	return rc;
 }
 
 /* The decode columns of a row (empty in prefill). */
@@ -1490,6 +1417,33 @@ static int run_groups(struct run_state *st, struct err *e)
 	return rc;
 }
 
+/* Resume: every cell the folder holds must be a cell of this plan; a
+ * folder of another grid is refused (its rows and the manifest this run
+ * writes would not describe one experiment). */
+static int check_resumed_grid(const struct results *res, const struct plan *pl,
+			      const char *dir, struct err *e)
+{
+	struct keyset planned = { 0 };
+	size_t foreign = 0, first = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < pl->n && !rc; i++)
+		rc = keyset_add(&planned, pl->cell[i].key);
+	keyset_sort(&planned);
+	for (size_t i = 0; !rc && i < res->done.n; i++)
+		if (!keyset_has(&planned, res->done.key[i]) && !foreign++)
+			first = i;
+	keyset_free(&planned);
+	if (rc)
+		return err_set(e, "out of memory checking the resumed cells");
+	if (!foreign)
+		return 0;
+	err_set(e, "cannot resume '%s': it holds %zu cell(s) this experiment does not have (first '%s'); the grid changed: use --force to start over, or -o for a new folder",
+		dir, foreign, res->done.key[first]);
+	e->usage = 1;
+	return -1;
+}
+
 int runner_run(const struct experiment *x, const struct run_opts *o,
 	       struct run_summary *sum, struct err *e)
 {
@@ -1516,14 +1470,21 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		return err_set(e, "out of memory setting up a group of cells");
 	}
 	memset(st.tally, 0, CTR_MAX_THREADS * sizeof *st.tally);
-	if ((dump && res_make_dirs(dump, e)) ||
+	if ((dump && (res_make_dirs(o->out_dir, e) || dump_open(dump, o->out_dir, e))) ||
 	    ctr_library_init(st.tally, CTR_MAX_THREADS, e) ||
 	    res_open(&st.res, o->out_dir, x, o->mode, e)) {
 		free(st.tally);
 		plan_free(&pl);
 		return -1;
 	}
-	sum->resumed = st.res.n_done;
+	if (check_resumed_grid(&st.res, &pl, o->out_dir, e) ||
+	    (dump && dump_keep(dump, o->mode, &st.res.done, e))) {
+		res_close(&st.res);
+		free(st.tally);
+		plan_free(&pl);
+		return -1;
+	}
+	sum->resumed = st.res.done.n;
 	for (size_t i = 0; i < pl.n; i++)
 		if (!res_is_done(&st.res, pl.cell[i].key))
 			st.cost_total += plan_cell_cost(x, &pl.cell[i]);
@@ -1549,8 +1510,14 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		/* an error stops the run like a signal: finished rows stay, --resume goes on */
 		const char *status = rc || sum->interrupted ? "interrupted" : "complete";
 		const char *why = rc ? e->msg : sum->interrupted ? "stopped by a signal" : NULL;
-		if (write_manifest(&st, status, why, start, time(NULL), rc ? &e2 : e))
+		if (write_manifest(&st, status, why, start, time(NULL), rc ? &e2 : e)) {
+			/* a full disk: the status changed in place, or said */
+			struct err e3;
+			if (manifest_mark(o->out_dir, status, why ? why : (rc ? e2.msg : e->msg), &e3) &&
+			    !rc)
+				*e = e3;
 			rc = -1;
+		}
 	}
 	if (st.ctr_open)
 		ctr_close(&st.ctr);

@@ -1,0 +1,324 @@
+/* resume.c - before --resume appends to a results folder, every file it
+ * appends to is repaired: whole rows only (a SIGKILL or a full disk tears
+ * the last one), one row per key (a rerun group writes its quality lines
+ * again), and results.csv keeps a cell only while samples.csv holds every
+ * repetition its row counts, so a cell whose samples were torn runs again
+ * instead of standing with a hole. Each file is rewritten beside itself
+ * and renamed over it, so an interrupted repair leaves the old file. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "csvline.h"
+#include "resume.h"
+
+#define MAX_FIELDS 4096
+
+/* ---- key sets ---- */
+
+int keyset_add(struct keyset *s, const char *key)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		char **k = realloc(s->key, cap * sizeof *k);
+		if (!k)
+			return -1;
+		s->key = k;
+		s->cap = cap;
+	}
+	if (!(s->key[s->n] = strdup(key)))
+		return -1;
+	s->n++;
+	s->sorted = 0;
+	return 0;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void keyset_sort(struct keyset *s)
+{
+	if (s->n)
+		qsort(s->key, s->n, sizeof *s->key, cmp_key);
+	s->sorted = 1;
+}
+
+int keyset_has(const struct keyset *s, const char *key)
+{
+	if (s->sorted)
+		return s->n && bsearch(&key, s->key, s->n, sizeof *s->key, cmp_key) != NULL;
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->key[i], key))
+			return 1;
+	return 0;
+}
+
+void keyset_free(struct keyset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->key[i]);
+	free(s->key);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- one file ---- */
+
+/* Decides whether to keep a whole, well-shaped row (fields split from a
+ * copy of line): 1 keep, 0 drop, -1 out of memory. */
+typedef int (*keep_fn)(void *ctx, char **field, int n);
+
+/* Rewrites dir/name keeping its header (which must equal header, or the
+ * file is refused) and the rows keep() accepts among the whole ones with
+ * exactly the header's field count; counts the others in *torn. A file
+ * that does not exist is left alone. */
+static int rewrite(const char *dir, const char *name, const char *header, keep_fn keep,
+		   void *ctx, size_t *torn, struct err *e)
+{
+	char path[4200], tmp[4300], *line, *copy = NULL, **field = NULL;
+	FILE *in, *out;
+	int want, rc = 0;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+	in = fopen(path, "r");
+	if (!in)
+		return 0;
+	line = csv_read_line(in);
+	if (line && strcmp(line, header)) {
+		free(line);
+		fclose(in);
+		return err_set(e, "cannot resume '%s': its %s has other columns than this experiment writes; use --force to start over",
+			       dir, name);
+	}
+	field = malloc(MAX_FIELDS * sizeof *field);
+	copy = strdup(header);
+	want = copy && field ? csv_split(copy, field, MAX_FIELDS) : 0;
+	free(copy);
+	out = fopen(tmp, "w");
+	if (!out || !field) {
+		free(line);
+		free(field);
+		fclose(in);
+		if (out)
+			fclose(out);
+		return err_set(e, "cannot write '%s': %s", tmp, out ? "out of memory" : strerror(errno));
+	}
+	fputs(header, out);
+	free(line);
+	while (!rc && (line = csv_read_line(in))) {
+		int n = 0, k = 0;
+		copy = strdup(line);
+		if (!copy)
+			rc = err_set(e, "out of memory repairing '%s'", path);
+		else if (csv_whole(line) && (n = csv_split(copy, field, MAX_FIELDS)) == want &&
+			 (k = keep(ctx, field, n)) > 0)
+			fputs(line, out);
+		else if (k < 0)
+			rc = err_set(e, "out of memory repairing '%s'", path);
+		else if (!csv_whole(line) || n != want)
+			++*torn;
+		free(copy);
+		free(line);
+	}
+	fclose(in);
+	free(field);
+	if (fflush(out) || ferror(out)) {
+		fclose(out);
+		unlink(tmp);
+		return rc ? rc : err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+	}
+	fclose(out);
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	if (rename(tmp, path))
+		return err_set(e, "cannot rewrite '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- the three files ---- */
+
+/* results.csv: the first row of each cell (column 1), minus the cells in
+ * drop; the cells kept, with the repetitions their rows count. */
+struct rows_ctx {
+	struct keyset seen;     /* cells kept */
+	long long *reps;        /* per seen key, in insertion order */
+	int reps_col;
+	const struct keyset *drop;
+	size_t *duplicates;
+};
+
+static int keep_result(void *vctx, char **field, int n)
+{
+	struct rows_ctx *c = vctx;
+	long long *reps;
+
+	(void)n;
+	if (c->drop && keyset_has(c->drop, field[1]))
+		return 0;
+	if (keyset_has(&c->seen, field[1])) {
+		++*c->duplicates;
+		return 0;
+	}
+	reps = realloc(c->reps, (c->seen.n + 1) * sizeof *reps);
+	if (!reps)
+		return -1;
+	c->reps = reps;
+	reps[c->seen.n] = c->reps_col >= 0 ? atoll(field[c->reps_col]) : 0;
+	return keyset_add(&c->seen, field[1]) ? -1 : 1;
+}
+
+/* samples.csv: rows of cells results.csv keeps, one per (cell, rep),
+ * counted per cell. */
+struct samples_ctx {
+	const struct keyset *cells;     /* sorted: the cells kept */
+	struct keyset seen;             /* "cell\037rep" */
+	long long *count;               /* per cell, by its index in cells */
+	size_t *duplicates;
+};
+
+static int keep_sample(void *vctx, char **field, int n)
+{
+	struct samples_ctx *c = vctx;
+	char key[4200];
+	char **at;
+
+	(void)n;
+	at = c->cells->n ? bsearch(&field[1], c->cells->key, c->cells->n, sizeof *at, cmp_key) : NULL;
+	if (!at)
+		return 0;
+	snprintf(key, sizeof key, "%s\037%s", field[1], field[3]);
+	if (keyset_has(&c->seen, key)) {
+		++*c->duplicates;
+		return 0;
+	}
+	c->count[at - c->cells->key]++;
+	return keyset_add(&c->seen, key) ? -1 : 1;
+}
+
+void quality_key(char *const *field, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	/* experiment .. head (columns 0-12) and score (23): all but the measures */
+	for (int i = 0; i <= 23 && at < len; i++)
+		if (i <= 12 || i == 23)
+			at += (size_t)snprintf(buf + at, len - at, "%s\037", field[i]);
+}
+
+struct quality_ctx {
+	struct keyset *seen;
+	size_t *duplicates;
+};
+
+static int keep_quality(void *vctx, char **field, int n)
+{
+	struct quality_ctx *c = vctx;
+	char key[4200];
+
+	if (n < 24)
+		return 0;
+	quality_key(field, key, sizeof key);
+	if (keyset_has(c->seen, key)) {
+		++*c->duplicates;
+		return 0;
+	}
+	return keyset_add(c->seen, key) ? -1 : 1;
+}
+
+/* Column of name in a header line, or -1. */
+static int header_col(const char *header, const char *name)
+{
+	char *copy = strdup(header), *field[MAX_FIELDS];
+	int n = copy ? csv_split(copy, field, MAX_FIELDS) : 0, at = -1;
+
+	for (int i = 0; i < n && i < MAX_FIELDS && at < 0; i++)
+		if (!strcmp(field[i], name))
+			at = i;
+	free(copy);
+	return at;
+}
+
+/* The cells whose rows count more repetitions than samples.csv holds. */
+static int incomplete_cells(const struct rows_ctx *rows, const struct keyset *sorted,
+			    const long long *count, struct keyset *out)
+{
+	for (size_t i = 0; i < rows->seen.n; i++) {
+		char **at = bsearch(&rows->seen.key[i], sorted->key, sorted->n, sizeof *at, cmp_key);
+		if (at && count[at - sorted->key] < rows->reps[i] &&
+		    keyset_add(out, rows->seen.key[i]))
+			return -1;
+	}
+	keyset_sort(out);
+	return 0;
+}
+
+int res_repair(const char *dir, const char *csv_header, const char *samples_header,
+	       const char *quality_header, struct keyset *done, struct keyset *quality,
+	       struct repair_report *rep, struct err *e)
+{
+	struct rows_ctx rows = { .reps_col = header_col(csv_header, "reps"),
+				 .duplicates = &rep->duplicates };
+	struct samples_ctx sm = { .duplicates = &rep->duplicates };
+	struct quality_ctx qc = { .seen = quality, .duplicates = &rep->duplicates };
+	struct keyset cells = { 0 }, bad = { 0 };
+	int rc;
+
+	memset(rep, 0, sizeof *rep);
+	rc = rewrite(dir, "results.csv", csv_header, keep_result, &rows, &rep->torn, e);
+	/* the cells, sorted apart from rows (whose reps follow its order) */
+	for (size_t i = 0; !rc && i < rows.seen.n; i++)
+		if (keyset_add(&cells, rows.seen.key[i]))
+			rc = err_set(e, "out of memory repairing '%s'", dir);
+	keyset_sort(&cells);
+	sm.cells = &cells;
+	sm.count = calloc(cells.n + 1, sizeof *sm.count);
+	if (!rc && !sm.count)
+		rc = err_set(e, "out of memory repairing '%s'", dir);
+	if (!rc)
+		rc = rewrite(dir, "samples.csv", samples_header, keep_sample, &sm, &rep->torn, e);
+	if (!rc && incomplete_cells(&rows, &cells, sm.count, &bad))
+		rc = err_set(e, "out of memory repairing '%s'", dir);
+	if (!rc && bad.n) {
+		/* they run again: their rows and samples go */
+		struct rows_ctx again = { .reps_col = rows.reps_col, .drop = &bad,
+					  .duplicates = &rep->duplicates };
+		struct samples_ctx sm2 = { .duplicates = &rep->duplicates };
+		size_t ignore = 0;
+		rep->incomplete = bad.n;
+		rc = rewrite(dir, "results.csv", csv_header, keep_result, &again, &ignore, e);
+		keyset_free(&cells);
+		for (size_t i = 0; !rc && i < again.seen.n; i++)
+			if (keyset_add(&cells, again.seen.key[i]))
+				rc = err_set(e, "out of memory repairing '%s'", dir);
+		keyset_sort(&cells);
+		sm2.cells = &cells;
+		sm2.count = calloc(cells.n + 1, sizeof *sm2.count);
+		if (!rc && !sm2.count)
+			rc = err_set(e, "out of memory repairing '%s'", dir);
+		if (!rc)
+			rc = rewrite(dir, "samples.csv", samples_header, keep_sample, &sm2, &ignore, e);
+		keyset_free(&again.seen);
+		keyset_free(&sm2.seen);
+		free(again.reps);
+		free(sm2.count);
+	}
+	if (!rc)
+		rc = rewrite(dir, "quality.csv", quality_header, keep_quality, &qc, &rep->torn, e);
+	keyset_sort(quality);
+	for (size_t i = 0; !rc && i < cells.n; i++)
+		if (keyset_add(done, cells.key[i]))
+			rc = err_set(e, "out of memory repairing '%s'", dir);
+	keyset_sort(done);
+	keyset_free(&rows.seen);
+	keyset_free(&sm.seen);
+	keyset_free(&cells);
+	keyset_free(&bad);
+	free(rows.reps);
+	free(sm.count);
+	return rc;
+}

@@ -1,0 +1,44 @@
+/* resume.h - repairing a results folder before --resume appends to it,
+ * and the set of cell keys it already holds. */
+#ifndef SABENCH_RESUME_H
+#define SABENCH_RESUME_H
+
+#include <stddef.h>
+
+#include "../err.h"
+
+/* Keys in a sorted array, for membership tests (cells done, quality
+ * lines written). */
+struct keyset {
+	char **key;             /* malloc'ed strings, sorted once built */
+	size_t n, cap;
+	int sorted;             /* 1 after keyset_sort */
+};
+
+int keyset_add(struct keyset *s, const char *key);
+void keyset_sort(struct keyset *s);
+int keyset_has(const struct keyset *s, const char *key);
+void keyset_free(struct keyset *s);
+
+/* What the repair did, for the user: counts of what was dropped. */
+struct repair_report {
+	size_t torn;            /* partial or misshapen lines dropped */
+	size_t duplicates;      /* rows whose key an earlier row had */
+	size_t incomplete;      /* cells whose samples were not all there: they run again */
+};
+
+/* Repairs dir's results.csv, samples.csv and quality.csv (each against
+ * its header as this run writes it) so that each holds whole rows, one
+ * per key, and a cell stays in results.csv only while samples.csv holds
+ * every repetition it counts. Fills done with the cells that stay and
+ * quality with the keys of the quality lines that stay (quality_key's).
+ * Returns 0, or -1 with e set (a header that is not this run's). */
+int res_repair(const char *dir, const char *csv_header, const char *samples_header,
+	       const char *quality_header, struct keyset *done, struct keyset *quality,
+	       struct repair_report *rep, struct err *e);
+
+/* The key of a quality.csv line (every column but the measures): fields
+ * of the line, as split. Writes at most len bytes into buf. */
+void quality_key(char *const *field, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,231 @@
+/* table.c - CSV files read back (results.csv, samples.csv, quality.csv)
+ * as tables of strings, and the check of a results.csv that report and
+ * plot are given: every row against the columns and types a run writes,
+ * so that a hand-edited or cut file is refused with its line and column
+ * instead of drawn wrong. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "csvline.h"
+#include "resume.h"
+#include "results.h"
+
+#define MAX_COLS 512
+
+/* Appends the row of line (line number at) to t. */
+static int table_row(struct res_table *t, char *line, long at, struct err *e)
+{
+	char **f = calloc((size_t)t->ncol, sizeof *f), *fields[MAX_COLS + 1];
+	char ***rows = realloc(t->row, (t->nrow + 1) * sizeof *rows);
+	int *nf = realloc(t->nfield, (t->nrow + 1) * sizeof *nf);
+	long *ln = realloc(t->line, (t->nrow + 1) * sizeof *ln);
+	int n;
+
+	if (rows)
+		t->row = rows;
+	if (nf)
+		t->nfield = nf;
+	if (ln)
+		t->line = ln;
+	if (!f || !rows || !nf || !ln) {
+		free(f);
+		return err_set(e, "out of memory reading a table");
+	}
+	line[strcspn(line, "\r\n")] = 0;
+	n = csv_split(line, fields, t->ncol);
+	for (int j = 0; j < t->ncol; j++)
+		f[j] = strdup(j < n ? fields[j] : "");
+	t->row[t->nrow] = f;
+	t->nfield[t->nrow] = n;
+	t->line[t->nrow++] = at;
+	return 0;
+}
+
+int res_table_read(const char *path, struct res_table *t, struct err *e)
+{
+	struct stat st;
+	FILE *f;
+	char *line, *fields[MAX_COLS + 1];
+	long at = 1;
+	int rc = 0;
+
+	memset(t, 0, sizeof *t);
+	/* a FIFO or device would block or never end: refused before opening */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return err_set(e, "cannot read '%s': not a regular file", path);
+	f = fopen(path, "r");
+	if (!f)
+		return err_set(e, "cannot open '%s': %s", path, strerror(errno));
+	line = csv_read_line(f);
+	if (!line) {
+		fclose(f);
+		return err_set(e, "'%s' is empty", path);
+	}
+	line[strcspn(line, "\r\n")] = 0;
+	t->ncol = csv_split(line, fields, MAX_COLS);
+	if (t->ncol > MAX_COLS) {
+		free(line);
+		fclose(f);
+		return err_set(e, "%s:1: more than %d columns", path, MAX_COLS);
+	}
+	t->head = calloc((size_t)t->ncol, sizeof *t->head);
+	for (int j = 0; t->head && j < t->ncol; j++)
+		t->head[j] = strdup(fields[j]);
+	free(line);
+	if (!t->head)
+		rc = err_set(e, "out of memory reading '%s'", path);
+	while (!rc && (line = csv_read_line(f))) {
+		at++;
+		if (csv_whole(line))
+			rc = table_row(t, line, at, e);
+		else
+			t->torn_line = at;      /* a partial last line is not a row */
+		free(line);
+	}
+	fclose(f);
+	if (rc)
+		res_table_free(t);
+	return rc;
+}
+
+int res_table_col(const struct res_table *t, const char *name)
+{
+	for (int j = 0; j < t->ncol; j++)
+		if (t->head[j] && !strcmp(t->head[j], name))
+			return j;
+	return -1;
+}
+
+const char *res_table_get(const struct res_table *t, size_t i, int c)
+{
+	return c < 0 || !t->row[i][c] ? "" : t->row[i][c];
+}
+
+int res_table_series(struct res_table *t)
+{
+	int ci = res_table_col(t, "inputs"), cs = res_table_col(t, "score");
+
+	for (size_t i = 0; ci >= 0 && cs >= 0 && i < t->nrow; i++) {
+		const char *score = t->row[i][cs];
+		char *joined;
+		if (!score[0] || !strcmp(score, "plain"))
+			continue;
+		joined = malloc(strlen(t->row[i][ci]) + strlen(score) + 4);
+		if (!joined)
+			return -1;
+		sprintf(joined, "%s / %s", t->row[i][ci], score);
+		free(t->row[i][ci]);
+		t->row[i][ci] = joined;
+	}
+	return 0;
+}
+
+void res_table_free(struct res_table *t)
+{
+	for (size_t i = 0; i < t->nrow; i++) {
+		for (int j = 0; j < t->ncol; j++)
+			free(t->row[i][j]);
+		free(t->row[i]);
+	}
+	for (int j = 0; t->head && j < t->ncol; j++)
+		free(t->head[j]);
+	free(t->head);
+	free(t->row);
+	free(t->nfield);
+	free(t->line);
+	memset(t, 0, sizeof *t);
+}
+
+/* 0 when s is a whole number of type (finite, not negative), else the
+ * reason. */
+static const char *bad_number(const char *s, enum res_col_type type)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	if (type == RES_COL_INT) {
+		long long x = strtoll(s, &end, 10);
+		if (end == s || *end || errno)
+			return "is not a whole number";
+		return x < 0 ? "is negative" : NULL;
+	}
+	v = strtod(s, &end);
+	if (end == s || *end)
+		return "is not a number";
+	if (!isfinite(v))
+		return "is not finite";
+	return v < 0 ? "is negative" : NULL;
+}
+
+/* The reason field s cannot be in a column of type type, or NULL. */
+static const char *bad_field(const char *s, enum res_col_type type, int may_be_empty)
+{
+	if (!*s)
+		return may_be_empty ? NULL : "is empty";
+	if (type == RES_COL_TEXT)
+		return NULL;
+	if (type == RES_COL_STATUS)
+		return !strcmp(s, "ok") || !strncmp(s, "skipped: ", 9) || !strncmp(s, "failed: ", 8)
+			       ? NULL : "is not ok, 'skipped: ...' or 'failed: ...'";
+	return bad_number(s, type);
+}
+
+/* The error for a cell key that has two rows: the line of the second. */
+static int duplicate(const struct res_table *t, const char *path, int cell, const char *key,
+		     struct err *e)
+{
+	long first = 0;
+
+	for (size_t i = 0; i < t->nrow; i++) {
+		if (strcmp(t->row[i][cell], key))
+			continue;
+		if (first)
+			return err_set(e, "%s:%ld: cell '%s' has a row already (line %ld)", path,
+				       t->line[i], key, first);
+		first = t->line[i];
+	}
+	return 0;
+}
+
+int res_table_check(const struct res_table *t, const char *path, struct err *e)
+{
+	enum res_col_type type[MAX_COLS];
+	int empty_ok[MAX_COLS], cell = res_table_col(t, "cell"), rc = 0;
+	struct keyset seen = { 0 };
+
+	for (int j = 0; j < t->ncol; j++)
+		if (res_column_info(t->head[j], &type[j], &empty_ok[j]))
+			return err_set(e, "%s:1: unknown column '%s': not a results.csv sabench wrote",
+				       path, t->head[j]);
+	if (t->torn_line)
+		return err_set(e, "%s:%ld: the last row is cut short (no newline): the file was truncated",
+			       path, t->torn_line);
+	if (!t->nrow)
+		return err_set(e, "%s: no rows: nothing was measured yet", path);
+	for (size_t i = 0; i < t->nrow && !rc; i++) {
+		if (t->nfield[i] > t->ncol)
+			rc = err_set(e, "%s:%ld: more fields than the header's %d", path, t->line[i],
+				     t->ncol);
+		else if (t->nfield[i] < t->ncol)
+			rc = err_set(e, "%s:%ld: %d fields, the header has %d", path, t->line[i],
+				     t->nfield[i], t->ncol);
+		for (int j = 0; j < t->ncol && !rc; j++) {
+			const char *why = bad_field(t->row[i][j], type[j], empty_ok[j]);
+			if (why)
+				rc = err_set(e, "%s:%ld: column '%s': '%s' %s", path, t->line[i], t->head[j],
+					     t->row[i][j], why);
+		}
+		if (!rc && cell >= 0 && keyset_add(&seen, t->row[i][cell]))
+			rc = err_set(e, "out of memory checking '%s'", path);
+	}
+	keyset_sort(&seen);
+	for (size_t k = 1; !rc && k < seen.n; k++)
+		if (!strcmp(seen.key[k], seen.key[k - 1]))
+			rc = duplicate(t, path, cell, seen.key[k], e);
+	keyset_free(&seen);
+	return rc;
+}
