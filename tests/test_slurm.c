@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -103,4 +104,49 @@ Test(slurm, real_cluster_runs_shards_and_merges, .timeout = 600)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		cr_skip_test("no SLURM cluster could be started here (see the log above)");
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the SLURM test failed");
+}
+
+/* Paths with spaces and quotes are quoted in the scripts: a shard task's
+ * line, run by bash as SLURM would, runs its shard; options SLURM would
+ * misread are refused with exit 2 before any script is written. */
+Test(slurm, scripts_quote_paths_and_options_are_checked, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char sub[300], exp[400], out[400], cmd[2000], path[500], *err = NULL;
+	struct csv t;
+
+	snprintf(sub, sizeof sub, "%s/it's a dir", dir);
+	cr_assert_eq(mkdir(sub, 0777), 0);
+	snprintf(exp, sizeof exp, "%s/my exp.yaml", sub);
+	snprintf(out, sizeof out, "%s/out dir", sub);
+	write_text(exp, sharded);
+	char *argv[] = { "sabench", "slurm", exp, "--shards", "2", "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	free(err);
+	/* the script's body, as an array task 1 runs it (the #SBATCH lines are comments) */
+	snprintf(cmd, sizeof cmd, "cd / && SLURM_ARRAY_TASK_ID=1 bash \"%s/slurm/shards.sbatch\" >/dev/null 2>&1",
+		 out);
+	cr_assert_eq(system(cmd), 0, "the shard script fails on a path with a space and a quote");
+	snprintf(path, sizeof path, "%s/shards/1-of-2/results.csv", out);
+	csv_load(&t, path);
+	cr_assert(t.nrow > 0 && t.nrow < 12, "shard 1 of 2 holds some of the 12 cells: %d", t.nrow);
+	csv_free(&t);
+	struct { const char *flag, *value, *want; } bad[] = {
+		{ "--partition", "debug\n#SBATCH --mem=1T", "--partition must be SLURM partition names" },
+		{ "--partition", "a b", "--partition must be SLURM partition names" },
+		{ "--time", "1:00:00; rm -rf /", "--time must be a SLURM time" },
+		{ "--time", "soon", "--time must be a SLURM time" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char *args[] = { "sabench", "slurm", exp, (char *)bad[i].flag, (char *)bad[i].value, "-o", out, NULL };
+		cr_assert_eq(run_bin(args, NULL, &err), 2, "%s '%s'", bad[i].flag, bad[i].value);
+		cr_assert(strstr(err, bad[i].want), "%s", err);
+		free(err);
+	}
+	const char *good[] = { "30", "90:00", "1:00:00", "2-0", "2-12:30", "1-00:00:00", "UNLIMITED" };
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		char *args[] = { "sabench", "slurm", exp, "--time", (char *)good[i], "--partition", "gpu,cpu-big", "-o", out, NULL };
+		cr_assert_eq(run_bin(args, NULL, &err), 0, "--time %s: %s", good[i], err);
+		free(err);
+	}
 }

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 
 #include "csvline.h"
-#include "resume.h"
 #include "results.h"
 
 #define MAX_COLS 512
@@ -174,28 +173,54 @@ static const char *bad_field(const char *s, enum res_col_type type, int may_be_e
 	return bad_number(s, type);
 }
 
-/* The error for a cell key that has two rows: the line of the second. */
-static int duplicate(const struct res_table *t, const char *path, int cell, const char *key,
-		     struct err *e)
-{
-	long first = 0;
+/* Rows by cell key, then by place in the file (for finding repeats in
+ * n log n). */
+static const struct res_table *by_cell_table;
+static int by_cell_col;
 
-	for (size_t i = 0; i < t->nrow; i++) {
-		if (strcmp(t->row[i][cell], key))
-			continue;
-		if (first)
-			return err_set(e, "%s:%ld: cell '%s' has a row already (line %ld)", path,
-				       t->line[i], key, first);
-		first = t->line[i];
+static int cmp_by_cell(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(by_cell_table->row[i][by_cell_col], by_cell_table->row[j][by_cell_col]);
+
+	return c ? c : (i > j) - (i < j);
+}
+
+/* The first row (in file order) whose cell an earlier row has: an error
+ * naming both lines, or 0. */
+static int check_repeats(const struct res_table *t, const char *path, int cell, struct err *e)
+{
+	size_t *order = malloc((t->nrow + 1) * sizeof *order), worst = (size_t)-1, first = 0;
+
+	if (!order)
+		return err_set(e, "out of memory checking '%s'", path);
+	for (size_t i = 0; i < t->nrow; i++)
+		order[i] = i;
+	by_cell_table = t;
+	by_cell_col = cell;
+	qsort(order, t->nrow, sizeof *order, cmp_by_cell);
+	for (size_t k = 1; k < t->nrow; k++) {
+		size_t a = order[k - 1], b = order[k];
+		if (!strcmp(t->row[a][cell], t->row[b][cell]) && (worst == (size_t)-1 || b < worst)) {
+			worst = b;
+			first = a;
+		}
 	}
-	return 0;
+	/* the earliest row of the repeated cell, for the message */
+	for (size_t i = 0; worst != (size_t)-1 && i < first; i++)
+		if (!strcmp(t->row[i][cell], t->row[worst][cell]))
+			first = i;
+	free(order);
+	if (worst == (size_t)-1)
+		return 0;
+	return err_set(e, "%s:%ld: cell '%s' has a row already (line %ld)", path, t->line[worst],
+		       t->row[worst][cell], t->line[first]);
 }
 
 int res_table_check(const struct res_table *t, const char *path, struct err *e)
 {
 	enum res_col_type type[MAX_COLS];
 	int empty_ok[MAX_COLS], cell = res_table_col(t, "cell"), rc = 0;
-	struct keyset seen = { 0 };
 
 	for (int j = 0; j < t->ncol; j++)
 		if (res_column_info(t->head[j], &type[j], &empty_ok[j]))
@@ -219,13 +244,6 @@ int res_table_check(const struct res_table *t, const char *path, struct err *e)
 				rc = err_set(e, "%s:%ld: column '%s': '%s' %s", path, t->line[i], t->head[j],
 					     t->row[i][j], why);
 		}
-		if (!rc && cell >= 0 && keyset_add(&seen, t->row[i][cell]))
-			rc = err_set(e, "out of memory checking '%s'", path);
 	}
-	keyset_sort(&seen);
-	for (size_t k = 1; !rc && k < seen.n; k++)
-		if (!strcmp(seen.key[k], seen.key[k - 1]))
-			rc = duplicate(t, path, cell, seen.key[k], e);
-	keyset_free(&seen);
-	return rc;
+	return rc || cell < 0 ? rc : check_repeats(t, path, cell, e);
 }
