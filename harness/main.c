@@ -143,6 +143,9 @@ static int cmd_run(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if ((c == 'o' || c == 'd') && !*optarg)
+			return usage_error(use, "%s", c == 'o' ? "-o needs a folder name, not ''"
+							     : "--dump needs a folder name, not ''");
 		if (c == 'o')
 			o.out_dir = optarg;
 		else if (c == 'f' || c == 'r') {
@@ -668,7 +671,10 @@ static int cmd_machine(int argc, char **argv)
 			out = optarg;
 		else if (c == 'q')
 			quick = 1;
-		else if (c == 't' && !parse_long(optarg, 1, &threads))
+		else if (c == 't' && (parse_long(optarg, 1, &threads) || threads > 1024)) {
+			free(mp);
+			return usage_error(use, "--threads must be an integer in [1, 1024], not '%s'", optarg);
+		} else if (c == 't')
 			;
 		else {
 			free(mp);

@@ -512,3 +512,31 @@ Test(faults, large_sweeps_expand_in_linear_time, .timeout = 30)
 	cr_assert(strstr(out, "sink_window(sinks=511 size=512)"), "%.200s", out);
 	free(out);
 }
+
+/* Found by trying hostile inputs on every subcommand: an empty -o,
+ * machine --threads 0 and a report over a manifest that is not YAML are
+ * usage errors (exit 2) that say what is wrong. */
+Test(faults, hostile_command_lines_are_usage_errors, .timeout = 60)
+{
+	char exp[300], out[300], path[400], *err = NULL;
+
+	small_done(temp_dir(), exp, out);
+	char *empty[] = { "sabench", "run", exp, "-o", "", NULL };
+	cr_assert_eq(run_bin(empty, NULL, &err), 2);
+	cr_assert(strstr(err, "sabench: -o needs a folder name, not ''\n"), "%s", err);
+	free(err);
+	char *dump[] = { "sabench", "run", exp, "-o", out, "--dump", "", NULL };
+	cr_assert_eq(run_bin(dump, NULL, &err), 2);
+	cr_assert(strstr(err, "sabench: --dump needs a folder name, not ''\n"), "%s", err);
+	free(err);
+	char *threads[] = { "sabench", "machine", "--threads", "0", "-o", out, NULL };
+	cr_assert_eq(run_bin(threads, NULL, &err), 2);
+	cr_assert(strstr(err, "--threads must be an integer in [1, 1024], not '0'"), "%s", err);
+	free(err);
+	snprintf(path, sizeof path, "%s/manifest.yaml", out);
+	write_text(path, "{{{\n");
+	char *rep[] = { "sabench", "report", out, NULL };
+	cr_assert_eq(run_bin(rep, NULL, &err), 2);
+	cr_assert(strstr(err, "manifest.yaml:2:1: yaml syntax error"), "%s", err);
+	free(err);
+}

@@ -529,6 +529,7 @@ int report_write(const char *dir, struct err *e)
 	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
 	if (yt_load_file(path, &m, e)) {
 		res_table_free(&t);
+		e->usage = 1;           /* not a manifest a run wrote */
 		return -1;
 	}
 	find_cols(&t, &c);
