@@ -902,11 +902,14 @@ static int check_variant(struct ctx *c, const struct pat_item *it,
 
 static int push_variant(struct ctx *c, struct experiment *x, struct pattern *p)
 {
-	struct pattern *v = realloc(x->pat, (x->n_pat + 1) * sizeof *v);
-
-	if (!v)
-		return err_set(c->e, "out of memory reading the experiment");
-	x->pat = v;
+	if (x->n_pat == x->pat_cap) {   /* doubling: linear in the variants */
+		size_t cap = x->pat_cap ? 2 * x->pat_cap : 16;
+		struct pattern *v = realloc(x->pat, cap * sizeof *v);
+		if (!v)
+			return err_set(c->e, "out of memory reading the experiment");
+		x->pat = v;
+		x->pat_cap = cap;
+	}
 	if (pat_copy(&x->pat[x->n_pat], p))
 		return err_set(c->e, "out of memory reading the experiment");
 	x->n_pat++;

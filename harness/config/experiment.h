@@ -100,6 +100,7 @@ struct experiment {
 	size_t n_scores;
 	struct pattern *pat;    /* pattern variants, labelled */
 	size_t n_pat;
+	size_t pat_cap;         /* entries allocated in pat (doubling) */
 	struct exp_input *inputs;       /* where Q, K, V come from */
 	size_t n_inputs;                /* at least 1 */
 	int inputs_given;               /* 1: the file has inputs: (cell keys say which) */
