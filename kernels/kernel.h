@@ -105,6 +105,8 @@ struct kern_desc {
 						 * instructions (bf16.h's, or a
 						 * library's), not widened */
 	int decode;                             /* reads K/V through a cache */
+	int dense_work;                         /* computes every pair whatever G
+						 * (then masks): its cost is dense */
 };
 
 extern const struct kern_desc *const kern_table[];

@@ -111,4 +111,5 @@ const struct kern_desc kern_masked = {
 	.run = masked_run,                      /* rows of a head in parallel */
 	.release = free,                        /* the score matrix */
 	.cost = masked_cost,                    /* dense causal work */
+	.dense_work = 1,                        /* every pair, then the mask */
 };

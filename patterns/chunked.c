@@ -33,4 +33,5 @@ const struct pat_kind pat_chunked = {
 	.row = chunked_row,                     /* one range per row */
 	.kv_rows = chunked_kv_rows,             /* the current chunk */
 	.per_head = NULL,                       /* same for every head */
+	.cache = PAT_CACHE_RING,                /* the last kv_rows rows */
 };

@@ -49,4 +49,5 @@ const struct pat_kind pat_dilated = {
 	.row = dilated_row,                     /* one range per tap */
 	.kv_rows = dilated_kv_rows,             /* ring of (size-1) d + 1 */
 	.per_head = NULL,                       /* same for every head */
+	.cache = PAT_CACHE_RING,                /* the last kv_rows rows */
 };

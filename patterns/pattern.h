@@ -77,6 +77,15 @@ struct pat_ranges {
 
 struct pattern;
 
+/* Bounded decode caches a kind can name (pat_kind.cache); the decode
+ * kernel's enum kv_layout implements each. */
+enum pat_cache {
+	PAT_CACHE_FULL,         /* no bound: every row */
+	PAT_CACHE_RING,         /* the last kv_rows rows (windows) */
+	PAT_CACHE_SINK_RING,    /* pinned_rows pinned, then a ring (StreamingLLM) */
+	PAT_CACHE_COUNT
+};
+
 struct pat_kind {
 	const char *name;                       /* YAML key and CLI name */
 	const char *summary;                    /* one line: what it is, whose */
@@ -102,6 +111,11 @@ struct pat_kind {
 	/* G is chosen from each sequence's Q and K at run time by select/
 	 * (row is NULL): the modes it serves, enum pat_mode bits; 0: static */
 	int selected;
+	/* the bounded decode cache that serves the kind exactly (kv_rows of
+	 * them, pinned_rows first); PAT_CACHE_FULL: none, every row is kept */
+	enum pat_cache cache;
+	/* rows a PAT_CACHE_SINK_RING pins before its ring (the sinks) */
+	long (*pinned_rows)(const struct pattern *p);
 };
 
 /* Modes a selected kind serves (bits of pat_kind.selected). */
@@ -115,6 +129,10 @@ struct pattern {
 	size_t n_child;
 	char label[256];                        /* display name, no commas */
 };
+
+/* Dense attention: the reference speed-ups and savings are measured
+ * against (its name marks the reference rows of a results.csv). */
+extern const struct pat_kind pat_dense;
 
 /* The registry: every kind, in the order `sabench patterns` lists them. */
 extern const struct pat_kind *const pat_kinds[];

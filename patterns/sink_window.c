@@ -41,6 +41,12 @@ static long sink_window_kv_rows(const struct pattern *p, long n)
 	return (long)(p->val[SINK_SINKS].i + p->val[SINK_SIZE].i);
 }
 
+/* The sinks: what a sink_ring cache pins before its ring. */
+static long sink_pinned(const struct pattern *p)
+{
+	return (long)p->val[SINK_SINKS].i;
+}
+
 const struct pat_kind pat_sink_window = {
 	.name = "sink_window",                  /* YAML key */
 	.summary = "attention sinks + sliding window (StreamingLLM, MInference A-shape)",
@@ -51,4 +57,6 @@ const struct pat_kind pat_sink_window = {
 	.row = sink_window_row,                 /* one or two ranges */
 	.kv_rows = sink_window_kv_rows,         /* sinks pinned + ring */
 	.per_head = NULL,                       /* same for every head */
+	.cache = PAT_CACHE_SINK_RING,           /* the sinks pinned, a ring of the window */
+	.pinned_rows = sink_pinned,             /* the sinks */
 };

@@ -50,4 +50,5 @@ const struct pat_kind pat_window = {
 	.row = window_row,                      /* one range per row */
 	.kv_rows = window_kv_rows,              /* a ring of size rows */
 	.per_head = NULL,                       /* same for every head */
+	.cache = PAT_CACHE_RING,                /* the last kv_rows rows */
 };

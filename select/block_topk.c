@@ -264,4 +264,5 @@ const struct sel_kind sel_block_topk = {
 	.prepare = NULL,                        /* keeps nothing between selections */
 	.select = bt_select,                    /* estimate, then keep */
 	.cost = bt_cost,                        /* pooled or strided dots */
+	.bidirectional = 1,                     /* whole key blocks either way */
 };

@@ -268,7 +268,7 @@ const char *sel_unservable(const struct pattern *pat, const struct problem *p,
 			 decode ? "prefill" : "decode");
 		return buf;
 	}
-	if (!pat->causal && strcmp(pat->kind->name, "block_topk") != 0) {
+	if (!pat->causal && !s->bidirectional) {
 		snprintf(buf, len, "'%s' selects over causal rows only", pat->kind->name);
 		return buf;
 	}

@@ -66,6 +66,7 @@ struct sel_kind {
 	/* its cost model */
 	void (*cost)(const struct pattern *pat, const struct problem *p, int decode,
 		     struct sel_cost *c);
+	int bidirectional;              /* also selects over causal: false rows */
 };
 
 /* The selector of kind k, or NULL when k is static. */

@@ -130,7 +130,7 @@ double plan_cell_cost(const struct experiment *x, const struct cell *c)
 	double q = v[EXP_MODE] == EXP_DECODE ? (double)v[EXP_DECODE_STEPS] : n;
 	double keys = (double)pat_kv_rows(&x->pat[c->pat], (long)n);
 
-	if (!strcmp(x->kern[c->kern]->name, "masked") || keys > n)
+	if (x->kern[c->kern]->dense_work || keys > n)
 		keys = n;               /* dense work, or a pattern that reaches all */
 	return q * (keys > 1 ? keys : 1) * (double)v[EXP_HEAD_DIM] *
 	       (double)v[EXP_HEADS] * (double)v[EXP_BATCH] + 1e6;    /* + setup */

@@ -115,7 +115,7 @@ static long dense_of(const struct res_table *t, const struct cols *c, size_t i,
 		     int same_kernel)
 {
 	for (size_t j = 0; j < t->nrow; j++)
-		if (!strcmp(GET(t, j, c->pattern), "dense") && same_shape(t, c, i, j, same_kernel))
+		if (!strcmp(GET(t, j, c->pattern), pat_dense.name) && same_shape(t, c, i, j, same_kernel))
 			return (long)j;
 	return -1;
 }
@@ -407,7 +407,7 @@ static double token_time(const struct res_table *t, const struct cols *c,
 		if (strcmp(GET(t, i, c->label), label) || atol(GET(t, i, c->n)) != n ||
 		    !GET(t, i, ct)[0])
 			continue;
-		if (!strcmp(GET(t, i, c->kernel), "decode"))
+		if (kern_find(GET(t, i, c->kernel)) && kern_find(GET(t, i, c->kernel))->decode)
 			return v;
 		if (best < 0 || v < best)
 			best = v;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../patterns/pattern.h"
 #include "pareto.h"
 
 #define GET(t, i, c) res_table_get((t), (i), (c))
@@ -133,7 +134,7 @@ int pareto_build(const struct res_table *t, struct pareto *p)
 	}
 	for (size_t i = 0; i < p->n; i++)
 		for (size_t j = 0; j < p->n; j++)
-			if (!strcmp(p->pt[j].pattern, "dense") && !strcmp(p->pt[j].inputs, p->pt[i].inputs))
+			if (!strcmp(p->pt[j].pattern, pat_dense.name) && !strcmp(p->pt[j].inputs, p->pt[i].inputs))
 				p->pt[i].dense_time_s = p->pt[j].time_s;
 	for (size_t i = 0; i < p->n; i++)
 		if (p->pt[i].dense_time_s > 0 && p->pt[i].time_s > 0)

@@ -5,6 +5,7 @@
  * so that slow drift of a shared host hits all of them alike; after timing,
  * verification, then quality (once per group, reused across thread
  * counts). */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -992,16 +993,20 @@ static void problem_from_shape(struct group *gr)
 	gr->p.kv_layout = KV_FULL;
 }
 
-/* The bounded layout that fits the pattern's own shape (auto). */
+/* The decode cache layout of each bounded cache a pattern kind names. */
+static const enum kv_layout cache_layout[] = {
+	[PAT_CACHE_FULL] = KV_FULL,
+	[PAT_CACHE_RING] = KV_RING,
+	[PAT_CACHE_SINK_RING] = KV_SINK_RING,
+};
+static_assert(sizeof cache_layout / sizeof *cache_layout == PAT_CACHE_COUNT,
+	      "cache_layout: one per enum pat_cache");
+
+/* The bounded layout that fits the pattern's own shape (auto): what its
+ * kind's descriptor names. */
 static enum kv_layout natural_layout(const struct pattern *p)
 {
-	const char *k = p->kind->name;
-
-	if (!strcmp(k, "sink_window"))
-		return KV_SINK_RING;
-	if (!strcmp(k, "window") || !strcmp(k, "dilated") || !strcmp(k, "chunked"))
-		return KV_RING;
-	return KV_FULL;
+	return cache_layout[p->kind->cache];
 }
 
 /* Decode groups: the cache layout (the one asked for, or the pattern's
@@ -1011,12 +1016,11 @@ static void plan_decode(struct group *gr)
 {
 	long long asked = gr->sh.v[EXP_KV_LAYOUT];
 	enum kv_layout l = asked == EXP_KV_AUTO ? natural_layout(&gr->pat) : (enum kv_layout)asked;
-	int at = pat_param_index(gr->pat.kind, "sinks");
-	int sinks = !strcmp(gr->pat.kind->name, "sink_window") && at >= 0 ? (int)gr->pat.val[at].i : 0;
+	long sinks = gr->pat.kind->pinned_rows ? gr->pat.kind->pinned_rows(&gr->pat) : 0;
 	long ring = pat_kv_rows(&gr->pat, gr->p.n_kv) - sinks;
 
 	gr->layout_note[0] = 0;
-	gr->p.kv_sinks = l == KV_SINK_RING ? sinks : 0;
+	gr->p.kv_sinks = l == KV_SINK_RING ? (int)sinks : 0;
 	gr->p.kv_ring = ring > 0 ? ring : 1;
 	if (!kvc_serves(&gr->g, l, gr->p.kv_ring, gr->p.kv_sinks)) {
 		snprintf(gr->layout_note, sizeof gr->layout_note,
