@@ -251,7 +251,7 @@ double npy_get(const struct npy_array *a, size_t i)
 	if (a->kind == 'f') {
 		uint16_t h;
 		memcpy(&h, p, 2);
-		return kv_from_f16(h);
+		return dt_from_f16(h);
 	}
 	if (a->elem == 4) {
 		int32_t v;

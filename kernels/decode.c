@@ -224,7 +224,7 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 		part[(size_t)h * (d + 2) + d + 1] = st->l;
 	}
 	kern_tally_add(p, thread, (last - first) * nh, 4LL * d * (last - first) * nh,
-		       2LL * kv_dtype_size(c->dtype) * d * (last - first));
+		       2LL * dtype_of(c->dtype)->bytes * d * (last - first));
 }
 
 /* One work item of token r: split `split` of cache i, for every query
@@ -322,7 +322,7 @@ static void decode_cost(const struct problem *p, int threads, struct kern_cost *
 	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
 	c->score_bytes = ROW_CHUNK * sizeof(float);
 	c->kv_cache_bytes = 2.0 * p->batch * p->kv_heads * (double)rows * p->d *
-			    kv_dtype_size(p->kv_dtype);
+			    dtype_of(p->kv_dtype)->bytes;
 	c->workspace_bytes = c->kv_cache_bytes + part * sizeof(float) +
 			     (double)threads * ((double)decode_floats(p->d, group) * sizeof(float) +
 						(double)group * sizeof(struct row_state));

@@ -96,7 +96,7 @@ static void gather_row(const struct problem *p, const void *ws,
 	for (long j0 = 0; j0 < keys; j0 += ROW_CHUNK) {
 		int cnt = (int)(keys - j0 < ROW_CHUNK ? keys - j0 : ROW_CHUNK);
 		row_chunk(p, kv_off, idx + j0, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
-		row_fold(&st, qs, krows, vrows, idx + j0, &rm, p->dtype == KV_BF16, cnt, d, w->ops, s);
+		row_fold(&st, qs, krows, vrows, idx + j0, &rm, p->dtype == DT_BF16, cnt, d, w->ops, s);
 	}
 	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
 	kern_tally_row(p, keys, keys);

@@ -91,9 +91,9 @@ int gemm_prepare(const struct problem *p, int threads, const struct gemm_lib *li
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
 	w->inv = malloc((size_t)threads * (size_t)w->rows * sizeof *w->inv);
-	if (p->dtype == KV_BF16)
+	if (p->dtype == DT_BF16)
 		w->p16 = malloc((size_t)threads * w->stride * sizeof *w->p16);
-	if (!w->bv || !w->buf || !w->inv || (p->dtype == KV_BF16 && !w->p16)) {
+	if (!w->bv || !w->buf || !w->inv || (p->dtype == DT_BF16 && !w->p16)) {
 		gemm_release(w);
 		return -1;
 	}
@@ -160,7 +160,7 @@ static int gemm_runs(const struct gset_blocks *bv, long R, long n_kv, long *lo,
 static const char *operand(const struct problem *p, int which, size_t e)
 {
 	const void *base[2][3] = { { p->q, p->k, p->v }, { p->q16, p->k16, p->v16 } };
-	int bf16 = p->dtype == KV_BF16;
+	int bf16 = p->dtype == DT_BF16;
 
 	return (const char *)base[bf16][which] + e * (bf16 ? 2 : 4);
 }
@@ -169,10 +169,10 @@ static const char *operand(const struct problem *p, int which, size_t e)
 static const void *probabilities(const struct problem *p, const float *s, uint16_t *p16,
 				 long rows, long width)
 {
-	if (p->dtype != KV_BF16)
+	if (p->dtype != DT_BF16)
 		return s;
 	for (size_t x = 0; x < (size_t)rows * (size_t)width; x++)
-		p16[x] = kv_to_bf16(s[x]);
+		p16[x] = dt_to_bf16(s[x]);
 	return p16;
 }
 
@@ -183,7 +183,7 @@ static void gemm_task(const struct problem *p, const struct gemm_ws *w,
 	const struct gset_blocks *bv = &w->bv[l];
 	long r0 = R * w->rows, rows = p->n_q - r0 < w->rows ? p->n_q - r0 : w->rows;
 	long width, off = 0;
-	size_t es = p->dtype == KV_BF16 ? 2 : 4, kv = kern_kv_off(p, b, h);
+	size_t es = p->dtype == DT_BF16 ? 2 : 4, kv = kern_kv_off(p, b, h);
 	const char *q = operand(p, 0, kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
 	const char *k = operand(p, 1, kv), *v = operand(p, 2, kv), *pp;
 	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
@@ -260,7 +260,7 @@ void gemm_cost(const struct problem *p, int threads, struct kern_cost *c)
 			p->batch;
 	c->score_bytes = (double)rows * (double)p->n_kv * sizeof(float);
 	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes *
-		(p->dtype == KV_BF16 ? 1.5 : 1.0) +
+		(p->dtype == DT_BF16 ? 1.5 : 1.0) +
 		2.0 * (double)((p->n_kv + GEMM_KEYS - 1) / GEMM_KEYS + 1) * sizeof(long) +
 		(double)rows * sizeof(float));
 }

@@ -14,6 +14,7 @@
 
 #include "../patterns/gset.h"
 #include "score.h"
+#include "isa/dtype.h"
 #include "isa/simd.h"
 
 /* Per-thread work tallies that kernels keep once per row or tile (never per
@@ -37,13 +38,6 @@ enum kv_layout {
 	KV_LAYOUT_COUNT
 };
 
-/* Element type of the stored K/V (converted to fp32 on load). */
-enum kv_dtype { KV_F32, KV_F16, KV_BF16, KV_DTYPE_COUNT };
-
-/* Bytes of an element stored as t (a constant where the micro-kernels
- * are specialised on t). */
-#define KV_ESIZE(t) ((t) == KV_F32 ? 4 : 2)
-
 struct problem {
 	int batch;              /* sequences */
 	int heads;              /* query heads */
@@ -57,13 +51,13 @@ struct problem {
 	float *o;               /* [batch][heads][n_q][d] */
 	const struct gset *g;   /* the index sets; g->causal: all j <= i */
 	const struct score_mod *score; /* the score function (score.h); NULL: plain */
-	enum kv_dtype dtype;    /* of Q, K, V: KV_F32, or KV_BF16: q16, k16, v16
+	enum dtype dtype;    /* of Q, K, V: DT_F32, or DT_BF16: q16, k16, v16
 				 * hold them and q, k, v their exact fp32 values
 				 * (the oracle's, and the kernels' that widen) */
 	const uint16_t *q16, *k16, *v16;
 	struct kern_tally *tally; /* one slot per thread, or NULL */
 	enum kv_layout kv_layout; /* cache layout (decode kernels) */
-	enum kv_dtype kv_dtype; /* cache element type (decode kernels) */
+	enum dtype kv_dtype; /* cache element type (decode kernels) */
 	long kv_ring;           /* ring rows (ring, sink_ring) */
 	long kv_sinks;          /* pinned rows (sink_ring) */
 };
@@ -144,41 +138,18 @@ static inline size_t kern_kv_off(const struct problem *p, int b, int h)
 	return kern_kv_head(p, b, h) * (size_t)p->n_kv * (size_t)p->d;
 }
 
-/* fp32 <-> bf16, round to nearest even; inf, nan and denormals convert as
- * IEEE says (bf16 keeps fp32's range): the decode cache's conversions and
- * the bf16 paths' (inline, so the kernels' loops over rows vectorise). */
-static inline uint16_t kv_to_bf16(float x)
-{
-	uint32_t u;
-
-	memcpy(&u, &x, sizeof u);
-	if ((u & 0x7f800000u) == 0x7f800000u && (u & 0x007fffffu))
-		return (uint16_t)((u >> 16) | 0x0040u);         /* quiet nan */
-	u += 0x7fffu + ((u >> 16) & 1u);                        /* nearest even */
-	return (uint16_t)(u >> 16);
-}
-
-static inline float kv_from_bf16(uint16_t h)
-{
-	uint32_t u = (uint32_t)h << 16;
-	float x;
-
-	memcpy(&x, &u, sizeof x);
-	return x;
-}
-
 /* dst[i] = src[i] widened, i < n. */
 static inline void kern_bf16_widen_rows(const uint16_t *src, float *dst, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		dst[i] = kv_from_bf16(src[i]);
+		dst[i] = dt_from_bf16(src[i]);
 }
 
 /* x[i] := x[i] rounded to bf16 (and back), i < n: P before P V. */
 static inline void kern_bf16_round(float *x, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		x[i] = kv_from_bf16(kv_to_bf16(x[i]));
+		x[i] = dt_from_bf16(dt_to_bf16(x[i]));
 }
 
 /* h[i] = x[i] in bf16, and x[i] := the value it holds, i < n: a problem's
@@ -186,8 +157,8 @@ static inline void kern_bf16_round(float *x, size_t n)
 static inline void kern_bf16_inputs(float *x, uint16_t *h, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		h[i] = kv_to_bf16(x[i]);
-		x[i] = kv_from_bf16(h[i]);
+		h[i] = dt_to_bf16(x[i]);
+		x[i] = dt_from_bf16(h[i]);
 	}
 }
 
@@ -224,7 +195,7 @@ static inline void kern_tally_row(const struct problem *p, long long pairs,
 				  long long scored)
 {
 	kern_tally_add(p, kern_thread(), pairs, 4LL * p->d * scored,
-		       2LL * (p->dtype == KV_BF16 ? 2 : 4) * p->d * scored);
+		       2LL * (p->dtype == DT_BF16 ? 2 : 4) * p->d * scored);
 }
 
 #endif

@@ -1,6 +1,5 @@
-/* kvcache.c - cache layouts and K/V element types for decoding. The scalar
- * f16 and bf16 conversions are written out (round to nearest even; not
- * every compiler has _Float16); the ISA paths widen with F16C / AVX-512. */
+/* kvcache.c - cache layouts for decoding: rows allocated, positions mapped
+ * to rows, K/V rows stored in the cache's element type (isa/dtype.h). */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +14,6 @@ const char *const kv_layout_names[] = {
 static_assert(sizeof kv_layout_names / sizeof *kv_layout_names == KV_LAYOUT_COUNT + 1,
 	      "kv_layout_names: one per enum kv_layout, then NULL");
 
-const char *const kv_dtype_names[] = {
-	[KV_F32] = "f32", [KV_F16] = "f16", [KV_BF16] = "bf16", NULL,
-};
-static_assert(sizeof kv_dtype_names / sizeof *kv_dtype_names == KV_DTYPE_COUNT + 1,
-	      "kv_dtype_names: one per enum kv_dtype, then NULL");
-
-int kv_dtype_size(enum kv_dtype t)
-{
-	return KV_ESIZE(t);
-}
-
 long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks)
 {
 	switch (l) {
@@ -38,61 +26,6 @@ long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks)
 	default:
 		return n;
 	}
-}
-
-uint16_t kv_to_f16(float f)
-{
-	uint32_t x, sign, mant, half, rem, tie;
-	int e;
-
-	memcpy(&x, &f, sizeof x);
-	sign = (x >> 16) & 0x8000u;
-	mant = x & 0x7fffffu;
-	e = (int)((x >> 23) & 0xffu);
-	if (e == 0xff)                          /* inf, or a quiet nan */
-		return (uint16_t)(sign | 0x7c00u | (mant ? 0x200u | (mant >> 13) : 0));
-	e = e - 127 + 15;
-	if (e >= 0x1f)
-		return (uint16_t)(sign | 0x7c00u);      /* overflow: inf */
-	if (e <= 0) {                           /* half denormal, or zero */
-		int shift = 14 - e;
-		if (shift > 24)
-			return (uint16_t)sign;
-		mant |= 0x800000u;
-		half = mant >> shift;
-		rem = mant & ((1u << shift) - 1);
-		tie = 1u << (shift - 1);
-		half += rem > tie || (rem == tie && (half & 1u));
-		return (uint16_t)(sign | half);
-	}
-	half = sign | ((uint32_t)e << 10) | (mant >> 13);
-	rem = mant & 0x1fffu;
-	half += rem > 0x1000u || (rem == 0x1000u && (half & 1u)); /* may carry to inf */
-	return (uint16_t)half;
-}
-
-float kv_from_f16(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu;
-	uint32_t mant = h & 0x3ffu, x;
-	float f;
-
-	if (exp == 0x1f) {
-		x = sign | 0x7f800000u | (mant << 13);
-	} else if (exp) {
-		x = sign | ((exp - 15 + 127) << 23) | (mant << 13);
-	} else if (!mant) {
-		x = sign;
-	} else {                                /* denormal: normalise */
-		int e = -1;
-		do {
-			e++;
-			mant <<= 1;
-		} while (!(mant & 0x400u));
-		x = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
-	}
-	memcpy(&f, &x, sizeof f);
-	return f;
 }
 
 /* Rows of a cache: 64-byte aligned, and in huge pages when large, as a
@@ -111,7 +44,7 @@ static void *alloc_rows(size_t bytes)
 	return p;
 }
 
-int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
+int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
 	     long n, long ring, long sinks, unsigned long long seed)
 {
 	size_t bytes;
@@ -123,7 +56,7 @@ int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
 	c->ring = ring > 0 ? ring : 1;
 	c->sinks = sinks;
 	c->rows = kv_layout_rows(l, n, c->ring, sinks);
-	bytes = (size_t)c->rows * (size_t)d * (size_t)kv_dtype_size(t);
+	bytes = (size_t)c->rows * (size_t)d * (size_t)dtype_of(t)->bytes;
 	c->k = alloc_rows(bytes);
 	c->v = alloc_rows(bytes);
 	if (l == KV_PAGED) {
@@ -157,14 +90,14 @@ void kvc_free(struct kv_cache *c)
 static void store_row(const struct kv_cache *c, void *base, long row, const float *x)
 {
 	size_t at = (size_t)row * (size_t)c->d;
+	const struct dtype_desc *t = dtype_of(c->dtype);
 
-	if (c->dtype == KV_F32) {
+	if (c->dtype == DT_F32) {
 		memcpy((float *)base + at, x, (size_t)c->d * sizeof *x);
 		return;
 	}
 	for (int i = 0; i < c->d; i++)
-		((uint16_t *)base)[at + (size_t)i] =
-			c->dtype == KV_F16 ? kv_to_f16(x[i]) : kv_to_bf16(x[i]);
+		t->store(base, at + (size_t)i, x[i]);
 }
 
 void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v)

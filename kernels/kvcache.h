@@ -13,7 +13,7 @@
 
 struct kv_cache {
 	enum kv_layout layout;  /* how positions map to rows */
-	enum kv_dtype dtype;    /* stored element type */
+	enum dtype dtype;    /* stored element type */
 	int d;                  /* head_dim */
 	long rows;              /* allocated rows */
 	long ring;              /* ring rows (ring, sink_ring) */
@@ -22,20 +22,16 @@ struct kv_cache {
 	void *k, *v;            /* rows x d elements each */
 };
 
-/* Names by enum, each list NULL-ended (KV_LAYOUT_COUNT + 1 entries: the
- * experiment's vocabulary of kv_layout and kv_dtype). */
+/* Names by enum, NULL-ended (KV_LAYOUT_COUNT + 1 entries: the
+ * experiment's vocabulary of kv_layout). */
 extern const char *const kv_layout_names[];
-extern const char *const kv_dtype_names[];
-
-/* Bytes of one element of dtype. */
-int kv_dtype_size(enum kv_dtype t);
 
 /* Rows layout allocates for n tokens (ring and sinks as given). */
 long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks);
 
 /* Allocates a cache for n tokens; pages are laid out in a seeded shuffled
  * order, as a paged server's free list leaves them. Returns 0 or -1. */
-int kvc_init(struct kv_cache *c, enum kv_layout l, enum kv_dtype t, int d,
+int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
 	     long n, long ring, long sinks, unsigned long long seed);
 
 void kvc_free(struct kv_cache *c);
@@ -85,7 +81,7 @@ static inline long kvc_run(const struct kv_cache *c, long pos, long hi)
 static inline const void *kvc_at(const struct kv_cache *c, int which, long row)
 {
 	return (const char *)(which ? c->v : c->k) +
-	       (size_t)row * (size_t)c->d * (size_t)kv_dtype_size(c->dtype);
+	       (size_t)row * (size_t)c->d * (size_t)dtype_of(c->dtype)->bytes;
 }
 
 /* Pairs of G a token's decoding reads from the caches of one sequence:
@@ -98,11 +94,5 @@ static inline long long kvc_pairs_read(const struct gset *g, int heads, int kv_h
 /* 1 when a cache of this layout serves every row of g exactly (keys of
  * ring layouts within the ring's reach when read); 0 else. */
 int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks);
-
-/* fp32 <-> f16, round to nearest even; inf, nan and denormals convert as
- * IEEE says (f16 overflows to inf). bf16's are in kernel.h, shared with
- * the kernels' bf16 paths. */
-uint16_t kv_to_f16(float x);
-float kv_from_f16(uint16_t h);
 
 #endif

@@ -117,7 +117,7 @@ static int onednn_open(const struct problem *p, int threads, float scale, void *
 	if (!c)
 		return -1;
 	c->threads = threads;
-	c->dt = p->dtype == KV_BF16 ? dnnl_bf16 : dnnl_f32;
+	c->dt = p->dtype == DT_BF16 ? dnnl_bf16 : dnnl_f32;
 	c->stream = calloc((size_t)threads, sizeof *c->stream);
 	if (!c->stream || dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
 	    make_primitives(c->engine, c->dt, p->d, scale, &c->qk, &c->pv, impl)) {

@@ -175,7 +175,7 @@ static int ranges_prepare(const struct problem *p, int threads, void **ws)
 static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 		       float *buf, int b, int h, long r)
 {
-	int d = p->d, cnt = 0, bf16 = p->dtype == KV_BF16;
+	int d = p->d, cnt = 0, bf16 = p->dtype == DT_BF16;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
 	size_t kv_off = kern_kv_off(p, b, h);
 	float *qs = buf, *s = buf + 2 * d, *kw = row_widened(buf, d);
@@ -264,7 +264,7 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 		}
 	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
 	kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored,
-		       2LL * (p->dtype == KV_BF16 ? 2 : 4) * d * (scored / rows));
+		       2LL * (p->dtype == DT_BF16 ? 2 : 4) * d * (scored / rows));
 }
 
 static void ranges_run(const struct problem *p, void *ws)

@@ -82,7 +82,7 @@ static inline void row_chunk(const struct problem *p, size_t kv_off, const int32
 
 	for (int i = 0; i < n; i++) {
 		size_t at = kv_off + (size_t)keys[i] * d;
-		if (p->dtype != KV_BF16) {
+		if (p->dtype != DT_BF16) {
 			krows[i] = p->k + at;
 			vrows[i] = p->v + at;
 			continue;

@@ -31,7 +31,7 @@ static inline int tile_paths_open(struct tile_paths *tp, const struct problem *p
 {
 	memset(tp, 0, sizeof *tp);
 	tp->ops = kern_simd();
-	tp->b16 = p->dtype == KV_BF16 ? kern_bf16() : NULL;
+	tp->b16 = p->dtype == DT_BF16 ? kern_bf16() : NULL;
 	return tp->b16 ? kv_pack_alloc(&tp->pk, p) : 0;
 }
 
@@ -51,7 +51,7 @@ static inline void tile_paths_begin(const struct tile_paths *tp)
 /* Bytes of the packs (the cost model's workspace). */
 static inline double tile_paths_bytes(const struct problem *p)
 {
-	return p->dtype == KV_BF16 && kern_bf16() ? kv_pack_bytes(p) : 0.0;
+	return p->dtype == DT_BF16 && kern_bf16() ? kv_pack_bytes(p) : 0.0;
 }
 
 /* A thread's tile: qt and ot (dpad x TILE_Q: the bf16 path's pairs of Q^T
@@ -92,7 +92,7 @@ static inline const void *tile_kv(const struct problem *p, int which, size_t kv_
 {
 	size_t at = kv_off + (size_t)j * (size_t)p->d;
 
-	if (p->dtype == KV_BF16)
+	if (p->dtype == DT_BF16)
 		return (which ? p->v16 : p->k16) + at;
 	return (which ? p->v : p->k) + at;
 }
@@ -152,7 +152,7 @@ static inline struct tile tile_start(float *buf, const struct tile_paths *tp,
 	t.cap = p->score && p->score->kind == SCORE_SOFTCAP ?
 		(float)(p->score->cap * 1.4426950408889634) : 0.0f;
 	t.scale = (float)(1.4426950408889634 * score_scale(p->score, d));
-	t.bf16 = p->dtype == KV_BF16;
+	t.bf16 = p->dtype == DT_BF16;
 	t.ops = tp->ops;
 	t.b16 = tp->b16;
 	if (t.b16) {

@@ -169,7 +169,7 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 			pairs += __builtin_popcountll(mask[j]);
 		pairs += mask ? 0 : rows * nk;
 		scored += rows * nk;
-		kv += 2LL * nk * d * (p->dtype == KV_BF16 ? 2 : 4);
+		kv += 2LL * nk * d * (p->dtype == DT_BF16 ? 2 : 4);
 	}
 	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
 	if (p->tally) {

@@ -121,7 +121,7 @@ void fx_bf16(struct fixture *fx)
 	fx->q16 = rounded(fx->q, nq);
 	fx->k16 = rounded(fx->k, nkv);
 	fx->v16 = rounded(fx->v, nkv);
-	p->dtype = KV_BF16;
+	p->dtype = DT_BF16;
 	p->q16 = fx->q16;
 	p->k16 = fx->k16;
 	p->v16 = fx->v16;

@@ -117,7 +117,7 @@ struct ref_ctx {
 
 static float ref_at(const struct ref_ctx *c, const void *x, size_t i)
 {
-	return c->bf16 ? kv_from_bf16(((const uint16_t *)x)[i]) : ((const float *)x)[i];
+	return c->bf16 ? dt_from_bf16(((const uint16_t *)x)[i]) : ((const float *)x)[i];
 }
 
 static int ref_open(const struct problem *p, int threads, float scale, void **ctx)
@@ -126,7 +126,7 @@ static int ref_open(const struct problem *p, int threads, float scale, void **ct
 
 	(void)threads;
 	c->scale = scale;
-	c->bf16 = p->dtype == KV_BF16;
+	c->bf16 = p->dtype == DT_BF16;
 	*ctx = c;
 	return 0;
 }
@@ -195,7 +195,7 @@ Test(bf16, the_bf16_paths_are_taken)
 		fx_make(&b, "window: {size: 40}", 1, 130, 1, 2, 2, 32, 2.0f);
 		fx_bf16(&a);
 		fx_bf16(&b);
-		b.p.dtype = KV_F32;             /* the fp32 path on the same values */
+		b.p.dtype = DT_F32;             /* the fp32 path on the same values */
 		fx_max_err(&a, k, 1, &bad);
 		fx_max_err(&b, k, 1, &bad);
 		for (size_t x = 0; x < (size_t)2 * 130 * 32; x++)

@@ -18,7 +18,7 @@
 /* Decodes the last steps tokens of fx (built for n) through a cache of
  * layout l; returns the largest error against the oracle. */
 static double decode_err(struct fixture *fx, long steps, enum kv_layout l,
-			 enum kv_dtype t, long ring, long sinks)
+			 enum dtype t, long ring, long sinks)
 {
 	const struct kern_desc *k = kern_find("decode");
 	struct problem p = fx->p;
@@ -63,15 +63,15 @@ Test(decode, ring_caches_wrap_and_stay_exact)
 
 	/* window 16 over 200 tokens, 150 decoded: the ring wraps 9 times */
 	fx_make(&fx, "window: {size: 16}", 1, 200, 2, 4, 2, 32, 1.0f);
-	cr_assert(decode_err(&fx, 150, KV_RING, KV_F32, 16, 0) <= VERIFY_MAX_ABS);
-	cr_assert(decode_err(&fx, 150, KV_PAGED, KV_F32, 16, 0) <= VERIFY_MAX_ABS);
-	cr_assert(decode_err(&fx, 150, KV_FULL, KV_F32, 16, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 150, KV_RING, DT_F32, 16, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 150, KV_PAGED, DT_F32, 16, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 150, KV_FULL, DT_F32, 16, 0) <= VERIFY_MAX_ABS);
 	fx_free(&fx);
 	fx_make(&fx, "sink_window: {sinks: 4, size: 12}", 1, 200, 1, 2, 1, 16, 1.0f);
-	cr_assert(decode_err(&fx, 180, KV_SINK_RING, KV_F32, 12, 4) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 180, KV_SINK_RING, DT_F32, 12, 4) <= VERIFY_MAX_ABS);
 	fx_free(&fx);
 	fx_make(&fx, "dilated: {size: 5, dilation: 3}", 1, 120, 1, 2, 2, 16, 1.0f);
-	cr_assert(decode_err(&fx, 100, KV_RING, KV_F32, 13, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 100, KV_RING, DT_F32, 13, 0) <= VERIFY_MAX_ABS);
 	fx_free(&fx);
 }
 
@@ -82,16 +82,16 @@ Test(decode, keys_split_among_threads_merge_exactly)
 	/* one K/V head for 4 query heads and 2 threads: each token's 2048
 	 * keys go to 4 splits, the group walks them together */
 	fx_make(&fx, "dense", 1, 2048, 1, 4, 1, 32, 1.0f);
-	cr_assert(decode_err(&fx, 6, KV_FULL, KV_F32, 0, 0) <= VERIFY_MAX_ABS);
-	cr_assert(decode_err(&fx, 6, KV_PAGED, KV_BF16, 0, 0) <= VERIFY_MAX_ABS_BF16);
+	cr_assert(decode_err(&fx, 6, KV_FULL, DT_F32, 0, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 6, KV_PAGED, DT_BF16, 0, 0) <= VERIFY_MAX_ABS_BF16);
 	fx_free(&fx);
 	/* heads of one group reading different keys walk one by one */
 	fx_make(&fx, "random: {density: 0.05, seed: 3, per_head: true}", 1, 2048, 1, 2, 1, 16, 1.0f);
-	cr_assert(decode_err(&fx, 6, KV_FULL, KV_F32, 0, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 6, KV_FULL, DT_F32, 0, 0) <= VERIFY_MAX_ABS);
 	fx_free(&fx);
 	/* a window over a ring split among threads, wrapping meanwhile */
 	fx_make(&fx, "window: {size: 1500}", 1, 4000, 1, 2, 1, 16, 1.0f);
-	cr_assert(decode_err(&fx, 300, KV_RING, KV_F32, 1500, 0) <= VERIFY_MAX_ABS);
+	cr_assert(decode_err(&fx, 300, KV_RING, DT_F32, 1500, 0) <= VERIFY_MAX_ABS);
 	fx_free(&fx);
 }
 
@@ -115,8 +115,8 @@ Test(decode, reduced_precision_caches_within_tolerance)
 	struct fixture fx;
 
 	fx_make(&fx, "sink_window: {sinks: 2, size: 40}", 1, 300, 1, 4, 2, 64, 1.0f);
-	cr_assert(decode_err(&fx, 64, KV_SINK_RING, KV_F16, 40, 2) <= VERIFY_MAX_ABS_F16);
-	cr_assert(decode_err(&fx, 64, KV_FULL, KV_BF16, 40, 2) <= VERIFY_MAX_ABS_BF16);
+	cr_assert(decode_err(&fx, 64, KV_SINK_RING, DT_F16, 40, 2) <= VERIFY_MAX_ABS_F16);
+	cr_assert(decode_err(&fx, 64, KV_FULL, DT_BF16, 40, 2) <= VERIFY_MAX_ABS_BF16);
 	fx_free(&fx);
 }
 
@@ -128,22 +128,22 @@ Test(decode, cache_bytes_are_what_the_layout_allocates)
 		{ KV_PAGED, 1000, 0, 0, 1024 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-		for (int t = 0; t < KV_DTYPE_COUNT; t++) {
+		for (int t = 0; t < DT_COUNT; t++) {
 			struct kv_cache c;
 			struct fixture fx;
 			struct kern_cost cost = { 0 };
-			cr_assert_eq(kvc_init(&c, cases[i].l, (enum kv_dtype)t, 16, cases[i].n,
+			cr_assert_eq(kvc_init(&c, cases[i].l, (enum dtype)t, 16, cases[i].n,
 					      cases[i].ring, cases[i].sinks, 1), 0);
 			cr_assert_eq(c.rows, cases[i].rows, "%s", kv_layout_names[cases[i].l]);
 			fx_make(&fx, "dense", 1, cases[i].n, 1, 2, 1, 16, 1.0f);
 			fx.p.kv_layout = cases[i].l;
-			fx.p.kv_dtype = (enum kv_dtype)t;
+			fx.p.kv_dtype = (enum dtype)t;
 			fx.p.kv_ring = cases[i].ring;
 			fx.p.kv_sinks = cases[i].sinks;
 			kern_find("decode")->cost(&fx.p, 1, &cost);
 			cr_assert_eq((long)cost.kv_cache_bytes,
-				     2L * c.rows * 16 * kv_dtype_size((enum kv_dtype)t),
-				     "%s %s", kv_layout_names[cases[i].l], kv_dtype_names[t]);
+				     2L * c.rows * 16 * dtype_of((enum dtype)t)->bytes,
+				     "%s %s", kv_layout_names[cases[i].l], dtype_names[t]);
 			fx_free(&fx);
 			kvc_free(&c);
 		}
@@ -153,16 +153,16 @@ Test(decode, special_values_convert_as_defined)
 {
 	float inf = INFINITY, tiny = 1e-40f, f16_tiny = 6e-8f;
 
-	cr_assert(isinf(kv_from_f16(kv_to_f16(inf))) && kv_from_f16(kv_to_f16(-inf)) < 0);
-	cr_assert(isnan(kv_from_f16(kv_to_f16(NAN))));
-	cr_assert(isinf(kv_from_f16(kv_to_f16(70000.0f))), "f16 overflows to inf");
-	cr_assert_float_eq(kv_from_f16(kv_to_f16(f16_tiny)), 5.9604645e-8f, 1e-12, "f16 denormal");
-	cr_assert(isinf(kv_from_bf16(kv_to_bf16(inf))));
-	cr_assert(isnan(kv_from_bf16(kv_to_bf16(NAN))));
-	cr_assert_eq(kv_from_bf16(kv_to_bf16(70000.0f)), 70144.0f, "bf16 keeps fp32's range");
-	cr_assert_eq(kv_from_bf16(kv_to_bf16(tiny)) > 0, 1, "bf16 keeps denormals");
-	cr_assert_eq(kv_from_bf16(kv_to_bf16(1.00390625f)), 1.0f, "ties round to even");
-	cr_assert_eq(kv_from_bf16(kv_to_bf16(1.01171875f)), 1.015625f, "ties round to even");
+	cr_assert(isinf(dt_from_f16(dt_to_f16(inf))) && dt_from_f16(dt_to_f16(-inf)) < 0);
+	cr_assert(isnan(dt_from_f16(dt_to_f16(NAN))));
+	cr_assert(isinf(dt_from_f16(dt_to_f16(70000.0f))), "f16 overflows to inf");
+	cr_assert_float_eq(dt_from_f16(dt_to_f16(f16_tiny)), 5.9604645e-8f, 1e-12, "f16 denormal");
+	cr_assert(isinf(dt_from_bf16(dt_to_bf16(inf))));
+	cr_assert(isnan(dt_from_bf16(dt_to_bf16(NAN))));
+	cr_assert_eq(dt_from_bf16(dt_to_bf16(70000.0f)), 70144.0f, "bf16 keeps fp32's range");
+	cr_assert_eq(dt_from_bf16(dt_to_bf16(tiny)) > 0, 1, "bf16 keeps denormals");
+	cr_assert_eq(dt_from_bf16(dt_to_bf16(1.00390625f)), 1.0f, "ties round to even");
+	cr_assert_eq(dt_from_bf16(dt_to_bf16(1.01171875f)), 1.015625f, "ties round to even");
 }
 
 Test(decode, experiment_runs_verified_decode_cells, .timeout = 60)
@@ -271,23 +271,23 @@ static void widen_block(const struct simd_ops *ops, int t, unsigned h0, int d)
 		row[i] = (uint16_t)(h0 + (unsigned)i);
 	ops->axpys_kv(acc, &one, row, t, 1, d);
 	for (int i = 0; i < d; i++) {
-		float want = t == KV_F16 ? kv_from_f16(row[i]) : kv_from_bf16(row[i]);
+		float want = t == DT_F16 ? dt_from_f16(row[i]) : dt_from_bf16(row[i]);
 		if (isnan(want))
-			cr_assert(isnan(acc[i]), "%s %s %04x", ops->name, kv_dtype_names[t], row[i]);
+			cr_assert(isnan(acc[i]), "%s %s %04x", ops->name, dtype_names[t], row[i]);
 		else
 			cr_assert_eq(acc[i], want, "%s %s %04x: %g, want %g", ops->name,
-				     kv_dtype_names[t], row[i], acc[i], want);
+				     dtype_names[t], row[i], acc[i], want);
 	}
 }
 
 Test(decode, f16_round_trips_and_every_isa_widens_f16_and_bf16_exactly)
 {
 	for (unsigned h = 0; h < 65536; h++) {
-		float f = kv_from_f16((uint16_t)h);
+		float f = dt_from_f16((uint16_t)h);
 		if (isnan(f))
-			cr_assert(isnan(kv_from_f16(kv_to_f16(f))), "nan %04x", h);
+			cr_assert(isnan(dt_from_f16(dt_to_f16(f))), "nan %04x", h);
 		else
-			cr_assert_eq(kv_to_f16(f), h, "half %04x -> %g -> %04x", h, f, kv_to_f16(f));
+			cr_assert_eq(dt_to_f16(f), h, "half %04x -> %g -> %04x", h, f, dt_to_f16(f));
 	}
 	/* every f16 and bf16 value through each ISA's fused loads: one row
 	 * weighed by 1 into zeros comes out as stored (80 and 16 channels
@@ -296,7 +296,7 @@ Test(decode, f16_round_trips_and_every_isa_widens_f16_and_bf16_exactly)
 		const struct simd_ops *ops = kern_simd_of((enum kern_isa)isa);
 		if (kern_isa_unsupported((enum kern_isa)isa))
 			continue;
-		for (int t = KV_F16; t <= KV_BF16; t++)
+		for (int t = DT_F16; t <= DT_BF16; t++)
 			for (unsigned h0 = 0; h0 < 65536; h0 += 80)
 				widen_block(ops, t, h0, h0 + 80 <= 65536 ? 80 : (int)(65536 - h0));
 	}

@@ -39,12 +39,18 @@ static void assert_names(const char *const *names, int count, const char *what)
 Test(tables, cache_layouts_dtypes_modes_and_score_kinds_have_names)
 {
 	assert_names(kv_layout_names, KV_LAYOUT_COUNT, "kv_layout");
-	assert_names(kv_dtype_names, KV_DTYPE_COUNT, "kv_dtype");
+	assert_names(dtype_names, DT_COUNT, "dtype");
 	assert_names(exp_field_values(EXP_MODE), EXP_MODE_COUNT, "mode");
 	cr_assert_eq(exp_field_values(EXP_KV_LAYOUT), kv_layout_names);
-	cr_assert_eq(exp_field_values(EXP_KV_DTYPE), kv_dtype_names);
-	for (int d = 0; d < EXP_DTYPE_COUNT; d++)
-		cr_assert_str_neq(exp_dtype_name(d), "?", "dtype %d has no name", d);
+	cr_assert_eq(exp_field_values(EXP_KV_DTYPE), dtype_names);
+	for (int t = 0; t < DT_COUNT; t++) {
+		const struct dtype_desc *d = dtype_of((enum dtype)t);
+		cr_assert_str_eq(d->name, dtype_names[t], "dtype %d: its name and the vocabulary's differ", t);
+		cr_assert_eq(dtype_find(d->name), t);
+		cr_assert_str_eq(exp_dtype_name(t), d->name);
+		cr_assert(d->bytes > 0 && d->max_abs > 0 && d->max_nmse > 0 && d->load && d->store,
+			  "dtype %s is not described", d->name);
+	}
 	for (int k = 0; k < SCORE_KIND_COUNT; k++) {
 		const char *name = score_kind_name((enum score_kind)k);
 		cr_assert(name && strcmp(name, "?"), "score kind %d has no name", k);
@@ -52,4 +58,30 @@ Test(tables, cache_layouts_dtypes_modes_and_score_kinds_have_names)
 	}
 	for (int f = 0; f < EXP_FIELD_COUNT; f++)
 		cr_assert(exp_fields[f].name && exp_fields[f].doc, "shape field %d is not described", f);
+}
+
+/* Each dtype's store rounds to nearest even and its load widens exactly:
+ * 1.5 survives every type, 1 + 2^-9 fp32 and f16 (10 mantissa bits) but
+ * not bf16 (7), and 1 + 3 * 2^-9 rounds to even in bf16. */
+Test(tables, every_dtype_stores_and_loads_by_its_descriptor)
+{
+	const float ulp9 = 1.0f / 512.0f;
+	const struct { float x; float want[DT_COUNT]; } cases[] = {
+		{ 1.5f, { [DT_F32] = 1.5f, [DT_F16] = 1.5f, [DT_BF16] = 1.5f } },
+		{ 1.0f + ulp9, { [DT_F32] = 1.0f + ulp9, [DT_F16] = 1.0f + ulp9, [DT_BF16] = 1.0f } },
+		{ 1.0f + 3 * ulp9, { [DT_F32] = 1.0f + 3 * ulp9, [DT_F16] = 1.0f + 3 * ulp9,
+				     [DT_BF16] = 1.0f + 4 * ulp9 } },
+	};
+	unsigned char row[16];
+
+	for (int t = 0; t < DT_COUNT; t++) {
+		const struct dtype_desc *d = dtype_of((enum dtype)t);
+		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+			memset(row, 0, sizeof row);
+			d->store(row, 1, cases[i].x);
+			cr_assert_eq(d->load(row, 1), cases[i].want[t], "%s: %a stored and loaded is %a, not %a",
+				     d->name, cases[i].x, d->load(row, 1), cases[i].want[t]);
+			cr_assert_eq(d->load(row, 0), 0.0f, "%s wrote outside element 1", d->name);
+		}
+	}
 }

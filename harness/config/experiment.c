@@ -27,11 +27,11 @@ const struct exp_field_desc exp_fields[] = {
 	[EXP_KV_HEADS] = { "kv_heads", 1, 1 << 16, "K/V heads, dividing heads (GQA); default heads" },
 	[EXP_THREADS]  = { "threads", 1, 1024, "OpenMP threads; default all cores" },
 	[EXP_CAUSAL]   = { "causal", 0, 1, "true: query i sees keys j <= i only" },
-	[EXP_DTYPE]    = { "dtype", 0, 1, "element type of Q, K, V: f32, or bf16 (fp32 scores and softmax, P in bf16 for P V)" },
+	[EXP_DTYPE]    = { "dtype", 0, DT_COUNT - 1, "element type of Q, K, V: f32, or bf16 (fp32 scores and softmax, P in bf16 for P V)" },
 	[EXP_MODE]     = { "mode", 0, 1, "prefill (all queries) or decode (the last decode_steps tokens, one by one)" },
 	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
 	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
-	[EXP_KV_DTYPE] = { "kv_dtype", 0, KV_DTYPE_COUNT - 1, "decode cache elements: f32, f16 or bf16" },
+	[EXP_KV_DTYPE] = { "kv_dtype", 0, DT_COUNT - 1, "decode cache elements: f32, f16 or bf16" },
 	[EXP_SCORE] = { "score", 0, 0, "score function: plain, {scale: {value}}, alibi, {softcap: {cap}}, "
 			"{relative_bias: {buckets, max_distance, seed}}" },
 };
@@ -45,19 +45,37 @@ static const char *const mode_values[] = {
 static_assert(sizeof mode_values / sizeof *mode_values == EXP_MODE_COUNT + 1,
 	      "mode_values: one per enum exp_mode, then NULL");
 
-static const char *const dtype_names[] = { [EXP_F32] = "f32", [EXP_BF16] = "bf16", NULL };
-static_assert(sizeof dtype_names / sizeof *dtype_names == EXP_DTYPE_COUNT + 1,
-	      "dtype_names: one per enum exp_dtype, then NULL");
 
 const char *const *exp_field_values(enum exp_field f)
 {
 	return f == EXP_MODE ? mode_values : f == EXP_KV_LAYOUT ? kv_layout_names :
-	       f == EXP_KV_DTYPE ? kv_dtype_names : NULL;
+	       f == EXP_KV_DTYPE ? dtype_names : NULL;
+}
+
+/* "f32 or bf16": the dtypes Q, K and V may have, from the table. */
+static const char *operand_names(void)
+{
+	static char buf[128];
+	size_t at = 0;
+	int n = 0, last = -1;
+
+	for (int t = 0; t < DT_COUNT; t++)
+		n += dtype_of((enum dtype)t)->operand;
+	buf[0] = 0;
+	for (int t = 0; t < DT_COUNT; t++) {
+		if (!dtype_of((enum dtype)t)->operand)
+			continue;
+		last++;
+		at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s",
+				       !last ? "" : last == n - 1 ? " or " : ", ",
+				       dtype_of((enum dtype)t)->name);
+	}
+	return buf;
 }
 
 const char *exp_dtype_name(long long dtype)
 {
-	return dtype >= 0 && dtype < EXP_DTYPE_COUNT ? dtype_names[dtype] : "?";
+	return dtype >= 0 && dtype < DT_COUNT ? dtype_of((enum dtype)dtype)->name : "?";
 }
 
 /* Index of s in a NULL-terminated list, or -1. */
@@ -264,12 +282,13 @@ static int parse_field_value(struct ctx *c, int f, const struct ynode *n,
 	s = want_scalar(c, n, d->name, "a type name");
 	if (!s)
 		return -1;
-	if (value_index(dtype_names, s) >= 0) {
-		*out = value_index(dtype_names, s);
+	if (dtype_find(s) >= 0 && dtype_of((enum dtype)dtype_find(s))->operand) {
+		*out = dtype_find(s);
 		return 0;
 	}
-	if (!strcmp(s, "f16") || !strcmp(s, "f64"))
-		return bad(c, n, "dtype '%s' is not supported yet; use f32 or bf16", s);
+	/* a storage type of the cache only, or one a model may have */
+	if (dtype_find(s) >= 0 || !strcmp(s, "f64"))
+		return bad(c, n, "dtype '%s' is not supported yet; use %s", s, operand_names());
 	return bad(c, n, "unknown dtype '%s'", s);
 }
 
@@ -511,8 +530,8 @@ static int default_axes(struct ctx *c, struct experiment *x,
 	long long def[EXP_FIELD_COUNT] = {
 		[EXP_HEAD_DIM] = 64, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
 		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
-		[EXP_CAUSAL] = 1, [EXP_DTYPE] = EXP_F32, [EXP_MODE] = EXP_PREFILL,
-		[EXP_DECODE_STEPS] = 1, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = KV_F32,
+		[EXP_CAUSAL] = 1, [EXP_DTYPE] = DT_F32, [EXP_MODE] = EXP_PREFILL,
+		[EXP_DECODE_STEPS] = 1, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = DT_F32,
 	};
 
 	if (!x->axis[EXP_SEQ_LEN].n)

@@ -18,18 +18,16 @@ enum exp_field {
 	EXP_KV_HEADS,           /* K/V heads (GQA); 0 means = heads */
 	EXP_THREADS,            /* OpenMP threads */
 	EXP_CAUSAL,             /* 1 causal, 0 bidirectional */
-	EXP_DTYPE,              /* enum exp_dtype */
+	EXP_DTYPE,              /* enum dtype of Q, K, V (an operand type) */
 	EXP_MODE,               /* enum exp_mode */
 	EXP_DECODE_STEPS,       /* tokens a decode cell times */
 	EXP_KV_LAYOUT,          /* enum kv_layout, or EXP_KV_AUTO */
-	EXP_KV_DTYPE,           /* enum kv_dtype */
+	EXP_KV_DTYPE,           /* enum dtype */
 	EXP_SCORE,              /* index into experiment.scores */
 	EXP_FIELD_COUNT
 };
 
-enum exp_dtype { EXP_F32, EXP_BF16, EXP_DTYPE_COUNT };
-
-/* "f32" or "bf16". */
+/* The name of a dtype axis value ("f32", "bf16"). */
 const char *exp_dtype_name(long long dtype);
 enum exp_mode { EXP_PREFILL, EXP_DECODE, EXP_MODE_COUNT };
 #define EXP_KV_AUTO 100         /* kv_layout: the pattern's bounded layout */
@@ -86,7 +84,7 @@ struct exp_model {
 	char *name;             /* e.g. gemma3-like */
 	int kv_heads;           /* per layer */
 	int head_dim;
-	int kv_dtype;           /* enum kv_dtype */
+	int kv_dtype;           /* enum dtype */
 	struct exp_layer *layer;
 	size_t n_layer;
 };

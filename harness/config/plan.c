@@ -33,7 +33,7 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 		off += snprintf(buf + off, len - (size_t)off, "/decode%lld/%s/%s",
 				v[EXP_DECODE_STEPS],
 				v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
-				kv_dtype_names[v[EXP_KV_DTYPE]]);
+				dtype_names[v[EXP_KV_DTYPE]]);
 	/* keys of files without inputs or scores stay as they were, so old
 	 * runs resume */
 	if (x->inputs_given && off > 0 && (size_t)off < len)

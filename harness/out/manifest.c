@@ -276,7 +276,7 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		fputs("    - name: ", f);
 		yq(f, m->name);
 		fprintf(f, "\n      kv_heads: %d\n      head_dim: %d\n      kv_dtype: %s\n      layers:\n",
-			m->kv_heads, m->head_dim, kv_dtype_names[m->kv_dtype]);
+			m->kv_heads, m->head_dim, dtype_names[m->kv_dtype]);
 		for (size_t j = 0; j < m->n_layer; j++) {
 			char spec[8192];
 			fprintf(f, "        - {count: %ld, pattern: ", m->layer[j].count);

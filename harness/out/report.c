@@ -340,9 +340,12 @@ static const char *shape_first(const struct ynode *m, const char *key, const cha
 	return v && v->type == YT_SEQ && v->n ? v->kid[0]->str : def;
 }
 
+/* Bytes a value of the dtype called name takes (4 for a name not known). */
 static int dtype_bytes(const char *name)
 {
-	return !strcmp(name, "f16") || !strcmp(name, "bf16") ? 2 : 4;
+	int t = dtype_find(name);
+
+	return t < 0 ? 4 : dtype_of((enum dtype)t)->bytes;
 }
 
 static void write_budget(FILE *f, const struct ynode *m, const struct res_table *t,

@@ -8,7 +8,7 @@
 void model_cell(const struct problem *p, const struct kern_desc *k,
 		int threads, long kv_rows, struct cell_model *m)
 {
-	const double f = p->dtype == KV_BF16 ? 2.0 : 4.0, d = p->d, b = p->batch;
+	const double f = dtype_of(p->dtype)->bytes, d = p->d, b = p->batch;
 	const double per_pair = 4.0 * d + score_flops_per_pair(p->score);
 	double qo = b * p->heads * (double)p->n_q * d * (f + sizeof(float));
 	struct kern_cost c = { 0 };

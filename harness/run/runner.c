@@ -495,30 +495,22 @@ static int time_groups(struct run_state *st, struct group **grs, int ng)
 
 /* The element type a kernel's output is limited by: bf16 for the bf16
  * paths (P in bf16), its cache's for a decoder, else f32. */
-static enum kv_dtype verify_dtype(const struct slot *s, const struct problem *p)
+static enum dtype verify_dtype(const struct slot *s, const struct problem *p)
 {
-	if (p->dtype == KV_BF16 && !s->kd->decode)
-		return KV_BF16;
-	return s->kd->decode ? p->kv_dtype : KV_F32;
+	if (p->dtype == DT_BF16 && !s->kd->decode)
+		return DT_BF16;
+	return s->kd->decode ? p->kv_dtype : DT_F32;
 }
 
-/* Limits for a kernel's output: fp32 ones, or those of its dtype. */
+/* Limits for a kernel's output: those of the dtype that bounds it. */
 static double verify_abs(const struct slot *s, const struct problem *p)
 {
-	enum kv_dtype t = verify_dtype(s, p);
-
-	if (t == KV_F32)
-		return VERIFY_MAX_ABS;
-	return t == KV_F16 ? VERIFY_MAX_ABS_F16 : VERIFY_MAX_ABS_BF16;
+	return dtype_of(verify_dtype(s, p))->max_abs;
 }
 
 static double verify_nmse(const struct slot *s, const struct problem *p)
 {
-	enum kv_dtype t = verify_dtype(s, p);
-
-	if (t == KV_F32)
-		return VERIFY_NMSE;
-	return t == KV_F16 ? VERIFY_NMSE_F16 : VERIFY_NMSE_BF16;
+	return dtype_of(verify_dtype(s, p))->max_nmse;
 }
 
 static void verify_slots(struct run_state *st, struct group *gr)
@@ -658,7 +650,7 @@ static void fill_decode(const struct group *gr, const struct slot *s,
 			struct result_row *row)
 {
 	int decode = gr->sh.v[EXP_MODE] == EXP_DECODE;
-	enum kv_dtype t = s->kd->decode ? gr->p.kv_dtype : KV_F32;
+	enum dtype t = s->kd->decode ? gr->p.kv_dtype : DT_F32;
 
 	row->time_per_token_s = row->tokens_per_s = row->kv_bytes_per_token = row->kv_gbs = -1;
 	row->probe_gbs = row->pct_bw = -1;
@@ -669,11 +661,11 @@ static void fill_decode(const struct group *gr, const struct slot *s,
 	row->mode = "decode";
 	row->decode_steps = gr->p.n_q;
 	row->kv_layout = kv_layout_names[s->kd->decode ? gr->p.kv_layout : KV_FULL];
-	row->kv_dtype = kv_dtype_names[t];
+	row->kv_dtype = dtype_names[t];
 	row->kv_note = s->kd->decode ? gr->layout_note : "";
 	if (!gr->g.n_layouts)
 		return;         /* no G (the pattern could not serve the cell) */
-	row->kv_bytes_per_token = 2.0 * kv_dtype_size(t) * gr->p.d / (double)gr->p.n_q *
+	row->kv_bytes_per_token = 2.0 * dtype_of(t)->bytes * gr->p.d / (double)gr->p.n_q *
 				  (double)(s->kd->decode ? kvc_pairs_read(&gr->g, gr->p.heads, gr->p.kv_heads)
 							 : gset_pairs(&gr->g, gr->p.heads));
 }
@@ -763,7 +755,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 		     struct result_row *row)
 {
 	const struct ctr_set *cs = &st->ctr;
-	enum kern_isa isa = kern_desc_isa(s->kd, gr->sh.v[EXP_DTYPE] == EXP_BF16);
+	enum kern_isa isa = kern_desc_isa(s->kd, gr->sh.v[EXP_DTYPE] == DT_BF16);
 	const struct gset_stats *g = &gr->g.st;
 	const long long *v = gr->sh.v;
 	struct stats_summary t;
@@ -969,7 +961,7 @@ static int group_slots(struct run_state *st, struct group *gr, size_t first,
 		s->verified = -1;
 		snprintf(s->status, sizeof s->status, "ok");
 		why = s->kd->unavailable ? s->kd->unavailable() : NULL;
-		if (!why && c->sh.v[EXP_DTYPE] == EXP_BF16)
+		if (!why && c->sh.v[EXP_DTYPE] == DT_BF16)
 			why = s->kd->no_bf16 ? s->kd->no_bf16() : NULL;
 		if (why)
 			skip_slot(s, "skipped: %s", why);
@@ -988,8 +980,8 @@ static void problem_from_shape(struct group *gr)
 	gr->p.n_q = v[EXP_MODE] == EXP_DECODE ? (long)v[EXP_DECODE_STEPS] : gr->p.n_kv;
 	gr->p.d = (int)v[EXP_HEAD_DIM];
 	gr->p.g = &gr->g;
-	gr->p.kv_dtype = (enum kv_dtype)v[EXP_KV_DTYPE];
-	gr->p.dtype = v[EXP_DTYPE] == EXP_BF16 ? KV_BF16 : KV_F32;
+	gr->p.kv_dtype = (enum dtype)v[EXP_KV_DTYPE];
+	gr->p.dtype = (enum dtype)v[EXP_DTYPE];
 	gr->p.kv_layout = KV_FULL;
 }
 
@@ -1034,7 +1026,7 @@ static void plan_decode(struct group *gr)
 			continue;
 		if (s->kd->decode && !gr->g.causal)
 			skip_slot(s, "skipped: %s", "decode needs a causal pattern");
-		else if (!s->kd->decode && (gr->p.kv_dtype != KV_F32 ||
+		else if (!s->kd->decode && (gr->p.kv_dtype != DT_F32 ||
 					    (asked != EXP_KV_AUTO && asked != KV_FULL)))
 			skip_slot(s, "skipped: %s", "reads K/V as full f32 arrays; kv_layout and kv_dtype need the decode kernel");
 	}
@@ -1149,7 +1141,7 @@ static const char *make_inputs(struct run_state *st, struct group *gr)
 	double t_in = now_s();
 	int in_rc = group_inputs(gr, st->x->run.seed);
 
-	if (!in_rc && gr->p.dtype == KV_BF16 && inputs_to_bf16(gr))
+	if (!in_rc && gr->p.dtype == DT_BF16 && inputs_to_bf16(gr))
 		in_rc = -1;
 
 	st->sum->inputs_s += now_s() - t_in;

@@ -10,15 +10,14 @@
 #include "../config/experiment.h"
 #include "../out/results.h"
 
-/* Tolerances of verification against the double-precision oracle. */
-#define VERIFY_MAX_ABS 2e-4     /* largest |out - oracle| */
-#define VERIFY_NMSE 1e-7        /* sum (out - oracle)^2 / sum oracle^2 */
-/* With a decode cache in f16 (11-bit mantissa) or bf16 (8-bit): the
- * rounding of K and V alone, against the fp32 oracle. */
-#define VERIFY_MAX_ABS_F16 4e-3
-#define VERIFY_NMSE_F16 2e-5
-#define VERIFY_MAX_ABS_BF16 3e-2
-#define VERIFY_NMSE_BF16 2e-3
+/* Tolerances of verification against the double-precision oracle: the
+ * dtype table's (kernels/isa/dtype.c), by name for the tests. */
+#define VERIFY_MAX_ABS (dtype_of(DT_F32)->max_abs)      /* largest |out - oracle| */
+#define VERIFY_NMSE (dtype_of(DT_F32)->max_nmse)        /* sum (out - oracle)^2 / sum oracle^2 */
+#define VERIFY_MAX_ABS_F16 (dtype_of(DT_F16)->max_abs)
+#define VERIFY_NMSE_F16 (dtype_of(DT_F16)->max_nmse)
+#define VERIFY_MAX_ABS_BF16 (dtype_of(DT_BF16)->max_abs)
+#define VERIFY_NMSE_BF16 (dtype_of(DT_BF16)->max_nmse)
 
 struct run_opts {
 	const char *out_dir;            /* results folder */

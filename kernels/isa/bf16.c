@@ -159,12 +159,12 @@ void bf16_pack_p(const float *s, int nk, uint32_t *p2, int q0, int q1)
 		const float *a = s + (size_t)(2 * j) * TILE_Q, *b = a + TILE_Q;
 		uint32_t *out = p2 + (size_t)j * TILE_Q;
 		for (int q = q0; q < q1; q++)
-			out[q] = bf16_pair(kv_to_bf16(a[q]), kv_to_bf16(b[q]));
+			out[q] = bf16_pair(dt_to_bf16(a[q]), dt_to_bf16(b[q]));
 	}
 	if (2 * j < nk) {               /* an odd chunk's last key, alone */
 		const float *a = s + (size_t)(2 * j) * TILE_Q;
 		for (int q = q0; q < q1; q++)
-			p2[(size_t)j * TILE_Q + (size_t)q] = kv_to_bf16(a[q]);
+			p2[(size_t)j * TILE_Q + (size_t)q] = dt_to_bf16(a[q]);
 		j++;
 	}
 	for (; j < padded; j++)
@@ -174,8 +174,8 @@ void bf16_pack_p(const float *s, int nk, uint32_t *p2, int q0, int q1)
 /* The two products of a pair of pairs, summed in fp32. */
 static inline float dot_pair(uint32_t a, uint32_t b)
 {
-	return kv_from_bf16((uint16_t)a) * kv_from_bf16((uint16_t)b) +
-	       kv_from_bf16((uint16_t)(a >> 16)) * kv_from_bf16((uint16_t)(b >> 16));
+	return dt_from_bf16((uint16_t)a) * dt_from_bf16((uint16_t)b) +
+	       dt_from_bf16((uint16_t)(a >> 16)) * dt_from_bf16((uint16_t)(b >> 16));
 }
 
 static uint32_t load_pair(const uint16_t *at)

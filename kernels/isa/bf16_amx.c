@@ -55,7 +55,7 @@ static float bf16_daz(const unsigned char *at)
 	uint16_t h;
 
 	memcpy(&h, at, sizeof h);
-	return (h & 0x7f80) ? kv_from_bf16(h) : 0.0f;
+	return (h & 0x7f80) ? dt_from_bf16(h) : 0.0f;
 }
 
 static void t_dp(int c, int a, int b)

@@ -80,7 +80,7 @@ static inline vpair pair_all(const uint16_t *a)
 
 static inline float bf16_daz(uint16_t h)
 {
-	return (h & 0x7f80) ? kv_from_bf16(h) : 0.0f;
+	return (h & 0x7f80) ? dt_from_bf16(h) : 0.0f;
 }
 
 /* Intel SDM, VDPBF16PS: per lane, the odd products' term added first,

@@ -50,7 +50,7 @@ struct simd_ops {
 	/* acc[c] += sum_i p[i] rows[i][c] */
 	void (*axpys)(float *acc, const float *p, const float *const *rows, int n, int d);
 	/* dots and axpys over n K/V cache rows stored one after another (d
-	 * elements apart) as t, an enum kv_dtype: f32, or f16 / bf16 widened
+	 * elements apart) as t, an enum dtype: f32, or f16 / bf16 widened
 	 * to fp32 as they are loaded (decode reads each byte once) */
 	void (*dots_kv)(const float *q, const void *k, int t, int n, int d, float *s);
 	void (*axpys_kv)(float *acc, const float *p, const void *v, int t, int n, int d);

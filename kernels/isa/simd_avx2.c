@@ -9,7 +9,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "../kernel.h"
+#include "dtype.h"
 #include "simd.h"
 
 #define H 4                     /* ymm vectors per half tile (32 queries) */
@@ -207,15 +207,15 @@ static float max_avx2(const float *x, int n, float m)
 	return m;
 }
 
-/* Element c of a K/V row stored as t (enum kv_dtype), widened to fp32. */
+/* Element c of a K/V row stored as t (enum dtype), widened to fp32. */
 static inline float load_kv1(const char *row, int c, int t)
 {
 	unsigned int u = (unsigned int)((const unsigned short *)row)[c] << 16;
 	float x;
 
-	if (t == KV_F32)
+	if (t == DT_F32)
 		return ((const float *)row)[c];
-	if (t == KV_F16)
+	if (t == DT_F16)
 		return _cvtsh_ss(((const unsigned short *)row)[c]);
 	__builtin_memcpy(&x, &u, sizeof x);
 	return x;
@@ -226,9 +226,9 @@ static inline __m256 load_kv8(const char *row, int c, int t)
 {
 	const __m128i *h = (const __m128i *)((const unsigned short *)row + c);
 
-	if (t == KV_F32)
+	if (t == DT_F32)
 		return _mm256_loadu_ps((const float *)row + c);
-	if (t == KV_F16)
+	if (t == DT_F16)
 		return _mm256_cvtph_ps(_mm_loadu_si128(h));
 	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
 }
@@ -241,7 +241,7 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 	int full = d & ~7;
 
 	for (int i = 0; i < n; i++) {
-		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
+		const char *r = simd_row(rows, base, i, d, DT_BYTES(t));
 		__m256 a = _mm256_setzero_ps();
 		float lanes[8], sum = 0.0f;
 		for (int c = 0; c < full; c += 8)
@@ -267,7 +267,7 @@ axpys_block(float *acc, const float *p, const float *const *rows, const void *ba
 		a[v] = _mm256_loadu_ps(acc + c0 + 8 * v);
 	for (int i = 0; i < n; i++) {
 		__m256 pb = _mm256_set1_ps(p[i]);
-		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
+		const char *r = simd_row(rows, base, i, d, DT_BYTES(t));
 		for (int v = 0; v < nv; v++)
 			a[v] = _mm256_fmadd_ps(pb, load_kv8(r, c0 + 8 * v, t), a[v]);
 	}
@@ -289,7 +289,7 @@ axpys_rows(float *acc, const float *p, const float *const *rows, const void *bas
 	for (; c < d; c++) {
 		float a = acc[c];
 		for (int i = 0; i < n; i++)
-			a += p[i] * load_kv1(simd_row(rows, base, i, d, KV_ESIZE(t)), c, t);
+			a += p[i] * load_kv1(simd_row(rows, base, i, d, DT_BYTES(t)), c, t);
 		acc[c] = a;
 	}
 }
@@ -297,23 +297,23 @@ axpys_rows(float *acc, const float *p, const float *const *rows, const void *bas
 static void dots_avx2(const float *q, const float *const *rows, int n, int d,
 		      float *s)
 {
-	dots_rows(q, rows, NULL, KV_F32, n, d, s);
+	dots_rows(q, rows, NULL, DT_F32, n, d, s);
 }
 
 static void axpys_avx2(float *acc, const float *p, const float *const *rows,
 		       int n, int d)
 {
-	axpys_rows(acc, p, rows, NULL, KV_F32, n, d);
+	axpys_rows(acc, p, rows, NULL, DT_F32, n, d);
 }
 
 static void dots_kv_avx2(const float *q, const void *k, int t, int n, int d, float *s)
 {
-	if (t == KV_F32)
-		dots_rows(q, NULL, k, KV_F32, n, d, s);
-	else if (t == KV_F16)
-		dots_rows(q, NULL, k, KV_F16, n, d, s);
+	if (t == DT_F32)
+		dots_rows(q, NULL, k, DT_F32, n, d, s);
+	else if (t == DT_F16)
+		dots_rows(q, NULL, k, DT_F16, n, d, s);
 	else
-		dots_rows(q, NULL, k, KV_BF16, n, d, s);
+		dots_rows(q, NULL, k, DT_BF16, n, d, s);
 }
 
 static void bias_avx2(float *s, int nk, const float *b, int q0, int q1)
@@ -393,12 +393,12 @@ static void transpose_avx2(const float *src, long lds, float *dst, long ldd,
 
 static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int n, int d)
 {
-	if (t == KV_F32)
-		axpys_rows(acc, p, NULL, v, KV_F32, n, d);
-	else if (t == KV_F16)
-		axpys_rows(acc, p, NULL, v, KV_F16, n, d);
+	if (t == DT_F32)
+		axpys_rows(acc, p, NULL, v, DT_F32, n, d);
+	else if (t == DT_F16)
+		axpys_rows(acc, p, NULL, v, DT_F16, n, d);
 	else
-		axpys_rows(acc, p, NULL, v, KV_BF16, n, d);
+		axpys_rows(acc, p, NULL, v, DT_BF16, n, d);
 }
 
 const struct simd_ops simd_avx2 = {

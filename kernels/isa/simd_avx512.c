@@ -10,7 +10,7 @@
 #include <immintrin.h>
 #include <math.h>
 
-#include "../kernel.h"
+#include "dtype.h"
 #include "simd.h"
 
 #define V 4                     /* zmm vectors per 64 queries */
@@ -310,15 +310,15 @@ static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 e)
 	return _mm_add_ps(_mm256_castps256_ps128(all), _mm256_extractf128_ps(all, 1));
 }
 
-/* 16 elements of a K/V row stored as t (enum kv_dtype) from element c,
+/* 16 elements of a K/V row stored as t (enum dtype) from element c,
  * widened to fp32; m masks a tail. */
 static inline __m512 load_kv(const char *row, int c, int t, __mmask16 m)
 {
 	const unsigned short *h = (const unsigned short *)row + c;
 
-	if (t == KV_F32)
+	if (t == DT_F32)
 		return _mm512_maskz_loadu_ps(m, (const float *)row + c);
-	if (t == KV_F16)
+	if (t == DT_F16)
 		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h));
 	return _mm512_castsi512_ps(_mm512_slli_epi32(
 		_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h)), 16));
@@ -334,10 +334,10 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 	__mmask16 tail = (__mmask16)((1u << (d & 15)) - 1);
 
 	for (; i + 4 <= n; i += 4) {
-		const char *r0 = simd_row(rows, base, i, d, KV_ESIZE(t));
-		const char *r1 = simd_row(rows, base, i + 1, d, KV_ESIZE(t));
-		const char *r2 = simd_row(rows, base, i + 2, d, KV_ESIZE(t));
-		const char *r3 = simd_row(rows, base, i + 3, d, KV_ESIZE(t));
+		const char *r0 = simd_row(rows, base, i, d, DT_BYTES(t));
+		const char *r1 = simd_row(rows, base, i + 1, d, DT_BYTES(t));
+		const char *r2 = simd_row(rows, base, i + 2, d, DT_BYTES(t));
+		const char *r3 = simd_row(rows, base, i + 3, d, DT_BYTES(t));
 		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 		for (int c = 0; c < d; c += 16) {
 			__mmask16 m = c < full ? 0xffff : tail;
@@ -350,7 +350,7 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 		_mm_storeu_ps(s + i, reduce4(a0, a1, a2, a3));
 	}
 	for (; i < n; i++) {
-		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
+		const char *r = simd_row(rows, base, i, d, DT_BYTES(t));
 		__m512 a = _mm512_setzero_ps();
 		for (int c = 0; c < d; c += 16) {
 			__mmask16 m = c < full ? 0xffff : tail;
@@ -372,7 +372,7 @@ axpys_block(float *acc, const float *p, const float *const *rows, const void *ba
 		a[v] = _mm512_maskz_loadu_ps(v == nv - 1 ? last : 0xffff, acc + c0 + 16 * v);
 	for (int i = 0; i < n; i++) {
 		__m512 pb = _mm512_set1_ps(p[i]);
-		const char *r = simd_row(rows, base, i, d, KV_ESIZE(t));
+		const char *r = simd_row(rows, base, i, d, DT_BYTES(t));
 		for (int v = 0; v < nv; v++)
 			a[v] = _mm512_fmadd_ps(pb, load_kv(r, c0 + 16 * v, t,
 							   v == nv - 1 ? last : 0xffff), a[v]);
@@ -401,13 +401,13 @@ axpys_rows(float *acc, const float *p, const float *const *rows, const void *bas
 static void dots_avx512(const float *q, const float *const *rows, int n, int d,
 			float *s)
 {
-	dots_rows(q, rows, NULL, KV_F32, n, d, s);
+	dots_rows(q, rows, NULL, DT_F32, n, d, s);
 }
 
 static void axpys_avx512(float *acc, const float *p, const float *const *rows,
 			 int n, int d)
 {
-	axpys_rows(acc, p, rows, NULL, KV_F32, n, d);
+	axpys_rows(acc, p, rows, NULL, DT_F32, n, d);
 }
 
 /* The common head dims get their own copies, unrolled whole. */
@@ -423,12 +423,12 @@ static void axpys_avx512(float *acc, const float *p, const float *const *rows,
 
 static void dots_kv_avx512(const float *q, const void *k, int t, int n, int d, float *s)
 {
-#define DOTS_F32(dd) dots_rows(q, NULL, k, KV_F32, n, dd, s)
-#define DOTS_F16(dd) dots_rows(q, NULL, k, KV_F16, n, dd, s)
-#define DOTS_BF16(dd) dots_rows(q, NULL, k, KV_BF16, n, dd, s)
-	if (t == KV_F32)
+#define DOTS_F32(dd) dots_rows(q, NULL, k, DT_F32, n, dd, s)
+#define DOTS_F16(dd) dots_rows(q, NULL, k, DT_F16, n, dd, s)
+#define DOTS_BF16(dd) dots_rows(q, NULL, k, DT_BF16, n, dd, s)
+	if (t == DT_F32)
 		BY_HEAD_DIM(DOTS_F32, d);
-	else if (t == KV_F16)
+	else if (t == DT_F16)
 		BY_HEAD_DIM(DOTS_F16, d);
 	else
 		BY_HEAD_DIM(DOTS_BF16, d);
@@ -436,12 +436,12 @@ static void dots_kv_avx512(const float *q, const void *k, int t, int n, int d, f
 
 static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, int n, int d)
 {
-#define AXPYS_F32(dd) axpys_rows(acc, p, NULL, v, KV_F32, n, dd)
-#define AXPYS_F16(dd) axpys_rows(acc, p, NULL, v, KV_F16, n, dd)
-#define AXPYS_BF16(dd) axpys_rows(acc, p, NULL, v, KV_BF16, n, dd)
-	if (t == KV_F32)
+#define AXPYS_F32(dd) axpys_rows(acc, p, NULL, v, DT_F32, n, dd)
+#define AXPYS_F16(dd) axpys_rows(acc, p, NULL, v, DT_F16, n, dd)
+#define AXPYS_BF16(dd) axpys_rows(acc, p, NULL, v, DT_BF16, n, dd)
+	if (t == DT_F32)
 		BY_HEAD_DIM(AXPYS_F32, d);
-	else if (t == KV_F16)
+	else if (t == DT_F16)
 		BY_HEAD_DIM(AXPYS_F16, d);
 	else
 		BY_HEAD_DIM(AXPYS_BF16, d);

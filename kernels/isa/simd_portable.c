@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../kvcache.h"
+#include "dtype.h"
 #include "simd.h"
 
 static void qk_portable(const float *qt, const float *k, int nk, int d, float *s,
@@ -93,7 +93,7 @@ static float max_portable(const float *x, int n, float m)
 }
 
 /* Element c of row i: rows[i] when the rows are named by pointer, else
- * the i-th of the rows stored as t (enum kv_dtype) one after another
+ * the i-th of the rows stored as t (enum dtype) one after another
  * from base, widened to fp32. */
 static inline float kv_elem(const float *const *rows, const void *base, int t,
 			    int i, int d, int c)
@@ -102,11 +102,11 @@ static inline float kv_elem(const float *const *rows, const void *base, int t,
 
 	if (rows)
 		return rows[i][c];
-	if (t == KV_F32)
+	if (t == DT_F32)
 		return ((const float *)base)[at];
-	if (t == KV_F16)
-		return kv_from_f16(((const uint16_t *)base)[at]);
-	return kv_from_bf16(((const uint16_t *)base)[at]);
+	if (t == DT_F16)
+		return dt_from_f16(((const uint16_t *)base)[at]);
+	return dt_from_bf16(((const uint16_t *)base)[at]);
 }
 
 static void dots_rows(const float *q, const float *const *rows, const void *base,
@@ -131,13 +131,13 @@ static void axpys_rows(float *acc, const float *p, const float *const *rows,
 static void dots_portable(const float *q, const float *const *rows, int n, int d,
 			  float *s)
 {
-	dots_rows(q, rows, NULL, KV_F32, n, d, s);
+	dots_rows(q, rows, NULL, DT_F32, n, d, s);
 }
 
 static void axpys_portable(float *acc, const float *p, const float *const *rows,
 			   int n, int d)
 {
-	axpys_rows(acc, p, rows, NULL, KV_F32, n, d);
+	axpys_rows(acc, p, rows, NULL, DT_F32, n, d);
 }
 
 static void dots_kv_portable(const float *q, const void *k, int t, int n, int d, float *s)
