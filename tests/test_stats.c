@@ -1,7 +1,7 @@
 /* test_stats.c - order statistics and moments on known samples. */
 #include <criterion/criterion.h>
 
-#include "../harness/run/stats.h"
+#include "../harness/stats.h"
 
 Test(stats, summary_of_known_samples)
 {

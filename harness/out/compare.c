@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../run/stats.h"
+#include "../stats.h"
 #include "compare.h"
 #include "results.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../config/ytree.h"
-#include "../quality/pareto.h"
+#include "pareto.h"
 #include "masks.h"
 #include "plot.h"
 #include "results.h"

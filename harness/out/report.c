@@ -12,7 +12,7 @@
 #include "../../kernels/kvcache.h"
 #include "../config/experiment.h"
 #include "../config/ytree.h"
-#include "../quality/review.h"
+#include "review.h"
 #include "../run/model.h"
 #include "report.h"
 #include "results.h"

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../run/stats.h"
-#include "../run/verify.h"
+#include "../stats.h"
 #include "quality.h"
 
 /* q . k in double, eight partial sums so the compiler can vectorise. */
@@ -186,7 +185,7 @@ int quality_measure(const struct problem *p, int rows_per_head,
 		failed = 1;
 		goto out;
 	}
-	verify_pick_rows(rows, n, p->n_q, seed);
+	stats_pick_rows(rows, n, p->n_q, seed);
 #pragma omp parallel reduction(|:failed)
 	{
 		double *ws = malloc((2 * (size_t)p->n_kv + 3 * (size_t)p->d) * sizeof *ws);

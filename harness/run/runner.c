@@ -30,7 +30,7 @@
 #include "machine.h"
 #include "model.h"
 #include "runner.h"
-#include "stats.h"
+#include "../stats.h"
 #include "verify.h"
 
 #define MAX_REPS 100000         /* repetitions of one cell at most */
@@ -149,6 +149,7 @@ struct run_state {
 	const struct run_opts *o;
 	const struct plan *pl;
 	struct results res;
+	int res_open;                   /* res is open (res_close at the end) */
 	struct run_summary *sum;
 	struct ctr_set ctr;             /* counters of the current group */
 	int ctr_open;
@@ -1440,11 +1441,46 @@ static int check_resumed_grid(const struct results *res, const struct plan *pl,
 	return -1;
 }
 
+/* Opens what a run needs before its first cell: the dump folder, PAPI, the
+ * results folder (checked against the plan when resumed) and a shard's
+ * cell list; what is left open is closed by runner_run's one exit. */
+static int open_run(struct run_state *st, const char *dump, struct err *e)
+{
+	const struct run_opts *o = st->o;
+
+	if (dump && (res_make_dirs(o->out_dir, e) || dump_open(dump, o->out_dir, e)))
+		return -1;
+	if (ctr_library_init(st->tally, CTR_MAX_THREADS, e) ||
+	    res_open(&st->res, o->out_dir, st->x, o->mode, e))
+		return -1;
+	st->res_open = 1;
+	if (check_resumed_grid(&st->res, st->pl, o->out_dir, e) ||
+	    (dump && dump_keep(dump, o->mode, &st->res.done, e)))
+		return -1;
+	return o->shard_n > 0 ? write_shard_cells(o->out_dir, st->pl, e) : 0;
+}
+
+/* The final manifest: complete, or interrupted with the reason (an error
+ * stops a run like a signal: finished rows stay, --resume goes on); on a
+ * full disk its status is changed in place. Returns rc, or -1. */
+static int close_manifest(struct run_state *st, int rc, time_t start, struct err *e)
+{
+	const char *status = rc || st->sum->interrupted ? "interrupted" : "complete";
+	const char *why = rc ? e->msg : st->sum->interrupted ? "stopped by a signal" : NULL;
+	struct err e2, e3;
+
+	if (!write_manifest(st, status, why, start, time(NULL), rc ? &e2 : e))
+		return rc;
+	if (manifest_mark(st->o->out_dir, status, why ? why : (rc ? e2.msg : e->msg), &e3) && !rc)
+		*e = e3;
+	return -1;
+}
+
 int runner_run(const struct experiment *x, const struct run_opts *o,
 	       struct run_summary *sum, struct err *e)
 {
 	struct run_state st = { .x = x, .o = o, .sum = sum };
-	struct plan pl;
+	struct plan pl = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
 	time_t start = time(NULL);
 	const char *dump = o->dump_dir ? o->dump_dir : x->run.dump;
@@ -1452,76 +1488,45 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 
 	memset(sum, 0, sizeof *sum);
 	st.t0 = now_s();
-	if (plan_build(x, &pl, e))
-		return -1;
-	if (o->shard_n > 0 && plan_shard(x, &pl, o->shard_k, o->shard_n, e)) {
-		plan_free(&pl);
-		return -1;
-	}
 	st.pl = &pl;
-	sum->cells = pl.n;
-	st.tally = aligned_alloc(64, CTR_MAX_THREADS * sizeof *st.tally);
-	if (!st.tally) {
-		plan_free(&pl);
-		return err_set(e, "out of memory setting up a group of cells");
+	rc = plan_build(x, &pl, e);
+	if (!rc && o->shard_n > 0)
+		rc = plan_shard(x, &pl, o->shard_k, o->shard_n, e);
+	st.tally = rc ? NULL : aligned_alloc(64, CTR_MAX_THREADS * sizeof *st.tally);
+	if (!rc && !st.tally)
+		rc = err_set(e, "out of memory setting up a group of cells");
+	if (!rc) {
+		memset(st.tally, 0, CTR_MAX_THREADS * sizeof *st.tally);
+		sum->cells = pl.n;
+		rc = open_run(&st, dump, e);
 	}
-	memset(st.tally, 0, CTR_MAX_THREADS * sizeof *st.tally);
-	if ((dump && (res_make_dirs(o->out_dir, e) || dump_open(dump, o->out_dir, e))) ||
-	    ctr_library_init(st.tally, CTR_MAX_THREADS, e) ||
-	    res_open(&st.res, o->out_dir, x, o->mode, e)) {
-		free(st.tally);
-		plan_free(&pl);
-		return -1;
+	if (!rc) {
+		sum->resumed = st.res.done.n;
+		for (size_t i = 0; i < pl.n; i++)
+			if (!res_is_done(&st.res, pl.cell[i].key))
+				st.cost_total += plan_cell_cost(x, &pl.cell[i]);
+		if (st.res.note[0] && o->warn)
+			o->warn(st.res.note);
+		load_peaks(&st, o);
+		stop_requested = 0;
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+		rc = write_manifest(&st, "running", NULL, start, 0, e);
+		if (!rc)
+			rc = run_groups(&st, e);
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		rc = close_manifest(&st, rc, start, e);
 	}
-	if (check_resumed_grid(&st.res, &pl, o->out_dir, e) ||
-	    (dump && dump_keep(dump, o->mode, &st.res.done, e))) {
-		res_close(&st.res);
-		free(st.tally);
-		plan_free(&pl);
-		return -1;
-	}
-	sum->resumed = st.res.done.n;
-	for (size_t i = 0; i < pl.n; i++)
-		if (!res_is_done(&st.res, pl.cell[i].key))
-			st.cost_total += plan_cell_cost(x, &pl.cell[i]);
-	if (o->shard_n > 0 && write_shard_cells(o->out_dir, &pl, e)) {
-		res_close(&st.res);
-		free(st.tally);
-		plan_free(&pl);
-		return -1;
-	}
-	if (st.res.note[0] && o->warn)
-		o->warn(st.res.note);
-	load_peaks(&st, o);
-	stop_requested = 0;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = write_manifest(&st, "running", NULL, start, 0, e);
-	if (!rc)
-		rc = run_groups(&st, e);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	{
-		struct err e2;
-		/* an error stops the run like a signal: finished rows stay, --resume goes on */
-		const char *status = rc || sum->interrupted ? "interrupted" : "complete";
-		const char *why = rc ? e->msg : sum->interrupted ? "stopped by a signal" : NULL;
-		if (write_manifest(&st, status, why, start, time(NULL), rc ? &e2 : e)) {
-			/* a full disk: the status changed in place, or said */
-			struct err e3;
-			if (manifest_mark(o->out_dir, status, why ? why : (rc ? e2.msg : e->msg), &e3) &&
-			    !rc)
-				*e = e3;
-			rc = -1;
-		}
-	}
+	/* the one exit: everything opened above is closed here */
 	if (st.ctr_open)
 		ctr_close(&st.ctr);
 	for (size_t i = 0; i < st.n_memo; i++)
 		quality_free(&st.memo[i].q);
 	free(st.memo);
 	free(st.peaks);
-	res_close(&st.res);
+	if (st.res_open)
+		res_close(&st.res);
 	free(st.tally);
 	plan_free(&pl);
 	sum->wall_s = now_s() - st.t0;

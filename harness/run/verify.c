@@ -1,39 +1,11 @@
-/* verify.c - the oracle on selected rows and the error measures. Rows are
- * sampled one per stratum of positions (recall and error depend on the
- * row's length), row 0 and the last row always among them (the shortest
- * and the longest causal rows). */
+/* verify.c - the oracle on selected rows and the error measures; the rows
+ * are stats_pick_rows's (shared with quality). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../stats.h"
 #include "verify.h"
-
-static unsigned long long mix64(unsigned long long x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-void verify_pick_rows(long *rows, long n, long n_q, unsigned long long seed)
-{
-	if (n >= n_q) {
-		for (long r = 0; r < n_q; r++)
-			rows[r] = r;
-		return;
-	}
-	/* one seeded row in each of n equal strata of [0, n_q) */
-	for (long k = 0; k < n; k++) {
-		long lo = (long)((double)k * (double)n_q / (double)n);
-		long hi = (long)((double)(k + 1) * (double)n_q / (double)n);
-		rows[k] = lo + (long)(mix64(seed + (unsigned long long)k) %
-				      (unsigned long long)(hi > lo ? hi - lo : 1));
-	}
-	rows[0] = 0;
-	if (n > 1)
-		rows[n - 1] = n_q - 1;
-}
 
 int verify_prepare(struct verify_ref *ref, const struct problem *p,
 		   int max_rows, unsigned long long seed)
@@ -48,7 +20,7 @@ int verify_prepare(struct verify_ref *ref, const struct problem *p,
 		verify_free(ref);
 		return -1;
 	}
-	verify_pick_rows(ref->rows, n, p->n_q, seed);
+	stats_pick_rows(ref->rows, n, p->n_q, seed);
 #pragma omp parallel for schedule(dynamic, 4)
 	for (long t = 0; t < bh * n; t++) {
 		int b = (int)(t / n / p->heads), h = (int)(t / n % p->heads);

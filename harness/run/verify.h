@@ -18,11 +18,6 @@ struct verify_result {
 	char why[192];          /* when not ok: what and where */
 };
 
-/* Fills rows[0, n) with ascending distinct rows of [0, n_q): all of them
- * when n >= n_q, else one seeded row per stratum of n_q / n rows with the
- * first and last rows included. Shared with quality. */
-void verify_pick_rows(long *rows, long n, long n_q, unsigned long long seed);
-
 /* Picks the rows (all when n_q <= max_rows or n_q * n_kv <= 2^20) and
  * computes the oracle on them. Returns 0, or -1 when out of memory. */
 int verify_prepare(struct verify_ref *ref, const struct problem *p,

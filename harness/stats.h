@@ -31,4 +31,11 @@ long long stats_median_ll(long long *x, size_t n);
 void stats_mann_whitney(const double *a, size_t na, const double *b,
 			size_t nb, double *u, double *p);
 
+/* Fills rows[0, n) with ascending distinct rows of [0, n_q): all of them
+ * when n >= n_q, else one seeded row per stratum of n_q / n rows with the
+ * first and last rows included (recall and error depend on a row's
+ * length: the shortest and the longest causal rows are always in).
+ * Shared by verification and quality. */
+void stats_pick_rows(long *rows, long n, long n_q, unsigned long long seed);
+
 #endif

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "../err.h"
-#include "../out/results.h"
+#include "results.h"
 
 struct pareto_point {
 	const char *inputs, *label, *pattern;   /* into the table */

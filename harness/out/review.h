@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "../config/ytree.h"
-#include "../out/results.h"
+#include "results.h"
 
 /* Writes the sections for the run in dir (its results table t and
  * manifest m) to f; nothing when the run measured no quality. */

@@ -1,4 +1,5 @@
-/* stats.c - order statistics and moments of repetition samples. */
+/* stats.c - order statistics and moments of repetition samples, and the
+ * seeded row sampling that verification and quality share. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,4 +115,33 @@ void stats_mann_whitney(const double *a, size_t na, const double *b,
 		return;
 	z = (fabs(*u - mu) - 0.5) / sqrt(sigma2);
 	*p = z <= 0 ? 1.0 : erfc(z / sqrt(2.0));
+}
+
+/* ---- row sampling (verification and quality) ---- */
+
+static unsigned long long mix64(unsigned long long x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+void stats_pick_rows(long *rows, long n, long n_q, unsigned long long seed)
+{
+	if (n >= n_q) {
+		for (long r = 0; r < n_q; r++)
+			rows[r] = r;
+		return;
+	}
+	/* one seeded row in each of n equal strata of [0, n_q) */
+	for (long k = 0; k < n; k++) {
+		long lo = (long)((double)k * (double)n_q / (double)n);
+		long hi = (long)((double)(k + 1) * (double)n_q / (double)n);
+		rows[k] = lo + (long)(mix64(seed + (unsigned long long)k) %
+				      (unsigned long long)(hi > lo ? hi - lo : 1));
+	}
+	rows[0] = 0;
+	if (n > 1)
+		rows[n - 1] = n_q - 1;
 }
