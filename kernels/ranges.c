@@ -267,33 +267,28 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 		       2LL * (p->dtype == DT_BF16 ? 2 : 4) * d * (scored / rows));
 }
 
+/* Block B of head h: its shared runs walked together, or its rows alone. */
+static void ranges_task(const struct problem *p, const void *ws, float *buf, int b, int h,
+			long B)
+{
+	const struct ranges_ws *w = ws;
+	const struct ranges_plan *pl = &w->plan[gset_layout(p->g, b, h)];
+	long r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;
+
+	if (pl->run_ptr[B + 1] > pl->run_ptr[B]) {
+		ranges_block(p, w, pl, buf, b, h, B);
+		return;
+	}
+	for (long r = r1 - 1; r >= B * TILE_Q; r--)
+		ranges_row(p, w, buf, b, h, r);
+}
+
 static void ranges_run(const struct problem *p, void *ws)
 {
 	const struct ranges_ws *w = ws;
-	long n_blocks = w->plan[0].n_blocks, bh = (long)p->batch * p->heads;
 
 	tile_paths_begin(&w->paths);
-#pragma omp parallel
-	{
-		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-#pragma omp for schedule(dynamic, 1)
-		for (long t = 0; t < n_blocks * bh; t++) {
-			long B, i, r1;
-			int b, h;
-			const struct ranges_plan *pl;
-			tile_task_order(t, n_blocks, &i, &B);
-			b = (int)(i / p->heads);
-			h = (int)(i % p->heads);
-			pl = &w->plan[gset_layout(p->g, b, h)];
-			r1 = (B + 1) * TILE_Q < p->n_q ? (B + 1) * TILE_Q : p->n_q;
-			if (pl->run_ptr[B + 1] > pl->run_ptr[B]) {
-				ranges_block(p, w, pl, buf, b, h, B);
-				continue;
-			}
-			for (long r = r1 - 1; r >= B * TILE_Q; r--)
-				ranges_row(p, w, buf, b, h, r);
-		}
-	}
+	tile_run_tasks(p, w, w->buf, w->stride, w->plan[0].n_blocks, ranges_task);
 }
 
 /* FLOPs: 4 d per scored (row, key): the union box of a block walked

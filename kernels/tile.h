@@ -107,6 +107,32 @@ static inline void tile_task_order(long t, long blocks, long *bh, long *tile)
 	*tile = blocks - 1 - t % blocks;
 }
 
+/* One task of a query-tile kernel: query block R of head h of sequence
+ * b, with buf the calling thread's scratch. */
+typedef void (*tile_task_fn)(const struct problem *p, const void *ws, float *buf, int b, int h,
+			     long R);
+
+/* The task loop the query-tile kernels share: every (sequence, head,
+ * block of TILE_Q rows) as one dynamically scheduled OpenMP task, in
+ * tile_task_order, each thread with its own scratch of stride floats
+ * from bufs. */
+static inline void tile_run_tasks(const struct problem *p, const void *ws, float *bufs,
+				  size_t stride, long blocks, tile_task_fn task)
+{
+	long bh = (long)p->batch * p->heads;
+
+#pragma omp parallel
+	{
+		float *buf = bufs + (size_t)kern_thread() * stride;
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < blocks * bh; t++) {
+			long R, i;
+			tile_task_order(t, blocks, &i, &R);
+			task(p, ws, buf, (int)(i / p->heads), (int)(i % p->heads), R);
+		}
+	}
+}
+
 /* Packs the query rows into the tile's lanes: pairs of bf16 for the bf16
  * path, else fp32 (widened first when bf16) scaled by t->scale. */
 static inline void tile_pack_q(struct tile *t, const struct problem *p, size_t q_off)

@@ -147,9 +147,10 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 }
 
 /* One query tile R of head h of sequence b. */
-static void tiled_task(const struct problem *p, const struct tiled_ws *w,
-		       float *buf, int b, int h, long R)
+static void tiled_task(const struct problem *p, const void *ws, float *buf, int b, int h,
+		       long R)
 {
+	const struct tiled_ws *w = ws;
 	int l = gset_layout(p->g, b, h), d = p->d;
 	const struct gset_blocks *bv = &w->bv[l];
 	size_t kv_off = kern_kv_off(p, b, h);
@@ -187,19 +188,9 @@ static void tiled_task(const struct problem *p, const struct tiled_ws *w,
 static void tiled_run(const struct problem *p, void *ws)
 {
 	const struct tiled_ws *w = ws;
-	long n_brow = w->bv[0].n_brow, bh = (long)p->batch * p->heads;
 
 	tile_paths_begin(&w->paths);
-#pragma omp parallel
-	{
-		float *buf = w->buf + (size_t)kern_thread() * w->stride;
-#pragma omp for schedule(dynamic, 1)
-		for (long t = 0; t < n_brow * bh; t++) {
-			long R, i;
-			tile_task_order(t, n_brow, &i, &R);
-			tiled_task(p, w, buf, (int)(i / p->heads), (int)(i % p->heads), R);
-		}
-	}
+	tile_run_tasks(p, w, w->buf, w->stride, w->bv[0].n_brow, tiled_task);
 }
 
 /* FLOPs: 4 d per computed (real row, key) of every stored tile. */

@@ -114,6 +114,15 @@ float inp_uniform(unsigned long long seed, int tensor, size_t i);
 /* A 64-bit mix (splitmix64's finaliser). */
 unsigned long long inp_mix64(unsigned long long x);
 
+/* The inputs of a cell whose selection reads queries before the cell's
+ * first (a decode step's history, a prefill's last_q window): in fills
+ * n_hist query rows into q_hist (with K and V over the cell's n_kv), and
+ * q gets their last p->n_q rows per (sequence, head). The one routine
+ * behind the runner's groups and inp_select_g. 0, or -1 when the kind
+ * cannot fill the shape. */
+int inp_fill_history(const struct exp_input *in, const struct problem *p, long n_hist,
+		     float *q_hist, float *q, float *k, float *v, unsigned long long seed);
+
 /* The G that content-selected pattern p picks at n over inputs in (one
  * sequence of heads heads of head_dim d; steps > 0: that many decode
  * steps after a prompt). Layout h is head h's. 0, or -1 with why. */

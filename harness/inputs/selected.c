@@ -7,13 +7,29 @@
 #include "../../select/select.h"
 #include "inputs.h"
 
+int inp_fill_history(const struct exp_input *in, const struct problem *p, long n_hist,
+		     float *q_hist, float *q, float *k, float *v, unsigned long long seed)
+{
+	struct problem hist = *p;
+	size_t d = (size_t)p->d;
+
+	hist.n_q = n_hist;
+	if (in->kind->fill(in, &hist, q_hist, k, v, seed))
+		return -1;
+	/* the cell's queries are the history's last n_q rows, per (b, h) */
+	for (size_t bh = 0; bh < (size_t)p->batch * (size_t)p->heads; bh++)
+		memcpy(q + bh * (size_t)p->n_q * d,
+		       q_hist + (bh * (size_t)n_hist + (size_t)(n_hist - p->n_q)) * d,
+		       (size_t)p->n_q * d * sizeof *q);
+	return 0;
+}
+
 int inp_select_g(const struct exp_input *in, const struct pattern *p, long n, long steps,
 		 int heads, int d, struct gset *g, char *why, size_t len)
 {
 	int decode = steps > 0;
 	struct problem pr = { .batch = 1, .heads = heads, .kv_heads = heads, .n_kv = n,
 			      .n_q = decode ? steps : n, .d = d };
-	struct problem hist;
 	struct sel_input si = { .p = &pr, .decode = decode, .ops = kern_simd() };
 	size_t nkv = (size_t)heads * n * d;
 	float *qh = NULL, *q = NULL, *k = malloc(nkv * sizeof *k), *v = malloc(nkv * sizeof *v);
@@ -24,22 +40,17 @@ int inp_select_g(const struct exp_input *in, const struct pattern *p, long n, lo
 	if ((no = sel_unservable(p, &pr, decode, why, len)))
 		goto out;
 	si.n_hist = sel_history(p, pr.n_q, n, decode);
-	hist = pr;
-	hist.n_q = si.n_hist;
 	qh = malloc((size_t)heads * si.n_hist * d * sizeof *qh);
 	q = malloc((size_t)heads * pr.n_q * d * sizeof *q);
 	if (!qh || !q || !k || !v) {
 		snprintf(why, len, "out of memory making inputs for '%s'", p->label);
 		goto out;
 	}
-	if (in->kind->min_head_dim > d || in->kind->fill(in, &hist, qh, k, v, 1)) {
+	if (in->kind->min_head_dim > d || inp_fill_history(in, &pr, si.n_hist, qh, q, k, v, 1)) {
 		snprintf(why, len, "inputs '%s' cannot fill %d heads of head_dim %d at n %ld",
 			 in->label, heads, d, n);
 		goto out;
 	}
-	for (int h = 0; h < heads; h++)
-		memcpy(q + (size_t)h * pr.n_q * d, qh + ((size_t)h * si.n_hist + si.n_hist - pr.n_q) * d,
-		       (size_t)pr.n_q * d * sizeof *q);
 	pr.q = q;
 	pr.k = k;
 	pr.v = v;

@@ -215,19 +215,14 @@ static void fit_memory(struct group *gr)
  * n_hist query rows are made, and the cell's Q is their last n_q. */
 static int history_inputs(struct group *gr, unsigned long long seed)
 {
-	struct problem h = gr->p;
+	const struct problem *p = &gr->p;
 	long n_hist = gr->sel.n_hist;
 
-	h.n_q = n_hist;
-	gr->q_hist = alloc_floats((size_t)h.batch * h.heads * (size_t)n_hist * h.d);
+	gr->q_hist = alloc_floats((size_t)p->batch * p->heads * (size_t)n_hist * p->d);
 	if (!gr->q_hist)
 		return -1;
-	if (gr->in->kind->fill(gr->in, &h, gr->q_hist, gr->k, gr->v, seed))
+	if (inp_fill_history(gr->in, p, n_hist, gr->q_hist, gr->q, gr->k, gr->v, seed))
 		return -2;
-	for (int bh = 0; bh < h.batch * h.heads; bh++)
-		memcpy(gr->q + (size_t)bh * gr->p.n_q * h.d,
-		       gr->q_hist + ((size_t)bh * n_hist + (size_t)(n_hist - gr->p.n_q)) * h.d,
-		       (size_t)gr->p.n_q * h.d * sizeof *gr->q);
 	gr->sel.q_hist = gr->q_hist;
 	gr->p.q = gr->q;
 	gr->p.k = gr->k;
