@@ -346,3 +346,12 @@ void csv_free(struct csv *t)
 	free(t->head);
 	free(t->row);
 }
+
+const char *const fx_small_run =
+	"name: small\n"
+	"shape: {heads: 2, head_dim: 16, threads: 1}\n"
+	"sweep: {seq_len: [40, 80, 120]}\n"
+	"patterns: [dense, {window: {size: 8}}]\n"
+	"kernels: [naive, tiled]\n"
+	"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
+	"counters: [sabench::pairs]\n";

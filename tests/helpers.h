@@ -86,6 +86,11 @@ const char *csv_get(const struct csv *t, int i, const char *name);
 
 void csv_free(struct csv *t);
 
+/* A small experiment of 12 cells (3 seq_len x 2 patterns x 2 kernels,
+ * counters: sabench::pairs) that runs in well under a second, for the
+ * fault and hardening tests. */
+extern const char *const fx_small_run;
+
 /* Lines of text (count of '\n'). */
 int count_lines(const char *text);
 

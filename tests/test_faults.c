@@ -19,15 +19,6 @@
 
 #include "helpers.h"
 
-static const char *const small_run =
-	"name: small\n"
-	"shape: {heads: 2, head_dim: 16, threads: 1}\n"
-	"sweep: {seq_len: [40, 80, 120]}\n"
-	"patterns: [dense, {window: {size: 8}}]\n"
-	"kernels: [naive, tiled]\n"
-	"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
-	"counters: [sabench::pairs]\n";
-
 /* dir/small.yaml and dir/out, run once to the end. */
 static void small_done(const char *dir, char *exp, char *out)
 {
@@ -35,7 +26,7 @@ static void small_done(const char *dir, char *exp, char *out)
 
 	snprintf(exp, 300, "%s/small.yaml", dir);
 	snprintf(out, 300, "%s/out", dir);
-	write_text(exp, small_run);
+	write_text(exp, fx_small_run);
 	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
 	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
 	free(err);
@@ -151,7 +142,7 @@ Test(faults, file_size_limit_then_resume_leaves_every_file_whole, .timeout = 60)
 
 	snprintf(exp, sizeof exp, "%s/small.yaml", dir);
 	snprintf(out, sizeof out, "%s/out", dir);
-	write_text(exp, small_run);
+	write_text(exp, fx_small_run);
 	for (int round = 0; round < 3; round++) {
 		pid = fork();
 		cr_assert(pid >= 0);
@@ -247,7 +238,7 @@ Test(faults, a_dump_folder_holds_one_run)
 	snprintf(out, sizeof out, "%s/out", dir);
 	snprintf(other, sizeof other, "%s/other", dir);
 	snprintf(dump, sizeof dump, "%s/dump", dir);
-	write_text(exp, small_run);
+	write_text(exp, fx_small_run);
 	char *first[] = { "sabench", "run", exp, "-o", out, "--dump", dump, NULL };
 	cr_assert_eq(run_bin(first, NULL, NULL), 0);
 	snprintf(path, sizeof path, "%s/index.csv", dump);
@@ -484,7 +475,7 @@ Test(faults, a_lock_of_another_program_is_taken_over, .timeout = 60)
 	}
 	snprintf(exp, sizeof exp, "%s/small.yaml", dir);
 	snprintf(out, sizeof out, "%s/out", dir);
-	write_text(exp, small_run);
+	write_text(exp, fx_small_run);
 	mkdir(out, 0777);
 	snprintf(path, sizeof path, "%s/.sabench.lock", out);
 	snprintf(text, sizeof text, "%ld\n", (long)pid);

@@ -16,20 +16,11 @@
 #include "../harness/run/verify.h"
 #include "helpers.h"
 
-static const char *const small_run =
-	"name: small\n"
-	"shape: {heads: 2, head_dim: 16, threads: 1}\n"
-	"sweep: {seq_len: [40, 80, 120]}\n"
-	"patterns: [dense, {window: {size: 8}}]\n"
-	"kernels: [naive, tiled]\n"
-	"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
-	"counters: [sabench::pairs]\n";
-
 static void write_small(const char *dir, char *exp, char *out)
 {
 	snprintf(exp, 256, "%s/small.yaml", dir);
 	snprintf(out, 256, "%s/out", dir);
-	write_text(exp, small_run);
+	write_text(exp, fx_small_run);
 }
 
 static void write_lock(const char *out, long pid)

@@ -257,68 +257,74 @@ static int incomplete_cells(const struct rows_ctx *rows, const struct keyset *so
 	return 0;
 }
 
+/* One pass over results.csv and samples.csv without the cells in drop
+ * (NULL: none): rows and sm hold what stayed (rows' keys with their
+ * repetitions, sm's counts by the sorted cells), freed by pass_free. */
+struct pass {
+	struct rows_ctx rows;
+	struct samples_ctx sm;
+	struct keyset cells;    /* rows' keys, sorted */
+};
+
+static int repair_pass(const char *dir, const char *csv_header, const char *samples_header,
+		       const struct keyset *drop, struct pass *ps, struct repair_report *rep,
+		       size_t *torn, struct err *e)
+{
+	int rc;
+
+	ps->rows = (struct rows_ctx){ .reps_col = header_col(csv_header, "reps"), .drop = drop,
+				      .duplicates = &rep->duplicates };
+	ps->sm = (struct samples_ctx){ .cells = &ps->cells, .duplicates = &rep->duplicates };
+	rc = rewrite(dir, "results.csv", csv_header, keep_result, &ps->rows, torn, e);
+	/* the cells, sorted apart from rows (whose reps follow its order) */
+	for (size_t i = 0; !rc && i < ps->rows.seen.n; i++)
+		if (keyset_add(&ps->cells, ps->rows.seen.key[i]))
+			rc = err_set(e, "out of memory repairing '%s'", dir);
+	keyset_sort(&ps->cells);
+	ps->sm.count = calloc(ps->cells.n + 1, sizeof *ps->sm.count);
+	if (!rc && !ps->sm.count)
+		rc = err_set(e, "out of memory repairing '%s'", dir);
+	return rc ? rc : rewrite(dir, "samples.csv", samples_header, keep_sample, &ps->sm, torn, e);
+}
+
+static void pass_free(struct pass *ps)
+{
+	keyset_free(&ps->rows.seen);
+	keyset_free(&ps->sm.seen);
+	keyset_free(&ps->cells);
+	free(ps->rows.reps);
+	free(ps->sm.count);
+	memset(ps, 0, sizeof *ps);
+}
+
 int res_repair(const char *dir, const char *csv_header, const char *samples_header,
 	       const char *quality_header, struct keyset *done, struct keyset *quality,
 	       struct repair_report *rep, struct err *e)
 {
-	struct rows_ctx rows = { .reps_col = header_col(csv_header, "reps"),
-				 .duplicates = &rep->duplicates };
-	struct samples_ctx sm = { .duplicates = &rep->duplicates };
 	struct quality_ctx qc = { .seen = quality, .duplicates = &rep->duplicates };
-	struct keyset cells = { 0 }, bad = { 0 };
+	struct keyset bad = { 0 };
+	struct pass ps = { 0 };
+	size_t again_torn = 0;
 	int rc;
 
 	memset(rep, 0, sizeof *rep);
-	rc = rewrite(dir, "results.csv", csv_header, keep_result, &rows, &rep->torn, e);
-	/* the cells, sorted apart from rows (whose reps follow its order) */
-	for (size_t i = 0; !rc && i < rows.seen.n; i++)
-		if (keyset_add(&cells, rows.seen.key[i]))
-			rc = err_set(e, "out of memory repairing '%s'", dir);
-	keyset_sort(&cells);
-	sm.cells = &cells;
-	sm.count = calloc(cells.n + 1, sizeof *sm.count);
-	if (!rc && !sm.count)
-		rc = err_set(e, "out of memory repairing '%s'", dir);
-	if (!rc)
-		rc = rewrite(dir, "samples.csv", samples_header, keep_sample, &sm, &rep->torn, e);
-	if (!rc && incomplete_cells(&rows, &cells, sm.count, &bad))
+	rc = repair_pass(dir, csv_header, samples_header, NULL, &ps, rep, &rep->torn, e);
+	if (!rc && incomplete_cells(&ps.rows, &ps.cells, ps.sm.count, &bad))
 		rc = err_set(e, "out of memory repairing '%s'", dir);
 	if (!rc && bad.n) {
 		/* they run again: their rows and samples go */
-		struct rows_ctx again = { .reps_col = rows.reps_col, .drop = &bad,
-					  .duplicates = &rep->duplicates };
-		struct samples_ctx sm2 = { .duplicates = &rep->duplicates };
-		size_t ignore = 0;
 		rep->incomplete = bad.n;
-		rc = rewrite(dir, "results.csv", csv_header, keep_result, &again, &ignore, e);
-		keyset_free(&cells);
-		for (size_t i = 0; !rc && i < again.seen.n; i++)
-			if (keyset_add(&cells, again.seen.key[i]))
-				rc = err_set(e, "out of memory repairing '%s'", dir);
-		keyset_sort(&cells);
-		sm2.cells = &cells;
-		sm2.count = calloc(cells.n + 1, sizeof *sm2.count);
-		if (!rc && !sm2.count)
-			rc = err_set(e, "out of memory repairing '%s'", dir);
-		if (!rc)
-			rc = rewrite(dir, "samples.csv", samples_header, keep_sample, &sm2, &ignore, e);
-		keyset_free(&again.seen);
-		keyset_free(&sm2.seen);
-		free(again.reps);
-		free(sm2.count);
+		pass_free(&ps);
+		rc = repair_pass(dir, csv_header, samples_header, &bad, &ps, rep, &again_torn, e);
 	}
 	if (!rc)
 		rc = rewrite(dir, "quality.csv", quality_header, keep_quality, &qc, &rep->torn, e);
 	keyset_sort(quality);
-	for (size_t i = 0; !rc && i < cells.n; i++)
-		if (keyset_add(done, cells.key[i]))
+	for (size_t i = 0; !rc && i < ps.cells.n; i++)
+		if (keyset_add(done, ps.cells.key[i]))
 			rc = err_set(e, "out of memory repairing '%s'", dir);
 	keyset_sort(done);
-	keyset_free(&rows.seen);
-	keyset_free(&sm.seen);
-	keyset_free(&cells);
+	pass_free(&ps);
 	keyset_free(&bad);
-	free(rows.reps);
-	free(sm.count);
 	return rc;
 }
