@@ -31,11 +31,12 @@ LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) $(DNNL_LIBS) -lyaml -lpapi -lsd
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c kernels/isa/*.c)
 SELECT_SRC  := $(wildcard select/*.c)
-HARNESS_SRC := $(filter-out harness/main.c,$(wildcard harness/*.c harness/*/*.c))
+CLI_SRC     := harness/main.c $(wildcard harness/cli/*.c)
+HARNESS_SRC := $(filter-out $(CLI_SRC),$(wildcard harness/*.c harness/*/*.c))
 TEST_SRC    := $(filter-out tests/failalloc.c,$(wildcard tests/*.c))
 
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(SELECT_SRC) $(KERNEL_SRC) $(HARNESS_SRC))
-MAIN_OBJ := $(BUILD)/harness/main.o
+MAIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 BIN      := $(BUILD)/sabench
 TEST_BIN := $(BUILD)/sabench-tests

@@ -1,0 +1,174 @@
+/* parse.c - reading experiment files, the common part: errors that name
+ * the file, line and column, "did you mean" hints, typed scalars within
+ * bounds, and the check that a mapping holds only known keys. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "experiment.h"
+#include "parse.h"
+#include "ytree.h"
+
+
+/* Index of s in a NULL-terminated list, or -1. */
+int cfg_value_index(const char *const *list, const char *s)
+{
+	for (int i = 0; list[i]; i++)
+		if (!strcmp(list[i], s))
+			return i;
+	return -1;
+}
+
+__attribute__((format(printf, 3, 4)))
+int cfg_bad(struct ctx *c, const struct ynode *n, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return err_at(c->e, c->file, n ? n->line : 1, n ? n->col : 1, "%s", msg);
+}
+
+/* Levenshtein distance, for "did you mean" hints. */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[64], prev, tmp;
+
+	if (lb >= 64)
+		return lb;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			tmp = row[j];
+			row[j] = best;
+			prev = tmp;
+		}
+	}
+	return row[lb];
+}
+
+/* "; did you mean 'x'?" for the closest of names, or "". */
+const char *cfg_hint(const char *word, const char *const *names, size_t n,
+			char *buf, size_t len)
+{
+	size_t best = 3;
+	const char *pick = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t dist = edit_distance(word, names[i]);
+		if (dist < best) {
+			best = dist;
+			pick = names[i];
+		}
+	}
+	if (!pick)
+		return "";
+	snprintf(buf, len, "; did you mean '%s'?", pick);
+	return buf;
+}
+
+/* The scalar text of n, or NULL after an error naming what it was. */
+const char *cfg_want_scalar(struct ctx *c, const struct ynode *n,
+			       const char *key, const char *what)
+{
+	if (n && n->type == YT_SCALAR)
+		return n->str;
+	cfg_bad(c, n, "'%s' must be %s, not %s", key, what, yt_what(n));
+	return NULL;
+}
+
+int cfg_parse_int(struct ctx *c, const struct ynode *n, const char *key,
+		     long long min, long long max, long long *out)
+{
+	const char *s = cfg_want_scalar(c, n, key, "an integer");
+	char *end;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (n->quoted || end == s || *end || errno)
+		return cfg_bad(c, n, "'%s' must be an integer, not '%s'", key, s);
+	if (*out < min)
+		return cfg_bad(c, n, "'%s' is %lld, must be at least %lld", key, *out, min);
+	if (*out > max)
+		return cfg_bad(c, n, "'%s' is %lld, must be at most %lld", key, *out, max);
+	return 0;
+}
+
+int cfg_parse_float(struct ctx *c, const struct ynode *n, const char *key,
+		       double min, double max, double *out)
+{
+	const char *s = cfg_want_scalar(c, n, key, "a number");
+	char *end;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	*out = strtod(s, &end);
+	if (n->quoted || end == s || *end || errno || !isfinite(*out))
+		return cfg_bad(c, n, "'%s' must be a number, not '%s'", key, s);
+	if (*out < min || *out > max)
+		return cfg_bad(c, n, "'%s' is %g, must be in [%g, %g]", key, *out, min, max);
+	return 0;
+}
+
+int cfg_parse_bool(struct ctx *c, const struct ynode *n, const char *key,
+		      long long *out)
+{
+	const char *s = cfg_want_scalar(c, n, key, "true or false");
+
+	if (!s)
+		return -1;
+	if (!n->quoted && strcmp(s, "true") == 0)
+		*out = 1;
+	else if (!n->quoted && strcmp(s, "false") == 0)
+		*out = 0;
+	else
+		return cfg_bad(c, n, "'%s' must be true or false, not '%s'", key, s);
+	return 0;
+}
+
+int cfg_parse_string(struct ctx *c, const struct ynode *n, const char *key,
+			char **out)
+{
+	const char *s = cfg_want_scalar(c, n, key, "a string");
+
+	if (!s)
+		return -1;
+	free(*out);
+	*out = strdup(s);
+	return *out ? 0 : err_set(c->e, "out of memory reading the experiment");
+}
+
+/* Checks that map holds only keys from allowed. */
+int cfg_only_keys(struct ctx *c, const struct ynode *map,
+		     const char *const *allowed, size_t n_allowed,
+		     const char *where)
+{
+	char buf[96];
+
+	for (size_t i = 0; i < map->n; i += 2) {
+		const struct ynode *k = map->kid[i];
+		size_t j;
+		for (j = 0; j < n_allowed; j++)
+			if (strcmp(k->str, allowed[j]) == 0)
+				break;
+		if (j == n_allowed)
+			return cfg_bad(c, k, "unknown key '%s'%s%s", k->str, where,
+				   cfg_hint(k->str, allowed, n_allowed, buf, sizeof buf));
+	}
+	return 0;
+}

@@ -1,0 +1,410 @@
+/* shape.c - the shape fields (fixed under shape:, swept under sweep:),
+ * their vocabularies and defaults, the GQA and decode checks, and the
+ * score functions, a shape field whose values are functions. */
+#include <assert.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../kernels/kvcache.h"
+#include "experiment.h"
+#include "parse.h"
+#include "ytree.h"
+
+
+const struct exp_field_desc exp_fields[] = {
+	[EXP_SEQ_LEN]  = { "seq_len", 1, 1 << 30, "sequence length n (keys)" },
+	[EXP_HEAD_DIM] = { "head_dim", 1, 4096, "head dimension d" },
+	[EXP_BATCH]    = { "batch", 1, 1 << 20, "sequences per run" },
+	[EXP_HEADS]    = { "heads", 1, 1 << 16, "query heads" },
+	[EXP_KV_HEADS] = { "kv_heads", 1, 1 << 16, "K/V heads, dividing heads (GQA); default heads" },
+	[EXP_THREADS]  = { "threads", 1, 1024, "OpenMP threads; default all cores" },
+	[EXP_CAUSAL]   = { "causal", 0, 1, "true: query i sees keys j <= i only" },
+	[EXP_DTYPE]    = { "dtype", 0, DT_COUNT - 1, "element type of Q, K, V: f32, or bf16 (fp32 scores and softmax, P in bf16 for P V)" },
+	[EXP_MODE]     = { "mode", 0, 1, "prefill (all queries) or decode (the last decode_steps tokens, one by one)" },
+	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
+	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
+	[EXP_KV_DTYPE] = { "kv_dtype", 0, DT_COUNT - 1, "decode cache elements: f32, f16 or bf16" },
+	[EXP_SCORE] = { "score", 0, 0, "score function: plain, {scale: {value}}, alibi, {softcap: {cap}}, "
+			"{relative_bias: {buckets, max_distance, seed}}" },
+};
+
+static_assert(sizeof exp_fields / sizeof *exp_fields == EXP_FIELD_COUNT,
+	      "exp_fields: one per enum exp_field");
+
+static const char *const mode_values[] = {
+	[EXP_PREFILL] = "prefill", [EXP_DECODE] = "decode", NULL,
+};
+static_assert(sizeof mode_values / sizeof *mode_values == EXP_MODE_COUNT + 1,
+	      "mode_values: one per enum exp_mode, then NULL");
+
+
+const char *const *exp_field_values(enum exp_field f)
+{
+	return f == EXP_MODE ? mode_values : f == EXP_KV_LAYOUT ? kv_layout_names :
+	       f == EXP_KV_DTYPE ? dtype_names : NULL;
+}
+
+/* "f32 or bf16": the dtypes Q, K and V may have, from the table. */
+static const char *operand_names(void)
+{
+	static char buf[128];
+	size_t at = 0;
+	int n = 0, last = -1;
+
+	for (int t = 0; t < DT_COUNT; t++)
+		n += dtype_of((enum dtype)t)->operand;
+	buf[0] = 0;
+	for (int t = 0; t < DT_COUNT; t++) {
+		if (!dtype_of((enum dtype)t)->operand)
+			continue;
+		last++;
+		at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s",
+				       !last ? "" : last == n - 1 ? " or " : ", ",
+				       dtype_of((enum dtype)t)->name);
+	}
+	return buf;
+}
+
+const char *exp_dtype_name(long long dtype)
+{
+	return dtype >= 0 && dtype < DT_COUNT ? dtype_of((enum dtype)dtype)->name : "?";
+}
+
+static int field_index(const char *name)
+{
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		if (strcmp(exp_fields[f].name, name) == 0)
+			return f;
+	return -1;
+}
+
+int cfg_parse_field_value(struct ctx *c, int f, const struct ynode *n,
+			     long long *out)
+{
+	const struct exp_field_desc *d = &exp_fields[f];
+	const char *s;
+
+	if (f == EXP_CAUSAL)
+		return cfg_parse_bool(c, n, d->name, out);
+	if (exp_field_values((enum exp_field)f)) {
+		const char *const *names = exp_field_values((enum exp_field)f);
+		s = cfg_want_scalar(c, n, d->name, "a name");
+		if (!s)
+			return -1;
+		if (f == EXP_KV_LAYOUT && !strcmp(s, "auto")) {
+			*out = EXP_KV_AUTO;
+			return 0;
+		}
+		if (cfg_value_index(names, s) < 0)
+			return cfg_bad(c, n, "unknown %s '%s'", d->name, s);
+		*out = cfg_value_index(names, s);
+		return 0;
+	}
+	if (f != EXP_DTYPE)
+		return cfg_parse_int(c, n, d->name, d->min, d->max, out);
+	s = cfg_want_scalar(c, n, d->name, "a type name");
+	if (!s)
+		return -1;
+	if (dtype_find(s) >= 0 && dtype_of((enum dtype)dtype_find(s))->operand) {
+		*out = dtype_find(s);
+		return 0;
+	}
+	/* a storage type of the cache only, or one a model may have */
+	if (dtype_find(s) >= 0 || !strcmp(s, "f64"))
+		return cfg_bad(c, n, "dtype '%s' is not supported yet; use %s", s, operand_names());
+	return cfg_bad(c, n, "unknown dtype '%s'", s);
+}
+
+static const char *const score_params[][4] = {
+	[SCORE_SCALE] = { "value", NULL },
+	[SCORE_SOFTCAP] = { "cap", NULL },
+	[SCORE_RELATIVE_BIAS] = { "buckets", "max_distance", "seed", NULL },
+};
+static_assert(sizeof score_params / sizeof *score_params == SCORE_KIND_COUNT,
+	      "score_params: one per enum score_kind");
+
+/* How many values param node v gives (a list sweeps), and the i-th. */
+static size_t param_count(const struct ynode *v)
+{
+	return v && v->type == YT_SEQ ? v->n : 1;
+}
+
+static const struct ynode *param_at(const struct ynode *v, size_t i)
+{
+	return v && v->type == YT_SEQ ? v->kid[i] : v;
+}
+
+static int positive(struct ctx *c, const struct ynode *n, const char *key, double *out)
+{
+	if (cfg_parse_float(c, n, key, -1e300, 1e300, out))
+		return -1;
+	return *out > 0.0 ? 0 : cfg_bad(c, n, "'%s' is %g, must be above 0", key, *out);
+}
+
+/* Parameter `name` of one combination into s (absent: the default). */
+static int score_param(struct ctx *c, struct score_spec *s, const char *name,
+		       const struct ynode *n)
+{
+	long long v;
+
+	if (!n)
+		return 0;
+	if (!strcmp(name, "value"))
+		return positive(c, n, name, &s->value);
+	if (!strcmp(name, "cap"))
+		return positive(c, n, name, &s->cap);
+	if (!strcmp(name, "seed")) {
+		if (cfg_parse_int(c, n, name, 0, LLONG_MAX, &v))
+			return -1;
+		s->seed = (unsigned long long)v;
+		return 0;
+	}
+	if (cfg_parse_int(c, n, name, !strcmp(name, "buckets") ? 2 : 1, 1 << 24, &v))
+		return -1;
+	if (!strcmp(name, "buckets"))
+		s->buckets = (int)v;
+	else
+		s->max_distance = (int)v;
+	return 0;
+}
+
+static void score_label(struct score_spec *s)
+{
+	const char *k = score_kind_name(s->kind);
+
+	if (s->kind == SCORE_SCALE)
+		snprintf(s->label, sizeof s->label, "%s(value=%g)", k, s->value);
+	else if (s->kind == SCORE_SOFTCAP)
+		snprintf(s->label, sizeof s->label, "%s(cap=%g)", k, s->cap);
+	else if (s->kind == SCORE_RELATIVE_BIAS)
+		snprintf(s->label, sizeof s->label, "%s(buckets=%d max_distance=%d seed=%llu)", k,
+			 s->buckets, s->max_distance, s->seed);
+	else
+		snprintf(s->label, sizeof s->label, "%s", k);
+}
+
+/* Appends s to the experiment's scores and its index to axis a. */
+static int add_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
+		     const struct score_spec *s, const struct ynode *at)
+{
+	struct score_spec *grown = realloc(x->scores, (x->n_scores + 1) * sizeof *grown);
+	long long *v = realloc(a->v, (a->n + 1) * sizeof *v);
+
+	if (grown)
+		x->scores = grown;
+	if (v)
+		a->v = v;
+	if (!grown || !v)
+		return err_set(c->e, "out of memory reading the experiment");
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(x->scores[a->v[i]].label, s->label))
+			return cfg_bad(c, at, "score '%s' is listed twice", s->label);
+	x->scores[x->n_scores] = *s;
+	a->v[a->n++] = (long long)x->n_scores++;
+	return 0;
+}
+
+/* One score entry: a kind name, or {kind: {parameters}} whose lists sweep;
+ * every combination is appended to axis a. */
+static int parse_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
+		       const struct ynode *n)
+{
+	const struct ynode *name = n, *params = NULL, *val[3] = { NULL };
+	const char *const *names;
+	size_t total = 1, cnt[3] = { 1, 1, 1 }, np = 0;
+	char buf[96], where[64];
+	int kind;
+
+	if (n->type == YT_MAP && n->n == 2) {
+		name = n->kid[0];
+		params = n->kid[1];
+	} else if (n->type != YT_SCALAR) {
+		return cfg_bad(c, n, "'score' must be a kind or {kind: {parameters}}, not %s", yt_what(n));
+	}
+	kind = score_kind_find(name->str);
+	if (kind < 0) {
+		const char *kinds[SCORE_KIND_COUNT];
+		for (int k = 0; k < SCORE_KIND_COUNT; k++)
+			kinds[k] = score_kind_name((enum score_kind)k);
+		return cfg_bad(c, name, "unknown score '%s'%s", name->str,
+			   cfg_hint(name->str, kinds, SCORE_KIND_COUNT, buf, sizeof buf));
+	}
+	if (params && params->type == YT_SCALAR && params->str[0] == '\0')
+		params = NULL;          /* `alibi:` with nothing after it */
+	if (params && params->type != YT_MAP)
+		return cfg_bad(c, params, "parameters of score '%s' must be a mapping, not %s",
+			   name->str, yt_what(params));
+	names = score_params[kind];
+	while (np < 3 && names[np])
+		np++;
+	snprintf(where, sizeof where, " in score '%s'", name->str);
+	if (params && cfg_only_keys(c, params, names, np, where))
+		return -1;
+	if (kind == SCORE_SCALE && !yt_get(params, "value"))
+		return cfg_bad(c, name, "score 'scale' needs 'value'");
+	for (size_t i = 0; i < np; i++) {
+		val[i] = params ? yt_get(params, names[i]) : NULL;
+		cnt[i] = param_count(val[i]);
+		total *= cnt[i];
+	}
+	for (size_t t = 0; t < total; t++) {
+		struct score_spec s = { .kind = (enum score_kind)kind, .cap = 50.0, .buckets = 32,
+					.max_distance = 128 };
+		size_t rest = t;
+		for (size_t i = np; i-- > 0; rest /= cnt[i])
+			if (score_param(c, &s, names[i], param_at(val[i], rest % cnt[i])))
+				return -1;
+		if (kind == SCORE_RELATIVE_BIAS && s.max_distance < s.buckets)
+			return cfg_bad(c, val[1] ? val[1] : name, "'max_distance' is %d, must be at least 'buckets' %d",
+				   s.max_distance, s.buckets);
+		score_label(&s);
+		if (add_score(c, x, a, &s, n))
+			return -1;
+	}
+	return 0;
+}
+
+/* The score axis: under shape one entry (its parameter lists sweep), under
+ * sweep a list of entries. */
+static int set_score_axis(struct ctx *c, struct experiment *x, const struct ynode *val,
+			  int swept)
+{
+	struct exp_axis *a = &x->axis[EXP_SCORE];
+
+	if (!swept && val->type == YT_SEQ)
+		return cfg_bad(c, val, "'score' under shape is one function, not a list; list several under sweep");
+	if (!swept)
+		return parse_score(c, x, a, val);
+	for (size_t i = 0; i < val->n; i++)
+		if (parse_score(c, x, a, val->kid[i]))
+			return -1;
+	return 0;
+}
+
+static int set_axis(struct ctx *c, struct experiment *x, int f,
+		    const struct ynode *key, const struct ynode *val, int swept)
+{
+	struct exp_axis *a = &x->axis[f];
+	size_t n = swept ? val->n : 1;
+
+	if (a->line)
+		return cfg_bad(c, key, "'%s' is both fixed under shape and swept under sweep",
+			   key->str);
+	if (swept && val->type != YT_SEQ)
+		return cfg_bad(c, val, "sweep '%s' must be a list, not %s", key->str,
+			   yt_what(val));
+	if (swept && val->n == 0)
+		return cfg_bad(c, val, "sweep '%s' is empty", key->str);
+	if (f == EXP_SCORE) {
+		a->line = key->line;
+		a->col = key->col;
+		return set_score_axis(c, x, val, swept);
+	}
+	a->v = calloc(n, sizeof *a->v);
+	if (!a->v)
+		return err_set(c->e, "out of memory reading the experiment");
+	a->n = n;
+	a->line = key->line;
+	a->col = key->col;
+	for (size_t i = 0; i < n; i++)
+		if (cfg_parse_field_value(c, f, swept ? val->kid[i] : val, &a->v[i]))
+			return -1;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (a->v[i] == a->v[j])
+				return cfg_bad(c, val->kid[i], "sweep '%s' lists %lld twice",
+					   key->str, a->v[i]);
+	return 0;
+}
+
+int cfg_parse_axes(struct ctx *c, struct experiment *x,
+		      const struct ynode *map, int swept)
+{
+	const char *section = swept ? "sweep" : "shape";
+	const char *names[EXP_FIELD_COUNT];
+	char buf[96];
+
+	if (!map)
+		return 0;
+	if (map->type != YT_MAP)
+		return cfg_bad(c, map, "'%s' must be a mapping, not %s", section,
+			   yt_what(map));
+	for (int f = 0; f < EXP_FIELD_COUNT; f++)
+		names[f] = exp_fields[f].name;
+	for (size_t i = 0; i < map->n; i += 2) {
+		const struct ynode *k = map->kid[i];
+		int f = field_index(k->str);
+		if (f < 0)
+			return cfg_bad(c, k, "unknown key '%s' in '%s'%s", k->str, section,
+				   cfg_hint(k->str, names, EXP_FIELD_COUNT, buf, sizeof buf));
+		if (set_axis(c, x, f, k, map->kid[i + 1], swept))
+			return -1;
+	}
+	return 0;
+}
+
+/* Fills axes the file left out with their defaults. */
+int cfg_default_axes(struct ctx *c, struct experiment *x,
+			const struct ynode *root)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long long def[EXP_FIELD_COUNT] = {
+		[EXP_HEAD_DIM] = 64, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
+		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
+		[EXP_CAUSAL] = 1, [EXP_DTYPE] = DT_F32, [EXP_MODE] = EXP_PREFILL,
+		[EXP_DECODE_STEPS] = 1, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = DT_F32,
+	};
+
+	if (!x->axis[EXP_SEQ_LEN].n)
+		return cfg_bad(c, root, "missing 'seq_len' under shape or sweep");
+	if (!x->axis[EXP_SCORE].n) {
+		struct score_spec plain = { .kind = SCORE_PLAIN, .label = "plain" };
+		if (add_score(c, x, &x->axis[EXP_SCORE], &plain, root))
+			return -1;
+	}
+	for (int f = 0; f < EXP_FIELD_COUNT; f++) {
+		if (x->axis[f].n)
+			continue;
+		x->axis[f].v = malloc(sizeof *x->axis[f].v);
+		if (!x->axis[f].v)
+			return err_set(c->e, "out of memory reading the experiment");
+		x->axis[f].v[0] = def[f];
+		x->axis[f].n = 1;
+	}
+	return 0;
+}
+
+/* A decode cell times at most seq_len tokens. */
+int cfg_check_decode(struct ctx *c, struct experiment *x)
+{
+	const struct exp_axis *m = &x->axis[EXP_MODE], *t = &x->axis[EXP_DECODE_STEPS];
+	const struct exp_axis *n = &x->axis[EXP_SEQ_LEN];
+	int decode = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		decode |= m->v[i] == EXP_DECODE;
+	for (size_t i = 0; decode && i < t->n; i++)
+		for (size_t j = 0; j < n->n; j++)
+			if (t->v[i] > n->v[j])
+				return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
+					      "decode_steps %lld is more than seq_len %lld",
+					      t->v[i], n->v[j]);
+	return 0;
+}
+
+/* kv_heads must divide heads in every combination. */
+int cfg_check_gqa(struct ctx *c, struct experiment *x)
+{
+	const struct exp_axis *h = &x->axis[EXP_HEADS], *kv = &x->axis[EXP_KV_HEADS];
+
+	for (size_t i = 0; i < h->n; i++)
+		for (size_t j = 0; j < kv->n; j++)
+			if (kv->v[j] && h->v[i] % kv->v[j])
+				return err_at(c->e, c->file, kv->line, kv->col,
+					      "kv_heads %lld does not divide heads %lld",
+					      kv->v[j], h->v[i]);
+	return 0;
+}
