@@ -544,3 +544,24 @@ int pat_to_spec(const struct pattern *p, char *buf, size_t len)
 	put_spec(p, buf, len, &off);
 	return off < len ? 0 : -1;
 }
+
+/* A binary search over n: the rows a decoder keeps grow with n past the
+ * bounded part of the pattern. */
+long pat_longest_context(const struct pattern *p, double bytes_per_row, double budget)
+{
+	const long top = 1L << 30;
+	long lo = 0, hi = top;
+
+	if ((double)pat_kv_rows(p, top) * bytes_per_row <= budget)
+		return -1;
+	/* largest n with rows(n) within budget; rows grow with n past the
+	 * bounded part (chunked-like cycles were caught above) */
+	while (lo < hi) {
+		long mid = lo + (hi - lo + 1) / 2;
+		if ((double)pat_kv_rows(p, mid) * bytes_per_row <= budget)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}

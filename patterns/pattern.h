@@ -180,6 +180,11 @@ int pat_per_head(const struct pattern *p);
  * query can still read, at most n (all of them when bidirectional). */
 long pat_kv_rows(const struct pattern *p, long n);
 
+/* Longest sequence whose KV cache under p fits budget bytes at
+ * bytes_per_row bytes per token (K and V, all kv heads); -1 when any length
+ * fits (the pattern's cache is bounded), 0 when none does. */
+long pat_longest_context(const struct pattern *p, double bytes_per_row, double budget);
+
 /* Checks bounds, required parameters and the kind's own rules. */
 int pat_check(const struct pattern *p, char *why, size_t len);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/run/counters.h"
+#include "../harness/counters.h"
 #include "helpers.h"
 
 static const char *const counted_run =

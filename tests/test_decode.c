@@ -215,7 +215,7 @@ Test(budget, longest_context_matches_direct_evaluation)
 		struct err e;
 		long n;
 		cr_assert_eq(exp_parse_spec(specs[s], 1, &p, &e), 0);
-		n = model_longest_context(&p, row, budget);
+		n = pat_longest_context(&p, row, budget);
 		if (n < 0) {
 			for (long m = 1; m < (1L << 30); m = m * 3 + 1)
 				cr_assert((double)pat_kv_rows(&p, m) * row <= budget, "%s at %ld", specs[s], m);

@@ -11,7 +11,7 @@
 #include "../../kernels/kernel.h"
 #include "../../patterns/pattern.h"
 #include "../out/results.h"
-#include "../run/counters.h"
+#include "../counters.h"
 #include "cli.h"
 
 int cmd_patterns(int argc, char **argv)

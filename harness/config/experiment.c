@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../run/counters.h"
+#include "../counters.h"
 #include "experiment.h"
 #include "parse.h"
 #include "ytree.h"

@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "../config/experiment.h"
-#include "../run/counters.h"
+#include "../counters.h"
 
 struct manifest {
 	const struct experiment *x;     /* what ran */

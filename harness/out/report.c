@@ -13,7 +13,6 @@
 #include "../config/experiment.h"
 #include "../config/ytree.h"
 #include "review.h"
-#include "../run/model.h"
 #include "report.h"
 #include "results.h"
 
@@ -387,7 +386,7 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 		fprintf(f, "| %s |", l->str);
 		for (size_t k = 0; k < nn; k++)
 			fputs((double)pat_kv_rows(&p, ns[k]) * row <= budget ? " fits |" : " **no** |", f);
-		longest = model_longest_context(&p, row, budget);
+		longest = pat_longest_context(&p, row, budget);
 		if (longest < 0)
 			fputs(" any length (bounded cache) |\n", f);
 		else

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "../config/experiment.h"
-#include "../run/counters.h"
+#include "../counters.h"
 #include "resume.h"
 
 /* The values of one results.csv row; the column table says which field

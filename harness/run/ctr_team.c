@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "counters.h"
+#include "../counters.h"
 
 /* Makes the calling thread's event set of the counted hw events. */
 static int thread_eventset(struct ctr_set *s, int *es)

@@ -26,22 +26,3 @@ void model_cell(const struct problem *p, const struct kern_desc *k,
 	m->workspace_bytes = c.workspace_bytes;
 }
 
-long model_longest_context(const struct pattern *p, double bytes_per_row,
-			   double budget)
-{
-	const long top = 1L << 30;
-	long lo = 0, hi = top;
-
-	if ((double)pat_kv_rows(p, top) * bytes_per_row <= budget)
-		return -1;
-	/* largest n with rows(n) within budget; rows grow with n past the
-	 * bounded part (chunked-like cycles were caught above) */
-	while (lo < hi) {
-		long mid = lo + (hi - lo + 1) / 2;
-		if ((double)pat_kv_rows(p, mid) * bytes_per_row <= budget)
-			lo = mid;
-		else
-			hi = mid - 1;
-	}
-	return lo;
-}

@@ -23,10 +23,4 @@ struct cell_model {
 void model_cell(const struct problem *p, const struct kern_desc *k,
 		int threads, long kv_rows, struct cell_model *m);
 
-/* Longest sequence whose KV cache under p fits budget bytes at
- * bytes_per_row bytes per token (K and V, all kv heads); -1 when any length
- * fits (the pattern's cache is bounded), 0 when none does. */
-long model_longest_context(const struct pattern *p, double bytes_per_row,
-			   double budget);
-
 #endif

@@ -26,7 +26,7 @@
 #include "../out/dump.h"
 #include "../out/manifest.h"
 #include "../quality/quality.h"
-#include "counters.h"
+#include "../counters.h"
 #include "machine.h"
 #include "model.h"
 #include "runner.h"

@@ -7,8 +7,8 @@
 
 #include <stddef.h>
 
-#include "../../kernels/kernel.h"
-#include "../err.h"
+#include "../kernels/kernel.h"
+#include "err.h"
 
 #define CTR_MAX 32              /* events per run */
 #define CTR_MAX_THREADS 256     /* threads counted per event */
