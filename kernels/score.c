@@ -1,6 +1,7 @@
 /* score.c - the score functions' tables: ALiBi's slopes, T5's buckets,
  * and the per-head bias over every offset i - j of a problem. */
 #include <assert.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,27 +10,122 @@
 #include "score.h"
 #include "../patterns/pattern.h"
 
-static const char *const kind_names[] = {
-	[SCORE_PLAIN] = "plain",
-	[SCORE_SCALE] = "scale",
-	[SCORE_ALIBI] = "alibi",
-	[SCORE_SOFTCAP] = "softcap",
-	[SCORE_RELATIVE_BIAS] = "relative_bias",
+/* ---- the kinds and their parameters ---- */
+
+#define F(x) offsetof(struct score_spec, x)
+
+static const struct pat_param scale_params[] = {
+	{ "value", PAT_FLOAT, 1, 0, -1e300, 1e300, "the factor of q.k (above 0)", NULL },
 };
-static_assert(sizeof kind_names / sizeof *kind_names == SCORE_KIND_COUNT,
-	      "kind_names: one per enum score_kind");
+static const size_t scale_fields[] = { F(value) };
+
+static const struct pat_param softcap_params[] = {
+	{ "cap", PAT_FLOAT, 0, 50, -1e300, 1e300, "cap tanh(s / cap), above 0 (Gemma 2: 50)", NULL },
+};
+static const size_t softcap_fields[] = { F(cap) };
+
+static const struct pat_param relative_bias_params[] = {
+	{ "buckets", PAT_INT, 0, 32, 2, 1 << 24, "T5's buckets", NULL },
+	{ "max_distance", PAT_INT, 0, 128, 1, 1 << 24, "distance of the last bucket, at least buckets", NULL },
+	{ "seed", PAT_INT, 0, 0, 0, 9.2e18, "seed of the bias values", NULL },
+};
+static const size_t relative_bias_fields[] = { F(buckets), F(max_distance), F(seed) };
+
+#undef F
+
+/* A factor or a cap must be above 0 (parameter 0). */
+static int check_positive(const struct score_spec *s, char *why, size_t len)
+{
+	const struct score_kind_desc *k = score_kind_of(s->kind);
+	double v = *(const double *)((const char *)s + k->field[0]);
+
+	if (v > 0.0)
+		return -1;
+	snprintf(why, len, "'%s' is %g, must be above 0", k->params[0].name, v);
+	return 0;
+}
+
+/* scale: the factor given. */
+static double scale_value(const struct score_spec *s, int d)
+{
+	(void)d;
+	return s->value;
+}
+
+/* T5's last bucket lies at max_distance: at least one offset a bucket. */
+static int check_relative_bias(const struct score_spec *s, char *why, size_t len)
+{
+	if (s->max_distance >= s->buckets)
+		return -1;
+	snprintf(why, len, "'max_distance' is %lld, must be at least 'buckets' %lld", s->max_distance,
+		 s->buckets);
+	return 1;
+}
+
+#define PARAMS(p, f) .params = p, .field = f, .n_params = (int)(sizeof p / sizeof *p)
+
+static const struct score_kind_desc kinds[] = {
+	[SCORE_PLAIN] = { .name = "plain", .summary = "q.k / sqrt(d)" },
+	[SCORE_SCALE] = { .name = "scale", .summary = "q.k x value", PARAMS(scale_params, scale_fields),
+			  .check = check_positive, .scale = scale_value },
+	[SCORE_ALIBI] = { .name = "alibi", .summary = "- slope_h |i - j| (Press et al., 2022)" },
+	[SCORE_SOFTCAP] = { .name = "softcap", .summary = "cap tanh(s / cap) (Gemma 2)",
+			    PARAMS(softcap_params, softcap_fields), .check = check_positive },
+	[SCORE_RELATIVE_BIAS] = { .name = "relative_bias", .summary = "T5's bucketed relative bias, seeded",
+				  PARAMS(relative_bias_params, relative_bias_fields),
+				  .check = check_relative_bias },
+};
+static_assert(sizeof kinds / sizeof *kinds == SCORE_KIND_COUNT, "kinds: one per enum score_kind");
+
+#undef PARAMS
+
+const struct score_kind_desc *score_kind_of(enum score_kind k)
+{
+	return &kinds[k];
+}
 
 const char *score_kind_name(enum score_kind k)
 {
-	return k < SCORE_KIND_COUNT ? kind_names[k] : "?";
+	return k < SCORE_KIND_COUNT ? kinds[k].name : "?";
 }
 
 int score_kind_find(const char *name)
 {
 	for (int k = 0; k < SCORE_KIND_COUNT; k++)
-		if (strcmp(kind_names[k], name) == 0)
+		if (strcmp(kinds[k].name, name) == 0)
 			return k;
 	return -1;
+}
+
+void score_defaults(struct score_spec *s)
+{
+	const struct score_kind_desc *k = &kinds[s->kind];
+
+	for (int i = 0; i < k->n_params; i++) {
+		char *at = (char *)s + k->field[i];
+		if (k->params[i].type == PAT_FLOAT)
+			*(double *)at = k->params[i].def;
+		else
+			*(long long *)at = (long long)k->params[i].def;
+	}
+}
+
+void score_make_label(struct score_spec *s)
+{
+	const struct score_kind_desc *k = &kinds[s->kind];
+	size_t at = (size_t)snprintf(s->label, sizeof s->label, "%s", k->name);
+
+	for (int i = 0; i < k->n_params && at < sizeof s->label; i++) {
+		const char *v = (const char *)s + k->field[i];
+		if (k->params[i].type == PAT_FLOAT)
+			at += (size_t)snprintf(s->label + at, sizeof s->label - at, "%s%s=%g", i ? " " : "(",
+					       k->params[i].name, *(const double *)v);
+		else
+			at += (size_t)snprintf(s->label + at, sizeof s->label - at, "%s%s=%lld", i ? " " : "(",
+					       k->params[i].name, *(const long long *)v);
+	}
+	if (k->n_params && at < sizeof s->label)
+		snprintf(s->label + at, sizeof s->label - at, ")");
 }
 
 /* Slopes of a power of two n of heads: 2^(-8 / n), its square, ... */
@@ -83,8 +179,8 @@ static double bias_at(const struct score_spec *spec, int h, int heads, long o, i
 {
 	if (spec->kind == SCORE_ALIBI)
 		return -score_alibi_slope(h, heads) * (double)labs(o);
-	return t5_bias(spec->seed, h, score_t5_bucket(-o, !causal, spec->buckets,
-						       spec->max_distance));
+	return t5_bias((unsigned long long)spec->seed, h,
+		       score_t5_bucket(-o, !causal, (int)spec->buckets, (int)spec->max_distance));
 }
 
 int score_make(struct score_mod *m, const struct score_spec *spec, int heads, int d,
@@ -94,7 +190,7 @@ int score_make(struct score_mod *m, const struct score_spec *spec, int heads, in
 
 	memset(m, 0, sizeof *m);
 	m->kind = spec->kind;
-	m->scale = spec->kind == SCORE_SCALE ? spec->value : 1.0 / sqrt((double)d);
+	m->scale = kinds[spec->kind].scale ? kinds[spec->kind].scale(spec, d) : 1.0 / sqrt((double)d);
 	m->cap = spec->kind == SCORE_SOFTCAP ? spec->cap : 0.0;
 	m->heads = heads;
 	m->n_kv = n_kv;

@@ -29,11 +29,40 @@ struct score_spec {
 	enum score_kind kind;
 	double value;           /* scale: the factor of q.k */
 	double cap;             /* softcap */
-	int buckets;            /* relative_bias */
-	int max_distance;       /* relative_bias */
-	unsigned long long seed;/* relative_bias */
+	long long buckets;      /* relative_bias */
+	long long max_distance; /* relative_bias */
+	long long seed;         /* relative_bias */
 	char label[96];         /* "plain", "softcap(cap=50)", ... */
 };
+
+struct pat_param;
+
+/* A score kind: its name and its parameters, in the pattern kinds'
+ * parameter table (name, type, default, bounds, doc), each with the field
+ * of struct score_spec it fills (a double for PAT_FLOAT, a long long for
+ * PAT_INT). Adding a kind is one enum value and one line of the table in
+ * score.c with its parameters. */
+struct score_kind_desc {
+	const char *name;                       /* YAML key, head of the label */
+	const char *summary;                    /* one line for the docs */
+	const struct pat_param *params;         /* parameter table, or NULL */
+	const size_t *field;                    /* offsetof(struct score_spec, x), by parameter */
+	int n_params;                           /* entries in params */
+	/* rules the bounds cannot say; why filled and the index of the
+	 * parameter to blame, or -1 when s is sound. NULL: none */
+	int (*check)(const struct score_spec *s, char *why, size_t len);
+	/* the factor of q.k at head_dim d; NULL: 1 / sqrt(d) */
+	double (*scale)(const struct score_spec *s, int d);
+};
+
+/* The descriptor of kind k. */
+const struct score_kind_desc *score_kind_of(enum score_kind k);
+
+/* s's parameters set to their defaults (s->kind set). */
+void score_defaults(struct score_spec *s);
+
+/* s->label: "kind" or "kind(p=v ...)", parameters in table order. */
+void score_make_label(struct score_spec *s);
 
 /* The function made for one problem: its scale and, for the bias kinds,
  * the table. A NULL struct score_mod * means plain everywhere. */

@@ -118,14 +118,6 @@ int cfg_parse_field_value(struct ctx *c, int f, const struct ynode *n,
 	return cfg_bad(c, n, "unknown dtype '%s'", s);
 }
 
-static const char *const score_params[][4] = {
-	[SCORE_SCALE] = { "value", NULL },
-	[SCORE_SOFTCAP] = { "cap", NULL },
-	[SCORE_RELATIVE_BIAS] = { "buckets", "max_distance", "seed", NULL },
-};
-static_assert(sizeof score_params / sizeof *score_params == SCORE_KIND_COUNT,
-	      "score_params: one per enum score_kind");
-
 /* How many values param node v gives (a list sweeps), and the i-th. */
 static size_t param_count(const struct ynode *v)
 {
@@ -137,53 +129,23 @@ static const struct ynode *param_at(const struct ynode *v, size_t i)
 	return v && v->type == YT_SEQ ? v->kid[i] : v;
 }
 
-static int positive(struct ctx *c, const struct ynode *n, const char *key, double *out)
-{
-	if (cfg_parse_float(c, n, key, -1e300, 1e300, out))
-		return -1;
-	return *out > 0.0 ? 0 : cfg_bad(c, n, "'%s' is %g, must be above 0", key, *out);
-}
-
-/* Parameter `name` of one combination into s (absent: the default). */
-static int score_param(struct ctx *c, struct score_spec *s, const char *name,
+/* Parameter i of score kind k from node n (absent: the default stays)
+ * into s, through the kind's parameter table. */
+static int score_param(struct ctx *c, const struct score_kind_desc *k, int i, struct score_spec *s,
 		       const struct ynode *n)
 {
+	const struct pat_param *d = &k->params[i];
+	char *at = (char *)s + k->field[i];
 	long long v;
 
 	if (!n)
 		return 0;
-	if (!strcmp(name, "value"))
-		return positive(c, n, name, &s->value);
-	if (!strcmp(name, "cap"))
-		return positive(c, n, name, &s->cap);
-	if (!strcmp(name, "seed")) {
-		if (cfg_parse_int(c, n, name, 0, LLONG_MAX, &v))
-			return -1;
-		s->seed = (unsigned long long)v;
-		return 0;
-	}
-	if (cfg_parse_int(c, n, name, !strcmp(name, "buckets") ? 2 : 1, 1 << 24, &v))
+	if (d->type == PAT_FLOAT)
+		return cfg_parse_float(c, n, d->name, d->min, d->max, (double *)at);
+	if (cfg_parse_int(c, n, d->name, (long long)d->min, (long long)d->max, &v))
 		return -1;
-	if (!strcmp(name, "buckets"))
-		s->buckets = (int)v;
-	else
-		s->max_distance = (int)v;
+	*(long long *)at = v;
 	return 0;
-}
-
-static void score_label(struct score_spec *s)
-{
-	const char *k = score_kind_name(s->kind);
-
-	if (s->kind == SCORE_SCALE)
-		snprintf(s->label, sizeof s->label, "%s(value=%g)", k, s->value);
-	else if (s->kind == SCORE_SOFTCAP)
-		snprintf(s->label, sizeof s->label, "%s(cap=%g)", k, s->cap);
-	else if (s->kind == SCORE_RELATIVE_BIAS)
-		snprintf(s->label, sizeof s->label, "%s(buckets=%d max_distance=%d seed=%llu)", k,
-			 s->buckets, s->max_distance, s->seed);
-	else
-		snprintf(s->label, sizeof s->label, "%s", k);
 }
 
 /* Appends s to the experiment's scores and its index to axis a. */
@@ -212,10 +174,11 @@ static int add_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
 static int parse_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
 		       const struct ynode *n)
 {
-	const struct ynode *name = n, *params = NULL, *val[3] = { NULL };
-	const char *const *names;
-	size_t total = 1, cnt[3] = { 1, 1, 1 }, np = 0;
-	char buf[96], where[64];
+	const struct ynode *name = n, *params = NULL, *val[PAT_MAX_PARAMS] = { NULL };
+	const char *names[PAT_MAX_PARAMS];
+	const struct score_kind_desc *k;
+	size_t total = 1, cnt[PAT_MAX_PARAMS], np;
+	char buf[96], where[64], why[200];
 	int kind;
 
 	if (n->type == YT_MAP && n->n == 2) {
@@ -227,8 +190,8 @@ static int parse_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
 	kind = score_kind_find(name->str);
 	if (kind < 0) {
 		const char *kinds[SCORE_KIND_COUNT];
-		for (int k = 0; k < SCORE_KIND_COUNT; k++)
-			kinds[k] = score_kind_name((enum score_kind)k);
+		for (int i = 0; i < SCORE_KIND_COUNT; i++)
+			kinds[i] = score_kind_name((enum score_kind)i);
 		return cfg_bad(c, name, "unknown score '%s'%s", name->str,
 			   cfg_hint(name->str, kinds, SCORE_KIND_COUNT, buf, sizeof buf));
 	}
@@ -237,30 +200,34 @@ static int parse_score(struct ctx *c, struct experiment *x, struct exp_axis *a,
 	if (params && params->type != YT_MAP)
 		return cfg_bad(c, params, "parameters of score '%s' must be a mapping, not %s",
 			   name->str, yt_what(params));
-	names = score_params[kind];
-	while (np < 3 && names[np])
-		np++;
+	k = score_kind_of((enum score_kind)kind);
+	np = (size_t)k->n_params;
+	for (size_t i = 0; i < np; i++)
+		names[i] = k->params[i].name;
 	snprintf(where, sizeof where, " in score '%s'", name->str);
 	if (params && cfg_only_keys(c, params, names, np, where))
 		return -1;
-	if (kind == SCORE_SCALE && !yt_get(params, "value"))
-		return cfg_bad(c, name, "score 'scale' needs 'value'");
 	for (size_t i = 0; i < np; i++) {
 		val[i] = params ? yt_get(params, names[i]) : NULL;
+		if (!val[i] && k->params[i].required)
+			return cfg_bad(c, name, "score '%s' needs '%s'", k->name, names[i]);
 		cnt[i] = param_count(val[i]);
 		total *= cnt[i];
 	}
+	/* every combination of the lists, the last parameter fastest */
 	for (size_t t = 0; t < total; t++) {
-		struct score_spec s = { .kind = (enum score_kind)kind, .cap = 50.0, .buckets = 32,
-					.max_distance = 128 };
-		size_t rest = t;
-		for (size_t i = np; i-- > 0; rest /= cnt[i])
-			if (score_param(c, &s, names[i], param_at(val[i], rest % cnt[i])))
+		struct score_spec s = { .kind = (enum score_kind)kind };
+		size_t rest = t, at[PAT_MAX_PARAMS];
+		int blame;
+		score_defaults(&s);
+		for (size_t i = np; i-- > 0; rest /= cnt[i]) {
+			at[i] = rest % cnt[i];
+			if (score_param(c, k, (int)i, &s, param_at(val[i], at[i])))
 				return -1;
-		if (kind == SCORE_RELATIVE_BIAS && s.max_distance < s.buckets)
-			return cfg_bad(c, val[1] ? val[1] : name, "'max_distance' is %d, must be at least 'buckets' %d",
-				   s.max_distance, s.buckets);
-		score_label(&s);
+		}
+		if (k->check && (blame = k->check(&s, why, sizeof why)) >= 0)
+			return cfg_bad(c, val[blame] ? param_at(val[blame], at[blame]) : name, "%s", why);
+		score_make_label(&s);
 		if (add_score(c, x, a, &s, n))
 			return -1;
 	}
