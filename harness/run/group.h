@@ -1,0 +1,169 @@
+/* group.h - the runner's private picture of a run (run/ only): a group
+ * of cells that share inputs and G (its slots, one a kernel), the run's
+ * state, and the functions runner.c, group.c (making a group: inputs,
+ * selection, score, cache layout, probe, memory) and rows.c (the rows of
+ * a measured group) share. */
+#ifndef SABENCH_RUN_GROUP_H
+#define SABENCH_RUN_GROUP_H
+
+#include "../../kernels/kvcache.h"
+#include "../../kernels/isa/peak.h"
+#include "../../kernels/isa/simd.h"
+#include "../../select/select.h"
+#include "../config/plan.h"
+#include "../npy.h"
+#include "../out/dump.h"
+#include "../out/manifest.h"
+#include "../quality/quality.h"
+#include "../counters.h"
+#include "../stats.h"
+#include "machine.h"
+#include "model.h"
+#include "runner.h"
+#include "verify.h"
+
+/* One kernel of a group: its cell, buffers and measurements. */
+struct slot {
+	const struct cell *c;           /* the cell */
+	const struct kern_desc *kd;     /* its kernel */
+	struct cell_model m;            /* cost model */
+	float *o;                       /* its own output */
+	void *ws;                       /* its workspace */
+	int active;                     /* still to be run and timed */
+	int prepared;                   /* prepare succeeded */
+	double *t;                      /* repetition times, s */
+	long long *ctr;                 /* [rep][counter] values */
+	unsigned long long *round;      /* [rep] the run's timing round it ran in */
+	double *sel_t;                  /* [rep] selection time within it (selected G) */
+	size_t nt;                      /* repetitions so far */
+	double sum_t;                   /* their total */
+	double peak_rss;                /* bytes */
+	struct verify_result vr;        /* verification */
+	int verified;                   /* -1 not checked, 0 no, 1 yes */
+	char status[320];               /* row status */
+	double tol_abs, tol_nmse;       /* verification limits */
+};
+
+/* Everything a group shares. */
+struct group {
+	const struct experiment *x;
+	const struct exp_input *in;     /* where its Q, K, V come from */
+	struct quality qual;            /* its G against dense */
+	int has_quality;                /* qual measured */
+	struct cell_shape sh;           /* shape of every cell */
+	struct pattern pat;             /* variant with causality set */
+	struct gset g;                  /* its compiled (or selected) G-set */
+	int selected;                   /* G is selected from Q and K every run */
+	struct sel_input sel;           /* what the selection reads */
+	struct sel_cost sel_cost;       /* its cost model */
+	float *q_hist;                  /* queries before the cell's (SnapKV's window), or NULL */
+	struct problem p;               /* inputs; o set per slot */
+	struct score_mod score;         /* its score function (p.score points here) */
+	float *q, *k, *v;               /* inputs */
+	uint16_t *q16, *k16, *v16;      /* and in bf16, when the dtype is */
+	struct slot *s;                 /* pending cells */
+	int n;
+	size_t first;                   /* plan index of its first cell */
+	char layout_note[200];          /* why a bounded cache was not used */
+	int threads;                    /* its OpenMP team */
+	int opened;                     /* inputs made and kernels prepared */
+	float *probe;                   /* decode: the read probe's buffer, or NULL */
+	size_t probe_floats;            /* its size: the cache's K/V bytes / 4 */
+	int probe_sweeps;               /* reads of it per run, as the kernel rereads its cache */
+	double *probe_t;                /* its times, one per round */
+	size_t probe_n, probe_cap;
+};
+
+struct run_state {
+	const struct experiment *x;
+	const struct run_opts *o;
+	const struct plan *pl;
+	struct results res;
+	int res_open;                   /* res is open (res_close at the end) */
+	struct run_summary *sum;
+	struct ctr_set ctr;             /* counters of the current group */
+	int ctr_open;
+	struct kern_tally *tally;       /* per-thread tallies */
+	struct machine_peaks *peaks;    /* measured ceilings, or NULL */
+	const char *machine_file;       /* where they came from */
+	size_t cells_seen;              /* for progress */
+	double cost_total, cost_done;   /* estimated cost to run, and run so far */
+	double t0;                      /* run start */
+	int warned_counters;
+	struct quality_memo *memo;      /* quality of groups that differ only in threads */
+	size_t n_memo;
+	unsigned long long round;       /* timing rounds so far, over the whole run */
+};
+
+/* Quality depends on inputs, pattern and shape, not on the thread count:
+ * groups that differ only in threads reuse it. */
+struct quality_memo {
+	char key[400];
+	struct quality q;
+};
+
+/* ---- runner.c ---- */
+
+/* Monotonic seconds. */
+double run_now_s(void);
+
+/* 64-byte aligned buffer, huge pages advised (first touch is costly). */
+float *run_alloc_floats(size_t n);
+
+/* ---- group.c ---- */
+
+/* Takes s out of the group with status fmt (filled with why). */
+void run_skip_slot(struct slot *s, const char *fmt, const char *why);
+
+/* Bytes of Q, K, V and one output: what every kernel of a group shares. */
+double run_group_input_bytes(const struct problem *p);
+
+/* Skips kernels, largest workspace first, until the group fits memory. */
+void run_fit_memory(struct group *gr);
+
+/* Frees what the group made (inputs, G, workspaces, samples). */
+void run_free_group(struct group *gr);
+
+/* Sets up the slots of the pending cells [first, first + n). */
+int run_group_slots(struct run_state *st, struct group *gr, size_t first, size_t n);
+
+/* The group's problem from its cells' shape (batch, heads, n, d, dtypes). */
+void run_problem_from_shape(struct group *gr);
+
+/* Decode groups: the cache layout (the one asked for, or the pattern's
+ * own with auto; full when a bounded one would not be exact, with a note)
+ * and which kernels can run. */
+void run_plan_decode(struct group *gr);
+
+/* The counters for a team of threads (reopened when the team changes);
+ * warns once about those this machine cannot count. */
+int run_open_counters(struct run_state *st, int threads, struct err *e);
+
+/* Decode groups: a buffer of the cache's size for the read probe, touched
+ * by the team first (so the probe is beyond the LLC when the cache is, and
+ * in it when a ring fits there). No probe when it does not fit in memory;
+ * probe_gbs and pct_bw then stay empty. */
+void run_open_probe(struct group *gr);
+
+/* Makes the group's inputs (and their bf16 copies when the dtype is):
+ * NULL, or why it could not. */
+const char *run_make_inputs(struct run_state *st, struct group *gr);
+
+/* A selected pattern's first selection, untimed: its inputs are made
+ * first (with the history rows it reads), and the G it gives sizes the
+ * model and the kernels' workspaces. -1 with why when it cannot run. */
+int run_select_first(struct run_state *st, struct group *gr, char *why, size_t len);
+
+/* The group's score function, made once outside the timed runs as a
+ * model keeps its bias tables; plain leaves p.score NULL. */
+int run_make_score(const struct experiment *x, struct group *gr);
+
+/* ---- rows.c ---- */
+
+/* quality.csv: one line per head of a freshly measured group. */
+int run_write_quality(struct run_state *st, const struct group *gr, struct err *e);
+
+/* results.csv rows (and progress lines) of the group's cells. */
+int run_write_group(struct run_state *st, struct group *gr, struct err *e);
+
+#endif
