@@ -1,6 +1,7 @@
 /* pattern.c - what every pattern kind shares: parameter defaults, bounds
  * checks, copies, default labels and the range-list helpers the row
  * enumerators use. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,6 +533,9 @@ static void put_spec(const struct pattern *p, char *buf, size_t len, size_t *off
 		case PAT_FILE:
 			put(buf, len, off, "'%s'", v->file.path ? v->file.path : "");
 			break;
+		case PAT_WORDS:         /* input kinds' types: no pattern has them */
+		case PAT_PATH:
+			break;
 		}
 	}
 	put(buf, len, off, "}");
@@ -564,4 +568,16 @@ long pat_longest_context(const struct pattern *p, double bytes_per_row, double b
 			hi = mid - 1;
 	}
 	return lo;
+}
+
+const char *pat_type_name(enum pat_type t)
+{
+	static const char *const names[] = {
+		[PAT_INT] = "int", [PAT_FLOAT] = "real", [PAT_BOOL] = "bool",
+		[PAT_INT_LIST] = "int list", [PAT_ROWS] = "rows", [PAT_FILE] = "file",
+		[PAT_CHOICE] = "word", [PAT_WORDS] = "names", [PAT_PATH] = "file",
+	};
+	static_assert(sizeof names / sizeof *names == PAT_TYPE_COUNT, "names: one per enum pat_type");
+
+	return t < PAT_TYPE_COUNT ? names[t] : "?";
 }

@@ -18,9 +18,14 @@ enum pat_type {
 	PAT_ROWS,       /* list of lists of key positions, one per query row */
 	PAT_FILE,       /* a file's integer array, loaded by the harness */
 	PAT_CHOICE,     /* one word of the parameter's choices, stored as its index */
+	PAT_WORDS,      /* a word or a list of words of the choices (input kinds) */
+	PAT_PATH,       /* a file, relative to the experiment file (input kinds) */
 };
 /* Outside the enum so that switches over a type need no case for it. */
-#define PAT_TYPE_COUNT (PAT_CHOICE + 1)
+#define PAT_TYPE_COUNT (PAT_PATH + 1)
+
+/* The name `sabench patterns` and `sabench inputs` print for type t. */
+const char *pat_type_name(enum pat_type t);
 
 struct pat_param {
 	const char *name;       /* key in YAML and in labels */
@@ -29,7 +34,8 @@ struct pat_param {
 	double def;             /* default of a scalar parameter */
 	double min, max;        /* inclusive bounds of a scalar or list item */
 	const char *doc;        /* one line for `sabench patterns` */
-	const char *const *choices; /* PAT_CHOICE: the words, NULL-ended */
+	const char *const *choices; /* PAT_CHOICE, PAT_WORDS: the words, NULL-ended */
+	const int *def_words;   /* PAT_WORDS: the default, indices, -1-ended */
 };
 
 struct pat_list {
@@ -57,12 +63,22 @@ struct pat_file {
 	struct pat_blob *blob;  /* its contents */
 };
 
+/* PAT_WORDS: indices into the parameter's choices. */
+struct pat_words {
+	int *v;
+	size_t n;
+};
+
+/* The value of one parameter: of a pattern kind, an input kind or a score
+ * kind (one parameter system, pattern.h's). */
 union pat_value {
 	long long i;            /* PAT_INT, PAT_BOOL, PAT_CHOICE */
 	double f;               /* PAT_FLOAT */
 	struct pat_list list;   /* PAT_INT_LIST */
 	struct pat_rows rows;   /* PAT_ROWS */
 	struct pat_file file;   /* PAT_FILE */
+	struct pat_words words; /* PAT_WORDS */
+	char *path;             /* PAT_PATH: resolved against the experiment */
 };
 
 struct pat_range {

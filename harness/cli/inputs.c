@@ -16,11 +16,6 @@
 
 int cmd_inputs(int argc, char **argv)
 {
-	static const char *type_names[] = {
-		[INP_INT] = "int", [INP_FLOAT] = "real", [INP_WORDS] = "names", [INP_PATH] = "file",
-	};
-	static_assert(sizeof type_names / sizeof *type_names == INP_TYPE_COUNT,
-		      "type_names: one per enum inp_type");
 
 	(void)argv;
 	if (argc != 1)
@@ -29,16 +24,16 @@ int cmd_inputs(int argc, char **argv)
 		const struct inp_kind *k = inp_kinds[i];
 		printf("%s\n  %s\n", k->name, k->summary);
 		for (int j = 0; j < k->n_params; j++) {
-			const struct inp_param *d = &k->params[j];
-			printf("  %-15s %-6s %s", d->name, type_names[d->type], d->doc);
+			const struct pat_param *d = &k->params[j];
+			printf("  %-15s %-6s %s", d->name, pat_type_name(d->type), d->doc);
 			if (d->required)
 				fputs(" (required)", stdout);
-			else if (d->type == INP_INT || d->type == INP_FLOAT)
+			else if (d->type == PAT_INT || d->type == PAT_FLOAT)
 				printf(" (default %g)", d->def);
-			if (d->type == INP_WORDS) {
+			if (d->type == PAT_WORDS) {
 				fputs("; one of:", stdout);
-				for (int w = 0; d->words[w]; w++)
-					printf(" %s", d->words[w]);
+				for (int w = 0; d->choices[w]; w++)
+					printf(" %s", d->choices[w]);
 			}
 			putchar('\n');
 		}

@@ -16,13 +16,6 @@
 
 int cmd_patterns(int argc, char **argv)
 {
-	static const char *type_names[] = {
-		[PAT_INT] = "int", [PAT_FLOAT] = "real", [PAT_BOOL] = "bool",
-		[PAT_INT_LIST] = "int list", [PAT_ROWS] = "rows", [PAT_FILE] = "file",
-		[PAT_CHOICE] = "word",
-	};
-	static_assert(sizeof type_names / sizeof *type_names == PAT_TYPE_COUNT,
-		      "type_names: one per enum pat_type");
 
 	(void)argv;
 	if (argc != 1)
@@ -33,7 +26,7 @@ int cmd_patterns(int argc, char **argv)
 		printf("\n%s - %s\n    %s\n", k->name, k->summary, k->formula);
 		for (int j = 0; j < k->n_params; j++) {
 			const struct pat_param *p = &k->params[j];
-			printf("    %-10s %-8s ", p->name, type_names[p->type]);
+			printf("    %-10s %-8s ", p->name, pat_type_name(p->type));
 			if (p->required)
 				printf("required  ");
 			else if (p->type == PAT_CHOICE)

@@ -10,54 +10,11 @@
 
 
 /* Reads one input parameter (index i of in's kind) from n. */
+/* Parameter i of in from n, through the one parameter system. */
 static int parse_input_param(struct ctx *c, const struct ynode *n,
 			     struct exp_input *in, int i)
 {
-	const struct inp_param *d = &in->kind->params[i];
-	union inp_value *v = &in->val[i];
-	const char *s;
-
-	switch (d->type) {
-	case INP_INT:
-		return cfg_parse_int(c, n, d->name, (long long)d->min, (long long)d->max, &v->i);
-	case INP_FLOAT:
-		return cfg_parse_float(c, n, d->name, d->min, d->max, &v->f);
-	case INP_PATH:
-		if (!(s = cfg_want_scalar(c, n, d->name, "a file name")))
-			return -1;
-		free(v->path);
-		v->path = cfg_resolve_path(c, s);
-		return v->path ? 0 : err_set(c->e, "out of memory reading the experiment");
-	case INP_WORDS: {
-		const struct ynode *one = n->type == YT_SEQ ? NULL : n;
-		size_t count = one ? 1 : n->n;
-		if (n->type == YT_MAP)
-			return cfg_bad(c, n, "'%s' must be a name or a list of names, not a mapping", d->name);
-		if (!count)
-			return cfg_bad(c, n, "'%s' is empty", d->name);
-		free(v->words.v);
-		v->words.n = 0;
-		v->words.v = malloc(count * sizeof *v->words.v);
-		if (!v->words.v)
-			return err_set(c->e, "out of memory reading the experiment");
-		for (size_t j = 0; j < count; j++) {
-			const struct ynode *w = one ? one : n->kid[j];
-			int at;
-			char buf[96];
-			size_t nw = 0;
-			if (!(s = cfg_want_scalar(c, w, d->name, "a name")))
-				return -1;
-			while (d->words[nw])
-				nw++;
-			if ((at = cfg_value_index(d->words, s)) < 0)
-				return cfg_bad(c, w, "unknown value '%s' in '%s'%s", s, d->name,
-					   cfg_hint(s, (const char *const *)d->words, nw, buf, sizeof buf));
-			v->words.v[v->words.n++] = at;
-		}
-		return 0;
-	}
-	}
-	return 0;
+	return cfg_parse_value(c, n, &in->kind->params[i], &in->val[i]);
 }
 
 static int parse_input_params(struct ctx *c, const struct ynode *params,

@@ -172,3 +172,89 @@ int cfg_only_keys(struct ctx *c, const struct ynode *map,
 	}
 	return 0;
 }
+
+/* Reads one of d's words into *out as its index. */
+static int parse_choice(struct ctx *c, const struct ynode *n,
+			const struct pat_param *d, long long *out)
+{
+	const char *s = cfg_want_scalar(c, n, d->name, "a word");
+	char list[160] = "", buf[96];
+	size_t count = 0, off = 0;
+
+	if (!s)
+		return -1;
+	for (; d->choices[count]; count++) {
+		if (strcmp(s, d->choices[count]) == 0) {
+			*out = (long long)count;
+			return 0;
+		}
+		off += (size_t)snprintf(list + off, off < sizeof list ? sizeof list - off : 0,
+					"%s'%s'", count ? ", " : "", d->choices[count]);
+	}
+	return cfg_bad(c, n, "'%s' must be one of %s, not '%s'%s", d->name, list, s,
+		   cfg_hint(s, d->choices, count, buf, sizeof buf));
+}
+
+/* A word or a list of words of d's choices into v's indices. */
+static int parse_words(struct ctx *c, const struct ynode *n, const struct pat_param *d,
+		       struct pat_words *w)
+{
+	const struct ynode *one = n->type == YT_SEQ ? NULL : n;
+	size_t count = one ? 1 : n->n;
+	const char *s;
+
+	if (n->type == YT_MAP)
+		return cfg_bad(c, n, "'%s' must be a name or a list of names, not a mapping", d->name);
+	if (!count)
+		return cfg_bad(c, n, "'%s' is empty", d->name);
+	free(w->v);
+	w->n = 0;
+	w->v = malloc(count * sizeof *w->v);
+	if (!w->v)
+		return err_set(c->e, "out of memory reading the experiment");
+	for (size_t j = 0; j < count; j++) {
+		const struct ynode *x = one ? one : n->kid[j];
+		int at;
+		char buf[96];
+		size_t nw = 0;
+		if (!(s = cfg_want_scalar(c, x, d->name, "a name")))
+			return -1;
+		while (d->choices[nw])
+			nw++;
+		if ((at = cfg_value_index(d->choices, s)) < 0)
+			return cfg_bad(c, x, "unknown value '%s' in '%s'%s", s, d->name,
+				       cfg_hint(s, (const char *const *)d->choices, nw, buf, sizeof buf));
+		w->v[w->n++] = at;
+	}
+	return 0;
+}
+
+int cfg_parse_value(struct ctx *c, const struct ynode *n, const struct pat_param *d,
+		    union pat_value *v)
+{
+	const char *s;
+
+	switch (d->type) {
+	case PAT_INT:
+		return cfg_parse_int(c, n, d->name, (long long)d->min, (long long)d->max, &v->i);
+	case PAT_FLOAT:
+		return cfg_parse_float(c, n, d->name, d->min, d->max, &v->f);
+	case PAT_BOOL:
+		return cfg_parse_bool(c, n, d->name, &v->i);
+	case PAT_CHOICE:
+		return parse_choice(c, n, d, &v->i);
+	case PAT_WORDS:
+		return parse_words(c, n, d, &v->words);
+	case PAT_PATH:
+		if (!(s = cfg_want_scalar(c, n, d->name, "a file name")))
+			return -1;
+		free(v->path);
+		v->path = cfg_resolve_path(c, s);
+		return v->path ? 0 : err_set(c->e, "out of memory reading the experiment");
+	case PAT_INT_LIST:      /* the pattern kinds' own readers (patterns.c) */
+	case PAT_ROWS:
+	case PAT_FILE:
+		break;
+	}
+	return err_set(c->e, "parameter '%s' has no scalar reader", d->name);
+}

@@ -59,6 +59,12 @@ int cfg_parse_string(struct ctx *c, const struct ynode *n, const char *key, char
 int cfg_only_keys(struct ctx *c, const struct ynode *map, const char *const *allowed,
 		  size_t n_allowed, const char *where);
 
+/* The value of parameter d at n into v: the one reader of the parameter
+ * system the pattern, input and score kinds share (pattern.h's pat_param),
+ * for its scalar types (int, real, bool, a word, words, a path). */
+int cfg_parse_value(struct ctx *c, const struct ynode *n, const struct pat_param *d,
+		    union pat_value *v);
+
 /* ---- shape.c: shape and sweep, dtypes, score functions ---- */
 
 /* The value of shape field f at n (a name of its vocabulary, a bool, a

@@ -114,42 +114,11 @@ static int parse_file_param(struct ctx *c, const struct ynode *n,
 	return 0;
 }
 
-/* Reads one of d's words into *out as its index. */
-static int parse_choice(struct ctx *c, const struct ynode *n,
-			const struct pat_param *d, long long *out)
-{
-	const char *s = cfg_want_scalar(c, n, d->name, "a word");
-	char list[160] = "", buf[96];
-	size_t count = 0, off = 0;
-
-	if (!s)
-		return -1;
-	for (; d->choices[count]; count++) {
-		if (strcmp(s, d->choices[count]) == 0) {
-			*out = (long long)count;
-			return 0;
-		}
-		off += (size_t)snprintf(list + off, off < sizeof list ? sizeof list - off : 0,
-					"%s'%s'", count ? ", " : "", d->choices[count]);
-	}
-	return cfg_bad(c, n, "'%s' must be one of %s, not '%s'%s", d->name, list, s,
-		   cfg_hint(s, d->choices, count, buf, sizeof buf));
-}
-
-/* Sets scalar parameter i of p from n. */
+/* Sets scalar parameter i of p from n, through the one parameter system. */
 static int parse_scalar_param(struct ctx *c, const struct ynode *n,
 			      struct pattern *p, int i)
 {
-	const struct pat_param *d = &p->kind->params[i];
-
-	if (d->type == PAT_INT)
-		return cfg_parse_int(c, n, d->name, (long long)d->min,
-				 (long long)d->max, &p->val[i].i);
-	if (d->type == PAT_BOOL)
-		return cfg_parse_bool(c, n, d->name, &p->val[i].i);
-	if (d->type == PAT_CHOICE)
-		return parse_choice(c, n, d, &p->val[i].i);
-	return cfg_parse_float(c, n, d->name, d->min, d->max, &p->val[i].f);
+	return cfg_parse_value(c, n, &p->kind->params[i], &p->val[i]);
 }
 
 /* A pattern item being expanded: the base and its swept parameters. */

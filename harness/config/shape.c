@@ -136,15 +136,16 @@ static int score_param(struct ctx *c, const struct score_kind_desc *k, int i, st
 {
 	const struct pat_param *d = &k->params[i];
 	char *at = (char *)s + k->field[i];
-	long long v;
+	union pat_value v = { 0 };
 
 	if (!n)
 		return 0;
-	if (d->type == PAT_FLOAT)
-		return cfg_parse_float(c, n, d->name, d->min, d->max, (double *)at);
-	if (cfg_parse_int(c, n, d->name, (long long)d->min, (long long)d->max, &v))
+	if (cfg_parse_value(c, n, d, &v))
 		return -1;
-	*(long long *)at = v;
+	if (d->type == PAT_FLOAT)
+		*(double *)at = v.f;
+	else
+		*(long long *)at = v.i;
 	return 0;
 }
 

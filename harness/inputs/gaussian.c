@@ -5,9 +5,9 @@
 
 enum { GAUSS_SEED };
 
-static const struct inp_param gaussian_params[] = {
-	[GAUSS_SEED] = { "seed", INP_INT, 0, -1, -1, 9007199254740991.0, NULL, NULL,
-			 "seed of the values; -1: the run's seed" },
+static const struct pat_param gaussian_params[] = {
+	[GAUSS_SEED] = { "seed", PAT_INT, 0, -1, -1, 9007199254740991.0,
+		"seed of the values; -1: the run's seed", NULL, NULL },
 };
 
 /* Fills x[0, n) of tensor t, in parallel (first touch). */

@@ -13,38 +13,6 @@
 
 #define INP_MAX_PARAMS 12
 
-enum inp_type {
-	INP_INT,        /* integer with inclusive bounds */
-	INP_FLOAT,      /* real with inclusive bounds */
-	INP_WORDS,      /* a list of words from the parameter's vocabulary */
-	INP_PATH,       /* a file, relative to the experiment file */
-};
-/* Outside the enum so that switches over a type need no case for it. */
-#define INP_TYPE_COUNT (INP_PATH + 1)
-
-struct inp_param {
-	const char *name;               /* key in YAML and in labels */
-	enum inp_type type;             /* value type */
-	int required;                   /* 1: no default */
-	double def;                     /* default of a scalar */
-	double min, max;                /* inclusive bounds of a scalar */
-	const char *const *words;       /* INP_WORDS: the vocabulary, NULL-ended */
-	const int *def_words;           /* INP_WORDS: default, -1-ended */
-	const char *doc;                /* one line for the README and help */
-};
-
-struct inp_words {
-	int *v;                 /* indices into the vocabulary */
-	size_t n;
-};
-
-union inp_value {
-	long long i;            /* INP_INT */
-	double f;               /* INP_FLOAT */
-	struct inp_words words; /* INP_WORDS */
-	char *path;             /* INP_PATH: resolved against the experiment */
-};
-
 /* Shape fields an input fixes (tensors from files); 0: not fixed. */
 struct inp_shape {
 	long batch, heads, kv_heads, head_dim;
@@ -55,7 +23,7 @@ struct inp_kind;
 
 struct exp_input {
 	const struct inp_kind *kind;            /* where the tensors come from */
-	union inp_value val[INP_MAX_PARAMS];    /* by index in kind->params */
+	union pat_value val[INP_MAX_PARAMS];    /* by index in kind->params */
 	char label[128];                        /* CSV 'inputs' column */
 	struct inp_shape shape;                 /* what the files fix */
 	void *state;                            /* the kind's (mapped files) */
@@ -64,7 +32,7 @@ struct exp_input {
 struct inp_kind {
 	const char *name;                       /* YAML key */
 	const char *summary;                    /* one line */
-	const struct inp_param *params;         /* parameter table */
+	const struct pat_param *params;         /* parameter table */
 	int n_params;
 	/* untimed, at load: checks, maps files, sets in->shape; NULL: none */
 	int (*open)(struct exp_input *in, struct err *e);

@@ -13,10 +13,12 @@
 
 enum { NPY_Q, NPY_K, NPY_V };
 
-static const struct inp_param npy_params[] = {
-	[NPY_Q] = { "q", INP_PATH, 1, 0, 0, 0, NULL, NULL, "queries: [batch, heads, n, d] or [heads, n, d]" },
-	[NPY_K] = { "k", INP_PATH, 1, 0, 0, 0, NULL, NULL, "keys: [batch, kv_heads, n, d] or [kv_heads, n, d]" },
-	[NPY_V] = { "v", INP_PATH, 1, 0, 0, 0, NULL, NULL, "values: the shape of k" },
+static const struct pat_param npy_params[] = {
+	[NPY_Q] = { "q", PAT_PATH, 1, 0, 0, 0,
+		"queries: [batch, heads, n, d] or [heads, n, d]", NULL, NULL },
+	[NPY_K] = { "k", PAT_PATH, 1, 0, 0, 0,
+		"keys: [batch, kv_heads, n, d] or [kv_heads, n, d]", NULL, NULL },
+	[NPY_V] = { "v", PAT_PATH, 1, 0, 0, 0, "values: the shape of k", NULL, NULL },
 };
 
 struct npy_state {

@@ -37,13 +37,13 @@ int inp_init(struct exp_input *in, const struct inp_kind *k)
 	memset(in, 0, sizeof *in);
 	in->kind = k;
 	for (int i = 0; i < k->n_params; i++) {
-		const struct inp_param *d = &k->params[i];
+		const struct pat_param *d = &k->params[i];
 		size_t n = 0;
-		if (d->type == INP_INT)
+		if (d->type == PAT_INT)
 			in->val[i].i = (long long)d->def;
-		else if (d->type == INP_FLOAT)
+		else if (d->type == PAT_FLOAT)
 			in->val[i].f = d->def;
-		if (d->type != INP_WORDS || !d->def_words)
+		if (d->type != PAT_WORDS || !d->def_words)
 			continue;
 		while (d->def_words[n] >= 0)
 			n++;
@@ -63,9 +63,9 @@ void inp_free(struct exp_input *in)
 	if (in->kind->close)
 		in->kind->close(in);
 	for (int i = 0; i < in->kind->n_params; i++) {
-		if (in->kind->params[i].type == INP_WORDS)
+		if (in->kind->params[i].type == PAT_WORDS)
 			free(in->val[i].words.v);
-		else if (in->kind->params[i].type == INP_PATH)
+		else if (in->kind->params[i].type == PAT_PATH)
 			free(in->val[i].path);
 	}
 	memset(in, 0, sizeof *in);
@@ -74,15 +74,15 @@ void inp_free(struct exp_input *in)
 /* 1 when parameter i of in holds its default. */
 static int is_default(const struct exp_input *in, int i)
 {
-	const struct inp_param *d = &in->kind->params[i];
-	const struct inp_words *w = &in->val[i].words;
+	const struct pat_param *d = &in->kind->params[i];
+	const struct pat_words *w = &in->val[i].words;
 	size_t n = 0;
 
-	if (d->type == INP_INT)
+	if (d->type == PAT_INT)
 		return in->val[i].i == (long long)d->def;
-	if (d->type == INP_FLOAT)
+	if (d->type == PAT_FLOAT)
 		return in->val[i].f == d->def;
-	if (d->type == INP_PATH)
+	if (d->type == PAT_PATH)
 		return 0;
 	while (d->def_words && d->def_words[n] >= 0)
 		n++;
@@ -100,25 +100,25 @@ void inp_default_label(const struct exp_input *in, char *buf, size_t len)
 	int shown = 0;
 
 	for (int i = 0; i < in->kind->n_params && off < len; i++) {
-		const struct inp_param *d = &in->kind->params[i];
+		const struct pat_param *d = &in->kind->params[i];
 		const char *base;
-		if (is_default(in, i) || (d->type == INP_PATH && strcmp(d->name, "q")))
+		if (is_default(in, i) || (d->type == PAT_PATH && strcmp(d->name, "q")))
 			continue;       /* of the files, q's name stands for all */
 		off += (size_t)snprintf(buf + off, len - off, "%s", shown ? " " : "(");
 		shown = 1;
 		if (off >= len)
 			break;
-		if (d->type == INP_INT)
+		if (d->type == PAT_INT)
 			off += (size_t)snprintf(buf + off, len - off, "%s=%lld", d->name, in->val[i].i);
-		else if (d->type == INP_FLOAT)
+		else if (d->type == PAT_FLOAT)
 			off += (size_t)snprintf(buf + off, len - off, "%s=%g", d->name, in->val[i].f);
-		else if (d->type == INP_PATH) {
+		else if (d->type == PAT_PATH) {
 			base = strrchr(in->val[i].path, '/');
 			off += (size_t)snprintf(buf + off, len - off, "%s", base ? base + 1 : in->val[i].path);
 		} else {
 			for (size_t j = 0; j < in->val[i].words.n && off < len; j++)
 				off += (size_t)snprintf(buf + off, len - off, "%s%s", j ? " " : "",
-							d->words[in->val[i].words.v[j]]);
+							d->choices[in->val[i].words.v[j]]);
 		}
 	}
 	if (shown && off < len)

@@ -71,27 +71,27 @@ static const struct type_desc types[] = {
 };
 static_assert(sizeof types / sizeof *types == HEAD_TYPES, "types: one per enum head_type");
 
-static const struct inp_param synthetic_params[] = {
-	[SYN_SEED] = { "seed", INP_INT, 0, -1, -1, 9007199254740991.0, NULL, NULL,
-		       "seed of positions and noise; -1: the run's seed" },
-	[SYN_HEADS] = { "heads", INP_WORDS, 0, 0, 0, 0, head_type_names, default_heads,
-			"head types, cycled over the query heads" },
-	[SYN_TEMPERATURE] = { "temperature", INP_FLOAT, 0, 1, 0.05, 100, NULL, NULL,
-			      "divides the positional and noise logits: higher is flatter" },
-	[SYN_SINKS] = { "sinks", INP_INT, 0, 4, 1, 1024, NULL, NULL,
-			"sink tokens at the start of the sequence" },
-	[SYN_SINK_MASS] = { "sink_mass", INP_FLOAT, 0, 0.5, 0, 0.95, NULL, NULL,
-			    "share of a sink_local query's mass on the sinks (vertical_slash: a fifth)" },
-	[SYN_LOCAL_SPAN] = { "local_span", INP_INT, 0, 64, 2, 1 << 20, NULL, NULL,
-			     "tokens over which the positional kernel decays" },
-	[SYN_VERTICALS] = { "verticals", INP_INT, 0, 16, 0, 4096, NULL, NULL,
-			    "heavy-hitter keys at seeded positions (vertical_slash heads)" },
-	[SYN_VERTICAL_MASS] = { "vertical_mass", INP_FLOAT, 0, 0.3, 0, 0.95, NULL, NULL,
-				"share of a vertical_slash query's mass on the visible verticals" },
-	[SYN_NEEDLES] = { "needles", INP_INT, 0, 8, 1, 64, NULL, NULL,
-			  "far keys retrieval queries look up (one each)" },
-	[SYN_RETRIEVAL_MASS] = { "retrieval_mass", INP_FLOAT, 0, 0.6, 0, 0.95, NULL, NULL,
-				 "share of a retrieval query's mass on its needle" },
+static const struct pat_param synthetic_params[] = {
+	[SYN_SEED] = { "seed", PAT_INT, 0, -1, -1, 9007199254740991.0,
+		"seed of positions and noise; -1: the run's seed", NULL, NULL },
+	[SYN_HEADS] = { "heads", PAT_WORDS, 0, 0, 0, 0,
+		"head types, cycled over the query heads", head_type_names, default_heads },
+	[SYN_TEMPERATURE] = { "temperature", PAT_FLOAT, 0, 1, 0.05, 100,
+		"divides the positional and noise logits: higher is flatter", NULL, NULL },
+	[SYN_SINKS] = { "sinks", PAT_INT, 0, 4, 1, 1024,
+		"sink tokens at the start of the sequence", NULL, NULL },
+	[SYN_SINK_MASS] = { "sink_mass", PAT_FLOAT, 0, 0.5, 0, 0.95,
+		"share of a sink_local query's mass on the sinks (vertical_slash: a fifth)", NULL, NULL },
+	[SYN_LOCAL_SPAN] = { "local_span", PAT_INT, 0, 64, 2, 1 << 20,
+		"tokens over which the positional kernel decays", NULL, NULL },
+	[SYN_VERTICALS] = { "verticals", PAT_INT, 0, 16, 0, 4096,
+		"heavy-hitter keys at seeded positions (vertical_slash heads)", NULL, NULL },
+	[SYN_VERTICAL_MASS] = { "vertical_mass", PAT_FLOAT, 0, 0.3, 0, 0.95,
+		"share of a vertical_slash query's mass on the visible verticals", NULL, NULL },
+	[SYN_NEEDLES] = { "needles", PAT_INT, 0, 8, 1, 64,
+		"far keys retrieval queries look up (one each)", NULL, NULL },
+	[SYN_RETRIEVAL_MASS] = { "retrieval_mass", PAT_FLOAT, 0, 0.6, 0, 0.95,
+		"share of a retrieval query's mass on its needle", NULL, NULL },
 };
 
 /* What one (sequence, K/V head) shares across its query heads. */
@@ -164,7 +164,7 @@ static unsigned long long seed_of(const struct exp_input *in, unsigned long long
 
 static enum head_type type_of(const struct exp_input *in, int h)
 {
-	const struct inp_words *w = &in->val[SYN_HEADS].words;
+	const struct pat_words *w = &in->val[SYN_HEADS].words;
 
 	return (enum head_type)w->v[(size_t)h % w->n];
 }

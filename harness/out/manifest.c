@@ -233,17 +233,17 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		yq(f, in->label);
 		fprintf(f, ", kind: %s", in->kind->name);
 		for (int j = 0; j < in->kind->n_params; j++) {
-			const struct inp_param *d = &in->kind->params[j];
+			const struct pat_param *d = &in->kind->params[j];
 			fprintf(f, ", %s: ", d->name);
-			if (d->type == INP_INT)
+			if (d->type == PAT_INT)
 				fprintf(f, "%lld", in->val[j].i);
-			else if (d->type == INP_FLOAT)
+			else if (d->type == PAT_FLOAT)
 				fprintf(f, "%g", in->val[j].f);
-			else if (d->type == INP_PATH)
+			else if (d->type == PAT_PATH)
 				yq(f, in->val[j].path);
 			else
 				for (size_t w = 0; w < in->val[j].words.n; w++)
-					fprintf(f, "%s%s%s", w ? ", " : "[", d->words[in->val[j].words.v[w]],
+					fprintf(f, "%s%s%s", w ? ", " : "[", d->choices[in->val[j].words.v[w]],
 						w + 1 == in->val[j].words.n ? "]" : "");
 		}
 		fputs("}\n", f);
