@@ -102,10 +102,9 @@ static int render_png(const struct pattern *p, long n, const char *input, const 
 	return 0;
 }
 
-/* A content-selected pattern's G over the inputs given (gaussian when
- * none): head 0 of one sequence. 0, or -1 said on stderr. */
-/* G of selected pattern p over the given inputs: 0, 2 for a malformed
- * input spec (a usage error) or 1 when the selection fails. */
+/* G of content-selected pattern p over the given inputs (gaussian when
+ * none), head 0 of one sequence: 0, 2 for a malformed input spec (a usage
+ * error) or 1 when the selection fails. */
 static int pattern_select(const struct pattern *p, long n, long steps, const char *input,
 			  int head_dim, struct gset *g)
 {

@@ -121,8 +121,6 @@ static int parse_scalar_param(struct ctx *c, const struct ynode *n,
 	return cfg_parse_value(c, n, &p->kind->params[i], &p->val[i]);
 }
 
-/* A pattern item being expanded: the base and its swept parameters. */
-
 static int parse_params(struct ctx *c, const struct ynode *params,
 			struct pat_item *it)
 {

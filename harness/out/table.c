@@ -173,15 +173,19 @@ static const char *bad_field(const char *s, enum res_col_type type, int may_be_e
 	return bad_number(s, type);
 }
 
+/* The table and column rows are ordered by (qsort_r's argument). */
+struct by_cell {
+	const struct res_table *t;
+	int col;
+};
+
 /* Rows by cell key, then by place in the file (for finding repeats in
  * n log n). */
-static const struct res_table *by_cell_table;
-static int by_cell_col;
-
-static int cmp_by_cell(const void *a, const void *b)
+static int cmp_by_cell(const void *a, const void *b, void *arg)
 {
+	const struct by_cell *k = arg;
 	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(by_cell_table->row[i][by_cell_col], by_cell_table->row[j][by_cell_col]);
+	int c = strcmp(k->t->row[i][k->col], k->t->row[j][k->col]);
 
 	return c ? c : (i > j) - (i < j);
 }
@@ -196,9 +200,7 @@ static int check_repeats(const struct res_table *t, const char *path, int cell, 
 		return err_set(e, "out of memory checking '%s'", path);
 	for (size_t i = 0; i < t->nrow; i++)
 		order[i] = i;
-	by_cell_table = t;
-	by_cell_col = cell;
-	qsort(order, t->nrow, sizeof *order, cmp_by_cell);
+	qsort_r(order, t->nrow, sizeof *order, cmp_by_cell, &(struct by_cell){ t, cell });
 	for (size_t k = 1; k < t->nrow; k++) {
 		size_t a = order[k - 1], b = order[k];
 		if (!strcmp(t->row[a][cell], t->row[b][cell]) && (worst == (size_t)-1 || b < worst)) {
