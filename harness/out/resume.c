@@ -17,8 +17,51 @@
 
 /* ---- key sets ---- */
 
+/* FNV-1a of a string. */
+static size_t hash_of(const char *k)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+	return h;
+}
+
+/* Puts key index i into the table (which has room). */
+static void slot_put(struct keyset *s, size_t i)
+{
+	size_t at = hash_of(s->key[i]) & (s->nslot - 1);
+
+	while (s->slot[at])
+		at = (at + 1) & (s->nslot - 1);
+	s->slot[at] = i + 1;
+}
+
+/* A table of at least 2 (n + 1) slots holding every key; 0, or -1. */
+static int slot_grow(struct keyset *s)
+{
+	size_t want = s->nslot ? s->nslot : 128;
+	size_t *slot;
+
+	while (want < 2 * (s->n + 1))
+		want *= 2;
+	if (want == s->nslot && s->slot)
+		return 0;
+	slot = calloc(want, sizeof *slot);
+	if (!slot)
+		return -1;
+	free(s->slot);
+	s->slot = slot;
+	s->nslot = want;
+	for (size_t i = 0; i < s->n; i++)
+		slot_put(s, i);
+	return 0;
+}
+
 int keyset_add(struct keyset *s, const char *key)
 {
+	if ((!s->slot || 2 * (s->n + 1) > s->nslot) && slot_grow(s))
+		return -1;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 64;
 		char **k = realloc(s->key, cap * sizeof *k);
@@ -29,7 +72,7 @@ int keyset_add(struct keyset *s, const char *key)
 	}
 	if (!(s->key[s->n] = strdup(key)))
 		return -1;
-	s->n++;
+	slot_put(s, s->n++);
 	s->sorted = 0;
 	return 0;
 }
@@ -39,19 +82,24 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Sorts the keys for bsearch; the hash table (whose indices the sort
+ * moves) is dropped, and remade by the next keyset_add. */
 void keyset_sort(struct keyset *s)
 {
 	if (s->n)
 		qsort(s->key, s->n, sizeof *s->key, cmp_key);
 	s->sorted = 1;
+	free(s->slot);
+	s->slot = NULL;
+	s->nslot = 0;
 }
 
 int keyset_has(const struct keyset *s, const char *key)
 {
-	if (s->sorted)
+	if (s->sorted || !s->slot)
 		return s->n && bsearch(&key, s->key, s->n, sizeof *s->key, cmp_key) != NULL;
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->key[i], key))
+	for (size_t at = hash_of(key) & (s->nslot - 1); s->slot[at]; at = (at + 1) & (s->nslot - 1))
+		if (!strcmp(s->key[s->slot[at] - 1], key))
 			return 1;
 	return 0;
 }
@@ -61,6 +109,7 @@ void keyset_free(struct keyset *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->key[i]);
 	free(s->key);
+	free(s->slot);
 	memset(s, 0, sizeof *s);
 }
 

@@ -7,12 +7,16 @@
 
 #include "../err.h"
 
-/* Keys in a sorted array, for membership tests (cells done, quality
- * lines written). */
+/* A set of strings for membership tests (cells done, quality lines
+ * written, rows seen while a file is repaired): hashed while it is built,
+ * sorted for bsearch once keyset_sort is called; both O(1) or O(log n) a
+ * test, so that repairing a file of n rows takes time about linear in n. */
 struct keyset {
 	char **key;             /* malloc'ed strings, sorted once built */
 	size_t n, cap;
 	int sorted;             /* 1 after keyset_sort */
+	size_t *slot;           /* open addressing: index + 1 into key, 0 empty */
+	size_t nslot;           /* a power of two, at least 2 n; 0: no table */
 };
 
 int keyset_add(struct keyset *s, const char *key);
