@@ -10,13 +10,6 @@
 
 
 /* Reads one input parameter (index i of in's kind) from n. */
-/* Parameter i of in from n, through the one parameter system. */
-static int parse_input_param(struct ctx *c, const struct ynode *n,
-			     struct exp_input *in, int i)
-{
-	return cfg_parse_value(c, n, &in->kind->params[i], &in->val[i]);
-}
-
 static int parse_input_params(struct ctx *c, const struct ynode *params,
 			      const struct ynode *item, struct exp_input *in)
 {
@@ -39,7 +32,7 @@ static int parse_input_params(struct ctx *c, const struct ynode *params,
 			return cfg_bad(c, key, "unknown parameter '%s' for input '%s'%s", key->str,
 				   k->name, cfg_hint(key->str, names, (size_t)k->n_params, buf, sizeof buf));
 		given[i] = 1;
-		if (parse_input_param(c, params->kid[j + 1], in, i))
+		if (cfg_parse_value(c, params->kid[j + 1], &k->params[i], &in->val[i]))
 			return -1;
 	}
 	for (int i = 0; i < k->n_params; i++)

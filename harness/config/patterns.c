@@ -114,13 +114,8 @@ static int parse_file_param(struct ctx *c, const struct ynode *n,
 	return 0;
 }
 
-/* Sets scalar parameter i of p from n, through the one parameter system. */
-static int parse_scalar_param(struct ctx *c, const struct ynode *n,
-			      struct pattern *p, int i)
-{
-	return cfg_parse_value(c, n, &p->kind->params[i], &p->val[i]);
-}
-
+/* Reads an item's parameters: fixed values into it->base, lists that
+ * sweep into it->sweep (expanded later). */
 static int parse_params(struct ctx *c, const struct ynode *params,
 			struct pat_item *it)
 {
@@ -161,7 +156,7 @@ static int parse_params(struct ctx *c, const struct ynode *params,
 				return cfg_bad(c, val, "parameter '%s' of pattern '%s' sweeps an empty list",
 					   key->str, k->name);
 			it->sweep[i] = val;
-		} else if (parse_scalar_param(c, val, p, i)) {
+		} else if (cfg_parse_value(c, val, &k->params[i], &p->val[i])) {
 			return -1;
 		}
 	}
@@ -332,7 +327,7 @@ int cfg_expand(struct ctx *c, struct experiment *x, struct pat_item *it,
 	if (!it->sweep[i])
 		return cfg_expand(c, x, it, p, i + 1, causal, seq_len);
 	for (size_t j = 0; j < it->sweep[i]->n; j++) {
-		if (parse_scalar_param(c, it->sweep[i]->kid[j], p, i) ||
+		if (cfg_parse_value(c, it->sweep[i]->kid[j], &p->kind->params[i], &p->val[i]) ||
 		    cfg_expand(c, x, it, p, i + 1, causal, seq_len))
 			return -1;
 	}

@@ -354,9 +354,15 @@ static void reason_field(const char *reason, char *out)
 	buf[sizeof buf - 1] = 0;
 	n = strlen(buf);
 	if (n > REASON_WIDTH) {                 /* cut inside the quotes, on a whole escape */
-		n = REASON_WIDTH - 4;
-		while (n > 1 && buf[n - 1] == '\\')
-			n--;
+		size_t cut = 1;
+		for (size_t i = 1; i < n;) {    /* yq's escapes: \xHH, or \ and one character */
+			size_t step = buf[i] != '\\' ? 1 : buf[i + 1] == 'x' ? 4 : 2;
+			if (i + step > REASON_WIDTH - 4)
+				break;
+			i += step;
+			cut = i;
+		}
+		n = cut;
 		memcpy(out, buf, n);
 		memcpy(out + n, "...\"", 4);
 	} else {

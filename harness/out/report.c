@@ -27,8 +27,8 @@ static const char *const axis_names[] = {
 
 /* Column numbers of the fields the report reads. */
 struct cols {
-	int cell, pattern, label, kernel, n, threads, d, batch, heads, kvh, causal;
-	int median, gflops, kv, cv, verified, status, pct, density, nnz, inputs;
+	int cell, pattern, label, kernel, n;
+	int median, gflops, kv, cv, verified, status, pct;
 	int axis[N_AXES];       /* column of each axis_names entry, or -1 */
 	int varies[N_AXES];     /* 1: the axis takes more than one value */
 };
@@ -53,12 +53,6 @@ static void find_cols(const struct res_table *t, struct cols *c)
 	c->label = res_table_col(t, "pattern_label");
 	c->kernel = res_table_col(t, "kernel");
 	c->n = res_table_col(t, "seq_len");
-	c->threads = res_table_col(t, "threads");
-	c->d = res_table_col(t, "head_dim");
-	c->batch = res_table_col(t, "batch");
-	c->heads = res_table_col(t, "heads");
-	c->kvh = res_table_col(t, "kv_heads");
-	c->causal = res_table_col(t, "causal");
 	c->median = res_table_col(t, "time_median_s");
 	c->gflops = res_table_col(t, "gflops");
 	c->kv = res_table_col(t, "kv_cache_bytes");
@@ -66,9 +60,6 @@ static void find_cols(const struct res_table *t, struct cols *c)
 	c->verified = res_table_col(t, "verified");
 	c->status = res_table_col(t, "status");
 	c->pct = res_table_col(t, "pct_peak");
-	c->density = res_table_col(t, "density");
-	c->nnz = res_table_col(t, "nnz");
-	c->inputs = res_table_col(t, "inputs");
 }
 
 #define GET(t, i, col) res_table_get((t), (i), (col))
@@ -406,10 +397,11 @@ static double token_time(const struct res_table *t, const struct cols *c,
 
 	for (size_t i = 0; ct >= 0 && i < t->nrow; i++) {
 		double v = atof(GET(t, i, ct));
+		const struct kern_desc *k = kern_find(GET(t, i, c->kernel));
 		if (strcmp(GET(t, i, c->label), label) || atol(GET(t, i, c->n)) != n ||
 		    !GET(t, i, ct)[0])
 			continue;
-		if (kern_find(GET(t, i, c->kernel)) && kern_find(GET(t, i, c->kernel))->decode)
+		if (k && k->decode)
 			return v;
 		if (best < 0 || v < best)
 			best = v;

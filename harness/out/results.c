@@ -2,7 +2,6 @@
  * meanings; one source for the header, the rows and `sabench columns`),
  * creating, resuming or restarting a results folder, and appending rows. */
 #include <errno.h>
-#include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -177,6 +176,8 @@ static void write_samples_header(FILE *f, const struct results *r)
 	fputc('\n', f);
 }
 
+/* quality.csv's columns; a line's key (resume.h's quality_key) is every
+ * column but the measures: experiment .. head, and score. */
 static const char quality_header[] =
 	"experiment,inputs,pattern,pattern_label,mode,seq_len,n_q,head_dim,batch,heads,kv_heads,"
 	"causal,head,head_type,density,recall_mean,recall_min,recall_p10,recall_best_mean,"
@@ -216,15 +217,13 @@ int res_write_quality(struct results *r, const struct quality_line *q,
 		free(line);
 		return err_set(e, "out of memory writing quality.csv");
 	}
-	if (csv_split(copy, field, 32) == 24) {
-		quality_key(field, key, sizeof key);
-		if (keyset_has(&r->qdone, key)) {
-			free(copy);
-			free(line);
-			return 0;       /* measured by the run this one resumes */
-		}
-	}
+	csv_split(copy, field, 32);
+	quality_key(field, key, sizeof key);
 	free(copy);
+	if (keyset_has(&r->qdone, key)) {
+		free(line);
+		return 0;               /* measured by the run this one resumes */
+	}
 	fputs(line, r->quality);
 	free(line);
 	if (fflush(r->quality) || ferror(r->quality)) {
@@ -549,7 +548,6 @@ void res_describe_columns(void (*line)(const char *text))
 	line("ctr_<event>      count    per-repetition median of a requested counter; empty when unavailable");
 	line("status                    ok, skipped: <reason> or failed: <reason>");
 }
-
 
 int res_column_info(const char *name, enum res_col_type *type, int *may_be_empty)
 {

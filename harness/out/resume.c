@@ -73,35 +73,21 @@ int keyset_add(struct keyset *s, const char *key)
 	if (!(s->key[s->n] = strdup(key)))
 		return -1;
 	slot_put(s, s->n++);
-	s->sorted = 0;
 	return 0;
 }
 
-static int cmp_key(const void *a, const void *b)
+long keyset_find(const struct keyset *s, const char *key)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorts the keys for bsearch; the hash table (whose indices the sort
- * moves) is dropped, and remade by the next keyset_add. */
-void keyset_sort(struct keyset *s)
-{
-	if (s->n)
-		qsort(s->key, s->n, sizeof *s->key, cmp_key);
-	s->sorted = 1;
-	free(s->slot);
-	s->slot = NULL;
-	s->nslot = 0;
+	for (size_t i = s->slot ? hash_of(key) & (s->nslot - 1) : 0; s->slot && s->slot[i];
+	     i = (i + 1) & (s->nslot - 1))
+		if (!strcmp(s->key[s->slot[i] - 1], key))
+			return (long)s->slot[i] - 1;
+	return -1;
 }
 
 int keyset_has(const struct keyset *s, const char *key)
 {
-	if (s->sorted || !s->slot)
-		return s->n && bsearch(&key, s->key, s->n, sizeof *s->key, cmp_key) != NULL;
-	for (size_t at = hash_of(key) & (s->nslot - 1); s->slot[at]; at = (at + 1) & (s->nslot - 1))
-		if (!strcmp(s->key[s->slot[at] - 1], key))
-			return 1;
-	return 0;
+	return keyset_find(s, key) >= 0;
 }
 
 void keyset_free(struct keyset *s)
@@ -224,7 +210,7 @@ static int keep_result(void *vctx, char **field, int n)
 /* samples.csv: rows of cells results.csv keeps, one per (cell, rep),
  * counted per cell. */
 struct samples_ctx {
-	const struct keyset *cells;     /* sorted: the cells kept */
+	const struct keyset *cells;     /* the cells kept (rows_ctx's seen) */
 	struct keyset seen;             /* "cell\037rep" */
 	long long *count;               /* per cell, by its index in cells */
 	size_t *duplicates;
@@ -233,19 +219,18 @@ struct samples_ctx {
 static int keep_sample(void *vctx, char **field, int n)
 {
 	struct samples_ctx *c = vctx;
+	long cell = keyset_find(c->cells, field[1]);
 	char key[4200];
-	char **at;
 
 	(void)n;
-	at = c->cells->n ? bsearch(&field[1], c->cells->key, c->cells->n, sizeof *at, cmp_key) : NULL;
-	if (!at)
+	if (cell < 0)
 		return 0;
 	snprintf(key, sizeof key, "%s\037%s", field[1], field[3]);
 	if (keyset_has(&c->seen, key)) {
 		++*c->duplicates;
 		return 0;
 	}
-	c->count[at - c->cells->key]++;
+	c->count[cell]++;
 	return keyset_add(&c->seen, key) ? -1 : 1;
 }
 
@@ -269,8 +254,7 @@ static int keep_quality(void *vctx, char **field, int n)
 	struct quality_ctx *c = vctx;
 	char key[4200];
 
-	if (n < 24)
-		return 0;
+	(void)n;                /* rewrite() passed the header's field count */
 	quality_key(field, key, sizeof key);
 	if (keyset_has(c->seen, key)) {
 		++*c->duplicates;
@@ -293,26 +277,21 @@ static int header_col(const char *header, const char *name)
 }
 
 /* The cells whose rows count more repetitions than samples.csv holds. */
-static int incomplete_cells(const struct rows_ctx *rows, const struct keyset *sorted,
-			    const long long *count, struct keyset *out)
+static int incomplete_cells(const struct rows_ctx *rows, const long long *count,
+			    struct keyset *out)
 {
-	for (size_t i = 0; i < rows->seen.n; i++) {
-		char **at = bsearch(&rows->seen.key[i], sorted->key, sorted->n, sizeof *at, cmp_key);
-		if (at && count[at - sorted->key] < rows->reps[i] &&
-		    keyset_add(out, rows->seen.key[i]))
+	for (size_t i = 0; i < rows->seen.n; i++)
+		if (count[i] < rows->reps[i] && keyset_add(out, rows->seen.key[i]))
 			return -1;
-	}
-	keyset_sort(out);
 	return 0;
 }
 
 /* One pass over results.csv and samples.csv without the cells in drop
  * (NULL: none): rows and sm hold what stayed (rows' keys with their
- * repetitions, sm's counts by the sorted cells), freed by pass_free. */
+ * repetitions, sm's counts by the same index), freed by pass_free. */
 struct pass {
 	struct rows_ctx rows;
 	struct samples_ctx sm;
-	struct keyset cells;    /* rows' keys, sorted */
 };
 
 static int repair_pass(const char *dir, const char *csv_header, const char *samples_header,
@@ -323,14 +302,9 @@ static int repair_pass(const char *dir, const char *csv_header, const char *samp
 
 	ps->rows = (struct rows_ctx){ .reps_col = header_col(csv_header, "reps"), .drop = drop,
 				      .duplicates = &rep->duplicates };
-	ps->sm = (struct samples_ctx){ .cells = &ps->cells, .duplicates = &rep->duplicates };
+	ps->sm = (struct samples_ctx){ .cells = &ps->rows.seen, .duplicates = &rep->duplicates };
 	rc = rewrite(dir, "results.csv", csv_header, keep_result, &ps->rows, torn, e);
-	/* the cells, sorted apart from rows (whose reps follow its order) */
-	for (size_t i = 0; !rc && i < ps->rows.seen.n; i++)
-		if (keyset_add(&ps->cells, ps->rows.seen.key[i]))
-			rc = err_set(e, "out of memory repairing '%s'", dir);
-	keyset_sort(&ps->cells);
-	ps->sm.count = calloc(ps->cells.n + 1, sizeof *ps->sm.count);
+	ps->sm.count = calloc(ps->rows.seen.n + 1, sizeof *ps->sm.count);
 	if (!rc && !ps->sm.count)
 		rc = err_set(e, "out of memory repairing '%s'", dir);
 	return rc ? rc : rewrite(dir, "samples.csv", samples_header, keep_sample, &ps->sm, torn, e);
@@ -340,7 +314,6 @@ static void pass_free(struct pass *ps)
 {
 	keyset_free(&ps->rows.seen);
 	keyset_free(&ps->sm.seen);
-	keyset_free(&ps->cells);
 	free(ps->rows.reps);
 	free(ps->sm.count);
 	memset(ps, 0, sizeof *ps);
@@ -358,7 +331,7 @@ int res_repair(const char *dir, const char *csv_header, const char *samples_head
 
 	memset(rep, 0, sizeof *rep);
 	rc = repair_pass(dir, csv_header, samples_header, NULL, &ps, rep, &rep->torn, e);
-	if (!rc && incomplete_cells(&ps.rows, &ps.cells, ps.sm.count, &bad))
+	if (!rc && incomplete_cells(&ps.rows, ps.sm.count, &bad))
 		rc = err_set(e, "out of memory repairing '%s'", dir);
 	if (!rc && bad.n) {
 		/* they run again: their rows and samples go */
@@ -368,11 +341,9 @@ int res_repair(const char *dir, const char *csv_header, const char *samples_head
 	}
 	if (!rc)
 		rc = rewrite(dir, "quality.csv", quality_header, keep_quality, &qc, &rep->torn, e);
-	keyset_sort(quality);
-	for (size_t i = 0; !rc && i < ps.cells.n; i++)
-		if (keyset_add(done, ps.cells.key[i]))
-			rc = err_set(e, "out of memory repairing '%s'", dir);
-	keyset_sort(done);
+	/* the cells that stay are the done set */
+	*done = ps.rows.seen;
+	memset(&ps.rows.seen, 0, sizeof ps.rows.seen);
 	pass_free(&ps);
 	keyset_free(&bad);
 	return rc;

@@ -8,20 +8,19 @@
 #include "../err.h"
 
 /* A set of strings for membership tests (cells done, quality lines
- * written, rows seen while a file is repaired): hashed while it is built,
- * sorted for bsearch once keyset_sort is called; both O(1) or O(log n) a
- * test, so that repairing a file of n rows takes time about linear in n. */
+ * written, rows seen while a file is repaired), hashed: a test takes O(1),
+ * so that repairing a file of n rows takes time about linear in n. */
 struct keyset {
-	char **key;             /* malloc'ed strings, sorted once built */
+	char **key;             /* malloc'ed strings, in insertion order */
 	size_t n, cap;
-	int sorted;             /* 1 after keyset_sort */
 	size_t *slot;           /* open addressing: index + 1 into key, 0 empty */
-	size_t nslot;           /* a power of two, at least 2 n; 0: no table */
+	size_t nslot;           /* a power of two, at least 2 (n + 1); 0: none yet */
 };
 
 int keyset_add(struct keyset *s, const char *key);
-void keyset_sort(struct keyset *s);
 int keyset_has(const struct keyset *s, const char *key);
+/* The index of key in s->key (its insertion order), or -1. */
+long keyset_find(const struct keyset *s, const char *key);
 void keyset_free(struct keyset *s);
 
 /* What the repair did, for the user: counts of what was dropped. */

@@ -693,7 +693,6 @@ static int check_resumed_grid(const struct results *res, const struct plan *pl,
 
 	for (size_t i = 0; i < pl->n && !rc; i++)
 		rc = keyset_add(&planned, pl->cell[i].key);
-	keyset_sort(&planned);
 	for (size_t i = 0; !rc && i < res->done.n; i++)
 		if (!keyset_has(&planned, res->done.key[i]) && !foreign++)
 			first = i;
