@@ -3,11 +3,15 @@
  * cache holds the tokens before them (filled in prepare, untimed), and a
  * timed run appends each token's K/V to the cache, then attends from it
  * over G through the cache's layout (full, ring, sink_ring or paged) and
- * element type (f32, f16, bf16).
+ * type (plain f32/f16/bf16, fp8 with a tensor scale, q8_0/q4_0 blocks,
+ * KIVI groups with their f16 tail).
  *
  * A token's keys are read as runs of consecutive storage rows (a ring's
  * wrap and a page's end split them) with the ISA's fused micro-kernels,
- * which widen f16/bf16 as they load: every cache byte is read once. Query
+ * which decode as they load: every cache byte is read once, and no
+ * widened copy of the cache exists. The fp8 tensor scales fold into the
+ * query (K) and the output (V); KIVI's key scales into the query once a
+ * group, its zero points into one sum. Query
  * heads that share a K/V head and a layout walk its rows together, chunk
  * by chunk, so GQA reads the cache once per K/V head. When there are too
  * few caches to keep every thread busy, each token's keys are split among
@@ -32,10 +36,10 @@ struct decode_ws {
 };
 
 /* Per thread: a scaled query and an accumulator per head of a group, and
- * a chunk of scores. */
+ * a chunk of scores; then a query times KIVI's key scales per head. */
 static size_t decode_floats(int d, int group)
 {
-	return ((size_t)group * 2 * (size_t)d + ROW_CHUNK + 15) / 16 * 16;
+	return ((size_t)group * 3 * (size_t)d + ROW_CHUNK + 15) / 16 * 16;
 }
 
 /* Enough work items for every thread: one per cache when the caches
@@ -100,34 +104,33 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 		return -1;
 	}
 	for (int i = 0; i < w->n_cache; i++) {
-		if (kvc_init(&w->cache[i], p->kv_layout, p->kv_dtype, p->d, p->n_kv,
-			     p->kv_ring, p->kv_sinks, (unsigned long long)i + 1)) {
+		struct kv_cache *c = &w->cache[i];
+		if (kvc_init(c, p->kv_layout, p->kv_dtype, p->d, p->n_kv,
+			     p->kv_ring, p->kv_sinks, (unsigned long long)i + 1) ||
+		    (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI &&
+		     kvc_set_kivi(c, p->kv_group, p->kv_residual))) {
 			decode_release(w);
 			return -1;
 		}
-		prefill_cache(p, &w->cache[i], i);
+		if (dtype_of(p->kv_dtype)->form == DT_FORM_FP8)
+			kvc_calibrate(c, p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
+				      p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d, p->n_kv - p->n_q);
+		prefill_cache(p, c, i);
 	}
 	*ws = w;
 	return 0;
 }
 
-/* Puts back what a run evicted: the rows the appended tokens overwrote. */
+/* Puts back what a run changed: the cache's length, the rows the
+ * appended tokens evicted, KIVI's tail and groups. */
 static void decode_reset(const struct problem *p, void *ws)
 {
 	struct decode_ws *w = ws;
 
-	if (p->kv_layout != KV_RING && p->kv_layout != KV_SINK_RING)
-		return;                 /* appends only filled unused rows */
-	for (int i = 0; i < w->n_cache; i++) {
-		struct kv_cache *c = &w->cache[i];
-		long first = p->n_kv - p->n_q - c->ring;
-		const float *k = p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d;
-		const float *v = p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d;
-		if (first < c->sinks)
-			first = c->sinks;
-		for (long pos = first; pos < p->n_kv - p->n_q; pos++)
-			kvc_store(c, pos, k + (size_t)pos * p->d, v + (size_t)pos * p->d);
-	}
+	for (int i = 0; i < w->n_cache; i++)
+		kvc_rewind(&w->cache[i], p->n_kv - p->n_q,
+			   p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
+			   p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d);
 }
 
 /* Query heads reading the same ranges of cache c together. */
@@ -136,12 +139,13 @@ struct walk {
 	int nh;                         /* heads walking together */
 	struct row_state *st;           /* their states */
 	struct row_mod *rm;             /* their score functions */
+	float *qg;                      /* KIVI: a query times a group's key scales */
 };
 
 /* Folds keys [pos, pos + n) of the cache (consecutive storage rows) into
  * every head of the walk, ROW_CHUNK at a time. */
-static void walk_run(struct walk *wk, const float *qs, float *s, long pos, long n,
-		     int d, const struct simd_ops *ops)
+static void walk_plain(struct walk *wk, const float *qs, float *s, long pos, long n,
+		       int d, const struct simd_ops *ops)
 {
 	const struct kv_cache *c = wk->c;
 	long row = kvc_row(c, pos);
@@ -153,9 +157,70 @@ static void walk_run(struct walk *wk, const float *qs, float *s, long pos, long 
 			ops->dots_kv(qs + (size_t)h * d, k, c->dtype, cnt, d, s);
 			row_mod_apply(&wk->rm[h], NULL, pos + at, s, cnt, ops);
 			row_step(&wk->st[h], s, cnt, d, ops);
-			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, d);
+			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, d, 1);
 		}
 	}
+}
+
+/* KIVI: scores of cnt keys from pos for query qs, from the key group
+ * (its scales folded into qg, its zero points into one sum) or the tail. */
+static void kivi_scores(const struct kv_cache *c, const float *qs, float *qg, long pos,
+			long row, int cnt, int d, const struct simd_ops *ops, float *s)
+{
+	const uint8_t *blk;
+	const uint16_t *scale, *zero;
+	float base = 0.0f;
+
+	if (pos >= c->kq) {
+		ops->dots_kv(qs, kvc_tail(c, 0, pos), DT_F16, cnt, d, s);
+		return;
+	}
+	blk = kvc_key_group(c, row);
+	scale = (const uint16_t *)blk;
+	zero = scale + d;
+	for (int x = 0; x < d; x++) {
+		qg[x] = qs[x] * dt_from_f16(scale[x]);
+		base += qs[x] * dt_from_f16(zero[x]);
+	}
+	ops->dots_kivi(qg, base, blk + 4 * (size_t)d, dtype_of(c->dtype)->bits, c->kpar.group,
+		       (int)(row % c->kpar.group), cnt, d, s);
+}
+
+/* KIVI: keys [pos, pos + n) in stretches that lie in one key group (or
+ * one run of the tail) and one form of value. */
+static void walk_kivi(struct walk *wk, const float *qs, float *s, long pos, long n,
+		      int d, const struct simd_ops *ops)
+{
+	const struct kv_cache *c = wk->c;
+	long end = pos + n, g = c->kpar.group, tail = c->tail_rows;
+
+	while (pos < end) {
+		long row = kvc_row(c, pos), cnt = end - pos < ROW_CHUNK ? end - pos : ROW_CHUNK;
+		long kreach = pos < c->kq ? (c->kq - pos < g - row % g ? c->kq - pos : g - row % g)
+					  : tail - pos % tail;
+		long vreach = pos < c->vq ? c->vq - pos : tail - pos % tail;
+		cnt = cnt < kreach ? cnt : kreach;
+		cnt = cnt < vreach ? cnt : vreach;
+		for (int h = 0; h < wk->nh; h++) {
+			kivi_scores(c, qs + (size_t)h * d, wk->qg, pos, row, (int)cnt, d, ops, s);
+			row_mod_apply(&wk->rm[h], NULL, pos, s, (int)cnt, ops);
+			row_step(&wk->st[h], s, (int)cnt, d, ops);
+			if (pos < c->vq)
+				ops->axpys_kv(wk->st[h].acc, s, kvc_at(c, 1, row), c->dtype, (int)cnt, d, (int)g);
+			else
+				ops->axpys_kv(wk->st[h].acc, s, kvc_tail(c, 1, pos), DT_F16, (int)cnt, d, (int)g);
+		}
+		pos += cnt;
+	}
+}
+
+static void walk_run(struct walk *wk, const float *qs, float *s, long pos, long n,
+		     int d, const struct simd_ops *ops)
+{
+	if (dtype_of(wk->c->dtype)->form == DT_FORM_KIVI)
+		walk_kivi(wk, qs, s, pos, n, d, ops);
+	else
+		walk_plain(wk, qs, s, pos, n, d, ops);
 }
 
 /* Folds keys [first, last) of a row's ranges (counted in key order) into
@@ -193,11 +258,12 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 			 int split, float *part)
 {
 	int d = p->d, thread = kern_thread();
-	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
+	float scale = (float)(1.4426950408889634 * score_scale(p->score, d)) * c->kpar.scale;
 	float *qs = w->buf + (size_t)thread * w->stride, *acc = qs + (size_t)w->group * d;
 	float *s = acc + (size_t)w->group * d;
 	struct row_mod *rm = w->mods + (size_t)thread * w->group;
-	struct walk wk = { c, nh, w->states + (size_t)thread * w->group, rm };
+	struct walk wk = { c, nh, w->states + (size_t)thread * w->group, rm,
+			   s + ROW_CHUNK };
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h0), r, &n);
 	long long keys = gset_row_keys(rg, n);
@@ -215,6 +281,8 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 	walk_keys(&wk, qs, s, rg, n, first, last, d, w->ops);
 	for (int h = 0; h < nh; h++) {
 		const struct row_state *st = &wk.st[h];
+		for (int x = 0; c->vpar.scale != 1.0f && x < d; x++)
+			st->acc[x] *= c->vpar.scale;    /* fp8: V's tensor scale */
 		if (!part) {
 			row_finish(st, p->o + kern_q_off(p, b, h0 + h) + (size_t)r * (size_t)d, d);
 			continue;
@@ -224,7 +292,7 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 		part[(size_t)h * (d + 2) + d + 1] = st->l;
 	}
 	kern_tally_add(p, thread, (last - first) * nh, 4LL * d * (last - first) * nh,
-		       2LL * dtype_of(c->dtype)->bytes * d * (last - first));
+		       2LL * (long long)c->row_bytes * (last - first));
 }
 
 /* One work item of token r: split `split` of cache i, for every query
@@ -321,8 +389,10 @@ static void decode_cost(const struct problem *p, int threads, struct kern_cost *
 
 	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
 	c->score_bytes = ROW_CHUNK * sizeof(float);
-	c->kv_cache_bytes = 2.0 * p->batch * p->kv_heads * (double)rows * p->d *
-			    dtype_of(p->kv_dtype)->bytes;
+	c->kv_cache_bytes = 2.0 * p->batch * p->kv_heads *
+			    ((double)rows * (double)dtype_row_bytes(p->kv_dtype, p->d, p->kv_group) +
+			     (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI ?
+			      (double)(p->kv_residual + p->kv_group) * p->d * 2.0 : 0.0));
 	c->workspace_bytes = c->kv_cache_bytes + part * sizeof(float) +
 			     (double)threads * ((double)decode_floats(p->d, group) * sizeof(float) +
 						(double)group * sizeof(struct row_state));
@@ -330,7 +400,7 @@ static void decode_cost(const struct problem *p, int threads, struct kern_cost *
 
 const struct kern_desc kern_decode = {
 	.name = "decode",                       /* token by token via a cache */
-	.summary = "appends each token to a KV cache (full, ring, sink_ring, paged; f32/f16/bf16) and attends through it",
+	.summary = "appends each token to a KV cache (full, ring, sink_ring, paged; plain, fp8, q8_0/q4_0, KIVI) and attends through it",
 	.unavailable = NULL,                    /* portable path everywhere */
 	.prepare = decode_prepare,              /* caches filled with the past */
 	.run = decode_run,                      /* append, then attend, per token */

@@ -60,6 +60,8 @@ struct problem {
 	enum dtype kv_dtype; /* cache element type (decode kernels) */
 	long kv_ring;           /* ring rows (ring, sink_ring) */
 	long kv_sinks;          /* pinned rows (sink_ring) */
+	int kv_group;           /* KIVI: tokens (keys) and channels (values) a scale covers */
+	long kv_residual;       /* KIVI: newest tokens kept in f16 */
 };
 
 /* What a kernel executes and holds, from its own cost model. */

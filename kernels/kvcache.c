@@ -1,11 +1,15 @@
 /* kvcache.c - cache layouts for decoding: rows allocated, positions mapped
- * to rows, K/V rows stored in the cache's element type (isa/dtype.h). */
+ * to rows, K/V rows coded in the cache's type (isa/dtype.h): row by row,
+ * or for KIVI through its f16 tail and key groups. And the view of what a
+ * problem's caches hold. */
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "kvcache.h"
+#include "isa/quant.h"
 
 const char *const kv_layout_names[] = {
 	[KV_FULL] = "full", [KV_RING] = "ring", [KV_SINK_RING] = "sink_ring",
@@ -56,7 +60,9 @@ int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
 	c->ring = ring > 0 ? ring : 1;
 	c->sinks = sinks;
 	c->rows = kv_layout_rows(l, n, c->ring, sinks);
-	bytes = (size_t)c->rows * (size_t)d * (size_t)dtype_of(t)->bytes;
+	c->kpar = c->vpar = (struct dt_params){ 1.0f, 1 };
+	c->row_bytes = dtype_row_bytes(t, d, 1);
+	bytes = (size_t)c->rows * c->row_bytes;
 	c->k = alloc_rows(bytes);
 	c->v = alloc_rows(bytes);
 	if (l == KV_PAGED) {
@@ -79,33 +85,177 @@ int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
 	return 0;
 }
 
+int kvc_set_kivi(struct kv_cache *c, int group, long residual)
+{
+	c->kpar.group = c->vpar.group = group;
+	c->residual = residual;
+	c->row_bytes = dtype_row_bytes(c->dtype, c->d, group);
+	c->tail_rows = residual + group;
+	c->tail_k = malloc((size_t)c->tail_rows * (size_t)c->d * sizeof *c->tail_k);
+	c->tail_v = malloc((size_t)c->tail_rows * (size_t)c->d * sizeof *c->tail_v);
+	c->scratch = malloc((size_t)group * (size_t)c->d * sizeof *c->scratch);
+	return c->tail_k && c->tail_v && c->scratch ? 0 : -1;
+}
+
+static float abs_max(const float *x, long n, int d)
+{
+	float m = 0.0f;
+
+	for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
+		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+	return m;
+}
+
+void kvc_calibrate(struct kv_cache *c, const float *k, const float *v, long n)
+{
+	float top = fp8_max(dtype_of(c->dtype)->e4m3), mk = abs_max(k, n, c->d), mv = abs_max(v, n, c->d);
+
+	c->kpar.scale = mk > 0 ? mk / top : 1.0f;
+	c->vpar.scale = mv > 0 ? mv / top : 1.0f;
+}
+
 void kvc_free(struct kv_cache *c)
 {
+	free(c->tail_k);
+	free(c->tail_v);
+	free(c->scratch);
 	free(c->k);
 	free(c->v);
 	free(c->pages);
 	memset(c, 0, sizeof *c);
 }
 
-static void store_row(const struct kv_cache *c, void *base, long row, const float *x)
+static void store_row(const struct kv_cache *c, void *base, long row, const float *x,
+		      const struct dt_params *par)
 {
-	size_t at = (size_t)row * (size_t)c->d;
-	const struct dtype_desc *t = dtype_of(c->dtype);
+	dtype_of(c->dtype)->encode((char *)base + (size_t)row * c->row_bytes, x, c->d, par);
+}
 
-	if (c->dtype == DT_F32) {
-		memcpy((float *)base + at, x, (size_t)c->d * sizeof *x);
-		return;
+/* KIVI: codes the keys of positions [pos, pos + group), widened in
+ * scratch, channel by channel into their group of storage rows. */
+static void kivi_code_keys(struct kv_cache *c, long pos)
+{
+	int g = c->kpar.group, d = c->d, bits = dtype_of(c->dtype)->bits;
+	uint8_t *blk = (uint8_t *)kvc_key_group(c, kvc_row(c, pos));
+	uint16_t *scale = (uint16_t *)blk, *zero = scale + d;
+	uint8_t *codes = blk + 4 * (size_t)d;
+
+	for (int x = 0; x < d; x++)
+		kivi_encode(codes + (size_t)x * g * bits / 8, &scale[x], &zero[x],
+			    c->scratch + x, g, (size_t)d, bits);
+}
+
+/* KIVI: quantises the keys of a group from the f16 tail. */
+static void kivi_key_group(struct kv_cache *c, long pos)
+{
+	for (int i = 0; i < c->kpar.group; i++) {
+		const uint16_t *h = kvc_tail(c, 0, pos + i);
+		for (int x = 0; x < c->d; x++)
+			c->scratch[(size_t)i * c->d + x] = dt_from_f16(h[x]);
 	}
-	for (int i = 0; i < c->d; i++)
-		t->store(base, at + (size_t)i, x[i]);
+	kivi_code_keys(c, pos);
+}
+
+/* KIVI: V of position pos quantised from the f16 tail. */
+static void kivi_value(struct kv_cache *c, long pos)
+{
+	const uint16_t *h = kvc_tail(c, 1, pos);
+
+	for (int x = 0; x < c->d; x++)
+		c->scratch[x] = dt_from_f16(h[x]);
+	store_row(c, c->v, kvc_row(c, pos), c->scratch, &c->vpar);
+}
+
+/* KIVI: quantises what len stored positions leave past the residual. */
+static void kivi_advance(struct kv_cache *c)
+{
+	long kq, vq;
+
+	kvc_kivi_split(c->len, c->residual, c->kpar.group, &kq, &vq);
+	for (; c->kq < kq; c->kq += c->kpar.group)
+		kivi_key_group(c, c->kq);
+	for (; c->vq < vq; c->vq++)
+		kivi_value(c, c->vq);
+}
+
+static void kivi_store(struct kv_cache *c, long pos, const float *k, const float *v)
+{
+	uint16_t *tk = (uint16_t *)kvc_tail(c, 0, pos), *tv = (uint16_t *)kvc_tail(c, 1, pos);
+
+	assert(pos == c->len);
+	for (int x = 0; x < c->d; x++) {
+		tk[x] = dt_to_f16(k[x]);
+		tv[x] = dt_to_f16(v[x]);
+	}
+	c->len = pos + 1;
+	kivi_advance(c);
 }
 
 void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v)
 {
-	long row = kvc_row(c, pos);
+	long row;
 
-	store_row(c, c->k, row, k);
-	store_row(c, c->v, row, v);
+	if (dtype_of(c->dtype)->form == DT_FORM_KIVI) {
+		kivi_store(c, pos, k, v);
+		return;
+	}
+	row = kvc_row(c, pos);
+	store_row(c, c->k, row, k, &c->kpar);
+	store_row(c, c->v, row, v, &c->vpar);
+	c->len = pos + 1 > c->len ? pos + 1 : c->len;
+}
+
+/* 1 when appends overwrite rows of earlier positions. */
+static int evicts(const struct kv_cache *c)
+{
+	return c->layout == KV_RING || c->layout == KV_SINK_RING;
+}
+
+static void kivi_rewind(struct kv_cache *c, long len, const float *k, const float *v)
+{
+	int g = c->kpar.group, d = c->d;
+	long first = len - c->tail_rows > 0 ? len - c->tail_rows : 0;
+
+	c->len = len;
+	kvc_kivi_split(len, c->residual, g, &c->kq, &c->vq);
+	for (long pos = first; pos < len; pos++) {
+		uint16_t *tk = (uint16_t *)kvc_tail(c, 0, pos), *tv = (uint16_t *)kvc_tail(c, 1, pos);
+		for (int x = 0; x < d; x++) {
+			tk[x] = dt_to_f16(k[(size_t)pos * d + x]);
+			tv[x] = dt_to_f16(v[(size_t)pos * d + x]);
+		}
+	}
+	if (!evicts(c))
+		return;         /* appends only wrote rows no stored position uses */
+	/* the newest group (value) at each ring row, quantised again from the
+	 * originals: the tail held the same f16 values */
+	for (long pos = c->kq - c->ring > c->sinks ? c->kq - c->ring : c->sinks; pos < c->kq; pos += g) {
+		for (int i = 0; i < g; i++)
+			for (int x = 0; x < d; x++)
+				c->scratch[(size_t)i * d + x] = dt_from_f16(dt_to_f16(k[(size_t)(pos + i) * d + x]));
+		kivi_code_keys(c, pos);
+	}
+	for (long pos = c->vq - c->ring > c->sinks ? c->vq - c->ring : c->sinks; pos < c->vq; pos++) {
+		for (int x = 0; x < d; x++)
+			c->scratch[x] = dt_from_f16(dt_to_f16(v[(size_t)pos * d + x]));
+		store_row(c, c->v, kvc_row(c, pos), c->scratch, &c->vpar);
+	}
+}
+
+void kvc_rewind(struct kv_cache *c, long len, const float *k, const float *v)
+{
+	long first = len - c->ring > c->sinks ? len - c->ring : c->sinks;
+
+	if (dtype_of(c->dtype)->form == DT_FORM_KIVI) {
+		kivi_rewind(c, len, k, v);
+		return;
+	}
+	c->len = len;
+	if (!evicts(c))
+		return;         /* appends only filled unused rows */
+	for (long pos = first; pos < len; pos++)
+		kvc_store(c, pos, k + (size_t)pos * c->d, v + (size_t)pos * c->d);
+	c->len = len;
 }
 
 int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks)
@@ -127,4 +277,109 @@ int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks)
 		}
 	}
 	return 1;
+}
+
+/* The rows of one cache as a cache of type t codes and decodes them (fp8
+ * scales from the first filled positions; KIVI values per token). */
+static void view_rows(const struct kv_view *w, const struct problem *p, size_t off,
+		      float *out_k, float *out_v, void *row)
+{
+	const struct dtype_desc *t = dtype_of(w->t);
+	struct dt_params kp = { 1.0f, w->group }, vp = kp;
+	long filled = p->n_kv - p->n_q;
+	int d = p->d;
+
+	if (t->form == DT_FORM_FP8) {
+		float top = fp8_max(t->e4m3), mk = abs_max(p->k + off, filled, d), mv = abs_max(p->v + off, filled, d);
+		kp.scale = mk > 0 ? mk / top : 1.0f;
+		vp.scale = mv > 0 ? mv / top : 1.0f;
+	}
+	for (long pos = 0; pos < p->n_kv; pos++) {
+		size_t at = off + (size_t)pos * (size_t)d;
+		if (t->form == DT_FORM_KIVI) {
+			for (int x = 0; x < d; x++) {
+				w->tail_k[at + x] = dt_from_f16(dt_to_f16(p->k[at + x]));
+				w->tail_v[at + x] = dt_from_f16(dt_to_f16(p->v[at + x]));
+			}
+			t->encode(row, w->tail_v + at, d, &vp);
+			t->decode(out_v + at, row, d, &vp);
+			continue;
+		}
+		t->encode(row, p->k + at, d, &kp);
+		t->decode(out_k + at, row, d, &kp);
+		t->encode(row, p->v + at, d, &vp);
+		t->decode(out_v + at, row, d, &vp);
+	}
+}
+
+/* KIVI keys: each whole group of positions coded per channel from its f16
+ * form; the positions past the last whole group keep it. */
+static void view_kivi_keys(const struct kv_view *w, const struct problem *p, size_t off,
+			   float *out_k)
+{
+	int g = w->group, d = p->d, bits = dtype_of(w->t)->bits;
+	uint8_t codes[64];
+	long pos = 0;
+
+	for (; pos + g <= p->n_kv; pos += g)
+		for (int x = 0; x < d; x++) {
+			const float *col = w->tail_k + off + (size_t)pos * d + x;
+			uint16_t sc, zp;
+			kivi_encode(codes, &sc, &zp, col, g, (size_t)d, bits);
+			for (int i = 0; i < g; i++)
+				out_k[off + (size_t)(pos + i) * d + x] =
+					(float)kivi_code(codes, i, bits) * dt_from_f16(sc) + dt_from_f16(zp);
+		}
+	memcpy(out_k + off + (size_t)pos * d, w->tail_k + off + (size_t)pos * d,
+	       (size_t)(p->n_kv - pos) * (size_t)d * sizeof *out_k);
+}
+
+int kv_view_build(struct kv_view *w, const struct problem *p, int group, long residual)
+{
+	size_t n = (size_t)p->batch * (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)p->d;
+	int kivi = dtype_of(p->kv_dtype)->form == DT_FORM_KIVI, caches = p->batch * p->kv_heads;
+	size_t rb;
+	void *row;
+
+	memset(w, 0, sizeof *w);
+	w->t = p->kv_dtype;
+	w->group = group;
+	w->residual = residual;
+	w->k = p->k;
+	w->v = p->v;
+	if (p->kv_dtype == DT_F32)
+		return 0;
+	w->own_k = malloc(n * sizeof *w->own_k);
+	w->own_v = malloc(n * sizeof *w->own_v);
+	if (kivi) {
+		w->tail_k = malloc(n * sizeof *w->tail_k);
+		w->tail_v = malloc(n * sizeof *w->tail_v);
+	}
+	rb = dtype_row_bytes(p->kv_dtype, p->d, group);
+	row = malloc((size_t)caches * rb);      /* a coded row per cache */
+	if (!w->own_k || !w->own_v || !row || (kivi && (!w->tail_k || !w->tail_v))) {
+		free(row);
+		kv_view_free(w);
+		return -1;
+	}
+	w->k = w->own_k;
+	w->v = w->own_v;
+#pragma omp parallel for schedule(static) if (caches > 1)
+	for (int i = 0; i < caches; i++) {
+		size_t off = (size_t)i * (size_t)p->n_kv * (size_t)p->d;
+		view_rows(w, p, off, w->own_k, w->own_v, (char *)row + (size_t)i * rb);
+		if (kivi)
+			view_kivi_keys(w, p, off, w->own_k);
+	}
+	free(row);
+	return 0;
+}
+
+void kv_view_free(struct kv_view *w)
+{
+	free(w->own_k);
+	free(w->own_v);
+	free(w->tail_k);
+	free(w->tail_v);
+	memset(w, 0, sizeof *w);
 }

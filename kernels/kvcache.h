@@ -1,6 +1,8 @@
 /* kvcache.h - a decoder's K/V cache for one (sequence, K/V head): the
- * layout maps a token position to a storage row; rows are kept in fp32,
- * f16 or bf16 and converted to fp32 when read. */
+ * layout maps a token position to a storage row; rows are stored in any
+ * cache type of isa/dtype.h (plain, fp8 with a per-tensor scale,
+ * llama.cpp blocks, KIVI groups) and decoded by the kernels as they read.
+ * Also the view of what such a cache holds, for the oracle and quality. */
 #ifndef SABENCH_KVCACHE_H
 #define SABENCH_KVCACHE_H
 
@@ -13,14 +15,33 @@
 
 struct kv_cache {
 	enum kv_layout layout;  /* how positions map to rows */
-	enum dtype dtype;    /* stored element type */
+	enum dtype dtype;       /* stored type */
 	int d;                  /* head_dim */
 	long rows;              /* allocated rows */
 	long ring;              /* ring rows (ring, sink_ring) */
 	long sinks;             /* pinned rows (sink_ring) */
 	int32_t *pages;         /* paged: logical page -> physical page */
-	void *k, *v;            /* rows x d elements each */
+	size_t row_bytes;       /* bytes of a stored row (dtype_row_bytes) */
+	struct dt_params kpar, vpar;    /* coder parameters: fp8 scales, KIVI group */
+	long len;               /* positions stored (KIVI: in order) */
+	/* KIVI: K positions [0, kq) and V positions [0, vq) are quantised, the
+	 * rest sit in the f16 tail, a ring of tail_rows rows by position */
+	long residual, kq, vq, tail_rows;
+	uint16_t *tail_k, *tail_v;
+	float *scratch;         /* KIVI: a key group widened, group x d */
+	void *k, *v;            /* rows x row_bytes each */
 };
+
+/* KIVI's split of len stored positions: keys are quantised a whole group
+ * at a time once residual newer tokens follow them, values one token at a
+ * time. */
+static inline void kvc_kivi_split(long len, long residual, int group, long *kq, long *vq)
+{
+	long old = len > residual ? len - residual : 0;
+
+	*kq = old / group * group;
+	*vq = old;
+}
 
 /* Names by enum, NULL-ended (KV_LAYOUT_COUNT + 1 entries: the
  * experiment's vocabulary of kv_layout). */
@@ -33,6 +54,14 @@ long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks);
  * order, as a paged server's free list leaves them. Returns 0 or -1. */
 int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
 	     long n, long ring, long sinks, unsigned long long seed);
+
+/* KIVI's group and residual (before any store); 0 or -1 (out of memory). */
+int kvc_set_kivi(struct kv_cache *c, int group, long residual);
+
+/* fp8: the per-tensor scales from the absolute maxima of the first n rows
+ * of k and v (rows d apart) over the largest finite fp8 value, as vLLM
+ * calibrates k_scale and v_scale; 1 when a maximum is 0. */
+void kvc_calibrate(struct kv_cache *c, const float *k, const float *v, long n);
 
 void kvc_free(struct kv_cache *c);
 
@@ -51,8 +80,16 @@ static inline long kvc_row(const struct kv_cache *c, long pos)
 	}
 }
 
-/* Stores the K and V rows of position pos (converting from fp32). */
+/* Stores the K and V rows of position pos (coded from fp32). A KIVI cache
+ * takes positions in order: each goes to the f16 tail, and the keys of a
+ * group (the value of a token) are quantised from it when residual newer
+ * tokens follow. */
 void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v);
+
+/* Back to the state of len positions stored from k and v (all the
+ * cache's positions, d apart), after a run appended more: the rows those
+ * appends evicted or overwrote are stored again. */
+void kvc_rewind(struct kv_cache *c, long len, const float *k, const float *v);
 
 /* How many positions from pos on (up to hi) sit in consecutive storage
  * rows from kvc_row(c, pos): a ring wraps, a page ends. */
@@ -80,8 +117,21 @@ static inline long kvc_run(const struct kv_cache *c, long pos, long hi)
 /* Storage row `row` of K (which 0) or V (1), as stored. */
 static inline const void *kvc_at(const struct kv_cache *c, int which, long row)
 {
-	return (const char *)(which ? c->v : c->k) +
-	       (size_t)row * (size_t)c->d * (size_t)dtype_of(c->dtype)->bytes;
+	return (const char *)(which ? c->v : c->k) + (size_t)row * c->row_bytes;
+}
+
+/* KIVI: the quantised key group holding storage row `row`: f16 scales[d],
+ * f16 zero points[d], then channel by channel its group x bits / 8 bytes
+ * of codes (token i of the group at bits i x bits). */
+static inline const uint8_t *kvc_key_group(const struct kv_cache *c, long row)
+{
+	return (const uint8_t *)c->k + (size_t)(row / c->kpar.group * c->kpar.group) * c->row_bytes;
+}
+
+/* KIVI: the f16 tail row of position pos, K (which 0) or V (1). */
+static inline const uint16_t *kvc_tail(const struct kv_cache *c, int which, long pos)
+{
+	return (which ? c->tail_v : c->tail_k) + (size_t)(pos % c->tail_rows) * (size_t)c->d;
 }
 
 /* Pairs of G a token's decoding reads from the caches of one sequence:
@@ -94,5 +144,44 @@ static inline long long kvc_pairs_read(const struct gset *g, int heads, int kv_h
 /* 1 when a cache of this layout serves every row of g exactly (keys of
  * ring layouts within the ring's reach when read); 0 else. */
 int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks);
+
+/* What the decode caches of a problem hold, as fp32, for the oracle and
+ * the quality pass: every position of every cache coded and decoded as
+ * the cache does (KIVI: both its quantised and its f16 form, chosen per
+ * position by how many tokens the cache holds when it is read). */
+struct kv_view {
+	enum dtype t;
+	const float *k, *v;     /* decoded rows; the problem's own for f32 */
+	float *own_k, *own_v;   /* what the view allocated */
+	float *tail_k, *tail_v; /* KIVI: the f16 form of every position */
+	long residual;
+	int group;
+};
+
+/* The view of p's caches (p->kv_dtype, fp8 scales calibrated on the
+ * positions before the decoded ones, as decode fills them). 0 or -1. */
+int kv_view_build(struct kv_view *w, const struct problem *p, int group, long residual);
+void kv_view_free(struct kv_view *w);
+
+/* Row `pos` of K (which 0) or V (1) of the cache at element offset off,
+ * as the cache holds it with len positions stored. */
+static inline const float *kv_view_row(const struct kv_view *w, int which, size_t off,
+				       long pos, long len, int d)
+{
+	size_t at = off + (size_t)pos * (size_t)d;
+
+	if (w->tail_k) {
+		long kq, vq;
+		kvc_kivi_split(len, w->residual, w->group, &kq, &vq);
+		if (pos >= (which ? vq : kq))
+			return (which ? w->tail_v : w->tail_k) + at;
+	}
+	return (which ? w->v : w->k) + at;
+}
+
+/* kern_oracle_row on the values a decode cache holds (w: the view of
+ * p's caches; NULL: p's own K and V). */
+void kern_oracle_row_view(const struct problem *p, const struct kv_view *w, int b,
+			  int h, long r, double *out);
 
 #endif

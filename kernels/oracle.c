@@ -5,13 +5,15 @@
 #include <stdlib.h>
 
 #include "kernel.h"
+#include "kvcache.h"
 
-void kern_oracle_row(const struct problem *p, int b, int h, long r,
-		     double *out)
+void kern_oracle_row_view(const struct problem *p, const struct kv_view *view, int b,
+			  int h, long r, double *out)
 {
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	const float *k = p->k + kern_kv_off(p, b, h);
 	const float *v = p->v + kern_kv_off(p, b, h);
+	long len = p->n_kv - p->n_q + r + 1;    /* what the cache holds when r reads */
 	double scale = score_scale(p->score, p->d), m = -INFINITY, l = 0.0;
 	long pos = p->n_kv - p->n_q + r;
 	int64_t n;
@@ -21,8 +23,10 @@ void kern_oracle_row(const struct problem *p, int b, int h, long r,
 		out[c] = 0.0;
 	for (int64_t i = 0; i < n; i++) {
 		for (long j = rg[i].lo; j < rg[i].hi; j++) {
-			const float *kj = k + (size_t)j * (size_t)p->d;
-			const float *vj = v + (size_t)j * (size_t)p->d;
+			const float *kj = view ? kv_view_row(view, 0, kern_kv_off(p, b, h), j, len, p->d)
+					       : k + (size_t)j * (size_t)p->d;
+			const float *vj = view ? kv_view_row(view, 1, kern_kv_off(p, b, h), j, len, p->d)
+					       : v + (size_t)j * (size_t)p->d;
 			double s = 0.0, w;
 			for (int c = 0; c < p->d; c++)
 				s += (double)q[c] * (double)kj[c];
@@ -43,6 +47,11 @@ void kern_oracle_row(const struct problem *p, int b, int h, long r,
 	if (l > 0.0)
 		for (int c = 0; c < p->d; c++)
 			out[c] /= l;
+}
+
+void kern_oracle_row(const struct problem *p, int b, int h, long r, double *out)
+{
+	kern_oracle_row_view(p, NULL, b, h, r, out);
 }
 
 static int oracle_prepare(const struct problem *p, int threads, void **ws)

@@ -48,7 +48,8 @@ Test(tables, cache_layouts_dtypes_modes_and_score_kinds_have_names)
 		cr_assert_str_eq(d->name, dtype_names[t], "dtype %d: its name and the vocabulary's differ", t);
 		cr_assert_eq(dtype_find(d->name), t);
 		cr_assert_str_eq(exp_dtype_name(t), d->name);
-		cr_assert(d->bytes > 0 && d->max_abs > 0 && d->max_nmse > 0 && d->load && d->store,
+		cr_assert(d->bits > 0 && d->max_abs > 0 && d->max_nmse > 0 && d->encode && d->decode &&
+			  d->form < DT_FORM_COUNT && (d->form != DT_FORM_BLOCK || d->block > 0),
 			  "dtype %s is not described", d->name);
 	}
 	for (int k = 0; k < SCORE_KIND_COUNT; k++) {
@@ -60,10 +61,10 @@ Test(tables, cache_layouts_dtypes_modes_and_score_kinds_have_names)
 		cr_assert(exp_fields[f].name && exp_fields[f].doc, "shape field %d is not described", f);
 }
 
-/* Each dtype's store rounds to nearest even and its load widens exactly:
- * 1.5 survives every type, 1 + 2^-9 fp32 and f16 (10 mantissa bits) but
- * not bf16 (7), and 1 + 3 * 2^-9 rounds to even in bf16. */
-Test(tables, every_dtype_stores_and_loads_by_its_descriptor)
+/* Each plain dtype's coder rounds to nearest even and its decoder widens
+ * exactly: 1.5 survives every type, 1 + 2^-9 fp32 and f16 (10 mantissa
+ * bits) but not bf16 (7), and 1 + 3 * 2^-9 rounds to even in bf16. */
+Test(tables, every_plain_dtype_codes_and_decodes_by_its_descriptor)
 {
 	const float ulp9 = 1.0f / 512.0f;
 	const struct { float x; float want[DT_COUNT]; } cases[] = {
@@ -72,16 +73,24 @@ Test(tables, every_dtype_stores_and_loads_by_its_descriptor)
 		{ 1.0f + 3 * ulp9, { [DT_F32] = 1.0f + 3 * ulp9, [DT_F16] = 1.0f + 3 * ulp9,
 				     [DT_BF16] = 1.0f + 4 * ulp9 } },
 	};
+	struct dt_params par = { 1.0f, 1 };
 	unsigned char row[16];
+	float x[2], out[2];
 
 	for (int t = 0; t < DT_COUNT; t++) {
 		const struct dtype_desc *d = dtype_of((enum dtype)t);
+		if (d->form != DT_FORM_PLAIN)
+			continue;
 		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 			memset(row, 0, sizeof row);
-			d->store(row, 1, cases[i].x);
-			cr_assert_eq(d->load(row, 1), cases[i].want[t], "%s: %a stored and loaded is %a, not %a",
-				     d->name, cases[i].x, d->load(row, 1), cases[i].want[t]);
-			cr_assert_eq(d->load(row, 0), 0.0f, "%s wrote outside element 1", d->name);
+			x[0] = 0.0f;
+			x[1] = cases[i].x;
+			d->encode(row, x, 2, &par);
+			d->decode(out, row, 2, &par);
+			cr_assert_eq(out[1], cases[i].want[t], "%s: %a coded and decoded is %a, not %a",
+				     d->name, cases[i].x, out[1], cases[i].want[t]);
+			cr_assert_eq(out[0], 0.0f, "%s: 0 did not survive", d->name);
+			cr_assert_eq(dtype_row_bytes((enum dtype)t, 2, 1), (size_t)d->bits / 4);
 		}
 	}
 }

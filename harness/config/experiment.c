@@ -384,7 +384,8 @@ static int parse_root(struct ctx *c, struct experiment *x,
 		return -1;
 	if (cfg_parse_axes(c, x, yt_get(root, "shape"), 0) ||
 	    cfg_parse_axes(c, x, yt_get(root, "sweep"), 1) ||
-	    cfg_default_axes(c, x, root) || cfg_check_gqa(c, x) || cfg_check_decode(c, x))
+	    cfg_default_axes(c, x, root) || cfg_check_gqa(c, x) || cfg_check_decode(c, x) ||
+	    cfg_check_kv_types(c, x))
 		return -1;
 	if (cfg_parse_inputs(c, x, yt_get(root, "inputs")) ||
 	    cfg_parse_quality(c, x, yt_get(root, "quality")) ||

@@ -23,6 +23,8 @@ enum exp_field {
 	EXP_DECODE_STEPS,       /* tokens a decode cell times */
 	EXP_KV_LAYOUT,          /* enum kv_layout, or EXP_KV_AUTO */
 	EXP_KV_DTYPE,           /* enum dtype */
+	EXP_KV_GROUP,           /* KIVI: tokens (keys) and channels (values) a scale covers */
+	EXP_KV_RESIDUAL,        /* KIVI: newest tokens kept in f16 */
 	EXP_SCORE,              /* index into experiment.scores */
 	EXP_FIELD_COUNT
 };

@@ -80,6 +80,8 @@ int cfg_default_axes(struct ctx *c, struct experiment *x, const struct ynode *ro
 
 /* A decode cell times at most seq_len tokens. */
 int cfg_check_decode(struct ctx *c, struct experiment *x);
+/* Cache types against head_dim and kv_group. */
+int cfg_check_kv_types(struct ctx *c, struct experiment *x);
 
 /* kv_heads must divide heads in every combination. */
 int cfg_check_gqa(struct ctx *c, struct experiment *x);

@@ -13,7 +13,7 @@
 static const enum exp_field grid_order[] = {
 	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
 	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_KV_LAYOUT,
-	EXP_KV_DTYPE, EXP_THREADS,
+	EXP_KV_DTYPE, EXP_KV_GROUP, EXP_KV_RESIDUAL, EXP_THREADS,
 };
 static_assert(sizeof grid_order / sizeof *grid_order == EXP_FIELD_COUNT,
 	      "grid_order: every enum exp_field once");
@@ -34,6 +34,10 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 				v[EXP_DECODE_STEPS],
 				v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
 				dtype_names[v[EXP_KV_DTYPE]]);
+	if (v[EXP_MODE] == EXP_DECODE && dtype_of((enum dtype)v[EXP_KV_DTYPE])->form == DT_FORM_KIVI &&
+	    off > 0 && (size_t)off < len)
+		off += snprintf(buf + off, len - (size_t)off, "/g%lldr%lld", v[EXP_KV_GROUP],
+				v[EXP_KV_RESIDUAL]);
 	/* keys of files without inputs or scores stay as they were, so old
 	 * runs resume */
 	if (x->inputs_given && off > 0 && (size_t)off < len)
@@ -74,6 +78,17 @@ static void shape_at(const struct experiment *x, size_t s, struct cell_shape *sh
 		sh->v[EXP_KV_HEADS] = sh->v[EXP_HEADS];
 }
 
+/* 1 for a shape that repeats another but for KIVI's fields, whose cache
+ * type is not KIVI's. */
+static int kivi_fields_unused(const struct experiment *x, const struct cell_shape *sh)
+{
+	if (dtype_of((enum dtype)sh->v[EXP_KV_DTYPE])->form == DT_FORM_KIVI &&
+	    sh->v[EXP_MODE] == EXP_DECODE)
+		return 0;
+	return sh->v[EXP_KV_GROUP] != x->axis[EXP_KV_GROUP].v[0] ||
+	       sh->v[EXP_KV_RESIDUAL] != x->axis[EXP_KV_RESIDUAL].v[0];
+}
+
 /* 1 for a prefill shape that repeats another but for the decode fields
  * (decode_steps, kv_layout, kv_dtype mean nothing in prefill). */
 static int decode_fields_unused(const struct experiment *x, const struct cell_shape *sh)
@@ -82,7 +97,8 @@ static int decode_fields_unused(const struct experiment *x, const struct cell_sh
 		return 0;
 	return sh->v[EXP_DECODE_STEPS] != x->axis[EXP_DECODE_STEPS].v[0] ||
 	       sh->v[EXP_KV_LAYOUT] != x->axis[EXP_KV_LAYOUT].v[0] ||
-	       sh->v[EXP_KV_DTYPE] != x->axis[EXP_KV_DTYPE].v[0];
+	       sh->v[EXP_KV_DTYPE] != x->axis[EXP_KV_DTYPE].v[0] ||
+	       kivi_fields_unused(x, sh);
 }
 
 int plan_build(const struct experiment *x, struct plan *p, struct err *e)
@@ -97,7 +113,7 @@ int plan_build(const struct experiment *x, struct plan *p, struct err *e)
 	for (size_t s = 0; s < shapes; s++) {
 		struct cell_shape sh;
 		shape_at(x, s, &sh);
-		if (decode_fields_unused(x, &sh))
+		if (decode_fields_unused(x, &sh) || kivi_fields_unused(x, &sh))
 			continue;
 		for (size_t in = 0; in < x->n_inputs; in++)
 			for (size_t pt = 0; pt < x->n_pat; pt++, p->n_groups++)

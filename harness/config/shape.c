@@ -26,7 +26,9 @@ const struct exp_field_desc exp_fields[] = {
 	[EXP_MODE]     = { "mode", 0, 1, "prefill (all queries) or decode (the last decode_steps tokens, one by one)" },
 	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
 	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
-	[EXP_KV_DTYPE] = { "kv_dtype", 0, DT_COUNT - 1, "decode cache elements: f32, f16 or bf16" },
+	[EXP_KV_DTYPE] = { "kv_dtype", 0, DT_COUNT - 1, "decode cache type: f32, f16, bf16, q8_0, q4_0, kivi2, kivi4, fp8_e4m3 or fp8_e5m2" },
+	[EXP_KV_GROUP] = { "kv_group", 16, 64, "KIVI: tokens a key scale covers and channels a value scale covers: 16, 32 or 64" },
+	[EXP_KV_RESIDUAL] = { "kv_residual", 0, 1 << 20, "KIVI: the newest tokens kept in f16 until their keys make a group" },
 	[EXP_SCORE] = { "score", 0, 0, "score function: plain, {scale: {value}}, alibi, {softcap: {cap}}, "
 			"{relative_bias: {buckets, max_distance, seed}}" },
 };
@@ -324,6 +326,7 @@ int cfg_default_axes(struct ctx *c, struct experiment *x,
 		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
 		[EXP_CAUSAL] = 1, [EXP_DTYPE] = DT_F32, [EXP_MODE] = EXP_PREFILL,
 		[EXP_DECODE_STEPS] = 1, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = DT_F32,
+		[EXP_KV_GROUP] = 32, [EXP_KV_RESIDUAL] = 128,   /* KIVI's main setting */
 	};
 
 	if (!x->axis[EXP_SEQ_LEN].n)
@@ -360,6 +363,33 @@ int cfg_check_decode(struct ctx *c, struct experiment *x)
 				return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
 					      "decode_steps %lld is more than seq_len %lld",
 					      t->v[i], n->v[j]);
+	return 0;
+}
+
+/* Every cache type can hold every head_dim of the run: a block format
+ * whole blocks, KIVI whole value groups of kv_group channels; kv_group
+ * divides a page. */
+int cfg_check_kv_types(struct ctx *c, struct experiment *x)
+{
+	const struct exp_axis *t = &x->axis[EXP_KV_DTYPE], *d = &x->axis[EXP_HEAD_DIM];
+	const struct exp_axis *g = &x->axis[EXP_KV_GROUP];
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct dtype_desc *dt = dtype_of((enum dtype)t->v[i]);
+		for (size_t j = 0; dt->form == DT_FORM_KIVI && j < g->n; j++)
+			if (g->v[j] != 16 && g->v[j] != 32 && g->v[j] != 64)
+				return err_at(c->e, c->file, g->line ? g->line : 1, g->col ? g->col : 1,
+					      "kv_group %lld is not 16, 32 or 64 (a KIVI group divides a page of %d rows)",
+					      g->v[j], KV_PAGE_ROWS);
+		for (size_t j = 0; j < d->n; j++)
+			for (size_t k = 0; k < (dt->form == DT_FORM_KIVI ? g->n : 1); k++) {
+				long long block = dt->block ? dt->block : dt->form == DT_FORM_KIVI ? g->v[k] : 1;
+				if (d->v[j] % block)
+					return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
+						      "head_dim %lld is not a multiple of %lld, the %s of kv_dtype '%s'",
+						      d->v[j], block, dt->block ? "block" : "kv_group", dt->name);
+			}
+	}
 	return 0;
 }
 

@@ -330,12 +330,14 @@ static const char *shape_first(const struct ynode *m, const char *key, const cha
 	return v && v->type == YT_SEQ && v->n ? v->kid[0]->str : def;
 }
 
-/* Bytes a value of the dtype called name takes (4 for a name not known). */
-static int dtype_bytes(const char *name)
+/* Bytes a K (or V) row of d values takes stored as the type called name,
+ * its scales included (KIVI at its default group; f32 for a name not
+ * known). */
+static double row_bytes(const char *name, int d)
 {
 	int t = dtype_find(name);
 
-	return t < 0 ? 4 : dtype_of((enum dtype)t)->bytes;
+	return (double)dtype_row_bytes(t < 0 ? DT_F32 : (enum dtype)t, d, 32);
 }
 
 static void write_budget(FILE *f, const struct ynode *m, const struct res_table *t,
@@ -347,7 +349,7 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 	const char *kvh = shape_first(m, "kv_heads", "heads");
 	int kv_heads = atoi(strcmp(kvh, "heads") ? kvh : shape_first(m, "heads", "1"));
 	int d = atoi(shape_first(m, "head_dim", "64"));
-	int size = dtype_bytes(shape_first(m, "kv_dtype", "f32"));
+	const char *kvt = shape_first(m, "kv_dtype", "f32");
 	double budget, row;
 	long ns[256];
 	size_t nn = seq_lens(t, c, ns);
@@ -356,11 +358,11 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 	if (!b || b->type != YT_SCALAR)
 		return;
 	budget = atof(b->str);
-	row = 2.0 * kv_heads * d * size;
+	row = 2.0 * kv_heads * row_bytes(kvt, d);
 	human_bytes(budget, hb, sizeof hb);
 	fprintf(f, "## KV-cache budget: %s per sequence\n\n", hb);
-	fprintf(f, "Per token: K and V x %d kv heads x head_dim %d x %d bytes = %.0f B. A pattern fits at n when the cache its decoder must keep (kv_cache_bytes) is within the budget.\n\n| pattern |",
-		kv_heads, d, size, row);
+	fprintf(f, "Per token: K and V x %d kv heads x a row of head_dim %d in %s (%.4g B, scales included) = %.0f B. A pattern fits at n when the cache its decoder must keep (kv_cache_bytes) is within the budget.\n\n| pattern |",
+		kv_heads, d, kvt, row_bytes(kvt, d), row);
 	for (size_t k = 0; k < nn; k++)
 		fprintf(f, " n = %ld |", ns[k]);
 	fputs(" longest context that fits |\n|---|", f);
@@ -416,7 +418,7 @@ static void write_stack(FILE *f, const struct ynode *model, const struct res_tab
 	int kv_heads = atoi(yt_get(model, "kv_heads") ? yt_get(model, "kv_heads")->str : "1");
 	int d = atoi(yt_get(model, "head_dim") ? yt_get(model, "head_dim")->str : "64");
 	const char *dt = yt_get(model, "kv_dtype") ? yt_get(model, "kv_dtype")->str : "f32";
-	double row = 2.0 * kv_heads * d * dtype_bytes(dt);
+	double row = 2.0 * kv_heads * row_bytes(dt, d);
 	long ns[260];
 	size_t nn = seq_lens(t, c, ns);
 	long total_layers = 0;

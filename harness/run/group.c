@@ -167,6 +167,8 @@ void run_problem_from_shape(struct group *gr)
 	gr->p.d = (int)v[EXP_HEAD_DIM];
 	gr->p.g = &gr->g;
 	gr->p.kv_dtype = (enum dtype)v[EXP_KV_DTYPE];
+	gr->p.kv_group = (int)v[EXP_KV_GROUP];
+	gr->p.kv_residual = (long)v[EXP_KV_RESIDUAL];
 	gr->p.dtype = (enum dtype)v[EXP_DTYPE];
 	gr->p.kv_layout = KV_FULL;
 }
@@ -203,6 +205,12 @@ void run_plan_decode(struct group *gr)
 	if (!kvc_serves(&gr->g, l, gr->p.kv_ring, gr->p.kv_sinks)) {
 		snprintf(gr->layout_note, sizeof gr->layout_note,
 			 "%s cannot serve '%s' exactly; used full", kv_layout_names[l], gr->pat.label);
+		l = KV_FULL;
+	} else if (dtype_of(gr->p.kv_dtype)->form == DT_FORM_KIVI && (l == KV_RING || l == KV_SINK_RING) &&
+		   (gr->p.kv_ring % gr->p.kv_group || gr->p.kv_sinks % gr->p.kv_group)) {
+		snprintf(gr->layout_note, sizeof gr->layout_note,
+			 "%s's %ld ring rows and %ld sinks are not whole KIVI groups of %d; used full",
+			 kv_layout_names[l], gr->p.kv_ring, gr->p.kv_sinks, gr->p.kv_group);
 		l = KV_FULL;
 	}
 	gr->p.kv_layout = l;

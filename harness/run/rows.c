@@ -63,7 +63,8 @@ static void fill_decode(const struct group *gr, const struct slot *s,
 	row->kv_note = s->kd->decode ? gr->layout_note : "";
 	if (!gr->g.n_layouts)
 		return;         /* no G (the pattern could not serve the cell) */
-	row->kv_bytes_per_token = 2.0 * dtype_of(t)->bytes * gr->p.d / (double)gr->p.n_q *
+	row->kv_bytes_per_token = 2.0 * (double)dtype_row_bytes(t, gr->p.d, gr->p.kv_group) /
+				  (double)gr->p.n_q *
 				  (double)(s->kd->decode ? kvc_pairs_read(&gr->g, gr->p.heads, gr->p.kv_heads)
 							 : gset_pairs(&gr->g, gr->p.heads));
 }

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 
 #include "../stats.h"
+#include "../../kernels/kvcache.h"
 #include "verify.h"
 
-int verify_prepare(struct verify_ref *ref, const struct problem *p,
-		   int max_rows, unsigned long long seed)
+static int prepare_on(struct verify_ref *ref, const struct problem *p, const struct kv_view *w,
+		      int max_rows, unsigned long long seed)
 {
 	int all = p->n_q <= max_rows || (double)p->n_q * (double)p->n_kv <= 1048576.0;
 	long n = all ? p->n_q : max_rows, bh = (long)p->batch * p->heads;
@@ -24,10 +25,29 @@ int verify_prepare(struct verify_ref *ref, const struct problem *p,
 #pragma omp parallel for schedule(dynamic, 4)
 	for (long t = 0; t < bh * n; t++) {
 		int b = (int)(t / n / p->heads), h = (int)(t / n % p->heads);
-		kern_oracle_row(p, b, h, ref->rows[t % n],
-				ref->out + (size_t)t * (size_t)p->d);
+		kern_oracle_row_view(p, w, b, h, ref->rows[t % n],
+				     ref->out + (size_t)t * (size_t)p->d);
 	}
 	return 0;
+}
+
+int verify_prepare(struct verify_ref *ref, const struct problem *p,
+		   int max_rows, unsigned long long seed)
+{
+	return prepare_on(ref, p, NULL, max_rows, seed);
+}
+
+int verify_prepare_cache(struct verify_ref *ref, const struct problem *p,
+			 int max_rows, unsigned long long seed)
+{
+	struct kv_view w;
+	int rc;
+
+	if (kv_view_build(&w, p, p->kv_group, p->kv_residual))
+		return -1;
+	rc = prepare_on(ref, p, &w, max_rows, seed);
+	kv_view_free(&w);
+	return rc;
 }
 
 void verify_check(const struct verify_ref *ref, const struct problem *p,

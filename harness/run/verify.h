@@ -23,6 +23,11 @@ struct verify_result {
 int verify_prepare(struct verify_ref *ref, const struct problem *p,
 		   int max_rows, unsigned long long seed);
 
+/* The same, with the oracle on what p's decode caches hold (its kv_dtype
+ * coded and decoded: kvcache.h's view), for the kernels that read them. */
+int verify_prepare_cache(struct verify_ref *ref, const struct problem *p,
+			 int max_rows, unsigned long long seed);
+
 /* Compares out (the kernel's output for p) with ref. */
 void verify_check(const struct verify_ref *ref, const struct problem *p,
 		  const float *out, double max_abs, double max_nmse,

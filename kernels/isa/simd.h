@@ -7,6 +7,9 @@
 #ifndef SABENCH_SIMD_H
 #define SABENCH_SIMD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* In order of preference. The last two differ from avx512 only in their
  * bf16 arithmetic (bf16.h): fp32 work runs avx512's micro-kernels. */
 enum kern_isa {
@@ -49,14 +52,31 @@ struct simd_ops {
 	void (*dots)(const float *q, const float *const *rows, int n, int d, float *s);
 	/* acc[c] += sum_i p[i] rows[i][c] */
 	void (*axpys)(float *acc, const float *p, const float *const *rows, int n, int d);
-	/* dots and axpys over n K/V cache rows stored one after another (d
-	 * elements apart) as t, an enum dtype: f32, or f16 / bf16 widened
-	 * to fp32 as they are loaded (decode reads each byte once) */
+	/* dots over n K cache rows stored one after another as t, an enum
+	 * dtype of row-local form (plain, fp8 without its tensor scale, q8_0
+	 * and q4_0 blocks), decoded as they are loaded: decode reads each
+	 * byte once */
 	void (*dots_kv)(const float *q, const void *k, int t, int n, int d, float *s);
-	void (*axpys_kv)(float *acc, const float *p, const void *v, int t, int n, int d);
+	/* acc[c] += sum_i p[i] row i [c] over n V cache rows of type t (the
+	 * forms above, and KIVI value rows of `group` channels a scale) */
+	void (*axpys_kv)(float *acc, const float *p, const void *v, int t, int n, int d,
+			 int group);
+	/* KIVI keys, tokens [i0, i0 + n) of a group of `group` coded per
+	 * channel (channel c's codes at codes + c group bits / 8): s[i] =
+	 * base + sum_c qg[c] code(c, i0 + i), with qg = q x the channels'
+	 * scales and base = q . their zero points (the caller's, once a
+	 * group) */
+	void (*dots_kivi)(const float *qg, float base, const uint8_t *codes, int bits,
+			  int group, int i0, int n, int d, float *s);
 };
 
 extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;
+
+/* The KIVI slots in plain C (every path: the compiler vectorises them). */
+void simd_dots_kivi_scalar(const float *qg, float base, const uint8_t *codes, int bits,
+			   int group, int i0, int n, int d, float *s);
+void simd_axpys_kivi_scalar(float *acc, const float *p, const void *v, int bits, int n,
+			    int d, int group);
 
 /* The transpose slot element by element (the portable and AVX2 paths). */
 void simd_transpose_scalar(const float *src, long lds, float *dst, long ldd,

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "dtype.h"
+#include "quant.h"
 #include "simd.h"
 
 #define H 4                     /* ymm vectors per half tile (32 queries) */
@@ -217,6 +218,8 @@ static inline float load_kv1(const char *row, int c, int t)
 		return ((const float *)row)[c];
 	if (t == DT_F16)
 		return _cvtsh_ss(((const unsigned short *)row)[c]);
+	if (t == DT_FP8_E5M2 || t == DT_FP8_E4M3)       /* e4m3 less its unbias */
+		return _cvtsh_ss(dt_fp8_f16_bits(((const unsigned char *)row)[c], t == DT_FP8_E4M3));
 	__builtin_memcpy(&x, &u, sizeof x);
 	return x;
 }
@@ -230,6 +233,13 @@ static inline __m256 load_kv8(const char *row, int c, int t)
 		return _mm256_loadu_ps((const float *)row + c);
 	if (t == DT_F16)
 		return _mm256_cvtph_ps(_mm_loadu_si128(h));
+	if (t == DT_FP8_E5M2 || t == DT_FP8_E4M3) {     /* e4m3 less its unbias */
+		__m128i x = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)((const unsigned char *)row + c)));
+		if (t == DT_FP8_E5M2)
+			return _mm256_cvtph_ps(_mm_slli_epi16(x, 8));
+		return _mm256_cvtph_ps(_mm_or_si128(_mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x80)), 8),
+						    _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x7f)), 7)));
+	}
 	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
 }
 
@@ -306,14 +316,86 @@ static void axpys_avx2(float *acc, const float *p, const float *const *rows,
 	axpys_rows(acc, p, rows, NULL, DT_F32, n, d);
 }
 
+/* 8 codes of a llama.cpp block from value j (0, 8, 16, 24) as fp32. */
+static inline __m256 block_codes8(const uint8_t *b, int t, int j)
+{
+	if (t == DT_Q8_0)
+		return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + j))));
+	__m256i w = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(b + 2 + (j & 15))));
+	w = j < 16 ? _mm256_and_si256(w, _mm256_set1_epi32(15)) : _mm256_srli_epi32(w, 4);
+	return _mm256_cvtepi32_ps(_mm256_sub_epi32(w, _mm256_set1_epi32(8)));
+}
+
+static inline float block_scale(const uint8_t *b)
+{
+	unsigned short h;
+
+	__builtin_memcpy(&h, b, sizeof h);
+	return _cvtsh_ss(h);
+}
+
+static inline __attribute__((always_inline)) void
+dots_blocks(const float *q, const void *k, int t, int n, int d, float *s)
+{
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, rb = bb * (size_t)(d / Q_BLOCK);
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *r = (const uint8_t *)k + (size_t)i * rb;
+		__m256 a = _mm256_setzero_ps();
+		float lanes[8], sum = 0.0f;
+		for (int c = 0; c < d; c += Q_BLOCK, r += bb) {
+			__m256 b = _mm256_mul_ps(_mm256_loadu_ps(q + c), block_codes8(r, t, 0));
+			b = _mm256_fmadd_ps(_mm256_loadu_ps(q + c + 8), block_codes8(r, t, 8), b);
+			b = _mm256_fmadd_ps(_mm256_loadu_ps(q + c + 16), block_codes8(r, t, 16), b);
+			b = _mm256_fmadd_ps(_mm256_loadu_ps(q + c + 24), block_codes8(r, t, 24), b);
+			a = _mm256_fmadd_ps(b, _mm256_set1_ps(block_scale(r)), a);
+		}
+		_mm256_storeu_ps(lanes, a);
+		for (int l = 0; l < 8; l++)
+			sum += lanes[l];
+		s[i] = sum;
+	}
+}
+
+/* acc += sum_i p[i] row i over llama.cpp block rows, one block (32
+ * channels, 4 registers) at a time. */
+static inline __attribute__((always_inline)) void
+axpys_blocks(float *acc, const float *p, const void *v, int t, int n, int d)
+{
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, rb = bb * (size_t)(d / Q_BLOCK);
+
+	for (int c0 = 0; c0 < d; c0 += Q_BLOCK) {
+		__m256 a[4];
+		for (int x = 0; x < 4; x++)
+			a[x] = _mm256_loadu_ps(acc + c0 + 8 * x);
+		for (int i = 0; i < n; i++) {
+			const uint8_t *r = (const uint8_t *)v + (size_t)i * rb + (size_t)(c0 / Q_BLOCK) * bb;
+			__m256 ps = _mm256_set1_ps(p[i] * block_scale(r));
+			for (int x = 0; x < 4; x++)
+				a[x] = _mm256_fmadd_ps(ps, block_codes8(r, t, 8 * x), a[x]);
+		}
+		for (int x = 0; x < 4; x++)
+			_mm256_storeu_ps(acc + c0 + 8 * x, a[x]);
+	}
+}
+
 static void dots_kv_avx2(const float *q, const void *k, int t, int n, int d, float *s)
 {
-	if (t == DT_F32)
-		dots_rows(q, NULL, k, DT_F32, n, d, s);
-	else if (t == DT_F16)
-		dots_rows(q, NULL, k, DT_F16, n, d, s);
-	else
-		dots_rows(q, NULL, k, DT_BF16, n, d, s);
+	switch (t) {
+	case DT_F32: dots_rows(q, NULL, k, DT_F32, n, d, s); break;
+	case DT_F16: dots_rows(q, NULL, k, DT_F16, n, d, s); break;
+	case DT_BF16: dots_rows(q, NULL, k, DT_BF16, n, d, s); break;
+	case DT_FP8_E5M2: dots_rows(q, NULL, k, DT_FP8_E5M2, n, d, s); break;
+	case DT_Q8_0: dots_blocks(q, k, DT_Q8_0, n, d, s); break;
+	case DT_Q4_0: dots_blocks(q, k, DT_Q4_0, n, d, s); break;
+	case DT_FP8_E4M3:
+		dots_rows(q, NULL, k, DT_FP8_E4M3, n, d, s);
+		for (int i = 0; i < n; i++)
+			s[i] *= DT_E4M3_UNBIAS;         /* linear: once a score */
+		break;
+	default:
+		simd_portable.dots_kv(q, k, t, n, d, s);
+	}
 }
 
 static void bias_avx2(float *s, int nk, const float *b, int q0, int q1)
@@ -391,14 +473,30 @@ static void transpose_avx2(const float *src, long lds, float *dst, long ldd,
 		simd_transpose_scalar(src + i0 * lds, lds, dst + i0, ldd, rows - i0, cols, scale);
 }
 
-static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int n, int d)
+static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int n, int d,
+			  int group)
 {
-	if (t == DT_F32)
-		axpys_rows(acc, p, NULL, v, DT_F32, n, d);
-	else if (t == DT_F16)
-		axpys_rows(acc, p, NULL, v, DT_F16, n, d);
-	else
-		axpys_rows(acc, p, NULL, v, DT_BF16, n, d);
+	float pu[64];
+
+	switch (t) {
+	case DT_F32: axpys_rows(acc, p, NULL, v, DT_F32, n, d); break;
+	case DT_F16: axpys_rows(acc, p, NULL, v, DT_F16, n, d); break;
+	case DT_BF16: axpys_rows(acc, p, NULL, v, DT_BF16, n, d); break;
+	case DT_FP8_E5M2: axpys_rows(acc, p, NULL, v, DT_FP8_E5M2, n, d); break;
+	case DT_Q8_0: axpys_blocks(acc, p, v, DT_Q8_0, n, d); break;
+	case DT_Q4_0: axpys_blocks(acc, p, v, DT_Q4_0, n, d); break;
+	case DT_FP8_E4M3:
+		for (int at = 0; at < n; at += 64) {    /* p x the unbias */
+			int m = n - at < 64 ? n - at : 64;
+			for (int i = 0; i < m; i++)
+				pu[i] = p[at + i] * DT_E4M3_UNBIAS;
+			axpys_rows(acc, pu, NULL, (const uint8_t *)v + (size_t)at * d,
+				   DT_FP8_E4M3, m, d);
+		}
+		break;
+	default:
+		simd_portable.axpys_kv(acc, p, v, t, n, d, group);
+	}
 }
 
 const struct simd_ops simd_avx2 = {
@@ -414,8 +512,9 @@ const struct simd_ops simd_avx2 = {
 	.max = max_avx2,                        /* two chains of 8 lanes */
 	.dots = dots_avx2,                      /* q . k per key */
 	.axpys = axpys_avx2,                    /* 32 channels in registers */
-	.dots_kv = dots_kv_avx2,                /* f16 by F16C, bf16 by shift */
-	.axpys_kv = axpys_kv_avx2,              /* widened as they are loaded */
+	.dots_kv = dots_kv_avx2,                /* f16, fp8 by F16C, bf16 by shift, blocks by vpmovsxbd */
+	.axpys_kv = axpys_kv_avx2,              /* decoded as they are loaded */
+	.dots_kivi = simd_dots_kivi_scalar,     /* plain C, vectorised by the compiler */
 };
 
 #ifdef __clang__

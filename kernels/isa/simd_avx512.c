@@ -9,8 +9,10 @@
 #endif
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "dtype.h"
+#include "quant.h"
 #include "simd.h"
 
 #define V 4                     /* zmm vectors per 64 queries */
@@ -320,6 +322,14 @@ static inline __m512 load_kv(const char *row, int c, int t, __mmask16 m)
 		return _mm512_maskz_loadu_ps(m, (const float *)row + c);
 	if (t == DT_F16)
 		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, h));
+	if (t == DT_FP8_E5M2 || t == DT_FP8_E4M3) {
+		__m256i x = _mm256_cvtepu8_epi16(_mm_maskz_loadu_epi8(m, (const unsigned char *)row + c));
+		if (t == DT_FP8_E5M2)
+			return _mm512_cvtph_ps(_mm256_slli_epi16(x, 8));
+		return _mm512_cvtph_ps(_mm256_or_si256(
+			_mm256_slli_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x80)), 8),
+			_mm256_slli_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x7f)), 7)));
+	}
 	return _mm512_castsi512_ps(_mm512_slli_epi32(
 		_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, h)), 16));
 }
@@ -421,30 +431,134 @@ static void axpys_avx512(float *acc, const float *p, const float *const *rows,
 			call(d); \
 	} while (0)
 
+/* The 32 codes of a llama.cpp block as two vectors of fp32 (q8_0's int8,
+ * q4_0's nibbles less 8). */
+static inline void block_codes(const uint8_t *b, int t, __m512 *lo, __m512 *hi)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(b + 2));
+
+	if (t == DT_Q8_0) {
+		*lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(x));
+		*hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18))));
+		return;
+	}
+	__m512i w = _mm512_cvtepu8_epi32(x), eight = _mm512_set1_epi32(8);
+	*lo = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_and_si512(w, _mm512_set1_epi32(15)), eight));
+	*hi = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(w, 4), eight));
+}
+
+static inline float block_scale(const uint8_t *b)
+{
+	unsigned short h;
+
+	memcpy(&h, b, sizeof h);
+	return _cvtsh_ss(h);
+}
+
+/* s[i] = q . row i over rows of llama.cpp blocks (d a multiple of 32):
+ * a block's products summed in lanes, then scaled. */
+static inline __attribute__((always_inline)) void
+dots_blocks(const float *q, const void *k, int t, int n, int d, float *s)
+{
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, rb = bb * (size_t)(d / Q_BLOCK);
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *r = (const uint8_t *)k + (size_t)i * rb;
+		__m512 a = _mm512_setzero_ps();
+		for (int c = 0; c < d; c += Q_BLOCK, r += bb) {
+			__m512 lo, hi;
+			block_codes(r, t, &lo, &hi);
+			__m512 b = _mm512_fmadd_ps(_mm512_loadu_ps(q + c), lo,
+						   _mm512_mul_ps(_mm512_loadu_ps(q + c + 16), hi));
+			a = _mm512_fmadd_ps(b, _mm512_set1_ps(block_scale(r)), a);
+		}
+		s[i] = _mm512_reduce_add_ps(a);
+	}
+}
+
+/* acc[c] += sum_i p[i] row i [c] over rows of llama.cpp blocks, up to 256
+ * channels in registers at a time. */
+static inline __attribute__((always_inline)) void
+axpys_blocks(float *acc, const float *p, const void *v, int t, int n, int d)
+{
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, rb = bb * (size_t)(d / Q_BLOCK);
+
+	for (int c0 = 0; c0 < d; c0 += 8 * 16) {
+		int nb = (d - c0) / Q_BLOCK < 4 ? (d - c0) / Q_BLOCK : 4;
+		__m512 a[8];
+		for (int x = 0; x < 2 * nb; x++)
+			a[x] = _mm512_loadu_ps(acc + c0 + 16 * x);
+		for (int i = 0; i < n; i++) {
+			const uint8_t *r = (const uint8_t *)v + (size_t)i * rb + (size_t)(c0 / Q_BLOCK) * bb;
+			for (int b = 0; b < nb; b++, r += bb) {
+				__m512 lo, hi, ps = _mm512_set1_ps(p[i] * block_scale(r));
+				block_codes(r, t, &lo, &hi);
+				a[2 * b] = _mm512_fmadd_ps(ps, lo, a[2 * b]);
+				a[2 * b + 1] = _mm512_fmadd_ps(ps, hi, a[2 * b + 1]);
+			}
+		}
+		for (int x = 0; x < 2 * nb; x++)
+			_mm512_storeu_ps(acc + c0 + 16 * x, a[x]);
+	}
+}
+
 static void dots_kv_avx512(const float *q, const void *k, int t, int n, int d, float *s)
 {
 #define DOTS_F32(dd) dots_rows(q, NULL, k, DT_F32, n, dd, s)
 #define DOTS_F16(dd) dots_rows(q, NULL, k, DT_F16, n, dd, s)
 #define DOTS_BF16(dd) dots_rows(q, NULL, k, DT_BF16, n, dd, s)
-	if (t == DT_F32)
-		BY_HEAD_DIM(DOTS_F32, d);
-	else if (t == DT_F16)
-		BY_HEAD_DIM(DOTS_F16, d);
-	else
-		BY_HEAD_DIM(DOTS_BF16, d);
+#define DOTS_E4M3(dd) dots_rows(q, NULL, k, DT_FP8_E4M3, n, dd, s)
+#define DOTS_E5M2(dd) dots_rows(q, NULL, k, DT_FP8_E5M2, n, dd, s)
+#define DOTS_Q8(dd) dots_blocks(q, k, DT_Q8_0, n, dd, s)
+#define DOTS_Q4(dd) dots_blocks(q, k, DT_Q4_0, n, dd, s)
+	switch (t) {
+	case DT_F32: BY_HEAD_DIM(DOTS_F32, d); break;
+	case DT_F16: BY_HEAD_DIM(DOTS_F16, d); break;
+	case DT_BF16: BY_HEAD_DIM(DOTS_BF16, d); break;
+	case DT_FP8_E5M2: BY_HEAD_DIM(DOTS_E5M2, d); break;
+	case DT_Q8_0: BY_HEAD_DIM(DOTS_Q8, d); break;
+	case DT_Q4_0: BY_HEAD_DIM(DOTS_Q4, d); break;
+	case DT_FP8_E4M3:
+		BY_HEAD_DIM(DOTS_E4M3, d);
+		for (int i = 0; i < n; i++)
+			s[i] *= DT_E4M3_UNBIAS;         /* linear: once a score */
+		break;
+	default:
+		simd_portable.dots_kv(q, k, t, n, d, s);
+	}
 }
 
-static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, int n, int d)
+static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, int n, int d,
+			    int group)
 {
+	float pu[64];
+
 #define AXPYS_F32(dd) axpys_rows(acc, p, NULL, v, DT_F32, n, dd)
 #define AXPYS_F16(dd) axpys_rows(acc, p, NULL, v, DT_F16, n, dd)
 #define AXPYS_BF16(dd) axpys_rows(acc, p, NULL, v, DT_BF16, n, dd)
-	if (t == DT_F32)
-		BY_HEAD_DIM(AXPYS_F32, d);
-	else if (t == DT_F16)
-		BY_HEAD_DIM(AXPYS_F16, d);
-	else
-		BY_HEAD_DIM(AXPYS_BF16, d);
+#define AXPYS_E5M2(dd) axpys_rows(acc, p, NULL, v, DT_FP8_E5M2, n, dd)
+#define AXPYS_Q8(dd) axpys_blocks(acc, p, v, DT_Q8_0, n, dd)
+#define AXPYS_Q4(dd) axpys_blocks(acc, p, v, DT_Q4_0, n, dd)
+	switch (t) {
+	case DT_F32: BY_HEAD_DIM(AXPYS_F32, d); break;
+	case DT_F16: BY_HEAD_DIM(AXPYS_F16, d); break;
+	case DT_BF16: BY_HEAD_DIM(AXPYS_BF16, d); break;
+	case DT_FP8_E5M2: BY_HEAD_DIM(AXPYS_E5M2, d); break;
+	case DT_Q8_0: BY_HEAD_DIM(AXPYS_Q8, d); break;
+	case DT_Q4_0: BY_HEAD_DIM(AXPYS_Q4, d); break;
+	case DT_FP8_E4M3:
+		/* p x the unbias, 64 keys at a time */
+		for (int at = 0; at < n; at += 64) {
+			int m = n - at < 64 ? n - at : 64;
+			for (int i = 0; i < m; i++)
+				pu[i] = p[at + i] * DT_E4M3_UNBIAS;
+			axpys_rows(acc, pu, NULL, (const uint8_t *)v + (size_t)at * d,
+				   DT_FP8_E4M3, m, d);
+		}
+		break;
+	default:
+		simd_portable.axpys_kv(acc, p, v, t, n, d, group);
+	}
 }
 
 const struct simd_ops simd_avx512 = {
@@ -460,8 +574,9 @@ const struct simd_ops simd_avx512 = {
 	.max = max_avx512,                      /* two chains of 16 lanes */
 	.dots = dots_avx512,                    /* 4 keys at a time */
 	.axpys = axpys_avx512,                  /* 128 channels in registers */
-	.dots_kv = dots_kv_avx512,              /* f16 by vcvtph2ps, bf16 by shift */
-	.axpys_kv = axpys_kv_avx512,            /* widened as they are loaded */
+	.dots_kv = dots_kv_avx512,              /* f16, fp8 by vcvtph2ps, bf16 by shift, blocks by vpmovsxbd */
+	.axpys_kv = axpys_kv_avx512,            /* decoded as they are loaded */
+	.dots_kivi = simd_dots_kivi_scalar,     /* plain C, vectorised by the compiler */
 };
 
 #ifdef __clang__

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "dtype.h"
+#include "quant.h"
 #include "simd.h"
 
 static void qk_portable(const float *qt, const float *k, int nk, int d, float *s,
@@ -106,6 +107,9 @@ static inline float kv_elem(const float *const *rows, const void *base, int t,
 		return ((const float *)base)[at];
 	if (t == DT_F16)
 		return dt_from_f16(((const uint16_t *)base)[at]);
+	if (t == DT_FP8_E5M2 || t == DT_FP8_E4M3)
+		return dt_from_f16(dt_fp8_f16_bits(((const uint8_t *)base)[at], t == DT_FP8_E4M3)) *
+		       (t == DT_FP8_E4M3 ? DT_E4M3_UNBIAS : 1.0f);
 	return dt_from_bf16(((const uint16_t *)base)[at]);
 }
 
@@ -140,9 +144,72 @@ static void axpys_portable(float *acc, const float *p, const float *const *rows,
 	axpys_rows(acc, p, rows, NULL, DT_F32, n, d);
 }
 
+/* One llama.cpp block of row b: value j of block x is scale x code. */
+static inline float block_dot(const float *q, const uint8_t *b, int t)
+{
+	float a = 0.0f;
+
+	if (t == DT_Q8_0)
+		for (int j = 0; j < Q_BLOCK; j++)
+			a += q[j] * (float)(int8_t)b[2 + j];
+	else
+		for (int j = 0; j < Q_BLOCK / 2; j++)
+			a += q[j] * (float)((b[2 + j] & 15) - 8) + q[j + 16] * (float)((b[2 + j] >> 4) - 8);
+	return a;
+}
+
+static inline float block_scale(const uint8_t *b)
+{
+	uint16_t h;
+
+	memcpy(&h, b, sizeof h);
+	return dt_from_f16(h);
+}
+
 static void dots_kv_portable(const float *q, const void *k, int t, int n, int d, float *s)
 {
-	dots_rows(q, NULL, k, t, n, d, s);
+	const struct dtype_desc *x = dtype_of((enum dtype)t);
+	size_t rb = dtype_row_bytes((enum dtype)t, d, 1), bb = rb / (size_t)(d / Q_BLOCK);
+
+	if (x->form != DT_FORM_BLOCK) {
+		dots_rows(q, NULL, k, t, n, d, s);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const uint8_t *r = (const uint8_t *)k + (size_t)i * rb;
+		float a = 0.0f;
+		for (int c = 0; c < d; c += Q_BLOCK, r += bb)
+			a += block_dot(q + c, r, t) * block_scale(r);
+		s[i] = a;
+	}
+}
+
+void simd_dots_kivi_scalar(const float *qg, float base, const uint8_t *codes, int bits,
+			   int group, int i0, int n, int d, float *s)
+{
+	size_t cb = (size_t)group * (size_t)bits / 8;
+
+	for (int i = 0; i < n; i++)
+		s[i] = base;
+	for (int c = 0; c < d; c++)
+		for (int i = 0; i < n; i++)
+			s[i] += qg[c] * (float)kivi_code(codes + (size_t)c * cb, i0 + i, bits);
+}
+
+void simd_axpys_kivi_scalar(float *acc, const float *p, const void *v, int bits, int n,
+			    int d, int group)
+{
+	size_t gb = 4 + (size_t)group * (size_t)bits / 8;
+	size_t rb = (size_t)(d / group) * gb;
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *g = (const uint8_t *)v + (size_t)i * rb;
+		for (int c = 0; c < d; c += group, g += gb) {
+			float ps = p[i] * block_scale(g), pz = p[i] * block_scale(g + 2);
+			for (int j = 0; j < group; j++)
+				acc[c + j] += ps * (float)kivi_code(g + 4, j, bits) + pz;
+		}
+	}
 }
 
 static void bias_portable(float *s, int nk, const float *b, int q0, int q1)
@@ -158,9 +225,34 @@ static void softcap_portable(float *x, int n, float c)
 		x[i] = c * tanhf(x[i] / c);
 }
 
-static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, int n, int d)
+static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, int n, int d,
+			      int group)
 {
-	axpys_rows(acc, p, NULL, v, t, n, d);
+	const struct dtype_desc *x = dtype_of((enum dtype)t);
+	size_t rb = dtype_row_bytes((enum dtype)t, d, 1), bb = rb / (size_t)(d / Q_BLOCK);
+
+	if (x->form == DT_FORM_KIVI) {
+		simd_axpys_kivi_scalar(acc, p, v, x->bits, n, d, group);
+		return;
+	}
+	if (x->form != DT_FORM_BLOCK) {
+		axpys_rows(acc, p, NULL, v, t, n, d);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		const uint8_t *r = (const uint8_t *)v + (size_t)i * rb;
+		for (int c = 0; c < d; c += Q_BLOCK, r += bb) {
+			float ps = p[i] * block_scale(r);
+			if (t == DT_Q8_0)
+				for (int j = 0; j < Q_BLOCK; j++)
+					acc[c + j] += ps * (float)(int8_t)r[2 + j];
+			else
+				for (int j = 0; j < Q_BLOCK / 2; j++) {
+					acc[c + j] += ps * (float)((r[2 + j] & 15) - 8);
+					acc[c + j + 16] += ps * (float)((r[2 + j] >> 4) - 8);
+				}
+		}
+	}
 }
 
 const struct simd_ops simd_portable = {
@@ -176,6 +268,7 @@ const struct simd_ops simd_portable = {
 	.max = max_portable,                    /* one compare a score */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
-	.dots_kv = dots_kv_portable,            /* widened bit by bit */
-	.axpys_kv = axpys_kv_portable,          /* widened bit by bit */
+	.dots_kv = dots_kv_portable,            /* decoded value by value */
+	.axpys_kv = axpys_kv_portable,          /* decoded value by value */
+	.dots_kivi = simd_dots_kivi_scalar,     /* code by code */
 };
