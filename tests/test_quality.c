@@ -33,7 +33,7 @@ Test(quality, seed_case_by_hand)
 		fx.v[j * 2] = v[j][0];
 		fx.v[j * 2 + 1] = v[j][1];
 	}
-	quality_row(&fx.p, 0, 0, 3, ws, &r);
+	quality_row(&fx.p, NULL, 0, 0, 3, ws, &r);
 	cr_assert(fabs(r.recall - 0.5) < 1e-6, "recall %.9f", r.recall);
 	cr_assert(fabs(r.best - 0.55) < 1e-6, "best %.9f", r.best);
 	cr_assert(fabs(r.err - sqrt(0.65 / 4.25)) < 1e-6, "err %.9f", r.err);
@@ -116,7 +116,7 @@ Test(quality, every_kind_against_brute_force)
 			for (int h = 0; h < 4; h++)
 				for (long r = 0; r < 45; r++) {
 					struct quality_row got, want;
-					quality_row(&fx.p, 0, h, r, ws, &got);
+					quality_row(&fx.p, NULL, 0, h, r, ws, &got);
 					brute_row(&fx.p, 0, h, r, &want);
 					cr_assert(fabs(got.recall - want.recall) < 1e-12 &&
 						  fabs(got.best - want.best) < 1e-12 &&
@@ -136,7 +136,7 @@ Test(quality, dense_keeps_exactly_everything)
 	struct quality q;
 
 	fx_make(&fx, "dense", 1, 1200, 2, 4, 2, 16, 3.0f);  /* 1200^2 > 2^20: sampled */
-	cr_assert_eq(quality_measure(&fx.p, 64, 7, &q), 0);
+	cr_assert_eq(quality_measure(&fx.p, NULL, 64, 7, &q), 0);
 	cr_assert_eq(q.all.rows, 2 * 4 * 64, "64 rows per head and sequence: %ld", q.all.rows);
 	cr_assert(q.all.recall_mean == 1.0 && q.all.recall_min == 1.0, "recall %.17g", q.all.recall_mean);
 	cr_assert(q.all.err_max == 0.0, "error %.17g", q.all.err_max);
@@ -153,7 +153,7 @@ Test(quality, empty_row_keeps_nothing_and_errs_fully)
 	struct quality q;
 
 	fx_make(&fx, "explicit: {rows: [[0], [], [1, 2], [0, 3]]}", 1, 4, 1, 2, 1, 8, 1.0f);
-	cr_assert_eq(quality_measure(&fx.p, 256, 1, &q), 0);
+	cr_assert_eq(quality_measure(&fx.p, NULL, 256, 1, &q), 0);
 	cr_assert_eq(q.all.rows, 8, "every row of both heads");
 	cr_assert_eq(q.all.recall_min, 0.0, "row 1 is empty");
 	cr_assert_eq(q.all.err_max, 1.0, "an empty row's output is zeros: error 1");
@@ -170,7 +170,7 @@ Test(quality, window_on_noise_keeps_its_share_of_keys)
 	/* inputs near zero: every dense weight is about 1 / (i + 1), so a
 	 * window of W keeps min(i + 1, W) / (i + 1) of row i */
 	fx_make(&fx, "window: {size: 16}", 1, 200, 1, 2, 2, 8, 1e-4f);
-	cr_assert_eq(quality_measure(&fx.p, 256, 1, &q), 0);
+	cr_assert_eq(quality_measure(&fx.p, NULL, 256, 1, &q), 0);
 	for (long i = 0; i < 200; i++)
 		want += (i + 1 < 16 ? i + 1 : 16) / (double)(i + 1) / 200.0;
 	cr_assert(fabs(q.all.recall_mean - want) < 1e-4, "recall %g, want %g", q.all.recall_mean, want);

@@ -27,7 +27,7 @@
 enum {
 	SYN_SEED, SYN_HEADS, SYN_TEMPERATURE, SYN_SINKS, SYN_SINK_MASS,
 	SYN_LOCAL_SPAN, SYN_VERTICALS, SYN_VERTICAL_MASS, SYN_NEEDLES,
-	SYN_RETRIEVAL_MASS, SYN_N_PARAMS
+	SYN_RETRIEVAL_MASS, SYN_OUTLIERS, SYN_OUTLIER_SCALE, SYN_N_PARAMS
 };
 
 enum head_type { SINK_LOCAL, LOCAL, VERTICAL_SLASH, RETRIEVAL, DIFFUSE, HEAD_TYPES };
@@ -92,6 +92,12 @@ static const struct pat_param synthetic_params[] = {
 		"far keys retrieval queries look up (one each)", NULL, NULL },
 	[SYN_RETRIEVAL_MASS] = { "retrieval_mass", PAT_FLOAT, 0, 0.6, 0, 0.95,
 		"share of a retrieval query's mass on its needle", NULL, NULL },
+	[SYN_OUTLIERS] = { "outlier_channels", PAT_INT, 0, 0, 0, 4096,
+		"key channels (seeded, the same in every head) scaled up by outlier_scale, "
+		"their query channels down by it: scores unchanged, K with outlier channels "
+		"as real K caches have (KIVI, KVQuant)", NULL, NULL },
+	[SYN_OUTLIER_SCALE] = { "outlier_scale", PAT_FLOAT, 0, 16, 1, 1e4,
+		"the factor of outlier_channels", NULL, NULL },
 };
 
 /* What one (sequence, K/V head) shares across its query heads. */
@@ -527,6 +533,41 @@ static unsigned long long query_tag(int b, int h)
 	return ((unsigned long long)b << 32) | (unsigned)h | (1ULL << 31);
 }
 
+/* outlier_channels seeded channels of every K row times outlier_scale,
+ * and of every Q row over it: each q . k is kept (up to rounding), the
+ * K cache gains the outlier channels per-token quantisers suffer from. */
+static void add_outliers(const struct exp_input *in, const struct problem *p,
+			 unsigned long long seed, float *q, float *k)
+{
+	long n = in->val[SYN_OUTLIERS].i < p->d ? in->val[SYN_OUTLIERS].i : p->d;
+	float a = (float)in->val[SYN_OUTLIER_SCALE].f;
+	size_t rows_k = (size_t)p->batch * p->kv_heads * (size_t)p->n_kv;
+	size_t rows_q = (size_t)p->batch * p->heads * (size_t)p->n_q;
+	int *ch = malloc((size_t)p->d * sizeof *ch);
+
+	if (!ch || n <= 0) {
+		free(ch);
+		return;
+	}
+	for (int c = 0; c < p->d; c++)
+		ch[c] = c;
+	for (int c = p->d - 1; c > 0; c--) {    /* seeded shuffle; the first n */
+		int j = (int)(uniform01(seed, 91, (unsigned long long)c, 0) * (c + 1));
+		int t = ch[c];
+		ch[c] = ch[j > c ? c : j];
+		ch[j > c ? c : j] = t;
+	}
+#pragma omp parallel for schedule(static)
+	for (size_t r = 0; r < rows_k; r++)
+		for (long i = 0; i < n; i++)
+			k[r * (size_t)p->d + (size_t)ch[i]] *= a;
+#pragma omp parallel for schedule(static)
+	for (size_t r = 0; r < rows_q; r++)
+		for (long i = 0; i < n; i++)
+			q[r * (size_t)p->d + (size_t)ch[i]] /= a;
+	free(ch);
+}
+
 static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 			  float *q, float *k, float *v, unsigned long long run_seed)
 {
@@ -578,6 +619,8 @@ static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 		}
 		free_kv(&kp);
 	}
+	if (!failed)
+		add_outliers(in, p, seed, q, k);
 	return failed ? -1 : 0;
 }
 

@@ -100,8 +100,11 @@ static const struct column columns[] = {
 	{ "recall_p10", COL_OPT, F(recall_p10), 0, "", "10th percentile of row recall" },
 	{ "recall_best_mean", COL_OPT, F(recall_best_mean), 0, "", "mean of the |G_i| largest dense weights: the most a G of the same size keeps" },
 	{ "recall_efficiency", COL_OPT, F(recall_efficiency), 0, "", "recall_mean / recall_best_mean" },
-	{ "out_err_mean", COL_OPT, F(out_err_mean), 0, "", "mean ||o_G - o_dense|| / ||o_dense|| over measured rows" },
+	{ "out_err_mean", COL_OPT, F(out_err_mean), 0, "", "mean ||o_G - o_dense|| / ||o_dense|| over measured rows, both on f32 K/V" },
 	{ "out_err_max", COL_OPT, F(out_err_max), 0, "", "largest row output error" },
+	{ "kv_recall_mean", COL_OPT, F(kv_recall_mean), 0, "", "decode, kv_dtype not f32: recall_mean under the scores of the keys the cache holds" },
+	{ "kv_err_dense_mean", COL_OPT, F(kv_err_dense_mean), 0, "", "decode: mean ||o_dense(cache's K/V) - o_dense(f32 K/V)|| / ||o_dense(f32)||: the cache type alone, against dense f32" },
+	{ "kv_err_mean", COL_OPT, F(kv_err_mean), 0, "", "decode: mean ||o_G(cache's K/V) - o_dense(f32 K/V)|| / ||o_dense(f32)||: the type and G together, against dense f32" },
 	{ "quality_rows", COL_LL, F(quality_rows), 0, "rows", "rows measured (all heads and sequences); 0: quality not measured" },
 	{ "ipc", COL_OPT, F(ipc), 1, "", "PAPI_TOT_INS / PAPI_TOT_CYC, when both were counted" },
 	{ "flops_hw", COL_OPT, F(flops_hw), 1, "FLOP", "FP operations the hardware counted (PAPI_SP_OPS, PAPI_FP_OPS or RETIRED_SSE_AVX_FLOPS)" },
@@ -181,7 +184,8 @@ static void write_samples_header(FILE *f, const struct results *r)
 static const char quality_header[] =
 	"experiment,inputs,pattern,pattern_label,mode,seq_len,n_q,head_dim,batch,heads,kv_heads,"
 	"causal,head,head_type,density,recall_mean,recall_min,recall_p10,recall_best_mean,"
-	"recall_efficiency,out_err_mean,out_err_max,quality_rows,score\n";
+	"recall_efficiency,out_err_mean,out_err_max,quality_rows,score,kv_dtype,kv_recall_mean,"
+	"kv_err_dense_mean,kv_err_mean\n";
 
 /* One quality.csv line into f. */
 static void print_quality(FILE *f, const struct quality_line *q)
@@ -199,6 +203,15 @@ static void print_quality(FILE *f, const struct quality_line *q)
 		q->recall_mean, q->recall_min, q->recall_p10, q->recall_best_mean,
 		q->recall_efficiency, q->out_err_mean, q->out_err_max, q->quality_rows);
 	res_csv_field(f, q->score);
+	fputc(',', f);
+	res_csv_field(f, q->kv_dtype ? q->kv_dtype : "");
+	for (int i = 0; i < 3; i++) {
+		double m = i == 0 ? q->kv_recall_mean : i == 1 ? q->kv_err_dense_mean : q->kv_err_mean;
+		if (m >= 0)
+			fprintf(f, ",%.9g", m);
+		else
+			fputc(',', f);
+	}
 	fputc('\n', f);
 }
 

@@ -41,6 +41,7 @@ struct result_row {
 	/* quality of the group's G against dense; < 0: empty (not measured) */
 	double recall_mean, recall_min, recall_p10, recall_best_mean;
 	double recall_efficiency, out_err_mean, out_err_max;
+	double kv_recall_mean, kv_err_dense_mean, kv_err_mean;  /* decode cache's values */
 	long long quality_rows; /* rows measured, 0: none */
 	const char *verified;   /* "yes", "no" or "" when not checked */
 	int timed;              /* 0: time, rate and check columns empty */
@@ -60,6 +61,8 @@ struct quality_line {
 	double density, recall_mean, recall_min, recall_p10, recall_best_mean;
 	double recall_efficiency, out_err_mean, out_err_max;
 	long long quality_rows;
+	const char *kv_dtype;   /* the decode cache's type; "" in prefill */
+	double kv_recall_mean, kv_err_dense_mean, kv_err_mean;  /* < 0: empty */
 };
 
 struct results {

@@ -238,9 +238,10 @@ void quality_key(char *const *field, char *buf, size_t len)
 {
 	size_t at = 0;
 
-	/* experiment .. head (columns 0-12) and score (23): all but the measures */
-	for (int i = 0; i <= 23 && at < len; i++)
-		if (i <= 12 || i == 23)
+	/* experiment .. head (columns 0-12), score (23) and kv_dtype (24):
+	 * all but the measures */
+	for (int i = 0; i <= 24 && at < len; i++)
+		if (i <= 12 || i >= 23)
 			at += (size_t)snprintf(buf + at, len - at, "%s\037", field[i]);
 }
 

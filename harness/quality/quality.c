@@ -71,8 +71,57 @@ static double top_sum(double *x, long n, long m)
 	return s;
 }
 
-void quality_row(const struct problem *p, int b, int h, long r, double *ws,
-		 struct quality_row *out)
+/* ||o / w - ref / z|| / ||ref / z|| for a d-vector o with weight sum w. */
+static double rel_err(const double *o, double w, const double *ref, double z, int d)
+{
+	double num = 0.0, den = 0.0;
+
+	for (int c = 0; c < d; c++) {
+		double a = w > 0 ? o[c] / w : 0.0, want = ref[c] / z;
+		num += (a - want) * (a - want);
+		den += want * want;
+	}
+	return den > 0 ? sqrt(num / den) : num > 0 ? 1.0 : 0.0;
+}
+
+/* The kv figures of a row: scores on the keys the cache holds (as when
+ * the row is decoded: len = pos + 1), its softmax over every key and over
+ * G, both outputs on the values it holds, against the dense f32 output
+ * od (weight sum z). e: n_kv + 2 d doubles of room; q: the scaled query. */
+static void kv_row(const struct problem *p, const struct kv_view *view, int b, int h,
+		   long r, long hi, double *e, const double *q, const double *od, double z,
+		   struct quality_row *out)
+{
+	size_t off = kern_kv_off(p, b, h);
+	long pos = p->n_kv - p->n_q + r;
+	double *oa = e + p->n_kv, *og = oa + p->d, mx = -INFINITY, za = 0.0, zg = 0.0;
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
+
+	for (int c = 0; c < p->d; c++)
+		oa[c] = og[c] = 0.0;
+	for (long j = 0; j < hi; j++) {
+		e[j] = score_apply(p->score, h, pos, j,
+				   dot(q, kv_view_row(view, 0, off, j, pos + 1, p->d), p->d));
+		mx = e[j] > mx ? e[j] : mx;
+	}
+	for (long j = 0; j < hi; j++) {
+		e[j] = exp(e[j] - mx);
+		za += e[j];
+		axpy(oa, e[j], kv_view_row(view, 1, off, j, pos + 1, p->d), p->d);
+	}
+	for (int64_t i = 0; i < n; i++)
+		for (long j = rg[i].lo; j < rg[i].hi && j < hi; j++) {
+			zg += e[j];
+			axpy(og, e[j], kv_view_row(view, 1, off, j, pos + 1, p->d), p->d);
+		}
+	out->kv_recall = za > 0 ? zg / za : 0.0;
+	out->kv_err_dense = rel_err(oa, za, od, z, p->d);
+	out->kv_err = zg > 0 ? rel_err(og, zg, od, z, p->d) : 1.0;
+}
+
+void quality_row(const struct problem *p, const struct kv_view *view, int b, int h,
+		 long r, double *ws, struct quality_row *out)
 {
 	const float *qf = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
@@ -121,13 +170,16 @@ void quality_row(const struct problem *p, int b, int h, long r, double *ws,
 	out->err = den > 0 ? sqrt(num / den) : num > 0 ? 1.0 : 0.0;
 	if (m_g == 0)
 		out->err = 1.0;
+	out->kv_recall = out->kv_err_dense = out->kv_err = -1.0;
+	if (view)
+		kv_row(p, view, b, h, r, hi, og + p->d, q, od, z, out);
 }
 
 /* Summarises rows t[0, n) of per-row figures into s (t is reordered). */
 static void summarise(struct quality_row *t, long n, double *tmp,
 		      struct quality_stats *s)
 {
-	double rec = 0.0, best = 0.0, err = 0.0;
+	double rec = 0.0, best = 0.0, err = 0.0, kr = 0.0, kd = 0.0, ke = 0.0;
 
 	s->rows = n;
 	s->recall_min = n ? 1.0 : 0.0;
@@ -136,6 +188,9 @@ static void summarise(struct quality_row *t, long n, double *tmp,
 		rec += t[i].recall;
 		best += t[i].best;
 		err += t[i].err;
+		kr += t[i].kv_recall;
+		kd += t[i].kv_err_dense;
+		ke += t[i].kv_err;
 		tmp[i] = t[i].recall;
 		if (t[i].recall < s->recall_min)
 			s->recall_min = t[i].recall;
@@ -145,6 +200,9 @@ static void summarise(struct quality_row *t, long n, double *tmp,
 	s->recall_mean = n ? rec / (double)n : 0.0;
 	s->best_mean = n ? best / (double)n : 0.0;
 	s->err_mean = n ? err / (double)n : 0.0;
+	s->kv_recall_mean = n && t[0].kv_recall >= 0 ? kr / (double)n : -1.0;
+	s->kv_err_dense_mean = n && t[0].kv_recall >= 0 ? kd / (double)n : -1.0;
+	s->kv_err_mean = n && t[0].kv_recall >= 0 ? ke / (double)n : -1.0;
 	s->efficiency = s->best_mean > 0 ? s->recall_mean / s->best_mean : 1.0;
 	{
 		struct stats_summary sum;
@@ -166,7 +224,7 @@ static double layout_density(const struct gset *g, int l)
 	return (double)pairs / (double)gset_dense_pairs(g->n_q, g->n_kv, g->causal);
 }
 
-int quality_measure(const struct problem *p, int rows_per_head,
+int quality_measure(const struct problem *p, const struct kv_view *view, int rows_per_head,
 		    unsigned long long seed, struct quality *q)
 {
 	int all = p->n_q <= rows_per_head || (double)p->n_q * (double)p->n_kv <= 1048576.0;
@@ -188,14 +246,14 @@ int quality_measure(const struct problem *p, int rows_per_head,
 	stats_pick_rows(rows, n, p->n_q, seed);
 #pragma omp parallel reduction(|:failed)
 	{
-		double *ws = malloc((2 * (size_t)p->n_kv + 3 * (size_t)p->d) * sizeof *ws);
+		double *ws = malloc((3 * (size_t)p->n_kv + 5 * (size_t)p->d) * sizeof *ws);
 		if (!ws)
 			failed = 1;
 #pragma omp for schedule(dynamic, 1)
 		for (long t = 0; t < tasks; t++) {
 			int h = (int)(t / per_head), b = (int)(t / n % p->batch);
 			if (ws)
-				quality_row(p, b, h, rows[t % n], ws, &res[t]);
+				quality_row(p, view, b, h, rows[t % n], ws, &res[t]);
 		}
 		free(ws);
 	}

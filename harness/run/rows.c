@@ -37,6 +37,9 @@ int run_write_quality(struct run_state *st, const struct group *gr, struct err *
 			.recall_best_mean = q->best_mean, .recall_efficiency = q->efficiency,
 			.out_err_mean = q->err_mean, .out_err_max = q->err_max,
 			.quality_rows = q->rows,
+			.kv_dtype = v[EXP_MODE] == EXP_DECODE ? dtype_names[v[EXP_KV_DTYPE]] : "",
+			.kv_recall_mean = q->kv_recall_mean, .kv_err_dense_mean = q->kv_err_dense_mean,
+			.kv_err_mean = q->kv_err_mean,
 		};
 		if (res_write_quality(&st->res, &ql, e))
 			return -1;
@@ -122,6 +125,7 @@ static void fill_quality(const struct group *gr, struct result_row *row)
 
 	row->recall_mean = row->recall_min = row->recall_p10 = row->recall_best_mean = -1;
 	row->recall_efficiency = row->out_err_mean = row->out_err_max = -1;
+	row->kv_recall_mean = row->kv_err_dense_mean = row->kv_err_mean = -1;
 	row->quality_rows = 0;
 	if (!gr->has_quality)
 		return;
@@ -132,6 +136,9 @@ static void fill_quality(const struct group *gr, struct result_row *row)
 	row->recall_efficiency = q->efficiency;
 	row->out_err_mean = q->err_mean;
 	row->out_err_max = q->err_max;
+	row->kv_recall_mean = q->kv_recall_mean;
+	row->kv_err_dense_mean = q->kv_err_dense_mean;
+	row->kv_err_mean = q->kv_err_mean;
 	row->quality_rows = q->rows;
 }
 
