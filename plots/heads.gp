@@ -16,8 +16,8 @@ NMAX = int(system(sprintf("awk -F, 'NR>1 && $6+0>m {m=$6+0} END {print m}' '%s'"
 lines(cmd) = int(system(cmd." | wc -l"))
 nth(cmd, i) = system(sprintf("%s | sed -n %dp", cmd, i))
 # a panel per series: the inputs, with the score function (quality.csv's
-# last column) where it is not plain
-SERIES = "k = $2; if ($NF != \"plain\" && $NF != \"\") k = k \" / \" $NF"
+# 24th column) where it is not plain
+SERIES = "k = $2; if ($24 != \"plain\" && $24 != \"\") k = k \" / \" $24"
 cin = sprintf("awk -F, 'NR>1 && $6==%d {%s; if (!s[k]++) print k}' '%s'", NMAX, SERIES, quality)
 NI = lines(cin)
 cpat = sprintf("awk -F, 'NR>1 && $6==%d && !s[$4]++ {print $4}' '%s'", NMAX, quality)

@@ -436,3 +436,39 @@ Test(decode, probe_and_interleaving_across_groups, .timeout = 120)
 	cr_assert(a_lo == b_lo && a_hi == b_hi, "across groups: the same rounds, %ld-%ld and %ld-%ld",
 		  a_lo, a_hi, b_lo, b_hi);
 }
+
+/* A compressed cache type with a kernel that reads K/V as f32 arrays: the
+ * cell is skipped with its reason; the decoder's cell runs, verified, and
+ * its kv columns say what the type loses against dense f32. */
+Test(decode, a_kernel_that_cannot_read_a_compressed_cache_is_skipped_with_its_reason)
+{
+	char yaml[512], out[512], csv[600];
+	struct csv t;
+	const char *dir = temp_dir();
+
+	snprintf(yaml, sizeof yaml, "%s/kvq.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(yaml, "shape: {seq_len: 256, head_dim: 32, heads: 2, mode: decode, decode_steps: 4,"
+			 " kv_dtype: q8_0, threads: 1}\npatterns: [dense]\nkernels: [tiled, decode]\n"
+			 "run: {repeats: 1, warmup: 0}\n");
+	char *argv[] = { "sabench", "run", yaml, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(csv, sizeof csv, "%s/results.csv", out);
+	csv_load(&t, csv);
+	cr_assert_eq(t.nrow, 2);
+	for (int i = 0; i < t.nrow; i++) {
+		if (!strcmp(csv_get(&t, i, "kernel"), "tiled")) {
+			cr_assert_str_eq(csv_get(&t, i, "status"),
+					 "skipped: reads K/V as full f32 arrays; kv_layout and kv_dtype need the decode kernel");
+			continue;
+		}
+		cr_assert_str_eq(csv_get(&t, i, "status"), "ok");
+		cr_assert_str_eq(csv_get(&t, i, "verified"), "yes");
+		cr_assert_str_eq(csv_get(&t, i, "kv_dtype"), "q8_0");
+		cr_assert(atof(csv_get(&t, i, "kv_err_dense_mean")) > 0, "q8_0 loses something");
+		cr_assert(atof(csv_get(&t, i, "kv_err_dense_mean")) < 0.1);
+		cr_assert_str_eq(csv_get(&t, i, "kv_err_dense_mean"), csv_get(&t, i, "kv_err_mean"),
+				 "dense G: the type's loss alone");
+	}
+	csv_free(&t);
+}

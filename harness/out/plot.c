@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../config/ytree.h"
+#include "kvfront.h"
 #include "pareto.h"
 #include "masks.h"
 #include "plot.h"
@@ -21,7 +22,7 @@
 #endif
 
 const char *const plot_scripts[] = { "latency", "flops", "memory", "speedup",
-				     "roofline", "pareto", "quality", "heads", NULL };
+				     "roofline", "pareto", "kv", "quality", "heads", NULL };
 
 /* 1 when prog is an executable file on the PATH. */
 static int on_path(const char *prog)
@@ -274,6 +275,47 @@ static int write_pareto(const char *dir, const char *csv, struct err *e)
 	return rc;
 }
 
+/* The run's kv_budget in bytes per sequence from dir's manifest, 0 when
+ * none (or no manifest). */
+static double manifest_budget(const char *dir)
+{
+	char path[4200];
+	struct ynode *m = NULL;
+	const struct ynode *b;
+	struct err e;
+	double budget = 0;
+
+	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+	if (yt_load_file(path, &m, &e))
+		return 0;
+	b = yt_get(yt_get(m, "experiment"), "kv_budget_bytes");
+	if (b && b->type == YT_SCALAR)
+		budget = atof(b->str);
+	yt_free(m);
+	return budget;
+}
+
+/* dir/kv_front.csv from dir/results.csv: the points kv.gp draws. */
+static int write_kv_front(const char *dir, const char *csv, struct err *e)
+{
+	struct res_table t;
+	struct kv_front f;
+	char path[4200];
+	int rc;
+
+	if (res_table_read(csv, &t, e))
+		return -1;
+	if (res_table_series(&t) || kv_front_build(&t, &f)) {
+		res_table_free(&t);
+		return err_set(e, "out of memory reading '%s'", csv);
+	}
+	snprintf(path, sizeof path, "%s/kv_front.csv", dir);
+	rc = kv_front_write_csv(&f, manifest_budget(dir), path, e);
+	kv_front_free(&f);
+	res_table_free(&t);
+	return rc;
+}
+
 /* 0 when csv is a results.csv as a run writes it (res_table_check). */
 static int check_results(const char *csv, struct err *e)
 {
@@ -314,7 +356,7 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		err_set(e, "cannot create '%s': %s", out, strerror(errno));
 		return PLOT_FAILED;
 	}
-	if (write_pareto(dir, csv, e))
+	if (write_pareto(dir, csv, e) || write_kv_front(dir, csv, e))
 		return PLOT_FAILED;
 	for (int i = 0; plot_scripts[i]; i++) {
 		char vars[12800];

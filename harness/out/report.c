@@ -12,6 +12,7 @@
 #include "../../kernels/kvcache.h"
 #include "../config/experiment.h"
 #include "../config/ytree.h"
+#include "kvfront.h"
 #include "review.h"
 #include "report.h"
 #include "results.h"
@@ -478,6 +479,18 @@ static void write_stacks(FILE *f, const struct ynode *m, const struct res_table 
 		write_stack(f, models->kid[i], t, c, causal);
 }
 
+/* The KV bytes-against-error table (kvfront.h), when the run decoded. */
+static void write_kv_table(FILE *f, const struct ynode *m, const struct res_table *t)
+{
+	const struct ynode *b = yt_get(yt_get(m, "experiment"), "kv_budget_bytes");
+	struct kv_front kf;
+
+	if (kv_front_build(t, &kf))
+		return;         /* out of memory: the section is left out */
+	kv_front_write_md(&kf, b && b->type == YT_SCALAR ? atof(b->str) : 0, f);
+	kv_front_free(&kf);
+}
+
 static void write_pictures(FILE *f, const char *dir)
 {
 	const char *pics[][2] = {
@@ -485,6 +498,7 @@ static void write_pictures(FILE *f, const char *dir)
 		{ "flops", "FLOPs: useful against executed, and the rate achieved" },
 		{ "speedup", "Speed-up over dense against density" },
 		{ "pareto", "What each pattern costs and keeps: speed-up against recall, Pareto front" },
+		{ "kv", "KV bytes per token against output error: fewer keys and fewer bits, Pareto front" },
 		{ "quality", "Recall against density and seq_len" },
 		{ "heads", "Recall per head and pattern" },
 		{ "roofline", "Roofline" },
@@ -551,6 +565,7 @@ int report_write(const char *dir, struct err *e)
 	}
 	review_quality(f, dir, &t, m);
 	write_budget(f, m, &t, &c);
+	write_kv_table(f, m, &t);
 	write_stacks(f, m, &t, &c);
 	write_exceptions(f, &t, &c);
 	write_pictures(f, dir);
