@@ -27,7 +27,7 @@ static const char *const contract =
 	"gflops,gflops_exec,gbs,intensity,time_per_token_s,tokens_per_s,"
 	"kv_bytes_per_token,kv_gbs,probe_gbs,pct_bw,pct_peak,peak_rss_bytes,max_abs_err,nmse,"
 	"verified,recall_mean,recall_min,recall_p10,recall_best_mean,"
-	"recall_efficiency,out_err_mean,out_err_max,quality_rows,"
+	"recall_efficiency,out_err_mean,out_err_max,kv_recall_mean,kv_err_dense_mean,kv_err_mean,quality_rows,"
 	"ipc,flops_hw,flops_hw_ratio,dram_bytes_hw,intensity_hw,"
 	"ctr_sabench::pairs,status\n";
 

@@ -52,7 +52,7 @@ static const struct column columns[] = {
 	{ "dtype", COL_STR, F(dtype), 0, "", "element type" },
 	{ "threads", COL_LL, F(threads), 0, "", "OpenMP threads" },
 	{ "kv_layout", COL_STR, F(kv_layout), 0, "", "decode: the cache layout that ran (full, ring, sink_ring, paged); empty in prefill" },
-	{ "kv_dtype", COL_STR, F(kv_dtype), 0, "", "decode: cache element type (f32, f16, bf16); empty in prefill" },
+	{ "kv_dtype", COL_STR, F(kv_dtype), 0, "", "decode: cache type (f32, f16, bf16, q8_0, q4_0, kivi2, kivi4, fp8_e4m3, fp8_e5m2); empty in prefill" },
 	{ "decode_steps", COL_LL, F(decode_steps), 0, "tokens", "decode: tokens appended and attended per timed run; 0 in prefill" },
 	{ "kv_layout_note", COL_STR, F(kv_note), 0, "", "why a bounded layout was not used, or empty" },
 	{ "isa", COL_STR, F(isa), 0, "", "instruction set of the kernel's micro-kernels: amx, avx512bf16 (bf16 cells of tiled, ranges and onednn), avx512, avx2, portable, or compiler (plain C)" },

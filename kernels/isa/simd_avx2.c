@@ -379,6 +379,64 @@ axpys_blocks(float *acc, const float *p, const void *v, int t, int n, int d)
 	}
 }
 
+/* 8 KIVI codes of `bits` bits packed from p (2 bytes of 2-bit codes, 4
+ * of 4-bit ones) as 8 lanes of fp32. */
+static inline __m256 kivi_codes8(const uint8_t *p, int bits)
+{
+	unsigned int u = 0;
+
+	__builtin_memcpy(&u, p, bits == 2 ? 2 : 4);
+	if (bits == 2)
+		return _mm256_cvtepi32_ps(_mm256_and_si256(
+			_mm256_srlv_epi32(_mm256_set1_epi32((int)u), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
+			_mm256_set1_epi32(3)));
+	return _mm256_cvtepi32_ps(_mm256_and_si256(
+		_mm256_srlv_epi32(_mm256_set1_epi32((int)u), _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28)),
+		_mm256_set1_epi32(15)));
+}
+
+/* KIVI keys: 8 tokens of a group in lanes, a channel's codes a step. */
+static void dots_kivi_avx2(const float *qg, float base, const uint8_t *codes, int bits,
+			   int group, int i0, int n, int d, float *s)
+{
+	size_t cb = (size_t)group * (size_t)bits / 8;
+
+	for (int t0 = i0 & ~7; t0 < i0 + n; t0 += 8) {
+		const uint8_t *c0 = codes + (size_t)t0 * (size_t)bits / 8;
+		__m256 a0 = _mm256_set1_ps(base), a1 = _mm256_setzero_ps();
+		float lanes[8];
+		for (int c = 0; c + 1 < d; c += 2) {
+			a0 = _mm256_fmadd_ps(_mm256_set1_ps(qg[c]), kivi_codes8(c0 + (size_t)c * cb, bits), a0);
+			a1 = _mm256_fmadd_ps(_mm256_set1_ps(qg[c + 1]), kivi_codes8(c0 + (size_t)(c + 1) * cb, bits), a1);
+		}
+		if (d & 1)
+			a0 = _mm256_fmadd_ps(_mm256_set1_ps(qg[d - 1]), kivi_codes8(c0 + (size_t)(d - 1) * cb, bits), a0);
+		_mm256_storeu_ps(lanes, _mm256_add_ps(a0, a1));
+		for (int l = 0; l < 8; l++)
+			if (t0 + l >= i0 && t0 + l < i0 + n)
+				s[t0 + l - i0] = lanes[l];
+	}
+}
+
+/* KIVI value rows, 8 channels a vector (see simd_avx512.c). */
+static void axpys_kivi_avx2(float *acc, const float *p, const void *v, int bits, int n,
+			    int d, int group)
+{
+	size_t gb = 4 + (size_t)group * (size_t)bits / 8, rb = (size_t)(d / group) * gb;
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *g = (const uint8_t *)v + (size_t)i * rb;
+		for (int c = 0; c < d; c += group, g += gb) {
+			__m256 ps = _mm256_set1_ps(p[i] * block_scale(g)), pz = _mm256_set1_ps(p[i] * block_scale(g + 2));
+			for (int j = 0; j < group; j += 8) {
+				__m256 a = _mm256_add_ps(_mm256_loadu_ps(acc + c + j), pz);
+				a = _mm256_fmadd_ps(ps, kivi_codes8(g + 4 + (size_t)j * bits / 8, bits), a);
+				_mm256_storeu_ps(acc + c + j, a);
+			}
+		}
+	}
+}
+
 static void dots_kv_avx2(const float *q, const void *k, int t, int n, int d, float *s)
 {
 	switch (t) {
@@ -494,6 +552,12 @@ static void axpys_kv_avx2(float *acc, const float *p, const void *v, int t, int 
 				   DT_FP8_E4M3, m, d);
 		}
 		break;
+	case DT_KIVI2:
+		axpys_kivi_avx2(acc, p, v, 2, n, d, group);
+		break;
+	case DT_KIVI4:
+		axpys_kivi_avx2(acc, p, v, 4, n, d, group);
+		break;
 	default:
 		simd_portable.axpys_kv(acc, p, v, t, n, d, group);
 	}
@@ -514,7 +578,7 @@ const struct simd_ops simd_avx2 = {
 	.axpys = axpys_avx2,                    /* 32 channels in registers */
 	.dots_kv = dots_kv_avx2,                /* f16, fp8 by F16C, bf16 by shift, blocks by vpmovsxbd */
 	.axpys_kv = axpys_kv_avx2,              /* decoded as they are loaded */
-	.dots_kivi = simd_dots_kivi_scalar,     /* plain C, vectorised by the compiler */
+	.dots_kivi = dots_kivi_avx2,            /* 8 tokens in lanes, codes by vpsrlvd */
 };
 
 #ifdef __clang__

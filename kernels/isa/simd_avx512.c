@@ -312,6 +312,10 @@ static inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 e)
 	return _mm_add_ps(_mm256_castps256_ps128(all), _mm256_extractf128_ps(all, 1));
 }
 
+/* Bytes ahead of the fp8 rows being read that dots and axpys prefetch
+ * (the block paths' reason: BLOCK_AHEAD below). */
+#define ROWS_AHEAD 2048
+
 /* 16 elements of a K/V row stored as t (enum dtype) from element c,
  * widened to fp32; m masks a tail. */
 static inline __m512 load_kv(const char *row, int c, int t, __mmask16 m)
@@ -349,6 +353,9 @@ dots_rows(const float *q, const float *const *rows, const void *base, int t,
 		const char *r2 = simd_row(rows, base, i + 2, d, DT_BYTES(t));
 		const char *r3 = simd_row(rows, base, i + 3, d, DT_BYTES(t));
 		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		if (!rows && DT_BYTES(t) == 1)          /* fp8: see BLOCK_AHEAD */
+			for (int at = 0; at < 4 * d; at += 64)
+				_mm_prefetch(r0 + ROWS_AHEAD + at, _MM_HINT_T0);
 		for (int c = 0; c < d; c += 16) {
 			__mmask16 m = c < full ? 0xffff : tail;
 			__m512 qv = _mm512_maskz_loadu_ps(m, q + c);
@@ -383,6 +390,8 @@ axpys_block(float *acc, const float *p, const float *const *rows, const void *ba
 	for (int i = 0; i < n; i++) {
 		__m512 pb = _mm512_set1_ps(p[i]);
 		const char *r = simd_row(rows, base, i, d, DT_BYTES(t));
+		if (!rows && DT_BYTES(t) == 1 && c0 == 0)
+			_mm_prefetch(r + ROWS_AHEAD, _MM_HINT_T0);
 		for (int v = 0; v < nv; v++)
 			a[v] = _mm512_fmadd_ps(pb, load_kv(r, c0 + 16 * v, t,
 							   v == nv - 1 ? last : 0xffff), a[v]);
@@ -455,23 +464,48 @@ static inline float block_scale(const uint8_t *b)
 	return _cvtsh_ss(h);
 }
 
-/* s[i] = q . row i over rows of llama.cpp blocks (d a multiple of 32):
- * a block's products summed in lanes, then scaled. */
+/* Bytes ahead of the rows being decoded that the block paths prefetch:
+ * their decoding stalls on loads the hardware prefetcher alone leaves
+ * late (measured: q8_0 decode at n = 262144). */
+#define BLOCK_AHEAD 2048
+
+/* q . one block of row r: the products summed in lanes, then scaled. */
+static inline __m512 block_dot(const float *q, const uint8_t *r, int t, __m512 a)
+{
+	__m512 lo, hi;
+
+	block_codes(r, t, &lo, &hi);
+	return _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_loadu_ps(q), lo,
+					       _mm512_mul_ps(_mm512_loadu_ps(q + 16), hi)),
+			       _mm512_set1_ps(block_scale(r)), a);
+}
+
+/* s[i] = q . row i over rows of llama.cpp blocks (d a multiple of 32),
+ * 4 rows at a time (as many loads in flight as the plain rows have). */
 static inline __attribute__((always_inline)) void
 dots_blocks(const float *q, const void *k, int t, int n, int d, float *s)
 {
 	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, rb = bb * (size_t)(d / Q_BLOCK);
+	int i = 0;
 
-	for (int i = 0; i < n; i++) {
+	for (; i + 4 <= n; i += 4) {
+		const uint8_t *r = (const uint8_t *)k + (size_t)i * rb;
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		for (size_t at = 0; at < 4 * rb; at += 64)
+			_mm_prefetch((const char *)r + BLOCK_AHEAD + at, _MM_HINT_T0);
+		for (int c = 0; c < d; c += Q_BLOCK, r += bb) {
+			a0 = block_dot(q + c, r, t, a0);
+			a1 = block_dot(q + c, r + rb, t, a1);
+			a2 = block_dot(q + c, r + 2 * rb, t, a2);
+			a3 = block_dot(q + c, r + 3 * rb, t, a3);
+		}
+		_mm_storeu_ps(s + i, reduce4(a0, a1, a2, a3));
+	}
+	for (; i < n; i++) {
 		const uint8_t *r = (const uint8_t *)k + (size_t)i * rb;
 		__m512 a = _mm512_setzero_ps();
-		for (int c = 0; c < d; c += Q_BLOCK, r += bb) {
-			__m512 lo, hi;
-			block_codes(r, t, &lo, &hi);
-			__m512 b = _mm512_fmadd_ps(_mm512_loadu_ps(q + c), lo,
-						   _mm512_mul_ps(_mm512_loadu_ps(q + c + 16), hi));
-			a = _mm512_fmadd_ps(b, _mm512_set1_ps(block_scale(r)), a);
-		}
+		for (int c = 0; c < d; c += Q_BLOCK, r += bb)
+			a = block_dot(q + c, r, t, a);
 		s[i] = _mm512_reduce_add_ps(a);
 	}
 }
@@ -490,6 +524,7 @@ axpys_blocks(float *acc, const float *p, const void *v, int t, int n, int d)
 			a[x] = _mm512_loadu_ps(acc + c0 + 16 * x);
 		for (int i = 0; i < n; i++) {
 			const uint8_t *r = (const uint8_t *)v + (size_t)i * rb + (size_t)(c0 / Q_BLOCK) * bb;
+			_mm_prefetch((const char *)r + BLOCK_AHEAD, _MM_HINT_T0);
 			for (int b = 0; b < nb; b++, r += bb) {
 				__m512 lo, hi, ps = _mm512_set1_ps(p[i] * block_scale(r));
 				block_codes(r, t, &lo, &hi);
@@ -499,6 +534,72 @@ axpys_blocks(float *acc, const float *p, const void *v, int t, int n, int d)
 		}
 		for (int x = 0; x < 2 * nb; x++)
 			_mm512_storeu_ps(acc + c0 + 16 * x, a[x]);
+	}
+}
+
+/* 16 KIVI codes of `bits` bits packed from p (2 or 4 bytes of 2-bit
+ * codes, 8 of 4-bit ones) as 16 lanes of fp32. */
+static inline __m512 kivi_codes16(const uint8_t *p, int bits)
+{
+	__m512i w;
+
+	if (bits == 2) {
+		unsigned int u;
+		memcpy(&u, p, sizeof u);
+		w = _mm512_srlv_epi32(_mm512_set1_epi32((int)u),
+				      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+		return _mm512_cvtepi32_ps(_mm512_and_si512(w, _mm512_set1_epi32(3)));
+	}
+	unsigned long long u;
+	memcpy(&u, p, sizeof u);
+	w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32((int)(unsigned)u)),
+			       _mm256_set1_epi32((int)(unsigned)(u >> 32)), 1);
+	w = _mm512_srlv_epi32(w, _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28));
+	return _mm512_cvtepi32_ps(_mm512_and_si512(w, _mm512_set1_epi32(15)));
+}
+
+/* KIVI keys: 16 tokens of a group in lanes, a channel's codes a step, two
+ * chains over the channels. */
+static void dots_kivi_avx512(const float *qg, float base, const uint8_t *codes, int bits,
+			     int group, int i0, int n, int d, float *s)
+{
+	size_t cb = (size_t)group * (size_t)bits / 8;
+
+	for (int t0 = i0 & ~15; t0 < i0 + n; t0 += 16) {
+		const uint8_t *c0 = codes + (size_t)t0 * (size_t)bits / 8;
+		__m512 a0 = _mm512_set1_ps(base), a1 = _mm512_setzero_ps();
+		float lanes[16];
+		for (int c = 0; c + 1 < d; c += 2) {
+			a0 = _mm512_fmadd_ps(_mm512_set1_ps(qg[c]), kivi_codes16(c0 + (size_t)c * cb, bits), a0);
+			a1 = _mm512_fmadd_ps(_mm512_set1_ps(qg[c + 1]), kivi_codes16(c0 + (size_t)(c + 1) * cb, bits), a1);
+		}
+		if (d & 1)
+			a0 = _mm512_fmadd_ps(_mm512_set1_ps(qg[d - 1]), kivi_codes16(c0 + (size_t)(d - 1) * cb, bits), a0);
+		_mm512_storeu_ps(lanes, _mm512_add_ps(a0, a1));
+		for (int l = 0; l < 16; l++)
+			if (t0 + l >= i0 && t0 + l < i0 + n)
+				s[t0 + l - i0] = lanes[l];
+	}
+}
+
+/* KIVI value rows: per group of `group` channels, acc += (p scale) codes,
+ * 16 channels a vector; the zero points' share p zero added once a group. */
+static void axpys_kivi_avx512(float *acc, const float *p, const void *v, int bits, int n,
+			      int d, int group)
+{
+	size_t gb = 4 + (size_t)group * (size_t)bits / 8, rb = (size_t)(d / group) * gb;
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *g = (const uint8_t *)v + (size_t)i * rb;
+		_mm_prefetch((const char *)g + ROWS_AHEAD, _MM_HINT_T0);
+		for (int c = 0; c < d; c += group, g += gb) {
+			__m512 ps = _mm512_set1_ps(p[i] * block_scale(g)), pz = _mm512_set1_ps(p[i] * block_scale(g + 2));
+			for (int j = 0; j < group; j += 16) {
+				__m512 a = _mm512_loadu_ps(acc + c + j);
+				a = _mm512_fmadd_ps(ps, kivi_codes16(g + 4 + (size_t)j * bits / 8, bits), _mm512_add_ps(a, pz));
+				_mm512_storeu_ps(acc + c + j, a);
+			}
+		}
 	}
 }
 
@@ -556,6 +657,12 @@ static void axpys_kv_avx512(float *acc, const float *p, const void *v, int t, in
 				   DT_FP8_E4M3, m, d);
 		}
 		break;
+	case DT_KIVI2:
+		axpys_kivi_avx512(acc, p, v, 2, n, d, group);
+		break;
+	case DT_KIVI4:
+		axpys_kivi_avx512(acc, p, v, 4, n, d, group);
+		break;
 	default:
 		simd_portable.axpys_kv(acc, p, v, t, n, d, group);
 	}
@@ -576,7 +683,7 @@ const struct simd_ops simd_avx512 = {
 	.axpys = axpys_avx512,                  /* 128 channels in registers */
 	.dots_kv = dots_kv_avx512,              /* f16, fp8 by vcvtph2ps, bf16 by shift, blocks by vpmovsxbd */
 	.axpys_kv = axpys_kv_avx512,            /* decoded as they are loaded */
-	.dots_kivi = simd_dots_kivi_scalar,     /* plain C, vectorised by the compiler */
+	.dots_kivi = dots_kivi_avx512,          /* 16 tokens in lanes, codes by vpsrlvd */
 };
 
 #ifdef __clang__
