@@ -221,3 +221,42 @@ Test(quality, pareto_front_of_a_known_table)
 	pareto_free(&p);
 	res_table_free(&t);
 }
+
+/* What the formats lose behaves as their papers report, in kind: q8_0 far
+ * below q4_0; with outlier key channels the per-token block formats get
+ * worse while KIVI's per-channel keys do not; f16 next to nothing. */
+Test(quality, compressed_caches_lose_as_their_papers_report_in_kind)
+{
+	const char *dir = temp_dir();
+	char yaml[512], out[512], csv[600];
+	struct csv t;
+	double e[2][4] = { { 0 } };     /* [plain, outliers][f16, q8_0, q4_0, kivi4] */
+	const char *types[] = { "f16", "q8_0", "q4_0", "kivi4" };
+
+	snprintf(yaml, sizeof yaml, "%s/kvq.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(yaml, "shape: {seq_len: 1024, head_dim: 64, heads: 4, kv_heads: 2, mode: decode,"
+			 " decode_steps: 8, threads: 1}\nsweep: {kv_dtype: [f16, q8_0, q4_0, kivi4]}\n"
+			 "inputs:\n  - label: plain\n    synthetic: {seed: 3}\n"
+			 "  - label: outliers\n    synthetic: {seed: 3, outlier_channels: 4}\n"
+			 "patterns: [dense]\nkernels: [decode]\nrun: {repeats: 1, warmup: 0}\n");
+	char *argv[] = { "sabench", "run", yaml, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(csv, sizeof csv, "%s/results.csv", out);
+	csv_load(&t, csv);
+	for (int i = 0; i < t.nrow; i++)
+		for (int k = 0; k < 4; k++)
+			if (!strcmp(csv_get(&t, i, "kv_dtype"), types[k]))
+				e[!strcmp(csv_get(&t, i, "inputs"), "outliers")][k] =
+					atof(csv_get(&t, i, "kv_err_dense_mean"));
+	csv_free(&t);
+	for (int in = 0; in < 2; in++) {
+		cr_assert(e[in][0] > 0 && e[in][0] < 0.01, "f16 loses next to nothing: %g", e[in][0]);
+		cr_assert(e[in][1] * 4 < e[in][2], "q8_0 %g far below q4_0 %g", e[in][1], e[in][2]);
+	}
+	cr_assert(e[1][2] > 1.5 * e[0][2], "outlier channels hurt q4_0's per-token blocks: %g vs %g",
+		  e[1][2], e[0][2]);
+	cr_assert(e[1][3] < 1.2 * e[0][3], "KIVI's per-channel keys do not mind them: %g vs %g",
+		  e[1][3], e[0][3]);
+	cr_assert(e[1][3] < e[1][2], "kivi4 %g below q4_0 %g on outlier channels", e[1][3], e[1][2]);
+}
