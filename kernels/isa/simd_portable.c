@@ -169,7 +169,8 @@ static inline float block_scale(const uint8_t *b)
 static void dots_kv_portable(const float *q, const void *k, int t, int n, int d, float *s)
 {
 	const struct dtype_desc *x = dtype_of((enum dtype)t);
-	size_t rb = dtype_row_bytes((enum dtype)t, d, 1), bb = rb / (size_t)(d / Q_BLOCK);
+	size_t rb = dtype_row_bytes((enum dtype)t, d, 1);
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;       /* a block's, when blocks */
 
 	if (x->form != DT_FORM_BLOCK) {
 		dots_rows(q, NULL, k, t, n, d, s);
@@ -229,7 +230,8 @@ static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, 
 			      int group)
 {
 	const struct dtype_desc *x = dtype_of((enum dtype)t);
-	size_t rb = dtype_row_bytes((enum dtype)t, d, 1), bb = rb / (size_t)(d / Q_BLOCK);
+	size_t rb = dtype_row_bytes((enum dtype)t, d, 1);
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;       /* a block's, when blocks */
 
 	if (x->form == DT_FORM_KIVI) {
 		simd_axpys_kivi_scalar(acc, p, v, x->bits, n, d, group);
