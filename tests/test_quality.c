@@ -260,3 +260,32 @@ Test(quality, compressed_caches_lose_as_their_papers_report_in_kind)
 		  e[1][3], e[0][3]);
 	cr_assert(e[1][3] < e[1][2], "kivi4 %g below q4_0 %g on outlier channels", e[1][3], e[1][2]);
 }
+
+/* A selected pattern's group is measured on the same Q, K, V as a static
+ * one's (its inputs were once made before G said the run is causal, and
+ * the synthetic queries differed): the cache type's loss alone, a
+ * property of the inputs, is the same under dense, window and quest. */
+Test(quality, selected_and_static_patterns_see_the_same_inputs)
+{
+	const char *dir = temp_dir();
+	char yaml[512], out[512], csv[600];
+	struct csv t;
+
+	snprintf(yaml, sizeof yaml, "%s/same.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(yaml, "shape: {seq_len: 1024, head_dim: 64, heads: 4, kv_heads: 2, mode: decode,"
+			 " decode_steps: 8, threads: 1, kv_dtype: q8_0}\n"
+			 "inputs:\n  - label: s\n    synthetic: {seed: 5}\n"
+			 "patterns: [dense, {window: {size: 128}}, {quest: {page: 16, budget: 256}}]\n"
+			 "kernels: [decode]\nrun: {repeats: 1, warmup: 0}\n");
+	char *argv[] = { "sabench", "run", yaml, "-o", out, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(csv, sizeof csv, "%s/results.csv", out);
+	csv_load(&t, csv);
+	cr_assert_eq(t.nrow, 3);
+	for (int i = 1; i < t.nrow; i++)
+		cr_assert_str_eq(csv_get(&t, i, "kv_err_dense_mean"), csv_get(&t, 0, "kv_err_dense_mean"),
+				 "%s sees other inputs than %s", csv_get(&t, i, "pattern_label"),
+				 csv_get(&t, 0, "pattern_label"));
+	csv_free(&t);
+}

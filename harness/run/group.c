@@ -356,6 +356,10 @@ int run_select_first(struct run_state *st, struct group *gr, char *why, size_t l
 		return -1;
 	gr->sel = (struct sel_input){ .p = &gr->p, .decode = decode, .ops = kern_simd(),
 		.n_hist = sel_history(&gr->pat, gr->p.n_q, gr->p.n_kv, decode) };
+	/* G does not exist yet, but input kinds read its causality (the
+	 * synthetic queries' recency): the same as a static pattern's group
+	 * sees, so selected and static patterns are measured on one Q */
+	gr->g.causal = (int)gr->sh.v[EXP_CAUSAL];
 	if ((no = run_make_inputs(st, gr)))
 		return snprintf(why, len, "%s", no), -1;
 	sel_cost(&gr->pat, &gr->p, decode, &gr->sel_cost);
