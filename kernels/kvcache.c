@@ -97,21 +97,21 @@ int kvc_set_kivi(struct kv_cache *c, int group, long residual)
 	return c->tail_k && c->tail_v && c->scratch ? 0 : -1;
 }
 
-static float abs_max(const float *x, long n, int d)
+/* vLLM's calibrated fp8 scale of the first n rows of x (rows d apart):
+ * their absolute maximum over the format's largest value; 1 when 0. */
+static float fp8_scale(const float *x, long n, int d, int e4m3)
 {
 	float m = 0.0f;
 
 	for (size_t i = 0; i < (size_t)n * (size_t)d; i++)
 		m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-	return m;
+	return m > 0 ? m / fp8_max(e4m3) : 1.0f;
 }
 
 void kvc_calibrate(struct kv_cache *c, const float *k, const float *v, long n)
 {
-	float top = fp8_max(dtype_of(c->dtype)->e4m3), mk = abs_max(k, n, c->d), mv = abs_max(v, n, c->d);
-
-	c->kpar.scale = mk > 0 ? mk / top : 1.0f;
-	c->vpar.scale = mv > 0 ? mv / top : 1.0f;
+	c->kpar.scale = fp8_scale(k, n, c->d, dtype_of(c->dtype)->e4m3);
+	c->vpar.scale = fp8_scale(v, n, c->d, dtype_of(c->dtype)->e4m3);
 }
 
 void kvc_free(struct kv_cache *c)
@@ -289,10 +289,9 @@ static void view_rows(const struct kv_view *w, const struct problem *p, size_t o
 	long filled = p->n_kv - p->n_q;
 	int d = p->d;
 
-	if (t->form == DT_FORM_FP8) {
-		float top = fp8_max(t->e4m3), mk = abs_max(p->k + off, filled, d), mv = abs_max(p->v + off, filled, d);
-		kp.scale = mk > 0 ? mk / top : 1.0f;
-		vp.scale = mv > 0 ? mv / top : 1.0f;
+	if (t->form == DT_FORM_FP8) {           /* as kvc_calibrate, on what decode fills */
+		kp.scale = fp8_scale(p->k + off, filled, d, t->e4m3);
+		vp.scale = fp8_scale(p->v + off, filled, d, t->e4m3);
 	}
 	for (long pos = 0; pos < p->n_kv; pos++) {
 		size_t at = off + (size_t)pos * (size_t)d;

@@ -347,6 +347,20 @@ void csv_free(struct csv *t)
 	free(t->row);
 }
 
+void run_yaml_results(const char *yaml, struct csv *t)
+{
+	const char *dir = temp_dir();
+	char path[512], out[512], csv[600];
+	char *argv[] = { "sabench", "run", path, "-o", out, NULL };
+
+	snprintf(path, sizeof path, "%s/experiment.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(path, yaml);
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0, "sabench run failed on:\n%s", yaml);
+	snprintf(csv, sizeof csv, "%s/results.csv", out);
+	csv_load(t, csv);
+}
+
 const char *const fx_small_run =
 	"name: small\n"
 	"shape: {heads: 2, head_dim: 16, threads: 1}\n"

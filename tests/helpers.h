@@ -91,6 +91,10 @@ void csv_free(struct csv *t);
  * fault and hardening tests. */
 extern const char *const fx_small_run;
 
+/* Writes yaml into a fresh temporary folder, runs it there (`sabench
+ * run`, which must succeed) and loads its results.csv into t. */
+void run_yaml_results(const char *yaml, struct csv *t);
+
 /* Lines of text (count of '\n'). */
 int count_lines(const char *text);
 

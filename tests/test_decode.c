@@ -442,19 +442,11 @@ Test(decode, probe_and_interleaving_across_groups, .timeout = 120)
  * its kv columns say what the type loses against dense f32. */
 Test(decode, a_kernel_that_cannot_read_a_compressed_cache_is_skipped_with_its_reason)
 {
-	char yaml[512], out[512], csv[600];
 	struct csv t;
-	const char *dir = temp_dir();
 
-	snprintf(yaml, sizeof yaml, "%s/kvq.yaml", dir);
-	snprintf(out, sizeof out, "%s/out", dir);
-	write_text(yaml, "shape: {seq_len: 256, head_dim: 32, heads: 2, mode: decode, decode_steps: 4,"
+	run_yaml_results("shape: {seq_len: 256, head_dim: 32, heads: 2, mode: decode, decode_steps: 4,"
 			 " kv_dtype: q8_0, threads: 1}\npatterns: [dense]\nkernels: [tiled, decode]\n"
-			 "run: {repeats: 1, warmup: 0}\n");
-	char *argv[] = { "sabench", "run", yaml, "-o", out, NULL };
-	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
-	snprintf(csv, sizeof csv, "%s/results.csv", out);
-	csv_load(&t, csv);
+			 "run: {repeats: 1, warmup: 0}\n", &t);
 	cr_assert_eq(t.nrow, 2);
 	for (int i = 0; i < t.nrow; i++) {
 		if (!strcmp(csv_get(&t, i, "kernel"), "tiled")) {

@@ -227,23 +227,15 @@ Test(quality, pareto_front_of_a_known_table)
  * worse while KIVI's per-channel keys do not; f16 next to nothing. */
 Test(quality, compressed_caches_lose_as_their_papers_report_in_kind)
 {
-	const char *dir = temp_dir();
-	char yaml[512], out[512], csv[600];
 	struct csv t;
 	double e[2][4] = { { 0 } };     /* [plain, outliers][f16, q8_0, q4_0, kivi4] */
 	const char *types[] = { "f16", "q8_0", "q4_0", "kivi4" };
 
-	snprintf(yaml, sizeof yaml, "%s/kvq.yaml", dir);
-	snprintf(out, sizeof out, "%s/out", dir);
-	write_text(yaml, "shape: {seq_len: 1024, head_dim: 64, heads: 4, kv_heads: 2, mode: decode,"
+	run_yaml_results("shape: {seq_len: 1024, head_dim: 64, heads: 4, kv_heads: 2, mode: decode,"
 			 " decode_steps: 8, threads: 1}\nsweep: {kv_dtype: [f16, q8_0, q4_0, kivi4]}\n"
 			 "inputs:\n  - label: plain\n    synthetic: {seed: 3}\n"
 			 "  - label: outliers\n    synthetic: {seed: 3, outlier_channels: 4}\n"
-			 "patterns: [dense]\nkernels: [decode]\nrun: {repeats: 1, warmup: 0}\n");
-	char *argv[] = { "sabench", "run", yaml, "-o", out, NULL };
-	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
-	snprintf(csv, sizeof csv, "%s/results.csv", out);
-	csv_load(&t, csv);
+			 "patterns: [dense]\nkernels: [decode]\nrun: {repeats: 1, warmup: 0}\n", &t);
 	for (int i = 0; i < t.nrow; i++)
 		for (int k = 0; k < 4; k++)
 			if (!strcmp(csv_get(&t, i, "kv_dtype"), types[k]))
@@ -267,21 +259,13 @@ Test(quality, compressed_caches_lose_as_their_papers_report_in_kind)
  * property of the inputs, is the same under dense, window and quest. */
 Test(quality, selected_and_static_patterns_see_the_same_inputs)
 {
-	const char *dir = temp_dir();
-	char yaml[512], out[512], csv[600];
 	struct csv t;
 
-	snprintf(yaml, sizeof yaml, "%s/same.yaml", dir);
-	snprintf(out, sizeof out, "%s/out", dir);
-	write_text(yaml, "shape: {seq_len: 1024, head_dim: 64, heads: 4, kv_heads: 2, mode: decode,"
+	run_yaml_results("shape: {seq_len: 1024, head_dim: 64, heads: 4, kv_heads: 2, mode: decode,"
 			 " decode_steps: 8, threads: 1, kv_dtype: q8_0}\n"
 			 "inputs:\n  - label: s\n    synthetic: {seed: 5}\n"
 			 "patterns: [dense, {window: {size: 128}}, {quest: {page: 16, budget: 256}}]\n"
-			 "kernels: [decode]\nrun: {repeats: 1, warmup: 0}\n");
-	char *argv[] = { "sabench", "run", yaml, "-o", out, NULL };
-	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
-	snprintf(csv, sizeof csv, "%s/results.csv", out);
-	csv_load(&t, csv);
+			 "kernels: [decode]\nrun: {repeats: 1, warmup: 0}\n", &t);
 	cr_assert_eq(t.nrow, 3);
 	for (int i = 1; i < t.nrow; i++)
 		cr_assert_str_eq(csv_get(&t, i, "kv_err_dense_mean"), csv_get(&t, 0, "kv_err_dense_mean"),
