@@ -15,7 +15,12 @@
  * heads that share a K/V head and a layout walk its rows together, chunk
  * by chunk, so GQA reads the cache once per K/V head. When there are too
  * few caches to keep every thread busy, each token's keys are split among
- * threads and the partial softmax states merged (flash-decoding). */
+ * threads and the partial softmax states merged (flash-decoding).
+ *
+ * With p->chunk (mode extend) the n_q tokens are one chunk: all are
+ * appended first, then every (cache, token) is an independent work item
+ * reading the cache as the whole chunk left it, as a chunked prefill or
+ * a speculative verification reads it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,16 +47,17 @@ static size_t decode_floats(int d, int group)
 	return ((size_t)group * 3 * (size_t)d + ROW_CHUNK + 15) / 16 * 16;
 }
 
-/* Enough work items for every thread: one per cache when the caches
- * spread evenly (or are many), else each cache's keys in several splits
- * of at least 512 keys. */
+/* Enough work items for every thread: one per cache (a chunk: one per
+ * cache and token) when they spread evenly (or are many), else each
+ * cache's keys in several splits of at least 512 keys. */
 static int decode_splits(const struct problem *p, int threads)
 {
 	int caches = p->batch * p->kv_heads, s, most = (int)(p->n_kv / 512);
+	long units = p->chunk ? caches * p->n_q : caches;
 
-	if (caches % threads == 0 || caches >= 4 * threads)
+	if (units % threads == 0 || units >= 4 * threads)
 		return 1;
-	s = (4 * threads + caches - 1) / caches;
+	s = (int)((4 * threads + units - 1) / units);
 	return s < most ? s : most > 1 ? most : 1;
 }
 
@@ -114,7 +120,8 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 		}
 		if (dtype_of(p->kv_dtype)->form == DT_FORM_FP8)
 			kvc_calibrate(c, p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
-				      p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d, p->n_kv - p->n_q);
+				      p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
+				      kvc_calibration_rows(p));
 		prefill_cache(p, c, i);
 	}
 	*ws = w;
@@ -351,11 +358,51 @@ static void decode_append(const struct problem *p, const struct decode_ws *w, in
 	kvc_store(&w->cache[i], pos, k, v);
 }
 
+/* Token r's work items over the team: every split of every cache, then
+ * the merge of their states. Called by every thread of a team. */
+static void decode_token_split(const struct problem *p, const struct decode_ws *w, long r)
+{
+	int items = w->n_cache * w->splits;
+
+#pragma omp for schedule(dynamic, 1)
+	for (int t = 0; t < items; t++)
+		decode_item(p, w, t / w->splits, t % w->splits, r);
+#pragma omp for schedule(static)
+	for (int t = 0; t < w->n_cache * w->group; t++)
+		decode_merge(p, w, t / w->group, t % w->group, r);
+}
+
+/* Extend: the chunk appended to every cache, then each (cache, token)
+ * attended over what the chunk left (split when they are too few). */
+static void extend_run(const struct problem *p, const struct decode_ws *w)
+{
+	long items = (long)w->n_cache * p->n_q;
+
+#pragma omp parallel
+	{
+#pragma omp for schedule(static)
+		for (int i = 0; i < w->n_cache; i++)
+			for (long r = 0; r < p->n_q; r++)
+				decode_append(p, w, i, r);
+		if (w->splits == 1) {
+#pragma omp for schedule(dynamic, 1)
+			for (long t = 0; t < items; t++)
+				decode_item(p, w, (int)(t / p->n_q), 0, t % p->n_q);
+		} else {
+			for (long r = 0; r < p->n_q; r++)
+				decode_token_split(p, w, r);
+		}
+	}
+}
+
 static void decode_run(const struct problem *p, void *ws)
 {
 	const struct decode_ws *w = ws;
-	int items = w->n_cache * w->splits;
 
+	if (p->chunk) {
+		extend_run(p, w);
+		return;
+	}
 	if (w->splits == 1) {
 		/* caches are independent: each thread decodes its own through
 		 * every token, with no barrier between tokens */
@@ -372,12 +419,7 @@ static void decode_run(const struct problem *p, void *ws)
 #pragma omp for schedule(static)
 		for (int i = 0; i < w->n_cache; i++)
 			decode_append(p, w, i, r);
-#pragma omp for schedule(dynamic, 1)
-		for (int t = 0; t < items; t++)
-			decode_item(p, w, t / w->splits, t % w->splits, r);
-#pragma omp for schedule(static)
-		for (int t = 0; t < w->n_cache * w->group; t++)
-			decode_merge(p, w, t / w->group, t % w->group, r);
+		decode_token_split(p, w, r);
 	}
 }
 
@@ -400,7 +442,7 @@ static void decode_cost(const struct problem *p, int threads, struct kern_cost *
 
 const struct kern_desc kern_decode = {
 	.name = "decode",                       /* token by token via a cache */
-	.summary = "appends each token to a KV cache (full, ring, sink_ring, paged; plain, fp8, q8_0/q4_0, KIVI) and attends through it",
+	.summary = "appends each token (extend: the chunk) to a KV cache (full, ring, sink_ring, paged; plain, fp8, q8_0/q4_0, KIVI) and attends through it",
 	.unavailable = NULL,                    /* portable path everywhere */
 	.prepare = decode_prepare,              /* caches filled with the past */
 	.run = decode_run,                      /* append, then attend, per token */

@@ -62,6 +62,9 @@ struct problem {
 	long kv_sinks;          /* pinned rows (sink_ring) */
 	int kv_group;           /* KIVI: tokens (keys) and channels (values) a scale covers */
 	long kv_residual;       /* KIVI: newest tokens kept in f16 */
+	int chunk;              /* decode kernels: 1 appends the n_q tokens
+				 * together, then attends them (extend: a
+				 * chunked prefill); 0 one by one (decode) */
 };
 
 /* What a kernel executes and holds, from its own cost model. */

@@ -258,12 +258,13 @@ void kvc_rewind(struct kv_cache *c, long len, const float *k, const float *v)
 	c->len = len;
 }
 
-int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks)
+int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks, int chunk)
 {
 	if (l == KV_FULL || l == KV_PAGED)
 		return 1;
 	for (long r = 0; r < g->n_q; r++) {
-		long pos = g->q_offset + r, reach = pos - ring + 1;
+		long pos = g->q_offset + r;
+		long reach = (chunk ? g->q_offset + g->n_q - 1 : pos) - ring + 1;
 		for (int lay = 0; lay < g->n_layouts; lay++) {
 			int64_t n;
 			const struct pat_range *rg = gset_row(g, lay, r, &n);
@@ -286,7 +287,7 @@ static void view_rows(const struct kv_view *w, const struct problem *p, size_t o
 {
 	const struct dtype_desc *t = dtype_of(w->t);
 	struct dt_params kp = { 1.0f, w->group }, vp = kp;
-	long filled = p->n_kv - p->n_q;
+	long filled = kvc_calibration_rows(p);
 	int d = p->d;
 
 	if (t->form == DT_FORM_FP8) {           /* as kvc_calibrate, on what decode fills */

@@ -142,8 +142,23 @@ static inline long long kvc_pairs_read(const struct gset *g, int heads, int kv_h
 }
 
 /* 1 when a cache of this layout serves every row of g exactly (keys of
- * ring layouts within the ring's reach when read); 0 else. */
-int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks);
+ * ring layouts within the ring's reach when read: after the row's own
+ * token was appended, or after the whole chunk with chunk set); 0 else. */
+int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks, int chunk);
+
+/* Positions p's caches hold when query row r reads them: up to its own
+ * token in decode, the whole chunk in extend. */
+static inline long kvc_len_at(const struct problem *p, long r)
+{
+	return p->chunk ? p->n_kv : p->n_kv - p->n_q + r + 1;
+}
+
+/* Positions the fp8 tensor scales are calibrated on: those before the
+ * timed tokens, or the chunk itself when it is the whole sequence. */
+static inline long kvc_calibration_rows(const struct problem *p)
+{
+	return p->n_kv > p->n_q ? p->n_kv - p->n_q : p->n_kv;
+}
 
 /* What the decode caches of a problem hold, as fp32, for the oracle and
  * the quality pass: every position of every cache coded and decoded as

@@ -13,7 +13,7 @@ void kern_oracle_row_view(const struct problem *p, const struct kv_view *view, i
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	const float *k = p->k + kern_kv_off(p, b, h);
 	const float *v = p->v + kern_kv_off(p, b, h);
-	long len = p->n_kv - p->n_q + r + 1;    /* what the cache holds when r reads */
+	long len = kvc_len_at(p, r);            /* what the cache holds when r reads */
 	double scale = score_scale(p->score, p->d), m = -INFINITY, l = 0.0;
 	long pos = p->n_kv - p->n_q + r;
 	int64_t n;

@@ -41,7 +41,7 @@ static double decode_err(struct fixture *fx, long steps, enum kv_layout l,
 	p.kv_group = 16;
 	p.kv_residual = 24;
 	cr_assert_eq(kv_view_build(&view, &p, p.kv_group, p.kv_residual), 0);
-	cr_assert(kvc_serves(&g, l, ring, sinks), "layout %s should serve this", kv_layout_names[l]);
+	cr_assert(kvc_serves(&g, l, ring, sinks, 0), "layout %s should serve this", kv_layout_names[l]);
 	omp_set_num_threads(2);
 	cr_assert_eq(k->prepare(&p, 2, &ws), 0);
 	for (int rep = 0; rep < 3; rep++) {     /* repeated runs see the same cache */
@@ -113,9 +113,9 @@ Test(decode, bounded_layouts_refuse_what_they_cannot_serve)
 
 	fx_make(&fx, "dense", 1, 64, 1, 1, 1, 8, 1.0f);
 	cr_assert_eq(gset_build(&g, &fx.pat, 8, 64, 1, why, sizeof why), 0);
-	cr_assert_not(kvc_serves(&g, KV_RING, 16, 0));
-	cr_assert(kvc_serves(&g, KV_RING, 64, 0));
-	cr_assert(kvc_serves(&g, KV_PAGED, 1, 0));
+	cr_assert_not(kvc_serves(&g, KV_RING, 16, 0, 0));
+	cr_assert(kvc_serves(&g, KV_RING, 64, 0, 0));
+	cr_assert(kvc_serves(&g, KV_PAGED, 1, 0, 0));
 	gset_free(&g);
 	fx_free(&fx);
 }

@@ -29,6 +29,8 @@ static const struct bad_case bad_cases[] = {
 	{ "syntax_error.yaml", "2:9", "yaml syntax error: did not find expected ',' or '}' while parsing a flow mapping" },
 	{ "empty.yaml", "1:1", "experiment file is empty" },
 	{ "kv_dtype_unknown.yaml", "4:13", "unknown kv_dtype 'q5_1'" },
+	{ "extend_above_seq_len.yaml", "1:37", "extend_tokens 512 is more than seq_len 256" },
+	{ "extend_zero.yaml", "3:23", "'extend_tokens' is 0, must be at least 1" },
 	{ "kivi_group_not_dividing.yaml", "5:3", "kv_group 24 is not 16, 32 or 64 (a KIVI group divides a page of 64 rows)" },
 	{ "kivi_residual_negative.yaml", "5:16", "'kv_residual' is -1, must be at least 0" },
 	{ "q4_0_head_dim.yaml", "5:3", "head_dim 48 is not a multiple of 32, the block of kv_dtype 'q4_0'" },

@@ -21,6 +21,7 @@ enum exp_field {
 	EXP_DTYPE,              /* enum dtype of Q, K, V (an operand type) */
 	EXP_MODE,               /* enum exp_mode */
 	EXP_DECODE_STEPS,       /* tokens a decode cell times */
+	EXP_EXTEND_TOKENS,      /* tokens an extend cell appends as one chunk */
 	EXP_KV_LAYOUT,          /* enum kv_layout, or EXP_KV_AUTO */
 	EXP_KV_DTYPE,           /* enum dtype */
 	EXP_KV_GROUP,           /* KIVI: tokens (keys) and channels (values) a scale covers */
@@ -31,7 +32,26 @@ enum exp_field {
 
 /* The name of a dtype axis value ("f32", "bf16"). */
 const char *exp_dtype_name(long long dtype);
-enum exp_mode { EXP_PREFILL, EXP_DECODE, EXP_MODE_COUNT };
+enum exp_mode { EXP_PREFILL, EXP_DECODE, EXP_EXTEND, EXP_MODE_COUNT };
+
+/* What a mode is: how many of the sequence's tokens a cell times and
+ * whether they go through a KV cache (one by one or as one chunk). */
+struct exp_mode_desc {
+	const char *name;       /* YAML, CSV and cell-key word */
+	int cached;             /* the timed tokens are appended to a KV cache: the
+				 * kv_ fields, the decode kernel's layouts and the
+				 * per-token columns apply */
+	int chunk;              /* 1: appended together, then attended (extend);
+				 * 0: each appended, then attended (decode) */
+	int tokens;             /* the field giving the timed tokens n_q, or -1:
+				 * n_q = seq_len */
+};
+
+/* The descriptor of mode m (an enum exp_mode). */
+const struct exp_mode_desc *exp_mode_of(long long m);
+
+/* Query rows (timed tokens) of a cell of shape v. */
+long exp_n_q(const long long *v);
 #define EXP_KV_AUTO 100         /* kv_layout: the pattern's bounded layout */
 
 /* Names of the string-valued fields' values, by field; NULL-terminated. */

@@ -12,7 +12,7 @@
 /* Axis order of the grid, outermost first. */
 static const enum exp_field grid_order[] = {
 	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
-	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_KV_LAYOUT,
+	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_EXTEND_TOKENS, EXP_KV_LAYOUT,
 	EXP_KV_DTYPE, EXP_KV_GROUP, EXP_KV_RESIDUAL, EXP_THREADS,
 };
 static_assert(sizeof grid_order / sizeof *grid_order == EXP_FIELD_COUNT,
@@ -22,19 +22,18 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 	      size_t len)
 {
 	const long long *v = c->sh.v;
-
+	const struct exp_mode_desc *mode = exp_mode_of(v[EXP_MODE]);
 	int off = snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/%s",
 			   x->pat[c->pat].label, x->kern[c->kern]->name, v[EXP_SEQ_LEN],
 			   v[EXP_HEAD_DIM], v[EXP_BATCH], v[EXP_HEADS], v[EXP_KV_HEADS],
 			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir",
 			   exp_dtype_name(v[EXP_DTYPE]));
 
-	if (v[EXP_MODE] == EXP_DECODE && off > 0 && (size_t)off < len)
-		off += snprintf(buf + off, len - (size_t)off, "/decode%lld/%s/%s",
-				v[EXP_DECODE_STEPS],
+	if (mode->cached && off > 0 && (size_t)off < len)
+		off += snprintf(buf + off, len - (size_t)off, "/%s%ld/%s/%s", mode->name, exp_n_q(v),
 				v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
 				dtype_names[v[EXP_KV_DTYPE]]);
-	if (v[EXP_MODE] == EXP_DECODE && dtype_of((enum dtype)v[EXP_KV_DTYPE])->form == DT_FORM_KIVI &&
+	if (mode->cached && dtype_of((enum dtype)v[EXP_KV_DTYPE])->form == DT_FORM_KIVI &&
 	    off > 0 && (size_t)off < len)
 		off += snprintf(buf + off, len - (size_t)off, "/g%lldr%lld", v[EXP_KV_GROUP],
 				v[EXP_KV_RESIDUAL]);
@@ -83,20 +82,26 @@ static void shape_at(const struct experiment *x, size_t s, struct cell_shape *sh
 static int kivi_fields_unused(const struct experiment *x, const struct cell_shape *sh)
 {
 	if (dtype_of((enum dtype)sh->v[EXP_KV_DTYPE])->form == DT_FORM_KIVI &&
-	    sh->v[EXP_MODE] == EXP_DECODE)
+	    exp_mode_of(sh->v[EXP_MODE])->cached)
 		return 0;
 	return sh->v[EXP_KV_GROUP] != x->axis[EXP_KV_GROUP].v[0] ||
 	       sh->v[EXP_KV_RESIDUAL] != x->axis[EXP_KV_RESIDUAL].v[0];
 }
 
-/* 1 for a prefill shape that repeats another but for the decode fields
- * (decode_steps, kv_layout, kv_dtype mean nothing in prefill). */
+/* 1 for a shape that repeats another but for fields its mode does not
+ * read: the token counts of the other modes, and the cache's fields in
+ * prefill. */
 static int decode_fields_unused(const struct experiment *x, const struct cell_shape *sh)
 {
-	if (sh->v[EXP_MODE] != EXP_PREFILL)
+	const struct exp_mode_desc *m = exp_mode_of(sh->v[EXP_MODE]);
+	static const enum exp_field counts[] = { EXP_DECODE_STEPS, EXP_EXTEND_TOKENS };
+
+	for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
+		if ((int)counts[i] != m->tokens && sh->v[counts[i]] != x->axis[counts[i]].v[0])
+			return 1;
+	if (m->cached)
 		return 0;
-	return sh->v[EXP_DECODE_STEPS] != x->axis[EXP_DECODE_STEPS].v[0] ||
-	       sh->v[EXP_KV_LAYOUT] != x->axis[EXP_KV_LAYOUT].v[0] ||
+	return sh->v[EXP_KV_LAYOUT] != x->axis[EXP_KV_LAYOUT].v[0] ||
 	       sh->v[EXP_KV_DTYPE] != x->axis[EXP_KV_DTYPE].v[0] ||
 	       kivi_fields_unused(x, sh);
 }
@@ -143,7 +148,7 @@ double plan_cell_cost(const struct experiment *x, const struct cell *c)
 {
 	const long long *v = c->sh.v;
 	double n = (double)v[EXP_SEQ_LEN];
-	double q = v[EXP_MODE] == EXP_DECODE ? (double)v[EXP_DECODE_STEPS] : n;
+	double q = (double)exp_n_q(v);
 	double keys = (double)pat_kv_rows(&x->pat[c->pat], (long)n);
 
 	if (x->kern[c->kern]->dense_work || keys > n)

@@ -23,8 +23,11 @@ const struct exp_field_desc exp_fields[] = {
 	[EXP_THREADS]  = { "threads", 1, 1024, "OpenMP threads; default all cores" },
 	[EXP_CAUSAL]   = { "causal", 0, 1, "true: query i sees keys j <= i only" },
 	[EXP_DTYPE]    = { "dtype", 0, DT_COUNT - 1, "element type of Q, K, V: f32, or bf16 (fp32 scores and softmax, P in bf16 for P V)" },
-	[EXP_MODE]     = { "mode", 0, 1, "prefill (all queries) or decode (the last decode_steps tokens, one by one)" },
+	[EXP_MODE]     = { "mode", 0, EXP_MODE_COUNT - 1, "prefill (all queries), decode (the last decode_steps tokens, one by one) "
+			   "or extend (the last extend_tokens tokens as one chunk over the cache of those before)" },
 	[EXP_DECODE_STEPS] = { "decode_steps", 1, 1 << 20, "tokens a decode cell appends and attends, timed together" },
+	[EXP_EXTEND_TOKENS] = { "extend_tokens", 1, 1 << 30, "extend: tokens appended as one chunk and attended causally over "
+				"the cache and each other (chunked prefill, speculative verification, a new turn)" },
 	[EXP_KV_LAYOUT] = { "kv_layout", 0, EXP_KV_AUTO, "decode cache: auto, full, ring, sink_ring or paged" },
 	[EXP_KV_DTYPE] = { "kv_dtype", 0, DT_COUNT - 1, "decode cache type: f32, f16, bf16, q8_0, q4_0, kivi2, kivi4, fp8_e4m3 or fp8_e5m2" },
 	[EXP_KV_GROUP] = { "kv_group", 16, 64, "KIVI: tokens a key scale covers and channels a value scale covers: 16, 32 or 64" },
@@ -36,11 +39,31 @@ const struct exp_field_desc exp_fields[] = {
 static_assert(sizeof exp_fields / sizeof *exp_fields == EXP_FIELD_COUNT,
 	      "exp_fields: one per enum exp_field");
 
+static const struct exp_mode_desc exp_modes[] = {
+	[EXP_PREFILL] = { .name = "prefill", .cached = 0, .chunk = 1, .tokens = -1 },
+	[EXP_DECODE] = { .name = "decode", .cached = 1, .chunk = 0, .tokens = EXP_DECODE_STEPS },
+	[EXP_EXTEND] = { .name = "extend", .cached = 1, .chunk = 1, .tokens = EXP_EXTEND_TOKENS },
+};
+static_assert(sizeof exp_modes / sizeof *exp_modes == EXP_MODE_COUNT,
+	      "exp_modes: one per enum exp_mode");
+
 static const char *const mode_values[] = {
-	[EXP_PREFILL] = "prefill", [EXP_DECODE] = "decode", NULL,
+	[EXP_PREFILL] = "prefill", [EXP_DECODE] = "decode", [EXP_EXTEND] = "extend", NULL,
 };
 static_assert(sizeof mode_values / sizeof *mode_values == EXP_MODE_COUNT + 1,
 	      "mode_values: one per enum exp_mode, then NULL");
+
+const struct exp_mode_desc *exp_mode_of(long long m)
+{
+	return &exp_modes[m >= 0 && m < EXP_MODE_COUNT ? m : EXP_PREFILL];
+}
+
+long exp_n_q(const long long *v)
+{
+	int f = exp_mode_of(v[EXP_MODE])->tokens;
+
+	return f < 0 ? (long)v[EXP_SEQ_LEN] : (long)v[f];
+}
 
 
 const char *const *exp_field_values(enum exp_field f)
@@ -325,7 +348,7 @@ int cfg_default_axes(struct ctx *c, struct experiment *x,
 		[EXP_HEAD_DIM] = 64, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
 		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
 		[EXP_CAUSAL] = 1, [EXP_DTYPE] = DT_F32, [EXP_MODE] = EXP_PREFILL,
-		[EXP_DECODE_STEPS] = 1, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = DT_F32,
+		[EXP_DECODE_STEPS] = 1, [EXP_EXTEND_TOKENS] = 512, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = DT_F32,
 		[EXP_KV_GROUP] = 32, [EXP_KV_RESIDUAL] = 128,   /* KIVI's main setting */
 	};
 
@@ -348,21 +371,21 @@ int cfg_default_axes(struct ctx *c, struct experiment *x,
 	return 0;
 }
 
-/* A decode cell times at most seq_len tokens. */
+/* A decode or extend cell times at most seq_len tokens. */
 int cfg_check_decode(struct ctx *c, struct experiment *x)
 {
-	const struct exp_axis *m = &x->axis[EXP_MODE], *t = &x->axis[EXP_DECODE_STEPS];
-	const struct exp_axis *n = &x->axis[EXP_SEQ_LEN];
-	int decode = 0;
+	const struct exp_axis *m = &x->axis[EXP_MODE], *n = &x->axis[EXP_SEQ_LEN];
 
-	for (size_t i = 0; i < m->n; i++)
-		decode |= m->v[i] == EXP_DECODE;
-	for (size_t i = 0; decode && i < t->n; i++)
-		for (size_t j = 0; j < n->n; j++)
-			if (t->v[i] > n->v[j])
-				return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
-					      "decode_steps %lld is more than seq_len %lld",
-					      t->v[i], n->v[j]);
+	for (size_t k = 0; k < m->n; k++) {
+		int f = exp_mode_of(m->v[k])->tokens;
+		const struct exp_axis *t = f < 0 ? NULL : &x->axis[f];
+		for (size_t i = 0; t && i < t->n; i++)
+			for (size_t j = 0; j < n->n; j++)
+				if (t->v[i] > n->v[j])
+					return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
+						      "%s %lld is more than seq_len %lld",
+						      exp_fields[f].name, t->v[i], n->v[j]);
+	}
 	return 0;
 }
 

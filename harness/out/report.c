@@ -21,7 +21,7 @@
  * table that mixes cells shows each one that varies in the run, and only
  * those (results.csv's names, as headers). */
 static const char *const axis_names[] = {
-	"inputs", "score", "dtype", "mode", "kv_layout", "kv_dtype", "decode_steps",
+	"inputs", "score", "dtype", "mode", "kv_layout", "kv_dtype", "decode_steps", "extend_tokens",
 	"threads", "head_dim", "batch", "heads", "kv_heads", "causal",
 };
 #define N_AXES (sizeof axis_names / sizeof *axis_names)

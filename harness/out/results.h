@@ -19,7 +19,10 @@ struct result_row {
 	const char *score;      /* the score function's label */
 	const char *mode, *dtype, *isa;
 	const char *kv_layout, *kv_dtype, *kv_note;     /* decode cache; "" in prefill */
-	long long decode_steps; /* tokens timed per run; 0 in prefill */
+	long long decode_steps; /* decode: tokens timed per run; else 0 */
+	long long extend_tokens;/* extend: tokens of the timed chunk; else 0 */
+	double time_per_chunk_s;/* extend: the chunk's median time; < 0: empty */
+	double keys_read;       /* decode, extend: K/V rows a run reads, one sequence; < 0: empty */
 	double time_per_token_s, tokens_per_s, kv_bytes_per_token, kv_gbs; /* < 0: empty */
 	double probe_gbs, pct_bw;       /* decode: read probe in the same rounds; < 0: empty */
 	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;

@@ -85,7 +85,7 @@ static double rel_err(const double *o, double w, const double *ref, double z, in
 }
 
 /* The kv figures of a row: scores on the keys the cache holds (as when
- * the row is decoded: len = pos + 1), its softmax over every key and over
+ * the row reads it: kvc_len_at), its softmax over every key and over
  * G, both outputs on the values it holds, against the dense f32 output
  * od (weight sum z). e: n_kv + 2 d doubles of room; q: the scaled query. */
 static void kv_row(const struct problem *p, const struct kv_view *view, int b, int h,
@@ -93,7 +93,7 @@ static void kv_row(const struct problem *p, const struct kv_view *view, int b, i
 		   struct quality_row *out)
 {
 	size_t off = kern_kv_off(p, b, h);
-	long pos = p->n_kv - p->n_q + r;
+	long pos = p->n_kv - p->n_q + r, len = kvc_len_at(p, r);
 	double *oa = e + p->n_kv, *og = oa + p->d, mx = -INFINITY, za = 0.0, zg = 0.0;
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
@@ -102,18 +102,18 @@ static void kv_row(const struct problem *p, const struct kv_view *view, int b, i
 		oa[c] = og[c] = 0.0;
 	for (long j = 0; j < hi; j++) {
 		e[j] = score_apply(p->score, h, pos, j,
-				   dot(q, kv_view_row(view, 0, off, j, pos + 1, p->d), p->d));
+				   dot(q, kv_view_row(view, 0, off, j, len, p->d), p->d));
 		mx = e[j] > mx ? e[j] : mx;
 	}
 	for (long j = 0; j < hi; j++) {
 		e[j] = exp(e[j] - mx);
 		za += e[j];
-		axpy(oa, e[j], kv_view_row(view, 1, off, j, pos + 1, p->d), p->d);
+		axpy(oa, e[j], kv_view_row(view, 1, off, j, len, p->d), p->d);
 	}
 	for (int64_t i = 0; i < n; i++)
 		for (long j = rg[i].lo; j < rg[i].hi && j < hi; j++) {
 			zg += e[j];
-			axpy(og, e[j], kv_view_row(view, 1, off, j, pos + 1, p->d), p->d);
+			axpy(og, e[j], kv_view_row(view, 1, off, j, len, p->d), p->d);
 		}
 	out->kv_recall = za > 0 ? zg / za : 0.0;
 	out->kv_err_dense = rel_err(oa, za, od, z, p->d);

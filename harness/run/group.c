@@ -163,7 +163,8 @@ void run_problem_from_shape(struct group *gr)
 	gr->p.heads = (int)v[EXP_HEADS];
 	gr->p.kv_heads = (int)v[EXP_KV_HEADS];
 	gr->p.n_kv = (long)v[EXP_SEQ_LEN];
-	gr->p.n_q = v[EXP_MODE] == EXP_DECODE ? (long)v[EXP_DECODE_STEPS] : gr->p.n_kv;
+	gr->p.n_q = exp_n_q(v);
+	gr->p.chunk = exp_mode_of(v[EXP_MODE])->chunk;
 	gr->p.d = (int)v[EXP_HEAD_DIM];
 	gr->p.g = &gr->g;
 	gr->p.kv_dtype = (enum dtype)v[EXP_KV_DTYPE];
@@ -199,10 +200,17 @@ void run_plan_decode(struct group *gr)
 	long sinks = gr->pat.kind->pinned_rows ? gr->pat.kind->pinned_rows(&gr->pat) : 0;
 	long ring = pat_kv_rows(&gr->pat, gr->p.n_kv) - sinks;
 
+	/* a chunk is appended whole before its first row reads: the ring
+	 * keeps that row's window too (C - 1 more rows, whole KIVI groups) */
+	if (gr->p.chunk && ring > 0) {
+		ring += gr->p.n_q - 1;
+		if (dtype_of(gr->p.kv_dtype)->form == DT_FORM_KIVI)
+			ring = (ring + gr->p.kv_group - 1) / gr->p.kv_group * gr->p.kv_group;
+	}
 	gr->layout_note[0] = 0;
 	gr->p.kv_sinks = l == KV_SINK_RING ? (int)sinks : 0;
 	gr->p.kv_ring = ring > 0 ? ring : 1;
-	if (!kvc_serves(&gr->g, l, gr->p.kv_ring, gr->p.kv_sinks)) {
+	if (!kvc_serves(&gr->g, l, gr->p.kv_ring, gr->p.kv_sinks, gr->p.chunk)) {
 		snprintf(gr->layout_note, sizeof gr->layout_note,
 			 "%s cannot serve '%s' exactly; used full", kv_layout_names[l], gr->pat.label);
 		l = KV_FULL;
@@ -273,7 +281,7 @@ void run_open_probe(struct group *gr)
 {
 	size_t floats = (size_t)(group_kv_bytes(gr) / 4.0);
 
-	if (gr->sh.v[EXP_MODE] != EXP_DECODE || !floats ||
+	if (!exp_mode_of(gr->sh.v[EXP_MODE])->cached || !floats ||
 	    (double)floats * 4.0 > 0.5 * runner_mem_available())
 		return;
 	gr->probe = run_alloc_floats(floats);

@@ -28,7 +28,7 @@ int run_write_quality(struct run_state *st, const struct group *gr, struct err *
 			.experiment = st->x->name, .inputs = gr->in->label,
 			.score = st->x->scores[v[EXP_SCORE]].label,
 			.pattern = gr->pat.kind->name, .pattern_label = gr->pat.label,
-			.mode = v[EXP_MODE] == EXP_DECODE ? "decode" : "prefill",
+			.mode = exp_mode_of(v[EXP_MODE])->name,
 			.head_type = type, .seq_len = v[EXP_SEQ_LEN], .n_q = gr->p.n_q,
 			.head_dim = v[EXP_HEAD_DIM], .batch = v[EXP_BATCH], .heads = v[EXP_HEADS],
 			.kv_heads = v[EXP_KV_HEADS], .causal = v[EXP_CAUSAL], .head = h,
@@ -37,7 +37,7 @@ int run_write_quality(struct run_state *st, const struct group *gr, struct err *
 			.recall_best_mean = q->best_mean, .recall_efficiency = q->efficiency,
 			.out_err_mean = q->err_mean, .out_err_max = q->err_max,
 			.quality_rows = q->rows,
-			.kv_dtype = v[EXP_MODE] == EXP_DECODE ? dtype_names[v[EXP_KV_DTYPE]] : "",
+			.kv_dtype = exp_mode_of(v[EXP_MODE])->cached ? dtype_names[v[EXP_KV_DTYPE]] : "",
 			.kv_recall_mean = q->kv_recall_mean, .kv_err_dense_mean = q->kv_err_dense_mean,
 			.kv_err_mean = q->kv_err_mean,
 		};
@@ -46,30 +46,31 @@ int run_write_quality(struct run_state *st, const struct group *gr, struct err *
 	}
 	return 0;
 }
-/* The decode columns of a row (empty in prefill). */
+/* The columns of the tokens timed through a cache (decode, extend; empty
+ * in prefill). */
 static void fill_decode(const struct group *gr, const struct slot *s,
 			struct result_row *row)
 {
-	int decode = gr->sh.v[EXP_MODE] == EXP_DECODE;
+	const struct exp_mode_desc *mode = exp_mode_of(gr->sh.v[EXP_MODE]);
 	enum dtype t = s->kd->decode ? gr->p.kv_dtype : DT_F32;
 
 	row->time_per_token_s = row->tokens_per_s = row->kv_bytes_per_token = row->kv_gbs = -1;
-	row->probe_gbs = row->pct_bw = -1;
+	row->probe_gbs = row->pct_bw = row->time_per_chunk_s = row->keys_read = -1;
 	row->kv_layout = row->kv_dtype = row->kv_note = "";
-	row->decode_steps = 0;
-	if (!decode)
+	row->decode_steps = row->extend_tokens = 0;
+	row->mode = mode->name;
+	if (!mode->cached)
 		return;
-	row->mode = "decode";
-	row->decode_steps = gr->p.n_q;
+	*(mode->chunk ? &row->extend_tokens : &row->decode_steps) = gr->p.n_q;
 	row->kv_layout = kv_layout_names[s->kd->decode ? gr->p.kv_layout : KV_FULL];
 	row->kv_dtype = dtype_names[t];
 	row->kv_note = s->kd->decode ? gr->layout_note : "";
 	if (!gr->g.n_layouts)
 		return;         /* no G (the pattern could not serve the cell) */
+	row->keys_read = (double)(s->kd->decode ? kvc_pairs_read(&gr->g, gr->p.heads, gr->p.kv_heads)
+						: gset_pairs(&gr->g, gr->p.heads));
 	row->kv_bytes_per_token = 2.0 * (double)dtype_row_bytes(t, gr->p.d, gr->p.kv_group) /
-				  (double)gr->p.n_q *
-				  (double)(s->kd->decode ? kvc_pairs_read(&gr->g, gr->p.heads, gr->p.kv_heads)
-							 : gset_pairs(&gr->g, gr->p.heads));
+				  (double)gr->p.n_q * row->keys_read;
 }
 
 /* The derived counter columns, from the counters that feed them. */
@@ -232,11 +233,12 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->gflops = s->m.flops / t.median * 1e-9;
 	row->gflops_exec = s->m.flops_exec / t.median * 1e-9;
 	row->gbs = s->m.bytes_min / t.median * 1e-9;
-	if (row->decode_steps) {
-		row->time_per_token_s = t.median / (double)row->decode_steps;
-		row->tokens_per_s = (double)(row->batch * row->decode_steps) / t.median;
-		row->kv_gbs = row->kv_bytes_per_token * (double)(row->batch * row->decode_steps) /
-			      t.median * 1e-9;
+	if (row->decode_steps || row->extend_tokens) {
+		double tokens = (double)(row->decode_steps + row->extend_tokens);
+		row->time_per_token_s = t.median / tokens;
+		row->time_per_chunk_s = row->extend_tokens ? t.median : -1;
+		row->tokens_per_s = (double)row->batch * tokens / t.median;
+		row->kv_gbs = row->kv_bytes_per_token * (double)row->batch * tokens / t.median * 1e-9;
 		fill_probe(gr, row);
 	}
 	if (st->peaks && machine_peak(st->peaks, isa, (int)row->threads) > 0)

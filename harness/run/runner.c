@@ -412,7 +412,7 @@ static int quality_with_cache(struct run_state *st, struct group *gr)
 	struct kv_view view;
 	int rc;
 
-	if (gr->sh.v[EXP_MODE] != EXP_DECODE || gr->p.kv_dtype == DT_F32)
+	if (!exp_mode_of(gr->sh.v[EXP_MODE])->cached || gr->p.kv_dtype == DT_F32)
 		return quality_measure(&gr->p, NULL, st->x->quality.rows, seed, &gr->qual);
 	if (kv_view_build(&view, &gr->p, gr->p.kv_group, gr->p.kv_residual))
 		return -1;
@@ -525,12 +525,12 @@ static int group_open(struct run_state *st, struct group *gr, size_t first,
 	}
 	/* a selected G's decoder keeps the keys any row reads */
 	kv_rows = gr->selected ? (long)gr->g.st.keys_used : pat_kv_rows(&gr->pat, gr->p.n_kv);
-	if (gr->sh.v[EXP_MODE] == EXP_DECODE)
+	if (exp_mode_of(gr->sh.v[EXP_MODE])->cached)
 		run_plan_decode(gr);
 	else
 		for (int i = 0; i < gr->n; i++)
 			if (gr->s[i].active && gr->s[i].kd->decode)
-				run_skip_slot(&gr->s[i], "skipped: %s", "runs in mode decode only");
+				run_skip_slot(&gr->s[i], "skipped: %s", "reads K/V through a cache: runs in modes decode and extend");
 	for (int i = 0; i < gr->n; i++)
 		if (gr->s[i].active)
 			model_cell(&gr->p, gr->s[i].kd, gr->threads, kv_rows, &gr->s[i].m);
@@ -655,10 +655,10 @@ static double group_bytes_estimate(const struct run_state *st, size_t i, size_t 
 {
 	const long long *v = st->pl->cell[i].sh.v;
 	double q = (double)v[EXP_BATCH] * v[EXP_HEADS] * v[EXP_HEAD_DIM] *
-		   (double)(v[EXP_MODE] == EXP_DECODE ? v[EXP_DECODE_STEPS] : v[EXP_SEQ_LEN]);
+		   (double)exp_n_q(v);
 	double kv = 2.0 * v[EXP_BATCH] * v[EXP_KV_HEADS] * v[EXP_HEAD_DIM] * (double)v[EXP_SEQ_LEN];
 
-	return 4.0 * (q * (1.0 + (double)n) + kv * (v[EXP_MODE] == EXP_DECODE ? 3.0 : 1.0));
+	return 4.0 * (q * (1.0 + (double)n) + kv * (exp_mode_of(v[EXP_MODE])->cached ? 3.0 : 1.0));
 }
 
 /* The cells [i, *j) of the group starting at i. */
