@@ -109,6 +109,14 @@ const struct command cli_commands[] = {
 	  "and build, a table per seq_len (median time, GFLOP/s, speed-up and\n"
 	  "KV-cache saving over dense, verification), the best kernel per pattern,\n"
 	  "noisy and skipped cells, and the pictures of `sabench plot`.\n" },
+	{ "review", cmd_review, "review RESULTS_DIR",
+	  "Answers the experiment's review block from the run's cells: each design\n"
+	  "(pattern x kv_layout x kv_dtype) with its time to first token, time per\n"
+	  "output token, KV per sequence, tenants that fit, recall and error over\n"
+	  "the review's model, whether it meets every limit, the limit that binds\n"
+	  "and by how much, and the cheapest design that meets all. Figures at a\n"
+	  "context no cell measured are fitted (time ~ n^b) and marked ~. Prints\n"
+	  "the table, writes review.csv, plots/review.png and report.md.\n" },
 	{ "machine", cmd_machine, "machine [-o FILE] [--threads N] [--quick]",
 	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
 	  "FMA GFLOP/s per ISA (independent accumulators), the bf16 dot products'\n"

@@ -30,6 +30,7 @@ int cmd_inputs(int argc, char **argv);          /* inputs.c */
 int cmd_attention(int argc, char **argv);       /* inputs.c */
 int cmd_plot(int argc, char **argv);            /* plot.c */
 int cmd_report(int argc, char **argv);          /* plot.c */
+int cmd_review(int argc, char **argv);          /* review.c */
 int cmd_machine(int argc, char **argv);         /* machine.c */
 int cmd_compare(int argc, char **argv);         /* compare.c */
 int cmd_merge(int argc, char **argv);           /* cluster.c */

@@ -167,34 +167,7 @@ static int parse_counters(struct ctx *c, struct experiment *x,
 /* kv_budget: "2 GiB", "512 MiB", "1.5 GB", or bytes. */
 static int parse_budget(struct ctx *c, struct experiment *x, const struct ynode *n)
 {
-	static const struct { const char *unit; double scale; } units[] = {
-		{ "B", 1 }, { "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
-		{ "TiB", 1099511627776.0 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
-	};
-	const char *s;
-	char *end;
-	double v;
-
-	if (!n)
-		return 0;
-	s = cfg_want_scalar(c, n, "kv_budget", "a size like '2 GiB'");
-	if (!s)
-		return -1;
-	v = strtod(s, &end);
-	while (*end == ' ')
-		end++;
-	if (end == s || !(v > 0) || !isfinite(v))
-		return cfg_bad(c, n, "'kv_budget' must be a size like '2 GiB', not '%s'", s);
-	if (!*end) {
-		x->kv_budget = v;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-		if (!strcmp(end, units[i].unit)) {
-			x->kv_budget = v * units[i].scale;
-			return 0;
-		}
-	return cfg_bad(c, n, "unknown unit '%s' in kv_budget; use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB", end);
+	return n ? cfg_parse_size(c, n, "kv_budget", &x->kv_budget) : 0;
 }
 
 static long pattern_by_label(const struct experiment *x, const char *label)
@@ -240,14 +213,14 @@ static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 
 static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *n)
 {
-	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "kv_dtype" };
+	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "kv_dtype", "serving" };
 	struct exp_model *m;
 	const struct ynode *v;
 	long long t;
 
 	if (n->type != YT_MAP)
 		return cfg_bad(c, n, "a model must be a mapping, not %s", yt_what(n));
-	if (cfg_only_keys(c, n, keys, 5, " in 'model'"))
+	if (cfg_only_keys(c, n, keys, sizeof keys / sizeof *keys, " in 'model'"))
 		return -1;
 	m = realloc(x->models, (x->n_models + 1) * sizeof *m);
 	if (!m)
@@ -276,6 +249,8 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 			return -1;
 		m->kv_dtype = (int)t;
 	}
+	if ((v = yt_get(n, "serving")) && cfg_parse_serving(c, v, m->name, &m->serving))
+		return -1;
 	v = yt_get(n, "layers");
 	if (!v || v->type != YT_SEQ || !v->n)
 		return cfg_bad(c, v ? v : n, "model '%s' needs a non-empty list of layers", m->name);
@@ -365,7 +340,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 {
 	static const char *const keys[] = { "name", "description", "shape",
 		"sweep", "inputs", "patterns", "kernels", "run", "counters", "kv_budget",
-		"model", "quality" };
+		"model", "quality", "review" };
 	const struct ynode *v;
 
 	if (root->type != YT_MAP)
@@ -395,7 +370,8 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	    parse_run(c, x, yt_get(root, "run")) ||
 	    parse_counters(c, x, yt_get(root, "counters")) ||
 	    parse_budget(c, x, yt_get(root, "kv_budget")) ||
-	    parse_models(c, x, yt_get(root, "model")))
+	    parse_models(c, x, yt_get(root, "model")) ||
+	    cfg_parse_review(c, x, yt_get(root, "review")))
 		return -1;
 	return check_grid_size(c, x, root);
 }
@@ -461,6 +437,8 @@ void exp_free(struct experiment *x)
 		free(x->models[i].layer);
 	}
 	free(x->models);
+	free(x->review.model);
+	free(x->review.inputs);
 	free(x->scores);
 	free(x->pat);
 	free(x->kern);

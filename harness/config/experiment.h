@@ -102,6 +102,12 @@ struct exp_layer {
 	size_t pat;             /* index into experiment.pat */
 };
 
+/* What a server holds besides the caches (serving: in a model). */
+struct exp_serving {
+	double memory;          /* bytes of the device; 0: not given */
+	double weights;         /* bytes the weights take of it */
+};
+
 struct exp_model {
 	char *name;             /* e.g. gemma3-like */
 	int kv_heads;           /* per layer */
@@ -109,6 +115,24 @@ struct exp_model {
 	int kv_dtype;           /* enum dtype */
 	struct exp_layer *layer;
 	size_t n_layer;
+	struct exp_serving serving;     /* memory and weights, for sequences that fit */
+};
+
+/* review: the constraints a design review asks of the run's designs
+ * (pattern x kv_layout x kv_dtype), answered from its cells only. */
+struct exp_review {
+	int given;              /* 1: the file has a review block */
+	char *model;            /* a model of the model block, by name */
+	long prompt;            /* prompt tokens: time to first token */
+	long context;           /* tokens cached when decoding: time per token, KV */
+	long tenants;           /* sequences held at once */
+	double kv_memory;       /* bytes the tenants' caches share; 0: memory - weights */
+	struct exp_serving serving;     /* memory and weights; 0: the model's */
+	double ttft_s, tpot_s;  /* limits in seconds; 0: none */
+	double recall;          /* quality: recall at least this; < 0: none */
+	double error;           /* quality: output error at most this; < 0: none */
+	char *inputs;           /* label of the inputs quality is read on; NULL: the first */
+	int extrapolate;        /* 1: contexts past the measured ones by the fitted exponent */
 };
 
 struct experiment {
@@ -134,6 +158,7 @@ struct experiment {
 	double kv_budget;       /* bytes of KV cache per sequence, 0: none */
 	struct exp_model *models;       /* model: layer stacks */
 	size_t n_models;
+	struct exp_review review;       /* review: constraints */
 };
 
 /* Loads and validates path into *x (exp_free it). Returns 0, or -1 with a

@@ -2,6 +2,7 @@
  * the file, line and column, "did you mean" hints, typed scalars within
  * bounds, and the check that a mapping holds only known keys. */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,4 +258,34 @@ int cfg_parse_value(struct ctx *c, const struct ynode *n, const struct pat_param
 		break;
 	}
 	return err_set(c->e, "parameter '%s' has no scalar reader", d->name);
+}
+
+int cfg_parse_size(struct ctx *c, const struct ynode *n, const char *key, double *out)
+{
+	static const struct { const char *unit; double scale; } units[] = {
+		{ "B", 1 }, { "KiB", 1024.0 }, { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
+		{ "TiB", 1099511627776.0 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 }, { "TB", 1e12 },
+	};
+	const char *s = cfg_want_scalar(c, n, key, "a size like '2 GiB'");
+	char *end;
+	double v;
+
+	if (!s)
+		return -1;
+	v = strtod(s, &end);
+	while (*end == ' ')
+		end++;
+	if (end == s || !(v > 0) || !isfinite(v))
+		return cfg_bad(c, n, "'%s' must be a size like '2 GiB', not '%s'", key, s);
+	if (!*end) {
+		*out = v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (!strcmp(end, units[i].unit)) {
+			*out = v * units[i].scale;
+			return 0;
+		}
+	return cfg_bad(c, n, "unknown unit '%s' in %s; use B, KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB or TB (powers of 1000)",
+		       end, key);
 }

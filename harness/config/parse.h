@@ -51,6 +51,10 @@ int cfg_parse_int(struct ctx *c, const struct ynode *n, const char *key, long lo
 int cfg_parse_float(struct ctx *c, const struct ynode *n, const char *key, double min,
 		    double max, double *out);
 
+/* A size in bytes: a number alone, or with B, KiB, MiB, GiB, TiB (powers
+ * of 1024) or KB, MB, GB, TB (powers of 1000): "2 GiB", "1.5 GB". */
+int cfg_parse_size(struct ctx *c, const struct ynode *n, const char *key, double *out);
+
 int cfg_parse_bool(struct ctx *c, const struct ynode *n, const char *key, long long *out);
 
 int cfg_parse_string(struct ctx *c, const struct ynode *n, const char *key, char **out);
@@ -112,6 +116,12 @@ int cfg_parse_patterns(struct ctx *c, struct experiment *x, const struct ynode *
 int cfg_parse_input_item(struct ctx *c, const struct ynode *n, struct exp_input *in);
 
 int cfg_parse_inputs(struct ctx *c, struct experiment *x, const struct ynode *list);
+
+/* serving: {memory, weights} of a model into *s. */
+int cfg_parse_serving(struct ctx *c, const struct ynode *n, const char *model, struct exp_serving *s);
+
+/* review: the block into x->review, checked against the models and inputs. */
+int cfg_parse_review(struct ctx *c, struct experiment *x, const struct ynode *n);
 
 int cfg_parse_quality(struct ctx *c, struct experiment *x, const struct ynode *m);
 

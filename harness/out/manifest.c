@@ -202,6 +202,24 @@ static void write_axes(FILE *f, const struct experiment *x)
 	}
 }
 
+/* The review block, as `sabench review` reads it back (sizes in bytes,
+ * limits in seconds, a limit not given as 0, a target not given as -1). */
+static void write_review(FILE *f, const struct exp_review *r)
+{
+	if (!r->given)
+		return;
+	fputs("  review:\n    model: ", f);
+	yq(f, r->model);
+	fprintf(f, "\n    prompt: %ld\n    context: %ld\n    tenants: %ld\n", r->prompt, r->context, r->tenants);
+	fprintf(f, "    kv_memory_bytes: %.0f\n    memory_bytes: %.0f\n    weights_bytes: %.0f\n",
+		r->kv_memory, r->serving.memory, r->serving.weights);
+	fprintf(f, "    ttft_s: %.9g\n    tpot_s: %.9g\n    recall: %.9g\n    error: %.9g\n",
+		r->ttft_s, r->tpot_s, r->recall, r->error);
+	fputs("    inputs: ", f);
+	yq(f, r->inputs ? r->inputs : "");
+	fprintf(f, "\n    extrapolate: %s\n", r->extrapolate ? "true" : "false");
+}
+
 static void write_experiment(FILE *f, const struct experiment *x)
 {
 	const struct exp_run *r = &x->run;
@@ -275,8 +293,12 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		const struct exp_model *m = &x->models[i];
 		fputs("    - name: ", f);
 		yq(f, m->name);
-		fprintf(f, "\n      kv_heads: %d\n      head_dim: %d\n      kv_dtype: %s\n      layers:\n",
+		fprintf(f, "\n      kv_heads: %d\n      head_dim: %d\n      kv_dtype: %s\n",
 			m->kv_heads, m->head_dim, dtype_names[m->kv_dtype]);
+		if (m->serving.memory > 0)
+			fprintf(f, "      serving: {memory_bytes: %.0f, weights_bytes: %.0f}\n",
+				m->serving.memory, m->serving.weights);
+		fputs("      layers:\n", f);
 		for (size_t j = 0; j < m->n_layer; j++) {
 			char spec[8192];
 			fprintf(f, "        - {count: %ld, pattern: ", m->layer[j].count);
@@ -286,6 +308,7 @@ static void write_experiment(FILE *f, const struct experiment *x)
 			fputs("}\n", f);
 		}
 	}
+	write_review(f, &x->review);
 	fprintf(f, "  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu, interleave: %s}\n",
 		r->warmup, r->repeats, r->min_time_ms, r->verify ? "true" : "false",
 		r->verify_rows, r->seed, r->interleave == EXP_INTERLEAVE_ACROSS ? "across_groups" : "within_groups");

@@ -14,6 +14,7 @@
 #include "kvfront.h"
 #include "pareto.h"
 #include "masks.h"
+#include "designs.h"
 #include "plot.h"
 #include "results.h"
 
@@ -329,6 +330,35 @@ static int check_results(const char *csv, struct err *e)
 	return rc;
 }
 
+/* The review's picture when the run has a review block; a review that
+ * cannot be judged is said on the progress line, not a failure of plot
+ * (`sabench review` fails on it). */
+static int plot_review_progress(const char *dir, const char *out, void (*progress)(const char *line),
+				struct err *e)
+{
+	char line[PATH_MAX + 300];
+	struct err why;
+	int rc = plot_review(dir, &why);
+
+	if (rc == PLOT_BAD_INPUT || rc == PLOT_NO_GNUPLOT) {
+		snprintf(line, sizeof line, "plot: review.png left out: %s", why.msg);
+		if (progress)
+			progress(line);
+		return PLOT_OK;
+	}
+	if (rc) {
+		*e = why;
+		return rc;
+	}
+	snprintf(line, sizeof line, "%s/review.png", out);
+	if (access(line, F_OK))
+		return PLOT_OK;         /* no review block, or no limits to draw */
+	snprintf(line, sizeof line, "plot: %s/review.png and .svg", out);
+	if (progress)
+		progress(line);
+	return PLOT_OK;
+}
+
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e)
 {
@@ -378,7 +408,42 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 	snprintf(line, sizeof line, "plot: %s/masks.png and .svg", out);
 	if (progress)
 		progress(line);
-	return PLOT_OK;
+	return plot_review_progress(dir, out, progress, e);
+}
+
+int plot_review(const char *dir, struct err *e)
+{
+	char script[PATH_MAX + 64], csv[4200], out[4200], vars[12800];
+	struct dsg_review r;
+	int rc;
+
+	if (strchr(dir, '\'')) {
+		err_set(e, "results folder '%s' has a quote in its name; gnuplot cannot take it", dir);
+		return PLOT_BAD_INPUT;
+	}
+	rc = dsg_review_dir(dir, &r, e);
+	if (rc)
+		return rc > 0 ? PLOT_OK : e->usage ? PLOT_BAD_INPUT : PLOT_FAILED;
+	rc = PLOT_OK;
+	snprintf(csv, sizeof csv, "%s/review.csv", dir);
+	snprintf(out, sizeof out, "%s/plots", dir);
+	if (!dsg_plottable(&r)) {
+		dsg_free(&r);
+		return PLOT_OK;         /* no limits, or no design with both figures */
+	}
+	if (!on_path("gnuplot")) {
+		err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) for review.png; review.csv is written");
+		rc = PLOT_NO_GNUPLOT;
+	} else if (mkdir(out, 0777) && errno != EEXIST) {
+		err_set(e, "cannot create '%s': %s", out, strerror(errno));
+		rc = PLOT_FAILED;
+	} else {
+		snprintf(script, sizeof script, "%s/review.gp", scripts_dir());
+		dsg_plot_vars(&r, csv, out, vars, sizeof vars);
+		rc = run_gnuplot(script, vars, e) ? PLOT_FAILED : PLOT_OK;
+	}
+	dsg_free(&r);
+	return rc;
 }
 
 int plot_compare(const char *out_dir, struct err *e)

@@ -38,6 +38,12 @@ int plot_scratch_open(char *dir, size_t len, struct err *e);
 /* Removes the scratch folder and the helper files in it. */
 void plot_scratch_close(const char *dir);
 
+/* The review of results folder dir (designs.h): dir/review.csv and, when
+ * it sets limits, dir/plots/review.png and .svg. PLOT_OK also when the run
+ * has no review block; PLOT_BAD_INPUT when it cannot be judged (e says
+ * why), PLOT_NO_GNUPLOT, PLOT_FAILED. */
+int plot_review(const char *dir, struct err *e);
+
 /* Draws out_dir/compare.csv into out_dir/compare.png and .svg; PLOT_OK,
  * PLOT_NO_GNUPLOT or PLOT_FAILED with e set. */
 int plot_compare(const char *out_dir, struct err *e);

@@ -13,7 +13,9 @@
 #include "../config/experiment.h"
 #include "../config/ytree.h"
 #include "kvfront.h"
+#include "designs.h"
 #include "review.h"
+#include "serving.h"
 #include "report.h"
 #include "results.h"
 
@@ -390,95 +392,6 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 	fputc('\n', f);
 }
 
-/* Median decode time per token of pattern label at n (the decode kernel's
- * row when there is one, else the fastest); < 0 when not measured. */
-static double token_time(const struct res_table *t, const struct cols *c,
-			 const char *label, long n)
-{
-	int ct = res_table_col(t, "time_per_token_s");
-	double best = -1;
-
-	for (size_t i = 0; ct >= 0 && i < t->nrow; i++) {
-		double v = atof(GET(t, i, ct));
-		const struct kern_desc *k = kern_find(GET(t, i, c->kernel));
-		if (strcmp(GET(t, i, c->label), label) || atol(GET(t, i, c->n)) != n ||
-		    !GET(t, i, ct)[0])
-			continue;
-		if (k && k->decode)
-			return v;
-		if (best < 0 || v < best)
-			best = v;
-	}
-	return best;
-}
-
-static void write_stack(FILE *f, const struct ynode *model, const struct res_table *t,
-			const struct cols *c, int causal)
-{
-	const struct ynode *nm = yt_get(model, "name"), *layers = yt_get(model, "layers");
-	int kv_heads = atoi(yt_get(model, "kv_heads") ? yt_get(model, "kv_heads")->str : "1");
-	int d = atoi(yt_get(model, "head_dim") ? yt_get(model, "head_dim")->str : "64");
-	const char *dt = yt_get(model, "kv_dtype") ? yt_get(model, "kv_dtype")->str : "f32";
-	double row = 2.0 * kv_heads * row_bytes(dt, d);
-	long ns[260];
-	size_t nn = seq_lens(t, c, ns);
-	long total_layers = 0;
-
-	ns[nn++] = 32768;
-	ns[nn++] = 131072;
-	qsort(ns, nn, sizeof *ns, cmp_long);
-	fprintf(f, "### %s\n\n", nm ? nm->str : "model");
-	for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++) {
-		const struct ynode *cnt = yt_get(layers->kid[j], "count"), *pl = yt_get(layers->kid[j], "pattern");
-		fprintf(f, "%s%s x %s", j ? ", " : "Layers: ", cnt ? cnt->str : "?", pl ? pl->str : "?");
-		total_layers += cnt ? atol(cnt->str) : 0;
-	}
-	fprintf(f, " (%ld layers; kv_heads %d, head_dim %d, %s).\n\n", total_layers, kv_heads, d, dt);
-	fputs("| context | KV cache per sequence | per-token decode latency (sum of layers) |\n|---:|---:|---:|\n", f);
-	for (size_t k = 0; k < nn; k++) {
-		double bytes = 0, lat = 0;
-		int measured = 1;
-		char hb[32];
-		if (k && ns[k] == ns[k - 1])
-			continue;
-		for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++) {
-			const struct ynode *cnt = yt_get(layers->kid[j], "count");
-			const struct ynode *pl = yt_get(layers->kid[j], "pattern");
-			const struct ynode *sp = yt_get(layers->kid[j], "spec");
-			struct pattern p;
-			struct err e;
-			double tt;
-			if (!cnt || !pl || !sp || exp_parse_spec(sp->str, causal, &p, &e))
-				continue;
-			bytes += (double)atol(cnt->str) * (double)pat_kv_rows(&p, ns[k]) * row;
-			pat_free(&p);
-			tt = token_time(t, c, pl->str, ns[k]);
-			if (tt < 0)
-				measured = 0;
-			lat += (double)atol(cnt->str) * tt;
-		}
-		human_bytes(bytes, hb, sizeof hb);
-		if (measured)
-			fprintf(f, "| %ld | %s | %.3f ms |\n", ns[k], hb, lat * 1e3);
-		else
-			fprintf(f, "| %ld | %s | not measured |\n", ns[k], hb);
-	}
-	fputc('\n', f);
-}
-
-static void write_stacks(FILE *f, const struct ynode *m, const struct res_table *t,
-			 const struct cols *c)
-{
-	const struct ynode *models = yt_get(yt_get(m, "experiment"), "models");
-	int causal = strcmp(shape_first(m, "causal", "true"), "false") != 0;
-
-	if (!models || models->type != YT_SEQ || !models->n)
-		return;
-	fputs("## Layer stacks\n\nKV cache per sequence: the sum over layers of each layer's pattern cache. Latency: the sum over layers of the measured decode time per token of the layer's pattern at that context (the decode kernel's, when measured).\n\n", f);
-	for (size_t i = 0; i < models->n; i++)
-		write_stack(f, models->kid[i], t, c, causal);
-}
-
 /* The KV bytes-against-error table (kvfront.h), when the run decoded. */
 static void write_kv_table(FILE *f, const struct ynode *m, const struct res_table *t)
 {
@@ -518,6 +431,28 @@ static void write_pictures(FILE *f, const char *dir)
 	}
 	if (!any)
 		fputs("None yet: run `sabench plot` on this folder, then this report again.\n", f);
+}
+
+/* The review's answer, last (designs.h), when the run has a review
+ * block; one that cannot be judged says why. */
+static void write_review(FILE *f, const char *dir)
+{
+	struct dsg_review r;
+	struct err why;
+	char path[4200];
+	int rc = dsg_review_dir(dir, &r, &why);
+
+	if (rc > 0)
+		return;
+	if (rc < 0) {
+		fprintf(f, "## Review\n\nThe review block cannot be answered: %s.\n", why.msg);
+		return;
+	}
+	dsg_write_md(&r, f);
+	snprintf(path, sizeof path, "%s/plots/review.png", dir);
+	if (!access(path, R_OK))
+		fputs("![review](plots/review.png)\n\n", f);
+	dsg_free(&r);
 }
 
 int report_write(const char *dir, struct err *e)
@@ -566,9 +501,10 @@ int report_write(const char *dir, struct err *e)
 	review_quality(f, dir, &t, m);
 	write_budget(f, m, &t, &c);
 	write_kv_table(f, m, &t);
-	write_stacks(f, m, &t, &c);
+	srv_write_stacks(f, m, &t);
 	write_exceptions(f, &t, &c);
 	write_pictures(f, dir);
+	write_review(f, dir);
 	yt_free(m);
 	res_table_free(&t);
 	if (ferror(f) | fclose(f) || rename(tmp, path))
