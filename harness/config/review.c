@@ -28,7 +28,7 @@ int cfg_parse_serving(struct ctx *c, const struct ynode *n, const char *model, s
 	if ((v = yt_get(n, "weights")) && cfg_parse_size(c, v, "weights", &s->weights))
 		return -1;
 	if (s->weights >= s->memory)
-		return cfg_bad(c, v, "'weights' %.0f B leave no room in 'memory' %.0f B", s->weights, s->memory);
+		return cfg_bad(c, v, "'weights' of %.0f B leave no room in 'memory' of %.0f B", s->weights, s->memory);
 	return 0;
 }
 
@@ -85,7 +85,7 @@ static int review_limits(struct ctx *c, const struct ynode *r, struct exp_review
 	if (yt_get(r, "weights") && !yt_get(r, "memory"))
 		return cfg_bad(c, yt_get(r, "weights"), "'weights' needs 'memory' in the review");
 	if (rv->serving.memory > 0 && rv->serving.weights >= rv->serving.memory)
-		return cfg_bad(c, yt_get(r, "weights"), "'weights' %.0f B leave no room in 'memory' %.0f B",
+		return cfg_bad(c, yt_get(r, "weights"), "'weights' of %.0f B leave no room in 'memory' of %.0f B",
 			       rv->serving.weights, rv->serving.memory);
 	if (rv->kv_memory > 0 && rv->serving.memory > 0)
 		return cfg_bad(c, yt_get(r, "kv_memory"), "give 'kv_memory' or 'memory', not both");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../kernels/kernel.h"
 #include "../config/ytree.h"
 #include "designs.h"
 
@@ -56,8 +57,11 @@ static int read_review(const struct ynode *mf, struct dsg_review *r, struct err 
 	r->cheapest = -1;
 	if (!rv || rv->type != YT_MAP)
 		return 1;
-	if (!m || m->type != YT_SCALAR || srv_model_of(mf, m->str, &r->model))
-		return err_set(e, "review names model '%s', which the manifest lacks", m && m->str ? m->str : "");
+	if (!m || m->type != YT_SCALAR || srv_model_of(mf, m->str, &r->model)) {
+		err_set(e, "review names model '%s', which the manifest lacks", m && m->str ? m->str : "");
+		e->usage = 1;
+		return -1;
+	}
 	r->prompt = (long)num(rv, "prompt", 1);
 	r->context = (long)num(rv, "context", (double)r->prompt);
 	r->tenants = (long)num(rv, "tenants", 1);
@@ -105,23 +109,28 @@ static int add_design(struct dsg_review *r, const char *label, const char *layou
 	return 0;
 }
 
-/* The designs: every (pattern, kv_layout, kv_dtype) a decode cell ran,
- * then every pattern measured in prefill only. */
+/* The designs: every (pattern, kv_layout, kv_dtype) a cache-reading
+ * kernel's decode cell ran, then every other pattern measured (in
+ * prefill, or decoded by full-array kernels only) as a design of its
+ * pattern alone. */
 static int find_designs(const struct res_table *t, struct dsg_review *r)
 {
 	int lab = res_table_col(t, "pattern_label"), mode = res_table_col(t, "mode");
 	int lay = res_table_col(t, "kv_layout"), dt = res_table_col(t, "kv_dtype");
-	int st = res_table_col(t, "status");
+	int st = res_table_col(t, "status"), ker = res_table_col(t, "kernel");
 
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < t->nrow; i++) {
-			const char *label = GET(t, i, lab);
-			size_t k;
-			if (strcmp(GET(t, i, st), "ok") || strcmp(GET(t, i, mode), pass ? "prefill" : "decode"))
+			const struct kern_desc *k = kern_find(GET(t, i, ker));
+			const char *label = GET(t, i, lab), *m = GET(t, i, mode);
+			int cache = k && k->decode && !strcmp(m, "decode");
+			size_t n;
+			if (strcmp(GET(t, i, st), "ok") || (!pass && !cache) ||
+			    (pass && strcmp(m, "decode") && strcmp(m, "prefill")))
 				continue;
-			for (k = 0; pass && k < r->n && strcmp(r->des[k].d.label, label); k++)
+			for (n = 0; pass && n < r->n && strcmp(r->des[n].d.label, label); n++)
 				;
-			if (pass && k < r->n)
+			if (pass && n < r->n)
 				continue;
 			if (add_design(r, label, pass ? "" : GET(t, i, lay), pass ? "" : GET(t, i, dt)))
 				return -1;
@@ -221,7 +230,6 @@ static int unjudgeable(const struct dsg_review *r, int l, struct err *e)
 		longest = r->des[i].ttft.longest > longest && !decode ? r->des[i].ttft.longest : longest;
 		longest = r->des[i].tpot.longest > longest && decode ? r->des[i].tpot.longest : longest;
 	}
-	e->usage = 1;
 	if (l == DSG_TTFT || l == DSG_TPOT) {
 		long want = decode ? r->context : r->prompt;
 		if (!longest)
@@ -278,14 +286,16 @@ int dsg_build(const struct ynode *mf, const struct res_table *t, struct dsg_revi
 	}
 	if (!r->n) {
 		dsg_free(r);
+		err_set(e, "review has no design to judge: no cell of the run ended ok");
 		e->usage = 1;
-		return err_set(e, "review has no design to judge: no cell of the run ended ok");
+		return -1;
 	}
 	for (size_t i = 0; i < r->n; i++)
 		judge(mf, t, r, &r->des[i]);
 	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
 		if (limit_set(r, l) && unjudgeable(r, l, e)) {
 			dsg_free(r);
+			e->usage = 1;   /* the review asks what the run did not measure */
 			return -1;
 		}
 	for (size_t i = 0; i < r->n; i++) {
@@ -501,17 +511,18 @@ int dsg_review_dir(const char *dir, struct dsg_review *r, struct err *e)
 	struct ynode *mf = NULL;
 	int rc;
 
-	e->usage = 1;           /* what follows reads input: its faults exit 2 */
 	snprintf(path, sizeof path, "%s/results.csv", dir);
 	if (res_table_read(path, &t, e))
 		return -1;
 	if (res_table_check(&t, path, e)) {
 		res_table_free(&t);
+		e->usage = 1;   /* not a file a run wrote: exit 2 */
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
 	if (yt_load_file(path, &mf, e)) {
 		res_table_free(&t);
+		e->usage = 1;
 		return -1;
 	}
 	rc = dsg_build(mf, &t, r, e);
@@ -519,7 +530,6 @@ int dsg_review_dir(const char *dir, struct dsg_review *r, struct err *e)
 	res_table_free(&t);
 	if (rc)
 		return rc;
-	e->usage = 0;
 	snprintf(path, sizeof path, "%s/review.csv", dir);
 	if (dsg_write_csv(r, path, e)) {
 		dsg_free(r);
