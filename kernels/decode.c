@@ -21,6 +21,7 @@
  * appended first, then every (cache, token) is an independent work item
  * reading the cache as the whole chunk left it, as a chunked prefill or
  * a speculative verification reads it. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@
 #include "rowwise.h"
 
 struct decode_ws {
+	int ragged;                     /* 0 (a ragged_ws has 1 here) */
 	struct kv_cache *cache;         /* one per (batch, kv head) */
 	int n_cache;
 	int group;                      /* query heads per kv head */
@@ -55,16 +57,24 @@ static int decode_splits(const struct problem *p, int threads)
 	int caches = p->batch * p->kv_heads, s, most = (int)(p->n_kv / 512);
 	long units = p->chunk ? caches * p->n_q : caches;
 
+	if (p->kv_splits > 0)
+		return p->kv_splits;
 	if (units % threads == 0 || units >= 4 * threads)
 		return 1;
 	s = (int)((4 * threads + units - 1) / units);
 	return s < most ? s : most > 1 ? most : 1;
 }
 
+static void ragged_release(void *ws);
+
 static void decode_release(void *ws)
 {
 	struct decode_ws *w = ws;
 
+	if (w && w->ragged) {
+		ragged_release(ws);
+		return;
+	}
 	if (!w)
 		return;
 	for (int i = 0; w->cache && i < w->n_cache; i++)
@@ -87,12 +97,16 @@ static void prefill_cache(const struct problem *p, struct kv_cache *c, int i)
 		kvc_store(c, pos, k + (size_t)pos * p->d, v + (size_t)pos * p->d);
 }
 
+static int ragged_prepare(const struct problem *p, int threads, void **ws);
+
 static int decode_prepare(const struct problem *p, int threads, void **ws)
 {
-	struct decode_ws *w = calloc(1, sizeof *w);
+	struct decode_ws *w;
 	size_t part;
 
-	if (!w)
+	if (p->ragged)
+		return ragged_prepare(p, threads, ws);
+	if (!(w = calloc(1, sizeof *w)))
 		return -1;
 	w->ops = kern_simd();
 	w->n_cache = p->batch * p->kv_heads;
@@ -130,10 +144,16 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 
 /* Puts back what a run changed: the cache's length, the rows the
  * appended tokens evicted, KIVI's tail and groups. */
+static void ragged_reset(const struct problem *p, void *ws);
+
 static void decode_reset(const struct problem *p, void *ws)
 {
 	struct decode_ws *w = ws;
 
+	if (w->ragged) {
+		ragged_reset(p, ws);
+		return;
+	}
 	for (int i = 0; i < w->n_cache; i++)
 		kvc_rewind(&w->cache[i], p->n_kv - p->n_q,
 			   p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
@@ -395,10 +415,16 @@ static void extend_run(const struct problem *p, const struct decode_ws *w)
 	}
 }
 
+static void ragged_run(const struct problem *p, void *ws);
+
 static void decode_run(const struct problem *p, void *ws)
 {
 	const struct decode_ws *w = ws;
 
+	if (w->ragged) {
+		ragged_run(p, ws);
+		return;
+	}
 	if (p->chunk) {
 		extend_run(p, w);
 		return;
@@ -423,11 +449,19 @@ static void decode_run(const struct problem *p, void *ws)
 	}
 }
 
+static void ragged_cost(const struct problem *p, int threads, struct kern_cost *c);
+
 static void decode_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
 	long rows = kv_layout_rows(p->kv_layout, p->n_kv, p->kv_ring, p->kv_sinks);
 	int group = p->heads / p->kv_heads, splits = decode_splits(p, threads);
-	double part = splits > 1 ? (double)p->batch * p->kv_heads * splits * group * (p->d + 2) : 0;
+	double part;
+
+	if (p->ragged) {
+		ragged_cost(p, threads, c);
+		return;
+	}
+	part = splits > 1 ? (double)p->batch * p->kv_heads * splits * group * (p->d + 2) : 0;
 
 	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
 	c->score_bytes = ROW_CHUNK * sizeof(float);
@@ -438,6 +472,213 @@ static void decode_cost(const struct problem *p, int threads, struct kern_cost *
 	c->workspace_bytes = c->kv_cache_bytes + part * sizeof(float) +
 			     (double)threads * ((double)decode_floats(p->d, group) * sizeof(float) +
 						(double)group * sizeof(struct row_state));
+}
+
+/* ---- ragged batches: sequences of their own lengths as one step ---- */
+
+/* One work item of a ragged step: split `split` of cache i of sequence s
+ * for its token r, costing about `cost` keys. */
+struct rag_item {
+	int s, i, split;
+	long r;
+	double cost;
+};
+
+/* A (sequence, cache) pair: appends and merges address them. */
+struct rag_cache {
+	int s, i;
+};
+
+struct ragged_ws {
+	int ragged;                     /* 1 */
+	int n;                          /* sequences */
+	struct problem *seq;            /* theirs, chunked, o set at each run */
+	struct decode_ws **ws;          /* each one's */
+	struct rag_item *item;          /* every item, largest first */
+	long n_item;
+	struct rag_cache *cache;        /* every (sequence, cache) */
+	long n_cache;
+};
+
+static void ragged_release(void *ws)
+{
+	struct ragged_ws *w = ws;
+
+	for (int s = 0; w->ws && s < w->n; s++)
+		decode_release(w->ws[s]);
+	free(w->ws);
+	free(w->seq);
+	free(w->item);
+	free(w->cache);
+	free(w);
+}
+
+/* Keys of token r's row of sequence p (its first layout's). */
+static long long row_keys(const struct problem *p, long r)
+{
+	int64_t n;
+	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, 0, 0), r, &n);
+
+	return gset_row_keys(rg, n);
+}
+
+/* Key splits of each sequence, by cost as flash-decoding's varlen split
+ * does: a sequence of one new token whose keys are more than a share of
+ * the step's work (a quarter of a thread's) is split so that no item is
+ * much larger than that share; chunks of several tokens are not split
+ * (their tokens are items enough). */
+static void ragged_splits(struct ragged_ws *w, int threads)
+{
+	double total = 0, share;
+
+	for (int s = 0; s < w->n; s++)
+		for (long r = 0; r < w->seq[s].n_q; r++)
+			total += (double)w->seq[s].kv_heads * (double)(row_keys(&w->seq[s], r) + 64);
+	share = total / (4.0 * threads);
+	for (int s = 0; s < w->n; s++) {
+		struct problem *q = &w->seq[s];
+		long most = q->n_kv / 512 > 1 ? q->n_kv / 512 : 1;
+		long want = q->n_q == 1 && share > 0 ? (long)ceil((double)row_keys(q, 0) / share) : 1;
+		q->kv_splits = (int)(want < 1 ? 1 : want > most ? most : want);
+	}
+}
+
+static int by_cost(const void *a, const void *b)
+{
+	const struct rag_item *x = a, *y = b;
+
+	return (x->cost < y->cost) - (x->cost > y->cost);
+}
+
+/* The step's items, largest first (the longest processing time rule:
+ * with dynamic scheduling no thread is left with a long item at the end). */
+static int ragged_items(struct ragged_ws *w)
+{
+	long n = 0, k = 0, c = 0;
+
+	for (int s = 0; s < w->n; s++) {
+		n += (long)w->seq[s].kv_heads * w->seq[s].n_q * w->seq[s].kv_splits;
+		c += w->seq[s].kv_heads;
+	}
+	w->item = malloc((size_t)(n ? n : 1) * sizeof *w->item);
+	w->cache = malloc((size_t)(c ? c : 1) * sizeof *w->cache);
+	if (!w->item || !w->cache)
+		return -1;
+	for (int s = 0; s < w->n; s++)
+		for (int i = 0; i < w->seq[s].kv_heads; i++) {
+			w->cache[w->n_cache++] = (struct rag_cache){ s, i };
+			for (long r = 0; r < w->seq[s].n_q; r++)
+				for (int sp = 0; sp < w->seq[s].kv_splits; sp++)
+					w->item[k++] = (struct rag_item){ s, i, sp, r,
+						(double)(row_keys(&w->seq[s], r) + 64) / w->seq[s].kv_splits };
+		}
+	w->n_item = k;
+	qsort(w->item, (size_t)k, sizeof *w->item, by_cost);
+	return 0;
+}
+
+static int ragged_prepare(const struct problem *p, int threads, void **ws)
+{
+	const struct ragged *r = p->ragged;
+	struct ragged_ws *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return -1;
+	w->ragged = 1;
+	w->n = r->n;
+	w->seq = malloc((size_t)r->n * sizeof *w->seq);
+	w->ws = calloc((size_t)r->n, sizeof *w->ws);
+	if (!w->seq || !w->ws) {
+		ragged_release(w);
+		return -1;
+	}
+	for (int s = 0; s < r->n; s++) {
+		w->seq[s] = r->seq[s];
+		w->seq[s].chunk = 1;
+		w->seq[s].ragged = NULL;
+		w->seq[s].tally = p->tally;
+	}
+	ragged_splits(w, threads);
+	for (int s = 0; s < r->n; s++)
+		if (decode_prepare(&w->seq[s], threads, (void **)&w->ws[s])) {
+			ragged_release(w);
+			return -1;
+		}
+	if (ragged_items(w)) {
+		ragged_release(w);
+		return -1;
+	}
+	*ws = w;
+	return 0;
+}
+
+static void ragged_reset(const struct problem *p, void *ws)
+{
+	struct ragged_ws *w = ws;
+
+	(void)p;
+	for (int s = 0; s < w->n; s++)
+		decode_reset(&w->seq[s], w->ws[s]);
+}
+
+/* The step: every sequence's new tokens appended, then every item, then
+ * the merges of the split sequences' states, each over the whole team. */
+static void ragged_run(const struct problem *p, void *ws)
+{
+	struct ragged_ws *w = ws;
+
+	for (int s = 0; s < w->n; s++) {
+		w->seq[s].o = p->o + kern_ragged_off(p->ragged, s);
+		w->seq[s].tally = p->tally;
+	}
+#pragma omp parallel
+	{
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < w->n_cache; t++) {
+			const struct rag_cache *c = &w->cache[t];
+			for (long r = 0; r < w->seq[c->s].n_q; r++)
+				decode_append(&w->seq[c->s], w->ws[c->s], c->i, r);
+		}
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < w->n_item; t++) {
+			const struct rag_item *it = &w->item[t];
+			decode_item(&w->seq[it->s], w->ws[it->s], it->i, it->split, it->r);
+		}
+#pragma omp for schedule(dynamic, 1)
+		for (long t = 0; t < w->n_cache; t++) {
+			const struct rag_cache *c = &w->cache[t];
+			const struct decode_ws *d = w->ws[c->s];
+			for (int h = 0; d->splits > 1 && h < d->group; h++)
+				decode_merge(&w->seq[c->s], d, c->i, h, 0);
+		}
+	}
+}
+
+/* The sum of the sequences' costs, each with the splits the step gives it. */
+static void ragged_cost(const struct problem *p, int threads, struct kern_cost *c)
+{
+	struct ragged_ws w = { .n = p->ragged->n };
+	struct problem seq[64], *many = NULL;
+
+	memset(c, 0, sizeof *c);
+	w.seq = p->ragged->n <= 64 ? seq : (many = malloc((size_t)p->ragged->n * sizeof *many));
+	if (!w.seq)
+		return;
+	for (int s = 0; s < w.n; s++) {
+		w.seq[s] = p->ragged->seq[s];
+		w.seq[s].chunk = 1;
+		w.seq[s].ragged = NULL;
+	}
+	ragged_splits(&w, threads);
+	for (int s = 0; s < w.n; s++) {
+		struct kern_cost one;
+		decode_cost(&w.seq[s], threads, &one);
+		c->flops_exec += one.flops_exec;
+		c->kv_cache_bytes += one.kv_cache_bytes;
+		c->workspace_bytes += one.workspace_bytes;
+		c->score_bytes = one.score_bytes > c->score_bytes ? one.score_bytes : c->score_bytes;
+	}
+	free(many);
 }
 
 const struct kern_desc kern_decode = {
@@ -451,4 +692,5 @@ const struct kern_desc kern_decode = {
 	.reset = decode_reset,                  /* puts evicted rows back */
 	.simd = 1,                              /* fused dots and axpys per ISA */
 	.decode = 1,                            /* reads K/V through the cache */
+	.ragged = 1,                            /* ragged batches as one step */
 };

@@ -38,6 +38,8 @@ enum kv_layout {
 	KV_LAYOUT_COUNT
 };
 
+struct ragged;
+
 struct problem {
 	int batch;              /* sequences */
 	int heads;              /* query heads */
@@ -65,7 +67,32 @@ struct problem {
 	int chunk;              /* decode kernels: 1 appends the n_q tokens
 				 * together, then attends them (extend: a
 				 * chunked prefill); 0 one by one (decode) */
+	int kv_splits;          /* decode kernels: key splits per cache and
+				 * token; 0: the kernel's choice */
+	const struct ragged *ragged;    /* NULL, or a ragged batch to run whole
+					 * (kernels with kern_desc.ragged) */
 };
+
+/* A ragged batch: sequences of their own lengths run as one step, as a
+ * continuous-batching server schedules decodes and prefill chunks
+ * together. Each sequence is a problem of batch 1 with its own n_kv, n_q
+ * (its new tokens, appended as one chunk), inputs, G and cache fields;
+ * its o is not used: the outputs go to the batch's problem o, sequence
+ * after sequence, each [heads][n_q][d]. */
+struct ragged {
+	int n;                  /* sequences */
+	const struct problem *seq;
+};
+
+/* Offset in the batch's o of sequence s's outputs. */
+static inline size_t kern_ragged_off(const struct ragged *r, int s)
+{
+	size_t off = 0;
+
+	for (int i = 0; i < s; i++)
+		off += (size_t)r->seq[i].heads * (size_t)r->seq[i].n_q * (size_t)r->seq[i].d;
+	return off;
+}
 
 /* What a kernel executes and holds, from its own cost model. */
 struct kern_cost {
@@ -106,6 +133,9 @@ struct kern_desc {
 	int decode;                             /* reads K/V through a cache */
 	int dense_work;                         /* computes every pair whatever G
 						 * (then masks): its cost is dense */
+	int ragged;                             /* runs p->ragged (prepare, run,
+						 * reset, cost and release take the
+						 * batch's problem) */
 };
 
 extern const struct kern_desc *const kern_table[];

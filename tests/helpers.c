@@ -369,3 +369,12 @@ const char *const fx_small_run =
 	"kernels: [naive, tiled]\n"
 	"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
 	"counters: [sabench::pairs]\n";
+
+int count_words(const char *text)
+{
+	int n = 0;
+
+	for (const char *c = text; *c; c++)
+		n += *c != ' ' && (c == text || c[-1] == ' ');
+	return n;
+}

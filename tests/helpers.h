@@ -98,4 +98,7 @@ void run_yaml_results(const char *yaml, struct csv *t);
 /* Lines of text (count of '\n'). */
 int count_lines(const char *text);
 
+/* Words of text (runs of characters other than spaces). */
+int count_words(const char *text);
+
 #endif

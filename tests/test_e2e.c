@@ -19,13 +19,13 @@
 static const char *const contract =
 	"experiment,cell,pattern,pattern_label,kernel,inputs,score,mode,causal,batch,heads,"
 	"kv_heads,seq_len,n_q,head_dim,dtype,threads,kv_layout,kv_dtype,"
-	"decode_steps,extend_tokens,kv_layout_note,isa,nnz,density,row_min,row_max,"
+	"decode_steps,extend_tokens,ragged,kv_layout_note,isa,nnz,density,row_min,row_max,"
 	"row_mean,empty_rows,flops,flops_exec,bytes_min,bytes_gather,"
 	"kv_cache_bytes,score_bytes,pattern_bytes,workspace_bytes,reps,"
 	"time_min_s,time_median_s,time_mean_s,time_p90_s,time_max_s,time_cv,"
 	"select_s,select_flops,select_bytes,"
 	"gflops,gflops_exec,gbs,intensity,time_per_token_s,time_per_chunk_s,tokens_per_s,"
-	"keys_read,kv_bytes_per_token,kv_gbs,probe_gbs,pct_bw,pct_peak,peak_rss_bytes,max_abs_err,nmse,"
+	"keys_read,kv_bytes_per_token,time_one_by_one_s,seq_time_s,kv_gbs,probe_gbs,pct_bw,pct_peak,peak_rss_bytes,max_abs_err,nmse,"
 	"verified,recall_mean,recall_min,recall_p10,recall_best_mean,"
 	"recall_efficiency,out_err_mean,out_err_max,kv_recall_mean,kv_err_dense_mean,kv_err_mean,quality_rows,"
 	"ipc,flops_hw,flops_hw_ratio,dram_bytes_hw,intensity_hw,"
@@ -88,11 +88,11 @@ Test(e2e, tiny_run_writes_the_contract)
 		  (int)(strchr(csv, '\n') - csv), csv);
 	cr_assert_eq(count_lines(csv), 1 + 2 * 2 * 2);
 	cr_assert_eq(rows_with(csv, 4, "naive"), 4);
-	cr_assert_eq(rows_with(csv, 63, "yes"), 8, "every row verified");
+	cr_assert_eq(rows_with(csv, 66, "yes"), 8, "every row verified");
 	/* dense at n = 32 with 2 heads: 2 * 528 pairs */
 	cr_assert(strstr(csv, "dense/naive/n32/d16/b1/h2/kv1/t2/causal/f32"));
 	cr_assert(strstr(csv, ",528,1,1,32,16.5,0,"), "dense n=32 G-set statistics");
-	cr_assert(strstr(csv, ",gaussian,plain,prefill,1,1,2,1,32,32,16,f32,2,,,0,0,,"), "prefill identity");
+	cr_assert(strstr(csv, ",gaussian,plain,prefill,1,1,2,1,32,32,16,f32,2,,,0,0,,,"), "prefill identity");
 	cr_assert(strstr(csv, ",1056,ok\n"), "sabench::pairs of dense n=32");
 	snprintf(path, sizeof path, "%s/samples.csv", out);
 	samples = read_text(path);

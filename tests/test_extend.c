@@ -208,3 +208,150 @@ Test(extend, a_run_writes_the_chunk_columns, .timeout = 120)
 	}
 	csv_free(&t);
 }
+
+/* A ragged step (two decodes at 900 and 2600 tokens, a chunk of 40 at
+ * 300, one of 1 at 20) gives each sequence the outputs of running it
+ * alone (bit for bit where neither splits its keys, within fp32 rounding
+ * of the merge where one does) and the sum of their costs, on every
+ * cache type. */
+Test(ragged, a_batch_equals_its_sequences_run_one_by_one)
+{
+	static const struct { const char *spec; long n, new_tokens; } seqs[] = {
+		{ "dense", 900, 1 }, { "window: {size: 64}", 300, 40 },
+		{ "dense", 2600, 1 }, { "sink_window: {sinks: 4, size: 12}", 20, 1 },
+	};
+	enum { NS = sizeof seqs / sizeof *seqs };
+	const struct kern_desc *k = kern_find("decode");
+	struct fixture fx[NS];
+	struct gset g[NS];
+	struct problem seq[NS], batch;
+	struct ragged rg = { NS, seq };
+	char why[256];
+	size_t total = 0;
+
+	cr_assert(k->ragged);
+	omp_set_num_threads(2);
+	for (int s = 0; s < NS; s++) {
+		fx_make(&fx[s], seqs[s].spec, 1, seqs[s].n, 1, 4, 2, 32, 1.0f);
+		cr_assert_eq(gset_build(&g[s], &fx[s].pat, seqs[s].new_tokens, seqs[s].n, 4, why, sizeof why), 0);
+		seq[s] = fx[s].p;
+		seq[s].g = &g[s];
+		seq[s].n_q = seqs[s].new_tokens;
+		seq[s].chunk = 1;
+		total += (size_t)4 * seqs[s].new_tokens * 32;
+	}
+	for (int t = 0; t < DT_COUNT; t++) {
+		struct kern_cost cb, sum = { 0 };
+		float *out = calloc(total, sizeof *out);
+		void *ws;
+		for (int s = 0; s < NS; s++) {
+			seq[s].kv_dtype = (enum dtype)t;
+			seq[s].kv_layout = KV_FULL;
+			seq[s].kv_group = 16;
+			seq[s].kv_residual = 24;
+		}
+		batch = seq[0];
+		batch.ragged = &rg;
+		batch.o = out;
+		cr_assert_eq(k->prepare(&batch, 2, &ws), 0);
+		for (int rep = 0; rep < 2; rep++) {
+			k->reset(&batch, ws);
+			k->run(&batch, ws);
+		}
+		k->cost(&batch, 2, &cb);
+		k->release(ws);
+		for (int s = 0; s < NS; s++) {
+			struct problem one = seq[s];
+			size_t n = (size_t)4 * seqs[s].new_tokens * 32;
+			struct kern_cost c1;
+			const float *mine = out + kern_ragged_off(&rg, s);
+			one.o = fx[s].p.o;
+			cr_assert_eq(k->prepare(&one, 2, &ws), 0);
+			k->reset(&one, ws);
+			k->run(&one, ws);
+			k->cost(&one, 2, &c1);
+			k->release(ws);
+			for (size_t i = 0; i < n; i++)
+				cr_assert(fabsf(mine[i] - one.o[i]) <= 2e-6f * (1 + fabsf(one.o[i])),
+					  "%s: sequence %d element %zu: %g alone, %g in the batch",
+					  dtype_names[t], s, i, one.o[i], mine[i]);
+			if (seqs[s].new_tokens > 1)     /* no split either way: the same sums */
+				cr_assert_eq(memcmp(mine, one.o, n * sizeof *mine), 0, "%s: sequence %d", dtype_names[t], s);
+			sum.flops_exec += c1.flops_exec;
+			sum.kv_cache_bytes += c1.kv_cache_bytes;
+		}
+		cr_assert_eq(cb.flops_exec, sum.flops_exec, "%s", dtype_names[t]);
+		cr_assert_eq(cb.kv_cache_bytes, sum.kv_cache_bytes, "%s", dtype_names[t]);
+		free(out);
+	}
+	for (int s = 0; s < NS; s++) {
+		gset_free(&g[s]);
+		fx_free(&fx[s]);
+	}
+}
+
+/* Through a run: a mixed step (a decode at 100 tokens, a chunk of 20 at
+ * 300) is one row whose G and FLOPs are its sequences' sums, verified
+ * sequence by sequence; each sequence is also timed alone; a kernel that
+ * runs one length per batch is skipped with why. */
+Test(ragged, a_mixed_step_is_one_row_of_summed_costs, .timeout = 120)
+{
+	struct csv t;
+
+	run_yaml_results("shape: {head_dim: 16, heads: 2, kv_heads: 1, mode: decode, threads: 2,"
+			 " lengths: {lengths: [100, 300], new: [1, 20]}}\n"
+			 "patterns: [dense]\nkernels: [decode, ranges]\n"
+			 "run: {warmup: 0, repeats: 3, min_time_ms: 0}\n", &t);
+	cr_assert_eq(t.nrow, 2);
+	for (int i = 0; i < t.nrow; i++) {
+		const char *status = csv_get(&t, i, "status");
+		cr_assert_str_eq(csv_get(&t, i, "ragged"), "lengths(100 300 new 1 20)");
+		cr_assert_str_eq(csv_get(&t, i, "batch"), "2");
+		cr_assert_str_eq(csv_get(&t, i, "seq_len"), "300");
+		cr_assert_str_eq(csv_get(&t, i, "n_q"), "21");
+		/* per head: 100 keys for the decode, 281 + ... + 300 for the chunk */
+		cr_assert_str_eq(csv_get(&t, i, "nnz"), "5910");
+		if (strcmp(csv_get(&t, i, "kernel"), "decode")) {
+			cr_assert_str_eq(status, "skipped: runs one length per batch; a ragged batch (lengths) needs a "
+						 "kernel that runs them (decode)");
+			continue;
+		}
+		cr_assert_str_eq(status, "ok");
+		cr_assert_str_eq(csv_get(&t, i, "verified"), "yes");
+		cr_assert_eq(atof(csv_get(&t, i, "flops")), 4.0 * 16 * 5910 * 2);
+		cr_assert_eq(atof(csv_get(&t, i, "keys_read")), 5910.0, "two query heads read their K/V head once");
+		cr_assert(atof(csv_get(&t, i, "time_one_by_one_s")) > 0);
+		cr_assert_eq(count_words(csv_get(&t, i, "seq_time_s")), 2, "a time per sequence");
+	}
+	csv_free(&t);
+}
+
+/* Ragged batches that cannot be, each with its message. */
+Test(ragged, bad_batches_are_refused_with_their_reason)
+{
+	static const struct { const char *yaml, *msg; } cases[] = {
+		{ "shape: {mode: decode, lengths: []}\npatterns: [dense]\nkernels: [decode]\n",
+		  "t.yaml:1:32: 'lengths' is empty" },
+		{ "shape: {mode: decode, lengths: {lengths: [10, 20], new: [1]}}\npatterns: [dense]\nkernels: [decode]\n",
+		  "t.yaml:1:57: 'new' has 1 entries for 2 sequences" },
+		{ "shape: {mode: decode, lengths: {lengths: [10, 20], new: [1, 30]}}\npatterns: [dense]\nkernels: [decode]\n",
+		  "t.yaml:1:57: sequence 1 has 30 new tokens, more than its length 20" },
+		{ "shape: {lengths: [10, 20]}\npatterns: [dense]\nkernels: [decode]\n",
+		  "t.yaml:1:9: a ragged batch (lengths) runs in mode decode or extend, not prefill" },
+		{ "shape: {mode: decode, head_dim: 4096, kv_heads: 64, heads: 64, lengths: [1073741824]}\npatterns: [dense]\n"
+		  "kernels: [decode]\n", NULL },
+		{ "shape: {mode: decode}\nsweep: {lengths: [512, 1024]}\npatterns: [dense]\nkernels: [decode]\n",
+		  "t.yaml:2:19: sweep 'lengths' takes a list of batches (each a list or a mapping), not a number; one batch goes under shape" },
+		{ "shape: {mode: decode, lengths: {distribution: gamma, count: 3}}\npatterns: [dense]\nkernels: [decode]\n",
+		  "t.yaml:1:47: 'distribution' must be lognormal or uniform, not 'gamma'" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		struct experiment x;
+		struct err e;
+		cr_assert_eq(exp_load_string("t.yaml", cases[i].yaml, &x, &e), -1, "%s", cases[i].yaml);
+		if (cases[i].msg)
+			cr_assert_str_eq(e.msg, cases[i].msg);
+		else
+			cr_assert(strstr(e.msg, "more than this machine's"), "%s", e.msg);
+	}
+}

@@ -360,7 +360,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	if (cfg_parse_axes(c, x, yt_get(root, "shape"), 0) ||
 	    cfg_parse_axes(c, x, yt_get(root, "sweep"), 1) ||
 	    cfg_default_axes(c, x, root) || cfg_check_gqa(c, x) || cfg_check_decode(c, x) ||
-	    cfg_check_kv_types(c, x))
+	    cfg_check_kv_types(c, x) || cfg_check_batches(c, x))
 		return -1;
 	if (cfg_parse_inputs(c, x, yt_get(root, "inputs")) ||
 	    cfg_parse_quality(c, x, yt_get(root, "quality")) ||
@@ -439,6 +439,11 @@ void exp_free(struct experiment *x)
 	free(x->models);
 	free(x->review.model);
 	free(x->review.inputs);
+	for (size_t i = 0; i < x->n_batches; i++) {
+		free(x->batches[i].len);
+		free(x->batches[i].new_tokens);
+	}
+	free(x->batches);
 	free(x->scores);
 	free(x->pat);
 	free(x->kern);

@@ -27,6 +27,7 @@ enum exp_field {
 	EXP_KV_GROUP,           /* KIVI: tokens (keys) and channels (values) a scale covers */
 	EXP_KV_RESIDUAL,        /* KIVI: newest tokens kept in f16 */
 	EXP_SCORE,              /* index into experiment.scores */
+	EXP_LENGTHS,            /* 0: every sequence seq_len long; k: experiment.batches[k - 1] */
 	EXP_FIELD_COUNT
 };
 
@@ -102,6 +103,15 @@ struct exp_layer {
 	size_t pat;             /* index into experiment.pat */
 };
 
+/* A ragged batch (lengths: under shape or sweep): sequences of their own
+ * lengths, each with its new tokens, run as one step. */
+struct exp_batch {
+	char label[96];         /* "lengths(512 8192 32768)", "lognormal(...)" */
+	long n;                 /* sequences */
+	long *len;              /* tokens of each: cached + new */
+	long *new_tokens;       /* new tokens of each; 0: the mode's count */
+};
+
 /* What a server holds besides the caches (serving: in a model). */
 struct exp_serving {
 	double memory;          /* bytes of the device; 0: not given */
@@ -159,7 +169,15 @@ struct experiment {
 	struct exp_model *models;       /* model: layer stacks */
 	size_t n_models;
 	struct exp_review review;       /* review: constraints */
+	struct exp_batch *batches;      /* ragged batches the lengths axis names */
+	size_t n_batches;
 };
+
+/* The ragged batch of shape v, or NULL for a uniform one. */
+const struct exp_batch *exp_batch_of(const struct experiment *x, const long long *v);
+
+/* New tokens of sequence i of batch b in a cell of shape v. */
+long exp_batch_new(const struct exp_batch *b, size_t i, const long long *v);
 
 /* Loads and validates path into *x (exp_free it). Returns 0, or -1 with a
  * file:line:col message in e. */

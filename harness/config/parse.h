@@ -117,6 +117,14 @@ int cfg_parse_input_item(struct ctx *c, const struct ynode *n, struct exp_input 
 
 int cfg_parse_inputs(struct ctx *c, struct experiment *x, const struct ynode *list);
 
+/* The lengths axis (ragged batches): under shape one batch, under sweep
+ * a list of them, each appended to x->batches. */
+int cfg_set_lengths_axis(struct ctx *c, struct experiment *x, const struct ynode *val, int swept);
+
+/* Ragged batches: a mode with a cache, every new-token count within its
+ * sequence, and memory enough for their K/V. */
+int cfg_check_batches(struct ctx *c, struct experiment *x);
+
 /* serving: {memory, weights} of a model into *s. */
 int cfg_parse_serving(struct ctx *c, const struct ynode *n, const char *model, struct exp_serving *s);
 

@@ -13,7 +13,7 @@
 static const enum exp_field grid_order[] = {
 	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
 	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_EXTEND_TOKENS, EXP_KV_LAYOUT,
-	EXP_KV_DTYPE, EXP_KV_GROUP, EXP_KV_RESIDUAL, EXP_THREADS,
+	EXP_KV_DTYPE, EXP_KV_GROUP, EXP_KV_RESIDUAL, EXP_LENGTHS, EXP_THREADS,
 };
 static_assert(sizeof grid_order / sizeof *grid_order == EXP_FIELD_COUNT,
 	      "grid_order: every enum exp_field once");
@@ -39,6 +39,8 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 				v[EXP_KV_RESIDUAL]);
 	/* keys of files without inputs or scores stay as they were, so old
 	 * runs resume */
+	if (exp_batch_of(x, v) && off > 0 && (size_t)off < len)
+		off += snprintf(buf + off, len - (size_t)off, "/ragged=%s", exp_batch_of(x, v)->label);
 	if (x->inputs_given && off > 0 && (size_t)off < len)
 		off += snprintf(buf + off, len - (size_t)off, "/in=%s", x->inputs[c->inp].label);
 	if (x->scores[v[EXP_SCORE]].kind != SCORE_PLAIN && off > 0 && (size_t)off < len)
@@ -96,6 +98,10 @@ static int decode_fields_unused(const struct experiment *x, const struct cell_sh
 	const struct exp_mode_desc *m = exp_mode_of(sh->v[EXP_MODE]);
 	static const enum exp_field counts[] = { EXP_DECODE_STEPS, EXP_EXTEND_TOKENS };
 
+	/* a ragged batch's lengths and sequences are its own */
+	if (sh->v[EXP_LENGTHS] && (sh->v[EXP_SEQ_LEN] != x->axis[EXP_SEQ_LEN].v[0] ||
+				   sh->v[EXP_BATCH] != x->axis[EXP_BATCH].v[0]))
+		return 1;
 	for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
 		if ((int)counts[i] != m->tokens && sh->v[counts[i]] != x->axis[counts[i]].v[0])
 			return 1;
@@ -150,7 +156,15 @@ double plan_cell_cost(const struct experiment *x, const struct cell *c)
 	double n = (double)v[EXP_SEQ_LEN];
 	double q = (double)exp_n_q(v);
 	double keys = (double)pat_kv_rows(&x->pat[c->pat], (long)n);
+	const struct exp_batch *b = exp_batch_of(x, v);
 
+	if (b) {                        /* a ragged batch: the sum of its sequences' */
+		double sum = 0;
+		for (long s = 0; s < b->n; s++)
+			sum += (double)exp_batch_new(b, (size_t)s, v) *
+			       (double)pat_kv_rows(&x->pat[c->pat], b->len[s]);
+		return sum * (double)v[EXP_HEAD_DIM] * (double)v[EXP_HEADS] + 1e6;
+	}
 	if (x->kern[c->kern]->dense_work || keys > n)
 		keys = n;               /* dense work, or a pattern that reaches all */
 	return q * (keys > 1 ? keys : 1) * (double)v[EXP_HEAD_DIM] *

@@ -34,6 +34,8 @@ const struct exp_field_desc exp_fields[] = {
 	[EXP_KV_RESIDUAL] = { "kv_residual", 0, 1 << 20, "KIVI: the newest tokens kept in f16 until their keys make a group" },
 	[EXP_SCORE] = { "score", 0, 0, "score function: plain, {scale: {value}}, alibi, {softcap: {cap}}, "
 			"{relative_bias: {buckets, max_distance, seed}}" },
+	[EXP_LENGTHS] = { "lengths", 0, 0, "a ragged batch (decode, extend): [512, 8192, 32768], {lengths: [...], new: [1, 1, 512]}, "
+			  "or {distribution: lognormal|uniform, count, median, sigma, min, max, seed, new}" },
 };
 
 static_assert(sizeof exp_fields / sizeof *exp_fields == EXP_FIELD_COUNT,
@@ -296,6 +298,11 @@ static int set_axis(struct ctx *c, struct experiment *x, int f,
 		a->col = key->col;
 		return set_score_axis(c, x, val, swept);
 	}
+	if (f == EXP_LENGTHS) {
+		a->line = key->line;
+		a->col = key->col;
+		return cfg_set_lengths_axis(c, x, val, swept);
+	}
 	a->v = calloc(n, sizeof *a->v);
 	if (!a->v)
 		return err_set(c->e, "out of memory reading the experiment");
@@ -352,6 +359,17 @@ int cfg_default_axes(struct ctx *c, struct experiment *x,
 		[EXP_KV_GROUP] = 32, [EXP_KV_RESIDUAL] = 128,   /* KIVI's main setting */
 	};
 
+	if (!x->axis[EXP_SEQ_LEN].n && x->n_batches) {
+		long longest = 0;   /* ragged cells: the row's seq_len is their longest sequence */
+		for (size_t i = 0; i < x->n_batches; i++)
+			for (long s = 0; s < x->batches[i].n; s++)
+				longest = x->batches[i].len[s] > longest ? x->batches[i].len[s] : longest;
+		x->axis[EXP_SEQ_LEN].v = malloc(sizeof *x->axis[EXP_SEQ_LEN].v);
+		if (!x->axis[EXP_SEQ_LEN].v)
+			return err_set(c->e, "out of memory reading the experiment");
+		x->axis[EXP_SEQ_LEN].v[0] = longest;
+		x->axis[EXP_SEQ_LEN].n = 1;
+	}
 	if (!x->axis[EXP_SEQ_LEN].n)
 		return cfg_bad(c, root, "missing 'seq_len' under shape or sweep");
 	if (!x->axis[EXP_SCORE].n) {

@@ -360,7 +360,8 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 	if (d->binding < 0)
 		snprintf(buf, len, "%s", d->feasible < 0 ? "unknown" : "-");
 	else if (d->feasible == 1)
-		snprintf(buf, len, "yes: %s at %.2f of its limit", limits[d->binding].label, d->ratio[d->binding]);
+		snprintf(buf, len, "yes (tightest: %s, %.2f of the way to its limit)", limits[d->binding].label,
+			 d->ratio[d->binding]);
 	else if (d->feasible < 0)
 		snprintf(buf, len, "unknown: a figure is not measured");
 	else
@@ -396,7 +397,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 		verdict(d, verd, sizeof verd);
 		fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %ld | %s |\n", d->d.label,
 			(long)i == r->cheapest ? " (cheapest)" : "", d->d.kv_layout[0] ? d->d.kv_layout : "-",
-			d->d.kv_dtype[0] ? d->d.kv_dtype : "-", v[DSG_TTFT], v[DSG_TPOT], hb, v[DSG_TENANTS],
+			d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name, v[DSG_TTFT], v[DSG_TPOT], hb, v[DSG_TENANTS],
 			v[DSG_RECALL], v[DSG_ERROR], d->quality_n, verd);
 	}
 	if (fitted)
@@ -407,10 +408,11 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 		const struct dsg_design *d = &r->des[r->cheapest];
 		human_bytes(d->kv, hb, sizeof hb);
 		fprintf(f, "**Answer:** the cheapest design that meets every limit is **%s**%s%s%s%s: %s of KV per sequence",
-			d->d.label, d->d.kv_layout[0] ? " on a " : "", d->d.kv_layout, d->d.kv_layout[0] ? " cache of " : "",
-			d->d.kv_dtype, hb);
+			d->d.label, d->d.kv_layout[0] ? " on a " : "", d->d.kv_layout, d->d.kv_layout[0] ? " cache of " : " in ",
+			d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name, hb);
 		if (d->binding >= 0)
-			fprintf(f, "; its tightest limit is %s, at %.2f of it", limits[d->binding].label, d->ratio[d->binding]);
+			fprintf(f, "; its tightest limit is %s (%.2f of the way to it)", limits[d->binding].label,
+				d->ratio[d->binding]);
 		fputs(". Cheapest: least KV per sequence, then least time per token.\n\n", f);
 		return;
 	}
@@ -425,8 +427,9 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 			return;
 		}
 		fprintf(f, "**Answer:** no design measured meets every limit. The closest is **%s** (%s, %s): %s binds, "
-			"%.2fx past its limit.\n\n", best->d.label, best->d.kv_layout[0] ? best->d.kv_layout : "-",
-			best->d.kv_dtype[0] ? best->d.kv_dtype : "-", limits[best->binding].label, best->ratio[best->binding]);
+			"%.2fx past its limit.\n\n", best->d.label, best->d.kv_layout[0] ? best->d.kv_layout : "its own cache",
+			best->d.kv_dtype[0] ? best->d.kv_dtype : dtype_of(r->model.kv_dtype)->name,
+			limits[best->binding].label, best->ratio[best->binding]);
 	}
 }
 

@@ -187,6 +187,8 @@ static void write_axes(FILE *f, const struct experiment *x)
 				fputs(ax->v[i] ? "true" : "false", f);
 			else if (a == EXP_SCORE)
 				yq(f, x->scores[ax->v[i]].label);
+			else if (a == EXP_LENGTHS)
+				yq(f, ax->v[i] ? x->batches[ax->v[i] - 1].label : "uniform");
 			else if (a == EXP_DTYPE)
 				fputs(exp_dtype_name(ax->v[i]), f);
 			else if (a == EXP_KV_LAYOUT && ax->v[i] == EXP_KV_AUTO)
@@ -232,6 +234,20 @@ static void write_experiment(FILE *f, const struct experiment *x)
 	yq(f, x->description ? x->description : "");
 	fputc('\n', f);
 	write_axes(f, x);
+	if (x->n_batches)
+		fputs("  batches:\n", f);
+	for (size_t i = 0; i < x->n_batches; i++) {
+		const struct exp_batch *b = &x->batches[i];
+		fputs("    - {label: ", f);
+		yq(f, b->label);
+		fputs(", lengths: [", f);
+		for (long s = 0; s < b->n; s++)
+			fprintf(f, "%s%ld", s ? ", " : "", b->len[s]);
+		fputs("], new: [", f);
+		for (long s = 0; s < b->n; s++)
+			fprintf(f, "%s%ld", s ? ", " : "", b->new_tokens[s]);
+		fputs("]}\n", f);
+	}
 	fputs("  patterns:\n", f);
 	for (size_t i = 0; i < x->n_pat; i++) {
 		char spec[8192];

@@ -23,6 +23,9 @@ struct result_row {
 	long long extend_tokens;/* extend: tokens of the timed chunk; else 0 */
 	double time_per_chunk_s;/* extend: the chunk's median time; < 0: empty */
 	double keys_read;       /* decode, extend: K/V rows a run reads, one sequence; < 0: empty */
+	const char *ragged;     /* the ragged batch's label; "" for a uniform one */
+	double time_one_by_one_s;       /* ragged: its sequences' times alone, summed; < 0: empty */
+	const char *seq_time;   /* ragged: each sequence's time alone; "" */
 	double time_per_token_s, tokens_per_s, kv_bytes_per_token, kv_gbs; /* < 0: empty */
 	double probe_gbs, pct_bw;       /* decode: read probe in the same rounds; < 0: empty */
 	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;

@@ -120,6 +120,7 @@ void run_free_group(struct group *gr)
 	free(gr->k16);
 	free(gr->v16);
 	gset_free(&gr->g);
+	run_free_ragged(gr);
 	score_free(&gr->score);
 	if (gr->sel.state)
 		sel_release(&gr->pat, &gr->sel);
@@ -190,38 +191,45 @@ static enum kv_layout natural_layout(const struct pattern *p)
 	return cache_layout[p->kind->cache];
 }
 
+void run_cache_layout(struct group *gr, struct problem *p, const struct gset *g)
+{
+	long long asked = gr->sh.v[EXP_KV_LAYOUT];
+	enum kv_layout l = asked == EXP_KV_AUTO ? natural_layout(&gr->pat) : (enum kv_layout)asked;
+	long sinks = gr->pat.kind->pinned_rows ? gr->pat.kind->pinned_rows(&gr->pat) : 0;
+	long ring = pat_kv_rows(&gr->pat, p->n_kv) - sinks;
+
+	/* a chunk is appended whole before its first row reads: the ring
+	 * keeps that row's window too (C - 1 more rows, whole KIVI groups) */
+	if (p->chunk && ring > 0) {
+		ring += p->n_q - 1;
+		if (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI)
+			ring = (ring + p->kv_group - 1) / p->kv_group * p->kv_group;
+	}
+	p->kv_sinks = l == KV_SINK_RING ? (int)sinks : 0;
+	p->kv_ring = ring > 0 ? ring : 1;
+	if (!kvc_serves(g, l, p->kv_ring, p->kv_sinks, p->chunk)) {
+		snprintf(gr->layout_note, sizeof gr->layout_note,
+			 "%s cannot serve '%s' exactly; used full", kv_layout_names[l], gr->pat.label);
+		l = KV_FULL;
+	} else if (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI && (l == KV_RING || l == KV_SINK_RING) &&
+		   (p->kv_ring % p->kv_group || p->kv_sinks % p->kv_group)) {
+		snprintf(gr->layout_note, sizeof gr->layout_note,
+			 "%s's %ld ring rows and %ld sinks are not whole KIVI groups of %d; used full",
+			 kv_layout_names[l], p->kv_ring, p->kv_sinks, p->kv_group);
+		l = KV_FULL;
+	}
+	p->kv_layout = l;
+}
+
 /* Decode groups: the cache layout (the one asked for, or the pattern's
  * own with auto; full when a bounded one would not be exact, with a note)
  * and which kernels can run. */
 void run_plan_decode(struct group *gr)
 {
 	long long asked = gr->sh.v[EXP_KV_LAYOUT];
-	enum kv_layout l = asked == EXP_KV_AUTO ? natural_layout(&gr->pat) : (enum kv_layout)asked;
-	long sinks = gr->pat.kind->pinned_rows ? gr->pat.kind->pinned_rows(&gr->pat) : 0;
-	long ring = pat_kv_rows(&gr->pat, gr->p.n_kv) - sinks;
 
-	/* a chunk is appended whole before its first row reads: the ring
-	 * keeps that row's window too (C - 1 more rows, whole KIVI groups) */
-	if (gr->p.chunk && ring > 0) {
-		ring += gr->p.n_q - 1;
-		if (dtype_of(gr->p.kv_dtype)->form == DT_FORM_KIVI)
-			ring = (ring + gr->p.kv_group - 1) / gr->p.kv_group * gr->p.kv_group;
-	}
 	gr->layout_note[0] = 0;
-	gr->p.kv_sinks = l == KV_SINK_RING ? (int)sinks : 0;
-	gr->p.kv_ring = ring > 0 ? ring : 1;
-	if (!kvc_serves(&gr->g, l, gr->p.kv_ring, gr->p.kv_sinks, gr->p.chunk)) {
-		snprintf(gr->layout_note, sizeof gr->layout_note,
-			 "%s cannot serve '%s' exactly; used full", kv_layout_names[l], gr->pat.label);
-		l = KV_FULL;
-	} else if (dtype_of(gr->p.kv_dtype)->form == DT_FORM_KIVI && (l == KV_RING || l == KV_SINK_RING) &&
-		   (gr->p.kv_ring % gr->p.kv_group || gr->p.kv_sinks % gr->p.kv_group)) {
-		snprintf(gr->layout_note, sizeof gr->layout_note,
-			 "%s's %ld ring rows and %ld sinks are not whole KIVI groups of %d; used full",
-			 kv_layout_names[l], gr->p.kv_ring, gr->p.kv_sinks, gr->p.kv_group);
-		l = KV_FULL;
-	}
-	gr->p.kv_layout = l;
+	run_cache_layout(gr, &gr->p, &gr->g);
 	for (int i = 0; i < gr->n; i++) {
 		struct slot *s = &gr->s[i];
 		if (!s->active)

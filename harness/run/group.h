@@ -72,6 +72,14 @@ struct group {
 	int probe_sweeps;               /* reads of it per run, as the kernel rereads its cache */
 	double *probe_t;                /* its times, one per round */
 	size_t probe_n, probe_cap;
+	/* a ragged batch (lengths:), run/ragged.c; batch NULL: a uniform one */
+	const struct exp_batch *batch;
+	struct ragged rag;              /* its sequences (p.ragged points here) */
+	struct problem *rag_seq;        /* rag.seq's storage */
+	struct gset *rag_g;             /* their G */
+	float *rag_in;                  /* their Q, K, V */
+	double *rag_alone;              /* [slot][sequence]: median time alone */
+	char (*rag_text)[512];          /* [slot]: those times, the seq_time column */
 };
 
 struct run_state {
@@ -130,6 +138,11 @@ int run_group_slots(struct run_state *st, struct group *gr, size_t first, size_t
 /* The group's problem from its cells' shape (batch, heads, n, d, dtypes). */
 void run_problem_from_shape(struct group *gr);
 
+/* The cache layout of p (its kv_layout, kv_ring, kv_sinks) for G g: the
+ * one asked for, or the pattern's own with auto; full, with a note in
+ * gr->layout_note, when a bounded one would not serve g exactly. */
+void run_cache_layout(struct group *gr, struct problem *p, const struct gset *g);
+
 /* Decode groups: the cache layout (the one asked for, or the pattern's
  * own with auto; full when a bounded one would not be exact, with a note)
  * and which kernels can run. */
@@ -157,6 +170,28 @@ int run_select_first(struct run_state *st, struct group *gr, char *why, size_t l
 /* The group's score function, made once outside the timed runs as a
  * model keeps its bias tables; plain leaves p.score NULL. */
 int run_make_score(const struct experiment *x, struct group *gr);
+
+/* ---- ragged.c ---- */
+
+/* The batch problem of a ragged group: batch 1 of all new tokens over the
+ * longest sequence, chunked, p.ragged set. */
+void run_problem_ragged(struct group *gr);
+
+/* Makes each sequence (inputs, G, cache layout), skips the kernels that
+ * cannot run the batch, and sums the cost models: 0, or -1 with why
+ * (every slot skipped with it). */
+int run_open_ragged(struct run_state *st, struct group *gr, char *why, size_t len);
+
+/* Each sequence's output against the oracle on what its caches hold. */
+void run_verify_ragged(struct run_state *st, struct group *gr);
+
+/* After the batch's rounds: each sequence timed alone by each kernel. */
+void run_time_ragged_alone(struct run_state *st, struct group *gr);
+
+/* The row's ragged columns and the per-token figures of the batch. */
+void run_ragged_columns(struct group *gr, const struct slot *s, struct result_row *row);
+
+void run_free_ragged(struct group *gr);
 
 /* ---- rows.c ---- */
 

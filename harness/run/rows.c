@@ -178,6 +178,8 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->score = gr->x->scores[v[EXP_SCORE]].label;
 	fill_quality(gr, row);
 	row->mode = "prefill";
+	row->ragged = row->seq_time = "";
+	row->time_one_by_one_s = -1;
 	row->dtype = exp_dtype_name(v[EXP_DTYPE]);
 	row->isa = s->kd->simd ? kern_isa_name(isa) : "compiler";
 	row->pct_peak = -1;
@@ -304,6 +306,8 @@ int run_write_group(struct run_state *st, struct group *gr, struct err *e)
 				return -1;
 		}
 		fill_row(st, gr, s, med, ok, &row);
+		if (gr->batch)
+			run_ragged_columns(gr, s, &row);
 		if (res_write_row(&st->res, &row, e))
 			return -1;
 		if (!strncmp(s->status, "ok", 2))

@@ -505,8 +505,11 @@ static int group_open(struct run_state *st, struct group *gr, size_t first,
 		return 0;
 	gr->sh = st->pl->cell[first].sh;
 	gr->threads = (int)gr->sh.v[EXP_THREADS];
+	gr->batch = exp_batch_of(st->x, gr->sh.v);
 	omp_set_num_threads(gr->threads);
 	run_problem_from_shape(gr);
+	if (gr->batch)
+		run_problem_ragged(gr);
 	if (run_make_score(st->x, gr))
 		return err_set(e, "out of memory making the score function '%s'",
 			       st->x->scores[gr->sh.v[EXP_SCORE]].label);
@@ -515,6 +518,13 @@ static int group_open(struct run_state *st, struct group *gr, size_t first,
 	pat_set_causal(&gr->pat, (int)gr->sh.v[EXP_CAUSAL]);
 	if (run_open_counters(st, gr->threads, e))
 		return -1;
+	if (gr->batch) {
+		if (run_open_ragged(st, gr, why, sizeof why))
+			return 0;
+		prepare_slots(st, gr, gr->threads);
+		gr->opened = 1;
+		return 0;
+	}
 	gr->selected = pat_selected(&gr->pat);
 	if (gr->selected ? run_select_first(st, gr, why, sizeof why)
 			 : gset_build(&gr->g, &gr->pat, gr->p.n_q, gr->p.n_kv, gr->p.heads, why, sizeof why)) {
@@ -554,7 +564,11 @@ static int group_close(struct run_state *st, struct group *gr, int timed,
 {
 	int rc = timed ? 0 : -1;
 
-	if (!rc && gr->opened) {
+	if (!rc && gr->opened && gr->batch) {
+		omp_set_num_threads(gr->threads);
+		run_verify_ragged(st, gr);      /* quality and dumps are uniform cells' */
+		run_time_ragged_alone(st, gr);
+	} else if (!rc && gr->opened) {
 		omp_set_num_threads(gr->threads);
 		verify_slots(st, gr);
 		rc = measure_quality(st, gr, e);
