@@ -364,6 +364,8 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 			 d->ratio[d->binding]);
 	else if (d->feasible < 0)
 		snprintf(buf, len, "unknown: a figure is not measured");
+	else if (isinf(d->ratio[d->binding]))
+		snprintf(buf, len, "**no**: %s is 0", limits[d->binding].label);
 	else
 		snprintf(buf, len, "**no**: %s %.2fx past its limit", limits[d->binding].label, d->ratio[d->binding]);
 }
@@ -427,7 +429,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 			return;
 		}
 		fprintf(f, "**Answer:** no design measured meets every limit. The closest is **%s** (%s, %s): %s binds, "
-			"%.2fx past its limit.\n\n", best->d.label, best->d.kv_layout[0] ? best->d.kv_layout : "its own cache",
+			"%.3gx past its limit.\n\n", best->d.label, best->d.kv_layout[0] ? best->d.kv_layout : "its own cache",
 			best->d.kv_dtype[0] ? best->d.kv_dtype : dtype_of(r->model.kv_dtype)->name,
 			limits[best->binding].label, best->ratio[best->binding]);
 	}
