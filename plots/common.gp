@@ -39,7 +39,7 @@ do for [i=1:NP] { PAT[i] = line_of(cmd, i) }
 # either in the kernel axis of the legend or splits the panels, so that a
 # series never joins rows that differ in more than seq_len.
 VARYING = ""
-do for [v in "inputs score kv_dtype kv_layout mode causal batch heads kv_heads decode_steps dtype"] {
+do for [v in "inputs score kv_dtype kv_layout mode causal batch heads kv_heads decode_steps extend_tokens ragged dtype"] {
     cv = col(v)
     if (cv > 0) { if (nlines(distinct(cv)) > 1) { VARYING = VARYING." ".v } }
 }

@@ -7,7 +7,7 @@
 # most the limit passes, 0: at least), xlog, ylog, title.
 # "x y names colour" of the designs with both axes known, those at one
 # point together (green when one of them meets every limit)
-pts = sprintf("< awk -F, 'NR>1 && $18!=\"\" && $19!=\"\" {k = $18 \" \" $19; gsub(/ /, \"_\", $1); n[k] = (k in n) ? n[k] \"/\" $1 : $1; if (!(k in c) || $14==\"yes\") c[k] = $14==\"yes\" ? \"0x2a9d3f\" : $14==\"no\" ? \"0xd62728\" : \"0x888888\"} END {for (k in n) print k, n[k], c[k]}' '%s'", csv)
+pts = sprintf("< awk -F, 'NR>1 && $18!=\"\" && $19!=\"\" {k = $18 \" \" $19; gsub(/ /, \"_\", $1); if (k in n) n[k] = n[k] \"/\" $1; else n[k] = $1; if (!(k in c) || $14==\"yes\") c[k] = $14==\"yes\" ? \"0x2a9d3f\" : $14==\"no\" ? \"0xd62728\" : \"0x888888\"} END {for (k in n) print k, n[k], c[k]}' '%s'", csv)
 set datafile separator whitespace
 set key outside right top vertical Left reverse
 do for [fmt in "png svg"] {

@@ -378,3 +378,62 @@ int count_words(const char *text)
 		n += *c != ' ' && (c == text || c[-1] == ' ');
 	return n;
 }
+
+/* Runs the decode kernel over the last `tokens` of fx through a cache of
+ * layout l and type t, one by one (chunk 0) or as one chunk (1); *out
+ * gets a copy of the outputs (free it), *cost the kernel's cost model.
+ * Returns the largest error against the oracle on the values the cache
+ * holds. */
+double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtype t,
+			long ring, long sinks, int chunk, float **out, struct kern_cost *cost)
+{
+	const struct kern_desc *k = kern_find("decode");
+	struct problem p = fx->p;
+	struct gset g;
+	struct kv_view view;
+	char why[256];
+	double worst = 0, *ref = malloc((size_t)p.d * sizeof *ref);
+	size_t n_out;
+	void *ws;
+
+	cr_assert_eq(gset_build(&g, &fx->pat, tokens, p.n_kv, p.heads, why, sizeof why), 0);
+	p.g = &g;
+	p.n_q = tokens;
+	p.chunk = chunk;
+	p.kv_layout = l;
+	p.kv_dtype = t;
+	p.kv_ring = ring;
+	p.kv_sinks = sinks;
+	p.kv_group = 16;
+	p.kv_residual = 24;
+	n_out = (size_t)p.batch * p.heads * (size_t)tokens * p.d;
+	cr_assert(kvc_serves(&g, l, ring, sinks, chunk), "layout %s should serve this", kv_layout_names[l]);
+	cr_assert_eq(kv_view_build(&view, &p, p.kv_group, p.kv_residual), 0);
+	omp_set_num_threads(2);
+	cr_assert_eq(k->prepare(&p, 2, &ws), 0);
+	for (int rep = 0; rep < 2; rep++) {     /* a run leaves the cache as it found it */
+		k->reset(&p, ws);
+		k->run(&p, ws);
+	}
+	for (int b = 0; b < p.batch; b++)
+		for (int h = 0; h < p.heads; h++)
+			for (long r = 0; r < tokens; r++) {
+				const float *o = p.o + kern_q_off(&p, b, h) + (size_t)r * p.d;
+				kern_oracle_row_view(&p, &view, b, h, r, ref);
+				for (int c = 0; c < p.d; c++) {
+					cr_assert(isfinite(o[c]));
+					worst = fmax(worst, fabs(o[c] - ref[c]));
+				}
+			}
+	if (cost)
+		k->cost(&p, 2, cost);
+	if (out) {
+		*out = malloc(n_out * sizeof **out);
+		memcpy(*out, p.o, n_out * sizeof **out);
+	}
+	k->release(ws);
+	kv_view_free(&view);
+	gset_free(&g);
+	free(ref);
+	return worst;
+}

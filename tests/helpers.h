@@ -31,6 +31,14 @@ void fx_bf16(struct fixture *fx);
 double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
 		  long *nonfinite);
 
+/* Runs the decode kernel over the last `tokens` of fx through a cache of
+ * layout l and type t (KIVI: group 16, residual 24), one by one (chunk 0)
+ * or as one chunk (1); *out (if out) gets a copy of the outputs (free
+ * it), *cost (if cost) the kernel's cost model. Returns the largest error
+ * against the oracle on the values the cache holds. */
+double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtype t,
+		    long ring, long sinks, int chunk, float **out, struct kern_cost *cost);
+
 /* A small spec of every pattern kind but csr (which needs files; see
  * test_inputs.c), for tests that sweep the kinds; fx_every_kind_count of
  * them. */

@@ -17,52 +17,13 @@
 #include "../kernels/isa/quant.h"
 #include "helpers.h"
 
-/* Decodes the last steps tokens of fx (built for n) through a cache of
- * layout l and type t (KIVI: group 16, residual 24); returns the largest
- * error against the oracle on the values the cache holds. */
+/* Decodes the last steps tokens of fx (built for n) one by one through a
+ * cache of layout l and type t; the largest error against the oracle on
+ * the values the cache holds. */
 static double decode_err(struct fixture *fx, long steps, enum kv_layout l,
 			 enum dtype t, long ring, long sinks)
 {
-	const struct kern_desc *k = kern_find("decode");
-	struct problem p = fx->p;
-	struct gset g;
-	char why[256];
-	double worst = 0, *ref = malloc((size_t)p.d * sizeof *ref);
-	struct kv_view view;
-	void *ws;
-
-	cr_assert_eq(gset_build(&g, &fx->pat, steps, p.n_kv, p.heads, why, sizeof why), 0);
-	p.g = &g;
-	p.n_q = steps;
-	p.kv_layout = l;
-	p.kv_dtype = t;
-	p.kv_ring = ring;
-	p.kv_sinks = sinks;
-	p.kv_group = 16;
-	p.kv_residual = 24;
-	cr_assert_eq(kv_view_build(&view, &p, p.kv_group, p.kv_residual), 0);
-	cr_assert(kvc_serves(&g, l, ring, sinks, 0), "layout %s should serve this", kv_layout_names[l]);
-	omp_set_num_threads(2);
-	cr_assert_eq(k->prepare(&p, 2, &ws), 0);
-	for (int rep = 0; rep < 3; rep++) {     /* repeated runs see the same cache */
-		k->reset(&p, ws);
-		k->run(&p, ws);
-	}
-	for (int b = 0; b < p.batch; b++)
-		for (int h = 0; h < p.heads; h++)
-			for (long r = 0; r < steps; r++) {
-				const float *o = p.o + kern_q_off(&p, b, h) + (size_t)r * p.d;
-				kern_oracle_row_view(&p, &view, b, h, r, ref);
-				for (int c = 0; c < p.d; c++) {
-					cr_assert(isfinite(o[c]));
-					worst = fmax(worst, fabs(o[c] - ref[c]));
-				}
-			}
-	k->release(ws);
-	kv_view_free(&view);
-	gset_free(&g);
-	free(ref);
-	return worst;
+	return fx_cache_run(fx, steps, l, t, ring, sinks, 0, NULL, NULL);
 }
 
 Test(decode, ring_caches_wrap_and_stay_exact)
@@ -124,6 +85,9 @@ Test(decode, bounded_layouts_refuse_what_they_cannot_serve)
  * agrees with the oracle on the values the cache holds: GQA, a token
  * count no group divides, rings that wrap while KIVI's groups fill
  * (ring and sinks whole groups of 16), and empty rows. */
+/* Decoded one by one, and as one chunk (mode extend: its ring keeps the
+ * window and C - 1 rows more, in whole KIVI groups, as the runner sizes
+ * it); the last case's chunk is the whole sequence (a prefill). */
 Test(decode, every_layout_type_and_isa_matches_the_oracle_on_held_values)
 {
 	static const struct { const char *spec; enum kv_layout l; long ring, sinks, n, steps; } cases[] = {
@@ -132,6 +96,7 @@ Test(decode, every_layout_type_and_isa_matches_the_oracle_on_held_values)
 		{ "window: {size: 64}", KV_RING, 64, 0, 250, 120 },
 		{ "sink_window: {sinks: 16, size: 48}", KV_SINK_RING, 48, 16, 250, 120 },
 		{ "random: {density: 0.02, seed: 5}", KV_FULL, 0, 0, 150, 30 },
+		{ "dense", KV_FULL, 0, 0, 77, 77 },
 	};
 	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
 		if (kern_isa_unsupported((enum kern_isa)isa))
@@ -140,13 +105,18 @@ Test(decode, every_layout_type_and_isa_matches_the_oracle_on_held_values)
 		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 			struct fixture fx;
 			fx_make(&fx, cases[i].spec, 1, cases[i].n, 1, 4, 2, 64, 1.0f);
-			for (int t = 0; t < DT_COUNT; t++) {
-				double e = decode_err(&fx, cases[i].steps, cases[i].l, (enum dtype)t,
-						      cases[i].ring, cases[i].sinks);
-				cr_assert(e <= VERIFY_MAX_ABS, "%s: %s %s %s: %g",
-					  kern_isa_name((enum kern_isa)isa), cases[i].spec,
-					  kv_layout_names[cases[i].l], dtype_names[t], e);
-			}
+			for (int t = 0; t < DT_COUNT; t++)
+				for (int chunk = 0; chunk < 2; chunk++) {
+					long ring = cases[i].ring ? cases[i].ring + (chunk ? cases[i].steps - 1 : 0) : 0;
+					double e;
+					if (chunk && ring && dtype_of((enum dtype)t)->form == DT_FORM_KIVI)
+						ring = (ring + 15) / 16 * 16;
+					e = fx_cache_run(&fx, cases[i].steps, cases[i].l, (enum dtype)t, ring,
+							 cases[i].sinks, chunk, NULL, NULL);
+					cr_assert(e <= VERIFY_MAX_ABS, "%s: %s %s %s%s: %g",
+						  kern_isa_name((enum kern_isa)isa), cases[i].spec,
+						  kv_layout_names[cases[i].l], dtype_names[t], chunk ? " chunked" : "", e);
+				}
 			fx_free(&fx);
 		}
 	}

@@ -1,8 +1,9 @@
 /* test_extend.c - mode extend: a chunk of C tokens appended to the cache
  * and attended together. Its two ends are pinned (C = n is the prefill,
- * C = 1 one decode step: outputs and costs), every layout x cache type x
- * ISA path gives the oracle's output on the values the cache holds, and
- * the run writes the extend columns. */
+ * C = 1 one decode step: outputs and costs; every layout x cache type x
+ * ISA path against the oracle is test_decode.c's, chunked and not), and
+ * the run writes the extend columns; ragged batches equal their
+ * sequences run one by one. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <omp.h>
@@ -14,99 +15,6 @@
 #include "../harness/run/runner.h"
 #include "../kernels/kvcache.h"
 #include "helpers.h"
-
-/* Runs the decode kernel over the last `tokens` of fx through a cache of
- * layout l and type t, one by one (chunk 0) or as one chunk (1); *out
- * gets a copy of the outputs (free it), *cost the kernel's cost model.
- * Returns the largest error against the oracle on the values the cache
- * holds. */
-static double cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtype t,
-			long ring, long sinks, int chunk, float **out, struct kern_cost *cost)
-{
-	const struct kern_desc *k = kern_find("decode");
-	struct problem p = fx->p;
-	struct gset g;
-	struct kv_view view;
-	char why[256];
-	double worst = 0, *ref = malloc((size_t)p.d * sizeof *ref);
-	size_t n_out;
-	void *ws;
-
-	cr_assert_eq(gset_build(&g, &fx->pat, tokens, p.n_kv, p.heads, why, sizeof why), 0);
-	p.g = &g;
-	p.n_q = tokens;
-	p.chunk = chunk;
-	p.kv_layout = l;
-	p.kv_dtype = t;
-	p.kv_ring = ring;
-	p.kv_sinks = sinks;
-	p.kv_group = 16;
-	p.kv_residual = 24;
-	n_out = (size_t)p.batch * p.heads * (size_t)tokens * p.d;
-	cr_assert(kvc_serves(&g, l, ring, sinks, chunk), "layout %s should serve this", kv_layout_names[l]);
-	cr_assert_eq(kv_view_build(&view, &p, p.kv_group, p.kv_residual), 0);
-	omp_set_num_threads(2);
-	cr_assert_eq(k->prepare(&p, 2, &ws), 0);
-	for (int rep = 0; rep < 2; rep++) {     /* a run leaves the cache as it found it */
-		k->reset(&p, ws);
-		k->run(&p, ws);
-	}
-	for (int b = 0; b < p.batch; b++)
-		for (int h = 0; h < p.heads; h++)
-			for (long r = 0; r < tokens; r++) {
-				const float *o = p.o + kern_q_off(&p, b, h) + (size_t)r * p.d;
-				kern_oracle_row_view(&p, &view, b, h, r, ref);
-				for (int c = 0; c < p.d; c++) {
-					cr_assert(isfinite(o[c]));
-					worst = fmax(worst, fabs(o[c] - ref[c]));
-				}
-			}
-	if (cost)
-		k->cost(&p, 2, cost);
-	if (out) {
-		*out = malloc(n_out * sizeof **out);
-		memcpy(*out, p.o, n_out * sizeof **out);
-	}
-	k->release(ws);
-	kv_view_free(&view);
-	gset_free(&g);
-	free(ref);
-	return worst;
-}
-
-Test(extend, every_layout_type_and_isa_matches_the_oracle_on_held_values)
-{
-	/* rings sized as the runner sizes them for a chunk: window + C - 1 */
-	static const struct { const char *spec; enum kv_layout l; long ring, sinks, n, chunk; } cases[] = {
-		{ "dense", KV_FULL, 0, 0, 203, 45 },
-		{ "dense", KV_PAGED, 0, 0, 203, 45 },
-		{ "window: {size: 64}", KV_RING, 64 + 37 - 1, 0, 250, 37 },
-		{ "sink_window: {sinks: 16, size: 48}", KV_SINK_RING, 48 + 40 - 1, 16, 250, 40 },
-		{ "random: {density: 0.02, seed: 5}", KV_FULL, 0, 0, 150, 30 },
-		{ "dense", KV_FULL, 0, 0, 77, 77 },     /* the whole sequence: a prefill */
-	};
-	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
-		if (kern_isa_unsupported((enum kern_isa)isa))
-			continue;
-		setenv("SABENCH_ISA", kern_isa_name((enum kern_isa)isa), 1);
-		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-			struct fixture fx;
-			fx_make(&fx, cases[i].spec, 1, cases[i].n, 1, 4, 2, 64, 1.0f);
-			for (int t = 0; t < DT_COUNT; t++) {
-				/* KIVI rings in whole groups, as the runner rounds them */
-				long ring = dtype_of((enum dtype)t)->form == DT_FORM_KIVI ?
-					    (cases[i].ring + 15) / 16 * 16 : cases[i].ring;
-				double e = cache_run(&fx, cases[i].chunk, cases[i].l, (enum dtype)t,
-						     ring, cases[i].sinks, 1, NULL, NULL);
-				cr_assert(e <= VERIFY_MAX_ABS, "%s: %s %s %s: %g",
-					  kern_isa_name((enum kern_isa)isa), cases[i].spec,
-					  kv_layout_names[cases[i].l], dtype_names[t], e);
-			}
-			fx_free(&fx);
-		}
-	}
-	unsetenv("SABENCH_ISA");
-}
 
 /* A ring of the window alone cannot serve a chunk: its first rows' keys
  * are evicted by the chunk's own tokens before they read. */
@@ -137,8 +45,8 @@ Test(extend, one_token_is_one_decode_step)
 		float *chunk, *step;
 		struct kern_cost cc, cs;
 		size_t n = (size_t)2 * 4 * 32;
-		cache_run(&fx, 1, KV_FULL, (enum dtype)t, 0, 0, 1, &chunk, &cc);
-		cache_run(&fx, 1, KV_FULL, (enum dtype)t, 0, 0, 0, &step, &cs);
+		fx_cache_run(&fx, 1, KV_FULL, (enum dtype)t, 0, 0, 1, &chunk, &cc);
+		fx_cache_run(&fx, 1, KV_FULL, (enum dtype)t, 0, 0, 0, &step, &cs);
 		cr_assert_eq(memcmp(chunk, step, n * sizeof *chunk), 0, "%s: outputs differ", dtype_names[t]);
 		cr_assert_eq(cc.flops_exec, cs.flops_exec, "%s", dtype_names[t]);
 		cr_assert_eq(cc.kv_cache_bytes, cs.kv_cache_bytes, "%s", dtype_names[t]);
@@ -163,7 +71,7 @@ Test(extend, the_whole_sequence_is_the_prefill)
 
 	fx_make(&fx, "sink_window: {sinks: 4, size: 40}", 1, 190, 1, 4, 2, 32, 1.0f);
 	n = (size_t)4 * 190 * 32;
-	cr_assert(cache_run(&fx, 190, KV_FULL, DT_F32, 0, 0, 1, &chunk, &cc) <= VERIFY_MAX_ABS);
+	cr_assert(fx_cache_run(&fx, 190, KV_FULL, DT_F32, 0, 0, 1, &chunk, &cc) <= VERIFY_MAX_ABS);
 	cr_assert_eq(ranges->prepare(&fx.p, 2, &ws), 0);
 	ranges->run(&fx.p, ws);
 	ranges->cost(&fx.p, 2, &cr);

@@ -389,12 +389,13 @@ int cfg_default_axes(struct ctx *c, struct experiment *x,
 	return 0;
 }
 
-/* A decode or extend cell times at most seq_len tokens. */
+/* A decode or extend cell times at most seq_len tokens (a ragged
+ * batch's sequences cap their own). */
 int cfg_check_decode(struct ctx *c, struct experiment *x)
 {
 	const struct exp_axis *m = &x->axis[EXP_MODE], *n = &x->axis[EXP_SEQ_LEN];
 
-	for (size_t k = 0; k < m->n; k++) {
+	for (size_t k = 0; !x->n_batches && k < m->n; k++) {
 		int f = exp_mode_of(m->v[k])->tokens;
 		const struct exp_axis *t = f < 0 ? NULL : &x->axis[f];
 		for (size_t i = 0; t && i < t->n; i++)

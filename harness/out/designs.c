@@ -118,6 +118,7 @@ static int find_designs(const struct res_table *t, struct dsg_review *r)
 	int lab = res_table_col(t, "pattern_label"), mode = res_table_col(t, "mode");
 	int lay = res_table_col(t, "kv_layout"), dt = res_table_col(t, "kv_dtype");
 	int st = res_table_col(t, "status"), ker = res_table_col(t, "kernel");
+	int rag = res_table_col(t, "ragged");
 
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < t->nrow; i++) {
@@ -125,7 +126,7 @@ static int find_designs(const struct res_table *t, struct dsg_review *r)
 			const char *label = GET(t, i, lab), *m = GET(t, i, mode);
 			int cache = k && k->decode && !strcmp(m, "decode");
 			size_t n;
-			if (strcmp(GET(t, i, st), "ok") || (!pass && !cache) ||
+			if (strcmp(GET(t, i, st), "ok") || (!pass && !cache) || GET(t, i, rag)[0] ||
 			    (pass && strcmp(m, "decode") && strcmp(m, "prefill")))
 				continue;
 			for (n = 0; pass && n < r->n && strcmp(r->des[n].d.label, label); n++)
@@ -307,18 +308,6 @@ int dsg_build(const struct ynode *mf, const struct res_table *t, struct dsg_revi
 	return 0;
 }
 
-static void human_bytes(double b, char *buf, size_t len)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (b >= 1024 && u < 4) {
-		b /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
-}
-
 /* A constraint's figure as the table prints it. */
 static void format_value(const struct dsg_review *r, const struct dsg_design *d, int l, char *buf,
 			 size_t len)
@@ -344,7 +333,7 @@ static void write_limits(const struct dsg_review *r, FILE *f)
 	if (limit_set(r, DSG_TPOT))
 		fprintf(f, " time per output token at most %g s;", r->limit[DSG_TPOT]);
 	if (limit_set(r, DSG_TENANTS)) {
-		human_bytes(r->pool, hb, sizeof hb);
+		res_human_bytes(r->pool, hb, sizeof hb);
 		fprintf(f, " %ld tenants' caches in %s;", r->tenants, hb);
 	}
 	if (limit_set(r, DSG_RECALL))
@@ -393,7 +382,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 			format_value(r, d, l, v[l], sizeof v[l]);
 		fitted |= d->ttft.src == SRV_FITTED || d->tpot.src == SRV_FITTED;
 		if (d->kv >= 0)
-			human_bytes(d->kv, hb, sizeof hb);
+			res_human_bytes(d->kv, hb, sizeof hb);
 		else
 			snprintf(hb, sizeof hb, "-");
 		verdict(d, verd, sizeof verd);
@@ -408,7 +397,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 	fputc('\n', f);
 	if (r->cheapest >= 0) {
 		const struct dsg_design *d = &r->des[r->cheapest];
-		human_bytes(d->kv, hb, sizeof hb);
+		res_human_bytes(d->kv, hb, sizeof hb);
 		fprintf(f, "**Answer:** the cheapest design that meets every limit is **%s**%s%s%s%s: %s of KV per sequence",
 			d->d.label, d->d.kv_layout[0] ? " on a " : "", d->d.kv_layout, d->d.kv_layout[0] ? " cache of " : " in ",
 			d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name, hb);
@@ -423,7 +412,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 		for (size_t i = 0; i < r->n; i++)
 			if (r->des[i].binding >= 0 && (!best || r->des[i].ratio[r->des[i].binding] < best->ratio[best->binding]))
 				best = &r->des[i];
-		human_bytes(r->pool, pool, sizeof pool);
+		res_human_bytes(r->pool, pool, sizeof pool);
 		if (!best) {
 			fputs("**Answer:** no design could be judged on every limit.\n\n", f);
 			return;
@@ -516,20 +505,8 @@ int dsg_review_dir(const char *dir, struct dsg_review *r, struct err *e)
 	struct ynode *mf = NULL;
 	int rc;
 
-	snprintf(path, sizeof path, "%s/results.csv", dir);
-	if (res_table_read(path, &t, e))
+	if (res_read_run(dir, &t, &mf, e))
 		return -1;
-	if (res_table_check(&t, path, e)) {
-		res_table_free(&t);
-		e->usage = 1;   /* not a file a run wrote: exit 2 */
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
-	if (yt_load_file(path, &mf, e)) {
-		res_table_free(&t);
-		e->usage = 1;
-		return -1;
-	}
 	rc = dsg_build(mf, &t, r, e);
 	yt_free(mf);
 	res_table_free(&t);

@@ -23,7 +23,7 @@
  * table that mixes cells shows each one that varies in the run, and only
  * those (results.csv's names, as headers). */
 static const char *const axis_names[] = {
-	"inputs", "score", "dtype", "mode", "kv_layout", "kv_dtype", "decode_steps", "extend_tokens",
+	"inputs", "score", "dtype", "mode", "kv_layout", "kv_dtype", "decode_steps", "extend_tokens", "ragged",
 	"threads", "head_dim", "batch", "heads", "kv_heads", "causal",
 };
 #define N_AXES (sizeof axis_names / sizeof *axis_names)
@@ -111,18 +111,6 @@ static long dense_of(const struct res_table *t, const struct cols *c, size_t i,
 		if (!strcmp(GET(t, j, c->pattern), pat_dense.name) && same_shape(t, c, i, j, same_kernel))
 			return (long)j;
 	return -1;
-}
-
-static void human_bytes(double b, char *buf, size_t len)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (b >= 1024 && u < 4) {
-		b /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
 
 static void write_header(FILE *f, const struct ynode *m)
@@ -236,7 +224,7 @@ static void write_tables(FILE *f, const struct res_table *t, const struct cols *
 				snprintf(sp, sizeof sp, "%.2fx", atof(GET(t, (size_t)dn, c->median)) / med);
 			if (dk >= 0 && kv > 0)
 				snprintf(save, sizeof save, "%.1fx", atof(GET(t, (size_t)dk, c->kv)) / kv);
-			human_bytes(kv, kvb, sizeof kvb);
+			res_human_bytes(kv, kvb, sizeof kvb);
 			fprintf(f, "| %s | %s |", GET(t, i, c->label), GET(t, i, c->kernel));
 			axis_cells(f, t, c, i);
 			if (GET(t, i, c->median)[0])
@@ -362,7 +350,7 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 		return;
 	budget = atof(b->str);
 	row = 2.0 * kv_heads * row_bytes(kvt, d);
-	human_bytes(budget, hb, sizeof hb);
+	res_human_bytes(budget, hb, sizeof hb);
 	fprintf(f, "## KV-cache budget: %s per sequence\n\n", hb);
 	fprintf(f, "Per token: K and V x %d kv heads x a row of head_dim %d in %s (%.4g B, scales included) = %.0f B. A pattern fits at n when the cache its decoder must keep (kv_cache_bytes) is within the budget.\n\n| pattern |",
 		kv_heads, d, kvt, row_bytes(kvt, d), row);
@@ -463,20 +451,8 @@ int report_write(const char *dir, struct err *e)
 	struct cols c;
 	FILE *f;
 
-	snprintf(path, sizeof path, "%s/results.csv", dir);
-	if (res_table_read(path, &t, e))
+	if (res_read_run(dir, &t, &m, e))
 		return -1;
-	if (res_table_check(&t, path, e)) {
-		res_table_free(&t);
-		e->usage = 1;           /* not a file a run wrote: exit 2 */
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
-	if (yt_load_file(path, &m, e)) {
-		res_table_free(&t);
-		e->usage = 1;           /* not a manifest a run wrote */
-		return -1;
-	}
 	find_cols(&t, &c);
 	snprintf(path, sizeof path, "%s/report.md", dir);
 	snprintf(tmp, sizeof tmp, "%s/report.md.tmp", dir);

@@ -161,6 +161,15 @@ void res_table_free(struct res_table *t);
  * Returns 0, or -1 out of memory. */
 int res_table_series(struct res_table *t);
 
+/* "1.5 GiB": b bytes in the largest binary unit under it. */
+void res_human_bytes(double b, char *buf, size_t len);
+
+/* A results folder read back: results.csv (checked, res_table_check)
+ * into *t and manifest.yaml into *manifest (yt_free it). 0, or -1 with e
+ * set (e->usage when a file is not what a run writes). */
+struct ynode;
+int res_read_run(const char *dir, struct res_table *t, struct ynode **manifest, struct err *e);
+
 /* Writes s with CSV quoting when it holds a comma, quote or newline. */
 void res_csv_field(FILE *f, const char *s);
 

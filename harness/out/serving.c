@@ -18,7 +18,7 @@
 
 /* The row columns a layer time reads. */
 struct srv_cols {
-	int label, mode, layout, dtype, kernel, n, status, time, batch;
+	int label, mode, layout, dtype, kernel, n, status, time, batch, ragged;
 };
 
 static void srv_cols_of(const struct res_table *t, int decode, struct srv_cols *c)
@@ -31,11 +31,12 @@ static void srv_cols_of(const struct res_table *t, int decode, struct srv_cols *
 	c->n = res_table_col(t, "seq_len");
 	c->status = res_table_col(t, "status");
 	c->batch = res_table_col(t, "batch");
+	c->ragged = res_table_col(t, "ragged");
 	c->time = res_table_col(t, decode ? "time_per_token_s" : "time_median_s");
 }
 
 /* Row i's layer time for design d (seconds; per sequence in prefill), or
- * -1 when the row is not one of d's in that mode. kernel_decode: 1 keeps
+ * -1 when the row is not one of d's in that mode (or a ragged batch's). kernel_decode: 1 keeps
  * only the decode kernel's rows, 0 any kernel's. */
 static double row_time(const struct res_table *t, const struct srv_cols *c, size_t i,
 		       const struct srv_design *d, int decode, int kernel_decode)
@@ -43,6 +44,8 @@ static double row_time(const struct res_table *t, const struct srv_cols *c, size
 	const struct kern_desc *k = kern_find(GET(t, i, c->kernel));
 	double batch = atof(GET(t, i, c->batch));
 
+	if (GET(t, i, c->ragged)[0])
+		return -1;              /* a ragged batch's step: not one length's */
 	if (strcmp(GET(t, i, c->label), d->label) || strcmp(GET(t, i, c->status), "ok") ||
 	    !GET(t, i, c->time)[0] || strcmp(GET(t, i, c->mode), decode ? "decode" : "prefill"))
 		return -1;
@@ -281,17 +284,6 @@ static size_t stack_contexts(const struct ynode *mf, const struct res_table *t, 
 	return k;
 }
 
-static void human_bytes(double b, char *buf, size_t len)
-{
-	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (b >= 1024 && u < 4) {
-		b /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
-}
 
 /* One model's table: a line per context. */
 static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
@@ -314,8 +306,8 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 		dtype_of(m.kv_dtype)->name);
 	if (m.memory > 0) {
 		char hm[32], hw[32];
-		human_bytes(m.memory, hm, sizeof hm);
-		human_bytes(m.weights, hw, sizeof hw);
+		res_human_bytes(m.memory, hm, sizeof hm);
+		res_human_bytes(m.weights, hw, sizeof hw);
 		fprintf(f, "; serving %s with %s of weights", hm, hw);
 	}
 	fputs(").\n\n| context | KV cache per sequence | time to first token | time per output token |", f);
@@ -348,7 +340,7 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 			srv_add(&tpot, cnt, &v);
 		}
 		fitted |= ttft.src == SRV_FITTED || tpot.src == SRV_FITTED;
-		human_bytes(kv, hb, sizeof hb);
+		res_human_bytes(kv, hb, sizeof hb);
 		srv_format_time(&ttft, a, sizeof a);
 		srv_format_time(&tpot, b, sizeof b);
 		fprintf(f, "| %ld | %s | %s | %s |", ns[k], hb, a, b);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../config/ytree.h"
 #include "csvline.h"
 #include "results.h"
 
@@ -248,4 +249,37 @@ int res_table_check(const struct res_table *t, const char *path, struct err *e)
 		}
 	}
 	return rc || cell < 0 ? rc : check_repeats(t, path, cell, e);
+}
+
+void res_human_bytes(double b, char *buf, size_t len)
+{
+	const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+}
+
+int res_read_run(const char *dir, struct res_table *t, struct ynode **manifest, struct err *e)
+{
+	char path[4200];
+
+	snprintf(path, sizeof path, "%s/results.csv", dir);
+	if (res_table_read(path, t, e))
+		return -1;
+	if (res_table_check(t, path, e)) {
+		res_table_free(t);
+		e->usage = 1;           /* not a file a run wrote: exit 2 */
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+	if (yt_load_file(path, manifest, e)) {
+		res_table_free(t);
+		e->usage = 1;           /* not a manifest a run wrote */
+		return -1;
+	}
+	return 0;
 }
