@@ -550,11 +550,14 @@ static int by_cost(const void *a, const void *b)
 	return (x->cost < y->cost) - (x->cost > y->cost);
 }
 
-/* The step's items, largest first (the longest processing time rule:
- * with dynamic scheduling no thread is left with a long item at the end). */
+/* The step's items: the single-token sequences' first, largest first
+ * (the longest processing time rule: with dynamic scheduling no thread is
+ * left with a long item at the end), then the chunks' many small ones in
+ * cache order, so that a cache's rows stay in the core's caches while its
+ * tokens are read (sorting those by cost would interleave the caches). */
 static int ragged_items(struct ragged_ws *w)
 {
-	long n = 0, k = 0, c = 0;
+	long n = 0, k = 0, c = 0, single;
 
 	for (int s = 0; s < w->n; s++) {
 		n += (long)w->seq[s].kv_heads * w->seq[s].n_q * w->seq[s].kv_splits;
@@ -564,16 +567,21 @@ static int ragged_items(struct ragged_ws *w)
 	w->cache = malloc((size_t)(c ? c : 1) * sizeof *w->cache);
 	if (!w->item || !w->cache)
 		return -1;
-	for (int s = 0; s < w->n; s++)
-		for (int i = 0; i < w->seq[s].kv_heads; i++) {
-			w->cache[w->n_cache++] = (struct rag_cache){ s, i };
-			for (long r = 0; r < w->seq[s].n_q; r++)
-				for (int sp = 0; sp < w->seq[s].kv_splits; sp++)
-					w->item[k++] = (struct rag_item){ s, i, sp, r,
-						(double)(row_keys(&w->seq[s], r) + 64) / w->seq[s].kv_splits };
+	for (int pass = 0; pass < 2; pass++) {
+		for (int s = 0; s < w->n; s++)
+			for (int i = 0; (w->seq[s].n_q > 1) == pass && i < w->seq[s].kv_heads; i++) {
+				w->cache[w->n_cache++] = (struct rag_cache){ s, i };
+				for (long r = 0; r < w->seq[s].n_q; r++)
+					for (int sp = 0; sp < w->seq[s].kv_splits; sp++)
+						w->item[k++] = (struct rag_item){ s, i, sp, r,
+							(double)(row_keys(&w->seq[s], r) + 64) / w->seq[s].kv_splits };
+			}
+		if (!pass) {
+			single = k;
+			qsort(w->item, (size_t)single, sizeof *w->item, by_cost);
 		}
+	}
 	w->n_item = k;
-	qsort(w->item, (size_t)k, sizeof *w->item, by_cost);
 	return 0;
 }
 
