@@ -35,7 +35,8 @@ long exp_batch_new(const struct exp_batch *b, size_t i, const long long *v)
 	return want < b->len[i] ? want : b->len[i];
 }
 
-/* A list of whole numbers in [lo, hi] into a malloc'ed array. */
+/* A list of whole numbers in [lo, hi] into a malloc'ed array (NULL
+ * after an error). */
 static int int_list(struct ctx *c, const struct ynode *n, const char *key, long lo, long hi,
 		    long **out, size_t *count)
 {
@@ -51,8 +52,11 @@ static int int_list(struct ctx *c, const struct ynode *n, const char *key, long 
 	if (!*out)
 		return err_set(c->e, "out of memory reading the experiment");
 	for (size_t i = 0; i < n->n; i++) {
-		if (cfg_parse_int(c, n->kid[i], key, lo, hi, &v))
+		if (cfg_parse_int(c, n->kid[i], key, lo, hi, &v)) {
+			free(*out);
+			*out = NULL;
 			return -1;
+		}
 		(*out)[i] = (long)v;
 	}
 	*count = n->n;
