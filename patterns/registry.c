@@ -7,7 +7,7 @@ extern const struct pat_kind pat_dense, pat_window, pat_sink_window,
 	pat_document, pat_global, pat_random, pat_bigbird, pat_ds_fixed,
 	pat_bslongformer, pat_union, pat_intersection, pat_difference, pat_per_head_kind,
 	pat_explicit, pat_csr, pat_vertical_slash, pat_block_topk, pat_quest,
-	pat_snapkv, pat_nsa_select;
+	pat_snapkv, pat_nsa_select, pat_moba, pat_topk_oracle, pat_topp_oracle;
 
 const struct pat_kind *const pat_kinds[] = {
 	&pat_dense,             /* full attention */
@@ -35,6 +35,9 @@ const struct pat_kind *const pat_kinds[] = {
 	&pat_quest,             /* selected: pages by min/max bound (Quest) */
 	&pat_snapkv,            /* selected: prompt pruned by votes (SnapKV) */
 	&pat_nsa_select,        /* selected: NSA's selection branch */
+	&pat_moba,              /* selected: MoBA's block gate */
+	&pat_topk_oracle,       /* selected: the exact k best keys */
+	&pat_topp_oracle,       /* selected: the exact fewest keys with mass p */
 };
 
 const int pat_kind_count = (int)(sizeof pat_kinds / sizeof pat_kinds[0]);

@@ -46,7 +46,7 @@ struct sel_cost {
 };
 
 extern const struct pat_kind pat_vertical_slash, pat_block_topk, pat_quest,
-	pat_snapkv, pat_nsa_select;
+	pat_snapkv, pat_nsa_select, pat_moba, pat_topk_oracle, pat_topp_oracle;
 
 struct sel_kind {
 	const struct pat_kind *kind;    /* the pattern kind it selects for */

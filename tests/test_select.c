@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../harness/config/experiment.h"
+#include "../harness/quality/quality.h"
 #include "../select/select.h"
 #include "helpers.h"
 
@@ -106,6 +107,12 @@ static const struct { const char *spec; long n, steps; } cases[] = {
 	{ "snapkv: {window: 8, kernel: 5, capacity: 30}", 150, 5 },
 	{ "nsa_select: {compress_block: 16, compress_stride: 8, select_block: 16, select_n: 4, local_blocks: 1}", 150, 0 },
 	{ "nsa_select: {compress_block: 16, compress_stride: 8, select_block: 16, select_n: 4, local_blocks: 1}", 150, 7 },
+	{ "moba: {block: 16, topk: 2}", 150, 0 },
+	{ "moba: {block: 16, topk: 3}", 150, 6 },
+	{ "topk_oracle: {k: 12}", 150, 0 },
+	{ "topk_oracle: {k: 20}", 150, 5 },
+	{ "topp_oracle: {p: 0.5}", 150, 0 },
+	{ "topp_oracle: {p: 0.8}", 150, 5 },
 };
 
 Test(select, fast_paths_equal_the_scalar_reference)
@@ -199,6 +206,10 @@ Test(select, picks_the_designed_columns_blocks_pages_and_keys)
 		{ "quest: {page: 8, budget: 24}", 4, 24 },
 		{ "snapkv: {window: 8, kernel: 1, capacity: 11}", 4, 15 },
 		{ "nsa_select: {compress_block: 8, compress_stride: 8, select_block: 16, select_n: 4, local_blocks: 1}", 0, 64 },
+		{ "moba: {block: 16, topk: 2}", 0, 48 },
+		{ "moba: {block: 16, topk: 2}", 4, 48 },
+		{ "topk_oracle: {k: 3}", 0, 3 },
+		{ "topp_oracle: {p: 0.95}", 4, 3 },
 	};
 
 	for (size_t c = 0; c < sizeof picks / sizeof *picks; c++) {
@@ -319,6 +330,36 @@ Test(select, prepared_state_gives_the_same_g)
 		cr_assert_null(f.in.state);
 		gset_free(&once);
 		gset_free(&kept);
+		sfx_free(&f);
+	}
+}
+
+/* The oracles are the bounds they claim: top-k keeps exactly the most a
+ * G of its size keeps (quality's best possible recall), top-p keeps at
+ * least p of every row's mass. */
+Test(select, the_oracles_are_the_bounds_they_claim)
+{
+	static const char *const specs[] = { "topk_oracle: {k: 9}", "topp_oracle: {p: 0.7}" };
+
+	for (size_t c = 0; c < 2; c++) {
+		struct sel_fx f;
+		struct gset g = { 0 };
+		struct quality q;
+		sfx_make(&f, specs[c], 150, 150, 1, 2, 1, 16);
+		sfx_select(&f, 0, kern_simd(), 2, &g);
+		f.p.g = &g;
+		cr_assert_eq(quality_measure(&f.p, NULL, 1000, 1, &q), 0);
+		for (int h = 0; h < q.heads; h++) {
+			const struct quality_stats *s = &q.head[h];
+			if (c == 0)
+				cr_assert(fabs(s->recall_mean - s->best_mean) < 1e-6, "%s head %d: recall %g, best %g",
+					  specs[c], h, s->recall_mean, s->best_mean);
+			else
+				cr_assert_geq(s->recall_min, 0.7 - 1e-6, "%s head %d: a row keeps %g", specs[c], h,
+					      s->recall_min);
+		}
+		quality_free(&q);
+		gset_free(&g);
 		sfx_free(&f);
 	}
 }
