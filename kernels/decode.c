@@ -331,7 +331,7 @@ static void decode_item(const struct problem *p, const struct decode_ws *w,
 	float *part = w->part ? w->part + ((size_t)i * w->splits + split) *
 				(size_t)w->group * (size_t)(p->d + 2) : NULL;
 
-	if (p->g->n_layouts == 1) {
+	if (gset_group_shares(p->g, w->group)) {
 		decode_heads(p, w, &w->cache[i], b, h0, w->group, r, split, part);
 		return;
 	}

@@ -138,7 +138,7 @@ static inline const uint16_t *kvc_tail(const struct kv_cache *c, int which, long
  * query heads that share a K/V head and a layout read its rows once. */
 static inline long long kvc_pairs_read(const struct gset *g, int heads, int kv_heads)
 {
-	return g->n_layouts == 1 ? gset_pairs(g, kv_heads) : gset_pairs(g, heads);
+	return gset_group_shares(g, heads / kv_heads) ? gset_pairs(g, kv_heads) : gset_pairs(g, heads);
 }
 
 /* 1 when a cache of this layout serves every row of g exactly (keys of

@@ -142,7 +142,7 @@ oom_built:
 }
 
 int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
-		  int n_layouts, int layout_heads,
+		  int n_layouts, int layout_heads, int layout_group,
 		  const struct pat_ranges *rows, int64_t *const *ptr)
 {
 	int64_t total = 0, *row_ptr;
@@ -169,6 +169,7 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 	g->causal = causal;
 	g->n_layouts = n_layouts;
 	g->layout_heads = layout_heads;
+	g->layout_group = layout_group;
 	total = 0;
 	for (int l = 0; l < n_layouts; l++) {
 		int64_t *at = g->row_ptr + (int64_t)l * n_q;
@@ -401,7 +402,7 @@ double gset_block_entries(const struct gset *g, long br, long bc, int heads)
 				per += (double)rows * (double)(g->n_kv - c0 < bc ? g->n_kv - c0 : bc);
 			}
 		}
-		total += per * (g->n_layouts == 1 ? heads : 1);
+		total += per * (g->n_layouts == 1 ? heads : g->layout_group > 1 ? g->layout_group : 1);
 		gset_blocks_free(&bv);
 	}
 	return total;

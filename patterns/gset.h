@@ -25,9 +25,12 @@ struct gset {
 	long q_offset;          /* row r is at absolute position q_offset + r */
 	int causal;             /* built with causal clipping */
 	int n_layouts;          /* 1, heads (per head), or batch x heads */
-	int layout_heads;       /* heads of a sequence when the layouts are
-				 * per (sequence, head): a G selected from each
-				 * sequence's own Q and K; else 0 */
+	int layout_heads;       /* layouts of a sequence when the layouts are
+				 * per (sequence, head or group): a G selected
+				 * from each sequence's own Q and K; else 0 */
+	int layout_group;       /* query heads that read one layout: a GQA
+				 * group's shared selection; 0 or 1: each head
+				 * its own */
 	int64_t *row_ptr;       /* n_layouts * n_q + 1 offsets into ranges */
 	struct pat_range *ranges; /* all rows' ranges, row after row */
 	struct gset_stats st;   /* filled by gset_build */
@@ -47,7 +50,7 @@ void gset_free(struct gset *g);
  * keys_used (-1: gset_count_keys counts it); the caller frees rows and
  * ptr. Returns 0, or -1 when out of memory (g freed). */
 int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
-		  int n_layouts, int layout_heads,
+		  int n_layouts, int layout_heads, int layout_group,
 		  const struct pat_ranges *rows, int64_t *const *ptr);
 
 /* Fills g->st.keys_used, the distinct keys any row reads: 0, or -1 when
@@ -59,7 +62,17 @@ static inline int gset_layout(const struct gset *g, int b, int h)
 {
 	if (g->n_layouts == 1)
 		return 0;
+	if (g->layout_group > 1)
+		h /= g->layout_group;
 	return g->layout_heads ? b * g->layout_heads + h : h;
+}
+
+/* 1 when the group query heads of a K/V head read one layout (one G for
+ * all heads, or a GQA group's shared selection): they may walk it
+ * together and read each K/V row once. */
+static inline int gset_group_shares(const struct gset *g, int group)
+{
+	return g->n_layouts == 1 || (g->layout_group > 1 && g->layout_group == group);
 }
 
 /* Ranges of query row r in layout l: *n ranges starting at the result. */

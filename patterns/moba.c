@@ -10,12 +10,13 @@
 #include "pattern.h"
 #include "selected.h"
 
-enum { MOBA_BLOCK, MOBA_TOPK };
+enum { MOBA_BLOCK, MOBA_TOPK, MOBA_SHARE };
 
 static const struct pat_param moba_params[] = {
 	[MOBA_BLOCK] = { "block", PAT_INT, 0, 512, 1, 1 << 20, "keys per block" },
 	[MOBA_TOPK] = { "topk", PAT_INT, 0, 3, 1, 1 << 20,
 			"earlier complete blocks each query keeps, its own block besides" },
+	[MOBA_SHARE] = PAT_SHARE_PARAM,
 };
 
 const struct pat_kind pat_moba = {
@@ -23,8 +24,8 @@ const struct pat_kind pat_moba = {
 	.summary = "top-k key blocks by q . mean(K_block) per query, own block always (MoBA)",
 	.formula = "G_i = own block [floor(i/B) B, i] u top-k complete blocks P < floor(i/B) "
 		   "by q_i . mean(K_P)",
-	.params = moba_params,                  /* block, topk */
-	.n_params = 2,
+	.params = moba_params,                  /* block, topk, share */
+	.n_params = 3,
 	.check = NULL,                          /* the bounds say it all */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

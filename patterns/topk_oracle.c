@@ -8,14 +8,15 @@
 
 static const struct pat_param topk_params[] = {
 	[0] = { "k", PAT_INT, 0, 1024, 1, 2147483647, "keys each query keeps (all it sees when fewer)" },
+	[1] = PAT_SHARE_PARAM,
 };
 
 const struct pat_kind pat_topk_oracle = {
 	.name = "topk_oracle",                  /* YAML key */
 	.summary = "the k keys of largest exact score per query: the bound of any selector at k keys",
 	.formula = "G_i = the k keys j <= i of largest q_i . k_j (ties: the lower j)",
-	.params = topk_params,                  /* k */
-	.n_params = 1,
+	.params = topk_params,                  /* k, share */
+	.n_params = 2,
 	.check = NULL,
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

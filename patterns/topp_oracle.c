@@ -9,6 +9,7 @@
 
 static const struct pat_param topp_params[] = {
 	[0] = { "p", PAT_FLOAT, 0, 0.9, 0, 1, "softmax mass each query keeps, in (0, 1]" },
+	[1] = PAT_SHARE_PARAM,
 };
 
 static int topp_check(const struct pattern *pat, char *why, size_t len)
@@ -22,8 +23,8 @@ const struct pat_kind pat_topp_oracle = {
 	.name = "topp_oracle",                  /* YAML key */
 	.summary = "the fewest keys holding mass p of the exact softmax per query: the bound of any selector at p",
 	.formula = "G_i = the fewest j <= i, largest q_i . k_j first, with sum softmax_ij >= p",
-	.params = topp_params,                  /* p */
-	.n_params = 1,
+	.params = topp_params,                  /* p, share */
+	.n_params = 2,
 	.check = topp_check,                    /* p > 0 */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

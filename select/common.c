@@ -292,10 +292,32 @@ void sel_cost(const struct pattern *pat, const struct problem *p, int decode,
 		s->cost(pat, p, decode, c);
 }
 
+int sel_group(const struct pattern *pat, const struct problem *p)
+{
+	int at = pat_param_index(pat->kind, "share");
+
+	return at >= 0 && pat->val[at].i == PAT_SHARE_KV_GROUP ? p->heads / p->kv_heads : 1;
+}
+
+/* Selections a cell makes: one per (sequence, head), or per (sequence,
+ * K/V head) when a group shares one; selection l's first head. */
+static int sel_layouts(const struct pattern *pat, const struct problem *p)
+{
+	return p->batch * p->heads / sel_group(pat, p);
+}
+
+static void sel_head_of(const struct pattern *pat, const struct problem *p, int l, int *b, int *h)
+{
+	int group = sel_group(pat, p), per = p->heads / group;
+
+	*b = l / per;
+	*h = l % per * group;
+}
+
 int sel_prepare(const struct pattern *pat, struct sel_input *in)
 {
 	const struct sel_kind *s = sel_find(pat->kind);
-	int n_layouts = in->p->batch * in->p->heads, failed = 0;
+	int n_layouts = sel_layouts(pat, in->p), failed = 0;
 
 	in->state = calloc((size_t)n_layouts, sizeof *in->state);
 	in->rows = calloc((size_t)n_layouts, sizeof *in->rows);
@@ -306,11 +328,12 @@ int sel_prepare(const struct pattern *pat, struct sel_input *in)
 	for (int l = 0; l < n_layouts; l++) {
 		if (failed)
 			continue;
+		int b, h;
 		in->ptr[l] = malloc(((size_t)in->p->n_q + 1) * sizeof **in->ptr);
 		failed |= !in->ptr[l];
+		sel_head_of(pat, in->p, l, &b, &h);
 		if (s && s->prepare)
-			failed |= s->prepare(pat, in, l / in->p->heads, l % in->p->heads,
-					     &in->state[l]) != 0;
+			failed |= s->prepare(pat, in, b, h, &in->state[l]) != 0;
 	}
 	if (failed)
 		sel_release(pat, in);
@@ -319,8 +342,7 @@ int sel_prepare(const struct pattern *pat, struct sel_input *in)
 
 void sel_release(const struct pattern *pat, struct sel_input *in)
 {
-	(void)pat;
-	for (int l = 0; l < in->p->batch * in->p->heads; l++) {
+	for (int l = 0; l < sel_layouts(pat, in->p); l++) {
 		if (in->state)
 			free(in->state[l]);
 		if (in->rows)
@@ -341,7 +363,7 @@ int sel_run(const struct pattern *pat, const struct sel_input *in,
 {
 	const struct problem *p = in->p;
 	const struct sel_kind *s = sel_find(pat->kind);
-	int n_layouts = p->batch * p->heads, failed = 0;
+	int n_layouts = sel_layouts(pat, p), group = sel_group(pat, p), failed = 0;
 	struct sel_input once = *in;
 
 	if (!s) {
@@ -353,16 +375,18 @@ int sel_run(const struct pattern *pat, const struct sel_input *in,
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
 	for (int l = 0; l < n_layouts; l++) {
 		struct sel_rows rows;
+		int b, h;
 		if (failed)
 			continue;
 		rows = (struct sel_rows){ &once.rows[l], once.ptr[l] };
 		rows.out->n = 0;
 		rows.ptr[0] = 0;
-		if (s->select(pat, &once, once.state[l], l / p->heads, l % p->heads, &rows))
+		sel_head_of(pat, p, l, &b, &h);
+		if (s->select(pat, &once, once.state[l], b, h, &rows))
 			failed = 1;
 	}
-	if (!failed && gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts, p->heads,
-				     once.rows, once.ptr))
+	if (!failed && gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts, p->heads / group,
+				     group, once.rows, once.ptr))
 		failed = 1;
 	if (!in->state && once.state)
 		sel_release(pat, &once);

@@ -3,7 +3,8 @@
  * the top-k of them and its own block (causal inside). Query tiles score
  * the blocks every row of the tile may see at once (sel_dots_block); each
  * row then ranks only those before its own block. The means are pooled in
- * every selection (a decoding server would keep the prompt's). */
+ * every selection (a decoding server would keep the prompt's). A GQA
+ * group sharing its selection sums its heads' gate scores. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -32,7 +33,9 @@ static int moba_select(const struct pattern *pat, const struct sel_input *in,
 	long bs = (long)pat->val[MOBA_BLOCK].i, k = (long)pat->val[MOBA_TOPK].i;
 	long nb = p->n_kv / bs, q0 = p->n_kv - p->n_q;
 	float *mean = malloc(((size_t)nb + 1) * p->d * sizeof *mean);
-	float *s = malloc((size_t)TILE_Q * ((size_t)nb + 1) * sizeof *s);
+	int group = sel_group(pat, p);
+	size_t tile = (size_t)TILE_Q * ((size_t)nb + 1);
+	float *s = malloc(tile * (group > 1 ? 2 : 1) * sizeof *s), *one = s + tile;
 	int32_t *work = malloc(((size_t)nb + 1) * sizeof *work), *keep = malloc(((size_t)nb + 1) * sizeof *keep);
 	int rc = -1;
 
@@ -43,9 +46,13 @@ static int moba_select(const struct pattern *pat, const struct sel_input *in,
 	for (long r0 = 0; r0 < p->n_q; r0 += TILE_Q) {
 		int nq = p->n_q - r0 < TILE_Q ? (int)(p->n_q - r0) : TILE_Q;
 		long seen = (q0 + r0 + nq - 1) / bs;    /* blocks before the tile's last row's */
-		if (seen > 0 && sel_dots_block(in, sel_query(in, b, h, in->n_hist - p->n_q + r0), p->d, nq,
-					       mean, seen, p->d, 1.0, s, nb + 1))
-			goto out;
+		for (int g = 0; seen > 0 && g < group; g++) {
+			if (sel_dots_block(in, sel_query(in, b, h + g, in->n_hist - p->n_q + r0), p->d, nq,
+					   mean, seen, p->d, 1.0, g ? one : s, nb + 1))
+				goto out;
+			for (size_t x = 0; g && x < (size_t)nq * (nb + 1); x++)
+				s[x] += one[x];
+		}
 		for (int i = 0; i < nq; i++) {
 			long r = r0 + i, pos = q0 + r, cur = pos / bs, n;
 			n = sel_topk(s + (size_t)i * (nb + 1), cur, k, NULL, work, keep);

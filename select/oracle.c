@@ -4,9 +4,12 @@
  * best keys, or the fewest best keys whose softmax mass reaches p (found
  * by a weighted quickselect, linear on average, rather than a sort of
  * every row). Ranked by score, ties to the lower index, so the choice is
- * the same on every ISA and thread count. */
+ * the same on every ISA and thread count. A GQA group sharing its
+ * selection ranks keys by the softmax mass its heads put on them, summed
+ * (top-p: the group's mass, p of each head's on the sum). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "select.h"
 
@@ -55,10 +58,11 @@ static long heaviest(const float *s, const double *w, int32_t *idx, long n, doub
 	return lo;
 }
 
-/* Row r's keys [0, hi) by its scores row: the k best (top-k), or the
- * fewest best with mass p (top-p, p > 0); keys pushed in ascending order. */
+/* Row r's keys [0, hi) by its scores row (a group's: its summed mass):
+ * the k best (top-k), or the fewest best with mass p (top-p, p > 0);
+ * keys pushed in ascending order. */
 static int oracle_row(struct sel_rows *rows, long r, long hi, const float *row, int topp,
-		      double k_or_p, int32_t *work, int32_t *keep, double *w)
+		      double k_or_p, int group, int32_t *work, int32_t *keep, double *w)
 {
 	long n;
 
@@ -70,7 +74,7 @@ static int oracle_row(struct sel_rows *rows, long r, long hi, const float *row, 
 		for (long j = 0; j < hi; j++)
 			mx = row[j] > mx ? row[j] : mx;
 		for (long j = 0; j < hi; j++) {
-			w[j] = exp2((double)row[j] - mx);
+			w[j] = group > 1 ? (double)row[j] : exp2((double)row[j] - mx);
 			total += w[j];
 			keep[j] = (int32_t)j;
 		}
@@ -83,14 +87,54 @@ static int oracle_row(struct sel_rows *rows, long r, long hi, const float *row, 
 	return sel_end_row(rows, r, hi);
 }
 
+/* Adds row's softmax over [0, hi) to mass (a head of a shared group). */
+static void add_mass(const float *row, long hi, float *mass)
+{
+	float mx = -INFINITY;
+	double total = 0.0;
+
+	for (long j = 0; j < hi; j++)
+		mx = row[j] > mx ? row[j] : mx;
+	for (long j = 0; j < hi; j++)
+		total += exp2((double)row[j] - mx);
+	for (long j = 0; j < hi; j++)
+		mass[j] += (float)(exp2((double)row[j] - mx) / total);
+}
+
+/* The scores of rows r0 .. r0 + nq - 1 over keys [0, seen) into s (n_kv
+ * apart): head h's alone, or the softmax mass of the group's heads
+ * summed (one holds a head's scores meanwhile). */
+static int tile_scores(const struct sel_input *in, int b, int h, int group, long r0, int nq,
+		       long seen, float *s, float *one, int causal)
+{
+	const struct problem *p = in->p;
+	long q0 = p->n_kv - p->n_q;
+
+	for (int g = 0; g < group; g++) {
+		if (sel_dots_block(in, sel_query(in, b, h + g, in->n_hist - p->n_q + r0), p->d, nq,
+				   p->k + kern_kv_off(p, b, h), seen, p->d, 1.0 / sqrt((double)p->d),
+				   group > 1 ? one : s, p->n_kv))
+			return -1;
+		for (int i = 0; group > 1 && i < nq; i++) {
+			long hi = causal ? q0 + r0 + i + 1 : p->n_kv;
+			if (!g)
+				memset(s + (size_t)i * p->n_kv, 0, (size_t)hi * sizeof *s);
+			add_mass(one + (size_t)i * p->n_kv, hi, s + (size_t)i * p->n_kv);
+		}
+	}
+	return 0;
+}
+
 /* Both oracles' selection: top-p when topp, else top-k. */
 static int oracle_select(const struct pattern *pat, const struct sel_input *in, int b, int h,
 			 struct sel_rows *rows, int topp)
 {
 	const struct problem *p = in->p;
+	int group = sel_group(pat, p);
 	double k_or_p = topp ? pat->val[0].f : (double)pat->val[0].i;
 	long q0 = p->n_kv - p->n_q;
-	float *s = malloc((size_t)TILE_Q * (size_t)p->n_kv * sizeof *s);
+	size_t tile = (size_t)TILE_Q * (size_t)p->n_kv;
+	float *s = malloc(tile * (group > 1 ? 2 : 1) * sizeof *s), *one = s + tile;
 	int32_t *work = malloc((size_t)p->n_kv * sizeof *work), *keep = malloc((size_t)p->n_kv * sizeof *keep);
 	double *w = topp ? malloc((size_t)p->n_kv * sizeof *w) : NULL;
 	int rc = -1;
@@ -100,12 +144,11 @@ static int oracle_select(const struct pattern *pat, const struct sel_input *in, 
 	for (long r0 = 0; r0 < p->n_q; r0 += TILE_Q) {
 		int nq = p->n_q - r0 < TILE_Q ? (int)(p->n_q - r0) : TILE_Q;
 		long seen = pat->causal ? q0 + r0 + nq : p->n_kv;
-		if (sel_dots_block(in, sel_query(in, b, h, in->n_hist - p->n_q + r0), p->d, nq,
-				   p->k + kern_kv_off(p, b, h), seen, p->d, 1.0 / sqrt((double)p->d), s, p->n_kv))
+		if (tile_scores(in, b, h, group, r0, nq, seen, s, one, pat->causal))
 			goto out;
 		for (int i = 0; i < nq; i++) {
 			long hi = pat->causal ? q0 + r0 + i + 1 : p->n_kv;
-			if (oracle_row(rows, r0 + i, hi, s + (size_t)i * p->n_kv, topp, k_or_p, work, keep, w))
+			if (oracle_row(rows, r0 + i, hi, s + (size_t)i * p->n_kv, topp, k_or_p, group, work, keep, w))
 				goto out;
 		}
 	}

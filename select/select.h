@@ -13,6 +13,7 @@
 
 #include "../kernels/kernel.h"
 #include "../kernels/isa/simd.h"
+#include "../patterns/selected.h"
 
 /* What a selector reads: the cell's problem and, when the kind needs
  * queries before the cell's first (SnapKV's window in decode), n_hist
@@ -76,6 +77,12 @@ const struct sel_kind *sel_find(const struct pat_kind *k);
  * text. Covers the mode, causality and the kind's own rules. */
 const char *sel_unservable(const struct pattern *pat, const struct problem *p,
 			   int decode, char *buf, size_t len);
+
+/* Query heads one selection serves: the heads of a GQA group when the
+ * pattern shares its selection (share: kv_group), else 1. A shared
+ * selection of kind X is called for the group's first head h0 and
+ * combines the scores of heads h0 .. h0 + group - 1. */
+int sel_group(const struct pattern *pat, const struct problem *p);
 
 /* Query rows the selection reads, ending at the cell's last. */
 long sel_history(const struct pattern *pat, long n_q, long n_kv, int decode);

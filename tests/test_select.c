@@ -12,6 +12,7 @@
 
 #include "../harness/config/experiment.h"
 #include "../harness/quality/quality.h"
+#include "../kernels/kvcache.h"
 #include "../select/select.h"
 #include "helpers.h"
 
@@ -113,6 +114,9 @@ static const struct { const char *spec; long n, steps; } cases[] = {
 	{ "topk_oracle: {k: 20}", 150, 5 },
 	{ "topp_oracle: {p: 0.5}", 150, 0 },
 	{ "topp_oracle: {p: 0.8}", 150, 5 },
+	{ "moba: {block: 16, topk: 2, share: kv_group}", 150, 0 },
+	{ "topk_oracle: {k: 12, share: kv_group}", 150, 0 },
+	{ "topp_oracle: {p: 0.7, share: kv_group}", 150, 5 },
 };
 
 Test(select, fast_paths_equal_the_scalar_reference)
@@ -307,19 +311,20 @@ Test(select, prepared_state_gives_the_same_g)
 		struct sel_fx f;
 		struct gset once = { 0 }, kept = { 0 };
 		long n_q = cases[c].steps ? cases[c].steps : cases[c].n;
-		int quest_decode = cases[c].steps && strncmp(cases[c].spec, "quest", 5) == 0;
+		int quest_decode = cases[c].steps && strncmp(cases[c].spec, "quest", 5) == 0, layouts;
 		char why[256];
 		void *made[2];
 		sfx_make(&f, cases[c].spec, cases[c].n, n_q, 1, 2, 1, 16);
 		f.in.ops = kern_simd();
+		layouts = 2 / sel_group(&f.pat, &f.p);
 		cr_assert_eq(sel_prepare(&f.pat, &f.in), 0);
-		for (int l = 0; l < 2; l++) {
+		for (int l = 0; l < layouts; l++) {
 			cr_assert_eq(f.in.state[l] != NULL, quest_decode, "%s: layout %d state", cases[c].spec, l);
 			made[l] = f.in.state[l];
 			f.in.state[l] = NULL;
 		}
 		cr_assert_eq(sel_run(&f.pat, &f.in, &once, why, sizeof why), 0, "%s", why);
-		for (int l = 0; l < 2; l++)
+		for (int l = 0; l < layouts; l++)
 			f.in.state[l] = made[l];
 		cr_assert_eq(sel_run(&f.pat, &f.in, &kept, why, sizeof why), 0, "%s", why);
 		assert_same_g(&once, &kept, cases[c].spec);
@@ -362,4 +367,36 @@ Test(select, the_oracles_are_the_bounds_they_claim)
 		gset_free(&g);
 		sfx_free(&f);
 	}
+}
+
+/* share: kv_group: one G a GQA group (a layout per sequence and K/V
+ * head) that each of its heads reads, the group's K/V rows counted once
+ * for the decoder; a group of one head equals the unshared selection.
+ * (Every kernel against the oracle on a shared G: the cases above.) */
+Test(select, a_gqa_group_shares_one_selection)
+{
+	struct sel_fx f, one;
+	struct gset g = { 0 }, own = { 0 };
+
+	sfx_make(&f, "topk_oracle: {k: 10, share: kv_group}", 120, 120, 2, 4, 2, 16);
+	sfx_select(&f, 0, kern_simd(), 2, &g);
+	cr_assert_eq(g.n_layouts, 2 * 2, "a layout per (sequence, K/V head)");
+	for (int b = 0; b < 2; b++)
+		for (int h = 0; h < 4; h++)
+			cr_assert_eq(gset_layout(&g, b, h), b * 2 + h / 2);
+	cr_assert(gset_group_shares(&g, 2));
+	cr_assert_eq(kvc_pairs_read(&g, 4, 2), gset_pairs(&g, 2), "the group reads its rows once");
+	cr_assert_eq(gset_pairs(&g, 4), 2 * gset_pairs(&g, 2));
+	gset_free(&g);
+	sfx_free(&f);
+	/* one head per K/V head: sharing changes nothing */
+	sfx_make(&f, "moba: {block: 16, topk: 2, share: kv_group}", 150, 150, 1, 2, 2, 16);
+	sfx_make(&one, "moba: {block: 16, topk: 2}", 150, 150, 1, 2, 2, 16);
+	sfx_select(&f, 0, kern_simd(), 2, &g);
+	sfx_select(&one, 0, kern_simd(), 2, &own);
+	assert_same_g(&own, &g, "moba shared by groups of one head");
+	gset_free(&g);
+	gset_free(&own);
+	sfx_free(&f);
+	sfx_free(&one);
 }

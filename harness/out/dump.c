@@ -54,6 +54,8 @@ fail:
 /* How the dump's G layouts map to (sequence b, head h), for index.csv. */
 static const char *dump_layout_rule(const struct gset *g)
 {
+	if (g->layout_group > 1)
+		return "b*kv_heads+h/group";
 	return g->n_layouts == 1 ? "all" : g->layout_heads ? "b*heads+h" : "h";
 }
 

@@ -56,7 +56,7 @@ static int select_for_picture(const struct pattern *p, long n, const char *input
 		struct pat_ranges none = { 0 };
 		if (!ptr)
 			return err_set(e, "out of memory drawing '%s'", p->label);
-		rc = gset_assemble(g, n, n, p->causal, 1, 0, &none, &ptr);
+		rc = gset_assemble(g, n, n, p->causal, 1, 0, 0, &none, &ptr);
 		free(ptr);
 	}
 	return rc ? err_set(e, "out of memory drawing '%s'", p->label) : 0;
