@@ -72,7 +72,7 @@ static inline int gset_layout(const struct gset *g, int b, int h)
  * together and read each K/V row once. */
 static inline int gset_group_shares(const struct gset *g, int group)
 {
-	return g->n_layouts == 1 || (g->layout_group > 1 && g->layout_group == group);
+	return g->n_layouts == 1 || (g->layout_group > 1 && g->layout_group % group == 0);
 }
 
 /* Ranges of query row r in layout l: *n ranges starting at the result. */

@@ -7,7 +7,7 @@ extern const struct pat_kind pat_dense, pat_window, pat_sink_window,
 	pat_document, pat_global, pat_random, pat_bigbird, pat_ds_fixed,
 	pat_bslongformer, pat_union, pat_intersection, pat_difference, pat_per_head_kind,
 	pat_explicit, pat_csr, pat_vertical_slash, pat_block_topk, pat_quest,
-	pat_snapkv, pat_nsa_select, pat_moba, pat_topk_oracle, pat_topp_oracle;
+	pat_snapkv, pat_nsa_select, pat_moba, pat_topk_oracle, pat_topp_oracle, pat_dsa_topk;
 
 const struct pat_kind *const pat_kinds[] = {
 	&pat_dense,             /* full attention */
@@ -38,6 +38,7 @@ const struct pat_kind *const pat_kinds[] = {
 	&pat_moba,              /* selected: MoBA's block gate */
 	&pat_topk_oracle,       /* selected: the exact k best keys */
 	&pat_topp_oracle,       /* selected: the exact fewest keys with mass p */
+	&pat_dsa_topk,          /* selected: DeepSeek's indexer top-k */
 };
 
 const int pat_kind_count = (int)(sizeof pat_kinds / sizeof pat_kinds[0]);

@@ -294,8 +294,11 @@ void sel_cost(const struct pattern *pat, const struct problem *p, int decode,
 
 int sel_group(const struct pattern *pat, const struct problem *p)
 {
+	const struct sel_kind *s = sel_find(pat->kind);
 	int at = pat_param_index(pat->kind, "share");
 
+	if (s && s->all_heads)
+		return p->heads;
 	return at >= 0 && pat->val[at].i == PAT_SHARE_KV_GROUP ? p->heads / p->kv_heads : 1;
 }
 
@@ -342,8 +345,12 @@ int sel_prepare(const struct pattern *pat, struct sel_input *in)
 
 void sel_release(const struct pattern *pat, struct sel_input *in)
 {
+	const struct sel_kind *s = sel_find(pat->kind);
+
 	for (int l = 0; l < sel_layouts(pat, in->p); l++) {
-		if (in->state)
+		if (in->state && s && s->release)
+			s->release(in->state[l]);
+		else if (in->state)
 			free(in->state[l]);
 		if (in->rows)
 			free(in->rows[l].r);

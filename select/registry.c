@@ -4,7 +4,7 @@
 #include "select.h"
 
 extern const struct sel_kind sel_vertical_slash, sel_block_topk, sel_quest,
-	sel_snapkv, sel_nsa_select, sel_moba, sel_topk_oracle, sel_topp_oracle;
+	sel_snapkv, sel_nsa_select, sel_moba, sel_topk_oracle, sel_topp_oracle, sel_dsa_topk;
 
 static const struct sel_kind *const sel_table[] = {
 	&sel_vertical_slash,    /* MInference's columns and diagonals */
@@ -15,6 +15,7 @@ static const struct sel_kind *const sel_table[] = {
 	&sel_moba,              /* blocks by q . mean(K) (MoBA) */
 	&sel_topk_oracle,       /* the k best keys by exact score */
 	&sel_topp_oracle,       /* the fewest best keys with mass p */
+	&sel_dsa_topk,          /* tokens by DeepSeek's lightning indexer */
 };
 
 const struct sel_kind *sel_find(const struct pat_kind *k)

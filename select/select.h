@@ -47,7 +47,7 @@ struct sel_cost {
 };
 
 extern const struct pat_kind pat_vertical_slash, pat_block_topk, pat_quest,
-	pat_snapkv, pat_nsa_select, pat_moba, pat_topk_oracle, pat_topp_oracle;
+	pat_snapkv, pat_nsa_select, pat_moba, pat_topk_oracle, pat_topp_oracle, pat_dsa_topk;
 
 struct sel_kind {
 	const struct pat_kind *kind;    /* the pattern kind it selects for */
@@ -61,6 +61,8 @@ struct sel_kind {
 	 * page metadata): *state, freed with free(); 0, or -1 out of memory */
 	int (*prepare)(const struct pattern *pat, const struct sel_input *in,
 		       int b, int h, void **state);
+	/* frees a state prepare made; NULL: free() */
+	void (*release)(void *state);
 	/* selects layout (b, h) given its state: 0, or -1 when out of memory */
 	int (*select)(const struct pattern *pat, const struct sel_input *in,
 		      const void *state, int b, int h, struct sel_rows *rows);
@@ -68,6 +70,8 @@ struct sel_kind {
 	void (*cost)(const struct pattern *pat, const struct problem *p, int decode,
 		     struct sel_cost *c);
 	int bidirectional;              /* also selects over causal: false rows */
+	int all_heads;                  /* one G per query token for every head
+					 * of a sequence (DeepSeek's indexer) */
 };
 
 /* The selector of kind k, or NULL when k is static. */
@@ -78,7 +82,8 @@ const struct sel_kind *sel_find(const struct pat_kind *k);
 const char *sel_unservable(const struct pattern *pat, const struct problem *p,
 			   int decode, char *buf, size_t len);
 
-/* Query heads one selection serves: the heads of a GQA group when the
+/* Query heads one selection serves: every head of the sequence for a kind
+ * that selects for all (all_heads), the heads of a GQA group when the
  * pattern shares its selection (share: kv_group), else 1. A shared
  * selection of kind X is called for the group's first head h0 and
  * combines the scores of heads h0 .. h0 + group - 1. */

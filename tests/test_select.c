@@ -117,6 +117,8 @@ static const struct { const char *spec; long n, steps; } cases[] = {
 	{ "moba: {block: 16, topk: 2, share: kv_group}", 150, 0 },
 	{ "topk_oracle: {k: 12, share: kv_group}", 150, 0 },
 	{ "topp_oracle: {p: 0.7, share: kv_group}", 150, 5 },
+	{ "dsa_topk: {k: 16, index_heads: 3, index_dim: 12}", 150, 0 },
+	{ "dsa_topk: {k: 24, index_heads: 4, index_dim: 8, faithful: 0.5}", 150, 6 },
 };
 
 Test(select, fast_paths_equal_the_scalar_reference)
@@ -214,6 +216,7 @@ Test(select, picks_the_designed_columns_blocks_pages_and_keys)
 		{ "moba: {block: 16, topk: 2}", 4, 48 },
 		{ "topk_oracle: {k: 3}", 0, 3 },
 		{ "topp_oracle: {p: 0.95}", 4, 3 },
+		{ "dsa_topk: {k: 4, index_heads: 4, index_dim: 8, faithful: 1}", 0, 4 },
 	};
 
 	for (size_t c = 0; c < sizeof picks / sizeof *picks; c++) {
@@ -311,7 +314,9 @@ Test(select, prepared_state_gives_the_same_g)
 		struct sel_fx f;
 		struct gset once = { 0 }, kept = { 0 };
 		long n_q = cases[c].steps ? cases[c].steps : cases[c].n;
-		int quest_decode = cases[c].steps && strncmp(cases[c].spec, "quest", 5) == 0, layouts;
+		/* Quest keeps its prompt's pages in decode, DSA its indexer */
+		int has_state = (cases[c].steps && strncmp(cases[c].spec, "quest", 5) == 0) ||
+				strncmp(cases[c].spec, "dsa_topk", 8) == 0, layouts;
 		char why[256];
 		void *made[2];
 		sfx_make(&f, cases[c].spec, cases[c].n, n_q, 1, 2, 1, 16);
@@ -319,7 +324,7 @@ Test(select, prepared_state_gives_the_same_g)
 		layouts = 2 / sel_group(&f.pat, &f.p);
 		cr_assert_eq(sel_prepare(&f.pat, &f.in), 0);
 		for (int l = 0; l < layouts; l++) {
-			cr_assert_eq(f.in.state[l] != NULL, quest_decode, "%s: layout %d state", cases[c].spec, l);
+			cr_assert_eq(f.in.state[l] != NULL, has_state, "%s: layout %d state", cases[c].spec, l);
 			made[l] = f.in.state[l];
 			f.in.state[l] = NULL;
 		}
@@ -387,6 +392,17 @@ Test(select, a_gqa_group_shares_one_selection)
 	cr_assert(gset_group_shares(&g, 2));
 	cr_assert_eq(kvc_pairs_read(&g, 4, 2), gset_pairs(&g, 2), "the group reads its rows once");
 	cr_assert_eq(gset_pairs(&g, 4), 2 * gset_pairs(&g, 2));
+	gset_free(&g);
+	sfx_free(&f);
+	/* DeepSeek's indexer: one G per sequence for all its heads */
+	sfx_make(&f, "dsa_topk: {k: 10, index_heads: 2, index_dim: 8}", 120, 120, 2, 4, 2, 16);
+	sfx_select(&f, 0, kern_simd(), 2, &g);
+	cr_assert_eq(g.n_layouts, 2, "a layout per sequence");
+	for (int b = 0; b < 2; b++)
+		for (int h = 0; h < 4; h++)
+			cr_assert_eq(gset_layout(&g, b, h), b);
+	cr_assert(gset_group_shares(&g, 2));
+	cr_assert_eq(g.st.row_max, 10);
 	gset_free(&g);
 	sfx_free(&f);
 	/* one head per K/V head: sharing changes nothing */
