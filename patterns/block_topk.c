@@ -9,7 +9,7 @@
 #include "pattern.h"
 #include "selected.h"
 
-enum { BT_BLOCK, BT_ESTIMATE, BT_STRIDE, BT_K, BT_COVERAGE };
+enum { BT_BLOCK, BT_ESTIMATE, BT_STRIDE, BT_K, BT_COVERAGE, BT_SHARE };
 
 static const char *const bt_estimates[] = { "mean_pool", "antidiagonal", NULL };
 
@@ -25,6 +25,7 @@ static const struct pat_param bt_params[] = {
 		   "key blocks kept per query block (default: by coverage)" },
 	[BT_COVERAGE] = { "coverage", PAT_FLOAT, 0, 0.9, -1e300, 1e300,
 			  "share of the estimated mass to cover, in (0, 1]" },
+	[BT_SHARE] = PAT_SHARE_PARAM,
 };
 
 static int bt_check(const struct pattern *p, char *why, size_t len)
@@ -45,7 +46,7 @@ const struct pat_kind pat_block_topk = {
 	.formula = "G_i = blocks B(i) chosen by estimated mass: top k, or fewest "
 		   "covering `coverage`; first and diagonal block always",
 	.params = bt_params,                    /* block .. coverage */
-	.n_params = 5,
+	.n_params = 6,
 	.check = bt_check,                      /* stride divides block */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

@@ -11,7 +11,7 @@
 #include "pattern.h"
 #include "selected.h"
 
-enum { NSA_CBLOCK, NSA_CSTRIDE, NSA_SBLOCK, NSA_SN, NSA_LOCAL };
+enum { NSA_CBLOCK, NSA_CSTRIDE, NSA_SBLOCK, NSA_SN, NSA_LOCAL, NSA_SHARE };
 
 static const struct pat_param nsa_params[] = {
 	[NSA_CBLOCK] = { "compress_block", PAT_INT, 0, 32, 1, 65536,
@@ -24,6 +24,7 @@ static const struct pat_param nsa_params[] = {
 		     "blocks read per query (n)" },
 	[NSA_LOCAL] = { "local_blocks", PAT_INT, 0, 2, 0, 1048576,
 			"nearest blocks always read" },
+	[NSA_SHARE] = PAT_SHARE_PARAM,
 };
 
 static int nsa_check(const struct pattern *p, char *why, size_t len)
@@ -46,7 +47,7 @@ const struct pat_kind pat_nsa_select = {
 	.formula = "G_i = top select_n blocks of select_block keys by compressed "
 		   "softmax mass, first and local_blocks nearest always",
 	.params = nsa_params,                   /* compress_block .. local_blocks */
-	.n_params = 5,
+	.n_params = 6,
 	.check = nsa_check,                     /* stride, alignment, room */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

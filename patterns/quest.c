@@ -9,7 +9,7 @@
 #include "pattern.h"
 #include "selected.h"
 
-enum { QUEST_PAGE, QUEST_BUDGET, QUEST_QBLOCK };
+enum { QUEST_PAGE, QUEST_BUDGET, QUEST_QBLOCK, QUEST_SHARE };
 
 static const struct pat_param quest_params[] = {
 	[QUEST_PAGE] = { "page", PAT_INT, 0, 16, 1, 65536, "keys per page" },
@@ -17,6 +17,7 @@ static const struct pat_param quest_params[] = {
 			   "tokens read per query (pages x page), current page included" },
 	[QUEST_QBLOCK] = { "query_block", PAT_INT, 0, 64, 1, 65536,
 			   "prefill: queries that share one selection" },
+	[QUEST_SHARE] = PAT_SHARE_PARAM,
 };
 
 static int quest_check(const struct pattern *p, char *why, size_t len)
@@ -32,8 +33,8 @@ const struct pat_kind pat_quest = {
 	.summary = "query-aware page selection by min/max bounds (Quest)",
 	.formula = "G_i = pages with the top budget/page bounds "
 		   "sum_c max(q_c min_c, q_c max_c), current page always",
-	.params = quest_params,                 /* page, budget, query_block */
-	.n_params = 3,
+	.params = quest_params,                 /* page, budget, query_block, share */
+	.n_params = 4,
 	.check = quest_check,                   /* budget >= page */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

@@ -9,7 +9,7 @@
 #include "pattern.h"
 #include "selected.h"
 
-enum { SNAP_WINDOW, SNAP_KERNEL, SNAP_CAPACITY };
+enum { SNAP_WINDOW, SNAP_KERNEL, SNAP_CAPACITY, SNAP_SHARE };
 
 static const struct pat_param snap_params[] = {
 	[SNAP_WINDOW] = { "window", PAT_INT, 0, 32, 1, 65536,
@@ -18,6 +18,7 @@ static const struct pat_param snap_params[] = {
 			  "max-pooling width over keys (odd)" },
 	[SNAP_CAPACITY] = { "capacity", PAT_INT, 0, 1024, 2, 2147483647,
 			    "prompt keys kept, the window included" },
+	[SNAP_SHARE] = PAT_SHARE_PARAM,
 };
 
 static int snap_check(const struct pattern *p, char *why, size_t len)
@@ -36,8 +37,8 @@ const struct pat_kind pat_snapkv = {
 	.summary = "prompt KV pruned by an observation window's votes (SnapKV), decode",
 	.formula = "G_i = top capacity-window prompt keys by pooled window votes "
 		   "u the window u the decoded tokens <= i",
-	.params = snap_params,                  /* window, kernel, capacity */
-	.n_params = 3,
+	.params = snap_params,                  /* window, kernel, capacity, share */
+	.n_params = 4,
 	.check = snap_check,                    /* odd kernel, room past the window */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */

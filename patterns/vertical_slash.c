@@ -8,7 +8,7 @@
 #include "pattern.h"
 #include "selected.h"
 
-enum { VS_LAST_Q, VS_VERTICALS, VS_SLASHES, VS_SINK_KEYS, VS_LOCAL };
+enum { VS_LAST_Q, VS_VERTICALS, VS_SLASHES, VS_SINK_KEYS, VS_LOCAL, VS_SHARE };
 
 static const struct pat_param vs_params[] = {
 	[VS_LAST_Q] = { "last_q", PAT_INT, 0, 64, 1, 65536,
@@ -21,6 +21,7 @@ static const struct pat_param vs_params[] = {
 			   "first columns always among the verticals" },
 	[VS_LOCAL] = { "local_offsets", PAT_INT, 0, 100, 0, 2147483647,
 		       "nearest offsets (0 = the diagonal) always among the slashes" },
+	[VS_SHARE] = PAT_SHARE_PARAM,
 };
 
 static int vs_check(const struct pattern *p, char *why, size_t len)
@@ -48,7 +49,7 @@ const struct pat_kind pat_vertical_slash = {
 	.formula = "G_i = {v in V : v <= i} u {i-o : o in S, o <= i}; V, S top "
 		   "columns and offsets of the last last_q queries' softmax",
 	.params = vs_params,                    /* last_q .. local_offsets */
-	.n_params = 5,
+	.n_params = 6,
 	.check = vs_check,                      /* the kept include the forced */
 	.check_n = vs_check_n,                  /* last_q <= seq_len */
 	.row = NULL,                            /* selected: select/ */

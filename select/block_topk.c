@@ -210,7 +210,8 @@ static int bt_select(const struct pattern *pat, const struct sel_input *in,
 {
 	const struct problem *p = in->p;
 	long bs = (long)pat->val[BT_BLOCK].i, nb = (p->n_kv + bs - 1) / bs;
-	float *mass = malloc((size_t)nb * nb * sizeof *mass);
+	int group = sel_group(pat, p);
+	float *mass = malloc((size_t)nb * nb * (group > 1 ? 2 : 1) * sizeof *mass), *one = mass + (size_t)nb * nb;
 	unsigned char *taken = malloc((size_t)nb);
 	int32_t *work = malloc(2 * (size_t)nb * sizeof *work), *keep = malloc(((size_t)nb + 2) * sizeof *keep);
 	int rc = -1;
@@ -218,9 +219,15 @@ static int bt_select(const struct pattern *pat, const struct sel_input *in,
 	(void)state;
 	if (!mass || !taken || !work || !keep)
 		goto out;
-	if (pat->val[BT_ESTIMATE].i == EST_ANTIDIAGONAL ? antidiagonal_mass(pat, in, b, h, nb, mass)
-							: mean_pool_mass(pat, in, b, h, nb, mass))
-		goto out;
+	/* a sharing group's estimates add up (the keep rule reads shares of the total) */
+	for (int g = 0; g < group; g++) {
+		float *to = g ? one : mass;
+		if (pat->val[BT_ESTIMATE].i == EST_ANTIDIAGONAL ? antidiagonal_mass(pat, in, b, h + g, nb, to)
+								: mean_pool_mass(pat, in, b, h + g, nb, to))
+			goto out;
+		for (size_t x = 0; g && x < (size_t)nb * nb; x++)
+			mass[x] += one[x];
+	}
 	for (long I = 0; I < nb; I++) {
 		long nj = pat->causal ? I + 1 : nb;
 		long n = bt_keep(pat, mass + (size_t)I * nb, nj, I, taken, work, keep);

@@ -4,7 +4,8 @@
  * over the compressed keys it has wholly seen is summed onto the
  * select_block blocks each compressed key overlaps (Eq. 9 of the paper
  * for aligned blocks), and the top select_n blocks are read, the first
- * and the local_blocks nearest always among them. */
+ * and the local_blocks nearest always among them. A GQA group sharing
+ * its selection sums its heads' block scores, as NSA does (Eq. 10). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,29 +38,39 @@ static long nsa_seen(const struct pattern *pat, long pos, long nc)
 	return nv < nc ? nv : nc;
 }
 
-/* Row r at pos from its scores s over the compressed keys: block scores,
- * forced blocks, the best of the rest. */
-static int nsa_row(const struct pattern *pat, const struct sel_input *in, long r,
-		   long nc, float *s, float *blk, unsigned char *taken, int32_t *work,
-		   int32_t *keep, struct sel_rows *rows)
+/* Adds to blk[0 .. cur] the block scores of row r from its scores s over
+ * the compressed keys (softmax taken in place): block J sums the keys
+ * whose span meets it, in key order (0 when the query has seen no whole
+ * compressed key). */
+static void nsa_blocks(const struct pattern *pat, const struct sel_input *in, long r,
+		       long nc, float *s, float *blk)
 {
 	const struct problem *p = in->p;
 	long l = (long)pat->val[NSA_CBLOCK].i, st = (long)pat->val[NSA_CSTRIDE].i;
 	long L = (long)pat->val[NSA_SBLOCK].i, pos = p->n_kv - p->n_q + r, cur = pos / L;
-	long nv = nsa_seen(pat, pos, nc), n = 0;
+	long nv = nsa_seen(pat, pos, nc);
 
-	memset(taken, 0, (size_t)(cur + 1));
 	sel_softmax(in, s, nv);
-	/* block J sums the keys whose span meets it, in key order (0 when
-	 * the query has seen no whole compressed key) */
 	for (long J = 0; J <= cur; J++) {
 		long first = J * L - l + 1, i1 = ((J + 1) * L - 1) / st;
 		float acc = 0.0f;
 		i1 = i1 < nv - 1 ? i1 : nv - 1;
 		for (long i = first > 0 ? (first + st - 1) / st : 0; i <= i1; i++)
 			acc += s[i];
-		blk[J] = acc;
+		blk[J] += acc;
 	}
+}
+
+/* Row r from its block scores: forced blocks, the best of the rest. */
+static int nsa_row(const struct pattern *pat, const struct sel_input *in, long r,
+		   float *blk, unsigned char *taken, int32_t *work, int32_t *keep,
+		   struct sel_rows *rows)
+{
+	const struct problem *p = in->p;
+	long L = (long)pat->val[NSA_SBLOCK].i, pos = p->n_kv - p->n_q + r, cur = pos / L;
+	long n = 0;
+
+	memset(taken, 0, (size_t)(cur + 1));
 	taken[0] = 1;
 	for (long j = cur; j > cur - (long)pat->val[NSA_LOCAL].i && j >= 0; j--)
 		taken[j] = 1;
@@ -81,7 +92,9 @@ static int nsa_select(const struct pattern *pat, const struct sel_input *in,
 	long nb = (p->n_kv + pat->val[NSA_SBLOCK].i - 1) / pat->val[NSA_SBLOCK].i;
 	long nc = p->n_kv >= l ? (p->n_kv - l) / st + 1 : 0;
 	float *ck = malloc(((size_t)nc + 1) * p->d * sizeof *ck);
-	float *s = malloc((size_t)TILE_Q * ((size_t)nc + 1) * sizeof *s);
+	int group = sel_group(pat, p);
+	size_t tile = (size_t)TILE_Q * ((size_t)nc + 1);
+	float *s = malloc(tile * (size_t)group * sizeof *s);
 	float *blk = malloc((size_t)nb * sizeof *blk);
 	unsigned char *taken = malloc((size_t)nb);
 	int32_t *work = malloc((size_t)nb * sizeof *work), *keep = malloc((size_t)nb * sizeof *keep);
@@ -94,13 +107,17 @@ static int nsa_select(const struct pattern *pat, const struct sel_input *in,
 	for (long r0 = 0; r0 < p->n_q; r0 += TILE_Q) {
 		int nq = p->n_q - r0 < TILE_Q ? (int)(p->n_q - r0) : TILE_Q;
 		long last = nsa_seen(pat, p->n_kv - p->n_q + r0 + nq - 1, nc);
-		if (sel_dots_block(in, sel_query(in, b, h, in->n_hist - p->n_q + r0), p->d, nq,
-				   ck, last, p->d, 1.0 / sqrt((double)p->d), s, nc + 1))
-			goto out;
-		for (int i = 0; i < nq; i++)
-			if (nsa_row(pat, in, r0 + i, nc, s + (size_t)i * (nc + 1), blk, taken,
-				    work, keep, rows))
+		for (int g = 0; g < group; g++)
+			if (sel_dots_block(in, sel_query(in, b, h + g, in->n_hist - p->n_q + r0), p->d, nq,
+					   ck, last, p->d, 1.0 / sqrt((double)p->d), s + (size_t)g * tile, nc + 1))
 				goto out;
+		for (int i = 0; i < nq; i++) {
+			memset(blk, 0, (size_t)nb * sizeof *blk);
+			for (int g = 0; g < group; g++)
+				nsa_blocks(pat, in, r0 + i, nc, s + (size_t)g * tile + (size_t)i * (nc + 1), blk);
+			if (nsa_row(pat, in, r0 + i, blk, taken, work, keep, rows))
+				goto out;
+		}
 	}
 	rc = 0;
 out:

@@ -4,7 +4,9 @@
  * (max - min) / 2], so the fast path is the kernels' dot micro-kernel.
  * Decode selects per step; prefill per block of query_block queries by
  * the largest bound among them. The pages holding the queries are always
- * read; of the others, the best budget / page minus those. */
+ * read; of the others, the best budget / page minus those. A GQA group
+ * sharing its selection sums its heads' bounds (Sparse Frontier's
+ * share_pages). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,12 +139,14 @@ static int quest_select(const struct pattern *pat, const struct sel_input *in,
 	long qb = in->decode ? 1 : (long)pat->val[QUEST_QBLOCK].i, q0 = p->n_kv - p->n_q;
 	long n_pre = state ? prompt_pages(pat, in) : 0;
 	float *tail = malloc(((size_t)(np - n_pre) + 1) * 2 * p->d * sizeof *tail);
+	int group = sel_group(pat, p);
 	float *s = malloc((size_t)TILE_Q * np * sizeof *s), *best = malloc((size_t)np * sizeof *best);
+	float *sum = malloc((size_t)np * sizeof *sum);
 	float *qa = malloc((size_t)TILE_Q * 2 * p->d * sizeof *qa);
 	int32_t *work = malloc((size_t)np * sizeof *work), *keep = malloc(((size_t)np + 1) * sizeof *keep);
 	int rc = -1;
 
-	if (!tail || !s || !best || !qa || !work || !keep)
+	if (!tail || !s || !best || !sum || !qa || !work || !keep)
 		goto out;
 	/* the pages the cell writes, kept as a server keeps them per token */
 	page_meta(p->k + kern_kv_off(p, b, h) + (size_t)n_pre * ps * p->d, p->n_kv - n_pre * ps,
@@ -150,14 +154,20 @@ static int quest_select(const struct pattern *pat, const struct sel_input *in,
 	for (long r0 = 0; r0 < p->n_q; r0 += qb) {
 		long r1 = r0 + qb < p->n_q ? r0 + qb : p->n_q, cur0 = (q0 + r0) / ps;
 		for (long P = 0; P < cur0; P++)
-			best[P] = -INFINITY;
-		for (long c0 = r0; c0 < r1 && cur0 > 0; c0 += TILE_Q) {
-			int nq = r1 - c0 < TILE_Q ? (int)(r1 - c0) : TILE_Q;
-			if (block_bounds(in, b, h, in->n_hist - p->n_q + c0, nq, state, n_pre, tail,
-					 cur0, np, qa, s, best))
-				goto out;
+			sum[P] = 0.0f;
+		for (int g = 0; g < group; g++) {
+			for (long P = 0; P < cur0; P++)
+				best[P] = -INFINITY;
+			for (long c0 = r0; c0 < r1 && cur0 > 0; c0 += TILE_Q) {
+				int nq = r1 - c0 < TILE_Q ? (int)(r1 - c0) : TILE_Q;
+				if (block_bounds(in, b, h + g, in->n_hist - p->n_q + c0, nq, state, n_pre, tail,
+						 cur0, np, qa, s, best))
+					goto out;
+			}
+			for (long P = 0; P < cur0; P++)
+				sum[P] += best[P];
 		}
-		if (quest_rows(pat, in, rows, r0, r1, best, work, keep))
+		if (quest_rows(pat, in, rows, r0, r1, sum, work, keep))
 			goto out;
 	}
 	rc = 0;
@@ -165,6 +175,7 @@ out:
 	free(tail);
 	free(s);
 	free(best);
+	free(sum);
 	free(qa);
 	free(work);
 	free(keep);

@@ -3,7 +3,8 @@
  * softmax over the keys they see, summed per earlier key, max-pooled over
  * `kernel` keys; the top capacity - window earlier keys and the window are
  * kept for every decoded token, which also reads the tokens decoded since
- * (the queries of the window come from the history rows). */
+ * (the queries of the window come from the history rows). A GQA group
+ * sharing its selection sums its heads' votes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ static int snap_votes(const struct pattern *pat, const struct sel_input *in, int
 	long w = (long)pat->val[SNAP_WINDOW].i, pre = prompt - w;
 	const float *k = p->k + kern_kv_off(p, b, h);
 
+	/* votes add up: a group's heads vote in turn */
 	for (long t0 = 0; t0 < w; t0 += TILE_Q) {
 		int nq = w - t0 < TILE_Q ? (int)(w - t0) : TILE_Q;
 		long r0 = in->n_hist - p->n_q - w + t0;
@@ -70,8 +72,9 @@ static int snap_select(const struct pattern *pat, const struct sel_input *in,
 	(void)state;
 	if (!s || !pooled || !votes || !work || !keep)
 		goto out;
-	if (snap_votes(pat, in, b, h, prompt, s, votes))
-		goto out;
+	for (int g = 0; g < sel_group(pat, p); g++)
+		if (snap_votes(pat, in, b, h + g, prompt, s, votes))
+			goto out;
 	for (long j = 0; j < pre; j++) {
 		double m = votes[j];
 		for (long i = j - half; i <= j + half; i++)

@@ -101,8 +101,9 @@ static int vs_select(const struct pattern *pat, const struct sel_input *in,
 	(void)state;
 	if (!s || !vert || !slash || !work || !vi || !si)
 		goto out;
-	if (vs_scores(pat, in, b, h, s, vert, slash))
-		goto out;
+	for (int g = 0; g < sel_group(pat, p); g++)    /* a sharing group's sums add up */
+		if (vs_scores(pat, in, b, h + g, s, vert, slash))
+			goto out;
 	nv = vs_pick(vert, n, (long)pat->val[VS_VERTICALS].i, (long)pat->val[VS_SINK_KEYS].i,
 		     s, work, vi);
 	ns = vs_pick(slash, n, (long)pat->val[VS_SLASHES].i, (long)pat->val[VS_LOCAL].i,

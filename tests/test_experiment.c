@@ -34,7 +34,7 @@ static const struct bad_case bad_cases[] = {
 	{ "lengths_empty.yaml", "1:32", "'lengths' is empty" },
 	{ "moba_topk_zero.yaml", "3:29", "'topk' is 0, must be at least 1" },
 	{ "dsa_index_heads_zero.yaml", "3:36", "'index_heads' is 0, must be at least 1" },
-	{ "share_cannot.yaml", "3:13", "pattern 'quest' cannot share its selection across a GQA group (share is a parameter of the kinds that can)" },
+	{ "share_cannot.yaml", "3:23", "pattern 'dsa_topk' takes no 'share': its kind decides which heads a selection serves (dsa_topk: every head of a sequence)" },
 	{ "share_unknown.yaml", "3:30", "'share' must be one of 'head', 'kv_group', not 'group'" },
 	{ "topp_zero.yaml", "3:5", "pattern 'topp_oracle(p=0)': 'p' is 0, must be in (0, 1]" },
 	{ "topk_oracle_zero.yaml", "3:22", "'k' is 0, must be at least 1" },

@@ -117,6 +117,13 @@ static const struct { const char *spec; long n, steps; } cases[] = {
 	{ "moba: {block: 16, topk: 2, share: kv_group}", 150, 0 },
 	{ "topk_oracle: {k: 12, share: kv_group}", 150, 0 },
 	{ "topp_oracle: {p: 0.7, share: kv_group}", 150, 5 },
+	{ "quest: {page: 8, budget: 40, share: kv_group}", 150, 6 },
+	{ "quest: {page: 8, budget: 40, query_block: 16, share: kv_group}", 150, 0 },
+	{ "snapkv: {window: 8, kernel: 5, capacity: 30, share: kv_group}", 150, 5 },
+	{ "nsa_select: {compress_block: 16, compress_stride: 8, select_block: 16, select_n: 4, local_blocks: 1, share: kv_group}", 150, 0 },
+	{ "block_topk: {block: 16, coverage: 0.6, share: kv_group}", 150, 0 },
+	{ "block_topk: {block: 16, estimate: antidiagonal, stride: 4, k: 2, share: kv_group}", 150, 0 },
+	{ "vertical_slash: {last_q: 20, verticals: 9, slashes: 7, sink_keys: 2, local_offsets: 3, share: kv_group}", 150, 0 },
 	{ "dsa_topk: {k: 16, index_heads: 3, index_dim: 12}", 150, 0 },
 	{ "dsa_topk: {k: 24, index_heads: 4, index_dim: 8, faithful: 0.5}", 150, 6 },
 };

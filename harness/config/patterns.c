@@ -137,8 +137,8 @@ static int parse_params(struct ctx *c, const struct ynode *params,
 		int i = pat_param_index(k, key->str);
 		enum pat_type t;
 		if (i < 0 && !strcmp(key->str, "share") && k->selected)
-			return cfg_bad(c, key, "pattern '%s' cannot share its selection across a GQA group "
-				       "(share is a parameter of the kinds that can)", k->name);
+			return cfg_bad(c, key, "pattern '%s' takes no 'share': its kind decides which heads "
+				       "a selection serves (dsa_topk: every head of a sequence)", k->name);
 		if (i < 0)
 			return cfg_bad(c, key, "unknown parameter '%s' for pattern '%s'%s",
 				   key->str, k->name,
