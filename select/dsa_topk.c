@@ -1,10 +1,14 @@
 /* dsa_topk.c - DeepSeek Sparse Attention's lightning indexer and top-k.
  * The indexer of a sequence (made once per cell, untimed, as the model's
  * projections make it in its forward pass): one key per token, k_I(s) =
- * R mean_kv(K(s)), and per query token and indexer head j, q_I(t, j) =
- * faithful R q_(j mod heads)(t) + (1 - faithful) noise of the same scale,
- * with seeded weights w(t, j); R is a seeded d_I x d projection; all held
- * as bf16 values (the indexer's dtype here; DeepSeek runs it in fp8). The
+ * R [k_0(s), ..., k_(kv_heads-1)(s)] (the K/V heads' keys side by side),
+ * and per query token and indexer head j, q_I(t, j) = faithful R q~ +
+ * (1 - faithful) noise of the same scale, q~ holding query head
+ * h = j mod heads in its K/V head's place and zeros elsewhere, so that
+ * q_I . k_I follows head h's own logits q_h . k_kv(h) (R is a seeded
+ * d_I x (kv_heads d) projection of variance 1 / d_I: dots are kept, as
+ * Johnson-Lindenstrauss has it); seeded weights w(t, j); all held as
+ * bf16 values (the indexer's dtype here; DeepSeek runs it in fp8). The
  * selection, timed: I(t, s) = sum_j w(t, j) ReLU(q_I(t, j) . k_I(s)) for
  * every key s a query sees, in query tiles through the selectors' dot
  * tiles, then its k best keys: one G for every head of the sequence. */
@@ -34,15 +38,17 @@ static float bf16(float x)
 	return dt_from_bf16(dt_to_bf16(x));
 }
 
-/* out = R x, R the seeded d_I x d projection of variance 1 / d. */
-static void project(unsigned long long seed, const float *x, int d, int di, float *out)
+/* out = R x~ for x~ of width D holding x (d values) at offset and zeros
+ * elsewhere; R the seeded d_I x D projection of variance 1 / d_I. */
+static void project(unsigned long long seed, const float *x, int d, int offset, int D, int di, float *out)
 {
-	float scale = sqrtf(3.0f / (float)d);
+	float scale = sqrtf(3.0f / (float)di);
 
 	for (int a = 0; a < di; a++) {
 		double acc = 0.0;
 		for (int c = 0; c < d; c++)
-			acc += (double)uniform(seed, 1, (unsigned long long)a * (unsigned long long)d + (unsigned long long)c) * x[c];
+			acc += (double)uniform(seed, 1, (unsigned long long)a * (unsigned long long)D +
+							(unsigned long long)(offset + c)) * x[c];
 		out[a] = (float)acc * scale;
 	}
 }
@@ -57,30 +63,34 @@ static void indexer_free(struct indexer *x)
 	free(x);
 }
 
-/* The indexer's keys: R times the mean of the sequence's K/V heads. */
-static void index_keys(const struct problem *p, int b, unsigned long long seed, int di, float *mean, float *out)
+/* The indexer's keys: R times the sequence's K/V heads' keys side by side
+ * (the sum of each head's block projected). */
+static void index_keys(const struct problem *p, int b, unsigned long long seed, int di, float *part, float *out)
 {
+	int D = p->d * p->kv_heads;
+
 	for (long s = 0; s < p->n_kv; s++) {
-		for (int c = 0; c < p->d; c++) {
-			double acc = 0.0;
-			for (int g = 0; g < p->kv_heads; g++)
-				acc += p->k[(((size_t)b * p->kv_heads + g) * p->n_kv + s) * p->d + c];
-			mean[c] = (float)(acc / p->kv_heads);
+		float *o = out + (size_t)s * di;
+		memset(o, 0, (size_t)di * sizeof *o);
+		for (int g = 0; g < p->kv_heads; g++) {
+			project(seed, p->k + (((size_t)b * p->kv_heads + g) * p->n_kv + s) * p->d, p->d, g * p->d, D, di, part);
+			for (int a = 0; a < di; a++)
+				o[a] += part[a];
 		}
-		project(seed, mean, p->d, di, out + (size_t)s * di);
 		for (int a = 0; a < di; a++)
-			out[(size_t)s * di + a] = bf16(out[(size_t)s * di + a]);
+			o[a] = bf16(o[a]);
 	}
 }
 
-/* Indexer query (t, j): faithful R q plus (1 - faithful) noise of its norm. */
-static void index_query(const struct pattern *pat, const float *q, int d, int di, unsigned long long t,
-			int j, float *out)
+/* Indexer query (t, j) from query q of a head reading K/V head g:
+ * faithful R q~ plus (1 - faithful) noise of its norm. */
+static void index_query(const struct pattern *pat, const struct problem *p, const float *q, int g,
+			int di, unsigned long long t, int j, float *out)
 {
 	unsigned long long seed = (unsigned long long)pat->val[DSA_SEED].i;
 	double f = pat->val[DSA_FAITHFUL].f, norm = 0.0;
 
-	project(seed, q, d, di, out);
+	project(seed, q, p->d, g * p->d, p->d * p->kv_heads, di, out);
 	for (int a = 0; a < di; a++)
 		norm += (double)out[a] * out[a];
 	norm = sqrt(norm / di) * sqrt(3.0);
@@ -96,7 +106,7 @@ static int dsa_prepare(const struct pattern *pat, const struct sel_input *in, in
 	int H = (int)pat->val[DSA_HEADS].i, di = (int)pat->val[DSA_DIM].i;
 	unsigned long long seed = (unsigned long long)pat->val[DSA_SEED].i;
 	struct indexer *x = calloc(1, sizeof *x);
-	float *mean = malloc((size_t)p->d * sizeof *mean);
+	float *part = malloc((size_t)di * sizeof *part);
 
 	(void)h;
 	*state = NULL;
@@ -105,19 +115,20 @@ static int dsa_prepare(const struct pattern *pat, const struct sel_input *in, in
 		x->k = malloc((size_t)p->n_kv * di * sizeof *x->k);
 		x->w = malloc((size_t)in->n_hist * H * sizeof *x->w);
 	}
-	if (!x || !mean || !x->q || !x->k || !x->w) {
+	if (!x || !part || !x->q || !x->k || !x->w) {
 		indexer_free(x);
-		free(mean);
+		free(part);
 		return -1;
 	}
-	index_keys(p, b, seed, di, mean, x->k);
+	index_keys(p, b, seed, di, part, x->k);
 	for (long t = 0; t < in->n_hist; t++)
 		for (int j = 0; j < H; j++) {
-			index_query(pat, sel_query(in, b, j % p->heads, t), p->d, di, (unsigned long long)t, j,
-				    x->q + ((size_t)t * H + j) * di);
+			int qh = j % p->heads;
+			index_query(pat, p, sel_query(in, b, qh, t), qh / (p->heads / p->kv_heads), di,
+				    (unsigned long long)t, j, x->q + ((size_t)t * H + j) * di);
 			x->w[(size_t)t * H + j] = bf16((1.5f + 0.5f * uniform(seed, 3, (unsigned long long)t * H + j)) / H);
 		}
-	free(mean);
+	free(part);
 	*state = x;
 	return 0;
 }
