@@ -8,7 +8,9 @@
  * q_I . k_I follows head h's own logits q_h . k_kv(h) (R is a seeded
  * d_I x (kv_heads d) projection of variance 1 / d_I: dots are kept, as
  * Johnson-Lindenstrauss has it); seeded weights w(t, j); all held as
- * bf16 values (the indexer's dtype here; DeepSeek runs it in fp8). The
+ * bf16 values (the indexer's dtype here; DeepSeek runs it in fp8). When
+ * the inputs give an indexer (npy files), it is read instead, rounded to
+ * bf16 likewise. The
  * selection, timed: I(t, s) = sum_j w(t, j) ReLU(q_I(t, j) . k_I(s)) for
  * every key s a query sees, in query tiles through the selectors' dot
  * tiles, then its k best keys: one G for every head of the sequence. */
@@ -120,6 +122,18 @@ static int dsa_prepare(const struct pattern *pat, const struct sel_input *in, in
 		free(part);
 		return -1;
 	}
+	if (in->index_q) {              /* the inputs' own indexer */
+		size_t nq = (size_t)in->n_hist * H;
+		for (size_t i = 0; i < nq * di; i++)
+			x->q[i] = bf16(in->index_q[(size_t)b * nq * di + i]);
+		for (size_t i = 0; i < (size_t)p->n_kv * di; i++)
+			x->k[i] = bf16(in->index_k[(size_t)b * p->n_kv * di + i]);
+		for (size_t i = 0; i < nq; i++)
+			x->w[i] = bf16(in->index_w[(size_t)b * nq + i]);
+		free(part);
+		*state = x;
+		return 0;
+	}
 	index_keys(p, b, seed, di, part, x->k);
 	for (long t = 0; t < in->n_hist; t++)
 		for (int j = 0; j < H; j++) {
@@ -190,6 +204,12 @@ out:
 	return rc;
 }
 
+static void dsa_indexer(const struct pattern *pat, int *heads, int *dim)
+{
+	*heads = (int)pat->val[DSA_HEADS].i;
+	*dim = (int)pat->val[DSA_DIM].i;
+}
+
 /* The indexer's scoring per sequence (one G for all heads): H_I dots of
  * d_I a pair (2 FLOPs a MAC) plus ReLU and weight, on bf16 values. */
 static void dsa_cost(const struct pattern *pat, const struct problem *p, int decode,
@@ -209,6 +229,7 @@ const struct sel_kind sel_dsa_topk = {
 	.unservable = NULL,                     /* any shape */
 	.prepare = dsa_prepare,                 /* the sequence's indexer */
 	.release = dsa_release,                 /* frees it */
+	.indexer = dsa_indexer,                 /* H_I x d_I, which inputs may give */
 	.select = dsa_select,                   /* indexer scores, k best */
 	.cost = dsa_cost,                       /* H_I d_I-dots a pair */
 	.all_heads = 1,                         /* one G per token for every head */

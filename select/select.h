@@ -30,6 +30,9 @@ struct sel_input {
 	struct pat_ranges *rows;        /* per layout, from sel_prepare: the rows'
 					 * buffers, reused by every selection */
 	int64_t **ptr;                  /* per layout: their row offsets */
+	/* an indexer from the inputs (dsa_topk), or NULL: q [batch][n_hist]
+	 * [H][d_I], k [batch][n_kv][d_I], w [batch][n_hist][H] */
+	const float *index_q, *index_k, *index_w;
 };
 
 /* One layout's rows as they are made: out gets each row's canonical
@@ -63,6 +66,9 @@ struct sel_kind {
 		       int b, int h, void **state);
 	/* frees a state prepare made; NULL: free() */
 	void (*release)(void *state);
+	/* the indexer the kind reads (heads, dimension), which the inputs may
+	 * give; NULL: none */
+	void (*indexer)(const struct pattern *pat, int *heads, int *dim);
 	/* selects layout (b, h) given its state: 0, or -1 when out of memory */
 	int (*select)(const struct pattern *pat, const struct sel_input *in,
 		      const void *state, int b, int h, struct sel_rows *rows);

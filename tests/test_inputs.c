@@ -390,3 +390,55 @@ Test(inputs, every_kernel_agrees_on_a_csr_g)
 		fx_free(&fx);
 	}
 }
+
+/* dsa_topk reads the indexer npy inputs give (q_index, k_index,
+ * index_weights): hand-built so that only keys 37 and 90 score, every
+ * later query keeps exactly them; a pattern whose indexer differs from
+ * the files' is refused with both shapes; the three files go together. */
+Test(inputs, an_npy_indexer_chooses_dsa_keys, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	static float q[120 * 16], kv[120 * 16], qi[120 * 2 * 4], ki[120 * 4], wi[120 * 2];
+	size_t s3[3] = { 1, 120, 16 }, sq[3] = { 120, 2, 4 }, sk[2] = { 120, 4 }, sw[2] = { 120, 2 };
+	char files[1200], path[300], spec[1400], *out = NULL, *err = NULL;
+	char *argv[] = { "sabench", "pattern", "dsa_topk: {k: 2, index_heads: 2, index_dim: 4}", "--n", "120",
+			 "--query", "100", "--head-dim", "16", "--inputs", spec, NULL };
+	struct err e;
+
+	for (int i = 0; i < 120 * 16; i++) {
+		q[i] = (float)((i * 7) % 13) / 13.0f - 0.5f;
+		kv[i] = (float)((i * 5) % 11) / 11.0f - 0.5f;
+	}
+	for (int t = 0; t < 120; t++) {
+		qi[t * 8] = 1.0f;               /* head 0 looks along channel 0, head 1 nowhere */
+		wi[t * 2] = wi[t * 2 + 1] = 1.0f;
+	}
+	ki[37 * 4] = ki[90 * 4] = 5.0f;
+	snprintf(path, sizeof path, "%s/q.npy", dir);
+	cr_assert_eq(npy_write(path, "<f4", s3, 3, q, 4, &e), 0);
+	snprintf(path, sizeof path, "%s/kv.npy", dir);
+	cr_assert_eq(npy_write(path, "<f4", s3, 3, kv, 4, &e), 0);
+	snprintf(path, sizeof path, "%s/qi.npy", dir);
+	cr_assert_eq(npy_write(path, "<f4", sq, 3, qi, 4, &e), 0);
+	snprintf(path, sizeof path, "%s/ki.npy", dir);
+	cr_assert_eq(npy_write(path, "<f4", sk, 2, ki, 4, &e), 0);
+	snprintf(path, sizeof path, "%s/wi.npy", dir);
+	cr_assert_eq(npy_write(path, "<f4", sw, 2, wi, 4, &e), 0);
+	snprintf(files, sizeof files, "q: '%s/q.npy', k: '%s/kv.npy', v: '%s/kv.npy'", dir, dir, dir);
+	snprintf(spec, sizeof spec, "npy: {%s, q_index: '%s/qi.npy', k_index: '%s/ki.npy', index_weights: '%s/wi.npy'}",
+		 files, dir, dir, dir);
+	cr_assert_eq(run_bin(argv, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "G_100 = {37, 90}"), "%s", out);
+	free(out);
+	free(err);
+	argv[2] = "dsa_topk: {k: 2, index_heads: 3, index_dim: 4}";
+	cr_assert_eq(run_bin(argv, NULL, &err), 1);
+	cr_assert_str_eq(err, "sabench: pattern 'dsa_topk(k=2 index_heads=3 index_dim=4)': the inputs' indexer "
+			      "has 2 heads of 4, the pattern's 3 of 4\n");
+	free(err);
+	argv[2] = "dsa_topk: {k: 2, index_heads: 2, index_dim: 4}";
+	snprintf(spec, sizeof spec, "npy: {%s, q_index: '%s/qi.npy'}", files, dir);
+	cr_assert_eq(run_bin(argv, NULL, &err), 2);
+	cr_assert(strstr(err, "an indexer needs q_index, k_index and index_weights together"), "%s", err);
+	free(err);
+}

@@ -17,6 +17,7 @@
 struct inp_shape {
 	long batch, heads, kv_heads, head_dim;
 	long n;                 /* tokens in the files: seq_len at most this */
+	long index_heads, index_dim;    /* an indexer in the files (dsa_topk's); 0: none */
 };
 
 struct inp_kind;
@@ -41,6 +42,11 @@ struct inp_kind {
 	 * seed is the run's; 0, or -1 when the shape cannot be served */
 	int (*fill)(const struct exp_input *in, const struct problem *p,
 		    float *q, float *k, float *v, unsigned long long seed);
+	/* an indexer for p's sequences (dsa_topk's): q [batch][n_hist][H][d_I]
+	 * of the last n_hist tokens, k [batch][n_kv][d_I], w [batch][n_hist][H],
+	 * H and d_I as shape.index_*; 0, or -1 when it cannot. NULL: none */
+	int (*indexer)(const struct exp_input *in, const struct problem *p, long n_hist,
+		       float *q, float *k, float *w);
 	/* a head's type for quality.csv, or NULL */
 	const char *(*head_type)(const struct exp_input *in, int h);
 	/* smallest head_dim the kind can fill; 0: any */
@@ -90,6 +96,14 @@ unsigned long long inp_mix64(unsigned long long x);
  * cannot fill the shape. */
 int inp_fill_history(const struct exp_input *in, const struct problem *p, long n_hist,
 		     float *q_hist, float *q, float *k, float *v, unsigned long long seed);
+
+/* The indexer a selector of pat reads (DeepSeek's), when the inputs give
+ * one: *q, *k, *w allocated (the caller frees them, set or not) and
+ * filled for si's problem and history, and si's index_* set to them. 0
+ * also when there is none to give; -1 with why (shapes disagree). */
+struct sel_input;
+int inp_fill_indexer(const struct exp_input *in, const struct pattern *pat, struct sel_input *si,
+		     float **q, float **k, float **w, char *why, size_t len);
 
 /* The G that content-selected pattern p picks at n over inputs in (one
  * sequence of heads heads of head_dim d; steps > 0: that many decode

@@ -24,6 +24,33 @@ int inp_fill_history(const struct exp_input *in, const struct problem *p, long n
 	return 0;
 }
 
+int inp_fill_indexer(const struct exp_input *in, const struct pattern *pat, struct sel_input *si,
+		     float **q, float **k, float **w, char *why, size_t len)
+{
+	const struct sel_kind *s = sel_find(pat->kind);
+	const struct inp_shape *sh = &in->shape;
+	const struct problem *p = si->p;
+	int H, di;
+
+	if (!s || !s->indexer || !in->kind->indexer || !sh->index_heads)
+		return 0;
+	s->indexer(pat, &H, &di);
+	if (H != sh->index_heads || di != sh->index_dim)
+		return snprintf(why, len, "the inputs' indexer has %ld heads of %ld, the pattern's %d of %d",
+				sh->index_heads, sh->index_dim, H, di), -1;
+	*q = malloc((size_t)p->batch * si->n_hist * H * di * sizeof **q);
+	*k = malloc((size_t)p->batch * p->n_kv * di * sizeof **k);
+	*w = malloc((size_t)p->batch * si->n_hist * H * sizeof **w);
+	if (!*q || !*k || !*w)
+		return snprintf(why, len, "out of memory for the inputs' indexer"), -1;
+	if (in->kind->indexer(in, p, si->n_hist, *q, *k, *w))
+		return snprintf(why, len, "the inputs' indexer cannot fill %ld tokens", p->n_kv), -1;
+	si->index_q = *q;
+	si->index_k = *k;
+	si->index_w = *w;
+	return 0;
+}
+
 int inp_select_g(const struct exp_input *in, const struct pattern *p, long n, long steps,
 		 int heads, int d, struct gset *g, char *why, size_t len)
 {
@@ -33,6 +60,7 @@ int inp_select_g(const struct exp_input *in, const struct pattern *p, long n, lo
 	struct sel_input si = { .p = &pr, .decode = decode, .ops = kern_simd() };
 	size_t nkv = (size_t)heads * n * d;
 	float *qh = NULL, *q = NULL, *k = malloc(nkv * sizeof *k), *v = malloc(nkv * sizeof *v);
+	float *iq = NULL, *ik = NULL, *iw = NULL;
 	const char *no;
 	int rc = -1;
 
@@ -55,8 +83,13 @@ int inp_select_g(const struct exp_input *in, const struct pattern *p, long n, lo
 	pr.k = k;
 	pr.v = v;
 	si.q_hist = qh;
+	if (inp_fill_indexer(in, p, &si, &iq, &ik, &iw, why, len))
+		goto out;
 	rc = sel_run(p, &si, g, why, len);
 out:
+	free(iq);
+	free(ik);
+	free(iw);
 	free(qh);
 	free(q);
 	free(k);

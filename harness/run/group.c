@@ -119,6 +119,9 @@ void run_free_group(struct group *gr)
 	free(gr->q16);
 	free(gr->k16);
 	free(gr->v16);
+	free(gr->index_q);
+	free(gr->index_k);
+	free(gr->index_w);
 	gset_free(&gr->g);
 	run_free_ragged(gr);
 	score_free(&gr->score);
@@ -378,6 +381,9 @@ int run_select_first(struct run_state *st, struct group *gr, char *why, size_t l
 	gr->g.causal = (int)gr->sh.v[EXP_CAUSAL];
 	if ((no = run_make_inputs(st, gr)))
 		return snprintf(why, len, "%s", no), -1;
+	if (inp_fill_indexer(gr->in, &gr->pat, &gr->sel, &gr->index_q, &gr->index_k, &gr->index_w,
+			     why, len))
+		return -1;
 	sel_cost(&gr->pat, &gr->p, decode, &gr->sel_cost);
 	if (sel_prepare(&gr->pat, &gr->sel))
 		return snprintf(why, len, "out of memory preparing pattern '%s'", gr->pat.label), -1;

@@ -61,6 +61,7 @@ struct group {
 	struct score_mod score;         /* its score function (p.score points here) */
 	float *q, *k, *v;               /* inputs */
 	uint16_t *q16, *k16, *v16;      /* and in bf16, when the dtype is */
+	float *index_q, *index_k, *index_w;     /* an indexer the inputs gave (dsa_topk) */
 	struct slot *s;                 /* pending cells */
 	int n;
 	size_t first;                   /* plan index of its first cell */
