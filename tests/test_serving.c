@@ -206,3 +206,54 @@ Test(review, a_run_without_a_review_block_is_refused, .timeout = 120)
 	cr_assert_str_eq(err, want);
 	free(err);
 }
+
+/* The fastest extend cell per sequence of label at n (chunks of 64). */
+static double extend_time(const struct csv *t, const char *label, long n)
+{
+	double best = -1;
+
+	for (int i = 0; i < t->nrow; i++) {
+		double v = atof(csv_get(t, i, "time_median_s"));
+		if (strcmp(csv_get(t, i, "pattern_label"), label) || atol(csv_get(t, i, "seq_len")) != n ||
+		    strcmp(csv_get(t, i, "mode"), "extend") || strcmp(csv_get(t, i, "status"), "ok"))
+			continue;
+		best = best < 0 || v < best ? v : best;
+	}
+	cr_assert(best > 0, "no extend cell of %s at %ld", label, n);
+	return best;
+}
+
+/* prefill_chunk: time to first token is the sum of the layers' extend
+ * chunks ending at 64, 128, 192 and 256 tokens, read by hand. */
+Test(serving, a_chunked_prefill_sums_its_chunks, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], line[200], ttft[64], *md, *err = NULL;
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL }, *rep[] = { "sabench", "report", out, NULL };
+	double sum = 0;
+	struct csv t;
+
+	snprintf(exp, sizeof exp, "%s/chunk.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "shape: {heads: 2, kv_heads: 1, head_dim: 16, threads: 1, mode: extend, extend_tokens: 64}\n"
+			"sweep: {seq_len: [64, 128, 192, 256]}\n"
+			"patterns: [dense, {label: local, window: {size: 32}}]\nkernels: [ranges, decode]\n"
+			"run: {warmup: 0, repeats: 3, min_time_ms: 0}\n"
+			"model: {name: chunked, kv_heads: 1, head_dim: 16, prefill_chunk: 64,"
+			" layers: [{count: 3, pattern: local}, {count: 1, pattern: dense}]}\n");
+	cr_assert_eq(run_bin(run, NULL, &err), 0, "%s", err);
+	cr_assert_eq(run_bin(rep, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	for (long n = 64; n <= 256; n += 64)
+		sum += 3 * extend_time(&t, "local", n) + extend_time(&t, "dense", n);
+	fmt_time(sum, 0, ttft, sizeof ttft);
+	snprintf(line, sizeof line, "| 256 | 44.0 KiB | %s |", ttft);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	md = read_text(path);
+	cr_assert(strstr(md, line), "want %s in\n%s", line, md);
+	cr_assert(strstr(md, "prefill in chunks of 64"));
+	free(md);
+	free(err);
+	csv_free(&t);
+}

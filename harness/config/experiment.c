@@ -213,7 +213,8 @@ static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 
 static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *n)
 {
-	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "kv_dtype", "serving" };
+	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "kv_dtype", "serving",
+					    "prefill_chunk" };
 	struct exp_model *m;
 	const struct ynode *v;
 	long long t;
@@ -251,6 +252,11 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 	}
 	if ((v = yt_get(n, "serving")) && cfg_parse_serving(c, v, m->name, &m->serving))
 		return -1;
+	if ((v = yt_get(n, "prefill_chunk"))) {
+		if (cfg_parse_int(c, v, "prefill_chunk", 1, 1 << 30, &t))
+			return -1;
+		m->prefill_chunk = (long)t;
+	}
 	v = yt_get(n, "layers");
 	if (!v || v->type != YT_SEQ || !v->n)
 		return cfg_bad(c, v ? v : n, "model '%s' needs a non-empty list of layers", m->name);

@@ -126,6 +126,7 @@ struct exp_model {
 	struct exp_layer *layer;
 	size_t n_layer;
 	struct exp_serving serving;     /* memory and weights, for sequences that fit */
+	long prefill_chunk;     /* time to first token as chunks of this many tokens; 0: whole */
 };
 
 /* review: the constraints a design review asks of the run's designs

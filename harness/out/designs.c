@@ -177,10 +177,10 @@ static void judge(const struct ynode *mf, const struct res_table *t, const struc
 	prefill.kv_layout[0] = prefill.kv_dtype[0] = 0;
 	d->ttft = (struct srv_value){ .src = SRV_MEASURED };
 	d->tpot = (struct srv_value){ .src = SRV_MEASURED };
-	srv_layer_time(t, &prefill, 0, r->prompt, r->extrapolate, &v);
+	srv_first_token(t, &prefill, r->prompt, r->model.prefill_chunk, r->extrapolate, &v);
 	srv_add(&d->ttft, (double)r->model.layers, &v);
 	d->ttft.longest = v.longest;
-	srv_layer_time(t, &d->d, 1, r->context, r->extrapolate, &v);
+	srv_layer_time(t, &d->d, SRV_DECODE, 0, r->context, r->extrapolate, &v);
 	srv_add(&d->tpot, (double)r->model.layers, &v);
 	d->tpot.longest = v.longest;
 	d->kv = -1;
@@ -233,6 +233,10 @@ static int unjudgeable(const struct dsg_review *r, int l, struct err *e)
 	}
 	if (l == DSG_TTFT || l == DSG_TPOT) {
 		long want = decode ? r->context : r->prompt;
+		if (!longest && !decode && r->model.prefill_chunk)
+			return err_set(e, "review limit '%s' cannot be judged: the run measured no extend cell of %ld tokens "
+				       "(model '%s' prefills in chunks of %ld; add mode extend)", limits[l].name,
+				       r->model.prefill_chunk, r->model.name, r->model.prefill_chunk);
 		if (!longest)
 			return err_set(e, "review limit '%s' cannot be judged: the run measured no %s cell (add mode %s)",
 				       limits[l].name, decode ? "decode" : "prefill", decode ? "decode" : "prefill");

@@ -314,6 +314,8 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		if (m->serving.memory > 0)
 			fprintf(f, "      serving: {memory_bytes: %.0f, weights_bytes: %.0f}\n",
 				m->serving.memory, m->serving.weights);
+		if (m->prefill_chunk)
+			fprintf(f, "      prefill_chunk: %ld\n", m->prefill_chunk);
 		fputs("      layers:\n", f);
 		for (size_t j = 0; j < m->n_layer; j++) {
 			char spec[8192];

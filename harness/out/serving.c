@@ -3,6 +3,7 @@
  * of results.csv, fitted across contexts where a context was not
  * measured, summed over a model's layers; the KV per sequence its caches
  * keep; and report.md's table of them per model. */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,24 @@
 #define GET(t, i, c) res_table_get((t), (i), (c))
 #define MAX_CONTEXTS 256
 
+/* The step a layer time measures: its mode's word, its column. */
+static const struct {
+	const char *mode;       /* results.csv's mode */
+	const char *time;       /* the column read */
+	int per_sequence;       /* divided by the row's batch */
+} steps[] = {
+	[SRV_PREFILL] = { "prefill", "time_median_s", 1 },
+	[SRV_DECODE] = { "decode", "time_per_token_s", 0 },
+	[SRV_EXTEND] = { "extend", "time_median_s", 1 },
+};
+static_assert(sizeof steps / sizeof *steps == SRV_STEP_COUNT, "steps: one per enum srv_step");
+
 /* The row columns a layer time reads. */
 struct srv_cols {
-	int label, mode, layout, dtype, kernel, n, status, time, batch, ragged;
+	int label, mode, layout, dtype, kernel, n, status, time, batch, ragged, chunk;
 };
 
-static void srv_cols_of(const struct res_table *t, int decode, struct srv_cols *c)
+static void srv_cols_of(const struct res_table *t, enum srv_step step, struct srv_cols *c)
 {
 	c->label = res_table_col(t, "pattern_label");
 	c->mode = res_table_col(t, "mode");
@@ -32,47 +45,52 @@ static void srv_cols_of(const struct res_table *t, int decode, struct srv_cols *
 	c->status = res_table_col(t, "status");
 	c->batch = res_table_col(t, "batch");
 	c->ragged = res_table_col(t, "ragged");
-	c->time = res_table_col(t, decode ? "time_per_token_s" : "time_median_s");
+	c->chunk = res_table_col(t, "extend_tokens");
+	c->time = res_table_col(t, steps[step].time);
 }
 
-/* Row i's layer time for design d (seconds; per sequence in prefill), or
- * -1 when the row is not one of d's in that mode (or a ragged batch's). kernel_decode: 1 keeps
- * only the decode kernel's rows, 0 any kernel's. */
+/* Row i's layer time for design d in step (seconds; per sequence but in
+ * decode), or -1 when the row is not one of d's for that step (an extend
+ * row of another chunk, a ragged batch's). kernel_decode: 1 keeps only
+ * the decode kernel's rows, 0 any kernel's. */
 static double row_time(const struct res_table *t, const struct srv_cols *c, size_t i,
-		       const struct srv_design *d, int decode, int kernel_decode)
+		       const struct srv_design *d, enum srv_step step, long chunk, int kernel_decode)
 {
 	const struct kern_desc *k = kern_find(GET(t, i, c->kernel));
-	double batch = atof(GET(t, i, c->batch));
+	double batch = atof(GET(t, i, c->batch)), v;
 
 	if (GET(t, i, c->ragged)[0])
 		return -1;              /* a ragged batch's step: not one length's */
 	if (strcmp(GET(t, i, c->label), d->label) || strcmp(GET(t, i, c->status), "ok") ||
-	    !GET(t, i, c->time)[0] || strcmp(GET(t, i, c->mode), decode ? "decode" : "prefill"))
+	    !GET(t, i, c->time)[0] || strcmp(GET(t, i, c->mode), steps[step].mode))
 		return -1;
-	if (decode && ((d->kv_layout[0] && strcmp(GET(t, i, c->layout), d->kv_layout)) ||
-		       (d->kv_dtype[0] && strcmp(GET(t, i, c->dtype), d->kv_dtype))))
+	if (step == SRV_EXTEND && atol(GET(t, i, c->chunk)) != chunk)
+		return -1;
+	if (step == SRV_DECODE && ((d->kv_layout[0] && strcmp(GET(t, i, c->layout), d->kv_layout)) ||
+				   (d->kv_dtype[0] && strcmp(GET(t, i, c->dtype), d->kv_dtype))))
 		return -1;
 	if (kernel_decode && !(k && k->decode))
 		return -1;
-	return decode ? atof(GET(t, i, c->time)) : atof(GET(t, i, c->time)) / (batch > 0 ? batch : 1);
+	v = atof(GET(t, i, c->time));
+	return steps[step].per_sequence ? v / (batch > 0 ? batch : 1) : v;
 }
 
 /* The fastest time of d per measured context: ns[] ascending, ts[] its
  * times; returns how many contexts. */
-static size_t measured_times(const struct res_table *t, const struct srv_design *d, int decode,
-			     long *ns, double *ts)
+static size_t measured_times(const struct res_table *t, const struct srv_design *d, enum srv_step step,
+			     long chunk, long *ns, double *ts)
 {
 	struct srv_cols c;
 	size_t m = 0;
 	int only_decode_kernel = 0;
 
-	srv_cols_of(t, decode, &c);
+	srv_cols_of(t, step, &c);
 	if (c.time < 0)
 		return 0;
-	for (size_t i = 0; decode && i < t->nrow && !only_decode_kernel; i++)
-		only_decode_kernel = row_time(t, &c, i, d, decode, 1) >= 0;
+	for (size_t i = 0; step == SRV_DECODE && i < t->nrow && !only_decode_kernel; i++)
+		only_decode_kernel = row_time(t, &c, i, d, step, chunk, 1) >= 0;
 	for (size_t i = 0; i < t->nrow; i++) {
-		double v = row_time(t, &c, i, d, decode, only_decode_kernel);
+		double v = row_time(t, &c, i, d, step, chunk, only_decode_kernel);
 		long n = atol(GET(t, i, c.n));
 		size_t k;
 		if (v < 0)
@@ -114,12 +132,12 @@ static double fitted_exponent(const long *ns, const double *ts, size_t m)
 	return det > 0 ? ((double)m * sxy - sx * sy) / det : 0.0;
 }
 
-void srv_layer_time(const struct res_table *t, const struct srv_design *d, int decode,
-		    long n, int fit, struct srv_value *out)
+void srv_layer_time(const struct res_table *t, const struct srv_design *d, enum srv_step step,
+		    long chunk, long n, int fit, struct srv_value *out)
 {
 	long ns[MAX_CONTEXTS];
 	double ts[MAX_CONTEXTS];
-	size_t m = measured_times(t, d, decode, ns, ts), near = 0;
+	size_t m = measured_times(t, d, step, chunk, ns, ts), near = 0;
 
 	memset(out, 0, sizeof *out);
 	out->src = SRV_NONE;
@@ -140,6 +158,24 @@ void srv_layer_time(const struct res_table *t, const struct srv_design *d, int d
 	out->anchor = ns[near];
 	out->v = ts[near] * pow((double)n / (double)ns[near], out->exponent);
 	out->src = SRV_FITTED;
+}
+
+void srv_first_token(const struct res_table *t, const struct srv_design *d, long prompt, long chunk,
+		     int fit, struct srv_value *out)
+{
+	struct srv_value v;
+
+	if (chunk <= 0 || chunk >= prompt) {
+		srv_layer_time(t, d, SRV_PREFILL, 0, prompt, fit, out);
+		return;
+	}
+	*out = (struct srv_value){ .src = SRV_MEASURED };
+	for (long end = chunk; end - chunk < prompt; end += chunk) {
+		long at = end < prompt ? end : prompt;  /* the last chunk may be short */
+		srv_layer_time(t, d, SRV_EXTEND, chunk, at, fit, &v);
+		out->longest = v.longest;
+		srv_add(out, (double)(at - (end - chunk)) / (double)chunk, &v);
+	}
 }
 
 void srv_add(struct srv_value *sum, double count, const struct srv_value *v)
@@ -232,6 +268,7 @@ int srv_model_of(const struct ynode *mf, const char *name, struct srv_model *m)
 		t = dt && dt->type == YT_SCALAR ? dtype_find(dt->str) : -1;
 		m->kv_dtype = t < 0 ? DT_F32 : (enum dtype)t;
 		m->memory = scalar_num(sv, "memory_bytes", 0);
+		m->prefill_chunk = scalar_long(x, "prefill_chunk", 0);
 		m->weights = scalar_num(sv, "weights_bytes", 0);
 		for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++)
 			m->layers += scalar_long(layers->kid[j], "count", 0);
@@ -310,6 +347,8 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 		res_human_bytes(m.weights, hw, sizeof hw);
 		fprintf(f, "; serving %s with %s of weights", hm, hw);
 	}
+	if (m.prefill_chunk)
+		fprintf(f, "; prefill in chunks of %ld", m.prefill_chunk);
 	fputs(").\n\n| context | KV cache per sequence | time to first token | time per output token |", f);
 	fputs(m.memory > 0 ? " sequences that fit |\n|---:|---:|---:|---:|---:|\n" : "\n|---:|---:|---:|---:|\n", f);
 	for (size_t k = 0; k < nn; k++) {
@@ -330,12 +369,12 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 				kv += cnt * srv_layer_kv_bytes(&p, "", m.kv_dtype, &m, ns[k]);
 				pat_free(&p);
 			}
-			srv_layer_time(t, &d, 0, ns[k], 1, &v);
+			srv_first_token(t, &d, ns[k], m.prefill_chunk, 1, &v);
 			srv_add(&ttft, cnt, &v);
-			srv_layer_time(t, &d, 1, ns[k], 1, &v);
+			srv_layer_time(t, &d, SRV_DECODE, 0, ns[k], 1, &v);
 			if (v.src == SRV_NONE) {        /* decode cells of another cache type */
 				d.kv_dtype[0] = 0;
-				srv_layer_time(t, &d, 1, ns[k], 1, &v);
+				srv_layer_time(t, &d, SRV_DECODE, 0, ns[k], 1, &v);
 			}
 			srv_add(&tpot, cnt, &v);
 		}
@@ -361,7 +400,8 @@ void srv_write_stacks(FILE *f, const struct ynode *mf, const struct res_table *t
 		return;
 	fputs("## Layer stacks\n\nEach model's figures are sums over its layers of the cells this run measured "
 	      "for each layer's pattern. KV cache per sequence: the cache each layer's pattern keeps. Time to first "
-	      "token: each layer's prefill of the whole prompt (its fastest kernel, per sequence). Time per output "
+	      "token: each layer's prefill of the whole prompt (its fastest kernel, per sequence), or with "
+	      "prefill_chunk C the sum of its extend cells of C tokens ending at C, 2C, ..., the prompt. Time per output "
 	      "token: each layer's decode step at that context (the decode kernel's, in the model's kv_dtype where "
 	      "measured). Sequences that fit: (memory - weights) / KV per sequence.\n\n", f);
 	for (size_t i = 0; i < models->n; i++)

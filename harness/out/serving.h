@@ -43,14 +43,29 @@ struct srv_model {
 	int kv_heads, head_dim;
 	enum dtype kv_dtype;    /* the cache type of designs that name none */
 	double memory, weights; /* serving: bytes; memory 0: not given */
+	long prefill_chunk;     /* tokens a chunked prefill appends at a time; 0: whole */
 };
 
-/* A layer's prefill time per sequence (decode 0: the fastest prefill
- * cell of the design's pattern) or its decode time per token (decode 1:
- * the design's decode cells, the decode kernel's when it ran) at context
- * n; fit 0 refuses to scale to a context not measured. */
-void srv_layer_time(const struct res_table *t, const struct srv_design *d, int decode,
-		    long n, int fit, struct srv_value *out);
+/* The steps a layer's time is read for. */
+enum srv_step {
+	SRV_PREFILL,            /* the whole prompt: the fastest prefill cell, per sequence */
+	SRV_DECODE,             /* a token: the design's decode cells (the decode kernel's
+				 * when it ran), time_per_token_s */
+	SRV_EXTEND,             /* a chunk of chunk tokens ending at the context: the
+				 * fastest extend cell of that extend_tokens, per sequence */
+	SRV_STEP_COUNT
+};
+
+/* A layer's time for step at context n; fit 0 refuses to scale to a
+ * context not measured. */
+void srv_layer_time(const struct res_table *t, const struct srv_design *d, enum srv_step step,
+		    long chunk, long n, int fit, struct srv_value *out);
+
+/* A layer's time to first token for a prompt: its prefill, or with chunk
+ * > 0 (and below the prompt) the sum of its extend chunks ending at
+ * chunk, 2 chunk, ..., the prompt (the last, shorter, in proportion). */
+void srv_first_token(const struct res_table *t, const struct srv_design *d, long prompt, long chunk,
+		     int fit, struct srv_value *out);
 
 /* Adds count x v into *sum (its source the worst of the two). */
 void srv_add(struct srv_value *sum, double count, const struct srv_value *v);
