@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "../harness/config/experiment.h"
+#include "../harness/out/designs.h"
+#include "../patterns/selected.h"
 #include "../kernels/isa/bf16.h"
 #include "../kernels/isa/simd.h"
 #include "../kernels/kvcache.h"
@@ -93,4 +95,22 @@ Test(tables, every_plain_dtype_codes_and_decodes_by_its_descriptor)
 			cr_assert_eq(dtype_row_bytes((enum dtype)t, 2, 1), (size_t)d->bits / 4);
 		}
 	}
+}
+
+/* The tables this wave added: modes (name as the vocabulary, a token
+ * field for the cached ones), share's names, the review's limits. */
+Test(tables, modes_shares_and_review_limits_are_described)
+{
+	const char *const *names = exp_field_values(EXP_MODE);
+
+	for (int m = 0; m < EXP_MODE_COUNT; m++) {
+		const struct exp_mode_desc *d = exp_mode_of(m);
+		cr_assert(d->name && !strcmp(d->name, names[m]), "mode %d: its name and the vocabulary's differ", m);
+		cr_assert(d->tokens < EXP_FIELD_COUNT, "mode %s: token field out of range", d->name);
+		cr_assert(!d->cached || d->tokens >= 0, "mode %s keeps a cache but times no tokens", d->name);
+	}
+	assert_names(pat_share_choices, PAT_SHARE_COUNT, "share");
+	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
+		cr_assert(dsg_limit_name((enum dsg_limit)l) && *dsg_limit_name((enum dsg_limit)l),
+			  "review limit %d has no name", l);
 }

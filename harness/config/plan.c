@@ -96,15 +96,16 @@ static int kivi_fields_unused(const struct experiment *x, const struct cell_shap
 static int decode_fields_unused(const struct experiment *x, const struct cell_shape *sh)
 {
 	const struct exp_mode_desc *m = exp_mode_of(sh->v[EXP_MODE]);
-	static const enum exp_field counts[] = { EXP_DECODE_STEPS, EXP_EXTEND_TOKENS };
 
 	/* a ragged batch's lengths and sequences are its own */
 	if (sh->v[EXP_LENGTHS] && (sh->v[EXP_SEQ_LEN] != x->axis[EXP_SEQ_LEN].v[0] ||
 				   sh->v[EXP_BATCH] != x->axis[EXP_BATCH].v[0]))
 		return 1;
-	for (size_t i = 0; i < sizeof counts / sizeof *counts; i++)
-		if ((int)counts[i] != m->tokens && sh->v[counts[i]] != x->axis[counts[i]].v[0])
+	for (int other = 0; other < EXP_MODE_COUNT; other++) {
+		int f = exp_mode_of(other)->tokens;     /* another mode's token count */
+		if (f >= 0 && f != m->tokens && sh->v[f] != x->axis[f].v[0])
 			return 1;
+	}
 	if (m->cached)
 		return 0;
 	return sh->v[EXP_KV_LAYOUT] != x->axis[EXP_KV_LAYOUT].v[0] ||

@@ -35,10 +35,12 @@ struct npy_state {
  * [batch, n, heads, dim], [batch, n, dim], [batch, n, heads]). */
 static int check_indexer(struct exp_input *in, const struct npy_state *st, const long q[4], struct err *e)
 {
-	static const int rank[3] = { 3, 2, 2 };
-	long s[3][3];
+	/* dimensions of each file without its batch */
+	static const int ranks[NPY_FILES] = { [NPY_QI] = 3, [NPY_KI] = 2, [NPY_WI] = 2 };
+	const int *rank = ranks + NPY_QI;
+	long s[NPY_FILES - NPY_QI][3];
 
-	for (int f = 0; f < 3; f++) {
+	for (int f = 0; f < NPY_FILES - NPY_QI; f++) {
 		const struct npy_array *a = &st->a[NPY_QI + f];
 		int extra = a->ndim - rank[f];
 		if (extra != 0 && extra != 1)

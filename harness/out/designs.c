@@ -40,13 +40,6 @@ static int limit_set(const struct dsg_review *r, int l)
 	return l == DSG_RECALL || l == DSG_ERROR ? r->limit[l] >= 0 : r->limit[l] > 0;
 }
 
-static double num(const struct ynode *n, const char *key, double def)
-{
-	const struct ynode *v = yt_get(n, key);
-
-	return v && v->type == YT_SCALAR && v->str[0] ? atof(v->str) : def;
-}
-
 /* The review block of the manifest into r (no designs yet); 1 when none. */
 static int read_review(const struct ynode *mf, struct dsg_review *r, struct err *e)
 {
@@ -62,18 +55,18 @@ static int read_review(const struct ynode *mf, struct dsg_review *r, struct err 
 		e->usage = 1;
 		return -1;
 	}
-	r->prompt = (long)num(rv, "prompt", 1);
-	r->context = (long)num(rv, "context", (double)r->prompt);
-	r->tenants = (long)num(rv, "tenants", 1);
-	r->limit[DSG_TTFT] = num(rv, "ttft_s", 0);
-	r->limit[DSG_TPOT] = num(rv, "tpot_s", 0);
-	r->limit[DSG_RECALL] = num(rv, "recall", -1);
-	r->limit[DSG_ERROR] = num(rv, "error", -1);
-	if (num(rv, "memory_bytes", 0) > 0) {
-		r->model.memory = num(rv, "memory_bytes", 0);
-		r->model.weights = num(rv, "weights_bytes", 0);
+	r->prompt = (long)srv_num(rv, "prompt", 1);
+	r->context = (long)srv_num(rv, "context", (double)r->prompt);
+	r->tenants = (long)srv_num(rv, "tenants", 1);
+	r->limit[DSG_TTFT] = srv_num(rv, "ttft_s", 0);
+	r->limit[DSG_TPOT] = srv_num(rv, "tpot_s", 0);
+	r->limit[DSG_RECALL] = srv_num(rv, "recall", -1);
+	r->limit[DSG_ERROR] = srv_num(rv, "error", -1);
+	if (srv_num(rv, "memory_bytes", 0) > 0) {
+		r->model.memory = srv_num(rv, "memory_bytes", 0);
+		r->model.weights = srv_num(rv, "weights_bytes", 0);
 	}
-	r->pool = num(rv, "kv_memory_bytes", 0);
+	r->pool = srv_num(rv, "kv_memory_bytes", 0);
 	if (!r->pool && r->model.memory > 0)
 		r->pool = r->model.memory - r->model.weights;
 	r->limit[DSG_TENANTS] = r->pool > 0 ? (double)r->tenants : 0;
@@ -313,10 +306,8 @@ int dsg_build(const struct ynode *mf, const struct res_table *t, struct dsg_revi
 }
 
 /* A constraint's figure as the table prints it. */
-static void format_value(const struct dsg_review *r, const struct dsg_design *d, int l, char *buf,
-			 size_t len)
+static void format_value(const struct dsg_design *d, int l, char *buf, size_t len)
 {
-	(void)r;
 	if (l == DSG_TTFT || l == DSG_TPOT)
 		srv_format_time(l == DSG_TTFT ? &d->ttft : &d->tpot, buf, len);
 	else if (isnan(d->value[l]))
@@ -365,7 +356,7 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 
 void dsg_write_md(const struct dsg_review *r, FILE *f)
 {
-	char hb[32], pool[32];
+	char hb[32];
 	int fitted = 0;
 
 	fprintf(f, "## Review: %s, a prompt of %ld tokens, %ld tokens cached, %ld tenant%s\n\n", r->model.name,
@@ -383,7 +374,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 		const struct dsg_design *d = &r->des[i];
 		char v[DSG_LIMIT_COUNT][64], verd[128];
 		for (int l = 0; l < DSG_LIMIT_COUNT; l++)
-			format_value(r, d, l, v[l], sizeof v[l]);
+			format_value(d, l, v[l], sizeof v[l]);
 		fitted |= d->ttft.src == SRV_FITTED || d->tpot.src == SRV_FITTED;
 		if (d->kv >= 0)
 			res_human_bytes(d->kv, hb, sizeof hb);
@@ -416,7 +407,6 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 		for (size_t i = 0; i < r->n; i++)
 			if (r->des[i].binding >= 0 && (!best || r->des[i].ratio[r->des[i].binding] < best->ratio[best->binding]))
 				best = &r->des[i];
-		res_human_bytes(r->pool, pool, sizeof pool);
 		if (!best) {
 			fputs("**Answer:** no design could be judged on every limit.\n\n", f);
 			return;

@@ -313,13 +313,6 @@ static void write_exceptions(FILE *f, const struct res_table *t, const struct co
 	fputs(bad ? "\n" : "None.\n\n", f);
 }
 
-/* First value of a shape axis in the manifest, or def. */
-static const char *shape_first(const struct ynode *m, const char *key, const char *def)
-{
-	const struct ynode *v = yt_get(yt_get(yt_get(m, "experiment"), "shape"), key);
-
-	return v && v->type == YT_SEQ && v->n ? v->kid[0]->str : def;
-}
 
 /* Bytes a K (or V) row of d values takes stored as the type called name,
  * its scales included (KIVI at its default group; f32 for a name not
@@ -336,11 +329,11 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 {
 	const struct ynode *x = yt_get(m, "experiment"), *b = yt_get(x, "kv_budget_bytes");
 	const struct ynode *pats = yt_get(x, "patterns");
-	int causal = strcmp(shape_first(m, "causal", "true"), "false") != 0;
-	const char *kvh = shape_first(m, "kv_heads", "heads");
-	int kv_heads = atoi(strcmp(kvh, "heads") ? kvh : shape_first(m, "heads", "1"));
-	int d = atoi(shape_first(m, "head_dim", "64"));
-	const char *kvt = shape_first(m, "kv_dtype", "f32");
+	int causal = strcmp(srv_shape_first(m, "causal", "true"), "false") != 0;
+	const char *kvh = srv_shape_first(m, "kv_heads", "heads");
+	int kv_heads = atoi(strcmp(kvh, "heads") ? kvh : srv_shape_first(m, "heads", "1"));
+	int d = atoi(srv_shape_first(m, "head_dim", "64"));
+	const char *kvt = srv_shape_first(m, "kv_dtype", "f32");
 	double budget, row;
 	long ns[256];
 	size_t nn = seq_lens(t, c, ns);

@@ -228,26 +228,18 @@ void srv_format_time(const struct srv_value *v, char *buf, size_t len)
 		 v->src == SRV_FITTED ? " (fitted)" : "");
 }
 
-/* First value of a shape axis in the manifest, or def. */
-static const char *shape_first(const struct ynode *mf, const char *key, const char *def)
+const char *srv_shape_first(const struct ynode *mf, const char *key, const char *def)
 {
 	const struct ynode *v = yt_get(yt_get(yt_get(mf, "experiment"), "shape"), key);
 
 	return v && v->type == YT_SEQ && v->n ? v->kid[0]->str : def;
 }
 
-static long scalar_long(const struct ynode *n, const char *key, long def)
+double srv_num(const struct ynode *n, const char *key, double def)
 {
 	const struct ynode *v = yt_get(n, key);
 
-	return v && v->type == YT_SCALAR ? atol(v->str) : def;
-}
-
-static double scalar_num(const struct ynode *n, const char *key, double def)
-{
-	const struct ynode *v = yt_get(n, key);
-
-	return v && v->type == YT_SCALAR ? atof(v->str) : def;
+	return v && v->type == YT_SCALAR && v->str[0] ? atof(v->str) : def;
 }
 
 int srv_model_of(const struct ynode *mf, const char *name, struct srv_model *m)
@@ -263,15 +255,15 @@ int srv_model_of(const struct ynode *mf, const char *name, struct srv_model *m)
 			continue;
 		memset(m, 0, sizeof *m);
 		snprintf(m->name, sizeof m->name, "%s", nm->str);
-		m->kv_heads = (int)scalar_long(x, "kv_heads", 1);
-		m->head_dim = (int)scalar_long(x, "head_dim", 64);
+		m->kv_heads = (int)srv_num(x, "kv_heads", 1);
+		m->head_dim = (int)srv_num(x, "head_dim", 64);
 		t = dt && dt->type == YT_SCALAR ? dtype_find(dt->str) : -1;
 		m->kv_dtype = t < 0 ? DT_F32 : (enum dtype)t;
-		m->memory = scalar_num(sv, "memory_bytes", 0);
-		m->prefill_chunk = scalar_long(x, "prefill_chunk", 0);
-		m->weights = scalar_num(sv, "weights_bytes", 0);
+		m->memory = srv_num(sv, "memory_bytes", 0);
+		m->prefill_chunk = (long)srv_num(x, "prefill_chunk", 0);
+		m->weights = srv_num(sv, "weights_bytes", 0);
 		for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++)
-			m->layers += scalar_long(layers->kid[j], "count", 0);
+			m->layers += (long)srv_num(layers->kid[j], "count", 0);
 		return 0;
 	}
 	return -1;
@@ -280,7 +272,7 @@ int srv_model_of(const struct ynode *mf, const char *name, struct srv_model *m)
 int srv_pattern_of(const struct ynode *mf, const char *label, struct pattern *p)
 {
 	const struct ynode *pats = yt_get(yt_get(mf, "experiment"), "patterns");
-	int causal = strcmp(shape_first(mf, "causal", "true"), "false") != 0;
+	int causal = strcmp(srv_shape_first(mf, "causal", "true"), "false") != 0;
 	struct err e;
 
 	for (size_t i = 0; pats && pats->type == YT_SEQ && i < pats->n; i++) {
@@ -311,8 +303,8 @@ static size_t stack_contexts(const struct ynode *mf, const struct res_table *t, 
 	ns[n++] = 32768;
 	ns[n++] = 131072;
 	if (rv) {
-		ns[n++] = scalar_long(rv, "prompt", 32768);
-		ns[n++] = scalar_long(rv, "context", 32768);
+		ns[n++] = (long)srv_num(rv, "prompt", 32768);
+		ns[n++] = (long)srv_num(rv, "context", 32768);
 	}
 	qsort(ns, n, sizeof *ns, cmp_long);
 	for (size_t i = 0; i < n; i++)
@@ -357,7 +349,7 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 		char hb[32], a[64], b[64];
 		for (size_t j = 0; layers && layers->type == YT_SEQ && j < layers->n; j++) {
 			const struct ynode *pl = yt_get(layers->kid[j], "pattern");
-			double cnt = (double)scalar_long(layers->kid[j], "count", 0);
+			double cnt = (double)(long)srv_num(layers->kid[j], "count", 0);
 			struct srv_design d = { .kv_dtype = "" };
 			struct srv_value v;
 			struct pattern p;

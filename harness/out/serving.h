@@ -83,9 +83,15 @@ double srv_fit(const struct srv_model *m, double kv);
 /* "12.3 ms", "~12.3 ms (fitted)" or "not measured" for v. */
 void srv_format_time(const struct srv_value *v, char *buf, size_t len);
 
+/* First value of shape axis key in manifest tree mf, or def. */
+struct ynode;
+const char *srv_shape_first(const struct ynode *mf, const char *key, const char *def);
+
+/* Number key of manifest mapping n, or def when absent or empty. */
+double srv_num(const struct ynode *n, const char *key, double def);
+
 /* The model called name in manifest tree mf into *m (layers, shape,
  * serving); 0, or -1 when the manifest has no such model. */
-struct ynode;
 int srv_model_of(const struct ynode *mf, const char *name, struct srv_model *m);
 
 /* The pattern variant labelled label in the manifest, parsed into *p

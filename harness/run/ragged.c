@@ -281,7 +281,11 @@ void run_ragged_columns(struct group *gr, const struct slot *s, struct result_ro
 	row->decode_steps = 0;
 	row->seq_time = "";
 	row->time_one_by_one_s = -1;
-	if (!gr->rag_alone || !gr->rag_text || !row->timed)
+	if (!row->timed)
+		return;
+	row->time_per_chunk_s = row->time_median_s;     /* the step: a chunk of every sequence */
+	row->kv_gbs = bytes / row->time_median_s * 1e-9;
+	if (!gr->rag_alone || !gr->rag_text)
 		return;
 	for (int q = 0; q < gr->rag.n; q++) {
 		double t = gr->rag_alone[i * gr->rag.n + q];
@@ -296,8 +300,4 @@ void run_ragged_columns(struct group *gr, const struct slot *s, struct result_ro
 		snprintf(gr->rag_text[i], sizeof gr->rag_text[i], "%s", "too many sequences to list");
 	row->seq_time = gr->rag_text[i];
 	row->time_one_by_one_s = sum;
-	row->tokens_per_s = tokens / row->time_median_s;
-	row->time_per_token_s = row->time_median_s / tokens;
-	row->time_per_chunk_s = row->time_median_s;
-	row->kv_gbs = bytes / row->time_median_s * 1e-9;
 }

@@ -177,7 +177,6 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->inputs = gr->in->label;
 	row->score = gr->x->scores[v[EXP_SCORE]].label;
 	fill_quality(gr, row);
-	row->mode = "prefill";
 	row->ragged = row->seq_time = "";
 	row->time_one_by_one_s = -1;
 	row->dtype = exp_dtype_name(v[EXP_DTYPE]);
