@@ -92,7 +92,7 @@ const struct kern_desc kern_blas = {
 	.run = gemm_run,                        /* (head, row block) tasks */
 	.release = gemm_release,
 	.no_bf16 = blas_no_bf16,                /* sgemm: fp32 */
-	.cost = gemm_cost,                      /* 4 d per computed S entry */
+	.cost = gemm_cost,                      /* 2 d + 2 dv per computed S entry */
 	.info = blas_info,                      /* which OpenBLAS core ran */
 	.simd = 1,                              /* exp2 per ISA; sgemm is OpenBLAS's */
 };

@@ -35,18 +35,18 @@ struct decode_ws {
 	int group;                      /* query heads per kv head */
 	int splits;                     /* key splits per cache and token */
 	const struct simd_ops *ops;
-	float *part;                    /* split states: (cache, split, head) x (d + 2) */
+	float *part;                    /* split states: (cache, split, head) x (dv + 2) */
 	float *buf;                     /* per thread: queries, accumulators, scores */
 	size_t stride;
 	struct row_state *states;       /* per thread: one per head of a group */
 	struct row_mod *mods;           /* per thread: their score functions */
 };
 
-/* Per thread: a scaled query and an accumulator per head of a group, and
- * a chunk of scores; then a query times KIVI's key scales per head. */
-static size_t decode_floats(int d, int group)
+/* Per thread: a scaled query (d) and an accumulator (dv) per head of a
+ * group, and a chunk of scores; then a query times KIVI's key scales. */
+static size_t decode_floats(int d, int dv, int group)
 {
-	return ((size_t)group * 3 * (size_t)d + ROW_CHUNK + 15) / 16 * 16;
+	return ((size_t)group * (2 * (size_t)d + (size_t)dv) + ROW_CHUNK + 15) / 16 * 16;
 }
 
 /* Enough work items for every thread: one per cache (a chunk: one per
@@ -91,10 +91,10 @@ static void decode_release(void *ws)
 static void prefill_cache(const struct problem *p, struct kv_cache *c, int i)
 {
 	const float *k = p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d;
-	const float *v = p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d;
+	const float *v = p->v + (size_t)i * (size_t)p->n_kv * (size_t)kern_dv(p);
 
 	for (long pos = 0; pos < p->n_kv - p->n_q; pos++)
-		kvc_store(c, pos, k + (size_t)pos * p->d, v + (size_t)pos * p->d);
+		kvc_store(c, pos, k + (size_t)pos * p->d, v + (size_t)pos * kern_dv(p));
 }
 
 static int ragged_prepare(const struct problem *p, int threads, void **ws);
@@ -112,8 +112,8 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 	w->n_cache = p->batch * p->kv_heads;
 	w->group = p->heads / p->kv_heads;
 	w->splits = decode_splits(p, threads);
-	w->stride = decode_floats(p->d, w->group);
-	part = (size_t)w->n_cache * (size_t)w->splits * (size_t)w->group * (size_t)(p->d + 2);
+	w->stride = decode_floats(p->d, kern_dv(p), w->group);
+	part = (size_t)w->n_cache * (size_t)w->splits * (size_t)w->group * (size_t)(kern_dv(p) + 2);
 	w->cache = calloc((size_t)w->n_cache, sizeof *w->cache);
 	w->part = w->splits > 1 ? malloc(part * sizeof(float)) : NULL;
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
@@ -125,7 +125,7 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 	}
 	for (int i = 0; i < w->n_cache; i++) {
 		struct kv_cache *c = &w->cache[i];
-		if (kvc_init(c, p->kv_layout, p->kv_dtype, p->d, p->n_kv,
+		if (kvc_init(c, p->kv_layout, p->kv_dtype, p->d, kern_dv(p), p->n_kv,
 			     p->kv_ring, p->kv_sinks, (unsigned long long)i + 1) ||
 		    (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI &&
 		     kvc_set_kivi(c, p->kv_group, p->kv_residual))) {
@@ -134,7 +134,7 @@ static int decode_prepare(const struct problem *p, int threads, void **ws)
 		}
 		if (dtype_of(p->kv_dtype)->form == DT_FORM_FP8)
 			kvc_calibrate(c, p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
-				      p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
+				      p->v + (size_t)i * (size_t)p->n_kv * (size_t)kern_dv(p),
 				      kvc_calibration_rows(p));
 		prefill_cache(p, c, i);
 	}
@@ -157,7 +157,7 @@ static void decode_reset(const struct problem *p, void *ws)
 	for (int i = 0; i < w->n_cache; i++)
 		kvc_rewind(&w->cache[i], p->n_kv - p->n_q,
 			   p->k + (size_t)i * (size_t)p->n_kv * (size_t)p->d,
-			   p->v + (size_t)i * (size_t)p->n_kv * (size_t)p->d);
+			   p->v + (size_t)i * (size_t)p->n_kv * (size_t)kern_dv(p));
 }
 
 /* Query heads reading the same ranges of cache c together. */
@@ -170,7 +170,7 @@ struct walk {
 };
 
 /* Folds keys [pos, pos + n) of the cache (consecutive storage rows) into
- * every head of the walk, ROW_CHUNK at a time. */
+ * every head of the walk, ROW_CHUNK at a time (queries d apart in qs). */
 static void walk_plain(struct walk *wk, const float *qs, float *s, long pos, long n,
 		       int d, const struct simd_ops *ops)
 {
@@ -183,8 +183,8 @@ static void walk_plain(struct walk *wk, const float *qs, float *s, long pos, lon
 		for (int h = 0; h < wk->nh; h++) {
 			ops->dots_kv(qs + (size_t)h * d, k, c->dtype, cnt, d, s);
 			row_mod_apply(&wk->rm[h], NULL, pos + at, s, cnt, ops);
-			row_step(&wk->st[h], s, cnt, d, ops);
-			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, d, 1);
+			row_step(&wk->st[h], s, cnt, c->dv, ops);
+			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, c->dv, 1);
 		}
 	}
 }
@@ -231,11 +231,11 @@ static void walk_kivi(struct walk *wk, const float *qs, float *s, long pos, long
 		for (int h = 0; h < wk->nh; h++) {
 			kivi_scores(c, qs + (size_t)h * d, wk->qg, pos, row, (int)cnt, d, ops, s);
 			row_mod_apply(&wk->rm[h], NULL, pos, s, (int)cnt, ops);
-			row_step(&wk->st[h], s, (int)cnt, d, ops);
+			row_step(&wk->st[h], s, (int)cnt, c->dv, ops);
 			if (pos < c->vq)
-				ops->axpys_kv(wk->st[h].acc, s, kvc_at(c, 1, row), c->dtype, (int)cnt, d, (int)g);
+				ops->axpys_kv(wk->st[h].acc, s, kvc_at(c, 1, row), c->dtype, (int)cnt, c->dv, (int)g);
 			else
-				ops->axpys_kv(wk->st[h].acc, s, kvc_tail(c, 1, pos), DT_F16, (int)cnt, d, (int)g);
+				ops->axpys_kv(wk->st[h].acc, s, kvc_tail(c, 1, pos), DT_F16, (int)cnt, c->dv, (int)g);
 		}
 		pos += cnt;
 	}
@@ -284,10 +284,10 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 			 const struct kv_cache *c, int b, int h0, int nh, long r,
 			 int split, float *part)
 {
-	int d = p->d, thread = kern_thread();
+	int d = p->d, dv = kern_dv(p), thread = kern_thread();
 	float scale = (float)(1.4426950408889634 * score_scale(p->score, d)) * c->kpar.scale;
 	float *qs = w->buf + (size_t)thread * w->stride, *acc = qs + (size_t)w->group * d;
-	float *s = acc + (size_t)w->group * d;
+	float *s = acc + (size_t)w->group * dv;
 	struct row_mod *rm = w->mods + (size_t)thread * w->group;
 	struct walk wk = { c, nh, w->states + (size_t)thread * w->group, rm,
 			   s + ROW_CHUNK };
@@ -298,28 +298,28 @@ static void decode_heads(const struct problem *p, const struct decode_ws *w,
 
 	for (int h = 0; h < nh; h++) {
 		const float *q = p->q + kern_q_off(p, b, h0 + h) + (size_t)r * (size_t)d;
-		wk.st[h] = (struct row_state){ -INFINITY, 0.0f, acc + (size_t)h * d };
+		wk.st[h] = (struct row_state){ -INFINITY, 0.0f, acc + (size_t)h * dv };
 		rm[h] = row_mod_of(p, h0 + h, p->n_kv - p->n_q + r);
-		for (int x = 0; x < d; x++) {
+		for (int x = 0; x < d; x++)
 			qs[(size_t)h * d + x] = q[x] * scale;
-			acc[(size_t)h * d + x] = 0.0f;
-		}
+		for (int x = 0; x < dv; x++)
+			acc[(size_t)h * dv + x] = 0.0f;
 	}
 	walk_keys(&wk, qs, s, rg, n, first, last, d, w->ops);
 	for (int h = 0; h < nh; h++) {
 		const struct row_state *st = &wk.st[h];
-		for (int x = 0; c->vpar.scale != 1.0f && x < d; x++)
+		for (int x = 0; c->vpar.scale != 1.0f && x < dv; x++)
 			st->acc[x] *= c->vpar.scale;    /* fp8: V's tensor scale */
 		if (!part) {
-			row_finish(st, p->o + kern_q_off(p, b, h0 + h) + (size_t)r * (size_t)d, d);
+			row_finish(st, p->o + kern_o_off(p, b, h0 + h) + (size_t)r * (size_t)dv, dv);
 			continue;
 		}
-		memcpy(part + (size_t)h * (d + 2), st->acc, (size_t)d * sizeof(float));
-		part[(size_t)h * (d + 2) + d] = st->m;
-		part[(size_t)h * (d + 2) + d + 1] = st->l;
+		memcpy(part + (size_t)h * (dv + 2), st->acc, (size_t)dv * sizeof(float));
+		part[(size_t)h * (dv + 2) + dv] = st->m;
+		part[(size_t)h * (dv + 2) + dv + 1] = st->l;
 	}
-	kern_tally_add(p, thread, (last - first) * nh, 4LL * d * (last - first) * nh,
-		       2LL * (long long)c->row_bytes * (last - first));
+	kern_tally_add(p, thread, (last - first) * nh, 2LL * (d + dv) * (last - first) * nh,
+		       (long long)(c->row_bytes + c->vrow_bytes) * (last - first));
 }
 
 /* One work item of token r: split `split` of cache i, for every query
@@ -329,7 +329,7 @@ static void decode_item(const struct problem *p, const struct decode_ws *w,
 {
 	int b = i / p->kv_heads, h0 = (i % p->kv_heads) * w->group;
 	float *part = w->part ? w->part + ((size_t)i * w->splits + split) *
-				(size_t)w->group * (size_t)(p->d + 2) : NULL;
+				(size_t)w->group * (size_t)(kern_dv(p) + 2) : NULL;
 
 	if (gset_group_shares(p->g, w->group)) {
 		decode_heads(p, w, &w->cache[i], b, h0, w->group, r, split, part);
@@ -337,7 +337,7 @@ static void decode_item(const struct problem *p, const struct decode_ws *w,
 	}
 	for (int h = 0; h < w->group; h++)
 		decode_heads(p, w, &w->cache[i], b, h0 + h, 1, r, split,
-			     part ? part + (size_t)h * (p->d + 2) : NULL);
+			     part ? part + (size_t)h * (kern_dv(p) + 2) : NULL);
 }
 
 /* Output of head h of cache i for token r from its splits' states: each
@@ -345,10 +345,10 @@ static void decode_item(const struct problem *p, const struct decode_ws *w,
 static void decode_merge(const struct problem *p, const struct decode_ws *w,
 			 int i, int h, long r)
 {
-	int d = p->d, b = i / p->kv_heads;
+	int d = kern_dv(p), b = i / p->kv_heads;     /* the output's width */
 	size_t step = (size_t)w->group * (size_t)(d + 2);
 	const float *first = w->part + (size_t)i * w->splits * step + (size_t)h * (d + 2);
-	float *o = p->o + kern_q_off(p, b, (i % p->kv_heads) * w->group + h) +
+	float *o = p->o + kern_o_off(p, b, (i % p->kv_heads) * w->group + h) +
 		   (size_t)r * (size_t)d;
 	float m = -INFINITY, l = 0.0f;
 
@@ -373,7 +373,7 @@ static void decode_append(const struct problem *p, const struct decode_ws *w, in
 {
 	long pos = p->n_kv - p->n_q + r;
 	const float *k = p->k + ((size_t)i * p->n_kv + pos) * p->d;
-	const float *v = p->v + ((size_t)i * p->n_kv + pos) * p->d;
+	const float *v = p->v + ((size_t)i * p->n_kv + pos) * kern_dv(p);
 
 	kvc_store(&w->cache[i], pos, k, v);
 }
@@ -461,16 +461,19 @@ static void decode_cost(const struct problem *p, int threads, struct kern_cost *
 		ragged_cost(p, threads, c);
 		return;
 	}
-	part = splits > 1 ? (double)p->batch * p->kv_heads * splits * group * (p->d + 2) : 0;
+	part = splits > 1 ? (double)p->batch * p->kv_heads * splits * group * (kern_dv(p) + 2) : 0;
 
-	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
+	c->flops_exec = kern_pair_flops(p) * (double)gset_pairs(p->g, p->heads) * p->batch;
 	c->score_bytes = ROW_CHUNK * sizeof(float);
-	c->kv_cache_bytes = 2.0 * p->batch * p->kv_heads *
-			    ((double)rows * (double)dtype_row_bytes(p->kv_dtype, p->d, p->kv_group) +
+	/* K rows of d and V rows of dv, each in the cache's type; KIVI's f16
+	 * tail of both */
+	c->kv_cache_bytes = (double)p->batch * p->kv_heads *
+			    ((double)rows * (double)(dtype_row_bytes(p->kv_dtype, p->d, p->kv_group) +
+						     dtype_row_bytes(p->kv_dtype, kern_dv(p), p->kv_group)) +
 			     (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI ?
-			      (double)(p->kv_residual + p->kv_group) * p->d * 2.0 : 0.0));
+			      (double)(p->kv_residual + p->kv_group) * (p->d + kern_dv(p)) * 2.0 : 0.0));
 	c->workspace_bytes = c->kv_cache_bytes + part * sizeof(float) +
-			     (double)threads * ((double)decode_floats(p->d, group) * sizeof(float) +
+			     (double)threads * ((double)decode_floats(p->d, kern_dv(p), group) * sizeof(float) +
 						(double)group * sizeof(struct row_state));
 }
 
@@ -696,7 +699,7 @@ const struct kern_desc kern_decode = {
 	.prepare = decode_prepare,              /* caches filled with the past */
 	.run = decode_run,                      /* append, then attend, per token */
 	.release = decode_release,
-	.cost = decode_cost,                    /* 4 d per pair; the cache it holds */
+	.cost = decode_cost,                    /* 2 d + 2 dv per pair; the cache it holds */
 	.reset = decode_reset,                  /* puts evicted rows back */
 	.simd = 1,                              /* fused dots and axpys per ISA */
 	.decode = 1,                            /* reads K/V through the cache */

@@ -179,19 +179,19 @@ static const void *probabilities(const struct problem *p, const float *s, uint16
 static void gemm_task(const struct problem *p, const struct gemm_ws *w,
 		      float *s, uint16_t *p16, float *inv, int b, int h, long R, long *lo, long *hi)
 {
-	int d = p->d, l = gset_layout(p->g, b, h), runs;
+	int d = p->d, dv = kern_dv(p), l = gset_layout(p->g, b, h), runs;
 	const struct gset_blocks *bv = &w->bv[l];
 	long r0 = R * w->rows, rows = p->n_q - r0 < w->rows ? p->n_q - r0 : w->rows;
 	long width, off = 0;
-	size_t es = p->dtype == DT_BF16 ? 2 : 4, kv = kern_kv_off(p, b, h);
+	size_t es = p->dtype == DT_BF16 ? 2 : 4;
 	const char *q = operand(p, 0, kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
-	const char *k = operand(p, 1, kv), *v = operand(p, 2, kv), *pp;
-	float *o = p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d;
+	const char *k = operand(p, 1, kern_kv_off(p, b, h)), *v = operand(p, 2, kern_v_off(p, b, h)), *pp;
+	float *o = p->o + kern_o_off(p, b, h) + (size_t)r0 * (size_t)dv;
 	int thread = kern_thread();
 	long long pairs = 0;
 
 	runs = gemm_runs(bv, R, p->n_kv, lo, hi, &width);
-	memset(o, 0, (size_t)rows * (size_t)d * sizeof *o);
+	memset(o, 0, (size_t)rows * (size_t)dv * sizeof *o);
 	if (!width)
 		return;
 	for (int i = 0; i < runs; off += hi[i] - lo[i], i++)
@@ -213,14 +213,14 @@ static void gemm_task(const struct problem *p, const struct gemm_ws *w,
 	off = 0;
 	pp = probabilities(p, s, p16, rows, width);
 	for (int i = 0; i < runs; off += hi[i] - lo[i], i++)
-		w->lib->pv(w->ctx, thread, (int)rows, (int)(hi[i] - lo[i]), d, pp + (size_t)off * es,
-			   width, v + (size_t)lo[i] * (size_t)d * es, o);
-	/* 1/sum on O's d entries a row rather than on P's width */
+		w->lib->pv(w->ctx, thread, (int)rows, (int)(hi[i] - lo[i]), dv, pp + (size_t)off * es,
+			   width, v + (size_t)lo[i] * (size_t)dv * es, o);
+	/* 1/sum on O's dv entries a row rather than on P's width */
 	for (long r = 0; r < rows; r++)
-		for (int c = 0; c < d; c++)
-			o[(size_t)r * (size_t)d + (size_t)c] *= inv[r];
-	kern_tally_add(p, thread, pairs, 4LL * d * rows * width,
-		       2LL * (long long)es * d * width);
+		for (int c = 0; c < dv; c++)
+			o[(size_t)r * (size_t)dv + (size_t)c] *= inv[r];
+	kern_tally_add(p, thread, pairs, 2LL * (d + dv) * rows * width,
+		       (long long)es * (d + dv) * width);
 }
 
 void gemm_run(const struct problem *p, void *ws)
@@ -256,7 +256,7 @@ void gemm_cost(const struct problem *p, int threads, struct kern_cost *c)
 		blocks += (double)bv.row_ptr[bv.n_brow];
 		gset_blocks_free(&bv);
 	}
-	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, rows, GEMM_KEYS, p->heads) *
+	c->flops_exec = kern_pair_flops(p) * gset_block_entries(p->g, rows, GEMM_KEYS, p->heads) *
 			p->batch;
 	c->score_bytes = (double)rows * (double)p->n_kv * sizeof(float);
 	c->workspace_bytes = blocks * 5.0 + (double)threads * (c->score_bytes *

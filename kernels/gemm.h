@@ -24,7 +24,8 @@ struct gemm_lib {
 	/* s[r lds + c] = scale q_r . k_c, r < m, c < n (q, k rows d apart) */
 	void (*qk)(void *ctx, int thread, int m, int n, int d, const void *q,
 		   const void *k, float *s, long lds);
-	/* o[r d + c] += sum_j p[r ldp + j] v[j d + c], r < m, j < n */
+	/* o[r d + c] += sum_j p[r ldp + j] v[j d + c], r < m, j < n (here d
+	 * is head_dim_v: V's and O's width) */
 	void (*pv)(void *ctx, int thread, int m, int n, int d, const void *p, long ldp,
 		   const void *v, float *o);
 };

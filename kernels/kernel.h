@@ -21,7 +21,7 @@
  * element); the harness publishes their sums as PAPI software events. */
 struct kern_tally {
 	long long pairs;        /* query-key pairs scored */
-	long long flops;        /* FLOPs executed, 4 d per scored pair */
+	long long flops;        /* FLOPs executed, 2 d + 2 dv per scored pair */
 	long long kv_bytes;     /* K and V bytes read */
 	long long tiles_skipped;/* tiles with no pair of G */
 	long long tiles_full;   /* tiles computed without a mask */
@@ -46,11 +46,13 @@ struct problem {
 	int kv_heads;           /* K/V heads; divides heads (GQA) */
 	long n_q;               /* query rows, aligned bottom-right */
 	long n_kv;              /* keys */
-	int d;                  /* head_dim */
+	int d;                  /* head_dim: q . k's width */
+	int dv;                 /* head_dim_v: V's and the output's width (P V);
+				 * 0: d. Read it through kern_dv */
 	const float *q;         /* [batch][heads][n_q][d] */
 	const float *k;         /* [batch][kv_heads][n_kv][d] */
-	const float *v;         /* [batch][kv_heads][n_kv][d] */
-	float *o;               /* [batch][heads][n_q][d] */
+	const float *v;         /* [batch][kv_heads][n_kv][dv] */
+	float *o;               /* [batch][heads][n_q][dv] */
 	const struct gset *g;   /* the index sets; g->causal: all j <= i */
 	const struct score_mod *score; /* the score function (score.h); NULL: plain */
 	enum dtype dtype;    /* of Q, K, V: DT_F32, or DT_BF16: q16, k16, v16
@@ -78,11 +80,19 @@ struct problem {
  * together. Each sequence is a problem of batch 1 with its own n_kv, n_q
  * (its new tokens, appended as one chunk), inputs, G and cache fields;
  * its o is not used: the outputs go to the batch's problem o, sequence
- * after sequence, each [heads][n_q][d]. */
+ * after sequence, each [heads][n_q][dv]. */
 struct ragged {
 	int n;                  /* sequences */
 	const struct problem *seq;
 };
+
+/* The width of V and of the output: head_dim_v (MLA: 128 against q . k's
+ * 192 in prefill, 512 of a 576 latent in the absorbed decode form), or
+ * head_dim when the problem leaves it 0. */
+static inline int kern_dv(const struct problem *p)
+{
+	return p->dv > 0 ? p->dv : p->d;
+}
 
 /* Offset in the batch's o of sequence s's outputs. */
 static inline size_t kern_ragged_off(const struct ragged *r, int s)
@@ -90,13 +100,20 @@ static inline size_t kern_ragged_off(const struct ragged *r, int s)
 	size_t off = 0;
 
 	for (int i = 0; i < s; i++)
-		off += (size_t)r->seq[i].heads * (size_t)r->seq[i].n_q * (size_t)r->seq[i].d;
+		off += (size_t)r->seq[i].heads * (size_t)r->seq[i].n_q * (size_t)kern_dv(&r->seq[i]);
 	return off;
+}
+
+/* FLOPs of one scored pair: q . k over d (2 d) and p v over dv (2 dv);
+ * 4 d when they are equal. */
+static inline double kern_pair_flops(const struct problem *p)
+{
+	return 2.0 * p->d + 2.0 * kern_dv(p);
 }
 
 /* What a kernel executes and holds, from its own cost model. */
 struct kern_cost {
-	double flops_exec;      /* FLOPs executed, 4 d per scored pair */
+	double flops_exec;      /* FLOPs executed, 2 d + 2 dv per scored pair */
 	double score_bytes;     /* largest score buffer materialised */
 	double workspace_bytes; /* all workspace prepare allocates */
 	double kv_cache_bytes;  /* K/V a cache-reading kernel allocates; 0: none */
@@ -150,16 +167,23 @@ const struct kern_desc *kern_find(const char *name);
 enum kern_isa kern_desc_isa(const struct kern_desc *k, int bf16);
 
 /* Row r of head h of sequence b, computed in double over the ranges: the
- * oracle every kernel is verified against. out has d entries; an empty
+ * oracle every kernel is verified against. out has dv entries; an empty
  * row gives zeros. */
 void kern_oracle_row(const struct problem *p, int b, int h, long r,
 		     double *out);
 
-/* Offsets of the [b][h] slabs of Q/O and of the K/V head it reads. */
+/* Offsets of the [b][h] slabs of Q and O and of the K and V heads it
+ * reads (rows of d, of dv). */
 static inline size_t kern_q_off(const struct problem *p, int b, int h)
 {
 	return ((size_t)b * (size_t)p->heads + (size_t)h) * (size_t)p->n_q *
 	       (size_t)p->d;
+}
+
+static inline size_t kern_o_off(const struct problem *p, int b, int h)
+{
+	return ((size_t)b * (size_t)p->heads + (size_t)h) * (size_t)p->n_q *
+	       (size_t)kern_dv(p);
 }
 
 /* Index of the K/V head head h of sequence b reads (batch x kv_heads). */
@@ -171,6 +195,11 @@ static inline size_t kern_kv_head(const struct problem *p, int b, int h)
 static inline size_t kern_kv_off(const struct problem *p, int b, int h)
 {
 	return kern_kv_head(p, b, h) * (size_t)p->n_kv * (size_t)p->d;
+}
+
+static inline size_t kern_v_off(const struct problem *p, int b, int h)
+{
+	return kern_kv_head(p, b, h) * (size_t)p->n_kv * (size_t)kern_dv(p);
 }
 
 /* dst[i] = src[i] widened, i < n. */
@@ -224,13 +253,15 @@ static inline void kern_tally_add(const struct problem *p, int thread,
 }
 
 /* The tally of a row-wise kernel that scores `scored` keys of a row of
- * which `pairs` are in G: each scored key costs 4 d FLOPs and one K and
- * one V row. */
+ * which `pairs` are in G: each scored key costs 2 d + 2 dv FLOPs and one
+ * K and one V row. */
 static inline void kern_tally_row(const struct problem *p, long long pairs,
 				  long long scored)
 {
-	kern_tally_add(p, kern_thread(), pairs, 4LL * p->d * scored,
-		       2LL * (p->dtype == DT_BF16 ? 2 : 4) * p->d * scored);
+	long long width = p->d + kern_dv(p);
+
+	kern_tally_add(p, kern_thread(), pairs, 2LL * width * scored,
+		       (p->dtype == DT_BF16 ? 2 : 4) * width * scored);
 }
 
 #endif

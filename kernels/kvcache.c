@@ -48,23 +48,22 @@ static void *alloc_rows(size_t bytes)
 	return p;
 }
 
-int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
+int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d, int dv,
 	     long n, long ring, long sinks, unsigned long long seed)
 {
-	size_t bytes;
-
 	memset(c, 0, sizeof *c);
 	c->layout = l;
 	c->dtype = t;
 	c->d = d;
+	c->dv = dv;
 	c->ring = ring > 0 ? ring : 1;
 	c->sinks = sinks;
 	c->rows = kv_layout_rows(l, n, c->ring, sinks);
 	c->kpar = c->vpar = (struct dt_params){ 1.0f, 1 };
 	c->row_bytes = dtype_row_bytes(t, d, 1);
-	bytes = (size_t)c->rows * c->row_bytes;
-	c->k = alloc_rows(bytes);
-	c->v = alloc_rows(bytes);
+	c->vrow_bytes = dtype_row_bytes(t, dv, 1);
+	c->k = alloc_rows((size_t)c->rows * c->row_bytes);
+	c->v = alloc_rows((size_t)c->rows * c->vrow_bytes);
 	if (l == KV_PAGED) {
 		long pages = c->rows / KV_PAGE_ROWS;
 		c->pages = malloc((size_t)(pages ? pages : 1) * sizeof *c->pages);
@@ -90,10 +89,11 @@ int kvc_set_kivi(struct kv_cache *c, int group, long residual)
 	c->kpar.group = c->vpar.group = group;
 	c->residual = residual;
 	c->row_bytes = dtype_row_bytes(c->dtype, c->d, group);
+	c->vrow_bytes = dtype_row_bytes(c->dtype, c->dv, group);
 	c->tail_rows = residual + group;
 	c->tail_k = malloc((size_t)c->tail_rows * (size_t)c->d * sizeof *c->tail_k);
-	c->tail_v = malloc((size_t)c->tail_rows * (size_t)c->d * sizeof *c->tail_v);
-	c->scratch = malloc((size_t)group * (size_t)c->d * sizeof *c->scratch);
+	c->tail_v = malloc((size_t)c->tail_rows * (size_t)c->dv * sizeof *c->tail_v);
+	c->scratch = malloc((size_t)group * (size_t)(c->d > c->dv ? c->d : c->dv) * sizeof *c->scratch);
 	return c->tail_k && c->tail_v && c->scratch ? 0 : -1;
 }
 
@@ -111,7 +111,7 @@ static float fp8_scale(const float *x, long n, int d, int e4m3)
 void kvc_calibrate(struct kv_cache *c, const float *k, const float *v, long n)
 {
 	c->kpar.scale = fp8_scale(k, n, c->d, dtype_of(c->dtype)->e4m3);
-	c->vpar.scale = fp8_scale(v, n, c->d, dtype_of(c->dtype)->e4m3);
+	c->vpar.scale = fp8_scale(v, n, c->dv, dtype_of(c->dtype)->e4m3);
 }
 
 void kvc_free(struct kv_cache *c)
@@ -125,10 +125,11 @@ void kvc_free(struct kv_cache *c)
 	memset(c, 0, sizeof *c);
 }
 
-static void store_row(const struct kv_cache *c, void *base, long row, const float *x,
-		      const struct dt_params *par)
+/* Codes K (which 0) or V (1) row x into storage row `row`. */
+static void store_row(const struct kv_cache *c, int which, long row, const float *x)
 {
-	dtype_of(c->dtype)->encode((char *)base + (size_t)row * c->row_bytes, x, c->d, par);
+	dtype_of(c->dtype)->encode((void *)kvc_at(c, which, row), x, which ? c->dv : c->d,
+				   which ? &c->vpar : &c->kpar);
 }
 
 /* KIVI: codes the keys of positions [pos, pos + group), widened in
@@ -161,9 +162,9 @@ static void kivi_value(struct kv_cache *c, long pos)
 {
 	const uint16_t *h = kvc_tail(c, 1, pos);
 
-	for (int x = 0; x < c->d; x++)
+	for (int x = 0; x < c->dv; x++)
 		c->scratch[x] = dt_from_f16(h[x]);
-	store_row(c, c->v, kvc_row(c, pos), c->scratch, &c->vpar);
+	store_row(c, 1, kvc_row(c, pos), c->scratch);
 }
 
 /* KIVI: quantises what len stored positions leave past the residual. */
@@ -183,10 +184,10 @@ static void kivi_store(struct kv_cache *c, long pos, const float *k, const float
 	uint16_t *tk = (uint16_t *)kvc_tail(c, 0, pos), *tv = (uint16_t *)kvc_tail(c, 1, pos);
 
 	assert(pos == c->len);
-	for (int x = 0; x < c->d; x++) {
+	for (int x = 0; x < c->d; x++)
 		tk[x] = dt_to_f16(k[x]);
+	for (int x = 0; x < c->dv; x++)
 		tv[x] = dt_to_f16(v[x]);
-	}
 	c->len = pos + 1;
 	kivi_advance(c);
 }
@@ -200,8 +201,8 @@ void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v)
 		return;
 	}
 	row = kvc_row(c, pos);
-	store_row(c, c->k, row, k, &c->kpar);
-	store_row(c, c->v, row, v, &c->vpar);
+	store_row(c, 0, row, k);
+	store_row(c, 1, row, v);
 	c->len = pos + 1 > c->len ? pos + 1 : c->len;
 }
 
@@ -213,17 +214,17 @@ static int evicts(const struct kv_cache *c)
 
 static void kivi_rewind(struct kv_cache *c, long len, const float *k, const float *v)
 {
-	int g = c->kpar.group, d = c->d;
+	int g = c->kpar.group, d = c->d, dv = c->dv;
 	long first = len - c->tail_rows > 0 ? len - c->tail_rows : 0;
 
 	c->len = len;
 	kvc_kivi_split(len, c->residual, g, &c->kq, &c->vq);
 	for (long pos = first; pos < len; pos++) {
 		uint16_t *tk = (uint16_t *)kvc_tail(c, 0, pos), *tv = (uint16_t *)kvc_tail(c, 1, pos);
-		for (int x = 0; x < d; x++) {
+		for (int x = 0; x < d; x++)
 			tk[x] = dt_to_f16(k[(size_t)pos * d + x]);
-			tv[x] = dt_to_f16(v[(size_t)pos * d + x]);
-		}
+		for (int x = 0; x < dv; x++)
+			tv[x] = dt_to_f16(v[(size_t)pos * dv + x]);
 	}
 	if (!evicts(c))
 		return;         /* appends only wrote rows no stored position uses */
@@ -236,9 +237,9 @@ static void kivi_rewind(struct kv_cache *c, long len, const float *k, const floa
 		kivi_code_keys(c, pos);
 	}
 	for (long pos = c->vq - c->ring > c->sinks ? c->vq - c->ring : c->sinks; pos < c->vq; pos++) {
-		for (int x = 0; x < d; x++)
-			c->scratch[x] = dt_from_f16(dt_to_f16(v[(size_t)pos * d + x]));
-		store_row(c, c->v, kvc_row(c, pos), c->scratch, &c->vpar);
+		for (int x = 0; x < dv; x++)
+			c->scratch[x] = dt_from_f16(dt_to_f16(v[(size_t)pos * dv + x]));
+		store_row(c, 1, kvc_row(c, pos), c->scratch);
 	}
 }
 
@@ -254,7 +255,7 @@ void kvc_rewind(struct kv_cache *c, long len, const float *k, const float *v)
 	if (!evicts(c))
 		return;         /* appends only filled unused rows */
 	for (long pos = first; pos < len; pos++)
-		kvc_store(c, pos, k + (size_t)pos * c->d, v + (size_t)pos * c->d);
+		kvc_store(c, pos, k + (size_t)pos * c->d, v + (size_t)pos * c->dv);
 	c->len = len;
 }
 
@@ -280,35 +281,36 @@ int kvc_serves(const struct gset *g, enum kv_layout l, long ring, long sinks, in
 	return 1;
 }
 
-/* The rows of one cache as a cache of type t codes and decodes them (fp8
- * scales from the first filled positions; KIVI values per token). */
+/* The rows of one cache (K from element off, V from voff) as a cache of
+ * type t codes and decodes them (fp8 scales from the first filled
+ * positions; KIVI values per token). row holds a coded row of either. */
 static void view_rows(const struct kv_view *w, const struct problem *p, size_t off,
-		      float *out_k, float *out_v, void *row)
+		      size_t voff, float *out_k, float *out_v, void *row)
 {
 	const struct dtype_desc *t = dtype_of(w->t);
 	struct dt_params kp = { 1.0f, w->group }, vp = kp;
 	long filled = kvc_calibration_rows(p);
-	int d = p->d;
+	int d = p->d, dv = kern_dv(p);
 
 	if (t->form == DT_FORM_FP8) {           /* as kvc_calibrate, on what decode fills */
 		kp.scale = fp8_scale(p->k + off, filled, d, t->e4m3);
-		vp.scale = fp8_scale(p->v + off, filled, d, t->e4m3);
+		vp.scale = fp8_scale(p->v + voff, filled, dv, t->e4m3);
 	}
 	for (long pos = 0; pos < p->n_kv; pos++) {
-		size_t at = off + (size_t)pos * (size_t)d;
+		size_t at = off + (size_t)pos * (size_t)d, vat = voff + (size_t)pos * (size_t)dv;
 		if (t->form == DT_FORM_KIVI) {
-			for (int x = 0; x < d; x++) {
+			for (int x = 0; x < d; x++)
 				w->tail_k[at + x] = dt_from_f16(dt_to_f16(p->k[at + x]));
-				w->tail_v[at + x] = dt_from_f16(dt_to_f16(p->v[at + x]));
-			}
-			t->encode(row, w->tail_v + at, d, &vp);
-			t->decode(out_v + at, row, d, &vp);
+			for (int x = 0; x < dv; x++)
+				w->tail_v[vat + x] = dt_from_f16(dt_to_f16(p->v[vat + x]));
+			t->encode(row, w->tail_v + vat, dv, &vp);
+			t->decode(out_v + vat, row, dv, &vp);
 			continue;
 		}
 		t->encode(row, p->k + at, d, &kp);
 		t->decode(out_k + at, row, d, &kp);
-		t->encode(row, p->v + at, d, &vp);
-		t->decode(out_v + at, row, d, &vp);
+		t->encode(row, p->v + vat, dv, &vp);
+		t->decode(out_v + vat, row, dv, &vp);
 	}
 }
 
@@ -337,8 +339,9 @@ static void view_kivi_keys(const struct kv_view *w, const struct problem *p, siz
 int kv_view_build(struct kv_view *w, const struct problem *p, int group, long residual)
 {
 	size_t n = (size_t)p->batch * (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)p->d;
+	size_t nv = (size_t)p->batch * (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)kern_dv(p);
 	int kivi = dtype_of(p->kv_dtype)->form == DT_FORM_KIVI, caches = p->batch * p->kv_heads;
-	size_t rb;
+	size_t rb, rbv;
 	void *row;
 
 	memset(w, 0, sizeof *w);
@@ -350,12 +353,14 @@ int kv_view_build(struct kv_view *w, const struct problem *p, int group, long re
 	if (p->kv_dtype == DT_F32)
 		return 0;
 	w->own_k = malloc(n * sizeof *w->own_k);
-	w->own_v = malloc(n * sizeof *w->own_v);
+	w->own_v = malloc(nv * sizeof *w->own_v);
 	if (kivi) {
 		w->tail_k = malloc(n * sizeof *w->tail_k);
-		w->tail_v = malloc(n * sizeof *w->tail_v);
+		w->tail_v = malloc(nv * sizeof *w->tail_v);
 	}
 	rb = dtype_row_bytes(p->kv_dtype, p->d, group);
+	rbv = dtype_row_bytes(p->kv_dtype, kern_dv(p), group);
+	rb = rb > rbv ? rb : rbv;
 	row = malloc((size_t)caches * rb);      /* a coded row per cache */
 	if (!w->own_k || !w->own_v || !row || (kivi && (!w->tail_k || !w->tail_v))) {
 		free(row);
@@ -367,7 +372,8 @@ int kv_view_build(struct kv_view *w, const struct problem *p, int group, long re
 #pragma omp parallel for schedule(static) if (caches > 1)
 	for (int i = 0; i < caches; i++) {
 		size_t off = (size_t)i * (size_t)p->n_kv * (size_t)p->d;
-		view_rows(w, p, off, w->own_k, w->own_v, (char *)row + (size_t)i * rb);
+		size_t voff = (size_t)i * (size_t)p->n_kv * (size_t)kern_dv(p);
+		view_rows(w, p, off, voff, w->own_k, w->own_v, (char *)row + (size_t)i * rb);
 		if (kivi)
 			view_kivi_keys(w, p, off, w->own_k);
 	}

@@ -16,20 +16,22 @@
 struct kv_cache {
 	enum kv_layout layout;  /* how positions map to rows */
 	enum dtype dtype;       /* stored type */
-	int d;                  /* head_dim */
+	int d;                  /* head_dim: K rows */
+	int dv;                 /* head_dim_v: V rows */
 	long rows;              /* allocated rows */
 	long ring;              /* ring rows (ring, sink_ring) */
 	long sinks;             /* pinned rows (sink_ring) */
 	int32_t *pages;         /* paged: logical page -> physical page */
-	size_t row_bytes;       /* bytes of a stored row (dtype_row_bytes) */
+	size_t row_bytes;       /* bytes of a stored K row (dtype_row_bytes) */
+	size_t vrow_bytes;      /* of a stored V row */
 	struct dt_params kpar, vpar;    /* coder parameters: fp8 scales, KIVI group */
 	long len;               /* positions stored (KIVI: in order) */
 	/* KIVI: K positions [0, kq) and V positions [0, vq) are quantised, the
 	 * rest sit in the f16 tail, a ring of tail_rows rows by position */
 	long residual, kq, vq, tail_rows;
 	uint16_t *tail_k, *tail_v;
-	float *scratch;         /* KIVI: a key group widened, group x d */
-	void *k, *v;            /* rows x row_bytes each */
+	float *scratch;         /* KIVI: a key group widened, group x d (or a V row) */
+	void *k, *v;            /* rows x row_bytes, rows x vrow_bytes */
 };
 
 /* KIVI's split of len stored positions: keys are quantised a whole group
@@ -50,17 +52,18 @@ extern const char *const kv_layout_names[];
 /* Rows layout allocates for n tokens (ring and sinks as given). */
 long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks);
 
-/* Allocates a cache for n tokens; pages are laid out in a seeded shuffled
- * order, as a paged server's free list leaves them. Returns 0 or -1. */
-int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d,
+/* Allocates a cache for n tokens of K rows of d and V rows of dv values;
+ * pages are laid out in a seeded shuffled order, as a paged server's free
+ * list leaves them. Returns 0 or -1. */
+int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d, int dv,
 	     long n, long ring, long sinks, unsigned long long seed);
 
 /* KIVI's group and residual (before any store); 0 or -1 (out of memory). */
 int kvc_set_kivi(struct kv_cache *c, int group, long residual);
 
 /* fp8: the per-tensor scales from the absolute maxima of the first n rows
- * of k and v (rows d apart) over the largest finite fp8 value, as vLLM
- * calibrates k_scale and v_scale; 1 when a maximum is 0. */
+ * of k and v (rows d and dv apart) over the largest finite fp8 value, as
+ * vLLM calibrates k_scale and v_scale; 1 when a maximum is 0. */
 void kvc_calibrate(struct kv_cache *c, const float *k, const float *v, long n);
 
 void kvc_free(struct kv_cache *c);
@@ -87,8 +90,8 @@ static inline long kvc_row(const struct kv_cache *c, long pos)
 void kvc_store(struct kv_cache *c, long pos, const float *k, const float *v);
 
 /* Back to the state of len positions stored from k and v (all the
- * cache's positions, d apart), after a run appended more: the rows those
- * appends evicted or overwrote are stored again. */
+ * cache's positions, d and dv apart), after a run appended more: the rows
+ * those appends evicted or overwrote are stored again. */
 void kvc_rewind(struct kv_cache *c, long len, const float *k, const float *v);
 
 /* How many positions from pos on (up to hi) sit in consecutive storage
@@ -117,7 +120,8 @@ static inline long kvc_run(const struct kv_cache *c, long pos, long hi)
 /* Storage row `row` of K (which 0) or V (1), as stored. */
 static inline const void *kvc_at(const struct kv_cache *c, int which, long row)
 {
-	return (const char *)(which ? c->v : c->k) + (size_t)row * c->row_bytes;
+	return which ? (const char *)c->v + (size_t)row * c->vrow_bytes
+		     : (const char *)c->k + (size_t)row * c->row_bytes;
 }
 
 /* KIVI: the quantised key group holding storage row `row`: f16 scales[d],
@@ -131,7 +135,8 @@ static inline const uint8_t *kvc_key_group(const struct kv_cache *c, long row)
 /* KIVI: the f16 tail row of position pos, K (which 0) or V (1). */
 static inline const uint16_t *kvc_tail(const struct kv_cache *c, int which, long pos)
 {
-	return (which ? c->tail_v : c->tail_k) + (size_t)(pos % c->tail_rows) * (size_t)c->d;
+	return which ? c->tail_v + (size_t)(pos % c->tail_rows) * (size_t)c->dv
+		     : c->tail_k + (size_t)(pos % c->tail_rows) * (size_t)c->d;
 }
 
 /* Pairs of G a token's decoding reads from the caches of one sequence:
@@ -178,8 +183,9 @@ struct kv_view {
 int kv_view_build(struct kv_view *w, const struct problem *p, int group, long residual);
 void kv_view_free(struct kv_view *w);
 
-/* Row `pos` of K (which 0) or V (1) of the cache at element offset off,
- * as the cache holds it with len positions stored. */
+/* Row `pos` of K (which 0: rows of d, off from kern_kv_off) or V (1:
+ * rows of dv, off from kern_v_off) of a cache, as the cache holds it
+ * with len positions stored. */
 static inline const float *kv_view_row(const struct kv_view *w, int which, size_t off,
 				       long pos, long len, int d)
 {

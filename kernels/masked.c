@@ -40,8 +40,9 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 {
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	const float *k = p->k + kern_kv_off(p, b, h);
-	const float *v = p->v + kern_kv_off(p, b, h);
-	float *o = p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
+	const float *v = p->v + kern_v_off(p, b, h);
+	int dv = kern_dv(p);
+	float *o = p->o + kern_o_off(p, b, h) + (size_t)r * (size_t)dv;
 	float scale = (float)score_scale(p->score, p->d), m = -INFINITY, sum = 0.0f;
 	long pos = p->n_kv - p->n_q + r;
 	long limit = masked_limit(p, r);
@@ -61,7 +62,7 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 	for (long j = 0; j < limit; j++)
 		if (s[j] > m)
 			m = s[j];
-	for (int c = 0; c < p->d; c++)
+	for (int c = 0; c < dv; c++)
 		o[c] = 0.0f;
 	if (m == -INFINITY)
 		return;         /* empty row: zeros, as every kernel */
@@ -70,11 +71,11 @@ static void masked_row(const struct problem *p, int b, int h, long r,
 		sum += s[j];
 	}
 	for (long j = 0; j < limit; j++) {
-		const float *vj = v + (size_t)j * (size_t)p->d;
-		for (int c = 0; c < p->d; c++)
+		const float *vj = v + (size_t)j * (size_t)dv;
+		for (int c = 0; c < dv; c++)
 			o[c] += s[j] * vj[c];
 	}
-	for (int c = 0; c < p->d; c++)
+	for (int c = 0; c < dv; c++)
 		o[c] /= sum;
 }
 
@@ -98,7 +99,7 @@ static void masked_cost(const struct problem *p, int threads,
 	double s = (double)p->n_q * (double)p->n_kv * sizeof(float);
 
 	(void)threads;
-	c->flops_exec = 4.0 * p->d * pairs * p->batch * p->heads;
+	c->flops_exec = kern_pair_flops(p) * pairs * p->batch * p->heads;
 	c->score_bytes = s;
 	c->workspace_bytes = s;
 }

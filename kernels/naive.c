@@ -57,15 +57,16 @@ static void naive_row(const struct problem *p, int b, int h, long r, float *s)
 {
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
 	const float *k = p->k + kern_kv_off(p, b, h);
-	const float *v = p->v + kern_kv_off(p, b, h);
-	float *o = p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
+	const float *v = p->v + kern_v_off(p, b, h);
+	int dv = kern_dv(p);
+	float *o = p->o + kern_o_off(p, b, h) + (size_t)r * (size_t)dv;
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 	long long keys = gset_row_keys(rg, n);
 	float m, sum = 0.0f;
 	size_t at = 0;
 
-	for (int c = 0; c < p->d; c++)
+	for (int c = 0; c < dv; c++)
 		o[c] = 0.0f;
 	kern_tally_row(p, keys, keys);
 	if (!keys)
@@ -77,11 +78,11 @@ static void naive_row(const struct problem *p, int b, int h, long r, float *s)
 	}
 	for (int64_t i = 0; i < n; i++)
 		for (long j = rg[i].lo; j < rg[i].hi; j++, at++) {
-			const float *vj = v + (size_t)j * (size_t)p->d;
-			for (int c = 0; c < p->d; c++)
+			const float *vj = v + (size_t)j * (size_t)dv;
+			for (int c = 0; c < dv; c++)
 				o[c] += s[at] * vj[c];
 		}
-	for (int c = 0; c < p->d; c++)
+	for (int c = 0; c < dv; c++)
 		o[c] /= sum;
 }
 
@@ -114,7 +115,7 @@ static void naive_cost(const struct problem *p, int threads,
 {
 	double row_max = p->g->st.row_max > 0 ? (double)p->g->st.row_max : 1;
 
-	c->flops_exec = 4.0 * p->d * (double)gset_pairs(p->g, p->heads) * p->batch;
+	c->flops_exec = kern_pair_flops(p) * (double)gset_pairs(p->g, p->heads) * p->batch;
 	c->score_bytes = row_max * sizeof(float);
 	c->workspace_bytes = threads * row_max * sizeof(float);
 }
@@ -126,5 +127,5 @@ const struct kern_desc kern_naive = {
 	.prepare = naive_prepare,               /* a score row per thread */
 	.run = naive_run,                       /* rows in parallel */
 	.release = naive_release,
-	.cost = naive_cost,                     /* 4 d per pair of G */
+	.cost = naive_cost,                     /* 2 d + 2 dv per pair of G */
 };

@@ -58,9 +58,9 @@ static int matmul(dnnl_engine_t engine, const dnnl_memory_desc_t *a, const dnnl_
 	return rc;
 }
 
-/* The two primitives for head_dim d, inputs of dt: S = scale Q K^T (K
- * read transposed) and O += P V, S and O fp32. */
-static int make_primitives(dnnl_engine_t engine, dnnl_data_type_t dt, int d, float scale,
+/* The two primitives for head_dim d and head_dim_v dv, inputs of dt:
+ * S = scale Q K^T (K read transposed) and O += P V, S and O fp32. */
+static int make_primitives(dnnl_engine_t engine, dnnl_data_type_t dt, int d, int dv, float scale,
 			   dnnl_primitive_t *qk, dnnl_primitive_t *pv, char impl[2][64])
 {
 	dnnl_memory_desc_t q, kt, s, p, v, o;
@@ -70,7 +70,7 @@ static int make_primitives(dnnl_engine_t engine, dnnl_data_type_t dt, int d, flo
 
 	if (md2(&q, dt, RT, d, d, 1) || md2(&kt, dt, d, RT, 1, d) ||
 	    md2(&s, dnnl_f32, RT, RT, RT, 1) || md2(&p, dt, RT, RT, RT, 1) ||
-	    md2(&v, dt, RT, d, d, 1) || md2(&o, dnnl_f32, RT, d, d, 1))
+	    md2(&v, dt, RT, dv, dv, 1) || md2(&o, dnnl_f32, RT, dv, dv, 1))
 		return -1;
 	if (dnnl_primitive_attr_create(&attr) != dnnl_success)
 		return -1;
@@ -120,7 +120,7 @@ static int onednn_open(const struct problem *p, int threads, float scale, void *
 	c->dt = p->dtype == DT_BF16 ? dnnl_bf16 : dnnl_f32;
 	c->stream = calloc((size_t)threads, sizeof *c->stream);
 	if (!c->stream || dnnl_engine_create(&c->engine, dnnl_cpu, 0) != dnnl_success ||
-	    make_primitives(c->engine, c->dt, p->d, scale, &c->qk, &c->pv, impl)) {
+	    make_primitives(c->engine, c->dt, p->d, kern_dv(p), scale, &c->qk, &c->pv, impl)) {
 		onednn_close(c);
 		return -1;
 	}
@@ -198,7 +198,7 @@ static int probe(dnnl_data_type_t dt, char impl[2][64])
 
 	if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success)
 		return -1;
-	rc = make_primitives(engine, dt, 64, 1.0f, &qk, &pv, impl);
+	rc = make_primitives(engine, dt, 64, 64, 1.0f, &qk, &pv, impl);
 	if (qk)
 		dnnl_primitive_destroy(qk);
 	if (pv)
@@ -248,7 +248,7 @@ const struct kern_desc kern_onednn = {
 	.run = gemm_run,                        /* (head, row block) tasks */
 	.release = gemm_release,
 	.no_bf16 = onednn_no_bf16,              /* where oneDNN has no bf16 matmul */
-	.cost = gemm_cost,                      /* 4 d per computed S entry */
+	.cost = gemm_cost,                      /* 2 d + 2 dv per computed S entry */
 	.info = onednn_info,                    /* version and implementations */
 	.simd = 1,                              /* exp2 per ISA; matmul is oneDNN's */
 	.bf16_simd = 1,                         /* oneDNN picks AMX / AVX512-BF16 itself */

@@ -127,9 +127,9 @@ static void ranges_release(void *ws)
  * cursor and a mask per query of the tile. */
 /* A tile and its per-row cursors and masks; the row path's buffer
  * (row_ws_floats) fits in the tile's. */
-static size_t ranges_floats(int d)
+static size_t ranges_floats(const struct problem *p)
 {
-	return tile_floats(d) + 4 * TILE_Q;
+	return tile_floats(p->d, kern_dv(p)) + 4 * TILE_Q;
 }
 
 _Static_assert(sizeof(int32_t) <= sizeof(float), "key indices fit in float slots");
@@ -154,7 +154,7 @@ static int ranges_prepare(const struct problem *p, int threads, void **ws)
 	if (!w)
 		return -1;
 	w->n_layouts = p->g->n_layouts;
-	w->stride = ranges_floats(p->d);
+	w->stride = ranges_floats(p);
 	w->plan = calloc((size_t)w->n_layouts, sizeof *w->plan);
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
 	if (tile_paths_open(&w->paths, p) || !w->plan || !w->buf) {
@@ -175,37 +175,37 @@ static int ranges_prepare(const struct problem *p, int threads, void **ws)
 static void ranges_row(const struct problem *p, const struct ranges_ws *w,
 		       float *buf, int b, int h, long r)
 {
-	int d = p->d, cnt = 0, bf16 = p->dtype == DT_BF16;
+	int d = p->d, dv = kern_dv(p), cnt = 0, bf16 = p->dtype == DT_BF16;
 	const float *q = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)d;
-	size_t kv_off = kern_kv_off(p, b, h);
-	float *qs = buf, *s = buf + 2 * d, *kw = row_widened(buf, d);
+	size_t k_off = kern_kv_off(p, b, h), v_off = kern_v_off(p, b, h);
+	float *qs = buf, *s = row_scores(buf, d, dv), *kw = row_widened(buf, d, dv);
 	float scale = (float)(1.4426950408889634 * score_scale(p->score, d));
 	const float **krows = (const float **)(s + ROW_CHUNK), **vrows = krows + ROW_CHUNK;
 	int32_t *idx = (int32_t *)(vrows + ROW_CHUNK);
-	struct row_state st = { -INFINITY, 0.0f, buf + d };
+	struct row_state st = { -INFINITY, 0.0f, row_acc(buf, d) };
 	struct row_mod rm = row_mod_of(p, h, p->n_kv - p->n_q + r);
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 	long long keys = gset_row_keys(rg, n);
 
-	for (int c = 0; c < d; c++) {
+	for (int c = 0; c < d; c++)
 		qs[c] = q[c] * scale;
+	for (int c = 0; c < dv; c++)
 		st.acc[c] = 0.0f;
-	}
 	for (int64_t t = 0; t < n; t++)
 		for (long j = rg[t].lo; j < rg[t].hi; j++) {
 			idx[cnt] = (int32_t)j;
 			if (++cnt < ROW_CHUNK)
 				continue;
-			row_chunk(p, kv_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
-			row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->paths.ops, s);
+			row_chunk(p, k_off, v_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
+			row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, dv, w->paths.ops, s);
 			cnt = 0;
 		}
 	if (cnt) {
-		row_chunk(p, kv_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
-		row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, w->paths.ops, s);
+		row_chunk(p, k_off, v_off, idx, cnt, krows, vrows, kw, kw + (size_t)ROW_CHUNK * d);
+		row_fold(&st, qs, krows, vrows, idx, &rm, bf16, cnt, d, dv, w->paths.ops, s);
 	}
-	row_finish(&st, p->o + kern_q_off(p, b, h) + (size_t)r * (size_t)d, d);
+	row_finish(&st, p->o + kern_o_off(p, b, h) + (size_t)r * (size_t)dv, dv);
 	kern_tally_row(p, keys, keys);
 }
 
@@ -232,11 +232,11 @@ static uint64_t chunk_mask(const struct pat_range *rg, int64_t n, int64_t *at,
 static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 			 const struct ranges_plan *pl, float *buf, int b, int h, long B)
 {
-	int d = p->d, l = gset_layout(p->g, b, h);
+	int dv = kern_dv(p), l = gset_layout(p->g, b, h);
 	long r0 = B * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
-	size_t kv_off = kern_kv_off(p, b, h);
+	size_t k_off = kern_kv_off(p, b, h), v_off = kern_v_off(p, b, h);
 	struct tile tl = tile_start(buf, &w->paths, p, b, h, r0, rows);
-	int64_t *cursor = (int64_t *)(buf + tile_floats(d));
+	int64_t *cursor = (int64_t *)(buf + tile_floats(p->d, dv));
 	uint64_t *mask = (uint64_t *)(cursor + TILE_Q);
 	long long pairs = 0, scored = 0;
 
@@ -258,13 +258,13 @@ static void ranges_block(const struct problem *p, const struct ranges_ws *w,
 				    u + 1 < pl->run_ptr[B + 1] ? pl->runs[u + 1].lo : -1;
 			if (!full)
 				tile_keys_mask(mask);
-			tile_fold(&tl, tile_kv(p, 0, kv_off, j0), tile_kv(p, 1, kv_off, j0),
-				  j0, nk, full ? NULL : mask, next < 0 ? NULL : tile_kv(p, 0, kv_off, next));
+			tile_fold(&tl, tile_kv(p, 0, k_off, j0), tile_kv(p, 1, v_off, j0),
+				  j0, nk, full ? NULL : mask, next < 0 ? NULL : tile_kv(p, 0, k_off, next));
 			scored += rows * nk;
 		}
-	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
-	kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored,
-		       2LL * (p->dtype == DT_BF16 ? 2 : 4) * d * (scored / rows));
+	tile_finish(&tl, p->o + kern_o_off(p, b, h) + (size_t)r0 * (size_t)dv);
+	kern_tally_add(p, kern_thread(), pairs, 2LL * (p->d + dv) * scored,
+		       (p->dtype == DT_BF16 ? 2 : 4) * (p->d + dv) * (scored / rows));
 }
 
 /* Block B of head h: its shared runs walked together, or its rows alone. */
@@ -291,7 +291,7 @@ static void ranges_run(const struct problem *p, void *ws)
 	tile_run_tasks(p, w, w->buf, w->stride, w->plan[0].n_blocks, ranges_task);
 }
 
-/* FLOPs: 4 d per scored (row, key): the union box of a block walked
+/* FLOPs: 2 d + 2 dv per scored (row, key): the union box of a block walked
  * together, the pairs of a row walked alone. */
 static void ranges_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
@@ -305,11 +305,11 @@ static void ranges_cost(const struct problem *p, int threads, struct kern_cost *
 		}
 		plan_free(&pl);
 	}
-	c->flops_exec = 4.0 * p->d * entries * p->batch;
+	c->flops_exec = kern_pair_flops(p) * entries * p->batch;
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
 	c->workspace_bytes = runs * sizeof(struct pat_range) +
 			     (double)p->g->n_layouts * 8.0 * (double)((p->n_q + TILE_Q - 1) / TILE_Q + 1) +
-			     (double)threads * (double)ranges_floats(p->d) * sizeof(float) +
+			     (double)threads * (double)ranges_floats(p) * sizeof(float) +
 			     tile_paths_bytes(p);
 }
 
@@ -321,7 +321,7 @@ const struct kern_desc kern_ranges = {
 	.index = ranges_index,                  /* plans of a selected G */
 	.run = ranges_run,                      /* (head, query block) tasks */
 	.release = ranges_release,
-	.cost = ranges_cost,                    /* 4 d per scored entry */
+	.cost = ranges_cost,                    /* 2 d + 2 dv per scored entry */
 	.simd = 1,                              /* tiles, exp2, dots per ISA */
 	.bf16_simd = 1,                         /* bf16 tiles of the blocks (rows widen) */
 };

@@ -19,13 +19,13 @@
 struct row_state {
 	float m;                /* running max (log2 domain) */
 	float l;                /* running sum of exp2 */
-	float *acc;             /* d accumulators */
+	float *acc;             /* dv accumulators */
 };
 
 /* The online-softmax step for a chunk of n scores s (log2 domain): new
- * max, acc and sum rescaled to it, s := exp2(s - max) added to the sum.
- * The caller then weighs the chunk's V rows by s into acc. */
-static inline void row_step(struct row_state *st, float *s, int n, int d,
+ * max, acc (dv wide) and sum rescaled to it, s := exp2(s - max) added to
+ * the sum. The caller then weighs the chunk's V rows by s into acc. */
+static inline void row_step(struct row_state *st, float *s, int n, int dv,
 			    const struct simd_ops *ops)
 {
 	float mx = st->m, safe, alpha;
@@ -34,7 +34,7 @@ static inline void row_step(struct row_state *st, float *s, int n, int d,
 	safe = mx == -INFINITY ? 0.0f : mx;
 	alpha = exp2f(st->m - safe);
 	if (alpha != 1.0f) {
-		for (int c = 0; c < d; c++)
+		for (int c = 0; c < dv; c++)
 			st->acc[c] *= alpha;
 		st->l *= alpha;
 	}
@@ -73,42 +73,44 @@ static inline void row_mod_apply(const struct row_mod *rm, const int32_t *keys, 
 		ops->softcap(s, n, rm->cap);
 }
 
-/* The K and V rows of keys keys[0, n) of the head at kv_off: pointers
- * into K and V, or in bf16 the rows widened into kw and vw (n x d each). */
-static inline void row_chunk(const struct problem *p, size_t kv_off, const int32_t *keys, int n,
-			     const float **krows, const float **vrows, float *kw, float *vw)
+/* The K and V rows of keys keys[0, n) of the head whose K starts at
+ * k_off and V at v_off: pointers into K and V, or in bf16 the rows
+ * widened into kw (n x d) and vw (n x dv). */
+static inline void row_chunk(const struct problem *p, size_t k_off, size_t v_off,
+			     const int32_t *keys, int n, const float **krows,
+			     const float **vrows, float *kw, float *vw)
 {
-	size_t d = (size_t)p->d;
+	size_t d = (size_t)p->d, dv = (size_t)kern_dv(p);
 
 	for (int i = 0; i < n; i++) {
-		size_t at = kv_off + (size_t)keys[i] * d;
+		size_t at = k_off + (size_t)keys[i] * d, vat = v_off + (size_t)keys[i] * dv;
 		if (p->dtype != DT_BF16) {
 			krows[i] = p->k + at;
-			vrows[i] = p->v + at;
+			vrows[i] = p->v + vat;
 			continue;
 		}
 		kern_bf16_widen_rows(p->k16 + at, kw + (size_t)i * d, d);
-		kern_bf16_widen_rows(p->v16 + at, vw + (size_t)i * d, d);
+		kern_bf16_widen_rows(p->v16 + vat, vw + (size_t)i * dv, dv);
 		krows[i] = kw + (size_t)i * d;
-		vrows[i] = vw + (size_t)i * d;
+		vrows[i] = vw + (size_t)i * dv;
 	}
 }
 
 /* Folds a chunk of n keys (indices keys[i]) into the row state: scores of
- * q against the K rows krows[i] under rm, online softmax step (P rounded
- * to bf16 when bf16), then the V rows vrows[i] weighed into acc. s is
- * scratch for n scores. */
+ * q against the K rows krows[i] (d wide) under rm, online softmax step
+ * (P rounded to bf16 when bf16), then the V rows vrows[i] (dv wide)
+ * weighed into acc. s is scratch for n scores. */
 static inline void row_fold(struct row_state *st, const float *q,
 			    const float *const *krows, const float *const *vrows,
 			    const int32_t *keys, const struct row_mod *rm, int bf16,
-			    int n, int d, const struct simd_ops *ops, float *s)
+			    int n, int d, int dv, const struct simd_ops *ops, float *s)
 {
 	ops->dots(q, krows, n, d, s);
 	row_mod_apply(rm, keys, 0, s, n, ops);
-	row_step(st, s, n, d, ops);
+	row_step(st, s, n, dv, ops);
 	if (bf16)
 		kern_bf16_round(s, (size_t)n);
-	ops->axpys(st->acc, s, vrows, n, d);
+	ops->axpys(st->acc, s, vrows, n, dv);
 }
 
 /* One row of a row-wise kernel: ws is the kernel's, buf its thread's. */
@@ -136,33 +138,44 @@ static inline void row_run_all(const struct problem *p, const void *ws,
 	}
 }
 
-/* Writes acc / l to o (zeros for an empty row). */
-static inline void row_finish(const struct row_state *st, float *o, int d)
+/* Writes acc / l to o, dv wide (zeros for an empty row). */
+static inline void row_finish(const struct row_state *st, float *o, int dv)
 {
 	float inv = st->l > 0.0f ? 1.0f / st->l : 0.0f;
 
-	for (int c = 0; c < d; c++)
+	for (int c = 0; c < dv; c++)
 		o[c] = st->acc[c] * inv;
 }
 
-/* Per-thread workspace of a row-wise kernel: scaled query, acc, scores,
- * the chunk's K and V row pointers and its key indices, then the chunk
- * widened from bf16 (row_widened). */
-static inline size_t row_head_floats(int d)
+/* Per-thread workspace of a row-wise kernel: scaled query (d), acc (dv),
+ * scores, the chunk's K and V row pointers and its key indices, then the
+ * chunk widened from bf16 (row_widened: K, then V). */
+static inline size_t row_head_floats(int d, int dv)
 {
-	return ((size_t)d * 2 + 2 * ROW_CHUNK + 2 * ROW_CHUNK * sizeof(float *) / sizeof(float) +
-		15) / 16 * 16;
+	return ((size_t)d + (size_t)dv + 2 * ROW_CHUNK +
+		2 * ROW_CHUNK * sizeof(float *) / sizeof(float) + 15) / 16 * 16;
 }
 
-static inline size_t row_ws_floats(int d)
+static inline size_t row_ws_floats(int d, int dv)
 {
-	return row_head_floats(d) + 2 * (size_t)ROW_CHUNK * (size_t)d;
+	return row_head_floats(d, dv) + (size_t)ROW_CHUNK * ((size_t)d + (size_t)dv);
 }
 
-/* Where a thread's buffer holds the widened K chunk (V follows it). */
-static inline float *row_widened(float *buf, int d)
+/* Where a thread's buffer holds the accumulators, the scores and the
+ * widened K chunk (n x d; V's n x dv follow it). */
+static inline float *row_acc(float *buf, int d)
 {
-	return buf + row_head_floats(d);
+	return buf + d;
+}
+
+static inline float *row_scores(float *buf, int d, int dv)
+{
+	return buf + d + dv;
+}
+
+static inline float *row_widened(float *buf, int d, int dv)
+{
+	return buf + row_head_floats(d, dv);
 }
 
 #endif

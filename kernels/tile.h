@@ -54,14 +54,16 @@ static inline double tile_paths_bytes(const struct problem *p)
 	return p->dtype == DT_BF16 && kern_bf16() ? kv_pack_bytes(p) : 0.0;
 }
 
-/* A thread's tile: qt and ot (dpad x TILE_Q: the bf16 path's pairs of Q^T
- * in qt), scores s (TILE_K x TILE_Q), running max m and sum l (TILE_Q
- * each), and kw, vw (TILE_K x dpad): a widened bf16 chunk's K and V (and
- * the query rows as they are packed), or the bf16 path's P pairs in kw. */
+/* A thread's tile: qt (dpad x TILE_Q: the bf16 path's pairs of Q^T), ot
+ * (dpad_v x TILE_Q, dpad_v: head_dim_v padded), scores s (TILE_K x
+ * TILE_Q), running max m and sum l (TILE_Q each), and kw (TILE_K x dpad),
+ * vw (TILE_K x dpad_v): a widened bf16 chunk's K and V (and the query
+ * rows as they are packed), or the bf16 path's P pairs in kw. */
 struct tile {
 	float *qt, *ot, *s, *m, *l, *kw, *vw;
 	long rows;              /* real query rows (the rest are padding) */
-	int d;                  /* head_dim */
+	int d;                  /* head_dim: Q and K rows */
+	int dv;                 /* head_dim_v: V rows and the output */
 	const float *bias;      /* bias (log2 units) of lane q and key j at
 				 * bias[q - j], or NULL (score.h) */
 	float cap;              /* soft cap in log2 units, or 0 */
@@ -78,19 +80,21 @@ struct tile {
 	size_t kv_head;                 /* the packs' head */
 };
 
-/* Floats of a tile's buffer, a multiple of 16 (64-byte aligned tiles). */
-static inline size_t tile_floats(int d)
+/* Floats of a tile's buffer for rows of d (Q, K) and dv (V, output), a
+ * multiple of 16 (64-byte aligned tiles). */
+static inline size_t tile_floats(int d, int dv)
 {
-	size_t dp = (size_t)bf16_dpad(d);
+	size_t dp = (size_t)bf16_dpad(d), dpv = (size_t)bf16_dpad(dv);
 
-	return (4 * dp * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
+	return (2 * (dp + dpv) * TILE_Q + TILE_K * TILE_Q + 2 * TILE_Q + 15) / 16 * 16;
 }
 
-/* K (which 0) or V (1) rows of the head at kv_off from key j, in the
- * problem's dtype: what tile_fold takes. */
-static inline const void *tile_kv(const struct problem *p, int which, size_t kv_off, long j)
+/* K (which 0: rows of d, off from kern_kv_off) or V (1: rows of dv, off
+ * from kern_v_off) rows of a head from key j, in the problem's dtype:
+ * what tile_fold takes. */
+static inline const void *tile_kv(const struct problem *p, int which, size_t off, long j)
 {
-	size_t at = kv_off + (size_t)j * (size_t)p->d;
+	size_t at = off + (size_t)j * (size_t)(which ? kern_dv(p) : p->d);
 
 	if (p->dtype == DT_BF16)
 		return (which ? p->v16 : p->k16) + at;
@@ -159,21 +163,22 @@ static inline void tile_pack_q(struct tile *t, const struct problem *p, size_t q
 static inline struct tile tile_start(float *buf, const struct tile_paths *tp,
 				     const struct problem *p, int b, int h, long r0, long rows)
 {
-	int d = p->d;
-	size_t dp = (size_t)bf16_dpad(d), kv = kern_kv_head(p, b, h);
+	int d = p->d, dv = kern_dv(p);
+	size_t dp = (size_t)bf16_dpad(d), dpv = (size_t)bf16_dpad(dv), kv = kern_kv_head(p, b, h);
 	struct tile t = { 0 };
 	const float *bias = score_bias2_row(p->score, h);
 	long pos = p->n_kv - p->n_q + r0;
 
 	t.qt = buf;
 	t.ot = buf + dp * TILE_Q;
-	t.s = buf + 2 * dp * TILE_Q;
+	t.s = t.ot + dpv * TILE_Q;
 	t.m = t.s + TILE_K * TILE_Q;
 	t.l = t.m + TILE_Q;
 	t.kw = t.l + TILE_Q;
 	t.vw = t.kw + (size_t)TILE_K * dp;
 	t.rows = rows;
 	t.d = d;
+	t.dv = dv;
 	t.bias = bias ? bias + pos : NULL;
 	t.cap = p->score && p->score->kind == SCORE_SOFTCAP ?
 		(float)(p->score->cap * 1.4426950408889634) : 0.0f;
@@ -193,7 +198,7 @@ static inline struct tile tile_start(float *buf, const struct tile_paths *tp,
 			t.b16->begin();
 	}
 	tile_pack_q(&t, p, kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
-	memset(t.ot, 0, dp * TILE_Q * sizeof *t.ot);
+	memset(t.ot, 0, dpv * TILE_Q * sizeof *t.ot);
 	for (int i = 0; i < TILE_Q; i++) {
 		t.m[i] = -INFINITY;
 		t.l[i] = 0.0f;
@@ -253,7 +258,7 @@ static inline void tile_softmax(const struct tile *t, const float *k, long key0,
 	tile_score_mod(t, key0 + j0, nk, q0, q1);
 	if (keep)
 		t->ops->mask(t->s, nk, (const unsigned long long *)keep + j0);
-	t->ops->softmax(t->s, nk, t->m, t->l, t->ot, t->d, q0, q1);
+	t->ops->softmax(t->s, nk, t->m, t->l, t->ot, t->dv, q0, q1);
 }
 
 /* Folds keys [j0, j1) of the chunk (its first key is key0) into the query
@@ -262,7 +267,7 @@ static inline void tile_pass(const struct tile *t, const float *k, const float *
 			     int j0, int j1, const uint64_t *keep, int halves)
 {
 	int q0 = halves & 1 ? 0 : TILE_Q / 2, q1 = halves & 2 ? TILE_Q : TILE_Q / 2;
-	int nk = j1 - j0, d = t->d;
+	int nk = j1 - j0, dv = t->dv;
 
 	if (!halves || j0 >= j1)
 		return;
@@ -270,16 +275,16 @@ static inline void tile_pass(const struct tile *t, const float *k, const float *
 	if (t->b16) {           /* P in bf16 pairs, as FlashAttention rounds it */
 		uint32_t *p2 = (uint32_t *)t->kw;
 		bf16_pack_p(t->s, nk, p2, q0, q1);
-		t->b16->pv(p2, t->vt + key0 + j0, t->ldv, nk, bf16_dpad(d), t->ot, q0, q1);
+		t->b16->pv(p2, t->vt + key0 + j0, t->ldv, nk, bf16_dpad(dv), t->ot, q0, q1);
 		return;
 	}
 	for (int j = 0; t->bf16 && j < nk; j++)
 		kern_bf16_round(t->s + (size_t)j * TILE_Q + q0, (size_t)(q1 - q0));
-	t->ops->pv(t->s, v + (size_t)j0 * (size_t)d, nk, d, t->ot, q0, q1);
+	t->ops->pv(t->s, v + (size_t)j0 * (size_t)dv, nk, dv, t->ot, q0, q1);
 }
 
-/* Folds nk keys (K and V rows d apart from kx and vx, in the problem's
- * dtype: tile_kv; the first is key0) into the tile: a bf16 chunk goes to
+/* Folds nk keys (K rows d and V rows dv apart from kx and vx, in the
+ * problem's dtype: tile_kv; the first is key0) into the tile: a bf16 chunk goes to
  * the bf16 path, which reads the head's pack from key0 (packing the
  * blocks no tile has needed yet in this run), or is widened
  * into kw and vw first; keep, when given, holds per key the bits of the
@@ -295,18 +300,19 @@ static inline void tile_fold(const struct tile *t, const void *kx, const void *v
 {
 	int half = nk < TILE_K / 2 ? nk : TILE_K / 2, d = t->d;
 	int a = keep ? tile_halves(keep, half) : 3, b = keep ? tile_halves(keep + half, nk - half) : 3;
-	size_t row = (size_t)d * (t->bf16 ? 2 : 4);     /* bytes of a K or V row */
+	size_t esize = t->bf16 ? 2 : 4;
+	size_t krow = (size_t)d * esize, vrow = (size_t)t->dv * esize;     /* bytes of a K, a V row */
 	const float *k = kx, *v = vx;
 
-	for (size_t x = 0; !t->b16 && x < (size_t)nk * row; x += 64)
+	for (size_t x = 0; !t->b16 && x < (size_t)nk * vrow; x += 64)
 		__builtin_prefetch((const char *)vx + x, 0, 3);
-	for (size_t x = 0; !t->b16 && next_k && x < TILE_K * row; x += 64)
+	for (size_t x = 0; !t->b16 && next_k && x < TILE_K * krow; x += 64)
 		__builtin_prefetch((const char *)next_k + x, 0, 3);
 	if (t->b16)
 		kv_pack_need(t->pk, t->p, t->kv_head, key0, key0 + nk);
 	if (t->bf16 && !t->b16) {
 		kern_bf16_widen_rows(kx, t->kw, (size_t)nk * (size_t)d);
-		kern_bf16_widen_rows(vx, t->vw, (size_t)nk * (size_t)d);
+		kern_bf16_widen_rows(vx, t->vw, (size_t)nk * (size_t)t->dv);
 		k = t->kw;
 		v = t->vw;
 	}
@@ -318,12 +324,12 @@ static inline void tile_fold(const struct tile *t, const void *kx, const void *v
 	tile_pass(t, k, v, key0, half, nk, keep, b);
 }
 
-/* Writes the tile's rows to o (d apart): ot / l, zeros for empty rows;
+/* Writes the tile's rows to o (dv apart): ot / l, zeros for empty rows;
  * gives back the bf16 path's tile state. */
 static inline void tile_finish(const struct tile *t, float *o)
 {
 	float inv[TILE_Q];
-	int d = t->d;
+	int d = t->dv;
 
 	if (t->b16 && t->b16->end)
 		t->b16->end();

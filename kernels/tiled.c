@@ -131,7 +131,7 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->masks = calloc((size_t)w->n_layouts, sizeof *w->masks);
 	w->mask_at = calloc((size_t)w->n_layouts, sizeof *w->mask_at);
-	w->stride = tile_floats(p->d);
+	w->stride = tile_floats(p->d, kern_dv(p));
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
 	if (tile_paths_open(&w->paths, p) || !w->bv || !w->masks || !w->mask_at || !w->buf) {
 		tiled_release(w);
@@ -151,9 +151,9 @@ static void tiled_task(const struct problem *p, const void *ws, float *buf, int 
 		       long R)
 {
 	const struct tiled_ws *w = ws;
-	int l = gset_layout(p->g, b, h), d = p->d;
+	int l = gset_layout(p->g, b, h), width = p->d + kern_dv(p);
 	const struct gset_blocks *bv = &w->bv[l];
-	size_t kv_off = kern_kv_off(p, b, h);
+	size_t k_off = kern_kv_off(p, b, h), v_off = kern_v_off(p, b, h);
 	long r0 = R * TILE_Q, rows = p->n_q - r0 < TILE_Q ? p->n_q - r0 : TILE_Q;
 	struct tile tl = tile_start(buf, &w->paths, p, b, h, r0, rows);
 	long long pairs = 0, scored = 0, kv = 0;
@@ -163,22 +163,22 @@ static void tiled_task(const struct problem *p, const void *ws, float *buf, int 
 		int nk = (int)(p->n_kv - k0 < TILE_K ? p->n_kv - k0 : TILE_K);
 		const uint64_t *mask = w->mask_at[l][t] >= 0 ?
 				       w->masks[l] + w->mask_at[l][t] * TILE_Q : NULL;
-		tile_fold(&tl, tile_kv(p, 0, kv_off, k0), tile_kv(p, 1, kv_off, k0),
+		tile_fold(&tl, tile_kv(p, 0, k_off, k0), tile_kv(p, 1, v_off, k0),
 			  k0, nk, mask, t + 1 < bv->row_ptr[R + 1] ?
-			  tile_kv(p, 0, kv_off, (long)bv->col[t + 1] * TILE_K) : NULL);
+			  tile_kv(p, 0, k_off, (long)bv->col[t + 1] * TILE_K) : NULL);
 		for (int j = 0; mask && j < nk; j++)
 			pairs += __builtin_popcountll(mask[j]);
 		pairs += mask ? 0 : rows * nk;
 		scored += rows * nk;
-		kv += 2LL * nk * d * (p->dtype == DT_BF16 ? 2 : 4);
+		kv += (long long)nk * width * (p->dtype == DT_BF16 ? 2 : 4);
 	}
-	tile_finish(&tl, p->o + kern_q_off(p, b, h) + (size_t)r0 * (size_t)d);
+	tile_finish(&tl, p->o + kern_o_off(p, b, h) + (size_t)r0 * (size_t)kern_dv(p));
 	if (p->tally) {
 		struct kern_tally *tally = &p->tally[kern_thread()];
 		long long tiles = bv->row_ptr[R + 1] - bv->row_ptr[R], partial = 0;
 		for (int64_t t = bv->row_ptr[R]; t < bv->row_ptr[R + 1]; t++)
 			partial += w->mask_at[l][t] >= 0;
-		kern_tally_add(p, kern_thread(), pairs, 4LL * d * scored, kv);
+		kern_tally_add(p, kern_thread(), pairs, 2LL * width * scored, kv);
 		tally->tiles_full += tiles - partial;
 		tally->tiles_partial += partial;
 		tally->tiles_skipped += bv->n_bcol - tiles;
@@ -193,7 +193,7 @@ static void tiled_run(const struct problem *p, void *ws)
 	tile_run_tasks(p, w, w->buf, w->stride, w->bv[0].n_brow, tiled_task);
 }
 
-/* FLOPs: 4 d per computed (real row, key) of every stored tile. */
+/* FLOPs: 2 d + 2 dv per computed (real row, key) of every stored tile. */
 static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
 	double views = 0;
@@ -205,9 +205,9 @@ static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c
 		views += (double)(bv.row_ptr[bv.n_brow] * (8 + 5) + bv.n_partial * TILE_Q * 8);
 		gset_blocks_free(&bv);
 	}
-	c->flops_exec = 4.0 * p->d * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) * p->batch;
+	c->flops_exec = kern_pair_flops(p) * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) * p->batch;
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
-	c->workspace_bytes = views + (double)threads * (double)tile_floats(p->d) * sizeof(float) +
+	c->workspace_bytes = views + (double)threads * (double)tile_floats(p->d, kern_dv(p)) * sizeof(float) +
 			     tile_paths_bytes(p);
 }
 
@@ -219,7 +219,7 @@ const struct kern_desc kern_tiled = {
 	.index = tiled_index,                  /* views of a selected G */
 	.run = tiled_run,                       /* (head, query tile) tasks */
 	.release = tiled_release,
-	.cost = tiled_cost,                     /* 4 d per computed tile entry */
+	.cost = tiled_cost,                     /* 2 d + 2 dv per computed tile entry */
 	.simd = 1,                              /* exp2 or tiles per ISA */
 	.bf16_simd = 1,                         /* bf16 tiles: AMX, VDPBF16PS, C */
 };

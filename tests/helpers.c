@@ -72,9 +72,16 @@ const size_t fx_edge_count = sizeof fx_edge / sizeof *fx_edge;
 void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 	     int batch, int heads, int kv_heads, int d, float scale)
 {
+	fx_make_dv(fx, spec, causal, n, batch, heads, kv_heads, d, d, scale);
+}
+
+void fx_make_dv(struct fixture *fx, const char *spec, int causal, long n,
+		int batch, int heads, int kv_heads, int d, int dv, float scale)
+{
 	struct err e;
 	char why[256];
 	size_t nq = (size_t)batch * heads * n * d, nkv = (size_t)batch * kv_heads * n * d;
+	size_t nv = (size_t)batch * kv_heads * n * dv, no = (size_t)batch * heads * n * dv;
 
 	memset(fx, 0, sizeof *fx);
 	cr_assert_eq(exp_parse_spec(spec, causal, &fx->pat, &e), 0, "%s", e.msg);
@@ -82,10 +89,10 @@ void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 		     "%s", why);
 	fx->q = filled(nq, 1, scale);
 	fx->k = filled(nkv, 2, scale);
-	fx->v = filled(nkv, 3, 1.0f);
-	fx->o = calloc(nq ? nq : 1, sizeof *fx->o);
+	fx->v = filled(nv, 3, 1.0f);
+	fx->o = calloc(no ? no : 1, sizeof *fx->o);
 	fx->p = (struct problem){ .batch = batch, .heads = heads, .kv_heads = kv_heads,
-				  .n_q = n, .n_kv = n, .d = d,
+				  .n_q = n, .n_kv = n, .d = d, .dv = dv,
 				  .q = fx->q, .k = fx->k, .v = fx->v, .o = fx->o,
 				  .g = &fx->g };
 }
@@ -117,10 +124,11 @@ void fx_bf16(struct fixture *fx)
 	struct problem *p = &fx->p;
 	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
 	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+	size_t nv = (size_t)p->batch * p->kv_heads * p->n_kv * kern_dv(p);
 
 	fx->q16 = rounded(fx->q, nq);
 	fx->k16 = rounded(fx->k, nkv);
-	fx->v16 = rounded(fx->v, nkv);
+	fx->v16 = rounded(fx->v, nv);
 	p->dtype = DT_BF16;
 	p->q16 = fx->q16;
 	p->k16 = fx->k16;
@@ -131,7 +139,7 @@ double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
 		  long *nonfinite)
 {
 	const struct problem *p = &fx->p;
-	double *ref = malloc((size_t)p->d * sizeof *ref), worst = 0;
+	double *ref = malloc((size_t)kern_dv(p) * sizeof *ref), worst = 0;
 	void *ws = NULL;
 
 	cr_assert_not_null(ref);
@@ -148,9 +156,9 @@ double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
 	for (int b = 0; b < p->batch; b++)
 		for (int h = 0; h < p->heads; h++)
 			for (long r = 0; r < p->n_q; r++) {
-				const float *o = p->o + kern_q_off(p, b, h) + (size_t)r * p->d;
+				const float *o = p->o + kern_o_off(p, b, h) + (size_t)r * kern_dv(p);
 				kern_oracle_row(p, b, h, r, ref);
-				for (int c = 0; c < p->d; c++) {
+				for (int c = 0; c < kern_dv(p); c++) {
 					if (!isfinite(o[c]))
 						(*nonfinite)++;
 					else if (fabs(o[c] - ref[c]) > worst)
@@ -392,7 +400,7 @@ double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtyp
 	struct gset g;
 	struct kv_view view;
 	char why[256];
-	double worst = 0, *ref = malloc((size_t)p.d * sizeof *ref);
+	double worst = 0, *ref = malloc((size_t)kern_dv(&p) * sizeof *ref);
 	size_t n_out;
 	void *ws;
 
@@ -406,7 +414,7 @@ double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtyp
 	p.kv_sinks = sinks;
 	p.kv_group = 16;
 	p.kv_residual = 24;
-	n_out = (size_t)p.batch * p.heads * (size_t)tokens * p.d;
+	n_out = (size_t)p.batch * p.heads * (size_t)tokens * kern_dv(&p);
 	cr_assert(kvc_serves(&g, l, ring, sinks, chunk), "layout %s should serve this", kv_layout_names[l]);
 	cr_assert_eq(kv_view_build(&view, &p, p.kv_group, p.kv_residual), 0);
 	omp_set_num_threads(2);
@@ -418,9 +426,9 @@ double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtyp
 	for (int b = 0; b < p.batch; b++)
 		for (int h = 0; h < p.heads; h++)
 			for (long r = 0; r < tokens; r++) {
-				const float *o = p.o + kern_q_off(&p, b, h) + (size_t)r * p.d;
+				const float *o = p.o + kern_o_off(&p, b, h) + (size_t)r * kern_dv(&p);
 				kern_oracle_row_view(&p, &view, b, h, r, ref);
-				for (int c = 0; c < p.d; c++) {
+				for (int c = 0; c < kern_dv(&p); c++) {
 					cr_assert(isfinite(o[c]));
 					worst = fmax(worst, fabs(o[c] - ref[c]));
 				}

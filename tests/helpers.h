@@ -20,6 +20,10 @@ struct fixture {
 void fx_make(struct fixture *fx, const char *spec, int causal, long n,
 	     int batch, int heads, int kv_heads, int d, float scale);
 
+/* fx_make with V and the output dv wide (head_dim_v), Q and K d wide. */
+void fx_make_dv(struct fixture *fx, const char *spec, int causal, long n,
+		int batch, int heads, int kv_heads, int d, int dv, float scale);
+
 void fx_free(struct fixture *fx);
 
 /* Makes fx's problem dtype bf16, as the runner does: the inputs rounded

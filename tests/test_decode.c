@@ -168,7 +168,7 @@ Test(decode, cache_bytes_are_what_the_layout_allocates)
 			struct kv_cache c;
 			struct fixture fx;
 			struct kern_cost cost = { 0 };
-			cr_assert_eq(kvc_init(&c, cases[i].l, (enum dtype)t, 16, cases[i].n,
+			cr_assert_eq(kvc_init(&c, cases[i].l, (enum dtype)t, 16, 16, cases[i].n,
 					      cases[i].ring, cases[i].sinks, 1), 0);
 			cr_assert_eq(c.rows, cases[i].rows, "%s", kv_layout_names[cases[i].l]);
 			fx_make(&fx, "dense", 1, cases[i].n, 1, 2, 1, 16, 1.0f);

@@ -18,7 +18,7 @@
 /* The results.csv column contract of DESIGN.md, in order. */
 static const char *const contract =
 	"experiment,cell,pattern,pattern_label,kernel,inputs,score,mode,causal,batch,heads,"
-	"kv_heads,seq_len,n_q,head_dim,dtype,threads,kv_layout,kv_dtype,"
+	"kv_heads,seq_len,n_q,head_dim,head_dim_v,dtype,threads,kv_layout,kv_dtype,"
 	"decode_steps,extend_tokens,ragged,kv_layout_note,isa,nnz,density,row_min,row_max,"
 	"row_mean,empty_rows,flops,flops_exec,bytes_min,bytes_gather,"
 	"kv_cache_bytes,score_bytes,pattern_bytes,workspace_bytes,reps,"
@@ -88,11 +88,11 @@ Test(e2e, tiny_run_writes_the_contract)
 		  (int)(strchr(csv, '\n') - csv), csv);
 	cr_assert_eq(count_lines(csv), 1 + 2 * 2 * 2);
 	cr_assert_eq(rows_with(csv, 4, "naive"), 4);
-	cr_assert_eq(rows_with(csv, 66, "yes"), 8, "every row verified");
+	cr_assert_eq(rows_with(csv, 67, "yes"), 8, "every row verified");
 	/* dense at n = 32 with 2 heads: 2 * 528 pairs */
 	cr_assert(strstr(csv, "dense/naive/n32/d16/b1/h2/kv1/t2/causal/f32"));
 	cr_assert(strstr(csv, ",528,1,1,32,16.5,0,"), "dense n=32 G-set statistics");
-	cr_assert(strstr(csv, ",gaussian,plain,prefill,1,1,2,1,32,32,16,f32,2,,,0,0,,,"), "prefill identity");
+	cr_assert(strstr(csv, ",gaussian,plain,prefill,1,1,2,1,32,32,16,16,f32,2,,,0,0,,,"), "prefill identity");
 	cr_assert(strstr(csv, ",1056,ok\n"), "sabench::pairs of dense n=32");
 	snprintf(path, sizeof path, "%s/samples.csv", out);
 	samples = read_text(path);

@@ -176,14 +176,14 @@ Test(quant, a_cache_stores_rows_and_groups_as_the_coders_give)
 			k[i][x] = sinf((float)(i * 32 + x)) * (x == 3 ? 20.0f : 1.0f);
 			v[i][x] = cosf((float)(i * 7 + x));
 		}
-	cr_assert_eq(kvc_init(&c, KV_PAGED, DT_Q8_0, 32, 64, 0, 0, 7), 0);
+	cr_assert_eq(kvc_init(&c, KV_PAGED, DT_Q8_0, 32, 32, 64, 0, 0, 7), 0);
 	for (int i = 0; i < 64; i++)
 		kvc_store(&c, i, k[i], v[i]);
 	q8_0_encode(want, k[40], 32);
 	assert_bytes(kvc_at(&c, 0, kvc_row(&c, 40)), want, Q8_0_BYTES, "q8_0 cache row");
 	kvc_free(&c);
 
-	cr_assert_eq(kvc_init(&c, KV_FULL, DT_KIVI2, 32, 64, 0, 0, 1), 0);
+	cr_assert_eq(kvc_init(&c, KV_FULL, DT_KIVI2, 32, 32, 64, 0, 0, 1), 0);
 	cr_assert_eq(kvc_set_kivi(&c, 16, 24), 0);
 	for (int i = 0; i < 40; i++)
 		kvc_store(&c, i, k[i], v[i]);

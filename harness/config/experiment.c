@@ -213,8 +213,8 @@ static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 
 static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *n)
 {
-	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "kv_dtype", "serving",
-					    "prefill_chunk" };
+	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "head_dim_v",
+					    "kv_latent", "kv_dtype", "serving", "prefill_chunk" };
 	struct exp_model *m;
 	const struct ynode *v;
 	long long t;
@@ -232,6 +232,7 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 	m->kv_heads = (int)(x->axis[EXP_KV_HEADS].v[0] ? x->axis[EXP_KV_HEADS].v[0]
 						      : x->axis[EXP_HEADS].v[0]);
 	m->head_dim = (int)x->axis[EXP_HEAD_DIM].v[0];
+	m->head_dim_v = (int)x->axis[EXP_HEAD_DIM_V].v[0];
 	m->kv_dtype = (int)x->axis[EXP_KV_DTYPE].v[0];
 	if (cfg_parse_string(c, (v = yt_get(n, "name")) ? v : n, "name", &m->name))
 		return -1;
@@ -244,6 +245,22 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 		if (cfg_parse_int(c, v, "head_dim", 1, 4096, &t))
 			return -1;
 		m->head_dim = (int)t;
+		m->head_dim_v = 0;      /* follows it unless given */
+	}
+	if ((v = yt_get(n, "head_dim_v"))) {
+		if (cfg_parse_int(c, v, "head_dim_v", 1, 4096, &t))
+			return -1;
+		m->head_dim_v = (int)t;
+	}
+	if (!m->head_dim_v)
+		m->head_dim_v = m->head_dim;
+	if ((v = yt_get(n, "kv_latent"))) {
+		if (cfg_parse_bool(c, v, "kv_latent", &t))
+			return -1;
+		m->kv_latent = (int)t;
+		if (t && m->head_dim_v > m->head_dim)
+			return cfg_bad(c, v, "kv_latent needs head_dim_v %d within head_dim %d: V is read from the latent's first head_dim_v values",
+				       m->head_dim_v, m->head_dim);
 	}
 	if ((v = yt_get(n, "kv_dtype"))) {
 		if (cfg_parse_field_value(c, EXP_KV_DTYPE, v, &t))

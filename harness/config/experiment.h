@@ -12,7 +12,8 @@
 /* Shape fields: each may be fixed under shape: or swept under sweep:. */
 enum exp_field {
 	EXP_SEQ_LEN,            /* keys n (= queries in prefill) */
-	EXP_HEAD_DIM,           /* d */
+	EXP_HEAD_DIM,           /* d: q . k's width */
+	EXP_HEAD_DIM_V,         /* dv: V's and the output's width; 0 means = d */
 	EXP_BATCH,              /* sequences */
 	EXP_HEADS,              /* query heads */
 	EXP_KV_HEADS,           /* K/V heads (GQA); 0 means = heads */
@@ -122,6 +123,10 @@ struct exp_model {
 	char *name;             /* e.g. gemma3-like */
 	int kv_heads;           /* per layer */
 	int head_dim;
+	int head_dim_v;         /* V's width */
+	int kv_latent;          /* 1: K and V are one cached latent (MLA's absorbed
+				 * form): a token stores head_dim values a K/V head,
+				 * V its first head_dim_v */
 	int kv_dtype;           /* enum dtype */
 	struct exp_layer *layer;
 	size_t n_layer;

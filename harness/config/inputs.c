@@ -1,5 +1,6 @@
 /* inputs.c - the experiment's inputs (where Q, K, V come from) and its
  * quality block. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,12 @@ int cfg_parse_input_item(struct ctx *c, const struct ynode *n,
 static int check_input_shape(struct ctx *c, const struct experiment *x,
 			     const struct exp_input *in, const struct ynode *n)
 {
-	static const enum exp_field fields[] = { EXP_BATCH, EXP_HEADS, EXP_KV_HEADS, EXP_HEAD_DIM };
-	const long file[] = { in->shape.batch, in->shape.heads, in->shape.kv_heads, in->shape.head_dim };
+	static const enum exp_field fields[] = { EXP_BATCH, EXP_HEADS, EXP_KV_HEADS, EXP_HEAD_DIM,
+						 EXP_HEAD_DIM_V };
+	const long file[] = { in->shape.batch, in->shape.heads, in->shape.kv_heads, in->shape.head_dim,
+			      in->shape.head_dim_v };
+	static_assert(sizeof fields / sizeof *fields == sizeof file / sizeof *file,
+		      "check_input_shape: a file's value per field");
 	const char *q = in->shape.n ? in->val[0].path : "";     /* npy: q's file */
 
 	for (size_t f = 0; f < sizeof fields / sizeof *fields && in->shape.n; f++) {
@@ -106,7 +111,8 @@ static int check_input_shape(struct ctx *c, const struct experiment *x,
 		for (size_t i = 0; a->line && i < a->n; i++)
 			if (a->v[i] != file[f] && !(fields[f] == EXP_KV_HEADS && a->v[i] == 0))
 				return cfg_bad(c, n, "input '%s': %s is %lld in the experiment but %ld in '%s'",
-					   in->label, exp_fields[fields[f]].name, a->v[i], file[f], q);
+					   in->label, exp_fields[fields[f]].name, a->v[i], file[f],
+					   fields[f] == EXP_HEAD_DIM_V ? in->shape.v_file : q);
 	}
 	for (size_t i = 0; in->shape.n && i < x->axis[EXP_SEQ_LEN].n; i++)
 		if (x->axis[EXP_SEQ_LEN].v[i] > in->shape.n)

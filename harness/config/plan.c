@@ -11,7 +11,7 @@
 
 /* Axis order of the grid, outermost first. */
 static const enum exp_field grid_order[] = {
-	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
+	EXP_SEQ_LEN, EXP_HEAD_DIM, EXP_HEAD_DIM_V, EXP_BATCH, EXP_HEADS, EXP_KV_HEADS,
 	EXP_CAUSAL, EXP_DTYPE, EXP_SCORE, EXP_MODE, EXP_DECODE_STEPS, EXP_EXTEND_TOKENS, EXP_KV_LAYOUT,
 	EXP_KV_DTYPE, EXP_KV_GROUP, EXP_KV_RESIDUAL, EXP_LENGTHS, EXP_THREADS,
 };
@@ -29,6 +29,8 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir",
 			   exp_dtype_name(v[EXP_DTYPE]));
 
+	if (v[EXP_HEAD_DIM_V] != v[EXP_HEAD_DIM] && off > 0 && (size_t)off < len)
+		off += snprintf(buf + off, len - (size_t)off, "/dv%lld", v[EXP_HEAD_DIM_V]);
 	if (mode->cached && off > 0 && (size_t)off < len)
 		off += snprintf(buf + off, len - (size_t)off, "/%s%ld/%s/%s", mode->name, exp_n_q(v),
 				v[EXP_KV_LAYOUT] == EXP_KV_AUTO ? "auto" : kv_layout_names[v[EXP_KV_LAYOUT]],
@@ -56,6 +58,7 @@ static void input_shape(const struct exp_input *in, struct cell_shape *sh)
 	sh->v[EXP_HEADS] = in->shape.heads;
 	sh->v[EXP_KV_HEADS] = in->shape.kv_heads;
 	sh->v[EXP_HEAD_DIM] = in->shape.head_dim;
+	sh->v[EXP_HEAD_DIM_V] = in->shape.head_dim_v;
 }
 
 static size_t shape_count(const struct experiment *x)
@@ -77,6 +80,8 @@ static void shape_at(const struct experiment *x, size_t s, struct cell_shape *sh
 	}
 	if (!sh->v[EXP_KV_HEADS])
 		sh->v[EXP_KV_HEADS] = sh->v[EXP_HEADS];
+	if (!sh->v[EXP_HEAD_DIM_V])
+		sh->v[EXP_HEAD_DIM_V] = sh->v[EXP_HEAD_DIM];
 }
 
 /* 1 for a shape that repeats another but for KIVI's fields, whose cache

@@ -16,7 +16,9 @@
 
 const struct exp_field_desc exp_fields[] = {
 	[EXP_SEQ_LEN]  = { "seq_len", 1, 1 << 30, "sequence length n (keys)" },
-	[EXP_HEAD_DIM] = { "head_dim", 1, 4096, "head dimension d" },
+	[EXP_HEAD_DIM] = { "head_dim", 1, 4096, "head dimension d (of Q and K)" },
+	[EXP_HEAD_DIM_V] = { "head_dim_v", 1, 4096, "V's and the output's head dimension; default head_dim "
+			     "(MLA: 128 against 192 in prefill, 512 of a 576 latent in absorbed decode)" },
 	[EXP_BATCH]    = { "batch", 1, 1 << 20, "sequences per run" },
 	[EXP_HEADS]    = { "heads", 1, 1 << 16, "query heads" },
 	[EXP_KV_HEADS] = { "kv_heads", 1, 1 << 16, "K/V heads, dividing heads (GQA); default heads" },
@@ -352,7 +354,7 @@ int cfg_default_axes(struct ctx *c, struct experiment *x,
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	long long def[EXP_FIELD_COUNT] = {
-		[EXP_HEAD_DIM] = 64, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
+		[EXP_HEAD_DIM] = 64, [EXP_HEAD_DIM_V] = 0, [EXP_BATCH] = 1, [EXP_HEADS] = 8,
 		[EXP_KV_HEADS] = 0, [EXP_THREADS] = cores > 0 ? cores : 1,
 		[EXP_CAUSAL] = 1, [EXP_DTYPE] = DT_F32, [EXP_MODE] = EXP_PREFILL,
 		[EXP_DECODE_STEPS] = 1, [EXP_EXTEND_TOKENS] = 512, [EXP_KV_LAYOUT] = EXP_KV_AUTO, [EXP_KV_DTYPE] = DT_F32,
@@ -413,8 +415,8 @@ int cfg_check_decode(struct ctx *c, struct experiment *x)
  * divides a page. */
 int cfg_check_kv_types(struct ctx *c, struct experiment *x)
 {
-	const struct exp_axis *t = &x->axis[EXP_KV_DTYPE], *d = &x->axis[EXP_HEAD_DIM];
-	const struct exp_axis *g = &x->axis[EXP_KV_GROUP];
+	static const enum exp_field dims[] = { EXP_HEAD_DIM, EXP_HEAD_DIM_V };
+	const struct exp_axis *t = &x->axis[EXP_KV_DTYPE], *g = &x->axis[EXP_KV_GROUP];
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct dtype_desc *dt = dtype_of((enum dtype)t->v[i]);
@@ -423,14 +425,18 @@ int cfg_check_kv_types(struct ctx *c, struct experiment *x)
 				return err_at(c->e, c->file, g->line ? g->line : 1, g->col ? g->col : 1,
 					      "kv_group %lld is not 16, 32 or 64 (a KIVI group divides a page of %d rows)",
 					      g->v[j], KV_PAGE_ROWS);
-		for (size_t j = 0; j < d->n; j++)
-			for (size_t k = 0; k < (dt->form == DT_FORM_KIVI ? g->n : 1); k++) {
-				long long block = dt->block ? dt->block : dt->form == DT_FORM_KIVI ? g->v[k] : 1;
-				if (d->v[j] % block)
-					return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
-						      "head_dim %lld is not a multiple of %lld, the %s of kv_dtype '%s'",
-						      d->v[j], block, dt->block ? "block" : "kv_group", dt->name);
-			}
+		for (size_t f = 0; f < sizeof dims / sizeof *dims; f++) {
+			const struct exp_axis *d = &x->axis[dims[f]];
+			for (size_t j = 0; j < d->n; j++)
+				for (size_t k = 0; k < (dt->form == DT_FORM_KIVI ? g->n : 1); k++) {
+					long long block = dt->block ? dt->block : dt->form == DT_FORM_KIVI ? g->v[k] : 1;
+					if (d->v[j] % block)
+						return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
+							      "%s %lld is not a multiple of %lld, the %s of kv_dtype '%s'",
+							      exp_fields[dims[f]].name, d->v[j], block,
+							      dt->block ? "block" : "kv_group", dt->name);
+				}
+		}
 	}
 	return 0;
 }

@@ -23,12 +23,13 @@ static int gaussian_fill(const struct exp_input *in, const struct problem *p,
 {
 	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
 	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+	size_t nv = (size_t)p->batch * p->kv_heads * p->n_kv * kern_dv(p);
 
 	if (in->val[GAUSS_SEED].i >= 0)
 		seed = (unsigned long long)in->val[GAUSS_SEED].i;
 	fill_uniform(q, nq, seed, 1);
 	fill_uniform(k, nkv, seed, 2);
-	fill_uniform(v, nkv, seed, 3);
+	fill_uniform(v, nv, seed, 3);
 	return 0;
 }
 

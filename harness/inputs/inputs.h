@@ -16,6 +16,8 @@
 /* Shape fields an input fixes (tensors from files); 0: not fixed. */
 struct inp_shape {
 	long batch, heads, kv_heads, head_dim;
+	long head_dim_v;        /* V's last dimension */
+	const char *v_file;     /* the file it comes from (messages) */
 	long n;                 /* tokens in the files: seq_len at most this */
 	long index_heads, index_dim;    /* an indexer in the files (dsa_topk's); 0: none */
 };

@@ -80,9 +80,10 @@ static int check_shapes(const struct exp_input *in, const long s[3][4], struct e
 {
 	const char *q = in->val[NPY_Q].path, *k = in->val[NPY_K].path, *v = in->val[NPY_V].path;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 3; i++)     /* V's rows may be narrower or wider: head_dim_v */
 		if (s[1][i] != s[2][i])
-			return err_set(e, "shapes of k and v disagree: '%s' is [%ld, %ld, %ld, %ld], '%s' is [%ld, %ld, %ld, %ld]",
+			return err_set(e, "shapes of k and v disagree: '%s' is [%ld, %ld, %ld, %ld], '%s' is [%ld, %ld, %ld, %ld] "
+				       "(batch, heads and n must match; v's last dimension is head_dim_v)",
 				       k, s[1][0], s[1][1], s[1][2], s[1][3], v, s[2][0], s[2][1], s[2][2], s[2][3]);
 	if (s[0][0] != s[1][0] || s[0][2] != s[1][2] || s[0][3] != s[1][3])
 		return err_set(e, "shapes of q and k disagree: '%s' is [%ld, %ld, %ld, %ld], '%s' is [%ld, %ld, %ld, %ld] (batch, n and d must match)",
@@ -128,7 +129,8 @@ static int npy_open(struct exp_input *in, struct err *e)
 		if (npy_check_finite(&st->a[i], in->val[i].path, e))
 			goto fail;
 	in->shape = (struct inp_shape){ .batch = s[0][0], .heads = s[0][1],
-		.kv_heads = s[1][1], .head_dim = s[0][3], .n = s[0][2] };
+		.kv_heads = s[1][1], .head_dim = s[0][3], .head_dim_v = s[2][3], .n = s[0][2],
+		.v_file = in->val[NPY_V].path };
 	for (int i = NPY_QI; given && i < NPY_FILES; i++)
 		if (npy_map(in->val[i].path, &st->a[i], NPY_WANT_FLOAT, e) ||
 		    npy_check_finite(&st->a[i], in->val[i].path, e))
@@ -169,11 +171,12 @@ static int npy_fill(const struct exp_input *in, const struct problem *p,
 
 	(void)seed;
 	if (!st || p->n_kv > n || p->heads != in->shape.heads || p->d != in->shape.head_dim ||
-	    p->kv_heads != in->shape.kv_heads || p->batch != in->shape.batch)
+	    kern_dv(p) != in->shape.head_dim_v || p->kv_heads != in->shape.kv_heads ||
+	    p->batch != in->shape.batch)
 		return -1;
 	copy_rows(&st->a[0], p->heads, n, p->d, p->batch, p->n_kv - p->n_q, p->n_q, q);
 	copy_rows(&st->a[1], p->kv_heads, n, p->d, p->batch, 0, p->n_kv, k);
-	copy_rows(&st->a[2], p->kv_heads, n, p->d, p->batch, 0, p->n_kv, v);
+	copy_rows(&st->a[2], p->kv_heads, n, kern_dv(p), p->batch, 0, p->n_kv, v);
 	return 0;
 }
 

@@ -573,14 +573,14 @@ static int synthetic_fill(const struct exp_input *in, const struct problem *p,
 {
 	unsigned long long seed = seed_of(in, run_seed);
 	struct layout l;
-	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+	size_t nv = (size_t)p->batch * p->kv_heads * p->n_kv * kern_dv(p);
 	int bkv = p->batch * p->kv_heads, failed = 0, causal = p->g ? p->g->causal : 1;
 
 	layout_of(p->d, in->val[SYN_NEEDLES].i, &l);
 	if (p->d < 8 || l.n_noise < 1 || l.pairs > 512)
 		return -1;
 #pragma omp parallel for schedule(static)
-	for (size_t x = 0; x < nkv; x++)
+	for (size_t x = 0; x < nv; x++)         /* values carry no structure */
 		v[x] = inp_uniform(seed, 3, x);
 #pragma omp parallel for schedule(dynamic, 1) reduction(|:failed)
 	for (int t = 0; t < bkv; t++) {

@@ -356,13 +356,13 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 
 void dsg_write_md(const struct dsg_review *r, FILE *f)
 {
-	char hb[32];
+	char hb[32], shape[128];
 	int fitted = 0;
 
 	fprintf(f, "## Review: %s, a prompt of %ld tokens, %ld tokens cached, %ld tenant%s\n\n", r->model.name,
 		r->prompt, r->context, r->tenants, r->tenants == 1 ? "" : "s");
-	fprintf(f, "Each design runs every one of the model's %ld layers (kv_heads %d, head_dim %d). ",
-		r->model.layers, r->model.kv_heads, r->model.head_dim);
+	fprintf(f, "Each design runs every one of the model's %ld layers (%s). ",
+		r->model.layers, srv_model_shape(&r->model, shape, sizeof shape));
 	fputs("Time to first token: the layers' prefill of the prompt; time per output token: their decode step at the "
 	      "context; KV per sequence: what their caches keep at the context; recall and error: the pattern's "
 	      "on the review's inputs at the longest seq_len measured (the cache's values where its type is not f32).\n\n", f);

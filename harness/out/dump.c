@@ -65,6 +65,8 @@ int dump_write(const char *dir, const struct problem *p, const struct gset *g,
 {
 	size_t qs[4] = { (size_t)p->batch, (size_t)p->heads, (size_t)p->n_q, (size_t)p->d };
 	size_t ks[4] = { (size_t)p->batch, (size_t)p->kv_heads, (size_t)p->n_kv, (size_t)p->d };
+	size_t vs[4] = { (size_t)p->batch, (size_t)p->kv_heads, (size_t)p->n_kv, (size_t)kern_dv(p) };
+	size_t os[4] = { (size_t)p->batch, (size_t)p->heads, (size_t)p->n_q, (size_t)kern_dv(p) };
 	char path[4300], name[64];
 	int64_t *indptr;
 	int32_t *indices;
@@ -78,7 +80,7 @@ int dump_write(const char *dir, const struct problem *p, const struct gset *g,
 	snprintf(path, sizeof path, "%s/%s_k.npy", dir, name);
 	rc |= npy_write(path, "<f4", ks, 4, k, 4, e);
 	snprintf(path, sizeof path, "%s/%s_v.npy", dir, name);
-	rc |= npy_write(path, "<f4", ks, 4, v, 4, e);
+	rc |= npy_write(path, "<f4", vs, 4, v, 4, e);
 	if (dump_csr(g, &indptr, &indices))
 		return err_set(e, "out of memory dumping the G-set");
 	/* one layout: [n_q + 1]; more: [layouts, n_q + 1] */
@@ -100,7 +102,7 @@ int dump_write(const char *dir, const struct problem *p, const struct gset *g,
 		fputs(INDEX_HEADER, idx);
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof path, "%s/c%05zu_out.npy", dir, cells[i].index);
-		rc |= npy_write(path, "<f4", qs, 4, cells[i].out, 4, e);
+		rc |= npy_write(path, "<f4", os, 4, cells[i].out, 4, e);
 		fprintf(idx, "%s,%s_q.npy,%s_k.npy,%s_v.npy,%s_indptr.npy,%s_indices.npy,c%05zu_out.npy,%d,%s\n",
 			cells[i].key, name, name, name, name, name, cells[i].index, layouts,
 			dump_layout_rule(g));

@@ -197,6 +197,8 @@ static void write_axes(FILE *f, const struct experiment *x)
 				fputs(exp_field_values((enum exp_field)a)[ax->v[i]], f);
 			else if (a == EXP_KV_HEADS && !ax->v[i])
 				fputs("heads", f);
+			else if (a == EXP_HEAD_DIM_V && !ax->v[i])
+				fputs("head_dim", f);
 			else
 				fprintf(f, "%lld", ax->v[i]);
 		}
@@ -309,8 +311,9 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		const struct exp_model *m = &x->models[i];
 		fputs("    - name: ", f);
 		yq(f, m->name);
-		fprintf(f, "\n      kv_heads: %d\n      head_dim: %d\n      kv_dtype: %s\n",
-			m->kv_heads, m->head_dim, dtype_names[m->kv_dtype]);
+		fprintf(f, "\n      kv_heads: %d\n      head_dim: %d\n      head_dim_v: %d\n      kv_latent: %s\n"
+			"      kv_dtype: %s\n", m->kv_heads, m->head_dim, m->head_dim_v,
+			m->kv_latent ? "true" : "false", dtype_names[m->kv_dtype]);
 		if (m->serving.memory > 0)
 			fprintf(f, "      serving: {memory_bytes: %.0f, weights_bytes: %.0f}\n",
 				m->serving.memory, m->serving.weights);

@@ -333,6 +333,8 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 	const char *kvh = srv_shape_first(m, "kv_heads", "heads");
 	int kv_heads = atoi(strcmp(kvh, "heads") ? kvh : srv_shape_first(m, "heads", "1"));
 	int d = atoi(srv_shape_first(m, "head_dim", "64"));
+	const char *dvs = srv_shape_first(m, "head_dim_v", "head_dim");
+	int dv = strcmp(dvs, "head_dim") ? atoi(dvs) : d;
 	const char *kvt = srv_shape_first(m, "kv_dtype", "f32");
 	double budget, row;
 	long ns[256];
@@ -342,11 +344,16 @@ static void write_budget(FILE *f, const struct ynode *m, const struct res_table 
 	if (!b || b->type != YT_SCALAR)
 		return;
 	budget = atof(b->str);
-	row = 2.0 * kv_heads * row_bytes(kvt, d);
+	row = kv_heads * (row_bytes(kvt, d) + row_bytes(kvt, dv));
 	res_human_bytes(budget, hb, sizeof hb);
 	fprintf(f, "## KV-cache budget: %s per sequence\n\n", hb);
-	fprintf(f, "Per token: K and V x %d kv heads x a row of head_dim %d in %s (%.4g B, scales included) = %.0f B. A pattern fits at n when the cache its decoder must keep (kv_cache_bytes) is within the budget.\n\n| pattern |",
-		kv_heads, d, kvt, row_bytes(kvt, d), row);
+	if (dv == d)
+		fprintf(f, "Per token: K and V x %d kv heads x a row of head_dim %d in %s (%.4g B, scales included) = %.0f B.",
+			kv_heads, d, kvt, row_bytes(kvt, d), row);
+	else
+		fprintf(f, "Per token: %d kv heads x (a K row of head_dim %d and a V row of head_dim_v %d in %s: %.4g B + %.4g B, scales included) = %.0f B.",
+			kv_heads, d, dv, kvt, row_bytes(kvt, d), row_bytes(kvt, dv), row);
+	fputs(" A pattern fits at n when the cache its decoder must keep (kv_cache_bytes) is within the budget.\n\n| pattern |", f);
 	for (size_t k = 0; k < nn; k++)
 		fprintf(f, " n = %ld |", ns[k]);
 	fputs(" longest context that fits |\n|---|", f);

@@ -35,7 +35,7 @@ struct column {
 
 static const struct column columns[] = {
 	{ "experiment", COL_STR, F(experiment), 0, "", "experiment name" },
-	{ "cell", COL_STR, F(cell), 0, "", "stable cell key: label/kernel/n/d/b/h/kv/t/causality/dtype" },
+	{ "cell", COL_STR, F(cell), 0, "", "stable cell key: label/kernel/n/d/b/h/kv/t/causality/dtype, then /dv when head_dim_v differs from head_dim" },
 	{ "pattern", COL_STR, F(pattern), 0, "", "pattern kind" },
 	{ "pattern_label", COL_STR, F(pattern_label), 0, "", "pattern variant, e.g. window(size=256)" },
 	{ "kernel", COL_STR, F(kernel), 0, "", "kernel variant" },
@@ -48,7 +48,8 @@ static const struct column columns[] = {
 	{ "kv_heads", COL_LL, F(kv_heads), 0, "", "K/V heads (GQA)" },
 	{ "seq_len", COL_LL, F(seq_len), 0, "tokens", "keys n" },
 	{ "n_q", COL_LL, F(n_q), 0, "tokens", "query rows" },
-	{ "head_dim", COL_LL, F(head_dim), 0, "", "d" },
+	{ "head_dim", COL_LL, F(head_dim), 0, "", "d: the width of q . k" },
+	{ "head_dim_v", COL_LL, F(head_dim_v), 0, "", "dv: the width of V and of the output (MLA: 128 against 192; = head_dim unless set)" },
 	{ "dtype", COL_STR, F(dtype), 0, "", "element type" },
 	{ "threads", COL_LL, F(threads), 0, "", "OpenMP threads" },
 	{ "kv_layout", COL_STR, F(kv_layout), 0, "", "decode: the cache layout that ran (full, ring, sink_ring, paged); empty in prefill" },
@@ -64,7 +65,7 @@ static const struct column columns[] = {
 	{ "row_max", COL_LL, F(row_max), 0, "keys", "largest |G_i|" },
 	{ "row_mean", COL_NUM, F(row_mean), 0, "keys", "mean |G_i|" },
 	{ "empty_rows", COL_LL, F(empty_rows), 0, "rows", "rows with G_i empty (output zeros)" },
-	{ "flops", COL_NUM, F(flops), 0, "FLOP", "useful: 4 head_dim nnz batch heads" },
+	{ "flops", COL_NUM, F(flops), 0, "FLOP", "useful: (2 head_dim + 2 head_dim_v) nnz batch heads (4 d nnz batch heads when equal), plus the score function's" },
 	{ "flops_exec", COL_NUM, F(flops_exec), 0, "FLOP", "what this kernel executes" },
 	{ "bytes_min", COL_BYTES, F(bytes_min), 0, "B", "compulsory: Q, O, each referenced K/V row once" },
 	{ "bytes_gather", COL_BYTES, F(bytes_gather), 0, "B", "no reuse: Q, O, k_j and v_j per pair" },

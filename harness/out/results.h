@@ -28,7 +28,7 @@ struct result_row {
 	const char *seq_time;   /* ragged: each sequence's time alone; "" */
 	double time_per_token_s, tokens_per_s, kv_bytes_per_token, kv_gbs; /* < 0: empty */
 	double probe_gbs, pct_bw;       /* decode: read probe in the same rounds; < 0: empty */
-	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim;
+	long long causal, batch, heads, kv_heads, seq_len, n_q, head_dim, head_dim_v;
 	long long threads;
 	long long nnz, row_min, row_max, empty_rows;
 	double density, row_mean;

@@ -189,6 +189,27 @@ void srv_add(struct srv_value *sum, double count, const struct srv_value *v)
 		sum->src = SRV_FITTED;
 }
 
+double srv_row_values(const struct srv_model *m)
+{
+	return m->kv_latent ? m->head_dim : m->head_dim + m->head_dim_v;
+}
+
+double srv_row_bytes(const struct srv_model *m, enum dtype t)
+{
+	return (double)dtype_row_bytes(t, m->head_dim, 32) +
+	       (m->kv_latent ? 0.0 : (double)dtype_row_bytes(t, m->head_dim_v, 32));
+}
+
+const char *srv_model_shape(const struct srv_model *m, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "kv_heads %d, head_dim %d", m->kv_heads, m->head_dim);
+
+	if (n > 0 && (size_t)n < len && (m->head_dim_v != m->head_dim || m->kv_latent))
+		snprintf(buf + n, len - (size_t)n, ", head_dim_v %d%s", m->head_dim_v,
+			 m->kv_latent ? ", K and V one cached latent" : "");
+	return buf;
+}
+
 double srv_layer_kv_bytes(const struct pattern *p, const char *layout, enum dtype t,
 			  const struct srv_model *m, long n)
 {
@@ -201,9 +222,9 @@ double srv_layer_kv_bytes(const struct pattern *p, const char *layout, enum dtyp
 	if (l < KV_LAYOUT_COUNT)
 		rows = kv_layout_rows((enum kv_layout)l, n, bounded - sinks > 0 ? bounded - sinks : 1,
 				      l == KV_SINK_RING ? sinks : 0);
-	return 2.0 * m->kv_heads *
-	       ((double)rows * (double)dtype_row_bytes(t, m->head_dim, 32) +
-		(dtype_of(t)->form == DT_FORM_KIVI ? (128.0 + 32.0) * m->head_dim * 2.0 : 0.0));
+	return m->kv_heads * ((double)rows * srv_row_bytes(m, t) +
+			      (dtype_of(t)->form == DT_FORM_KIVI ?
+			       (128.0 + 32.0) * srv_row_values(m) * 2.0 : 0.0));
 }
 
 double srv_fit(const struct srv_model *m, double kv)
@@ -257,6 +278,9 @@ int srv_model_of(const struct ynode *mf, const char *name, struct srv_model *m)
 		snprintf(m->name, sizeof m->name, "%s", nm->str);
 		m->kv_heads = (int)srv_num(x, "kv_heads", 1);
 		m->head_dim = (int)srv_num(x, "head_dim", 64);
+		m->head_dim_v = (int)srv_num(x, "head_dim_v", m->head_dim);
+		m->kv_latent = yt_get(x, "kv_latent") && yt_get(x, "kv_latent")->type == YT_SCALAR &&
+			       !strcmp(yt_get(x, "kv_latent")->str, "true");
 		t = dt && dt->type == YT_SCALAR ? dtype_find(dt->str) : -1;
 		m->kv_dtype = t < 0 ? DT_F32 : (enum dtype)t;
 		m->memory = srv_num(sv, "memory_bytes", 0);
@@ -323,6 +347,7 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 	long ns[MAX_CONTEXTS];
 	size_t nn = stack_contexts(mf, t, ns);
 	int fitted = 0;
+	char shape[128];
 
 	if (!nm || srv_model_of(mf, nm->str, &m))
 		return;
@@ -331,7 +356,7 @@ static void write_stack(FILE *f, const struct ynode *mf, const struct ynode *x,
 		const struct ynode *cnt = yt_get(layers->kid[j], "count"), *pl = yt_get(layers->kid[j], "pattern");
 		fprintf(f, "%s%s x %s", j ? ", " : "Layers: ", cnt ? cnt->str : "?", pl ? pl->str : "?");
 	}
-	fprintf(f, " (%ld layers; kv_heads %d, head_dim %d, %s", m.layers, m.kv_heads, m.head_dim,
+	fprintf(f, " (%ld layers; %s, %s", m.layers, srv_model_shape(&m, shape, sizeof shape),
 		dtype_of(m.kv_dtype)->name);
 	if (m.memory > 0) {
 		char hm[32], hw[32];

@@ -40,7 +40,8 @@ struct srv_design {
 struct srv_model {
 	char name[128];
 	long layers;            /* all layers */
-	int kv_heads, head_dim;
+	int kv_heads, head_dim, head_dim_v;
+	int kv_latent;          /* K and V one cached latent (MLA): head_dim values a token */
 	enum dtype kv_dtype;    /* the cache type of designs that name none */
 	double memory, weights; /* serving: bytes; memory 0: not given */
 	long prefill_chunk;     /* tokens a chunked prefill appends at a time; 0: whole */
@@ -69,6 +70,17 @@ void srv_first_token(const struct res_table *t, const struct srv_design *d, long
 
 /* Adds count x v into *sum (its source the worst of the two). */
 void srv_add(struct srv_value *sum, double count, const struct srv_value *v);
+
+/* Values a token stores per K/V head of m: head_dim + head_dim_v, or
+ * with kv_latent head_dim alone (MLA's 576: V is part of the latent). */
+double srv_row_values(const struct srv_model *m);
+
+/* Their bytes in type t (scales included; KIVI at its group of 32). */
+double srv_row_bytes(const struct srv_model *m, enum dtype t);
+
+/* "kv_heads 8, head_dim 128" (and head_dim_v, the latent, where they
+ * apply) into buf. */
+const char *srv_model_shape(const struct srv_model *m, char *buf, size_t len);
 
 /* Bytes a sequence's cache takes in one layer of m at context n for
  * pattern p through layout (a kv_layout name; "" or unknown: the

@@ -87,18 +87,19 @@ static double rel_err(const double *o, double w, const double *ref, double z, in
 /* The kv figures of a row: scores on the keys the cache holds (as when
  * the row reads it: kvc_len_at), its softmax over every key and over
  * G, both outputs on the values it holds, against the dense f32 output
- * od (weight sum z). e: n_kv + 2 d doubles of room; q: the scaled query. */
+ * od (weight sum z). e: n_kv + 2 dv doubles of room; q: the scaled query. */
 static void kv_row(const struct problem *p, const struct kv_view *view, int b, int h,
 		   long r, long hi, double *e, const double *q, const double *od, double z,
 		   struct quality_row *out)
 {
-	size_t off = kern_kv_off(p, b, h);
+	size_t off = kern_kv_off(p, b, h), voff = kern_v_off(p, b, h);
 	long pos = p->n_kv - p->n_q + r, len = kvc_len_at(p, r);
-	double *oa = e + p->n_kv, *og = oa + p->d, mx = -INFINITY, za = 0.0, zg = 0.0;
+	int dv = kern_dv(p);
+	double *oa = e + p->n_kv, *og = oa + dv, mx = -INFINITY, za = 0.0, zg = 0.0;
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
-	for (int c = 0; c < p->d; c++)
+	for (int c = 0; c < dv; c++)
 		oa[c] = og[c] = 0.0;
 	for (long j = 0; j < hi; j++) {
 		e[j] = score_apply(p->score, h, pos, j,
@@ -108,35 +109,36 @@ static void kv_row(const struct problem *p, const struct kv_view *view, int b, i
 	for (long j = 0; j < hi; j++) {
 		e[j] = exp(e[j] - mx);
 		za += e[j];
-		axpy(oa, e[j], kv_view_row(view, 1, off, j, len, p->d), p->d);
+		axpy(oa, e[j], kv_view_row(view, 1, voff, j, len, dv), dv);
 	}
 	for (int64_t i = 0; i < n; i++)
 		for (long j = rg[i].lo; j < rg[i].hi && j < hi; j++) {
 			zg += e[j];
-			axpy(og, e[j], kv_view_row(view, 1, off, j, len, p->d), p->d);
+			axpy(og, e[j], kv_view_row(view, 1, voff, j, len, dv), dv);
 		}
 	out->kv_recall = za > 0 ? zg / za : 0.0;
-	out->kv_err_dense = rel_err(oa, za, od, z, p->d);
-	out->kv_err = zg > 0 ? rel_err(og, zg, od, z, p->d) : 1.0;
+	out->kv_err_dense = rel_err(oa, za, od, z, dv);
+	out->kv_err = zg > 0 ? rel_err(og, zg, od, z, dv) : 1.0;
 }
 
 void quality_row(const struct problem *p, const struct kv_view *view, int b, int h,
 		 long r, double *ws, struct quality_row *out)
 {
 	const float *qf = p->q + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
-	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_kv_off(p, b, h);
+	const float *k = p->k + kern_kv_off(p, b, h), *v = p->v + kern_v_off(p, b, h);
 	long pos = p->n_kv - p->n_q + r, hi = p->g->causal ? pos + 1 : p->n_kv, m_g = 0;
-	double *e = ws, *sel = ws + p->n_kv, *q = sel + p->n_kv, *od = q + p->d, *og = od + p->d;
+	int dv = kern_dv(p);
+	double *e = ws, *sel = ws + p->n_kv, *q = sel + p->n_kv, *od = q + p->d, *og = od + dv;
 	double scale = score_scale(p->score, p->d), mx = -INFINITY, z = 0.0, zg = 0.0, num = 0.0, den = 0.0;
 	int64_t n;
 	const struct pat_range *rg = gset_row(p->g, gset_layout(p->g, b, h), r, &n);
 
 	if (hi > p->n_kv)
 		hi = p->n_kv;
-	for (int c = 0; c < p->d; c++) {
+	for (int c = 0; c < p->d; c++)
 		q[c] = (double)qf[c] * scale;
+	for (int c = 0; c < dv; c++)
 		od[c] = og[c] = 0.0;
-	}
 	for (long j = 0; j < hi; j++) {
 		e[j] = score_apply(p->score, h, pos, j, dot(q, k + (size_t)j * (size_t)p->d, p->d));
 		mx = e[j] > mx ? e[j] : mx;
@@ -144,12 +146,12 @@ void quality_row(const struct problem *p, const struct kv_view *view, int b, int
 	for (long j = 0; j < hi; j++) {
 		e[j] = exp(e[j] - mx);
 		z += e[j];
-		axpy(od, e[j], v + (size_t)j * (size_t)p->d, p->d);
+		axpy(od, e[j], v + (size_t)j * (size_t)dv, dv);
 	}
 	for (int64_t i = 0; i < n; i++)
 		for (long j = rg[i].lo; j < rg[i].hi && j < hi; j++, m_g++) {
 			zg += e[j];
-			axpy(og, e[j], v + (size_t)j * (size_t)p->d, p->d);
+			axpy(og, e[j], v + (size_t)j * (size_t)dv, dv);
 		}
 	out->recall = z > 0 ? zg / z : 0.0;
 	if (m_g >= hi) {
@@ -162,7 +164,7 @@ void quality_row(const struct problem *p, const struct kv_view *view, int b, int
 		kern_oracle_row(p, b, h, r, og);
 		zg = 1.0;
 	}
-	for (int c = 0; c < p->d; c++) {
+	for (int c = 0; c < dv; c++) {
 		double dense = od[c] / z, sparse = zg > 0 ? og[c] / zg : 0.0;
 		num += (sparse - dense) * (sparse - dense);
 		den += dense * dense;
@@ -172,7 +174,7 @@ void quality_row(const struct problem *p, const struct kv_view *view, int b, int
 		out->err = 1.0;
 	out->kv_recall = out->kv_err_dense = out->kv_err = -1.0;
 	if (view)
-		kv_row(p, view, b, h, r, hi, og + p->d, q, od, z, out);
+		kv_row(p, view, b, h, r, hi, og + dv, q, od, z, out);
 }
 
 /* Summarises rows t[0, n) of per-row figures into s (t is reordered). */
@@ -246,7 +248,8 @@ int quality_measure(const struct problem *p, const struct kv_view *view, int row
 	stats_pick_rows(rows, n, p->n_q, seed);
 #pragma omp parallel reduction(|:failed)
 	{
-		double *ws = malloc((3 * (size_t)p->n_kv + 5 * (size_t)p->d) * sizeof *ws);
+		double *ws = malloc((3 * (size_t)p->n_kv + (size_t)p->d + 4 * (size_t)kern_dv(p)) *
+				    sizeof *ws);
 		if (!ws)
 			failed = 1;
 #pragma omp for schedule(dynamic, 1)

@@ -48,7 +48,7 @@ int quality_measure(const struct problem *p, const struct kv_view *view, int row
 
 /* The figures of row r of head h of sequence b; with view (the values a
  * decode cache of p's kv_dtype holds, kvcache.h), also the kv figures.
- * ws holds 3 n_kv + 5 d doubles. */
+ * ws holds 3 n_kv + d + 4 dv doubles. */
 void quality_row(const struct problem *p, const struct kv_view *view, int b, int h,
 		 long r, double *ws, struct quality_row *out);
 

@@ -25,15 +25,15 @@ void run_skip_slot(struct slot *s, const char *fmt, const char *why)
 /* Bytes of Q, K, V and one output: what every kernel of a group shares. */
 double run_group_input_bytes(const struct problem *p)
 {
-	return 4.0 * (2.0 * p->batch * p->heads * (double)p->n_q * p->d +
-		      2.0 * p->batch * p->kv_heads * (double)p->n_kv * p->d);
+	return 4.0 * ((double)p->batch * p->heads * (double)p->n_q * (p->d + kern_dv(p)) +
+		      (double)p->batch * p->kv_heads * (double)p->n_kv * (p->d + kern_dv(p)));
 }
 
 /* Skips kernels, largest workspace first, until the group fits memory. */
 void run_fit_memory(struct group *gr)
 {
 	double avail = runner_mem_available() * 0.9, need;
-	double out = (double)gr->p.batch * gr->p.heads * gr->p.n_q * gr->p.d * 4.0;
+	double out = (double)gr->p.batch * gr->p.heads * gr->p.n_q * kern_dv(&gr->p) * 4.0;
 	char why[160];
 
 	for (;;) {
@@ -81,10 +81,11 @@ static int group_inputs(struct group *gr, unsigned long long seed)
 	const struct problem *p = &gr->p;
 	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
 	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+	size_t nv = (size_t)p->batch * p->kv_heads * p->n_kv * kern_dv(p);
 
 	gr->q = run_alloc_floats(nq);
 	gr->k = run_alloc_floats(nkv);
-	gr->v = run_alloc_floats(nkv);
+	gr->v = run_alloc_floats(nv);
 	if (!gr->q || !gr->k || !gr->v)
 		return -1;
 	if (gr->sel.n_hist > p->n_q)
@@ -170,6 +171,7 @@ void run_problem_from_shape(struct group *gr)
 	gr->p.n_q = exp_n_q(v);
 	gr->p.chunk = exp_mode_of(v[EXP_MODE])->chunk;
 	gr->p.d = (int)v[EXP_HEAD_DIM];
+	gr->p.dv = (int)v[EXP_HEAD_DIM_V];
 	gr->p.g = &gr->g;
 	gr->p.kv_dtype = (enum dtype)v[EXP_KV_DTYPE];
 	gr->p.kv_group = (int)v[EXP_KV_GROUP];
@@ -335,12 +337,13 @@ static int inputs_to_bf16(struct group *gr)
 	const struct problem *p = &gr->p;
 	size_t nq = (size_t)p->batch * p->heads * p->n_q * p->d;
 	size_t nkv = (size_t)p->batch * p->kv_heads * p->n_kv * p->d;
+	size_t nv = (size_t)p->batch * p->kv_heads * p->n_kv * kern_dv(p);
 
 	if (gr->q_hist)
 		free(to_bf16(gr->q_hist, (size_t)p->batch * p->heads * (size_t)gr->sel.n_hist * p->d));
 	gr->q16 = to_bf16(gr->q, nq);
 	gr->k16 = to_bf16(gr->k, nkv);
-	gr->v16 = to_bf16(gr->v, nkv);
+	gr->v16 = to_bf16(gr->v, nv);
 	gr->p.q16 = gr->q16;
 	gr->p.k16 = gr->k16;
 	gr->p.v16 = gr->v16;

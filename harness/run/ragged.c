@@ -54,7 +54,7 @@ static int make_sequences(struct run_state *st, struct group *gr, char *why, siz
 		struct problem *p = &gr->rag_seq[s];
 		sequence_problem(gr, s, p);
 		floats += (size_t)p->heads * (size_t)p->n_q * (size_t)p->d +
-			  2 * (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)p->d;
+			  (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)(p->d + kern_dv(p));
 	}
 	gr->rag_in = run_alloc_floats(floats);
 	if (!gr->rag_in)
@@ -66,7 +66,7 @@ static int make_sequences(struct run_state *st, struct group *gr, char *why, siz
 		k = gr->rag_in + at;
 		at += (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)p->d;
 		v = gr->rag_in + at;
-		at += (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)p->d;
+		at += (size_t)p->kv_heads * (size_t)p->n_kv * (size_t)kern_dv(p);
 		if (gset_build(&gr->rag_g[s], &gr->pat, p->n_q, p->n_kv, p->heads, why, len))
 			return -1;
 		/* each sequence its own inputs: the run's seed, moved along */
@@ -224,7 +224,7 @@ static double time_alone(struct run_state *st, struct group *gr, struct slot *s,
 	double *t = malloc((size_t)reps * sizeof *t), med;
 	void *ws;
 
-	p.o = run_alloc_floats((size_t)p.heads * (size_t)p.n_q * (size_t)p.d);
+	p.o = run_alloc_floats((size_t)p.heads * (size_t)p.n_q * (size_t)kern_dv(&p));
 	if (!t || !p.o || s->kd->prepare(&p, gr->threads, &ws)) {
 		free(t);
 		free(p.o);
@@ -272,7 +272,8 @@ void run_ragged_columns(struct group *gr, const struct slot *s, struct result_ro
 		const struct problem *p = &gr->rag_seq[q];
 		double k = (double)kvc_pairs_read(&gr->rag_g[q], p->heads, p->kv_heads);
 		keys += k;
-		bytes += 2.0 * (double)dtype_row_bytes(p->kv_dtype, p->d, p->kv_group) * k;
+		bytes += (double)(dtype_row_bytes(p->kv_dtype, p->d, p->kv_group) +
+				  dtype_row_bytes(p->kv_dtype, kern_dv(p), p->kv_group)) * k;
 		tokens += (double)p->n_q;
 	}
 	row->keys_read = keys;

@@ -69,7 +69,8 @@ static void fill_decode(const struct group *gr, const struct slot *s,
 		return;         /* no G (the pattern could not serve the cell) */
 	row->keys_read = (double)(s->kd->decode ? kvc_pairs_read(&gr->g, gr->p.heads, gr->p.kv_heads)
 						: gset_pairs(&gr->g, gr->p.heads));
-	row->kv_bytes_per_token = 2.0 * (double)dtype_row_bytes(t, gr->p.d, gr->p.kv_group) /
+	row->kv_bytes_per_token = (double)(dtype_row_bytes(t, gr->p.d, gr->p.kv_group) +
+					   dtype_row_bytes(t, kern_dv(&gr->p), gr->p.kv_group)) /
 				  (double)gr->p.n_q * row->keys_read;
 }
 
@@ -190,6 +191,7 @@ static void fill_row(const struct run_state *st, const struct group *gr,
 	row->seq_len = v[EXP_SEQ_LEN];
 	row->n_q = gr->p.n_q;
 	row->head_dim = v[EXP_HEAD_DIM];
+	row->head_dim_v = v[EXP_HEAD_DIM_V];
 	row->threads = v[EXP_THREADS];
 	row->nnz = g->nnz;
 	row->density = g->density;

@@ -113,7 +113,7 @@ static void run_once(struct group *gr, struct slot *s)
  * and warm-up. */
 static void prepare_slots(struct run_state *st, struct group *gr, int threads)
 {
-	size_t out_n = (size_t)gr->p.batch * gr->p.heads * gr->p.n_q * gr->p.d;
+	size_t out_n = (size_t)gr->p.batch * gr->p.heads * gr->p.n_q * kern_dv(&gr->p);
 
 	for (int i = 0; i < gr->n; i++) {
 		struct slot *s = &gr->s[i];

@@ -16,7 +16,7 @@ static int prepare_on(struct verify_ref *ref, const struct problem *p, const str
 
 	ref->n_rows = n;
 	ref->rows = malloc((size_t)n * sizeof *ref->rows);
-	ref->out = malloc((size_t)bh * (size_t)n * (size_t)p->d * sizeof *ref->out);
+	ref->out = malloc((size_t)bh * (size_t)n * (size_t)kern_dv(p) * sizeof *ref->out);
 	if (!ref->rows || !ref->out) {
 		verify_free(ref);
 		return -1;
@@ -26,7 +26,7 @@ static int prepare_on(struct verify_ref *ref, const struct problem *p, const str
 	for (long t = 0; t < bh * n; t++) {
 		int b = (int)(t / n / p->heads), h = (int)(t / n % p->heads);
 		kern_oracle_row_view(p, w, b, h, ref->rows[t % n],
-				     ref->out + (size_t)t * (size_t)p->d);
+				     ref->out + (size_t)t * (size_t)kern_dv(p));
 	}
 	return 0;
 }
@@ -64,9 +64,9 @@ void verify_check(const struct verify_ref *ref, const struct problem *p,
 		int b = (int)(t / ref->n_rows / p->heads);
 		int h = (int)(t / ref->n_rows % p->heads);
 		long r = ref->rows[t % ref->n_rows];
-		const float *o = out + kern_q_off(p, b, h) + (size_t)r * (size_t)p->d;
-		const double *want = ref->out + (size_t)t * (size_t)p->d;
-		for (int c = 0; c < p->d; c++) {
+		const float *o = out + kern_o_off(p, b, h) + (size_t)r * (size_t)kern_dv(p);
+		const double *want = ref->out + (size_t)t * (size_t)kern_dv(p);
+		for (int c = 0; c < kern_dv(p); c++) {
 			double diff = fabs((double)o[c] - want[c]);
 			if (!isfinite(o[c]) && res->ok) {
 				res->ok = 0;

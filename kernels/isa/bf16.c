@@ -23,7 +23,8 @@ double kv_pack_bytes(const struct problem *p)
 	long rows_k, ldv;
 
 	pack_dims(p, &rows_k, &ldv);
-	return 2.0 * (double)p->batch * p->kv_heads * bf16_dpad(p->d) * (double)(rows_k + ldv);
+	return 2.0 * (double)p->batch * p->kv_heads *
+	       ((double)bf16_dpad(p->d) * rows_k + (double)bf16_dpad(kern_dv(p)) * ldv);
 }
 
 int kv_pack_alloc(struct kv_pack *kp, const struct problem *p)
@@ -33,9 +34,10 @@ int kv_pack_alloc(struct kv_pack *kp, const struct problem *p)
 	memset(kp, 0, sizeof *kp);
 	pack_dims(p, &rows_k, &kp->ldv);
 	kp->dpad = bf16_dpad(p->d);
+	kp->dpad_v = bf16_dpad(kern_dv(p));
 	kp->ldk = kp->dpad;
 	kp->head_k = (size_t)rows_k * (size_t)kp->ldk;
-	kp->head_v = (size_t)kp->dpad * (size_t)kp->ldv;
+	kp->head_v = (size_t)kp->dpad_v * (size_t)kp->ldv;
 	/* zeroed once: the fills write only the keys' and channels' places,
 	 * so the padding stays zero */
 	kp->k = calloc((size_t)heads * kp->head_k, sizeof *kp->k);
@@ -92,10 +94,10 @@ static void transpose8(const uint16_t *src, size_t lds, uint16_t *dst, size_t ld
 static void pack_block(const struct kv_pack *kp, const struct problem *p, long i,
 		       long j0, long j1)
 {
-	int d = p->d, c8 = d / 8 * 8;
+	int d = p->d, dv = kern_dv(p), c8 = dv / 8 * 8;
 	long j8 = j0 + (j1 - j0) / 8 * 8;
 	const uint16_t *k = p->k16 + (size_t)i * (size_t)p->n_kv * (size_t)d;
-	const uint16_t *v = p->v16 + (size_t)i * (size_t)p->n_kv * (size_t)d;
+	const uint16_t *v = p->v16 + (size_t)i * (size_t)p->n_kv * (size_t)dv;
 	uint16_t *kd = kp->k + (size_t)i * kp->head_k, *vd = kp->vt + (size_t)i * kp->head_v;
 	size_t ldv = (size_t)kp->ldv;
 
@@ -104,11 +106,11 @@ static void pack_block(const struct kv_pack *kp, const struct problem *p, long i
 		       (size_t)d * sizeof *k);
 	for (long j = j0; j < j8; j += 8)
 		for (int c = 0; c < c8; c += 8)
-			transpose8(v + (size_t)j * (size_t)d + (size_t)c, (size_t)d,
+			transpose8(v + (size_t)j * (size_t)dv + (size_t)c, (size_t)dv,
 				   vd + (size_t)c * ldv + (size_t)j, ldv);
-	for (int c = 0; c < d; c++)
+	for (int c = 0; c < dv; c++)
 		for (long j = c < c8 ? j8 : j0; j < j1; j++)
-			vd[(size_t)c * ldv + (size_t)j] = v[(size_t)j * (size_t)d + (size_t)c];
+			vd[(size_t)c * ldv + (size_t)j] = v[(size_t)j * (size_t)dv + (size_t)c];
 }
 
 void kv_pack_reset(const struct kv_pack *kp)

@@ -5,7 +5,8 @@
  *   - a query tile's pairs qt2[c / 2][q]: Q^T, two channels of query q
  *     in one 32-bit word (even channel in the low half), unscaled;
  *   - the head's K rows kp[j][c], ldk = dpad bf16 apart, and V^T
- *     vt[c][j], ldv bf16 apart (struct kv_pack, made in every run);
+ *     vt[c][j], ldv bf16 apart, dpad_v rows of it (head_dim_v, padded;
+ *     struct kv_pack, made in every run);
  *   - a chunk's probabilities in pairs p2[j / 2][q] (P rounded to bf16,
  *     two keys of query q in one word).
  * dpad is head_dim rounded up to 32 (an AMX tile row); the padding, and
@@ -73,7 +74,7 @@ struct kv_pack {
 	uint16_t *k, *vt;
 	long ldk, ldv;          /* bf16 between rows of kp, of vt */
 	size_t head_k, head_v;  /* bf16 per head of each */
-	int dpad;
+	int dpad, dpad_v;       /* head_dim, head_dim_v rounded up to BF16_PAD */
 	long heads, blocks;     /* K/V heads, blocks of TILE_K keys per head */
 	atomic_int *state;      /* per head and block: enum pack_state */
 };
