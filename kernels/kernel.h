@@ -143,6 +143,11 @@ struct kern_desc {
 	void (*reset)(const struct problem *p, void *ws);
 	/* what the manifest should know (library, core); NULL when nothing */
 	const char *(*info)(void);
+	/* 1 when run reads p->g's compact vertical-slash form (gset.h's
+	 * gset_vslash) rather than its ranges, and index builds its views
+	 * from that alone: a selection for it need not write the rows; NULL:
+	 * never */
+	int (*reads_compact)(const struct problem *p);
 	int simd;                               /* runs the ISA micro-kernels */
 	int bf16_simd;                          /* bf16 products on the CPU's bf16
 						 * instructions (bf16.h's, or a

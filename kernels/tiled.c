@@ -5,19 +5,24 @@
  * log2(e)/sqrt(d), so the running max, exp2 and row sums are lane-wise;
  * K and V are read in place (GQA without copies). The per-ISA
  * micro-kernels live in isa/simd_*.c (isa/bf16*.c for bf16). On the
- * dense pattern this is FlashAttention on the CPU. */
+ * dense pattern this is FlashAttention on the CPU. A vertical-slash G in
+ * its compact form goes the path of vslash.c instead: its columns packed,
+ * its diagonals as the key tiles they cross, no block view made. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tile.h"
+#include "vslash.h"
 
 struct tiled_ws {
 	struct gset_blocks *bv;         /* block view per layout */
 	uint64_t **masks;               /* per layout: TILE_K key masks per partial block */
 	int64_t **mask_at;              /* per layout and block: mask index, -1 full */
 	int n_layouts;
+	long n_brow;                    /* query tiles */
+	struct vs_view *vs;             /* per layout: the compact path's views (vslash.h), or NULL */
 	struct tile_paths paths;        /* micro-kernels of the ISA in use */
 	float *buf;                     /* per-thread tiles */
 	size_t stride;                  /* floats per thread */
@@ -83,6 +88,8 @@ static void tiled_release(void *ws)
 	if (!w)
 		return;
 	for (int l = 0; l < w->n_layouts; l++) {
+		if (w->vs)
+			vs_view_free(&w->vs[l]);
 		if (w->bv)
 			gset_blocks_free(&w->bv[l]);
 		if (w->masks)
@@ -90,12 +97,19 @@ static void tiled_release(void *ws)
 		if (w->mask_at)
 			free(w->mask_at[l]);
 	}
+	free(w->vs);
 	free(w->bv);
 	free(w->masks);
 	free(w->mask_at);
 	free(w->buf);
 	tile_paths_close(&w->paths);
 	free(w);
+}
+
+/* Layout l's views: the compact path's, or the block view and masks. */
+static int layout_views(struct tiled_ws *w, const struct problem *p, int l)
+{
+	return w->vs ? vs_view_build(&w->vs[l], p, l) : build_layout(w, p->g, l);
 }
 
 /* Frees layout l's views. */
@@ -115,8 +129,9 @@ static int tiled_index(const struct problem *p, void *ws)
 
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
 	for (int l = 0; l < w->n_layouts; l++) {
-		free_layout(w, l);
-		failed |= build_layout(w, p->g, l) != 0;
+		if (!w->vs)
+			free_layout(w, l);
+		failed |= layout_views(w, p, l) != 0;
 	}
 	return failed ? -1 : 0;
 }
@@ -131,14 +146,18 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 	w->bv = calloc((size_t)w->n_layouts, sizeof *w->bv);
 	w->masks = calloc((size_t)w->n_layouts, sizeof *w->masks);
 	w->mask_at = calloc((size_t)w->n_layouts, sizeof *w->mask_at);
-	w->stride = tile_floats(p->d, kern_dv(p));
+	w->n_brow = (p->n_q + TILE_Q - 1) / TILE_Q;
+	if (vs_usable(p))
+		w->vs = calloc((size_t)w->n_layouts, sizeof *w->vs);
+	w->stride = w->vs ? vs_floats(p) : tile_floats(p->d, kern_dv(p));
 	w->buf = aligned_alloc(64, (size_t)threads * w->stride * sizeof(float));
-	if (tile_paths_open(&w->paths, p) || !w->bv || !w->masks || !w->mask_at || !w->buf) {
+	if (tile_paths_open(&w->paths, p) || !w->bv || !w->masks || !w->mask_at || !w->buf ||
+	    (vs_usable(p) && !w->vs)) {
 		tiled_release(w);
 		return -1;
 	}
 	for (int l = 0; l < w->n_layouts; l++)
-		if (build_layout(w, p->g, l)) {
+		if (layout_views(w, p, l)) {
 			tiled_release(w);
 			return -1;
 		}
@@ -146,11 +165,10 @@ static int tiled_prepare(const struct problem *p, int threads, void **ws)
 	return 0;
 }
 
-/* One query tile R of head h of sequence b. */
-static void tiled_task(const struct problem *p, const void *ws, float *buf, int b, int h,
-		       long R)
+/* One query tile R of head h of sequence b over the block view. */
+static void block_task(const struct tiled_ws *w, const struct problem *p, float *buf, int b,
+		       int h, long R)
 {
-	const struct tiled_ws *w = ws;
 	int l = gset_layout(p->g, b, h), width = p->d + kern_dv(p);
 	const struct gset_blocks *bv = &w->bv[l];
 	size_t k_off = kern_kv_off(p, b, h), v_off = kern_v_off(p, b, h);
@@ -185,30 +203,53 @@ static void tiled_task(const struct problem *p, const void *ws, float *buf, int 
 	}
 }
 
+/* One query tile: the compact path's, or the block view's. */
+static void tiled_task(const struct problem *p, const void *ws, float *buf, int b, int h,
+		       long R)
+{
+	const struct tiled_ws *w = ws;
+
+	if (w->vs)
+		vs_task(p, &w->vs[gset_layout(p->g, b, h)], &w->paths, buf, b, h, R);
+	else
+		block_task(w, p, buf, b, h, R);
+}
+
 static void tiled_run(const struct problem *p, void *ws)
 {
 	const struct tiled_ws *w = ws;
 
 	tile_paths_begin(&w->paths);
-	tile_run_tasks(p, w, w->buf, w->stride, w->bv[0].n_brow, tiled_task);
+	tile_run_tasks(p, w, w->buf, w->stride, w->n_brow, tiled_task);
 }
 
 /* FLOPs: 2 d + 2 dv per computed (real row, key) of every stored tile. */
 static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c)
 {
-	double views = 0;
+	double views = 0, entries = 0;
 
-	for (int l = 0; l < p->g->n_layouts; l++) {
+	for (int l = 0; vs_usable(p) && l < p->g->n_layouts; l++) {
+		double e, bytes;
+		vs_cost(p, l, &e, &bytes);
+		entries += e;
+		views += bytes;
+	}
+	for (int l = 0; !vs_usable(p) && l < p->g->n_layouts; l++) {
 		struct gset_blocks bv;
 		if (gset_block_view(p->g, l, TILE_Q, TILE_K, &bv))
 			break;
 		views += (double)(bv.row_ptr[bv.n_brow] * (8 + 5) + bv.n_partial * TILE_Q * 8);
 		gset_blocks_free(&bv);
 	}
-	c->flops_exec = kern_pair_flops(p) * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) * p->batch;
+	if (vs_usable(p))       /* entries summed over the layouts, scaled to every head */
+		c->flops_exec = kern_pair_flops(p) * entries * p->heads * p->batch / p->g->n_layouts;
+	else
+		c->flops_exec = kern_pair_flops(p) * gset_block_entries(p->g, TILE_Q, TILE_K, p->heads) *
+				p->batch;
 	c->score_bytes = (double)TILE_K * TILE_Q * sizeof(float);
-	c->workspace_bytes = views + (double)threads * (double)tile_floats(p->d, kern_dv(p)) * sizeof(float) +
-			     tile_paths_bytes(p);
+	c->workspace_bytes = views + (double)threads * (double)(vs_usable(p) ? vs_floats(p) :
+								 tile_floats(p->d, kern_dv(p))) *
+			     sizeof(float) + tile_paths_bytes(p);
 }
 
 const struct kern_desc kern_tiled = {
@@ -220,6 +261,7 @@ const struct kern_desc kern_tiled = {
 	.run = tiled_run,                       /* (head, query tile) tasks */
 	.release = tiled_release,
 	.cost = tiled_cost,                     /* 2 d + 2 dv per computed tile entry */
+	.reads_compact = vs_usable,             /* vertical-slash columns and offsets */
 	.simd = 1,                              /* exp2 or tiles per ISA */
 	.bf16_simd = 1,                         /* bf16 tiles: AMX, VDPBF16PS, C */
 };

@@ -1,6 +1,7 @@
 /* gset.c - compiling a pattern into per-row canonical ranges, the set's
  * statistics, and the CSR view. Work is O(rows + ranges) except the CSR
  * view, which is O(nnz) by nature. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,9 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 	if (row_ptr)
 		g->row_ptr = row_ptr;
 	ranges = row_ptr ? realloc(g->ranges, (size_t)(total ? total : 1) * sizeof *ranges) : NULL;
+	struct gset_vslash *vs = g->vslash;     /* the selection's compact form, kept */
+	int n_vs = g->n_vslash;
+
 	if (!ranges) {
 		gset_free(g);
 		return -1;
@@ -163,6 +167,8 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 	memset(g, 0, sizeof *g);
 	g->row_ptr = row_ptr;
 	g->ranges = ranges;
+	g->vslash = vs;
+	g->n_vslash = n_vs;
 	g->n_q = n_q;
 	g->n_kv = n_kv;
 	g->q_offset = n_kv - n_q;
@@ -192,10 +198,68 @@ int gset_count_keys(struct gset *g)
 
 void gset_free(struct gset *g)
 {
+	for (int l = 0; g->vslash && l < g->n_vslash; l++) {
+		free(g->vslash[l].cols);
+		free(g->vslash[l].offs);
+	}
+	free(g->vslash);
 	free(g->row_ptr);
 	free(g->ranges);
+	g->vslash = NULL;
+	g->n_vslash = 0;
 	g->row_ptr = NULL;
 	g->ranges = NULL;
+}
+
+int gset_vslash_alloc(struct gset *g, int n_layouts, long n)
+{
+	if (g->vslash)
+		return 0;
+	g->vslash = calloc((size_t)n_layouts, sizeof *g->vslash);
+	for (int l = 0; g->vslash && l < n_layouts; l++) {
+		g->vslash[l].cols = malloc((size_t)(n ? n : 1) * sizeof *g->vslash[l].cols);
+		g->vslash[l].offs = malloc((size_t)(n ? n : 1) * sizeof *g->vslash[l].offs);
+		if (!g->vslash[l].cols || !g->vslash[l].offs) {
+			for (int i = 0; i <= l; i++) {
+				free(g->vslash[i].cols);
+				free(g->vslash[i].offs);
+			}
+			free(g->vslash);
+			g->vslash = NULL;
+		}
+	}
+	g->n_vslash = g->vslash ? n_layouts : 0;
+	return g->vslash ? 0 : -1;
+}
+
+long long gset_vslash_size(const struct gset *g)
+{
+	long long n = 0;
+
+	for (int l = 0; g->vslash && l < g->n_vslash; l++)
+		n += g->vslash[l].n_cols + g->vslash[l].n_offs;
+	return n;
+}
+
+long gset_vslash_row(const struct gset_vslash *vs, long pos, struct pat_range *out)
+{
+	long a = 0, z = vs->n_offs - 1, n = 0;
+
+	while (z >= 0 && vs->offs[z] > pos)
+		z--;
+	/* descending offsets are ascending keys: merge them with the columns */
+	while ((a < vs->n_cols && vs->cols[a] <= pos) || z >= 0) {
+		long kc = a < vs->n_cols && vs->cols[a] <= pos ? vs->cols[a] : LONG_MAX;
+		long ks = z >= 0 ? pos - vs->offs[z] : LONG_MAX;
+		long key = kc < ks ? kc : ks;
+		a += key == kc;
+		z -= key == ks;
+		if (n && out[n - 1].hi == key)
+			out[n - 1].hi++;
+		else
+			out[n++] = (struct pat_range){ (int32_t)key, (int32_t)key + 1 };
+	}
+	return n;
 }
 
 int gset_csr(const struct gset *g, int l, int64_t **indptr, int32_t **indices)

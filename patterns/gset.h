@@ -20,6 +20,18 @@ struct gset_stats {
 	long long storage_bytes;/* bytes of row_ptr and ranges */
 };
 
+/* A vertical-slash G in MInference's compact form, one per layout: the
+ * row at position i holds {c in cols : c <= i} u {i - o : o in offs,
+ * o <= i}. A kernel may read it instead of the rows' ranges (a thousand
+ * single keys and diagonals a row): the columns as one index list, the
+ * diagonals as the key blocks they cross (kern_desc.reads_compact). */
+struct gset_vslash {
+	int32_t *cols;          /* kept key columns, ascending */
+	long n_cols;
+	int32_t *offs;          /* kept offsets i - j, ascending */
+	long n_offs;
+};
+
 struct gset {
 	long n_q, n_kv;         /* query rows and keys */
 	long q_offset;          /* row r is at absolute position q_offset + r */
@@ -33,6 +45,10 @@ struct gset {
 				 * its own */
 	int64_t *row_ptr;       /* n_layouts * n_q + 1 offsets into ranges */
 	struct pat_range *ranges; /* all rows' ranges, row after row */
+	struct gset_vslash *vslash; /* per layout, the compact form of a
+				 * vertical-slash G (its rows say the same), or
+				 * NULL */
+	int n_vslash;           /* its entries */
 	struct gset_stats st;   /* filled by gset_build */
 };
 
@@ -52,6 +68,20 @@ void gset_free(struct gset *g);
 int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 		  int n_layouts, int layout_heads, int layout_group,
 		  const struct pat_ranges *rows, int64_t *const *ptr);
+
+/* Row at position pos of a compact vertical-slash G as canonical ranges
+ * into out (n_cols + n_offs entries of room): the columns <= pos merged
+ * with the keys pos - o of the offsets <= pos, adjacent keys joined.
+ * Returns how many ranges. */
+long gset_vslash_row(const struct gset_vslash *vs, long pos, struct pat_range *out);
+
+/* Columns and offsets of every layout's compact form (the selection's
+ * size: the same inputs give the same). */
+long long gset_vslash_size(const struct gset *g);
+
+/* Gives g room for a compact form of n_layouts layouts of up to n keys
+ * each (kept between selections); 0, or -1 when out of memory. */
+int gset_vslash_alloc(struct gset *g, int n_layouts, long n);
 
 /* Fills g->st.keys_used, the distinct keys any row reads: 0, or -1 when
  * out of memory. */

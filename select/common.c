@@ -377,7 +377,10 @@ int sel_run(const struct pattern *pat, const struct sel_input *in,
 		gset_free(g);
 		return snprintf(why, len, "pattern '%s' has no selector", pat->kind->name), -1;
 	}
+	once.compact = in->compact && s->compact && g->vslash;
 	if (!in->state && sel_prepare(pat, &once))
+		failed = 1;
+	if (s->compact && gset_vslash_alloc(g, n_layouts, p->n_kv))
 		failed = 1;
 #pragma omp parallel for schedule(dynamic, 1) reduction(| : failed)
 	for (int l = 0; l < n_layouts; l++) {
@@ -385,15 +388,17 @@ int sel_run(const struct pattern *pat, const struct sel_input *in,
 		int b, h;
 		if (failed)
 			continue;
-		rows = (struct sel_rows){ &once.rows[l], once.ptr[l] };
+		rows = (struct sel_rows){ &once.rows[l], once.ptr[l], s->compact ? &g->vslash[l] : NULL };
 		rows.out->n = 0;
 		rows.ptr[0] = 0;
 		sel_head_of(pat, p, l, &b, &h);
 		if (s->select(pat, &once, once.state[l], b, h, &rows))
 			failed = 1;
 	}
-	if (!failed && gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts, p->heads / group,
-				     group, once.rows, once.ptr))
+	/* the compact form alone: the rows are those the G already holds */
+	if (!failed && !once.compact &&
+	    gset_assemble(g, p->n_q, p->n_kv, pat->causal, n_layouts, p->heads / group,
+			  group, once.rows, once.ptr))
 		failed = 1;
 	if (!in->state && once.state)
 		sel_release(pat, &once);

@@ -30,6 +30,10 @@ struct sel_input {
 	struct pat_ranges *rows;        /* per layout, from sel_prepare: the rows'
 					 * buffers, reused by every selection */
 	int64_t **ptr;                  /* per layout: their row offsets */
+	int compact;                    /* 1: only the compact form is made (a kind
+					 * with sel_kind.compact, for a kernel that
+					 * reads it); the G keeps the ranges an
+					 * earlier selection of the same inputs made */
 	/* an indexer from the inputs (dsa_topk), or NULL: q [batch][n_hist]
 	 * [H][d_I], k [batch][n_kv][d_I], w [batch][n_hist][H] */
 	const float *index_q, *index_k, *index_w;
@@ -40,6 +44,7 @@ struct sel_input {
 struct sel_rows {
 	struct pat_ranges *out;
 	int64_t *ptr;
+	struct gset_vslash *vs;         /* a compact kind's form of the layout */
 };
 
 /* Cost of one selection of the whole cell (every sequence and head), as
@@ -76,6 +81,8 @@ struct sel_kind {
 	void (*cost)(const struct pattern *pat, const struct problem *p, int decode,
 		     struct sel_cost *c);
 	int bidirectional;              /* also selects over causal: false rows */
+	int compact;                    /* writes the G's compact vertical-slash form
+					 * (rows->vs) beside its rows */
 	int all_heads;                  /* one G per query token for every head
 					 * of a sequence (DeepSeek's indexer) */
 };

@@ -58,31 +58,15 @@ static long vs_pick(double *score, long n, long keep, long forced, float *f,
 	return sel_topk(f, n, keep, NULL, work, idx);
 }
 
-/* Row r at pos: the kept columns <= pos merged with the keys pos - o of
- * the kept offsets (descending offsets are ascending keys), as ranges
- * written in place (a row holds at most nv + ns). */
-static int vs_row(struct sel_rows *rows, long r, long pos, const int32_t *vi, long nv,
-		  const int32_t *si, long ns)
+/* Row r at pos, from the compact form, as ranges written in place (a
+ * row holds at most n_cols + n_offs). */
+static int vs_row(struct sel_rows *rows, long r, long pos)
 {
 	struct pat_ranges *out = rows->out;
-	long a = 0, z = ns - 1;
-	size_t first = out->n;
 
-	if (sel_reserve(out, (size_t)(nv + ns)))
+	if (sel_reserve(out, (size_t)(rows->vs->n_cols + rows->vs->n_offs)))
 		return -1;
-	while (z >= 0 && si[z] > pos)
-		z--;
-	while ((a < nv && vi[a] <= pos) || z >= 0) {
-		long kv = a < nv && vi[a] <= pos ? vi[a] : LONG_MAX;
-		long ks = z >= 0 ? pos - si[z] : LONG_MAX;
-		long key = kv < ks ? kv : ks;
-		a += key == kv;
-		z -= key == ks;
-		if (out->n > first && out->r[out->n - 1].hi == key)
-			out->r[out->n - 1].hi++;
-		else
-			out->r[out->n++] = (struct pat_range){ (int32_t)key, (int32_t)key + 1 };
-	}
+	out->n += (size_t)gset_vslash_row(rows->vs, pos, out->r + out->n);
 	rows->ptr[r + 1] = (int64_t)out->n;
 	return 0;
 }
@@ -94,22 +78,26 @@ static int vs_select(const struct pattern *pat, const struct sel_input *in,
 	long n = p->n_kv, nv, ns;
 	float *s = malloc((size_t)TILE_Q * n * sizeof *s);
 	double *vert = calloc((size_t)n, sizeof *vert), *slash = calloc((size_t)n, sizeof *slash);
-	int32_t *work = malloc((size_t)n * sizeof *work), *vi = malloc((size_t)n * sizeof *vi),
-		*si = malloc((size_t)n * sizeof *si);
+	int32_t *work = malloc((size_t)n * sizeof *work);
+	struct gset_vslash *vs = rows->vs;
 	int rc = -1;
 
 	(void)state;
-	if (!s || !vert || !slash || !work || !vi || !si)
+	if (!s || !vert || !slash || !work)
 		goto out;
 	for (int g = 0; g < sel_group(pat, p); g++)    /* a sharing group's sums add up */
 		if (vs_scores(pat, in, b, h + g, s, vert, slash))
 			goto out;
+	/* the compact form (sel_run gives it room for n of each) ... */
 	nv = vs_pick(vert, n, (long)pat->val[VS_VERTICALS].i, (long)pat->val[VS_SINK_KEYS].i,
-		     s, work, vi);
+		     s, work, vs->cols);
 	ns = vs_pick(slash, n, (long)pat->val[VS_SLASHES].i, (long)pat->val[VS_LOCAL].i,
-		     s, work, si);
-	for (long r = 0; r < p->n_q; r++)
-		if (vs_row(rows, r, p->n_kv - p->n_q + r, vi, nv, si, ns))
+		     s, work, vs->offs);
+	vs->n_cols = nv;
+	vs->n_offs = ns;
+	/* ... and, unless a kernel reads only that, the rows */
+	for (long r = 0; !in->compact && r < p->n_q; r++)
+		if (vs_row(rows, r, p->n_kv - p->n_q + r))
 			goto out;
 	rc = 0;
 out:
@@ -117,8 +105,6 @@ out:
 	free(vert);
 	free(slash);
 	free(work);
-	free(vi);
-	free(si);
 	return rc;
 }
 
@@ -140,4 +126,5 @@ const struct sel_kind sel_vertical_slash = {
 	.prepare = NULL,                        /* keeps nothing between selections */
 	.select = vs_select,                    /* columns and offsets */
 	.cost = vs_cost,                        /* last_q x n dots */
+	.compact = 1,                           /* columns and offsets: gset_vslash */
 };

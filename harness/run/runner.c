@@ -239,15 +239,19 @@ static int run_probe(struct group *gr)
 static int select_again(struct group *gr, struct slot *s)
 {
 	char why[256];
-	long long nnz = gr->g.st.nnz_layouts;
+	long long nnz = gr->g.st.nnz_layouts, size = gset_vslash_size(&gr->g);
+	int rc;
 
-	if (sel_run(&gr->pat, &gr->sel, &gr->g, why, sizeof why))
+	/* a kernel that reads the compact form is selected for in that form */
+	gr->sel.compact = s->kd->reads_compact && s->kd->reads_compact(&gr->p);
+	rc = sel_run(&gr->pat, &gr->sel, &gr->g, why, sizeof why);
+	gr->sel.compact = 0;
+	if (rc || (s->kd->index && s->kd->index(&gr->p, s->ws)))
 		return -1;
-	if (s->kd->index && s->kd->index(&gr->p, s->ws))
-		return -1;
-	if (gr->g.st.nnz_layouts != nnz) {
-		fprintf(stderr, "sabench: bug: pattern '%s' selected %lld pairs, then %lld, from the same inputs\n",
-			gr->pat.label, nnz, gr->g.st.nnz_layouts);
+	if (gr->g.st.nnz_layouts != nnz || gset_vslash_size(&gr->g) != size) {
+		fprintf(stderr, "sabench: bug: pattern '%s' selected %lld pairs (%lld columns and offsets), "
+			"then %lld (%lld), from the same inputs\n", gr->pat.label, nnz, size,
+			gr->g.st.nnz_layouts, gset_vslash_size(&gr->g));
 		abort();
 	}
 	return 0;
