@@ -392,6 +392,41 @@ int count_words(const char *text)
  * gets a copy of the outputs (free it), *cost the kernel's cost model.
  * Returns the largest error against the oracle on the values the cache
  * holds. */
+long long fx_run_tallied(struct fixture *fx, const struct kern_desc *k, long long *pairs)
+{
+	struct kern_tally tally[2];
+	long long flops = 0;
+	void *ws;
+
+	memset(tally, 0, sizeof tally);
+	fx->p.tally = tally;
+	omp_set_num_threads(2);
+	cr_assert_eq(k->prepare(&fx->p, 2, &ws), 0, "prepare of '%s' failed", k->name);
+	k->run(&fx->p, ws);
+	k->release(ws);
+	fx->p.tally = NULL;
+	if (pairs)
+		*pairs = tally[0].pairs + tally[1].pairs;
+	for (int t = 0; t < 2; t++)
+		flops += tally[t].flops;
+	return flops;
+}
+
+void fx_cache_every_type(struct fixture *fx, long steps, enum kv_layout l, long ring,
+			 long sinks, const char *what)
+{
+	for (int t = 0; t < DT_COUNT; t++)
+		for (int chunk = 0; chunk < 2; chunk++) {
+			long r = ring ? ring + (chunk ? steps - 1 : 0) : 0;
+			double e;
+			if (chunk && r && dtype_of((enum dtype)t)->form == DT_FORM_KIVI)
+				r = (r + 15) / 16 * 16;
+			e = fx_cache_run(fx, steps, l, (enum dtype)t, r, sinks, chunk, NULL, NULL);
+			cr_assert(e <= dtype_of(DT_F32)->max_abs, "%s: %s %s%s: %g", what, kv_layout_names[l],
+				  dtype_names[t], chunk ? " chunked" : "", e);
+		}
+}
+
 double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtype t,
 			long ring, long sinks, int chunk, float **out, struct kern_cost *cost)
 {

@@ -43,6 +43,16 @@ double fx_max_err(struct fixture *fx, const struct kern_desc *k, int threads,
 double fx_cache_run(struct fixture *fx, long tokens, enum kv_layout l, enum dtype t,
 		    long ring, long sinks, int chunk, float **out, struct kern_cost *cost);
 
+/* Runs kernel k on fx with 2 threads, counting its tallies: returns the
+ * FLOPs they executed, *pairs (if pairs) the pairs of G they computed. */
+long long fx_run_tallied(struct fixture *fx, const struct kern_desc *k, long long *pairs);
+
+/* fx_cache_run over every cache type, one by one and as a chunk (a
+ * chunk's ring keeps steps - 1 more rows, whole KIVI groups of 16); fails
+ * the test, naming what, on an error above the f32 limit. */
+void fx_cache_every_type(struct fixture *fx, long steps, enum kv_layout l, long ring,
+			 long sinks, const char *what);
+
 /* A small spec of every pattern kind but csr (which needs files; see
  * test_inputs.c), for tests that sweep the kinds; fx_every_kind_count of
  * them. */

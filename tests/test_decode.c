@@ -104,19 +104,10 @@ Test(decode, every_layout_type_and_isa_matches_the_oracle_on_held_values)
 		setenv("SABENCH_ISA", kern_isa_name((enum kern_isa)isa), 1);
 		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 			struct fixture fx;
+			char what[160];
+			snprintf(what, sizeof what, "%s: %s", kern_isa_name((enum kern_isa)isa), cases[i].spec);
 			fx_make(&fx, cases[i].spec, 1, cases[i].n, 1, 4, 2, 64, 1.0f);
-			for (int t = 0; t < DT_COUNT; t++)
-				for (int chunk = 0; chunk < 2; chunk++) {
-					long ring = cases[i].ring ? cases[i].ring + (chunk ? cases[i].steps - 1 : 0) : 0;
-					double e;
-					if (chunk && ring && dtype_of((enum dtype)t)->form == DT_FORM_KIVI)
-						ring = (ring + 15) / 16 * 16;
-					e = fx_cache_run(&fx, cases[i].steps, cases[i].l, (enum dtype)t, ring,
-							 cases[i].sinks, chunk, NULL, NULL);
-					cr_assert(e <= VERIFY_MAX_ABS, "%s: %s %s %s%s: %g",
-						  kern_isa_name((enum kern_isa)isa), cases[i].spec,
-						  kv_layout_names[cases[i].l], dtype_names[t], chunk ? " chunked" : "", e);
-				}
+			fx_cache_every_type(&fx, cases[i].steps, cases[i].l, cases[i].ring, cases[i].sinks, what);
 			fx_free(&fx);
 		}
 	}

@@ -112,21 +112,13 @@ Test(head_dim_v, decode_reads_every_layout_and_cache_type)
 		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
 			for (size_t dd = 0; dd < 2; dd++) {
 				struct fixture fx;
+				char what[200];
+				snprintf(what, sizeof what, "%s: %s d %d dv %d", kern_isa_name((enum kern_isa)isa),
+					 cases[i].spec, dims[dd][0], dims[dd][1]);
 				fx_make_dv(&fx, cases[i].spec, 1, cases[i].n, 1, 4, 2 - (int)dd, dims[dd][0],
 					   dims[dd][1], 1.0f);
-				for (int t = 0; t < DT_COUNT; t++)
-					for (int chunk = 0; chunk < 2; chunk++) {
-						long ring = cases[i].ring ? cases[i].ring + (chunk ? cases[i].steps - 1 : 0) : 0;
-						double e;
-						if (chunk && ring && dtype_of((enum dtype)t)->form == DT_FORM_KIVI)
-							ring = (ring + 15) / 16 * 16;
-						e = fx_cache_run(&fx, cases[i].steps, cases[i].l, (enum dtype)t, ring,
-								 cases[i].sinks, chunk, NULL, NULL);
-						cr_assert(e <= VERIFY_MAX_ABS, "%s: %s %s %s%s d %d dv %d: %g",
-							  kern_isa_name((enum kern_isa)isa), cases[i].spec,
-							  kv_layout_names[cases[i].l], dtype_names[t],
-							  chunk ? " chunked" : "", dims[dd][0], dims[dd][1], e);
-					}
+				fx_cache_every_type(&fx, cases[i].steps, cases[i].l, cases[i].ring, cases[i].sinks,
+						    what);
 				fx_free(&fx);
 			}
 	}
@@ -173,25 +165,15 @@ Test(head_dim_v, the_cost_model_counts_by_hand)
 /* The kernels' tallies follow the cost model with dv != d. */
 Test(head_dim_v, tallies_match_the_cost_model)
 {
-	static struct kern_tally tally[4];
-
 	for (int k = 0; k < kern_count; k++) {
 		struct fixture fx;
 		struct kern_cost cost = { 0 };
-		void *ws;
-		long long flops = 0;
+		long long flops;
 		if (kern_table[k]->unavailable && kern_table[k]->unavailable())
 			continue;
 		fx_make_dv(&fx, "sink_window: {sinks: 3, size: 100}", 1, 200, 2, 4, 2, 16, 48, 1.0f);
-		memset(tally, 0, sizeof tally);
-		fx.p.tally = tally;
-		omp_set_num_threads(2);
-		cr_assert_eq(kern_table[k]->prepare(&fx.p, 2, &ws), 0);
-		kern_table[k]->run(&fx.p, ws);
-		kern_table[k]->release(ws);
+		flops = fx_run_tallied(&fx, kern_table[k], NULL);
 		kern_table[k]->cost(&fx.p, 2, &cost);
-		for (int t = 0; t < 4; t++)
-			flops += tally[t].flops;
 		cr_assert_eq(flops, (long long)cost.flops_exec, "%s", kern_table[k]->name);
 		fx_free(&fx);
 	}

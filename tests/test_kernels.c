@@ -101,7 +101,6 @@ Test(worked, explicit_weights_give_documented_output)
 
 Test(kernels, tallies_match_the_cost_model)
 {
-	static struct kern_tally tally[4];
 	/* short rows, and long rows that share their runs (blocks of ranges) */
 	struct { const char *spec; long n; } cases[] = {
 		{ "sink_window: {sinks: 3, size: 10}", 64 },
@@ -112,22 +111,12 @@ Test(kernels, tallies_match_the_cost_model)
 		for (int k = 0; k < kern_count; k++) {
 			struct fixture fx;
 			struct kern_cost cost = { 0 };
-			void *ws;
-			long long pairs = 0, flops = 0;
+			long long pairs, flops;
 			if (kern_table[k]->unavailable && kern_table[k]->unavailable())
 				continue;       /* not built here */
 			fx_make(&fx, cases[c].spec, 1, cases[c].n, 2, 4, 2, 16, 1.0f);
-			memset(tally, 0, sizeof tally);
-			fx.p.tally = tally;
-			omp_set_num_threads(2);
-			cr_assert_eq(kern_table[k]->prepare(&fx.p, 2, &ws), 0);
-			kern_table[k]->run(&fx.p, ws);
-			kern_table[k]->release(ws);
+			flops = fx_run_tallied(&fx, kern_table[k], &pairs);
 			kern_table[k]->cost(&fx.p, 2, &cost);
-			for (int t = 0; t < 4; t++) {
-				pairs += tally[t].pairs;
-				flops += tally[t].flops;
-			}
 			cr_assert_eq(flops, (long long)cost.flops_exec, "%s on %s",
 				     kern_table[k]->name, cases[c].spec);
 			cr_assert_eq(pairs, 2LL * 4 * fx.g.st.nnz, "%s on %s",

@@ -171,13 +171,11 @@ Test(vslash, the_tiled_path_reads_the_compact_form_alone)
 Test(vslash, the_work_is_the_columns_the_tiles_and_the_rows)
 {
 	static const int32_t cols[] = { 5 };
-	static struct kern_tally tally[2];
 	int32_t offs[33];
 	const struct kern_desc *tiled = kern_find("tiled");
 	struct fixture fx;
 	struct kern_cost c = { 0 };
-	long long flops = 0, pairs = 0;
-	void *ws;
+	long long flops, pairs;
 
 	for (int i = 0; i < 32; i++)
 		offs[i] = i;
@@ -186,15 +184,7 @@ Test(vslash, the_work_is_the_columns_the_tiles_and_the_rows)
 	vs_fixture(&fx, 256, 1, 1, 16, 8, cols, 1, offs, 33);
 	tiled->cost(&fx.p, 2, &c);
 	cr_assert_eq(c.flops_exec, 18253.0 * (2 * 16 + 2 * 8));
-	fx.p.tally = tally;
-	omp_set_num_threads(2);
-	cr_assert_eq(tiled->prepare(&fx.p, 2, &ws), 0);
-	tiled->run(&fx.p, ws);
-	tiled->release(ws);
-	for (int t = 0; t < 2; t++) {
-		flops += tally[t].flops;
-		pairs += tally[t].pairs;
-	}
+	flops = fx_run_tallied(&fx, tiled, &pairs);
 	cr_assert_eq(flops, (long long)c.flops_exec);
 	cr_assert_eq(pairs, fx.g.st.nnz);
 	fx_free(&fx);
