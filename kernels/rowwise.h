@@ -150,10 +150,15 @@ static inline void row_finish(const struct row_state *st, float *o, int dv)
 /* Per-thread workspace of a row-wise kernel: scaled query (d), acc (dv),
  * scores, the chunk's K and V row pointers and its key indices, then the
  * chunk widened from bf16 (row_widened: K, then V). */
+static inline size_t row_vectors_floats(int d, int dv)
+{
+	return ((size_t)d + (size_t)dv + 15) / 16 * 16;  /* the scores 64-byte aligned */
+}
+
 static inline size_t row_head_floats(int d, int dv)
 {
-	return ((size_t)d + (size_t)dv + 2 * ROW_CHUNK +
-		2 * ROW_CHUNK * sizeof(float *) / sizeof(float) + 15) / 16 * 16;
+	return row_vectors_floats(d, dv) + 2 * ROW_CHUNK +
+	       2 * ROW_CHUNK * sizeof(float *) / sizeof(float);
 }
 
 static inline size_t row_ws_floats(int d, int dv)
@@ -170,7 +175,7 @@ static inline float *row_acc(float *buf, int d)
 
 static inline float *row_scores(float *buf, int d, int dv)
 {
-	return buf + d + dv;
+	return buf + row_vectors_floats(d, dv);
 }
 
 static inline float *row_widened(float *buf, int d, int dv)

@@ -231,12 +231,16 @@ static long max_tiles(const struct problem *p)
 	return (p->n_kv + TILE_K - 1) / TILE_K + 1;
 }
 
+/* Floats of the masks after the tile, 64-byte aligned (the row buffers
+ * that follow hold pointers). */
+static size_t masks_floats(const struct problem *p)
+{
+	return (2 * TILE_Q + (size_t)max_tiles(p) * (2 * TILE_Q + 1) + 15) / 16 * 16;
+}
+
 size_t vs_floats(const struct problem *p)
 {
-	size_t n = tile_floats(p->d, kern_dv(p)) + 2 * TILE_Q +
-		   (size_t)max_tiles(p) * (2 * TILE_Q + 1) + row_head_floats(p->d, kern_dv(p));
-
-	return (n + 15) / 16 * 16;
+	return tile_floats(p->d, kern_dv(p)) + masks_floats(p) + row_head_floats(p->d, kern_dv(p));
 }
 
 static struct vs_scratch scratch_of(const struct problem *p, float *buf)
@@ -247,7 +251,7 @@ static struct vs_scratch scratch_of(const struct problem *p, float *buf)
 	sc.keep = (uint64_t *)at;
 	sc.rmask = sc.keep + TILE_Q;
 	sc.k0 = (int32_t *)(sc.rmask + (size_t)max_tiles(p) * TILE_Q);
-	sc.row = at + 2 * TILE_Q + (size_t)max_tiles(p) * (2 * TILE_Q + 1);
+	sc.row = at + masks_floats(p);
 	return sc;
 }
 

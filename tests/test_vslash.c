@@ -19,9 +19,9 @@
 #include "../select/select.h"
 #include "helpers.h"
 
-/* A one-layout G of n keys (prefill, causal) from columns and offsets,
+/* A causal G of n_q rows (the last of n keys) from columns and offsets,
  * its rows expanded from them (gset_vslash_row), its compact form kept. */
-static void vs_gset(struct gset *g, long n, int layouts, const int32_t *cols, long nc,
+static void vs_gset(struct gset *g, long n_q, long n, int layouts, const int32_t *cols, long nc,
 		    const int32_t *offs, long no)
 {
 	struct pat_ranges *rows = calloc((size_t)layouts, sizeof *rows);
@@ -36,14 +36,14 @@ static void vs_gset(struct gset *g, long n, int layouts, const int32_t *cols, lo
 		vs->n_cols = nc;
 		vs->n_offs = no;
 		rows[l].r = malloc((size_t)n * (size_t)(nc + no + 1) * sizeof *rows[l].r);
-		ptr[l] = malloc(((size_t)n + 1) * sizeof *ptr[l]);
+		ptr[l] = malloc(((size_t)n_q + 1) * sizeof *ptr[l]);
 		ptr[l][0] = 0;
-		for (long r = 0; r < n; r++) {
-			rows[l].n += (size_t)gset_vslash_row(vs, r, rows[l].r + rows[l].n);
+		for (long r = 0; r < n_q; r++) {
+			rows[l].n += (size_t)gset_vslash_row(vs, n - n_q + r, rows[l].r + rows[l].n);
 			ptr[l][r + 1] = (int64_t)rows[l].n;
 		}
 	}
-	cr_assert_eq(gset_assemble(g, n, n, 1, layouts, layouts > 1 ? layouts : 0, 1, rows, ptr), 0);
+	cr_assert_eq(gset_assemble(g, n_q, n, 1, layouts, layouts > 1 ? layouts : 0, 1, rows, ptr), 0);
 	for (int l = 0; l < layouts; l++) {
 		free(rows[l].r);
 		free(ptr[l]);
@@ -52,14 +52,16 @@ static void vs_gset(struct gset *g, long n, int layouts, const int32_t *cols, lo
 	free(ptr);
 }
 
-/* A fixture whose G is the compact form given (layouts: per head). */
-static void vs_fixture(struct fixture *fx, long n, int heads, int kv_heads, int d, int dv,
+/* A fixture whose G is the compact form given (layouts: per head), for
+ * the last n_q of n tokens (extend when fewer). */
+static void vs_fixture(struct fixture *fx, long n_q, long n, int heads, int kv_heads, int d, int dv,
 		       const int32_t *cols, long nc, const int32_t *offs, long no)
 {
 	fx_make_dv(fx, "dense", 1, n, 1, heads, kv_heads, d, dv, 2.0f);
 	gset_free(&fx->g);
-	vs_gset(&fx->g, n, heads, cols, nc, offs, no);
+	vs_gset(&fx->g, n_q, n, heads, cols, nc, offs, no);
 	fx->p.g = &fx->g;
+	fx->p.n_q = n_q;
 }
 
 Test(vslash, the_compact_form_says_what_the_rows_say)
@@ -68,7 +70,7 @@ Test(vslash, the_compact_form_says_what_the_rows_say)
 	struct gset g;
 	struct pat_range out[32];
 
-	vs_gset(&g, 200, 1, cols, 7, offs, 7);
+	vs_gset(&g, 200, 200, 1, cols, 7, offs, 7);
 	/* row 66: columns 0 1 5 64 65, keys 66 65 64 61 2 0 (66 - 66): merged */
 	cr_assert_eq(gset_vslash_row(&g.vslash[0], 66, out), 4);
 	cr_assert(out[0].lo == 0 && out[0].hi == 3, "[%d, %d)", out[0].lo, out[0].hi);
@@ -82,8 +84,8 @@ Test(vslash, the_compact_form_says_what_the_rows_say)
 /* Columns on the diagonals (5 = 10 - 5), a column past the last query
  * tile's first row, offsets past the tile, n off the tile, crossed tiles
  * that go as tiles (a band of 16 offsets) and row by row (single
- * diagonals); every ISA path, 1 and 2 threads, V wider and narrower than
- * K. */
+ * diagonals), an extend chunk; every ISA path, 1 and 2 threads, V wider
+ * and narrower than K. */
 Test(vslash, the_tiled_path_agrees_with_the_oracle_on_every_isa_path)
 {
 	static const int32_t cols[] = { 0, 5, 64, 100, 129, 140, 149 }, offs[] = { 0, 5, 63, 64, 65, 127, 141 };
@@ -91,18 +93,19 @@ Test(vslash, the_tiled_path_agrees_with_the_oracle_on_every_isa_path)
 	static const int32_t band[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
 					21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 130 };
 	static const struct {
-		long n; int heads, kv_heads, d, dv;
+		long n_q, n; int heads, kv_heads, d, dv;
 		const int32_t *cols; long nc; const int32_t *offs; long no;
 	} cases[] = {
-		{ 150, 2, 1, 16, 16, cols, 7, offs, 7 },
-		{ 150, 4, 2, 32, 24, cols, 7, offs, 7 },
-		{ 64, 1, 1, 8, 40, cols, 2, offs, 3 },
-		{ 1, 1, 1, 8, 8, zero, 1, zero, 1 },            /* n = 1 */
-		{ 150, 2, 2, 16, 16, cols, 0, offs, 4 },        /* diagonals alone */
-		{ 150, 2, 2, 16, 16, late, 3, offs, 0 },        /* columns alone: rows 0-4 empty */
-		{ 333, 2, 1, 16, 16, late, 3, offs, 7 },        /* n off the tile */
-		{ 256, 2, 1, 16, 24, late, 3, band, 33 },       /* tiles and rows: a band and a diagonal */
-		{ 333, 4, 2, 32, 16, cols, 7, band, 33 },
+		{ 150, 150, 2, 1, 16, 16, cols, 7, offs, 7 },
+		{ 150, 150, 4, 2, 32, 24, cols, 7, offs, 7 },
+		{ 64, 64, 1, 1, 8, 40, cols, 2, offs, 3 },
+		{ 1, 1, 1, 1, 8, 8, zero, 1, zero, 1 },         /* n = 1 */
+		{ 150, 150, 2, 2, 16, 16, cols, 0, offs, 4 },   /* diagonals alone */
+		{ 150, 150, 2, 2, 16, 16, late, 3, offs, 0 },   /* columns alone: rows 0-4 empty */
+		{ 333, 333, 2, 1, 16, 16, late, 3, offs, 7 },   /* n off the tile */
+		{ 256, 256, 2, 1, 16, 24, late, 3, band, 33 },  /* tiles and rows: a band and a diagonal */
+		{ 333, 333, 4, 2, 32, 16, cols, 7, band, 33 },
+		{ 70, 300, 2, 1, 16, 16, cols, 7, band, 33 },   /* extend: 70 tokens over 230 */
 	};
 	const struct kern_desc *tiled = kern_find("tiled");
 
@@ -115,7 +118,7 @@ Test(vslash, the_tiled_path_agrees_with_the_oracle_on_every_isa_path)
 				struct fixture fx;
 				long bad;
 				double err;
-				vs_fixture(&fx, cases[c].n, cases[c].heads, cases[c].kv_heads, cases[c].d,
+				vs_fixture(&fx, cases[c].n_q, cases[c].n, cases[c].heads, cases[c].kv_heads, cases[c].d,
 					   cases[c].dv, cases[c].cols, cases[c].nc, cases[c].offs, cases[c].no);
 				cr_assert(tiled->reads_compact(&fx.p));
 				err = fx_max_err(&fx, tiled, threads, &bad);
@@ -138,7 +141,7 @@ Test(vslash, the_tiled_path_reads_the_compact_form_alone)
 	size_t n_out;
 	void *ws;
 
-	vs_fixture(&fx, 150, 2, 1, 16, 16, cols, 3, offs, 3);
+	vs_fixture(&fx, 150, 150, 2, 1, 16, 16, cols, 3, offs, 3);
 	n_out = (size_t)2 * 150 * 16;
 	omp_set_num_threads(2);
 	cr_assert_eq(kern_find("oracle")->prepare(&fx.p, 2, &ws), 0);
@@ -181,7 +184,7 @@ Test(vslash, the_work_is_the_columns_the_tiles_and_the_rows)
 		offs[i] = i;
 	offs[32] = 130;
 	cr_assert(1520 >= VS_ROW_PAIRS && 496 < VS_ROW_PAIRS, "the case no longer straddles VS_ROW_PAIRS");
-	vs_fixture(&fx, 256, 1, 1, 16, 8, cols, 1, offs, 33);
+	vs_fixture(&fx, 256, 256, 1, 1, 16, 8, cols, 1, offs, 33);
 	tiled->cost(&fx.p, 2, &c);
 	cr_assert_eq(c.flops_exec, 18253.0 * (2 * 16 + 2 * 8));
 	flops = fx_run_tallied(&fx, tiled, &pairs);
@@ -246,7 +249,7 @@ Test(vslash, cells_the_path_cannot_serve_take_the_block_view)
 	long bad;
 	double err;
 
-	vs_fixture(&fx, 150, 2, 1, 16, 16, cols, 3, offs, 3);
+	vs_fixture(&fx, 150, 150, 2, 1, 16, 16, cols, 3, offs, 3);
 	fx_bf16(&fx);
 	cr_assert(!tiled->reads_compact(&fx.p));
 	err = fx_max_err(&fx, tiled, 2, &bad);
