@@ -254,7 +254,7 @@ static void tiled_cost(const struct problem *p, int threads, struct kern_cost *c
 
 const struct kern_desc kern_tiled = {
 	.name = "tiled",                        /* flash-style, block-sparse */
-	.summary = "64x64 tiles over the block view, online softmax, SIMD micro-kernels",
+	.summary = "64x64 tiles over the block view (a vertical-slash G: its columns and diagonals), online softmax, SIMD micro-kernels",
 	.unavailable = NULL,                    /* portable path everywhere */
 	.prepare = tiled_prepare,               /* block views, tile masks */
 	.index = tiled_index,                  /* views of a selected G */

@@ -233,3 +233,43 @@ Test(head_dim_v, the_model_block_counts_a_latent_cache_once)
 	cr_assert_eq(srv_layer_kv_bytes(&p, "full", DT_Q8_0, &m, 1000), 1000.0 * 8 * (6 + 4) * 34);
 	pat_free(&p);
 }
+
+/* Dumps keep V's and the output's width (v [b, kv_heads, n, dv], out [b,
+ * heads, n, dv]), and read back as npy inputs they give head_dim_v from
+ * v's last dimension: the second run's cells are the first's, verified. */
+Test(head_dim_v, dumps_keep_the_widths_and_read_back_as_inputs, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], dump[300], path[400], yaml[2048], *npy;
+	struct csv t;
+
+	snprintf(exp, sizeof exp, "%s/mla.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(dump, sizeof dump, "%s/dump", dir);
+	write_text(exp, "name: mla\n"
+			"shape: {seq_len: 48, head_dim: 24, head_dim_v: 40, heads: 4, kv_heads: 2}\n"
+			"patterns: [dense]\nkernels: [naive]\nrun: {repeats: 1, warmup: 0}\n");
+	char *argv[] = { "sabench", "run", exp, "-o", out, "--dump", dump, NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/g00000_v.npy", dump);
+	npy = read_text(path);
+	cr_assert(npy && strstr(npy + 10, "'shape': (1, 2, 48, 40), }"), "%s", npy ? npy + 10 : "no file");
+	free(npy);
+	snprintf(path, sizeof path, "%s/c00000_out.npy", dump);
+	npy = read_text(path);
+	cr_assert(npy && strstr(npy + 10, "'shape': (1, 4, 48, 40), }"), "%s", npy ? npy + 10 : "no file");
+	free(npy);
+	snprintf(yaml, sizeof yaml,
+		 "name: again\nshape: {seq_len: 48}\n"
+		 "inputs: [{npy: {q: %s/g00000_q.npy, k: %s/g00000_k.npy, v: %s/g00000_v.npy}}]\n"
+		 "patterns: [dense, {window: {size: 8}}]\nkernels: [tiled, ranges, gather]\n"
+		 "run: {repeats: 1, warmup: 0}\n", dump, dump, dump);
+	run_yaml_results(yaml, &t);
+	cr_assert_eq(t.nrow, 6);
+	for (int r = 0; r < t.nrow; r++) {
+		cr_assert_str_eq(csv_get(&t, r, "head_dim"), "24");
+		cr_assert_str_eq(csv_get(&t, r, "head_dim_v"), "40");
+		cr_assert_str_eq(csv_get(&t, r, "verified"), "yes", "%s", csv_get(&t, r, "cell"));
+	}
+	csv_free(&t);
+}
