@@ -159,6 +159,7 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 	ranges = row_ptr ? realloc(g->ranges, (size_t)(total ? total : 1) * sizeof *ranges) : NULL;
 	struct gset_vslash *vs = g->vslash;     /* the selection's compact form, kept */
 	int n_vs = g->n_vslash;
+	long vs_room = g->vslash_room;
 
 	if (!ranges) {
 		gset_free(g);
@@ -169,6 +170,7 @@ int gset_assemble(struct gset *g, long n_q, long n_kv, int causal,
 	g->ranges = ranges;
 	g->vslash = vs;
 	g->n_vslash = n_vs;
+	g->vslash_room = vs_room;
 	g->n_q = n_q;
 	g->n_kv = n_kv;
 	g->q_offset = n_kv - n_q;
@@ -196,40 +198,46 @@ int gset_count_keys(struct gset *g)
 	return g->st.keys_used < 0 ? -1 : 0;
 }
 
-void gset_free(struct gset *g)
+static void vslash_free(struct gset *g)
 {
 	for (int l = 0; g->vslash && l < g->n_vslash; l++) {
 		free(g->vslash[l].cols);
 		free(g->vslash[l].offs);
 	}
 	free(g->vslash);
-	free(g->row_ptr);
-	free(g->ranges);
 	g->vslash = NULL;
 	g->n_vslash = 0;
+	g->vslash_room = 0;
+}
+
+void gset_free(struct gset *g)
+{
+	vslash_free(g);
+	free(g->row_ptr);
+	free(g->ranges);
 	g->row_ptr = NULL;
 	g->ranges = NULL;
 }
 
 int gset_vslash_alloc(struct gset *g, int n_layouts, long n)
 {
-	if (g->vslash)
+	if (g->vslash && g->n_vslash == n_layouts && g->vslash_room >= n)
 		return 0;
+	vslash_free(g);
 	g->vslash = calloc((size_t)n_layouts, sizeof *g->vslash);
-	for (int l = 0; g->vslash && l < n_layouts; l++) {
+	if (!g->vslash)
+		return -1;
+	g->n_vslash = n_layouts;        /* so that vslash_free frees what is made */
+	for (int l = 0; l < n_layouts; l++) {
 		g->vslash[l].cols = malloc((size_t)(n ? n : 1) * sizeof *g->vslash[l].cols);
 		g->vslash[l].offs = malloc((size_t)(n ? n : 1) * sizeof *g->vslash[l].offs);
 		if (!g->vslash[l].cols || !g->vslash[l].offs) {
-			for (int i = 0; i <= l; i++) {
-				free(g->vslash[i].cols);
-				free(g->vslash[i].offs);
-			}
-			free(g->vslash);
-			g->vslash = NULL;
+			vslash_free(g);
+			return -1;
 		}
 	}
-	g->n_vslash = g->vslash ? n_layouts : 0;
-	return g->vslash ? 0 : -1;
+	g->vslash_room = n;
+	return 0;
 }
 
 long long gset_vslash_size(const struct gset *g)

@@ -49,6 +49,7 @@ struct gset {
 				 * vertical-slash G (its rows say the same), or
 				 * NULL */
 	int n_vslash;           /* its entries */
+	long vslash_room;       /* columns (and offsets) each entry has room for */
 	struct gset_stats st;   /* filled by gset_build */
 };
 
@@ -80,7 +81,8 @@ long gset_vslash_row(const struct gset_vslash *vs, long pos, struct pat_range *o
 long long gset_vslash_size(const struct gset *g);
 
 /* Gives g room for a compact form of n_layouts layouts of up to n keys
- * each (kept between selections); 0, or -1 when out of memory. */
+ * each (kept between selections of that shape, made anew for another);
+ * 0, or -1 when out of memory. */
 int gset_vslash_alloc(struct gset *g, int n_layouts, long n);
 
 /* Fills g->st.keys_used, the distinct keys any row reads: 0, or -1 when

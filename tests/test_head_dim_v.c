@@ -82,9 +82,9 @@ Test(head_dim_v, the_bf16_models_agree_with_the_oracle)
 	const struct kern_desc *k[] = { kern_find("tiled"), kern_find("ranges") };
 	const struct bf16_ops *model[] = { &bf16_amx_model, &bf16_avx512bf16_model };
 
-	for (size_t m = 0; m < 2; m++) {
+	for (size_t m = 0; m < sizeof model / sizeof *model; m++) {
 		kern_bf16_test_force(model[m]);
-		for (size_t i = 0; i < 2; i++)
+		for (size_t i = 0; i < sizeof k / sizeof *k; i++)
 			for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
 				check(s, k[i], 2, 1, model[m]->name);
 	}
@@ -110,7 +110,7 @@ Test(head_dim_v, decode_reads_every_layout_and_cache_type)
 			continue;
 		setenv("SABENCH_ISA", kern_isa_name((enum kern_isa)isa), 1);
 		for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-			for (size_t dd = 0; dd < 2; dd++) {
+			for (size_t dd = 0; dd < sizeof dims / sizeof *dims; dd++) {
 				struct fixture fx;
 				char what[200];
 				snprintf(what, sizeof what, "%s: %s d %d dv %d", kern_isa_name((enum kern_isa)isa),

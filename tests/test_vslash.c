@@ -78,6 +78,17 @@ Test(vslash, the_compact_form_says_what_the_rows_say)
 	cr_assert(out[2].lo == 61 && out[2].hi == 62);
 	cr_assert(out[3].lo == 64 && out[3].hi == 67);
 	cr_assert_eq(gset_vslash_size(&g), 14);
+	/* kept for a selection of the same shape, made anew for a longer one */
+	{
+		const int32_t *kept = g.vslash[0].cols;
+		cr_assert_eq(gset_vslash_alloc(&g, 1, 200), 0);
+		cr_assert_eq(g.vslash[0].cols, kept);
+		cr_assert_eq(gset_vslash_alloc(&g, 2, 500), 0);
+		cr_assert(g.n_vslash == 2 && g.vslash_room == 500);
+		for (int l = 0; l < 2; l++)
+			for (int i = 0; i < 500; i++)   /* ASan (make check) sees any overrun */
+				g.vslash[l].cols[i] = g.vslash[l].offs[i] = i;
+	}
 	gset_free(&g);
 }
 
