@@ -464,7 +464,7 @@ Test(faults, png_helpers_never_touch_the_users_files, .timeout = 60)
 	free(err);
 }
 
-/* A lock holding the pid of a live process that is not a sabench (here a
+/* A lock naming the pid of a live process that does not hold it (here a
  * sleep) is taken over, and the note names the lock file. */
 Test(faults, a_lock_of_another_program_is_taken_over, .timeout = 60)
 {
@@ -490,7 +490,7 @@ Test(faults, a_lock_of_another_program_is_taken_over, .timeout = 60)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	cr_assert_eq(rc, 0, "%s", err);
-	snprintf(want, sizeof want, "took over the stale lock '%s' (pid %ld is not a sabench run)", path,
+	snprintf(want, sizeof want, "took over the stale lock '%s' (pid %ld does not hold it)", path,
 		 (long)pid);
 	cr_assert(strstr(err, want), "want '%s' in %s", want, err);
 	free(err);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,12 +35,18 @@ static void write_lock(const char *out, long pid)
 	write_text(path, text);
 }
 
+/* A folder whose lock another process holds (flock) is refused, whatever
+ * pid the file names. */
 Test(hardening, folder_held_by_a_live_run_is_refused)
 {
-	char exp[256], out[256], want[400], *err = NULL;
+	char exp[256], out[256], path[300], want[400], *err = NULL;
+	int fd;
 
 	write_small(temp_dir(), exp, out);
 	write_lock(out, (long)getpid());
+	snprintf(path, sizeof path, "%s/.sabench.lock", out);
+	fd = open(path, O_RDWR);
+	cr_assert(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0);
 	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
 	cr_assert_eq(run_bin(argv, NULL, &err), 1);
 	snprintf(want, sizeof want,
@@ -46,19 +54,93 @@ Test(hardening, folder_held_by_a_live_run_is_refused)
 		 out, (long)getpid(), out);
 	cr_assert(strstr(err, want), "%s", err);
 	free(err);
+	/* negative control: released, the same lock file is taken over */
+	close(fd);
+	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+	cr_assert(strstr(err, "does not hold it"), "%s", err);
+	free(err);
 }
 
 Test(hardening, stale_lock_is_taken_over)
 {
-	char exp[256], out[256], path[300], *err = NULL;
+	char exp[256], out[256], path[300], want[400], *err = NULL;
 
 	write_small(temp_dir(), exp, out);
 	write_lock(out, 999999999L);
 	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
 	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
-	cr_assert(strstr(err, "took over the stale lock '"), "%s", err);
 	snprintf(path, sizeof path, "%s/.sabench.lock", out);
+	snprintf(want, sizeof want, "took over the stale lock '%s' (pid 999999999 is gone)", path);
+	cr_assert(strstr(err, want), "%s", err);
 	cr_assert_neq(access(path, F_OK), 0, "the lock is left behind");
+	free(err);
+}
+
+/* Starts `sabench run exp -o out [extra]` as a user would (the default
+ * environment: threads pinned by re-executing itself), output to files in
+ * dir; returns its pid. */
+static pid_t start_run(const char *dir, const char *exp, const char *out, const char *extra)
+{
+	char log[300];
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		unsetenv("OMP_PROC_BIND");
+		unsetenv("OMP_PLACES");
+		unsetenv("SABENCH_NO_PIN");
+		snprintf(log, sizeof log, "%s/first.log", dir);
+		freopen(log, "w", stdout);
+		freopen(log, "a", stderr);
+		execl(getenv("SABENCH_BIN"), "sabench", "run", exp, "-o", out, extra, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Two real runs into one folder, both as a user starts them: the second
+ * (--resume) is refused while the first runs, and once the first is
+ * killed, takes the folder over and finishes it. */
+Test(hardening, a_live_run_keeps_its_folder_against_a_second, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], want[600], *err = NULL, *text;
+	int status;
+
+	snprintf(exp, sizeof exp, "%s/slow.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "name: slow\n"
+			"shape: {heads: 2, head_dim: 16, threads: 1}\n"
+			"sweep: {seq_len: [64, 128, 256, 512]}\n"
+			"patterns: [dense, {window: {size: 8}}]\n"
+			"kernels: [naive, tiled]\n"
+			"run: {warmup: 0, repeats: 3, min_time_ms: 2000}\n");
+	pid_t first = start_run(dir, exp, out, "--force");
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	for (int i = 0; i < 200 && access(path, F_OK); i++)
+		usleep(50000);
+	cr_assert_eq(access(path, F_OK), 0, "the first run never started");
+	text = read_text(strcat(strcpy(want, out), "/.sabench.lock"));
+	cr_assert_eq(atol(text), (long)first, "the lock names %s", text);
+	free(text);
+	char *argv[] = { "sabench", "run", exp, "-o", out, "--resume", NULL };
+	int rc = run_bin(argv, NULL, &err);
+	cr_assert_eq(waitpid(first, &status, WNOHANG), 0, "the first run ended too soon");
+	cr_assert_eq(rc, 1, "the second run was let in:\n%s", err);
+	snprintf(want, sizeof want,
+		 "sabench: results folder '%s' is in use by another sabench run (pid %ld holds '%s/.sabench.lock')\n",
+		 out, (long)first, out);
+	cr_assert(strstr(err, want), "%s", err);
+	free(err);
+	kill(first, SIGKILL);
+	waitpid(first, &status, 0);
+	/* killed, it holds nothing: a new run takes the folder over */
+	write_small(dir, exp, path);
+	char *again[] = { "sabench", "run", exp, "-o", out, "--force", NULL };
+	cr_assert_eq(run_bin(again, NULL, &err), 0, "%s", err);
+	snprintf(want, sizeof want, "took over the stale lock '%s/.sabench.lock' (pid %ld is gone)", out,
+		 (long)first);
+	cr_assert(strstr(err, want), "%s", err);
 	free(err);
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "csvline.h"
+#include "lock.h"
 #include "resume.h"
 #include "results.h"
 
@@ -359,70 +360,6 @@ int res_make_dirs(const char *dir, struct err *e)
 	return 0;
 }
 
-/* 1 when process pid is alive and a sabench (its command name, where
- * /proc tells; a live process that /proc does not describe counts). */
-static int live_sabench(long pid)
-{
-	char path[64], comm[64] = "";
-	FILE *f;
-
-	if (pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) && errno != EPERM))
-		return 0;
-	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 1;
-	if (!fgets(comm, sizeof comm, f))
-		comm[0] = 0;
-	fclose(f);
-	return strncmp(comm, "sabench", 7) == 0;
-}
-
-/* Takes dir/.sabench.lock (our pid); a lock whose holder is dead, or is
- * not a sabench, is taken over with a note; a live sabench's refuses. */
-static int take_lock(struct results *r, struct err *e)
-{
-	char path[4200], buf[32];
-	int fd, tries = 0;
-
-	snprintf(path, sizeof path, "%s/.sabench.lock", r->dir);
-	while ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0) {
-		FILE *f;
-		long pid = 0;
-		if (errno != EEXIST || tries++)
-			return err_set(e, "cannot lock '%s': %s", r->dir, strerror(errno));
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%ld", &pid) != 1)
-				pid = 0;
-			fclose(f);
-		}
-		if (live_sabench(pid))
-			return err_set(e, "results folder '%s' is in use by another sabench run (pid %ld holds '%s')",
-				       r->dir, pid, path);
-		snprintf(r->note + strlen(r->note), sizeof r->note - strlen(r->note),
-			 "took over the stale lock '%s' (pid %ld is %s)", path, pid,
-			 pid > 0 && kill((pid_t)pid, 0) == 0 ? "not a sabench run" : "gone");
-		unlink(path);
-	}
-	snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-	if (write(fd, buf, strlen(buf)) < 0 || close(fd))
-		return err_set(e, "cannot lock '%s': %s", r->dir, strerror(errno));
-	r->locked = 1;
-	return 0;
-}
-
-static void drop_lock(struct results *r)
-{
-	char path[4200];
-
-	if (!r->locked)
-		return;
-	snprintf(path, sizeof path, "%s/.sabench.lock", r->dir);
-	unlink(path);
-	r->locked = 0;
-}
-
 static FILE *open_in(const struct results *r, const char *name,
 		     const char *mode, struct err *e)
 {
@@ -486,12 +423,13 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 	if (strlen(dir) >= sizeof r->dir)
 		return err_set(e, "results folder name too long: '%s'", dir);
 	strcpy(r->dir, dir);
+	r->lock.fd = -1;
 	r->ctr_names = x->counters;
 	r->n_ctr = (int)x->n_counters;
-	if (res_make_dirs(dir, e) || take_lock(r, e))
+	if (res_make_dirs(dir, e) || lock_take(&r->lock, dir, r->note, sizeof r->note, e))
 		return -1;
 	if (had && mode == RES_NEW) {
-		drop_lock(r);
+		lock_drop(&r->lock);
 		err_set(e, "results folder '%s' holds a run already; use --resume to continue it or --force to start over",
 			dir);
 		e->usage = 1;
@@ -552,7 +490,7 @@ void res_close(struct results *r)
 		fclose(r->quality);
 	keyset_free(&r->done);
 	keyset_free(&r->qdone);
-	drop_lock(r);
+	lock_drop(&r->lock);
 	r->csv = r->samples = r->quality = NULL;
 }
 

@@ -9,6 +9,7 @@
 
 #include "../config/experiment.h"
 #include "../counters.h"
+#include "lock.h"
 #include "resume.h"
 
 /* The values of one results.csv row; the column table says which field
@@ -83,7 +84,7 @@ struct results {
 	long csv_mark;          /* results.csv size after the last whole row */
 	long samples_mark;      /* samples.csv size after the last whole row */
 	long quality_mark;      /* quality.csv size after the last whole line */
-	int locked;             /* we hold dir/.sabench.lock */
+	struct res_lock lock;   /* dir/.sabench.lock, held while open */
 	char note[1200];        /* what res_open would tell the user, or "" */
 };
 
