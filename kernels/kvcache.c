@@ -52,6 +52,8 @@ int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d, int dv,
 	     long n, long ring, long sinks, unsigned long long seed)
 {
 	memset(c, 0, sizeof *c);
+	if (d % dtype_width_unit(t, 0) || dv % dtype_width_unit(t, 0))
+		return -1;      /* a partial block would be coded past the row */
 	c->layout = l;
 	c->dtype = t;
 	c->d = d;
@@ -86,6 +88,8 @@ int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d, int dv,
 
 int kvc_set_kivi(struct kv_cache *c, int group, long residual)
 {
+	if (group < 1 || c->d % group || c->dv % group)
+		return -1;
 	c->kpar.group = c->vpar.group = group;
 	c->residual = residual;
 	c->row_bytes = dtype_row_bytes(c->dtype, c->d, group);
@@ -352,6 +356,8 @@ int kv_view_build(struct kv_view *w, const struct problem *p, int group, long re
 	w->v = p->v;
 	if (p->kv_dtype == DT_F32)
 		return 0;
+	if (p->d % dtype_width_unit(p->kv_dtype, group) || kern_dv(p) % dtype_width_unit(p->kv_dtype, group))
+		return -1;
 	w->own_k = malloc(n * sizeof *w->own_k);
 	w->own_v = malloc(nv * sizeof *w->own_v);
 	if (kivi) {

@@ -58,7 +58,8 @@ long kv_layout_rows(enum kv_layout l, long n, long ring, long sinks);
 int kvc_init(struct kv_cache *c, enum kv_layout l, enum dtype t, int d, int dv,
 	     long n, long ring, long sinks, unsigned long long seed);
 
-/* KIVI's group and residual (before any store); 0 or -1 (out of memory). */
+/* KIVI's group and residual (before any store); 0 or -1 (out of memory,
+ * or d or dv not a whole number of groups). */
 int kvc_set_kivi(struct kv_cache *c, int group, long residual);
 
 /* fp8: the per-tensor scales from the absolute maxima of the first n rows

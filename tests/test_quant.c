@@ -203,3 +203,24 @@ Test(quant, a_cache_stores_rows_and_groups_as_the_coders_give)
 	}
 	kvc_free(&c);
 }
+
+/* A cache refuses a row width that is not a whole number of its type's
+ * blocks (or KIVI groups), rather than code a partial block past the row;
+ * the widths that are whole are taken (negative control). */
+Test(quant, a_cache_refuses_widths_its_blocks_do_not_divide)
+{
+	struct kv_cache c;
+
+	cr_assert_eq(kvc_init(&c, KV_FULL, DT_Q8_0, 16, 32, 64, 0, 0, 1), -1);
+	cr_assert_eq(kvc_init(&c, KV_FULL, DT_Q4_0, 32, 40, 64, 0, 0, 1), -1);
+	cr_assert_eq(kvc_init(&c, KV_FULL, DT_Q8_0, 32, 64, 64, 0, 0, 1), 0);
+	kvc_free(&c);
+	cr_assert_eq(kvc_init(&c, KV_FULL, DT_KIVI2, 16, 16, 64, 0, 0, 1), 0);
+	cr_assert_eq(kvc_set_kivi(&c, 32, 0), -1, "16 channels in groups of 32");
+	kvc_free(&c);
+	cr_assert_eq(kvc_init(&c, KV_FULL, DT_KIVI2, 64, 32, 64, 0, 0, 1), 0);
+	cr_assert_eq(kvc_set_kivi(&c, 32, 0), 0);
+	kvc_free(&c);
+	cr_assert_eq(dtype_width_unit(DT_F16, 32), 1);
+	cr_assert_eq(dtype_width_unit(DT_KIVI4, 16), 16);
+}

@@ -211,6 +211,28 @@ static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 	return 0;
 }
 
+/* A model's K and V rows fit every cache type it may be costed in: its
+ * own kv_dtype (KIVI at the model's group) and the run's. */
+static int check_model_widths(struct ctx *c, const struct experiment *x,
+			      const struct exp_model *m, const struct ynode *n)
+{
+	const int width[2] = { m->head_dim, m->head_dim_v };
+	const char *field[2] = { "head_dim", "head_dim_v" };
+	const struct dtype_desc *dt = dtype_of((enum dtype)m->kv_dtype);
+	char why[200];
+
+	for (int f = 0; f < 2; f++) {
+		int unit = dtype_width_unit((enum dtype)m->kv_dtype, EXP_MODEL_KIVI_GROUP);
+		if (width[f] % unit)
+			return cfg_bad(c, n, "model '%s': %s %d is not a multiple of %d, the %s of kv_dtype '%s'",
+				       m->name, field[f], width[f], unit,
+				       dt->block ? "block" : "KIVI group", dt->name);
+		if (cfg_kv_width_fits(x, field[f], width[f], why, sizeof why))
+			return cfg_bad(c, n, "model '%s': %s", m->name, why);
+	}
+	return 0;
+}
+
 static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *n)
 {
 	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "head_dim_v",
@@ -234,8 +256,14 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 	m->head_dim = (int)x->axis[EXP_HEAD_DIM].v[0];
 	m->head_dim_v = (int)x->axis[EXP_HEAD_DIM_V].v[0];
 	m->kv_dtype = (int)x->axis[EXP_KV_DTYPE].v[0];
-	if (cfg_parse_string(c, (v = yt_get(n, "name")) ? v : n, "name", &m->name))
+	if (!(v = yt_get(n, "name")))
+		return cfg_bad(c, n, "a model needs 'name', which a review names it by");
+	if (cfg_parse_string(c, v, "name", &m->name))
 		return -1;
+	for (size_t i = 0; i + 1 < x->n_models; i++)
+		if (!strcmp(x->models[i].name, m->name))
+			return cfg_bad(c, v, "model '%s' is named twice; a review names a model by its name",
+				       m->name);
 	if ((v = yt_get(n, "kv_heads"))) {
 		if (cfg_parse_int(c, v, "kv_heads", 1, 1 << 16, &t))
 			return -1;
@@ -274,6 +302,8 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 			return -1;
 		m->prefill_chunk = (long)t;
 	}
+	if (check_model_widths(c, x, m, n))
+		return -1;
 	v = yt_get(n, "layers");
 	if (!v || v->type != YT_SEQ || !v->n)
 		return cfg_bad(c, v ? v : n, "model '%s' needs a non-empty list of layers", m->name);

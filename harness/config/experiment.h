@@ -119,6 +119,9 @@ struct exp_serving {
 	double weights;         /* bytes the weights take of it */
 };
 
+/* The KIVI group a model's KV bytes per token are costed at. */
+#define EXP_MODEL_KIVI_GROUP 32
+
 struct exp_model {
 	char *name;             /* e.g. gemma3-like */
 	int kv_heads;           /* per layer */

@@ -114,6 +114,13 @@ static int check_input_shape(struct ctx *c, const struct experiment *x,
 					   in->label, exp_fields[fields[f]].name, a->v[i], file[f],
 					   fields[f] == EXP_HEAD_DIM_V ? in->shape.v_file : q);
 	}
+	for (int f = 0; in->shape.n && f < 2; f++) {
+		char why[200];
+		if (cfg_kv_width_fits(x, f ? "head_dim_v" : "head_dim",
+				      f ? in->shape.head_dim_v : in->shape.head_dim, why, sizeof why))
+			return cfg_bad(c, n, "input '%s': %s (from '%s')", in->label, why,
+				   f ? in->shape.v_file : q);
+	}
 	for (size_t i = 0; in->shape.n && i < x->axis[EXP_SEQ_LEN].n; i++)
 		if (x->axis[EXP_SEQ_LEN].v[i] > in->shape.n)
 			return cfg_bad(c, n, "input '%s': seq_len %lld is longer than the %ld tokens of '%s'",

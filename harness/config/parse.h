@@ -86,6 +86,10 @@ int cfg_default_axes(struct ctx *c, struct experiment *x, const struct ynode *ro
 int cfg_check_decode(struct ctx *c, struct experiment *x);
 /* Cache types against head_dim and kv_group. */
 int cfg_check_kv_types(struct ctx *c, struct experiment *x);
+/* 0 when every cache type and KIVI group of x holds rows of width values
+ * (field names the width in why, which says otherwise; room len). */
+int cfg_kv_width_fits(const struct experiment *x, const char *field, long long width,
+		      char *why, size_t len);
 
 /* kv_heads must divide heads in every combination. */
 int cfg_check_gqa(struct ctx *c, struct experiment *x);

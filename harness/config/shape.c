@@ -410,6 +410,27 @@ int cfg_check_decode(struct ctx *c, struct experiment *x)
 	return 0;
 }
 
+/* 0 when every cache type and KIVI group of x can hold rows of width
+ * values; else -1 and why (of room len) says which cannot. */
+int cfg_kv_width_fits(const struct experiment *x, const char *field, long long width,
+		      char *why, size_t len)
+{
+	const struct exp_axis *t = &x->axis[EXP_KV_DTYPE], *g = &x->axis[EXP_KV_GROUP];
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct dtype_desc *dt = dtype_of((enum dtype)t->v[i]);
+		for (size_t k = 0; k < (dt->form == DT_FORM_KIVI ? g->n : 1); k++) {
+			long long unit = dtype_width_unit((enum dtype)t->v[i], (int)g->v[k]);
+			if (width % unit) {
+				snprintf(why, len, "%s %lld is not a multiple of %lld, the %s of kv_dtype '%s'",
+					 field, width, unit, dt->block ? "block" : "kv_group", dt->name);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Every cache type can hold every head_dim of the run: a block format
  * whole blocks, KIVI whole value groups of kv_group channels; kv_group
  * divides a page. */
@@ -417,26 +438,20 @@ int cfg_check_kv_types(struct ctx *c, struct experiment *x)
 {
 	static const enum exp_field dims[] = { EXP_HEAD_DIM, EXP_HEAD_DIM_V };
 	const struct exp_axis *t = &x->axis[EXP_KV_DTYPE], *g = &x->axis[EXP_KV_GROUP];
+	char why[200];
 
-	for (size_t i = 0; i < t->n; i++) {
-		const struct dtype_desc *dt = dtype_of((enum dtype)t->v[i]);
-		for (size_t j = 0; dt->form == DT_FORM_KIVI && j < g->n; j++)
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t j = 0; dtype_of((enum dtype)t->v[i])->form == DT_FORM_KIVI && j < g->n; j++)
 			if (g->v[j] != 16 && g->v[j] != 32 && g->v[j] != 64)
 				return err_at(c->e, c->file, g->line ? g->line : 1, g->col ? g->col : 1,
 					      "kv_group %lld is not 16, 32 or 64 (a KIVI group divides a page of %d rows)",
 					      g->v[j], KV_PAGE_ROWS);
-		for (size_t f = 0; f < sizeof dims / sizeof *dims; f++) {
-			const struct exp_axis *d = &x->axis[dims[f]];
-			for (size_t j = 0; j < d->n; j++)
-				for (size_t k = 0; k < (dt->form == DT_FORM_KIVI ? g->n : 1); k++) {
-					long long block = dt->block ? dt->block : dt->form == DT_FORM_KIVI ? g->v[k] : 1;
-					if (d->v[j] % block)
-						return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
-							      "%s %lld is not a multiple of %lld, the %s of kv_dtype '%s'",
-							      exp_fields[dims[f]].name, d->v[j], block,
-							      dt->block ? "block" : "kv_group", dt->name);
-				}
-		}
+	for (size_t f = 0; f < sizeof dims / sizeof *dims; f++) {
+		const struct exp_axis *d = &x->axis[dims[f]];
+		for (size_t j = 0; j < d->n; j++)
+			if (cfg_kv_width_fits(x, exp_fields[dims[f]].name, d->v[j], why, sizeof why))
+				return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
+					      "%s", why);
 	}
 	return 0;
 }

@@ -321,7 +321,7 @@ static double row_bytes(const char *name, int d)
 {
 	int t = dtype_find(name);
 
-	return (double)dtype_row_bytes(t < 0 ? DT_F32 : (enum dtype)t, d, 32);
+	return (double)dtype_row_bytes(t < 0 ? DT_F32 : (enum dtype)t, d, EXP_MODEL_KIVI_GROUP);
 }
 
 static void write_budget(FILE *f, const struct ynode *m, const struct res_table *t,

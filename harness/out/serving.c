@@ -196,8 +196,8 @@ double srv_row_values(const struct srv_model *m)
 
 double srv_row_bytes(const struct srv_model *m, enum dtype t)
 {
-	return (double)dtype_row_bytes(t, m->head_dim, 32) +
-	       (m->kv_latent ? 0.0 : (double)dtype_row_bytes(t, m->head_dim_v, 32));
+	return (double)dtype_row_bytes(t, m->head_dim, EXP_MODEL_KIVI_GROUP) +
+	       (m->kv_latent ? 0.0 : (double)dtype_row_bytes(t, m->head_dim_v, EXP_MODEL_KIVI_GROUP));
 }
 
 const char *srv_model_shape(const struct srv_model *m, char *buf, size_t len)

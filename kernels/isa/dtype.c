@@ -280,6 +280,13 @@ size_t dtype_row_bytes(enum dtype t, int d, int group)
 	       (x->scale_bytes ? (size_t)(d / block) * (size_t)x->scale_bytes : 0);
 }
 
+int dtype_width_unit(enum dtype t, int group)
+{
+	const struct dtype_desc *x = &table[t];
+
+	return x->block ? x->block : x->form == DT_FORM_KIVI ? (group > 0 ? group : 1) : 1;
+}
+
 int dtype_find(const char *name)
 {
 	for (int t = 0; t < DT_COUNT; t++)

@@ -74,6 +74,10 @@ const struct dtype_desc *dtype_of(enum dtype t);
  * their group's). */
 size_t dtype_row_bytes(enum dtype t, int d, int group);
 
+/* The unit a row's width must be a whole number of to be stored as t:
+ * its block, a KIVI group (group values), or 1. */
+int dtype_width_unit(enum dtype t, int group);
+
 /* The names by enum, NULL-ended (the vocabulary of kv_dtype). */
 extern const char *const dtype_names[];
 
