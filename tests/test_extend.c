@@ -234,6 +234,42 @@ Test(ragged, a_mixed_step_is_one_row_of_summed_costs, .timeout = 120)
 	csv_free(&t);
 }
 
+/* --dump of a ragged run: index.csv is there (its header alone), and the
+ * user is told which cells it leaves out and why; the same run with one
+ * length is dumped (negative control). */
+Test(ragged, dump_says_what_it_leaves_out, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], dump[300], path[400], *err = NULL, *text;
+	static const char *const shapes[] = { "sweep: {lengths: [[32, 64]]}\n", "sweep: {seq_len: [64]}\n" };
+
+	for (int k = 0; k < 2; k++) {
+		snprintf(exp, sizeof exp, "%s/r%d.yaml", dir, k);
+		snprintf(out, sizeof out, "%s/out%d", dir, k);
+		snprintf(dump, sizeof dump, "%s/dump%d", dir, k);
+		snprintf(path, sizeof path, "%s/index.csv", dump);
+		char yaml[600];
+		snprintf(yaml, sizeof yaml, "shape: {heads: 2, head_dim: 16, threads: 1, mode: decode}\n%s"
+			 "patterns: [dense]\nkernels: [decode]\n"
+			 "run: {warmup: 0, repeats: 2, min_time_ms: 0}\n", shapes[k]);
+		write_text(exp, yaml);
+		char *argv[] = { "sabench", "run", exp, "-o", out, "--dump", dump, NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
+		text = read_text(path);
+		cr_assert_eq(strncmp(text, "cell,q,k,v,indptr,indices,out,layouts,layout_of\n", 48), 0, "%s", text);
+		cr_assert_eq(count_lines(text), 1 + k, "%s", text);
+		if (k == 0) {
+			cr_assert(strstr(err, "warning: --dump leaves out 1 cell(s) of 'dense/decode/"), "%s", err);
+			cr_assert(strstr(err, "/ragged=lengths(32 64)': a ragged batch has a Q, K, V and G per sequence, not one to dump"),
+				  "%s", err);
+		} else {
+			cr_assert_null(strstr(err, "--dump leaves out"), "%s", err);
+		}
+		free(text);
+		free(err);
+	}
+}
+
 /* Ragged batches that cannot be, each with its message (tests/bad/ has
  * the others: empty, in prefill, more new tokens than the length). */
 Test(ragged, bad_batches_are_refused_with_their_reason)

@@ -125,7 +125,7 @@ Test(faults, resume_repairs_quality_and_reruns_cells_with_torn_samples, .timeout
 	char *argv[] = { "sabench", "run", exp, "-o", out, "--resume", NULL };
 	cr_assert_eq(run_bin(argv, NULL, &err), 0, "%s", err);
 	cr_assert(strstr(err, "repaired '"), "%s", err);
-	cr_assert(strstr(err, "1 cell(s) whose samples were incomplete run again"), "%s", err);
+	cr_assert(strstr(err, "1 cell(s) whose samples and 0 whose quality lines were incomplete run again"), "%s", err);
 	cr_assert(strstr(err, "11 from an earlier run"), "the torn cell runs again: %s", err);
 	free(err);
 	snprintf(path, sizeof path, "%s/quality.csv", out);
@@ -605,4 +605,79 @@ Test(faults, manifest_reasons_are_cut_on_whole_escapes_and_marked_in_place)
 		yt_free(root);
 	}
 	exp_free(&x);
+}
+
+/* Sorted copy of text's lines after the first, for comparing line sets. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *sorted_lines(const char *text)
+{
+	char *copy = strdup(text), *save = NULL, *lines[1024], *out;
+	size_t n = 0, len = strlen(text) + 2;
+
+	for (char *l = strtok_r(copy, "\n", &save); l && n < 1024; l = strtok_r(NULL, "\n", &save))
+		lines[n++] = l;
+	qsort(lines + 1, n - 1, sizeof *lines, cmp_str);
+	out = calloc(1, len);
+	for (size_t i = 0; i < n; i++) {
+		strcat(out, lines[i]);
+		strcat(out, "\n");
+	}
+	free(copy);
+	return out;
+}
+
+/* quality.csv keeps a line per head of every group a sweep makes, however
+ * many axes it varies (kv_group, kv_residual, kv_layout, head_dim_v): a
+ * no-op --resume keeps them all; one cut in half is measured again. */
+Test(faults, quality_lines_survive_resume_and_a_cut, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], *before, *after, *err = NULL, *a, *b;
+	FILE *f;
+
+	snprintf(exp, sizeof exp, "%s/q.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(path, sizeof path, "%s/quality.csv", out);
+	write_text(exp, "name: qsweep\n"
+			"shape: {seq_len: 128, heads: 2, kv_heads: 1, head_dim: 128, threads: 1, mode: decode, kv_dtype: kivi2}\n"
+			"sweep: {kv_group: [32, 64], kv_residual: [0, 32], kv_layout: [full, paged], head_dim_v: [64, 128]}\n"
+			"patterns: [dense, {window: {size: 32}}]\n"
+			"kernels: [decode]\n"
+			"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
+			"quality: {rows: 16}\n");
+	char *argv[] = { "sabench", "run", exp, "-o", out, NULL };
+	char *resume[] = { "sabench", "run", exp, "-o", out, "--resume", NULL };
+	cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	before = read_text(path);
+	cr_assert_eq(count_lines(before), 1 + 2 * 2 * 2 * 2 * 2 * 2, "%s", before);
+	cr_assert_eq(run_bin(resume, NULL, &err), 0, "%s", err);
+	free(err);
+	after = read_text(path);
+	cr_assert_str_eq(after, before, "a no-op resume changed quality.csv");
+	free(after);
+	/* cut in half, mid-line */
+	f = fopen(path, "w");
+	fwrite(before, 1, strlen(before) / 2, f);
+	fclose(f);
+	cr_assert_eq(run_bin(resume, NULL, &err), 0, "%s", err);
+	cr_assert(strstr(err, "whose quality lines were incomplete run again"), "%s", err);
+	cr_assert_null(strstr(err, "and 0 whose quality lines"), "%s", err);
+	free(err);
+	after = read_text(path);
+	a = sorted_lines(before);
+	b = sorted_lines(after);
+	cr_assert_str_eq(b, a, "the lost half was not measured again");
+	free(a);
+	free(b);
+	free(after);
+	free(before);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	struct csv t;
+	csv_load(&t, path);
+	cr_assert_eq(t.nrow, 32, "results.csv holds %d rows", t.nrow);
+	csv_free(&t);
 }

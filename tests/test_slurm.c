@@ -63,6 +63,133 @@ Test(shards, shards_partition_the_plan_and_merge_back, .timeout = 60)
 	free(err);
 }
 
+/* Columns a rerun may change: the times and what is derived from them. */
+static int measured_column(const char *name)
+{
+	static const char *const measured[] = { "time_", "gflops", "gbs", "peak_rss_bytes", "pct_",
+						"ctr_", "round", "tokens_per_s", "probe_gbs", "kv_gbs",
+						"seq_time_s" };
+
+	for (size_t i = 0; i < sizeof measured / sizeof *measured; i++)
+		if (!strncmp(name, measured[i], strlen(measured[i])))
+			return 1;
+	return 0;
+}
+
+/* a and b have the same columns and rows, equal in every column that is
+ * not a measurement. */
+static void same_up_to_timings(const char *a, const char *b)
+{
+	struct csv x, y;
+	int compared = 0;
+
+	csv_load(&x, a);
+	csv_load(&y, b);
+	cr_assert_eq(x.ncol, y.ncol, "%s and %s", a, b);
+	cr_assert_eq(x.nrow, y.nrow, "%s has %d rows, %s %d", a, x.nrow, b, y.nrow);
+	for (int j = 0; j < x.ncol; j++) {
+		cr_assert_str_eq(x.head[j], y.head[j]);
+		if (measured_column(x.head[j]))
+			continue;
+		for (int i = 0; i < x.nrow; i++, compared++)
+			cr_assert_str_eq(x.row[i][j], y.row[i][j], "%s row %d, %s: '%s' merged as '%s'", a,
+					 i + 1, x.head[j], x.row[i][j], y.row[i][j]);
+	}
+	cr_assert_gt(compared, x.nrow, "nothing compared in %s", a);
+	csv_free(&x);
+	csv_free(&y);
+}
+
+/* The section of report.md that starts with title, to the next "## ",
+ * with the table cells past the first keep of each row cut (speed-up and
+ * the front it decides are timings). */
+static char *report_section(const char *dir, const char *title, int keep)
+{
+	char path[400], *text, *at, *end, *w;
+
+	snprintf(path, sizeof path, "%s/report.md", dir);
+	text = read_text(path);
+	at = strstr(text, title);
+	cr_assert_not_null(at, "no '%s' in %s", title, path);
+	end = strstr(at + 3, "\n## ");
+	if (end)
+		end[1] = 0;
+	w = text;
+	for (const char *r = at; *r; ) {
+		const char *nl = strchr(r, '\n');
+		size_t len = nl ? (size_t)(nl - r + 1) : strlen(r);
+		int bars = 0;
+		for (size_t i = 0; i < len; i++) {
+			bars += r[i] == '|';
+			if (r[0] == '|' && bars > keep && r[i] == '|') {
+				*w++ = '\n';
+				break;
+			}
+			*w++ = r[i];
+		}
+		r += len;
+	}
+	*w = 0;
+	return text;
+}
+
+/* Three shards merged are the single run, file by file, up to timings:
+ * results.csv and samples.csv row for row in the same order, quality.csv
+ * byte for byte, and the report's quality sections alike. */
+Test(shards, merged_shards_equal_the_single_run, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[256], single[300], shard[300], spec[16], merged[300], a[400], b[400], *ta, *tb;
+	static const char *const files[] = { "results.csv", "samples.csv" };
+	static const char *const sections[] = { "## What each pattern keeps", "## Per head" };
+
+	snprintf(exp, sizeof exp, "%s/q.yaml", dir);
+	write_text(exp, "name: qshards\n"
+			"shape: {heads: 2, kv_heads: 1, head_dim: 32, threads: 1}\n"
+			"sweep: {seq_len: [40, 96], kv_dtype: [f16, q8_0], mode: [prefill, decode]}\n"
+			"patterns: [dense, {window: {size: 8}}, {sink_window: {sinks: 2, size: 8}}]\n"
+			"kernels: [naive, tiled, decode]\n"
+			"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n"
+			"quality: {rows: 16}\n");
+	snprintf(single, sizeof single, "%s/single", dir);
+	char *one[] = { "sabench", "run", exp, "-o", single, NULL };
+	cr_assert_eq(run_bin(one, NULL, NULL), 0);
+	for (int k = 1; k <= 3; k++) {
+		snprintf(shard, sizeof shard, "%s/shards/%d-of-3", dir, k);
+		snprintf(spec, sizeof spec, "%d/3", k);
+		char *argv[] = { "sabench", "run", exp, "--shard", spec, "-o", shard, NULL };
+		cr_assert_eq(run_bin(argv, NULL, NULL), 0);
+	}
+	snprintf(shard, sizeof shard, "%s/shards", dir);
+	snprintf(merged, sizeof merged, "%s/merged", dir);
+	char *merge[] = { "sabench", "merge", shard, "-o", merged, NULL };
+	cr_assert_eq(run_bin(merge, NULL, NULL), 0);
+	for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+		snprintf(a, sizeof a, "%s/%s", single, files[f]);
+		snprintf(b, sizeof b, "%s/%s", merged, files[f]);
+		same_up_to_timings(a, b);
+	}
+	snprintf(a, sizeof a, "%s/quality.csv", single);
+	snprintf(b, sizeof b, "%s/quality.csv", merged);
+	ta = read_text(a);
+	tb = read_text(b);
+	cr_assert_gt(count_lines(ta), 10, "%s", ta);
+	cr_assert_str_eq(ta, tb, "quality.csv differs");
+	free(ta);
+	free(tb);
+	char *rep_single[] = { "sabench", "report", single, NULL };
+	char *rep_merged[] = { "sabench", "report", merged, NULL };
+	cr_assert_eq(run_bin(rep_single, NULL, NULL), 0);
+	cr_assert_eq(run_bin(rep_merged, NULL, NULL), 0);
+	for (size_t k = 0; k < sizeof sections / sizeof *sections; k++) {
+		ta = report_section(single, sections[k], 6);
+		tb = report_section(merged, sections[k], 6);
+		cr_assert_str_eq(ta, tb);
+		free(ta);
+		free(tb);
+	}
+}
+
 Test(shards, merge_refuses_other_experiments, .timeout = 60)
 {
 	const char *dir = temp_dir();

@@ -13,16 +13,24 @@
 
 #include "../config/ytree.h"
 #include "../out/results.h"
+#include "../out/resume.h"
 #include "merge.h"
 
 #define MERGE_MAX 4096
+
+/* A cell a shard was dealt (a line of its cells.txt). */
+struct dealt {
+	char *cell;             /* its key */
+	char *group;            /* its quality group, or "" (an older cells.txt) */
+	size_t index;           /* its place in the whole plan */
+};
 
 struct shard {
 	char dir[4096];
 	char *manifest;         /* whole text */
 	int index, count;       /* from run: shard */
 	struct res_table res;   /* results.csv */
-	char **cells;           /* cells.txt */
+	struct dealt *cells;    /* cells.txt */
 	size_t n_cells;
 };
 
@@ -71,6 +79,30 @@ static char *section(const char *text, const char *key)
 	return strndup(start, end ? (size_t)(end - start + 1) : strlen(start));
 }
 
+/* One line of cells.txt: "index<TAB>key<TAB>group", or an older shard's
+ * key alone (its place then its line number). 0, or -1 out of memory. */
+static int parse_dealt(char *line, size_t at, struct dealt *d)
+{
+	char *key = strchr(line, '\t'), *group = key ? strchr(key + 1, '\t') : NULL;
+
+	d->index = at;
+	if (key && group) {
+		*key++ = 0;
+		*group++ = 0;
+		d->index = (size_t)strtoull(line, NULL, 10);
+	} else {
+		key = line;
+		group = "";
+	}
+	d->cell = strdup(key);
+	d->group = strdup(group);
+	if (d->cell && d->group)
+		return 0;
+	free(d->cell);
+	free(d->group);
+	return -1;
+}
+
 static int load_shard(struct shard *s, const char *dir, struct err *e)
 {
 	char path[4200], *cells, *line, *save = NULL;
@@ -101,14 +133,16 @@ static int load_shard(struct shard *s, const char *dir, struct err *e)
 	if (!cells)
 		return err_set(e, "'%s' has no cells.txt: was it run with --shard?", dir);
 	for (line = strtok_r(cells, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char **c = realloc(s->cells, (s->n_cells + 1) * sizeof *c);
-		if (!c || !(c[s->n_cells] = strdup(line))) {
+		struct dealt *c = realloc(s->cells, (s->n_cells + 1) * sizeof *c);
+		if (!c) {
 			free(cells);
-			if (c)
-				s->cells = c;
 			return err_set(e, "out of memory merging the shards");
 		}
 		s->cells = c;
+		if (parse_dealt(line, s->n_cells, &c[s->n_cells])) {
+			free(cells);
+			return err_set(e, "out of memory merging the shards");
+		}
 		s->n_cells++;
 	}
 	free(cells);
@@ -119,8 +153,10 @@ static void free_shard(struct shard *s)
 {
 	free(s->manifest);
 	res_table_free(&s->res);
-	for (size_t i = 0; i < s->n_cells; i++)
-		free(s->cells[i]);
+	for (size_t i = 0; i < s->n_cells; i++) {
+		free(s->cells[i].cell);
+		free(s->cells[i].group);
+	}
 	free(s->cells);
 }
 
@@ -211,10 +247,10 @@ static int check_cells(struct shard *s, int n, struct err *e)
 		for (size_t k = 0; k < s[i].n_cells; k++) {
 			size_t r;
 			for (r = 0; r < s[i].res.nrow; r++)
-				if (!strcmp(res_table_get(&s[i].res, r, cc), s[i].cells[k]))
+				if (!strcmp(res_table_get(&s[i].res, r, cc), s[i].cells[k].cell))
 					break;
 			if (r == s[i].res.nrow && !missing++)
-				snprintf(first, sizeof first, "'%s' of shard %d ('%s')", s[i].cells[k],
+				snprintf(first, sizeof first, "'%s' of shard %d ('%s')", s[i].cells[k].cell,
 					 s[i].index, s[i].dir);
 		}
 	}
@@ -224,36 +260,186 @@ static int check_cells(struct shard *s, int n, struct err *e)
 	return 0;
 }
 
-static int copy_rows(const char *out, struct shard *s, int n, const char *file,
-		     size_t *rows, struct err *e)
-{
-	char path[4200];
-	FILE *f;
+/* Where each row goes in the merged files: the plan's order of cells,
+ * and of quality groups (by their first cell). */
+struct order {
+	struct keyset cells, groups;    /* keys, and parallel ranks below */
+	size_t *cell_rank, *group_rank;
+};
 
-	snprintf(path, sizeof path, "%s/%s", out, file);
-	f = fopen(path, "w");
-	if (!f)
-		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
-	for (int i = 0; i < n; i++) {
-		char src[4200], *text, *body;
-		snprintf(src, sizeof src, "%s/%s", s[i].dir, file);
-		text = slurp_file(src);
-		if (!text) {
-			fclose(f);
-			return err_set(e, "cannot read '%s'", src);
+static int order_build(struct order *o, const struct shard *s, int n)
+{
+	size_t total = 0;
+
+	memset(o, 0, sizeof *o);
+	for (int i = 0; i < n; i++)
+		total += s[i].n_cells;
+	o->cell_rank = malloc((total + 1) * sizeof *o->cell_rank);
+	o->group_rank = malloc((total + 1) * sizeof *o->group_rank);
+	if (!o->cell_rank || !o->group_rank)
+		return -1;
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < s[i].n_cells; k++) {
+			const struct dealt *d = &s[i].cells[k];
+			long g = keyset_find(&o->groups, d->group);
+			if (!keyset_has(&o->cells, d->cell)) {
+				if (keyset_add(&o->cells, d->cell))
+					return -1;
+				o->cell_rank[o->cells.n - 1] = d->index;
+			}
+			if (g < 0) {
+				if (keyset_add(&o->groups, d->group))
+					return -1;
+				o->group_rank[o->groups.n - 1] = d->index;
+			} else if (d->index < o->group_rank[g]) {
+				o->group_rank[g] = d->index;
+			}
 		}
-		body = strchr(text, '\n');
-		if (!i)
-			fputs(text, f);         /* the header once */
-		else if (body)
-			fputs(body + 1, f);
-		for (char *p = body; p && (p = strchr(p + 1, '\n')); )
-			*rows += 1;
-		free(text);
-	}
-	if (ferror(f) | fclose(f))
-		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;
+}
+
+static void order_free(struct order *o)
+{
+	keyset_free(&o->cells);
+	keyset_free(&o->groups);
+	free(o->cell_rank);
+	free(o->group_rank);
+}
+
+/* A row of a shard's file with where it goes. */
+struct placed {
+	size_t rank, seq;       /* the plan's order; then the order read */
+	const struct res_table *t;
+	size_t row;
+};
+
+static int placed_cmp(const void *a, const void *b)
+{
+	const struct placed *x = a, *y = b;
+
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void write_fields(FILE *f, char *const *field, int n)
+{
+	for (int j = 0; j < n; j++) {
+		if (j)
+			fputc(',', f);
+		res_csv_field(f, field[j]);
+	}
+	fputc('\n', f);
+}
+
+/* How a file's rows are merged: which column places a row, and whether
+ * rows of the same (group, head) are one (quality lines, which a group
+ * measured in two shards writes twice). */
+struct merge_file {
+	const char *name;
+	const char *by;         /* "cell" or "group" */
+	int one_per_line_key;
+};
+
+/* The first of n tables that was read (or t itself). */
+static const struct res_table *first_table(const struct res_table *t, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (t[i].head)
+			return &t[i];
+	return t;
+}
+
+static int same_header(const struct res_table *a, const struct res_table *b)
+{
+	if (a->ncol != b->ncol)
+		return 0;
+	for (int j = 0; j < a->ncol; j++)
+		if (strcmp(a->head[j], b->head[j]))
+			return 0;
+	return 1;
+}
+
+/* Reads file of every shard that has it into t[]; *found counts them. */
+static int read_tables(const struct shard *s, int n, const char *file, struct res_table *t,
+		       int *found, struct err *e)
+{
+	*found = 0;
+	for (int i = 0; i < n; i++) {
+		char path[4200];
+		snprintf(path, sizeof path, "%s/%s", s[i].dir, file);
+		if (access(path, F_OK))
+			continue;
+		if (res_table_read(path, &t[i], e))
+			return -1;
+		if (*found && !same_header(&t[i], first_table(t, i)))
+			return err_set(e, "cannot merge '%s': its columns differ from another shard's", path);
+		++*found;
+	}
+	return 0;
+}
+
+/* Writes out/file from the shards' files, rows in the plan's order (a
+ * single run's), quality lines once each. *rows counts them. */
+static int merge_file(const char *out, const struct shard *s, int n, const struct order *o,
+		      const struct merge_file *mf, size_t *rows, struct err *e)
+{
+	struct res_table *t = calloc((size_t)n, sizeof *t);
+	struct placed *pl = NULL;
+	struct keyset lines = { 0 };
+	size_t np = 0, total = 0;
+	int found = 0, rc;
+	char path[4200];
+	FILE *f = NULL;
+
+	if (!t)
+		return err_set(e, "out of memory merging the shards");
+	rc = read_tables(s, n, mf->name, t, &found, e);
+	for (int i = 0; !rc && i < n; i++)
+		total += t[i].nrow;
+	if (!rc && found && !(pl = malloc((total + 1) * sizeof *pl)))
+		rc = err_set(e, "out of memory merging the shards");
+	for (int i = 0; !rc && found && i < n; i++) {
+		int by = res_table_col(&t[i], mf->by), head = res_table_col(&t[i], "head");
+		for (size_t r = 0; !rc && r < t[i].nrow; r++) {
+			const char *k = res_table_get(&t[i], r, by);
+			long at = keyset_find(mf->by[0] == 'g' ? &o->groups : &o->cells, k);
+			if (mf->one_per_line_key) {
+				char key[4200];
+				quality_line_key(k, res_table_get(&t[i], r, head), key, sizeof key);
+				if (keyset_has(&lines, key))
+					continue;
+				if (keyset_add(&lines, key)) {
+					rc = err_set(e, "out of memory merging the shards");
+					break;
+				}
+			}
+			pl[np] = (struct placed){ .rank = at < 0 ? (size_t)-1
+							: (mf->by[0] == 'g' ? o->group_rank : o->cell_rank)[at],
+						  .seq = np, .t = &t[i], .row = r };
+			np++;
+		}
+	}
+	if (!rc && found) {
+		qsort(pl, np, sizeof *pl, placed_cmp);
+		snprintf(path, sizeof path, "%s/%s", out, mf->name);
+		if (!(f = fopen(path, "w")))
+			rc = err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	}
+	if (f) {
+		write_fields(f, first_table(t, n)->head, first_table(t, n)->ncol);
+		for (size_t k = 0; k < np; k++)
+			write_fields(f, pl[k].t->row[pl[k].row], pl[k].t->ncol);
+		if (ferror(f) | fclose(f))
+			rc = err_set(e, "cannot write '%s': %s", path, strerror(errno));
+		*rows += np;
+	}
+	for (int i = 0; i < n; i++)
+		res_table_free(&t[i]);
+	free(t);
+	free(pl);
+	keyset_free(&lines);
+	return rc;
 }
 
 /* Host and cpu lines of a manifest's machine: section. */
@@ -307,7 +493,13 @@ static int write_manifest(const char *out, struct shard *s, int n, size_t cells,
 int merge_runs(char *const *dirs, int n, const char *out, int force,
 	       struct merge_summary *sum, struct err *e)
 {
+	static const struct merge_file files[] = {
+		{ "results.csv", "cell", 0 },
+		{ "samples.csv", "cell", 0 },
+		{ "quality.csv", "group", 1 },
+	};
 	char **list = NULL, path[4200];
+	struct order order = { 0 };
 	struct shard *s = NULL;
 	int m = 0, rc;
 	size_t samples = 0;
@@ -325,13 +517,18 @@ int merge_runs(char *const *dirs, int n, const char *out, int force,
 		rc = err_set(e, "results folder '%s' holds a run already; use --force to replace it", out);
 	if (!rc)
 		rc = res_make_dirs(out, e);
+	if (!rc && order_build(&order, s, m))
+		rc = err_set(e, "out of memory merging the shards");
 	if (!rc)
-		rc = copy_rows(out, s, m, "results.csv", &sum->cells, e);
+		rc = merge_file(out, s, m, &order, &files[0], &sum->cells, e);
 	if (!rc)
-		rc = copy_rows(out, s, m, "samples.csv", &samples, e);
+		rc = merge_file(out, s, m, &order, &files[1], &samples, e);
+	if (!rc)
+		rc = merge_file(out, s, m, &order, &files[2], &sum->quality_lines, e);
 	if (!rc)
 		rc = write_manifest(out, s, m, sum->cells, &sum->machines, e);
 	sum->shards = m;
+	order_free(&order);
 	for (int i = 0; s && i < m; i++)
 		free_shard(&s[i]);
 	for (int i = 0; list && i < m; i++)

@@ -11,6 +11,7 @@
 struct merge_summary {
 	int shards;             /* shard folders joined */
 	size_t cells;           /* rows written */
+	size_t quality_lines;   /* quality.csv lines written */
 	int machines;           /* distinct hosts among the shards */
 };
 

@@ -18,16 +18,24 @@ static const enum exp_field grid_order[] = {
 static_assert(sizeof grid_order / sizeof *grid_order == EXP_FIELD_COUNT,
 	      "grid_order: every enum exp_field once");
 
-void plan_key(const struct experiment *x, const struct cell *c, char *buf,
-	      size_t len)
+/* A cell's key (plan_key), or with whole = 0 its group's without the
+ * kernel and the thread count: what its quality lines measure. */
+static void key_of(const struct experiment *x, const struct cell *c, int whole, char *buf,
+		   size_t len)
 {
 	const long long *v = c->sh.v;
 	const struct exp_mode_desc *mode = exp_mode_of(v[EXP_MODE]);
-	int off = snprintf(buf, len, "%s/%s/n%lld/d%lld/b%lld/h%lld/kv%lld/t%lld/%s/%s",
-			   x->pat[c->pat].label, x->kern[c->kern]->name, v[EXP_SEQ_LEN],
-			   v[EXP_HEAD_DIM], v[EXP_BATCH], v[EXP_HEADS], v[EXP_KV_HEADS],
-			   v[EXP_THREADS], v[EXP_CAUSAL] ? "causal" : "bidir",
-			   exp_dtype_name(v[EXP_DTYPE]));
+	char kern[96] = "", thr[32] = "";
+	int off;
+
+	if (whole) {
+		snprintf(kern, sizeof kern, "/%s", x->kern[c->kern]->name);
+		snprintf(thr, sizeof thr, "/t%lld", v[EXP_THREADS]);
+	}
+	off = snprintf(buf, len, "%s%s/n%lld/d%lld/b%lld/h%lld/kv%lld%s/%s/%s",
+		       x->pat[c->pat].label, kern, v[EXP_SEQ_LEN], v[EXP_HEAD_DIM], v[EXP_BATCH],
+		       v[EXP_HEADS], v[EXP_KV_HEADS], thr, v[EXP_CAUSAL] ? "causal" : "bidir",
+		       exp_dtype_name(v[EXP_DTYPE]));
 
 	if (v[EXP_HEAD_DIM_V] != v[EXP_HEAD_DIM] && off > 0 && (size_t)off < len)
 		off += snprintf(buf + off, len - (size_t)off, "/dv%lld", v[EXP_HEAD_DIM_V]);
@@ -47,6 +55,16 @@ void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 		off += snprintf(buf + off, len - (size_t)off, "/in=%s", x->inputs[c->inp].label);
 	if (x->scores[v[EXP_SCORE]].kind != SCORE_PLAIN && off > 0 && (size_t)off < len)
 		snprintf(buf + off, len - (size_t)off, "/score=%s", x->scores[v[EXP_SCORE]].label);
+}
+
+void plan_key(const struct experiment *x, const struct cell *c, char *buf, size_t len)
+{
+	key_of(x, c, 1, buf, len);
+}
+
+void plan_quality_key(const struct experiment *x, const struct cell *c, char *buf, size_t len)
+{
+	key_of(x, c, 0, buf, len);
 }
 
 /* Fixes the shape fields an input's files decide. */

@@ -48,4 +48,9 @@ double plan_cell_cost(const struct experiment *x, const struct cell *c);
 void plan_key(const struct experiment *x, const struct cell *c, char *buf,
 	      size_t len);
 
+/* Writes the key of what a cell's quality lines measure into buf: its
+ * key without the kernel and the thread count (quality.csv's group). */
+void plan_quality_key(const struct experiment *x, const struct cell *c, char *buf,
+		      size_t len);
+
 #endif

@@ -217,5 +217,14 @@ int dump_open(const char *dir, const char *out_dir, struct err *e)
 	fprintf(f, "%s\n", owner);
 	if (ferror(f) | fclose(f))
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	/* index.csv from the start: a dump whose cells were all left out is
+	 * still one a reader can open */
+	snprintf(path, sizeof path, "%s/index.csv", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
+	fputs(INDEX_HEADER, f);
+	if (ferror(f) | fclose(f))
+		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;
 }

@@ -187,13 +187,13 @@ static void write_samples_header(FILE *f, const struct results *r)
 	fputc('\n', f);
 }
 
-/* quality.csv's columns; a line's key (resume.h's quality_key) is every
- * column but the measures: experiment .. head, and score. */
+/* quality.csv's columns; a line's key (resume.h's quality_key) is its
+ * group (every axis its cells vary but kernel and threads) and head. */
 static const char quality_header[] =
 	"experiment,inputs,pattern,pattern_label,mode,seq_len,n_q,head_dim,batch,heads,kv_heads,"
 	"causal,head,head_type,density,recall_mean,recall_min,recall_p10,recall_best_mean,"
 	"recall_efficiency,out_err_mean,out_err_max,quality_rows,score,kv_dtype,kv_recall_mean,"
-	"kv_err_dense_mean,kv_err_mean\n";
+	"kv_err_dense_mean,kv_err_mean,group\n";
 
 /* One quality.csv line into f. */
 static void print_quality(FILE *f, const struct quality_line *q)
@@ -220,6 +220,8 @@ static void print_quality(FILE *f, const struct quality_line *q)
 		else
 			fputc(',', f);
 	}
+	fputc(',', f);
+	res_csv_field(f, q->group ? q->group : "");
 	fputc('\n', f);
 }
 
@@ -239,7 +241,7 @@ int res_write_quality(struct results *r, const struct quality_line *q,
 		return err_set(e, "out of memory writing quality.csv");
 	}
 	csv_split(copy, field, 32);
-	quality_key(field, key, sizeof key);
+	quality_key(quality_header, field, key, sizeof key);
 	free(copy);
 	if (keyset_has(&r->qdone, key)) {
 		free(line);
@@ -395,7 +397,7 @@ static int header_text(const struct results *r, void (*write)(FILE *, const stru
 
 /* Resume: the folder's files repaired (resume.c), and a note of what was
  * dropped. */
-static int repair(struct results *r, struct err *e)
+static int repair(struct results *r, const struct quality_check *check, struct err *e)
 {
 	static char csv_header[65536], samples_header[65536];
 	struct repair_report rep;
@@ -404,18 +406,18 @@ static int repair(struct results *r, struct err *e)
 	if (header_text(r, write_header, csv_header, sizeof csv_header) ||
 	    header_text(r, write_samples_header, samples_header, sizeof samples_header))
 		return err_set(e, "out of memory");
-	if (res_repair(r->dir, csv_header, samples_header, quality_header, &r->done, &r->qdone,
-		       &rep, e))
+	if (res_repair(r->dir, csv_header, samples_header, quality_header, check, &r->done,
+		       &r->qdone, &rep, e))
 		return -1;
-	if (rep.torn || rep.duplicates || rep.incomplete)
+	if (rep.torn || rep.duplicates || rep.incomplete || rep.unmeasured)
 		snprintf(r->note + at, sizeof r->note - at,
-			 "%srepaired '%s' before resuming: %zu torn line(s) and %zu duplicate row(s) dropped, %zu cell(s) whose samples were incomplete run again",
-			 at ? "; " : "", r->dir, rep.torn, rep.duplicates, rep.incomplete);
+			 "%srepaired '%s' before resuming: %zu torn line(s) and %zu duplicate row(s) dropped, %zu cell(s) whose samples and %zu whose quality lines were incomplete run again",
+			 at ? "; " : "", r->dir, rep.torn, rep.duplicates, rep.incomplete, rep.unmeasured);
 	return 0;
 }
 
 int res_open(struct results *r, const char *dir, const struct experiment *x,
-	     enum res_mode mode, struct err *e)
+	     enum res_mode mode, const struct quality_check *check, struct err *e)
 {
 	int had = exists(dir, "results.csv");
 
@@ -435,7 +437,7 @@ int res_open(struct results *r, const char *dir, const struct experiment *x,
 		e->usage = 1;
 		return -1;
 	}
-	if (mode == RES_RESUME && had && repair(r, e)) {
+	if (mode == RES_RESUME && had && repair(r, check, e)) {
 		res_close(r);
 		return -1;
 	}

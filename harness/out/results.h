@@ -70,6 +70,7 @@ struct quality_line {
 	long long quality_rows;
 	const char *kv_dtype;   /* the decode cache's type; "" in prefill */
 	double kv_recall_mean, kv_err_dense_mean, kv_err_mean;  /* < 0: empty */
+	const char *group;      /* plan_quality_key of its cells: with head, the line's key */
 };
 
 struct results {
@@ -89,9 +90,11 @@ struct results {
 };
 
 /* Opens dir for experiment x: creates it, or resumes it (reading which
- * cells are done), or starts it over. Refuses an existing run otherwise. */
+ * cells are done; check, or NULL, says which quality lines a cell needs
+ * to count as done), or starts it over. Refuses an existing run
+ * otherwise. */
 int res_open(struct results *r, const char *dir, const struct experiment *x,
-	     enum res_mode mode, struct err *e);
+	     enum res_mode mode, const struct quality_check *check, struct err *e);
 
 /* 1 when key was written by an earlier run of a resumed folder. */
 int res_is_done(const struct results *r, const char *key);

@@ -183,6 +183,8 @@ struct rows_ctx {
 	struct keyset seen;     /* cells kept */
 	long long *reps;        /* per seen key, in insertion order */
 	int reps_col;
+	int quality_col;        /* quality_rows, or -1 */
+	struct keyset measured; /* cells kept whose rows measured quality */
 	const struct keyset *drop;
 	size_t *duplicates;
 };
@@ -204,6 +206,9 @@ static int keep_result(void *vctx, char **field, int n)
 		return -1;
 	c->reps = reps;
 	reps[c->seen.n] = c->reps_col >= 0 ? atoll(field[c->reps_col]) : 0;
+	if (c->quality_col >= 0 && atoll(field[c->quality_col]) > 0 &&
+	    keyset_add(&c->measured, field[1]))
+		return -1;
 	return keyset_add(&c->seen, field[1]) ? -1 : 1;
 }
 
@@ -234,18 +239,23 @@ static int keep_sample(void *vctx, char **field, int n)
 	return keyset_add(&c->seen, key) ? -1 : 1;
 }
 
-void quality_key(char *const *field, char *buf, size_t len)
+void quality_line_key(const char *group, const char *head, char *buf, size_t len)
 {
-	size_t at = 0;
+	snprintf(buf, len, "%s\037%s", group, head);
+}
 
-	/* experiment .. head (columns 0-12), score (23) and kv_dtype (24):
-	 * all but the measures */
-	for (int i = 0; i <= 24 && at < len; i++)
-		if (i <= 12 || i >= 23)
-			at += (size_t)snprintf(buf + at, len - at, "%s\037", field[i]);
+/* Column of name in a header line, or -1. */
+static int header_col(const char *header, const char *name);
+
+void quality_key(const char *header, char *const *field, char *buf, size_t len)
+{
+	int g = header_col(header, "group"), h = header_col(header, "head");
+
+	quality_line_key(g >= 0 ? field[g] : "", h >= 0 ? field[h] : "", buf, len);
 }
 
 struct quality_ctx {
+	const char *header;
 	struct keyset *seen;
 	size_t *duplicates;
 };
@@ -256,7 +266,7 @@ static int keep_quality(void *vctx, char **field, int n)
 	char key[4200];
 
 	(void)n;                /* rewrite() passed the header's field count */
-	quality_key(field, key, sizeof key);
+	quality_key(c->header, field, key, sizeof key);
 	if (keyset_has(c->seen, key)) {
 		++*c->duplicates;
 		return 0;
@@ -301,7 +311,8 @@ static int repair_pass(const char *dir, const char *csv_header, const char *samp
 {
 	int rc;
 
-	ps->rows = (struct rows_ctx){ .reps_col = header_col(csv_header, "reps"), .drop = drop,
+	ps->rows = (struct rows_ctx){ .reps_col = header_col(csv_header, "reps"),
+				      .quality_col = header_col(csv_header, "quality_rows"), .drop = drop,
 				      .duplicates = &rep->duplicates };
 	ps->sm = (struct samples_ctx){ .cells = &ps->rows.seen, .duplicates = &rep->duplicates };
 	rc = rewrite(dir, "results.csv", csv_header, keep_result, &ps->rows, torn, e);
@@ -314,17 +325,36 @@ static int repair_pass(const char *dir, const char *csv_header, const char *samp
 static void pass_free(struct pass *ps)
 {
 	keyset_free(&ps->rows.seen);
+	keyset_free(&ps->rows.measured);
 	keyset_free(&ps->sm.seen);
 	free(ps->rows.reps);
 	free(ps->sm.count);
 	memset(ps, 0, sizeof *ps);
 }
 
-int res_repair(const char *dir, const char *csv_header, const char *samples_header,
-	       const char *quality_header, struct keyset *done, struct keyset *quality,
-	       struct repair_report *rep, struct err *e)
+/* The kept cells whose quality lines are not all in quality (check says
+ * which lines a cell needs). */
+static int quality_incomplete(const struct rows_ctx *rows, const struct keyset *quality,
+			      const struct quality_check *check, struct keyset *out, size_t *n)
 {
-	struct quality_ctx qc = { .seen = quality, .duplicates = &rep->duplicates };
+	for (size_t i = 0; check && i < rows->measured.n; i++) {
+		const char *cell = rows->measured.key[i];
+		if (check->complete(check->ctx, cell, quality) || keyset_has(out, cell))
+			continue;
+		if (keyset_add(out, cell))
+			return -1;
+		++*n;
+	}
+	return 0;
+}
+
+int res_repair(const char *dir, const char *csv_header, const char *samples_header,
+	       const char *quality_header, const struct quality_check *check,
+	       struct keyset *done, struct keyset *quality, struct repair_report *rep,
+	       struct err *e)
+{
+	struct quality_ctx qc = { .header = quality_header, .seen = quality,
+				  .duplicates = &rep->duplicates };
 	struct keyset bad = { 0 };
 	struct pass ps = { 0 };
 	size_t again_torn = 0;
@@ -332,16 +362,17 @@ int res_repair(const char *dir, const char *csv_header, const char *samples_head
 
 	memset(rep, 0, sizeof *rep);
 	rc = repair_pass(dir, csv_header, samples_header, NULL, &ps, rep, &rep->torn, e);
-	if (!rc && incomplete_cells(&ps.rows, ps.sm.count, &bad))
+	if (!rc)
+		rc = rewrite(dir, "quality.csv", quality_header, keep_quality, &qc, &rep->torn, e);
+	if (!rc && (incomplete_cells(&ps.rows, ps.sm.count, &bad) ||
+		    quality_incomplete(&ps.rows, quality, check, &bad, &rep->unmeasured)))
 		rc = err_set(e, "out of memory repairing '%s'", dir);
 	if (!rc && bad.n) {
 		/* they run again: their rows and samples go */
-		rep->incomplete = bad.n;
+		rep->incomplete = bad.n - rep->unmeasured;
 		pass_free(&ps);
 		rc = repair_pass(dir, csv_header, samples_header, &bad, &ps, rep, &again_torn, e);
 	}
-	if (!rc)
-		rc = rewrite(dir, "quality.csv", quality_header, keep_quality, &qc, &rep->torn, e);
 	/* the cells that stay are the done set */
 	*done = ps.rows.seen;
 	memset(&ps.rows.seen, 0, sizeof ps.rows.seen);

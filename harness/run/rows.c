@@ -20,7 +20,9 @@
 int run_write_quality(struct run_state *st, const struct group *gr, struct err *e)
 {
 	const long long *v = gr->sh.v;
+	char group[300];
 
+	plan_quality_key(st->x, gr->s[0].c, group, sizeof group);
 	for (int h = 0; h < gr->qual.heads; h++) {
 		const struct quality_stats *q = &gr->qual.head[h];
 		const char *type = gr->in->kind->head_type ? gr->in->kind->head_type(gr->in, h) : "";
@@ -39,7 +41,7 @@ int run_write_quality(struct run_state *st, const struct group *gr, struct err *
 			.quality_rows = q->rows,
 			.kv_dtype = exp_mode_of(v[EXP_MODE])->cached ? dtype_names[v[EXP_KV_DTYPE]] : "",
 			.kv_recall_mean = q->kv_recall_mean, .kv_err_dense_mean = q->kv_err_dense_mean,
-			.kv_err_mean = q->kv_err_mean,
+			.kv_err_mean = q->kv_err_mean, .group = group,
 		};
 		if (res_write_quality(&st->res, &ql, e))
 			return -1;

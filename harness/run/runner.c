@@ -7,6 +7,7 @@
  * counts). */
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
@@ -467,6 +468,24 @@ static int measure_quality(struct run_state *st, struct group *gr, struct err *e
 	return run_write_quality(st, gr, e);
 }
 
+/* Tells the user that --dump leaves out gr's cells, and why. */
+static void dump_left_out(const struct run_state *st, const struct group *gr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void dump_left_out(const struct run_state *st, const struct group *gr, const char *fmt, ...)
+{
+	char why[300], line[800];
+	va_list ap;
+
+	if (!st->o->warn || !gr->n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof line, "--dump leaves out %d cell(s) of '%s': %s", gr->n,
+		 gr->s[0].c->key, why);
+	st->o->warn(line);
+}
+
 /* Writes dump files of the group and its cells when small enough
  * (out/dump.c). */
 static int dump_group(struct run_state *st, struct group *gr, const char *dir,
@@ -475,9 +494,12 @@ static int dump_group(struct run_state *st, struct group *gr, const char *dir,
 	struct dump_cell *cells = calloc((size_t)gr->n, sizeof *cells);
 	int n = 0, rc;
 
-	if (run_group_input_bytes(&gr->p) + 8.0 * (double)gr->g.st.nnz_layouts >
-	    st->x->run.dump_limit_mb * 1048576.0) {
+	double bytes = run_group_input_bytes(&gr->p) + 8.0 * (double)gr->g.st.nnz_layouts;
+
+	if (bytes > st->x->run.dump_limit_mb * 1048576.0) {
 		free(cells);
+		dump_left_out(st, gr, "its inputs and G take %.0f MB, over run: dump_limit_mb %.0f",
+			      bytes / 1048576.0, (double)st->x->run.dump_limit_mb);
 		return 0;
 	}
 	if (!cells)
@@ -572,6 +594,8 @@ static int group_close(struct run_state *st, struct group *gr, int timed,
 		omp_set_num_threads(gr->threads);
 		run_verify_ragged(st, gr);      /* quality and dumps are uniform cells' */
 		run_time_ragged_alone(st, gr);
+		if (st->o->dump_dir || st->x->run.dump)
+			dump_left_out(st, gr, "a ragged batch has a Q, K, V and G per sequence, not one to dump");
 	} else if (!rc && gr->opened) {
 		omp_set_num_threads(gr->threads);
 		verify_slots(st, gr);
@@ -628,9 +652,12 @@ static int write_manifest(struct run_state *st, const char *status,
 	return manifest_write(st->o->out_dir, &m, e);
 }
 
-/* A shard's cells.txt: the keys of the cells it was dealt, so that merge
- * can tell a missing cell from one that was never this shard's. */
-static int write_shard_cells(const char *dir, const struct plan *pl, struct err *e)
+/* A shard's cells.txt: the cells it was dealt, a line each (plan index,
+ * key and quality group, tab-separated), so that merge can tell a missing
+ * cell from one that was never this shard's and lay rows and quality
+ * lines in the single run's order. */
+static int write_shard_cells(const struct experiment *x, const char *dir, const struct plan *pl,
+			     struct err *e)
 {
 	char path[4200];
 	FILE *f;
@@ -639,8 +666,11 @@ static int write_shard_cells(const char *dir, const struct plan *pl, struct err 
 	f = fopen(path, "w");
 	if (!f)
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
-	for (size_t i = 0; i < pl->n; i++)
-		fprintf(f, "%s\n", pl->cell[i].key);
+	for (size_t i = 0; i < pl->n; i++) {
+		char group[300];
+		plan_quality_key(x, &pl->cell[i], group, sizeof group);
+		fprintf(f, "%zu\t%s\t%s\n", pl->cell[i].index, pl->cell[i].key, group);
+	}
 	if (ferror(f) | fclose(f))
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;
@@ -756,6 +786,50 @@ static int check_resumed_grid(const struct results *res, const struct plan *pl,
 	return -1;
 }
 
+/* A resumed cell's quality lines: every head of its group (plan_quality_key). */
+struct resumed_quality {
+	const struct experiment *x;
+	const struct plan *pl;
+	struct keyset keys;     /* the plan's cell keys, in plan order */
+};
+
+static int quality_complete(void *vctx, const char *cell, const struct keyset *lines)
+{
+	const struct resumed_quality *rq = vctx;
+	long i = keyset_find(&rq->keys, cell);
+	char group[300], head[24], key[400];
+
+	if (i < 0)
+		return 1;               /* not this plan's: check_resumed_grid says so */
+	plan_quality_key(rq->x, &rq->pl->cell[i], group, sizeof group);
+	for (long long h = 0; h < rq->pl->cell[i].sh.v[EXP_HEADS]; h++) {
+		snprintf(head, sizeof head, "%lld", h);
+		quality_line_key(group, head, key, sizeof key);
+		if (!keyset_has(lines, key))
+			return 0;
+	}
+	return 1;
+}
+
+/* Opens the results folder; a resumed one keeps only the cells whose
+ * samples and quality lines are whole. */
+static int open_results(struct run_state *st, struct err *e)
+{
+	struct resumed_quality rq = { .x = st->x, .pl = st->pl };
+	struct quality_check check = { quality_complete, &rq };
+	int rc = 0;
+
+	for (size_t i = 0; st->x->quality.enabled && i < st->pl->n && !rc; i++)
+		rc = keyset_add(&rq.keys, st->pl->cell[i].key);
+	if (rc)
+		rc = err_set(e, "out of memory checking the resumed cells");
+	if (!rc)
+		rc = res_open(&st->res, st->o->out_dir, st->x, st->o->mode,
+			      st->x->quality.enabled ? &check : NULL, e);
+	keyset_free(&rq.keys);
+	return rc;
+}
+
 /* Opens what a run needs before its first cell: the dump folder, PAPI, the
  * results folder (checked against the plan when resumed) and a shard's
  * cell list; what is left open is closed by runner_run's one exit. */
@@ -765,14 +839,13 @@ static int open_run(struct run_state *st, const char *dump, struct err *e)
 
 	if (dump && (res_make_dirs(o->out_dir, e) || dump_open(dump, o->out_dir, e)))
 		return -1;
-	if (ctr_library_init(st->tally, CTR_MAX_THREADS, e) ||
-	    res_open(&st->res, o->out_dir, st->x, o->mode, e))
+	if (ctr_library_init(st->tally, CTR_MAX_THREADS, e) || open_results(st, e))
 		return -1;
 	st->res_open = 1;
 	if (check_resumed_grid(&st->res, st->pl, o->out_dir, e) ||
 	    (dump && dump_keep(dump, o->mode, &st->res.done, e)))
 		return -1;
-	return o->shard_n > 0 ? write_shard_cells(o->out_dir, st->pl, e) : 0;
+	return o->shard_n > 0 ? write_shard_cells(st->x, o->out_dir, st->pl, e) : 0;
 }
 
 /* The final manifest: complete, or interrupted with the reason (an error
