@@ -159,17 +159,17 @@ Test(decode, cache_bytes_are_what_the_layout_allocates)
 			struct kv_cache c;
 			struct fixture fx;
 			struct kern_cost cost = { 0 };
-			cr_assert_eq(kvc_init(&c, cases[i].l, (enum dtype)t, 16, 16, cases[i].n,
+			cr_assert_eq(kvc_init(&c, cases[i].l, (enum dtype)t, 32, 32, cases[i].n,
 					      cases[i].ring, cases[i].sinks, 1), 0);
 			cr_assert_eq(c.rows, cases[i].rows, "%s", kv_layout_names[cases[i].l]);
-			fx_make(&fx, "dense", 1, cases[i].n, 1, 2, 1, 16, 1.0f);
+			fx_make(&fx, "dense", 1, cases[i].n, 1, 2, 1, 32, 1.0f);
 			fx.p.kv_layout = cases[i].l;
 			fx.p.kv_dtype = (enum dtype)t;
 			fx.p.kv_ring = cases[i].ring;
 			fx.p.kv_sinks = cases[i].sinks;
 			kern_find("decode")->cost(&fx.p, 1, &cost);
 			cr_assert_eq((long)cost.kv_cache_bytes,
-				     2L * c.rows * (long)dtype_row_bytes((enum dtype)t, 16, 1),
+				     2L * c.rows * (long)dtype_row_bytes((enum dtype)t, 32, 1),
 				     "%s %s", kv_layout_names[cases[i].l], dtype_names[t]);
 			fx_free(&fx);
 			kvc_free(&c);

@@ -150,6 +150,9 @@ static const struct bad_case bad_cases[] = {
 	{ "model_head_dim_v_run_dtype.yaml", "4:8", "model 'm': head_dim_v 48 is not a multiple of 32, the block of kv_dtype 'q8_0'" },
 	{ "model_named_twice.yaml", "6:12", "model 'm' is named twice; a review names a model by its name" },
 	{ "model_without_name.yaml", "4:8", "a model needs 'name', which a review names it by" },
+	/* work that grows without bound is refused up front (#35) */
+	{ "review_prompt_chunks.yaml", "5:28", "a prompt of 1099511627776 tokens is 1099511627776 chunks of prefill_chunk 1 (model 'm'); time to first token sums at most 16777216 (raise prefill_chunk)" },
+	{ "model_seq_len_chunks.yaml", "4:33", "model 'm': seq_len 1073741824 is 67108864 chunks of prefill_chunk 16; time to first token sums at most 16777216 (raise prefill_chunk)" },
 	{ "csr_out_of_range.yaml", "4:5", "pattern 'csr(indptr=indptr.npy indices=indices_oob.npy)': 'indices' holds key 40 in row 31, outside [0, 32)" },
 	{ "csr_unsorted.yaml", "4:5", "pattern 'csr(indptr=indptr.npy indices=indices_unsorted.npy)': 'indices' of row 2 are not strictly increasing: 0 after 1" },
 	{ "csr_not_monotone.yaml", "4:5", "pattern 'csr(indptr=indptr_not_monotone.npy indices=indices.npy)': 'indptr' is not monotone: row 11 starts at 38 after 42" },

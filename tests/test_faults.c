@@ -681,3 +681,29 @@ Test(faults, quality_lines_survive_resume_and_a_cut, .timeout = 120)
 	cr_assert_eq(t.nrow, 32, "results.csv holds %d rows", t.nrow);
 	csv_free(&t);
 }
+
+/* Work without bound is refused at once with why: a FIFO no one writes
+ * to (validate would block), a pattern of 10^9 rows (minutes, 15 GiB);
+ * a regular file and --n at the limit's side pass (negative controls). */
+Test(faults, unbounded_work_is_refused_at_once, .timeout = 30)
+{
+	const char *dir = temp_dir();
+	char fifo[300], want[400], *err = NULL;
+
+	snprintf(fifo, sizeof fifo, "%s/fifo.yaml", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	char *validate[] = { "sabench", "validate", fifo, NULL };
+	cr_assert_eq(run_bin(validate, NULL, &err), 2);
+	snprintf(want, sizeof want, "sabench: cannot read '%s': not a regular file\n", fifo);
+	cr_assert_str_eq(err, want);
+	free(err);
+	unlink(fifo);
+	char *big[] = { "sabench", "pattern", "dense", "--n", "1000000000", NULL };
+	cr_assert_eq(run_bin(big, NULL, &err), 2);
+	cr_assert(strstr(err, "sabench: --n 1000000000 is more rows than pattern compiles: at most 67108864 (G is built row by row, 16 bytes a row or more: 14.9 GiB and minutes at --n 1000000000)\n"),
+		  "%s", err);
+	free(err);
+	char *small[] = { "sabench", "pattern", "window: {size: 4}", "--n", "1000", NULL };
+	cr_assert_eq(run_bin(small, NULL, &err), 0, "%s", err);
+	free(err);
+}

@@ -233,6 +233,21 @@ static int check_model_widths(struct ctx *c, const struct experiment *x,
 	return 0;
 }
 
+/* The report sums a chunked prefill at every context the run measures:
+ * the longest must be a bounded number of chunks. */
+static int check_model_chunks(struct ctx *c, const struct experiment *x,
+			      const struct exp_model *m, const struct ynode *v)
+{
+	const struct exp_axis *n = &x->axis[EXP_SEQ_LEN];
+
+	for (size_t i = 0; i < n->n; i++)
+		if (exp_prefill_chunks((long)n->v[i], m->prefill_chunk) > EXP_MAX_PREFILL_CHUNKS)
+			return cfg_bad(c, v, "model '%s': seq_len %lld is %ld chunks of prefill_chunk %ld; time to first token sums at most %ld (raise prefill_chunk)",
+				       m->name, n->v[i], exp_prefill_chunks((long)n->v[i], m->prefill_chunk),
+				       m->prefill_chunk, EXP_MAX_PREFILL_CHUNKS);
+	return 0;
+}
+
 static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *n)
 {
 	static const char *const keys[] = { "name", "layers", "kv_heads", "head_dim", "head_dim_v",
@@ -301,6 +316,8 @@ static int parse_model(struct ctx *c, struct experiment *x, const struct ynode *
 		if (cfg_parse_int(c, v, "prefill_chunk", 1, 1 << 30, &t))
 			return -1;
 		m->prefill_chunk = (long)t;
+		if (check_model_chunks(c, x, m, v))
+			return -1;
 	}
 	if (check_model_widths(c, x, m, n))
 		return -1;

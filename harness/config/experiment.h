@@ -119,6 +119,17 @@ struct exp_serving {
 	double weights;         /* bytes the weights take of it */
 };
 
+/* A chunked prefill's time to first token sums one extend time per chunk:
+ * at most this many chunks (16M, under a second), so that a prompt of
+ * 2^40 tokens in chunks of 1 is refused, not summed for hours. */
+#define EXP_MAX_PREFILL_CHUNKS (1L << 24)
+
+/* The chunks of chunk tokens a prompt of prompt tokens is prefilled in. */
+static inline long exp_prefill_chunks(long prompt, long chunk)
+{
+	return chunk > 0 && chunk < prompt ? prompt / chunk + (prompt % chunk != 0) : 1;
+}
+
 /* The KIVI group a model's KV bytes per token are costed at. */
 #define EXP_MODEL_KIVI_GROUP 32
 

@@ -2,9 +2,12 @@
  * does not need and what can be abused: aliases and anchors, duplicate
  * keys, tags, more than one document, deep nesting, huge files. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "ytree.h"
@@ -208,15 +211,41 @@ int yt_load_string(const char *name, const char *text, struct ynode **root,
 	return rc;
 }
 
+/* path opened for reading, refused unless a regular file (a FIFO with no
+ * writer would block, a device never end); NULL with e set. */
+static FILE *open_regular(const char *path, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0) {
+		err_set(e, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		err_set(e, "cannot read '%s': not a regular file", path);
+		return NULL;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	f = fdopen(fd, "rb");
+	if (!f) {
+		close(fd);
+		err_set(e, "cannot open '%s': %s", path, strerror(errno));
+	}
+	return f;
+}
+
 int yt_load_file(const char *path, struct ynode **root, struct err *e)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = open_regular(path, e);
 	char *text;
 	size_t got;
 	int rc;
 
 	if (!f)
-		return err_set(e, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
 	text = malloc(YT_MAX_BYTES + 1);
 	if (!text) {
 		fclose(f);

@@ -132,12 +132,12 @@ static double fitted_exponent(const long *ns, const double *ts, size_t m)
 	return det > 0 ? ((double)m * sxy - sx * sy) / det : 0.0;
 }
 
-void srv_layer_time(const struct res_table *t, const struct srv_design *d, enum srv_step step,
-		    long chunk, long n, int fit, struct srv_value *out)
+/* The time at context n from the measured contexts ns[] (times ts[], m
+ * of them): measured there, or fitted when fit and two or more were. */
+static void series_time(const long *ns, const double *ts, size_t m, long n, int fit,
+			struct srv_value *out)
 {
-	long ns[MAX_CONTEXTS];
-	double ts[MAX_CONTEXTS];
-	size_t m = measured_times(t, d, step, chunk, ns, ts), near = 0;
+	size_t near = 0;
 
 	memset(out, 0, sizeof *out);
 	out->src = SRV_NONE;
@@ -160,19 +160,38 @@ void srv_layer_time(const struct res_table *t, const struct srv_design *d, enum 
 	out->src = SRV_FITTED;
 }
 
+void srv_layer_time(const struct res_table *t, const struct srv_design *d, enum srv_step step,
+		    long chunk, long n, int fit, struct srv_value *out)
+{
+	long ns[MAX_CONTEXTS];
+	double ts[MAX_CONTEXTS];
+	size_t m = measured_times(t, d, step, chunk, ns, ts);
+
+	series_time(ns, ts, m, n, fit, out);
+}
+
 void srv_first_token(const struct res_table *t, const struct srv_design *d, long prompt, long chunk,
 		     int fit, struct srv_value *out)
 {
 	struct srv_value v;
+	long ns[MAX_CONTEXTS];
+	double ts[MAX_CONTEXTS];
+	size_t m;
 
 	if (chunk <= 0 || chunk >= prompt) {
 		srv_layer_time(t, d, SRV_PREFILL, 0, prompt, fit, out);
 		return;
 	}
+	/* the chunks' cells read once; each chunk then costs O(contexts) */
+	m = measured_times(t, d, SRV_EXTEND, chunk, ns, ts);
 	*out = (struct srv_value){ .src = SRV_MEASURED };
+	if (exp_prefill_chunks(prompt, chunk) > EXP_MAX_PREFILL_CHUNKS) {
+		out->src = SRV_NONE;    /* refused when the experiment was read */
+		return;
+	}
 	for (long end = chunk; end - chunk < prompt; end += chunk) {
 		long at = end < prompt ? end : prompt;  /* the last chunk may be short */
-		srv_layer_time(t, d, SRV_EXTEND, chunk, at, fit, &v);
+		series_time(ns, ts, m, at, fit, &v);
 		out->longest = v.longest;
 		srv_add(out, (double)(at - (end - chunk)) / (double)chunk, &v);
 	}
