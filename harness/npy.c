@@ -140,13 +140,31 @@ static int parse_shape(const char *v, struct npy_array *a, const char *path,
 	return 0;
 }
 
+/* Times key appears as a dict key ('key' or "key") in dict. */
+static int key_count(const char *dict, const char *key)
+{
+	char pat[2][32];
+	int n = 0;
+
+	snprintf(pat[0], sizeof pat[0], "'%s'", key);
+	snprintf(pat[1], sizeof pat[1], "\"%s\"", key);
+	for (int k = 0; k < 2; k++)
+		for (const char *at = strstr(dict, pat[k]); at; at = strstr(at + 1, pat[k]))
+			n++;
+	return n;
+}
+
 static int parse_header(const char *dict, struct npy_array *a, const char *path,
 			enum npy_want want, struct err *e)
 {
+	static const char *const keys[] = { "descr", "fortran_order", "shape" };
 	const char *descr = dict_value(dict, "descr");
 	const char *order = dict_value(dict, "fortran_order");
 	const char *shape = dict_value(dict, "shape");
 
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++)
+		if (key_count(dict, keys[k]) > 1)
+			return err_set(e, "bad .npy header in '%s': '%s' is given twice", path, keys[k]);
 	if (!descr || !order || !shape)
 		return err_set(e, "bad .npy header in '%s': it needs 'descr', 'fortran_order' and 'shape'",
 			       path);
@@ -200,6 +218,10 @@ int npy_parse(const void *buf, size_t len, const char *name, struct npy_array *a
 		return err_set(e, "out of memory reading '%s'", name);
 	memcpy(dict, (const char *)buf + hdr_at, hdr_len);
 	dict[hdr_len] = 0;
+	if (memchr(dict, 0, hdr_len)) {
+		free(dict);
+		return err_set(e, "bad .npy header in '%s': it holds a NUL byte", name);
+	}
 	if (parse_header(dict, a, name, want, e)) {
 		free(dict);
 		return -1;

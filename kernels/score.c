@@ -15,19 +15,19 @@
 #define F(x) offsetof(struct score_spec, x)
 
 static const struct pat_param scale_params[] = {
-	{ "value", PAT_FLOAT, 1, 0, -1e300, 1e300, "the factor of q.k (above 0)", NULL, NULL },
+	{ "value", PAT_FLOAT, 1, 0, -1e300, 1e300, "the factor of q.k (above 0)", NULL, NULL, 0 },
 };
 static const size_t scale_fields[] = { F(value) };
 
 static const struct pat_param softcap_params[] = {
-	{ "cap", PAT_FLOAT, 0, 50, -1e300, 1e300, "cap tanh(s / cap), above 0 (Gemma 2: 50)", NULL, NULL },
+	{ "cap", PAT_FLOAT, 0, 50, -1e300, 1e300, "cap tanh(s / cap), above 0 (Gemma 2: 50)", NULL, NULL, 0 },
 };
 static const size_t softcap_fields[] = { F(cap) };
 
 static const struct pat_param relative_bias_params[] = {
-	{ "buckets", PAT_INT, 0, 32, 2, 1 << 24, "T5's buckets", NULL, NULL },
-	{ "max_distance", PAT_INT, 0, 128, 1, 1 << 24, "distance of the last bucket, at least buckets", NULL, NULL },
-	{ "seed", PAT_INT, 0, 0, 0, 9.2e18, "seed of the bias values", NULL, NULL },
+	{ "buckets", PAT_INT, 0, 32, 2, 1 << 24, "T5's buckets", NULL, NULL, 0 },
+	{ "max_distance", PAT_INT, 0, 128, 1, 1 << 24, "distance of the last bucket, at least buckets", NULL, NULL, 0 },
+	{ "seed", PAT_INT, 0, 0, 0, 9.2e18, "seed of the bias values", NULL, NULL, 0 },
 };
 static const size_t relative_bias_fields[] = { F(buckets), F(max_distance), F(seed) };
 

@@ -168,6 +168,20 @@ static int not_given(const struct pat_param *d, const union pat_value *v)
 	return d->type == PAT_INT && v->i == (long long)d->def && d->def < d->min;
 }
 
+const char *pat_param_range(const struct pat_param *d, char *buf, size_t len)
+{
+	if (d->type == PAT_INT)
+		snprintf(buf, len, "%c%.0f, %.0f]", d->min_open ? '(' : '[', d->min, d->max);
+	else
+		snprintf(buf, len, "%c%g, %g]", d->min_open ? '(' : '[', d->min, d->max);
+	return buf;
+}
+
+int pat_param_in_range(const struct pat_param *d, double x)
+{
+	return (d->min_open ? x > d->min : x >= d->min) && x <= d->max;
+}
+
 int pat_check(const struct pattern *p, char *why, size_t len)
 {
 	const struct pat_kind *k = p->kind;
@@ -182,9 +196,10 @@ int pat_check(const struct pattern *p, char *why, size_t len)
 				 d->name, v->i, d->min, d->max);
 			return -1;
 		}
-		if (d->type == PAT_FLOAT && !(v->f >= d->min && v->f <= d->max)) {
-			snprintf(why, len, "'%s' is %g, must be in [%g, %g]",
-				 d->name, v->f, d->min, d->max);
+		if (d->type == PAT_FLOAT && !pat_param_in_range(d, v->f)) {
+			char range[80];
+			snprintf(why, len, "'%s' is %g, must be in %s", d->name, v->f,
+				 pat_param_range(d, range, sizeof range));
 			return -1;
 		}
 		if (d->type == PAT_INT_LIST && check_list(d, &v->list, why, len))

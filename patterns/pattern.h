@@ -36,7 +36,14 @@ struct pat_param {
 	const char *doc;        /* one line for `sabench patterns` */
 	const char *const *choices; /* PAT_CHOICE, PAT_WORDS: the words, NULL-ended */
 	const int *def_words;   /* PAT_WORDS: the default, indices, -1-ended */
+	int min_open;           /* 1: min itself is out of bounds, (min, max] */
 };
+
+/* A scalar parameter's bounds as a reader writes them: "[0, 1]", "(0, 1]". */
+const char *pat_param_range(const struct pat_param *d, char *buf, size_t len);
+
+/* 1 when x is within d's bounds (min_open: above min). */
+int pat_param_in_range(const struct pat_param *d, double x);
 
 struct pat_list {
 	long long *v;           /* values, owned by the pattern */

@@ -11,7 +11,7 @@ enum { RANDOM_DENSITY, RANDOM_SEED, RANDOM_SELF, RANDOM_PER_HEAD };
 
 static const struct pat_param random_params[] = {
 	[RANDOM_DENSITY] = { "density", PAT_FLOAT, 1, 0, 0, 1,
-			     "probability that a pair is kept, in (0, 1]" },
+			     "probability that a pair is kept, in (0, 1]", NULL, NULL, 1 },
 	[RANDOM_SEED] = { "seed", PAT_INT, 0, 1, 0, 9.2e18, "generator seed" },
 	[RANDOM_SELF] = { "include_self", PAT_BOOL, 0, 1, 0, 1,
 			  "always keep the query's own key" },
@@ -19,15 +19,6 @@ static const struct pat_param random_params[] = {
 			      "draw a different set for every head" },
 };
 
-static int random_check(const struct pattern *p, char *why, size_t len)
-{
-	if (p->val[RANDOM_DENSITY].f <= 0) {
-		snprintf(why, len, "'density' is %g, must be in (0, 1]",
-			 p->val[RANDOM_DENSITY].f);
-		return -1;
-	}
-	return 0;
-}
 
 /* Uniform in (0, 1] from a 64-bit hash. */
 static double unit(unsigned long long x)
@@ -79,7 +70,7 @@ const struct pat_kind pat_random = {
 	.formula = "j in G_i with probability density, j <= i",
 	.params = random_params,                /* density, seed, include_self, per_head */
 	.n_params = 4,
-	.check = random_check,                  /* density > 0 */
+	.check = NULL,                          /* density's bounds are its parameter's */
 	.row = random_row,                      /* geometric gaps */
 	.kv_rows = random_kv_rows,              /* any key may be drawn: all */
 	.per_head = random_per_head,            /* when per_head is true */

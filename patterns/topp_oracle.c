@@ -8,16 +8,10 @@
 #include "selected.h"
 
 static const struct pat_param topp_params[] = {
-	[0] = { "p", PAT_FLOAT, 0, 0.9, 0, 1, "softmax mass each query keeps, in (0, 1]" },
+	[0] = { "p", PAT_FLOAT, 0, 0.9, 0, 1, "softmax mass each query keeps, in (0, 1]", NULL, NULL, 1 },
 	[1] = PAT_SHARE_PARAM,
 };
 
-static int topp_check(const struct pattern *pat, char *why, size_t len)
-{
-	if (!(pat->val[0].f > 0))
-		return snprintf(why, len, "'p' is %g, must be in (0, 1]", pat->val[0].f), -1;
-	return 0;
-}
 
 const struct pat_kind pat_topp_oracle = {
 	.name = "topp_oracle",                  /* YAML key */
@@ -25,7 +19,7 @@ const struct pat_kind pat_topp_oracle = {
 	.formula = "G_i = the fewest j <= i, largest q_i . k_j first, with sum softmax_ij >= p",
 	.params = topp_params,                  /* p, share */
 	.n_params = 2,
-	.check = topp_check,                    /* p > 0 */
+	.check = NULL,                          /* p's bounds are its parameter's */
 	.check_n = NULL,
 	.row = NULL,                            /* selected: select/ */
 	.kv_rows = pat_selected_kv_rows,

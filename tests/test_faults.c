@@ -707,3 +707,29 @@ Test(faults, unbounded_work_is_refused_at_once, .timeout = 30)
 	cr_assert_eq(run_bin(small, NULL, &err), 0, "%s", err);
 	free(err);
 }
+
+/* sabench pattern's inputs and picture: what they cannot do is said
+ * plainly with exit 2 (inputs of two heads, a head_dim below the kind's)
+ * or 1 (a picture where nothing can be written, even as root). */
+Test(faults, pattern_says_what_its_inputs_and_picture_cannot_do, .timeout = 60)
+{
+	static const struct { const char *input, *head_dim, *want; } cases[] = {
+		{ "npy: {q: tests/bad/npy/q.npy, k: tests/bad/npy/k.npy, v: tests/bad/npy/v.npy}", "8",
+		  "sabench: inputs 'npy(q.npy)' hold 2 heads (1 K/V); pattern selects over one: give files of one head\n" },
+		{ "synthetic: {}", "4", "sabench: --head-dim 4 is below the 16 that inputs 'synthetic' need\n" },
+	};
+	char *err = NULL;
+
+	cr_assert_eq(chdir(root_path("")), 0);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		char *argv[] = { "sabench", "pattern", "quest: {page: 16, budget: 64}", "--n", "32", "--inputs",
+				 (char *)cases[i].input, "--head-dim", (char *)cases[i].head_dim, NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 2, "%s", err);
+		cr_assert(!strncmp(err, cases[i].want, strlen(cases[i].want)), "%s", err);
+		free(err);
+	}
+	char *png[] = { "sabench", "pattern", "window: {size: 8}", "--n", "64", "--png", "/proc/masks.png", NULL };
+	cr_assert_eq(run_bin(png, NULL, &err), 1);
+	cr_assert_str_eq(err, "sabench: cannot write '/proc/masks.png': No such file or directory\n");
+	free(err);
+}

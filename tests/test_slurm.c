@@ -190,6 +190,23 @@ Test(shards, merged_shards_equal_the_single_run, .timeout = 120)
 	}
 }
 
+/* --shard takes K/N and nothing after it. */
+Test(shards, a_shard_spec_with_a_tail_is_refused)
+{
+	static const char *const bad[] = { "1/2x", "1/2/3", "1/ 2 ", "0/2", "3/2", "1/0", "/2" };
+	char *err = NULL;
+
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[200];
+		char *argv[] = { "sabench", "run", (char *)root_path("experiments/default.yaml"), "--shard",
+				 (char *)bad[i], NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 2, "%s", bad[i]);
+		snprintf(want, sizeof want, "sabench: --shard must be K/N with 1 <= K <= N, not '%s'\n", bad[i]);
+		cr_assert(!strncmp(err, want, strlen(want)), "%s: %s", bad[i], err);
+		free(err);
+	}
+}
+
 Test(shards, merge_refuses_other_experiments, .timeout = 60)
 {
 	const char *dir = temp_dir();

@@ -2,6 +2,7 @@
  * warnings and errors (the CLI is the only part of sabench that prints),
  * finding a command in the table and parsing numbers. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,21 @@ int cli_parse_long(const char *s, long min, long *out)
 
 /* 0 when a picture can be written at png (in folder dir), else -1 with e
  * naming png, the user's path. */
+/* Opens png for writing as gnuplot will (root passes access() in /proc
+ * and on read-only mounts: only an open tells), leaving no new file. */
+static int try_create(const char *png, struct err *e)
+{
+	int made = access(png, F_OK) != 0;
+	int fd = open(png, O_WRONLY | O_CLOEXEC | (made ? O_CREAT | O_EXCL : 0), 0644);
+
+	if (fd < 0)
+		return err_set(e, "cannot write '%s': %s", png, strerror(errno));
+	close(fd);
+	if (made)
+		unlink(png);
+	return 0;
+}
+
 int cli_png_writable(const char *png, const char *dir, struct err *e)
 {
 	struct stat st;
@@ -71,5 +87,5 @@ int cli_png_writable(const char *png, const char *dir, struct err *e)
 		return err_set(e, "cannot write '%s': %s", png, strerror(errno));
 	if (stat(png, &st) == 0 && !S_ISREG(st.st_mode))
 		return err_set(e, "cannot write '%s': not a regular file", png);
-	return 0;
+	return try_create(png, e);
 }

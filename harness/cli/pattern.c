@@ -105,6 +105,27 @@ static int render_png(const struct pattern *p, long n, const char *input, const 
 /* G of content-selected pattern p over the given inputs (gaussian when
  * none), head 0 of one sequence: 0, 2 for a malformed input spec (a usage
  * error) or 1 when the selection fails. */
+/* 1 when in can fill the one head of head_dim d over n tokens that
+ * pattern selects over; else 0 and why says what to change. */
+static int inputs_fit(const struct exp_input *in, long n, int d, char *why, size_t len)
+{
+	if (in->shape.n && (in->shape.heads != 1 || in->shape.kv_heads != 1))
+		snprintf(why, len, "inputs '%s' hold %ld heads (%ld K/V); pattern selects over one: give files of one head",
+			 in->label, in->shape.heads, in->shape.kv_heads);
+	else if (in->shape.n && in->shape.head_dim != d)
+		snprintf(why, len, "--head-dim %d is not the head_dim %ld of inputs '%s'", d,
+			 in->shape.head_dim, in->label);
+	else if (in->shape.n && n > in->shape.n)
+		snprintf(why, len, "--n %ld is longer than the %ld tokens of inputs '%s'", n, in->shape.n,
+			 in->label);
+	else if (d < in->kind->min_head_dim)
+		snprintf(why, len, "--head-dim %d is below the %d that inputs '%s' need", d,
+			 in->kind->min_head_dim, in->label);
+	else
+		return 1;
+	return 0;
+}
+
 static int pattern_select(const struct pattern *p, long n, long steps, const char *input,
 			  int head_dim, struct gset *g)
 {
@@ -115,6 +136,10 @@ static int pattern_select(const struct pattern *p, long n, long steps, const cha
 
 	if (exp_parse_input(input ? input : "gaussian: {}", &in, &e))
 		return cli_fail(2, &e);
+	if (!inputs_fit(&in, n, head_dim, why, sizeof why)) {
+		inp_free(&in);
+		return cli_usage(cli_find("pattern")->usage, "%s", why);
+	}
 	rc = inp_select_g(&in, p, n, steps, 1, head_dim, g, why, sizeof why);
 	inp_free(&in);
 	if (rc)

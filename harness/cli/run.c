@@ -59,8 +59,9 @@ int cmd_run(int argc, char **argv)
 		} else if (c == 'd')
 			o.dump_dir = optarg;
 		else if (c == 's') {
-			if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 ||
-			    o.shard_k < 1 || o.shard_k > o.shard_n)
+			int end = 0;
+			if (sscanf(optarg, "%d/%d%n", &o.shard_k, &o.shard_n, &end) != 2 || optarg[end] ||
+			    o.shard_n < 1 || o.shard_k < 1 || o.shard_k > o.shard_n)
 				return cli_usage(use, "--shard must be K/N with 1 <= K <= N, not '%s'", optarg);
 		} else
 			return cli_usage(use, "%s", "bad option");

@@ -78,6 +78,32 @@ static double uniform01(unsigned long long *s)
 	return ((double)(mix(s) >> 11) + 0.5) / 9007199254740992.0;
 }
 
+/* FNV-1a, 64 bits, of a batch's lengths and new tokens. */
+static unsigned long long batch_hash(const struct exp_batch *b)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (long i = 0; i < b->n; i++) {
+		unsigned long long v[2] = { (unsigned long long)b->len[i],
+					    b->new_tokens ? (unsigned long long)b->new_tokens[i] : 0 };
+		const unsigned char *p = (const unsigned char *)v;
+		for (size_t k = 0; k < sizeof v; k++)
+			h = (h ^ p[k]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* text as b's label, or where it does not fit, name(N sequences #hash) of
+ * all its lengths: two batches that differ never share a label. */
+static void set_label(struct exp_batch *b, const char *name, const char *text)
+{
+	if (strlen(text) < sizeof b->label)
+		snprintf(b->label, sizeof b->label, "%s", text);
+	else
+		snprintf(b->label, sizeof b->label, "%s(%ld sequences #%016llx)", name, b->n,
+			 batch_hash(b));
+}
+
 /* {distribution: lognormal|uniform, count, median, sigma, min, max, seed}:
  * the lengths drawn, seeded (Box-Muller for the lognormal), clipped to
  * [min, max]. */
@@ -88,6 +114,7 @@ static int draw_lengths(struct ctx *c, const struct ynode *m, struct exp_batch *
 	long long count, lo = 64, hi = 131072, seed = 1;
 	double median = 4096, sigma = 1.0;
 	unsigned long long s;
+	char text[256];
 	int kind;
 
 	if (!d || d->type != YT_SCALAR || (kind = cfg_value_index(dists, d->str)) < 0)
@@ -114,29 +141,44 @@ static int draw_lengths(struct ctx *c, const struct ynode *m, struct exp_batch *
 		x = floor(x + (kind == 0 ? 0.5 : 0.0));
 		b->len[i] = x < (double)lo ? lo : x > (double)hi ? hi : (long)x;
 	}
-	snprintf(b->label, sizeof b->label, "%s(count=%lld median=%g sigma=%g min=%lld max=%lld seed=%lld)",
-		 dists[kind], count, median, sigma, lo, hi, seed);
-	if (kind == 1)
-		snprintf(b->label, sizeof b->label, "uniform(count=%lld min=%lld max=%lld seed=%lld)", count, lo,
-			 hi, seed);
+	if (kind == 0)
+		snprintf(text, sizeof text, "lognormal(count=%lld median=%g sigma=%g min=%lld max=%lld seed=%lld)",
+			 count, median, sigma, lo, hi, seed);
+	else
+		snprintf(text, sizeof text, "uniform(count=%lld min=%lld max=%lld seed=%lld)", count, lo, hi,
+			 seed);
+	set_label(b, dists[kind], text);
 	return 0;
 }
 
 /* The label of an explicit batch: its lengths, and its new tokens when given. */
-static void list_label(struct exp_batch *b, int with_new)
+static int list_label(struct exp_batch *b, int with_new)
 {
-	size_t at = (size_t)snprintf(b->label, sizeof b->label, "lengths(");
+	size_t cap = 32 + (size_t)b->n * 44, at;
+	char *text = malloc(cap);
 
-	for (long i = 0; i < b->n && at < sizeof b->label; i++)
-		at += (size_t)snprintf(b->label + at, sizeof b->label - at, "%s%ld", i ? " " : "", b->len[i]);
-	for (long i = 0; with_new && i < b->n && at < sizeof b->label; i++)
-		at += (size_t)snprintf(b->label + at, sizeof b->label - at, "%s%ld", i ? " " : " new ",
-				       b->new_tokens[i]);
-	if (at < sizeof b->label)
-		snprintf(b->label + at, sizeof b->label - at, ")");
-	if (at >= sizeof b->label - 1)          /* too long a label: its size and a hash */
-		snprintf(b->label, sizeof b->label, "lengths(%ld sequences #%08lx)", b->n,
-			 (unsigned long)(b->len[0] * 2654435761UL ^ (unsigned long)b->len[b->n - 1] ^ (unsigned long)b->n));
+	if (!text)
+		return -1;
+	at = (size_t)snprintf(text, cap, "lengths(");
+	for (long i = 0; i < b->n; i++)
+		at += (size_t)snprintf(text + at, cap - at, "%s%ld", i ? " " : "", b->len[i]);
+	for (long i = 0; with_new && i < b->n; i++)
+		at += (size_t)snprintf(text + at, cap - at, "%s%ld", i ? " " : " new ", b->new_tokens[i]);
+	snprintf(text + at, cap - at, ")");
+	set_label(b, "lengths", text);
+	free(text);
+	return 0;
+}
+
+/* 1 when a and b hold the same sequences (lengths and new tokens). */
+static int same_batch(const struct exp_batch *a, const struct exp_batch *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (long i = 0; i < a->n; i++)
+		if (a->len[i] != b->len[i] || a->new_tokens[i] != b->new_tokens[i])
+			return 0;
+	return 1;
 }
 
 /* One batch from node n. */
@@ -190,8 +232,8 @@ static int parse_batch(struct ctx *c, const struct ynode *n, struct exp_batch *b
 		if (b->new_tokens[i] > b->len[i])
 			return cfg_bad(c, nw, "sequence %ld has %ld new tokens, more than its length %ld", i,
 				       b->new_tokens[i], b->len[i]);
-	if (!b->label[0])
-		list_label(b, nw != NULL);
+	if (!b->label[0] && list_label(b, nw != NULL))
+		return err_set(c->e, "out of memory reading the experiment");
 	return 0;
 }
 
@@ -212,7 +254,7 @@ static int add_batch(struct ctx *c, struct experiment *x, const struct ynode *n)
 	if (parse_batch(c, n, &x->batches[x->n_batches - 1]))
 		return -1;
 	for (size_t i = 0; i + 1 < x->n_batches; i++)
-		if (!strcmp(x->batches[i].label, x->batches[x->n_batches - 1].label))
+		if (same_batch(&x->batches[i], &x->batches[x->n_batches - 1]))
 			return cfg_bad(c, n, "ragged batch '%s' is listed twice", x->batches[i].label);
 	a->v[a->n++] = (long long)x->n_batches;
 	return 0;
@@ -232,6 +274,26 @@ int cfg_set_lengths_axis(struct ctx *c, struct experiment *x, const struct ynode
 	return 0;
 }
 
+/* A seq_len the file gives beside ragged batches must be each batch's
+ * longest sequence (what the row reports), or it contradicts them. */
+static int check_seq_len(struct ctx *c, const struct experiment *x)
+{
+	const struct exp_axis *n = &x->axis[EXP_SEQ_LEN];
+
+	for (size_t i = 0; n->line && i < n->n; i++)
+		for (size_t k = 0; k < x->n_batches; k++) {
+			const struct exp_batch *b = &x->batches[k];
+			long longest = 0;
+			for (long s = 0; s < b->n; s++)
+				longest = b->len[s] > longest ? b->len[s] : longest;
+			if (n->v[i] != longest)
+				return err_at(c->e, c->file, n->line, n->col,
+					      "seq_len %lld contradicts ragged batch '%s', whose longest sequence is %ld; leave seq_len out of a ragged run",
+					      n->v[i], b->label, longest);
+		}
+	return 0;
+}
+
 int cfg_check_batches(struct ctx *c, struct experiment *x)
 {
 	const struct exp_axis *a = &x->axis[EXP_LENGTHS], *m = &x->axis[EXP_MODE];
@@ -245,6 +307,8 @@ int cfg_check_batches(struct ctx *c, struct experiment *x)
 			return err_at(c->e, c->file, a->line, a->col,
 				      "a ragged batch (lengths) runs in mode decode or extend, not %s",
 				      exp_mode_of(m->v[i])->name);
+	if (check_seq_len(c, x))
+		return -1;
 	for (size_t i = 0; i < x->axis[EXP_KV_HEADS].n; i++)
 		kv = x->axis[EXP_KV_HEADS].v[i] > kv ? x->axis[EXP_KV_HEADS].v[i] : kv;
 	for (size_t i = 0; !kv && i < x->axis[EXP_HEADS].n; i++)

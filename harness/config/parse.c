@@ -238,8 +238,15 @@ int cfg_parse_value(struct ctx *c, const struct ynode *n, const struct pat_param
 	switch (d->type) {
 	case PAT_INT:
 		return cfg_parse_int(c, n, d->name, (long long)d->min, (long long)d->max, &v->i);
-	case PAT_FLOAT:
-		return cfg_parse_float(c, n, d->name, d->min, d->max, &v->f);
+	case PAT_FLOAT: {
+		char range[80];
+		if (cfg_parse_float(c, n, d->name, -HUGE_VAL, HUGE_VAL, &v->f))
+			return -1;
+		if (!pat_param_in_range(d, v->f))
+			return cfg_bad(c, n, "'%s' is %g, must be in %s", d->name, v->f,
+				       pat_param_range(d, range, sizeof range));
+		return 0;
+	}
 	case PAT_BOOL:
 		return cfg_parse_bool(c, n, d->name, &v->i);
 	case PAT_CHOICE:

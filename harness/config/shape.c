@@ -401,11 +401,18 @@ int cfg_check_decode(struct ctx *c, struct experiment *x)
 		int f = exp_mode_of(m->v[k])->tokens;
 		const struct exp_axis *t = f < 0 ? NULL : &x->axis[f];
 		for (size_t i = 0; t && i < t->n; i++)
-			for (size_t j = 0; j < n->n; j++)
-				if (t->v[i] > n->v[j])
-					return err_at(c->e, c->file, t->line ? t->line : 1, t->col ? t->col : 1,
-						      "%s %lld is more than seq_len %lld",
-						      exp_fields[f].name, t->v[i], n->v[j]);
+			for (size_t j = 0; j < n->n; j++) {
+				if (t->v[i] <= n->v[j])
+					continue;
+				if (!t->line)   /* the file did not set it: say it is a default */
+					return err_at(c->e, c->file, m->line ? m->line : 1, m->col ? m->col : 1,
+						      "mode %s takes %s new tokens, %lld unless set, more than seq_len %lld; set %s",
+						      exp_mode_of(m->v[k])->name, exp_fields[f].name, t->v[i],
+						      n->v[j], exp_fields[f].name);
+				return err_at(c->e, c->file, t->line, t->col ? t->col : 1,
+					      "%s %lld is more than seq_len %lld",
+					      exp_fields[f].name, t->v[i], n->v[j]);
+			}
 	}
 	return 0;
 }
