@@ -362,7 +362,7 @@ static int plot_review_progress(const char *dir, const char *out, void (*progres
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e)
 {
-	char csv[4200], out[4200], script[PATH_MAX + 64], line[PATH_MAX + 300];
+	char csv[4200], qpath[4200], out[4200], script[PATH_MAX + 64], line[PATH_MAX + 300];
 	const char *sdir = scripts_dir();
 
 	snprintf(csv, sizeof csv, "%s/results.csv", dir);
@@ -376,6 +376,9 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		return PLOT_BAD_INPUT;
 	}
 	if (check_results(csv, e))
+		return PLOT_BAD_INPUT;
+	snprintf(qpath, sizeof qpath, "%s/quality.csv", dir);
+	if (res_check_quality_file(qpath, e))
 		return PLOT_BAD_INPUT;
 	if (!on_path("gnuplot")) {
 		err_set(e, "gnuplot not found; install it (apt-get install gnuplot-nox) to draw '%s'; the CSVs are written",

@@ -121,13 +121,44 @@ void res_close(struct results *r);
 /* Creates dir and its missing parents (mkdir -p). */
 int res_make_dirs(const char *dir, struct err *e);
 
-/* What a results.csv column holds (the column table's, for checking a
- * file read back). */
+/* What a results.csv or quality.csv column holds (the column tables', for
+ * checking a file read back). */
 enum res_col_type { RES_COL_TEXT, RES_COL_INT, RES_COL_NUM, RES_COL_STATUS };
 
-/* The type of results.csv column name, and whether a row may leave it
- * empty; 0, or -1 for a column sabench does not write. */
-int res_column_info(const char *name, enum res_col_type *type, int *may_be_empty);
+/* What a column's values must be beyond their type. */
+enum res_col_check {
+	CHK_ANY,                /* its type says all */
+	CHK_NAME,               /* a label or key: no comma, quote or newline */
+	CHK_MODE,               /* a mode's name */
+	CHK_DTYPE,              /* a storage type's name */
+	CHK_LAYOUT,             /* a cache layout's name */
+	CHK_RAGGED,             /* a ragged batch's label */
+	CHK_TIMES,              /* numbers, space-separated */
+	CHK_VERIFIED,           /* yes or no */
+	CHK_POSITIVE,           /* a count of at least 1 */
+	CHK_FRACTION,           /* a share in [0, 1] */
+	CHK_BOOL,               /* 0 or 1 */
+	CHK_COUNT
+};
+
+struct res_col_info {
+	enum res_col_type type;
+	int may_be_empty;       /* a row may leave it empty */
+	enum res_col_check check;
+};
+
+/* What results.csv column name holds; 0, or -1 for a column sabench does
+ * not write. */
+int res_column_info(const char *name, struct res_col_info *info);
+
+/* The name of results.csv's i-th fixed column (counters and status
+ * aside), or NULL past the last: the columns every file has. */
+const char *res_column_name(int i);
+
+/* What quality.csv column name holds; 0, or -1 for one sabench does not
+ * write. Its names in order: res_quality_column_name. */
+int res_quality_column_info(const char *name, struct res_col_info *info);
+const char *res_quality_column_name(int i);
 
 /* A CSV file read back (results.csv, samples.csv): header and rows
  * (table.c). */
@@ -149,6 +180,15 @@ int res_table_read(const char *path, struct res_table *t, struct err *e);
  * finite non-negative numbers, one row per cell, at least one row.
  * Returns 0, or -1 with e naming path:line and the column. */
 int res_table_check(const struct res_table *t, const char *path, struct err *e);
+
+/* Checks a quality.csv read back likewise (its columns, every field of
+ * its type and range: recalls in [0, 1]). 0, or -1 with e naming
+ * path:line and the column. */
+int res_quality_check(const struct res_table *t, const char *path, struct err *e);
+
+/* Reads and checks the quality.csv at path, when there is one; 0, or -1
+ * with e set. */
+int res_check_quality_file(const char *path, struct err *e);
 
 /* Column of name, or -1. */
 int res_table_col(const struct res_table *t, const char *name);

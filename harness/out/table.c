@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "../../kernels/isa/dtype.h"
+#include "../../kernels/kvcache.h"
 #include "../config/ytree.h"
 #include "csvline.h"
 #include "results.h"
@@ -161,17 +164,118 @@ static const char *bad_number(const char *s, enum res_col_type type)
 	return v < 0 ? "is negative" : NULL;
 }
 
-/* The reason field s cannot be in a column of type type, or NULL. */
-static const char *bad_field(const char *s, enum res_col_type type, int may_be_empty)
+/* 1 when s is one of the NULL-ended names. */
+static int one_of(const char *s, const char *const *names)
 {
+	for (; *names; names++)
+		if (!strcmp(s, *names))
+			return 1;
+	return 0;
+}
+
+/* The reason s is not space-separated non-negative numbers, or NULL. */
+static const char *bad_times(const char *s)
+{
+	char *copy = strdup(s), *save = NULL, *tok;
+	const char *why = copy ? NULL : "cannot be read (out of memory)";
+
+	for (tok = copy ? strtok_r(copy, " ", &save) : NULL; tok && !why; tok = strtok_r(NULL, " ", &save))
+		why = bad_number(tok, RES_COL_NUM) ? "is not numbers separated by spaces" : NULL;
+	free(copy);
+	return why;
+}
+
+/* The reason s (non-empty, of its type) breaks its column's check, or NULL. */
+static const char *bad_value(const char *s, enum res_col_check check)
+{
+	static const char *const verdicts[] = { "yes", "no", NULL };
+	static const char *const ragged[] = { "lengths(", "lognormal(", "uniform(" };
+	size_t len = strlen(s);
+
+	switch (check) {
+	case CHK_NAME:
+		return strpbrk(s, ",\"\n\r") ? "holds a comma, quote or newline, which sabench never writes there" : NULL;
+	case CHK_MODE:
+		for (int m = 0; m < EXP_MODE_COUNT; m++)
+			if (!strcmp(s, exp_mode_of(m)->name))
+				return NULL;
+		return "is not a mode (prefill, decode, extend)";
+	case CHK_DTYPE:
+		return dtype_find(s) < 0 ? "is not a storage type (sabench list dtypes)" : NULL;
+	case CHK_LAYOUT:
+		return one_of(s, kv_layout_names) ? NULL : "is not a cache layout (full, ring, sink_ring, paged)";
+	case CHK_RAGGED:
+		for (size_t k = 0; k < sizeof ragged / sizeof *ragged; k++)
+			if (!strncmp(s, ragged[k], strlen(ragged[k])) && s[len - 1] == ')')
+				return bad_value(s, CHK_NAME);
+		return "is not a ragged batch's label (lengths(...), lognormal(...), uniform(...))";
+	case CHK_TIMES:
+		return bad_times(s);
+	case CHK_VERIFIED:
+		return one_of(s, verdicts) ? NULL : "is not yes or no";
+	case CHK_POSITIVE:
+		return atoll(s) < 1 ? "is below 1" : NULL;
+	case CHK_FRACTION:
+		return atof(s) > 1.0 ? "is above 1, a share's most" : NULL;
+	case CHK_BOOL:
+		return strcmp(s, "0") && strcmp(s, "1") ? "is not 0 or 1" : NULL;
+	case CHK_ANY:
+	case CHK_COUNT:
+		break;
+	}
+	return NULL;
+}
+
+/* The reason field s cannot be in a column so described, or NULL. */
+static const char *bad_field(const char *s, const struct res_col_info *c)
+{
+	const char *why;
+
 	if (!*s)
-		return may_be_empty ? NULL : "is empty";
-	if (type == RES_COL_TEXT)
-		return NULL;
-	if (type == RES_COL_STATUS)
+		return c->may_be_empty ? NULL : "is empty";
+	if (c->type == RES_COL_STATUS)
 		return !strcmp(s, "ok") || !strncmp(s, "skipped: ", 9) || !strncmp(s, "failed: ", 8)
 			       ? NULL : "is not ok, 'skipped: ...' or 'failed: ...'";
-	return bad_number(s, type);
+	if (c->type != RES_COL_TEXT && (why = bad_number(s, c->type)))
+		return why;
+	return bad_value(s, c->check);
+}
+
+/* Every row of t whole and every field as info describes its column. */
+static int check_rows(const struct res_table *t, const struct res_col_info *info, const char *path,
+		      struct err *e)
+{
+	int rc = 0;
+
+	if (t->torn_line)
+		return err_set(e, "%s:%ld: the last row is cut short (no newline): the file was truncated",
+			       path, t->torn_line);
+	for (size_t i = 0; i < t->nrow && !rc; i++) {
+		if (t->nfield[i] > t->ncol)
+			rc = err_set(e, "%s:%ld: more fields than the header's %d", path, t->line[i],
+				     t->ncol);
+		else if (t->nfield[i] < t->ncol)
+			rc = err_set(e, "%s:%ld: %d fields, the header has %d", path, t->line[i],
+				     t->nfield[i], t->ncol);
+		for (int j = 0; j < t->ncol && !rc; j++) {
+			const char *why = bad_field(t->row[i][j], &info[j]);
+			if (why)
+				rc = err_set(e, "%s:%ld: column '%s': '%s' %s", path, t->line[i], t->head[j],
+					     t->row[i][j], why);
+		}
+	}
+	return rc;
+}
+
+/* Every column name(0), name(1), ... is in t's header. */
+static int check_present(const struct res_table *t, const char *(*name)(int), const char *path,
+			 struct err *e)
+{
+	for (int k = 0; name(k); k++)
+		if (res_table_col(t, name(k)) < 0)
+			return err_set(e, "%s:1: no column '%s': not a file this sabench wrote (or written by another version)",
+				       path, name(k));
+	return 0;
 }
 
 /* The table and column rows are ordered by (qsort_r's argument). */
@@ -222,33 +326,33 @@ static int check_repeats(const struct res_table *t, const char *path, int cell, 
 
 int res_table_check(const struct res_table *t, const char *path, struct err *e)
 {
-	enum res_col_type type[MAX_COLS];
-	int empty_ok[MAX_COLS], cell = res_table_col(t, "cell"), rc = 0;
+	struct res_col_info info[MAX_COLS];
+	int cell = res_table_col(t, "cell");
 
 	for (int j = 0; j < t->ncol; j++)
-		if (res_column_info(t->head[j], &type[j], &empty_ok[j]))
+		if (res_column_info(t->head[j], &info[j]))
 			return err_set(e, "%s:1: unknown column '%s': not a results.csv sabench wrote",
 				       path, t->head[j]);
-	if (t->torn_line)
-		return err_set(e, "%s:%ld: the last row is cut short (no newline): the file was truncated",
-			       path, t->torn_line);
-	if (!t->nrow)
+	if (check_present(t, res_column_name, path, e))
+		return -1;
+	if (!t->nrow && !t->torn_line)
 		return err_set(e, "%s: no rows: nothing was measured yet", path);
-	for (size_t i = 0; i < t->nrow && !rc; i++) {
-		if (t->nfield[i] > t->ncol)
-			rc = err_set(e, "%s:%ld: more fields than the header's %d", path, t->line[i],
-				     t->ncol);
-		else if (t->nfield[i] < t->ncol)
-			rc = err_set(e, "%s:%ld: %d fields, the header has %d", path, t->line[i],
-				     t->nfield[i], t->ncol);
-		for (int j = 0; j < t->ncol && !rc; j++) {
-			const char *why = bad_field(t->row[i][j], type[j], empty_ok[j]);
-			if (why)
-				rc = err_set(e, "%s:%ld: column '%s': '%s' %s", path, t->line[i], t->head[j],
-					     t->row[i][j], why);
-		}
-	}
-	return rc || cell < 0 ? rc : check_repeats(t, path, cell, e);
+	if (check_rows(t, info, path, e))
+		return -1;
+	return cell < 0 ? 0 : check_repeats(t, path, cell, e);
+}
+
+int res_quality_check(const struct res_table *t, const char *path, struct err *e)
+{
+	struct res_col_info info[MAX_COLS];
+
+	for (int j = 0; j < t->ncol; j++)
+		if (res_quality_column_info(t->head[j], &info[j]))
+			return err_set(e, "%s:1: unknown column '%s': not a quality.csv sabench wrote",
+				       path, t->head[j]);
+	if (check_present(t, res_quality_column_name, path, e))
+		return -1;
+	return check_rows(t, info, path, e);
 }
 
 void res_human_bytes(double b, char *buf, size_t len)
@@ -263,6 +367,18 @@ void res_human_bytes(double b, char *buf, size_t len)
 	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
 
+int res_check_quality_file(const char *path, struct err *e)
+{
+	struct res_table q;
+	int rc;
+
+	if (access(path, F_OK))
+		return 0;
+	rc = res_table_read(path, &q, e) || res_quality_check(&q, path, e) ? -1 : 0;
+	res_table_free(&q);
+	return rc;
+}
+
 int res_read_run(const char *dir, struct res_table *t, struct ynode **manifest, struct err *e)
 {
 	char path[4200];
@@ -273,6 +389,12 @@ int res_read_run(const char *dir, struct res_table *t, struct ynode **manifest, 
 	if (res_table_check(t, path, e)) {
 		res_table_free(t);
 		e->usage = 1;           /* not a file a run wrote: exit 2 */
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/quality.csv", dir);
+	if (res_check_quality_file(path, e)) {
+		res_table_free(t);
+		e->usage = 1;           /* not a file a run wrote */
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/manifest.yaml", dir);
