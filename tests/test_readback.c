@@ -174,3 +174,40 @@ Test(readback, the_corpus_is_broad)
 {
 	cr_assert_geq(sizeof damages / sizeof *damages, 30);
 }
+
+/* A cell above 100% of its ceiling is a ceiling defect in report.md,
+ * never a figure: its own section names it and the table says so; a
+ * folder without one has no such section (negative control). */
+Test(readback, a_cell_above_its_ceiling_is_a_defect, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], *err = NULL, *text;
+	struct csv t;
+
+	snprintf(exp, sizeof exp, "%s/r.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, small_decode);
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL };
+	char *report[] = { "sabench", "report", out, NULL };
+	cr_assert_eq(run_bin(run, NULL, &err), 0, "%s", err);
+	free(err);
+	cr_assert_eq(run_bin(report, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	text = read_text(path);
+	cr_assert_null(strstr(text, "## Ceiling defects"), "%s", text);
+	free(text);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	write_damaged(&t, path, csv_col(&t, "pct_peak"), "115.25");
+	cr_assert_eq(run_bin(report, NULL, &err), 0, "%s", err);
+	free(err);
+	snprintf(path, sizeof path, "%s/report.md", out);
+	text = read_text(path);
+	cr_assert(strstr(text, "## Ceiling defects\n"), "%s", text);
+	char want[600];
+	snprintf(want, sizeof want, "| %s | 115.25 | ", t.row[0][csv_col(&t, "cell")]);
+	cr_assert(strstr(text, want), "%s", text);
+	cr_assert(strstr(text, "| 115.2 (ceiling defect) |"), "%s", text);
+	free(text);
+	csv_free(&t);
+}

@@ -31,7 +31,7 @@ static const char *const axis_names[] = {
 /* Column numbers of the fields the report reads. */
 struct cols {
 	int cell, pattern, label, kernel, n;
-	int median, gflops, kv, cv, verified, status, pct;
+	int median, gflops, kv, cv, verified, status, pct, pct_bw;
 	int axis[N_AXES];       /* column of each axis_names entry, or -1 */
 	int varies[N_AXES];     /* 1: the axis takes more than one value */
 };
@@ -63,6 +63,7 @@ static void find_cols(const struct res_table *t, struct cols *c)
 	c->verified = res_table_col(t, "verified");
 	c->status = res_table_col(t, "status");
 	c->pct = res_table_col(t, "pct_peak");
+	c->pct_bw = res_table_col(t, "pct_bw");
 }
 
 #define GET(t, i, col) res_table_get((t), (i), (col))
@@ -200,6 +201,16 @@ static size_t seq_lens(const struct res_table *t, const struct cols *c, long *ou
 	return n;
 }
 
+/* A percentage of a ceiling, one decimal; above 100 it is no figure but a
+ * ceiling defect (the ceiling was measured too low), and says so. */
+static const char *pct_text(const char *v, char *buf, size_t len)
+{
+	if (!v[0])
+		return "";
+	snprintf(buf, len, atof(v) > 100.0 ? "%.1f (ceiling defect)" : "%.1f", atof(v));
+	return buf;
+}
+
 static void write_tables(FILE *f, const struct res_table *t, const struct cols *c)
 {
 	long ns[256];
@@ -213,7 +224,7 @@ static void write_tables(FILE *f, const struct res_table *t, const struct cols *
 		axis_rule(f, c);
 		fputs("---:|---:|---:|---:|---:|---:|---|\n", f);
 		for (size_t i = 0; i < t->nrow; i++) {
-			char kvb[32], sp[32] = "", save[32] = "";
+			char kvb[32], sp[32] = "", save[32] = "", pct[48];
 			long dn, dk;
 			double med = atof(GET(t, i, c->median)), kv = atof(GET(t, i, c->kv));
 			if (atol(GET(t, i, c->n)) != ns[k])
@@ -229,8 +240,8 @@ static void write_tables(FILE *f, const struct res_table *t, const struct cols *
 			axis_cells(f, t, c, i);
 			if (GET(t, i, c->median)[0])
 				fprintf(f, " %.3f | %.1f | %s | %s | %s | %s | %s |\n", med * 1e3,
-					atof(GET(t, i, c->gflops)), GET(t, i, c->pct), sp, kvb, save,
-					GET(t, i, c->verified));
+					atof(GET(t, i, c->gflops)), pct_text(GET(t, i, c->pct), pct, sizeof pct),
+					sp, kvb, save, GET(t, i, c->verified));
 			else
 				fprintf(f, " - | - | - | - | %s | %s | %s |\n", kvb, save,
 					GET(t, i, c->status));
@@ -290,6 +301,29 @@ static void write_best(FILE *f, const struct res_table *t, const struct cols *c)
 	fputc('\n', f);
 }
 
+/* Cells above 100% of a ceiling they are divided by: a wrong ceiling,
+ * never an achievement (the section is left out when there are none). */
+static void write_ceiling_defects(FILE *f, const struct res_table *t, const struct cols *c)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < t->nrow; i++) {
+		double peak = atof(GET(t, i, c->pct)), bw = atof(GET(t, i, c->pct_bw));
+		if (peak <= 100.0 && bw <= 100.0)
+			continue;
+		if (!n++)
+			fputs("## Ceiling defects\n\n"
+			      "These cells reached more than 100% of a ceiling measured on this machine: the\n"
+			      "ceiling is wrong (measured too low, or under load), not the kernel fast. Measure\n"
+			      "the ceilings again (`sabench machine`) before reading their percentages.\n\n"
+			      "| cell | % of peak | % of read bandwidth |\n|---|---:|---:|\n", f);
+		fprintf(f, "| %s | %s | %s |\n", GET(t, i, c->cell), GET(t, i, c->pct)[0] ? GET(t, i, c->pct) : "-",
+			GET(t, i, c->pct_bw)[0] ? GET(t, i, c->pct_bw) : "-");
+	}
+	if (n)
+		fputc('\n', f);
+}
+
 static void write_exceptions(FILE *f, const struct res_table *t, const struct cols *c)
 {
 	int noisy = 0, bad = 0;
@@ -311,6 +345,7 @@ static void write_exceptions(FILE *f, const struct res_table *t, const struct co
 			fprintf(f, "| %s | %s |\n", GET(t, i, c->cell), GET(t, i, c->status));
 		}
 	fputs(bad ? "\n" : "None.\n\n", f);
+	write_ceiling_defects(f, t, c);
 }
 
 

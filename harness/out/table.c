@@ -333,10 +333,10 @@ int res_table_check(const struct res_table *t, const char *path, struct err *e)
 		if (res_column_info(t->head[j], &info[j]))
 			return err_set(e, "%s:1: unknown column '%s': not a results.csv sabench wrote",
 				       path, t->head[j]);
-	if (check_present(t, res_column_name, path, e))
-		return -1;
 	if (!t->nrow && !t->torn_line)
 		return err_set(e, "%s: no rows: nothing was measured yet", path);
+	if (check_present(t, res_column_name, path, e))
+		return -1;
 	if (check_rows(t, info, path, e))
 		return -1;
 	return cell < 0 ? 0 : check_repeats(t, path, cell, e);

@@ -272,53 +272,6 @@ int run_open_counters(struct run_state *st, int threads, struct err *e)
 	return 0;
 }
 
-/* Bytes of K/V the group's cache holds: what the decode kernel's layout
- * allocates (a ring holds a window, a full cache every row), else the
- * pattern's KV horizon. The probe reads as much. */
-static double group_kv_bytes(const struct group *gr)
-{
-	double bytes = 0.0;
-
-	for (int i = 0; i < gr->n; i++)
-		if (gr->s[i].active && (gr->s[i].kd->decode || bytes == 0.0) &&
-		    gr->s[i].m.kv_cache_bytes > bytes)
-			bytes = gr->s[i].m.kv_cache_bytes;
-	return bytes;
-}
-
-/* Decode groups: a buffer of the cache's size for the read probe, touched
- * by the team first (so the probe is beyond the LLC when the cache is, and
- * in it when a ring fits there). No probe when it does not fit in memory;
- * probe_gbs and pct_bw then stay empty. */
-void run_open_probe(struct group *gr)
-{
-	size_t floats = (size_t)(group_kv_bytes(gr) / 4.0);
-
-	if (!exp_mode_of(gr->sh.v[EXP_MODE])->cached || !floats ||
-	    (double)floats * 4.0 > 0.5 * runner_mem_available())
-		return;
-	gr->probe = run_alloc_floats(floats);
-	if (!gr->probe)
-		return;
-	gr->probe_floats = floats / (size_t)(gr->p.batch * gr->p.kv_heads) *
-			   (size_t)(gr->p.batch * gr->p.kv_heads);     /* whole caches */
-	if (!gr->probe_floats) {
-		free(gr->probe);
-		gr->probe = NULL;
-		return;
-	}
-	/* a cache the decode steps reread gets as many sweeps (each thread
-	 * its own part, as the kernel splits its caches), up to 256 MiB a run:
-	 * long enough to time, short enough not to double the run */
-	gr->probe_sweeps = (int)((256.0 * 1048576.0) / (4.0 * (double)floats)) + 1;
-	floats = gr->probe_floats;
-	if (gr->probe_sweeps > gr->p.n_q)
-		gr->probe_sweeps = (int)gr->p.n_q;
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < floats; i++)
-		gr->probe[i] = 1.0f;
-}
-
 /* bf16 copy of x[0, n), x rounded to the values it holds: the oracle
  * and the kernels that widen read x, the bf16 paths the copy. */
 static uint16_t *to_bf16(float *x, size_t n)

@@ -71,6 +71,7 @@ struct group {
 	float *probe;                   /* decode: the read probe's buffer, or NULL */
 	size_t probe_floats;            /* its size: the cache's K/V bytes / 4 */
 	int probe_sweeps;               /* reads of it per run, as the kernel rereads its cache */
+	int probe_way;                  /* how it reads: the fastest way (probe.c) */
 	double *probe_t;                /* its times, one per round */
 	size_t probe_n, probe_cap;
 	/* a ragged batch (lengths:), run/ragged.c; batch NULL: a uniform one */
@@ -155,9 +156,14 @@ int run_open_counters(struct run_state *st, int threads, struct err *e);
 
 /* Decode groups: a buffer of the cache's size for the read probe, touched
  * by the team first (so the probe is beyond the LLC when the cache is, and
- * in it when a ring fits there). No probe when it does not fit in memory;
- * probe_gbs and pct_bw then stay empty. */
+ * in it when a ring fits there), and the fastest way to read it found
+ * (probe.c). No probe when it does not fit in memory; probe_gbs and pct_bw
+ * then stay empty. */
 void run_open_probe(struct group *gr);
+
+/* One timed run of the group's probe, in a round beside its kernels; its
+ * time is appended to probe_t. 0, or -1 out of memory. */
+int run_probe(struct group *gr);
 
 /* Makes the group's inputs (and their bf16 copies when the dtype is):
  * NULL, or why it could not. */

@@ -196,44 +196,6 @@ static int group_needs_more(const struct experiment *x, const struct group *gr)
 	return 0;
 }
 
-/* The STREAM read over a buffer of the decode cache's size, in the same
- * rounds as the kernels: the bandwidth they could have had then. With a
- * cache per thread or more, each thread rereads one cache's part at a
- * time (so a small cache is read from where the kernel reads it); else
- * the team sweeps the whole buffer. */
-static int run_probe(struct group *gr)
-{
-	long units = (long)gr->p.batch * gr->p.kv_heads;  /* caches */
-	size_t per = gr->probe_floats / (size_t)units;
-	float sum = 0.0f;
-	double t0;
-
-	if (gr->probe_n == gr->probe_cap) {
-		size_t cap = gr->probe_cap ? 2 * gr->probe_cap : 16;
-		double *t = realloc(gr->probe_t, cap * sizeof *t);
-		if (!t)
-			return -1;
-		gr->probe_t = t;
-		gr->probe_cap = cap;
-	}
-	t0 = run_now_s();
-	if (units >= gr->threads) {
-		/* one cache a thread at a time, reread, as the decode kernel
-		 * walks its caches through every token */
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : sum)
-		for (long u = 0; u < units; u++)
-			for (int k = 0; k < gr->probe_sweeps; k++)
-				peak_read_one(gr->probe + (size_t)u * per, per, &sum);
-	} else {
-#pragma omp parallel reduction(+ : sum)
-		for (int k = 0; k < gr->probe_sweeps; k++)
-			peak_read(gr->probe, gr->probe_floats, &sum);
-	}
-	gr->probe_t[gr->probe_n++] = run_now_s() - t0;
-	peak_sink = sum;
-	return 0;
-}
-
 /* The selection step of a timed run: G from the inputs again, and the
  * kernel's views of it. The inputs are the same in every run, so is G
  * (ties go to the lower index): a different count is a bug, said as such. */

@@ -22,6 +22,10 @@ double peak_triad(float *a, const float *b, const float *c, size_t n);
  * returns the bytes the whole sweep reads. */
 double peak_read(const float *a, size_t n, float *sum);
 
+/* peak_read, with prefetch 1 asking for each line a little ahead in
+ * software (which helps some CPUs' DRAM reads and slows others'). */
+double peak_read_as(const float *a, size_t n, int prefetch, float *sum);
+
 /* On the calling thread alone: the sum over a[0, n) into *sum; returns
  * the bytes read. */
 double peak_read_one(const float *a, size_t n, float *sum);
