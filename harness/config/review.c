@@ -122,6 +122,10 @@ int cfg_parse_review(struct ctx *c, struct experiment *x, const struct ynode *r)
 	    review_count(c, r, "context", rv->prompt, &rv->context) ||
 	    review_count(c, r, "tenants", 1, &rv->tenants) || review_limits(c, r, rv))
 		return -1;
+	if (rv->context < rv->prompt)
+		return cfg_bad(c, yt_get(r, "context"),
+			       "'context' is %ld tokens, fewer than the prompt's %ld: the cache a decode step reads holds the prompt",
+			       rv->context, rv->prompt);
 	if (exp_prefill_chunks(rv->prompt, m->prefill_chunk) > EXP_MAX_PREFILL_CHUNKS)
 		return cfg_bad(c, yt_get(r, "prompt"),
 			       "a prompt of %ld tokens is %ld chunks of prefill_chunk %ld (model '%s'); time to first token sums at most %ld (raise prefill_chunk)",
