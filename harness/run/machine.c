@@ -5,7 +5,8 @@
  * host the best sweep is the ceiling). The quick mode (a first `make run`
  * without results/machine.yaml) takes the best of three FMA tries and five
  * sweeps of 64 MiB arrays: a few seconds, and a lower bound. A team's FMA
- * ceiling is never below its cores' one-thread rates added (team_ceiling). */
+ * ceiling is never below its cores' one-thread rates added
+ * (machine_team_ceiling). */
 #include <assert.h>
 #include <errno.h>
 #include <omp.h>
@@ -161,7 +162,7 @@ static int physical_cores(void)
  * core gets makes this a little high, never low: no cell above it). The
  * measurement alone moved 24-62% between runs a minute apart on a loaded
  * 2-core host, the one-thread rate within 3%. */
-static double team_ceiling(double measured, double one, int t, int cores)
+double machine_team_ceiling(double measured, double one, int t, int cores)
 {
 	int alone = t < cores ? t : cores;
 	double scaled = (double)(alone > 0 ? alone : 1) * one;
@@ -200,8 +201,8 @@ int machine_measure(struct machine_peaks *mp, int max_threads, int quick,
 	for (int t = 1; t <= max_threads; t++) {
 		for (int isa = KERN_AVX2; isa < KERN_ISA_COUNT; isa++)
 			if (!kern_isa_unsupported((enum kern_isa)isa))
-				mp->fma[isa][t] = team_ceiling(best_fma((enum kern_isa)isa, t, ef),
-							       mp->fma[isa][1], t, cores);
+				mp->fma[isa][t] = machine_team_ceiling(best_fma((enum kern_isa)isa, t, ef),
+								       mp->fma[isa][1], t, cores);
 		sweep_memory(mp, t, a, b, c, ef);
 		progress_line(mp, t, line, sizeof line);
 		if (progress)

@@ -33,6 +33,11 @@ int machine_load(const char *path, struct machine_peaks *mp, struct err *e);
 
 /* Peak GFLOP/s for isa at threads (0 when not measured): a cell's ceiling
  * is that of the path it ran (kern_isa_of). */
+/* A team of t threads' FMA ceiling: measured, or when a loaded host took
+ * a core from the team, min(t, cores) times the one-thread rate one (FMA
+ * units are per core); the larger. */
+double machine_team_ceiling(double measured, double one, int t, int cores);
+
 double machine_peak(const struct machine_peaks *mp, enum kern_isa isa,
 		    int threads);
 
