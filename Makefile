@@ -69,7 +69,7 @@ endif
 EXPERIMENT ?= experiments/default.yaml
 RUN_NAME   ?= $(basename $(notdir $(EXPERIMENT)))
 
-.PHONY: all run test check plots bench clean deps fuzz fuzz-deps test-deps
+.PHONY: all run test check plots bench clean deps fuzz fuzz-deps test-deps columns
 
 all: deps $(BIN)
 
@@ -147,6 +147,11 @@ test: deps test-deps $(BIN) $(FAIL_BIN) $(TEST_BIN)
 
 check:
 	$(MAKE) SANITIZE=address,undefined test
+
+# results/README.md's column table rewritten from `sabench columns`, after
+# a column is added or changed (a test checks that they agree).
+columns: all
+	sh tools/regen-columns.sh $(BIN)
 
 # numpy for the test that checks .npy interop (numpy writes, sabench reads,
 # sabench dumps, numpy reads back); the system python3's, from Debian.

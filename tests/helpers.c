@@ -1,11 +1,16 @@
 /* helpers.c - test fixtures shared by the test files. */
 #include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -254,13 +259,55 @@ char *read_text(const char *path)
 	return s;
 }
 
+/* The tag of a test's temporary folders: a hash of its suite and name,
+ * the same in the test's process and in the runner's report hook. */
+static unsigned long test_tag(const struct criterion_test *t)
+{
+	unsigned long h = 5381;
+
+	for (const char *s = t->category; s && *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	h = h * 33 + '/';
+	for (const char *s = t->name; s && *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h & 0xffffffffUL;
+}
+
 const char *temp_dir(void)
 {
 	static char dir[64];
 
-	snprintf(dir, sizeof dir, "/tmp/sabench-test-XXXXXX");
+	snprintf(dir, sizeof dir, "/tmp/sabench-test-%08lx-XXXXXX", test_tag(criterion_current_test));
 	cr_assert_not_null(mkdtemp(dir));
 	return dir;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+/* After each test, in the runner: the test's temporary folders go when it
+ * passed, and stay, named, when it did not (to look into). */
+ReportHook(POST_TEST)(struct criterion_test_stats *stats)
+{
+	char pattern[64];
+	glob_t g;
+
+	snprintf(pattern, sizeof pattern, "/tmp/sabench-test-%08lx-*", test_tag(stats->test));
+	if (glob(pattern, 0, NULL, &g))
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		if (stats->test_status == CR_STATUS_PASSED)
+			nftw(g.gl_pathv[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+		else
+			fprintf(stderr, "%s::%s failed: its folder '%s' is kept\n", stats->test->category,
+				stats->test->name, g.gl_pathv[i]);
+	}
+	globfree(&g);
 }
 
 int count_lines(const char *text)

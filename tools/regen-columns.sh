@@ -1,6 +1,8 @@
 #!/bin/sh
 # Rewrites the column table of results/README.md from `sabench columns`
 # (the test docs::results_readme_lists_every_column checks they agree).
+# A maintenance script, not a test: `make columns` runs it after a column
+# is added or its meaning changes.
 set -eu
 bin=${1:-build/sabench}
 table=$(mktemp)
