@@ -85,7 +85,7 @@ $(BUILD)/kernels/onednn.o: EXTRA_CFLAGS = $(DNNL_CFLAGS)
 BUILD_ID := $(BUILD)/build-id
 $(shell mkdir -p $(BUILD) && echo '$(GIT) $(CFLAGS_BASE)' | cmp -s - $(BUILD_ID) 2>/dev/null || \
         echo '$(GIT) $(CFLAGS_BASE)' > $(BUILD_ID))
-$(BUILD)/harness/out/manifest.o: $(BUILD_ID)
+$(BUILD)/harness/report/manifest.o: $(BUILD_ID)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

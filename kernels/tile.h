@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "isa/bf16.h"
+#include "kvpack.h"
 #include "kernel.h"
 #include "isa/simd.h"
 

@@ -19,8 +19,8 @@
 
 #include "../harness/config/experiment.h"
 #include "../harness/config/ytree.h"
-#include "../harness/out/manifest.h"
-#include "../harness/out/resume.h"
+#include "../harness/report/manifest.h"
+#include "../harness/report/resume.h"
 #include "helpers.h"
 
 /* dir/small.yaml and dir/out, run once to the end. */

@@ -13,7 +13,7 @@
 
 #include "../harness/config/experiment.h"
 #include "../harness/run/model.h"
-#include "../harness/out/serving.h"
+#include "../harness/report/serving.h"
 #include "../harness/run/runner.h"
 #include "../kernels/isa/bf16.h"
 #include "../kernels/kvcache.h"

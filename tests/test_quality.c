@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../harness/out/pareto.h"
+#include "../harness/report/pareto.h"
 #include "../harness/quality/quality.h"
 #include "helpers.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../harness/config/experiment.h"
-#include "../harness/out/designs.h"
+#include "../harness/report/designs.h"
 #include "../patterns/selected.h"
 #include "../kernels/isa/bf16.h"
 #include "../kernels/isa/simd.h"

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../out/compare.h"
-#include "../out/plot.h"
+#include "../report/compare.h"
+#include "../report/plot.h"
 #include "cli.h"
 
 /* "5%" or "0.05" as a fraction; -1 when neither. */

@@ -11,7 +11,7 @@
 #include "../config/experiment.h"
 #include "../inputs/inputs.h"
 #include "../inputs/maps.h"
-#include "../out/plot.h"
+#include "../report/plot.h"
 #include "cli.h"
 
 int cmd_inputs(int argc, char **argv)

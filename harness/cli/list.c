@@ -10,7 +10,7 @@
 
 #include "../../kernels/kernel.h"
 #include "../../patterns/pattern.h"
-#include "../out/results.h"
+#include "../report/results.h"
 #include "../counters.h"
 #include "cli.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../out/results.h"
+#include "../report/results.h"
 #include "../run/machine.h"
 #include "cli.h"
 

@@ -12,7 +12,7 @@
 #include "../../patterns/gset.h"
 #include "../config/experiment.h"
 #include "../inputs/inputs.h"
-#include "../out/plot.h"
+#include "../report/plot.h"
 #include "cli.h"
 
 static void print_row_keys(const struct gset *g, long r)

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../out/plot.h"
-#include "../out/report.h"
+#include "../report/plot.h"
+#include "../report/report.h"
 #include "cli.h"
 
 int cmd_plot(int argc, char **argv)

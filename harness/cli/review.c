@@ -3,9 +3,9 @@
  * drawn (plots/review.png) and put at the end of report.md. */
 #include <stdio.h>
 
-#include "../out/designs.h"
-#include "../out/plot.h"
-#include "../out/report.h"
+#include "../report/designs.h"
+#include "../report/plot.h"
+#include "../report/report.h"
 #include "cli.h"
 
 int cmd_review(int argc, char **argv)

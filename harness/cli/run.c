@@ -9,7 +9,7 @@
 
 #include "../config/experiment.h"
 #include "../config/plan.h"
-#include "../out/results.h"
+#include "../report/results.h"
 #include "../run/runner.h"
 #include "cli.h"
 

@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "../config/ytree.h"
-#include "../out/results.h"
-#include "../out/resume.h"
+#include "../report/results.h"
+#include "../report/resume.h"
 #include "merge.h"
 
 #define MERGE_MAX 4096

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../out/results.h"
+#include "../report/results.h"
 #include "slurm.h"
 
 static void self_path(char *buf, size_t len)

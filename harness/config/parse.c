@@ -196,6 +196,24 @@ static int parse_choice(struct ctx *c, const struct ynode *n,
 		   cfg_hint(s, d->choices, count, buf, sizeof buf));
 }
 
+/* path resolved against the experiment file's folder (absolute paths and
+ * inline specs stay as they are); malloc'ed, NULL when out of memory. */
+char *cfg_resolve_path(const struct ctx *c, const char *path)
+{
+	const char *slash = strrchr(c->file, '/');
+	size_t dir = slash ? (size_t)(slash - c->file) + 1 : 0;
+	char *out;
+
+	if (path[0] == '/' || !dir || c->file[0] == '<')
+		return strdup(path);
+	out = malloc(dir + strlen(path) + 1);
+	if (out) {
+		memcpy(out, c->file, dir);
+		strcpy(out + dir, path);
+	}
+	return out;
+}
+
 /* A word or a list of words of d's choices into v's indices. */
 static int parse_words(struct ctx *c, const struct ynode *n, const struct pat_param *d,
 		       struct pat_words *w)

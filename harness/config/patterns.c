@@ -45,24 +45,6 @@ static int parse_rows(struct ctx *c, const struct ynode *n,
 	return 0;
 }
 
-/* path resolved against the experiment file's folder (absolute paths and
- * inline specs stay as they are); malloc'ed, NULL when out of memory. */
-char *cfg_resolve_path(const struct ctx *c, const char *path)
-{
-	const char *slash = strrchr(c->file, '/');
-	size_t dir = slash ? (size_t)(slash - c->file) + 1 : 0;
-	char *out;
-
-	if (path[0] == '/' || !dir || c->file[0] == '<')
-		return strdup(path);
-	out = malloc(dir + strlen(path) + 1);
-	if (out) {
-		memcpy(out, c->file, dir);
-		strcpy(out + dir, path);
-	}
-	return out;
-}
-
 /* Reads an integer .npy file into a blob (int64), for a PAT_FILE
  * parameter; the pattern keeps the path as the user wrote it. */
 static int parse_file_param(struct ctx *c, const struct ynode *n,

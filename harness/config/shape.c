@@ -43,24 +43,11 @@ const struct exp_field_desc exp_fields[] = {
 static_assert(sizeof exp_fields / sizeof *exp_fields == EXP_FIELD_COUNT,
 	      "exp_fields: one per enum exp_field");
 
-static const struct exp_mode_desc exp_modes[] = {
-	[EXP_PREFILL] = { .name = "prefill", .cached = 0, .chunk = 1, .tokens = -1 },
-	[EXP_DECODE] = { .name = "decode", .cached = 1, .chunk = 0, .tokens = EXP_DECODE_STEPS },
-	[EXP_EXTEND] = { .name = "extend", .cached = 1, .chunk = 1, .tokens = EXP_EXTEND_TOKENS },
-};
-static_assert(sizeof exp_modes / sizeof *exp_modes == EXP_MODE_COUNT,
-	      "exp_modes: one per enum exp_mode");
-
 static const char *const mode_values[] = {
 	[EXP_PREFILL] = "prefill", [EXP_DECODE] = "decode", [EXP_EXTEND] = "extend", NULL,
 };
 static_assert(sizeof mode_values / sizeof *mode_values == EXP_MODE_COUNT + 1,
 	      "mode_values: one per enum exp_mode, then NULL");
-
-const struct exp_mode_desc *exp_mode_of(long long m)
-{
-	return &exp_modes[m >= 0 && m < EXP_MODE_COUNT ? m : EXP_PREFILL];
-}
 
 long exp_n_q(const long long *v)
 {

@@ -1,7 +1,9 @@
-/* group.c - making a group of cells ready to time: its slots, its shape
- * as a problem, inputs (with the history a selection reads, bf16 copies),
- * the first selection, the score function, the decode cache layout and the
- * read probe, and what fits in memory. */
+/* group.c - a group of cells' whole life but its timing: opened (its
+ * slots, its shape as a problem, inputs with the history a selection
+ * reads and bf16 copies, the first selection, the score function, the
+ * decode cache layout and the read probe, what fits in memory, its
+ * kernels prepared), then closed after the driver's rounds (checks,
+ * rows) and freed. */
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
@@ -15,19 +17,6 @@
 #include <time.h>
 
 #include "group.h"
-
-void run_skip_slot(struct slot *s, const char *fmt, const char *why)
-{
-	snprintf(s->status, sizeof s->status, fmt, why);
-	s->active = 0;
-}
-
-/* Bytes of Q, K, V and one output: what every kernel of a group shares. */
-double run_group_input_bytes(const struct problem *p)
-{
-	return 4.0 * ((double)p->batch * p->heads * (double)p->n_q * (p->d + kern_dv(p)) +
-		      (double)p->batch * p->kv_heads * (double)p->n_kv * (p->d + kern_dv(p)));
-}
 
 /* Skips kernels, largest workspace first, until the group fits memory. */
 void run_fit_memory(struct group *gr)
@@ -180,52 +169,6 @@ void run_problem_from_shape(struct group *gr)
 	gr->p.kv_layout = KV_FULL;
 }
 
-/* The decode cache layout of each bounded cache a pattern kind names. */
-static const enum kv_layout cache_layout[] = {
-	[PAT_CACHE_FULL] = KV_FULL,
-	[PAT_CACHE_RING] = KV_RING,
-	[PAT_CACHE_SINK_RING] = KV_SINK_RING,
-};
-static_assert(sizeof cache_layout / sizeof *cache_layout == PAT_CACHE_COUNT,
-	      "cache_layout: one per enum pat_cache");
-
-/* The bounded layout that fits the pattern's own shape (auto): what its
- * kind's descriptor names. */
-static enum kv_layout natural_layout(const struct pattern *p)
-{
-	return cache_layout[p->kind->cache];
-}
-
-void run_cache_layout(struct group *gr, struct problem *p, const struct gset *g)
-{
-	long long asked = gr->sh.v[EXP_KV_LAYOUT];
-	enum kv_layout l = asked == EXP_KV_AUTO ? natural_layout(&gr->pat) : (enum kv_layout)asked;
-	long sinks = gr->pat.kind->pinned_rows ? gr->pat.kind->pinned_rows(&gr->pat) : 0;
-	long ring = pat_kv_rows(&gr->pat, p->n_kv) - sinks;
-
-	/* a chunk is appended whole before its first row reads: the ring
-	 * keeps that row's window too (C - 1 more rows, whole KIVI groups) */
-	if (p->chunk && ring > 0) {
-		ring += p->n_q - 1;
-		if (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI)
-			ring = (ring + p->kv_group - 1) / p->kv_group * p->kv_group;
-	}
-	p->kv_sinks = l == KV_SINK_RING ? (int)sinks : 0;
-	p->kv_ring = ring > 0 ? ring : 1;
-	if (!kvc_serves(g, l, p->kv_ring, p->kv_sinks, p->chunk)) {
-		snprintf(gr->layout_note, sizeof gr->layout_note,
-			 "%s cannot serve '%s' exactly; used full", kv_layout_names[l], gr->pat.label);
-		l = KV_FULL;
-	} else if (dtype_of(p->kv_dtype)->form == DT_FORM_KIVI && (l == KV_RING || l == KV_SINK_RING) &&
-		   (p->kv_ring % p->kv_group || p->kv_sinks % p->kv_group)) {
-		snprintf(gr->layout_note, sizeof gr->layout_note,
-			 "%s's %ld ring rows and %ld sinks are not whole KIVI groups of %d; used full",
-			 kv_layout_names[l], p->kv_ring, p->kv_sinks, p->kv_group);
-		l = KV_FULL;
-	}
-	p->kv_layout = l;
-}
-
 /* Decode groups: the cache layout (the one asked for, or the pattern's
  * own with auto; full when a bounded one would not be exact, with a note)
  * and which kernels can run. */
@@ -363,4 +306,130 @@ int run_make_score(const struct experiment *x, struct group *gr)
 		return -1;
 	gr->p.score = &gr->score;
 	return 0;
+}
+
+/* Prepares every active kernel, measuring its resident peak over prepare
+ * and warm-up. */
+static void prepare_slots(struct run_state *st, struct group *gr, int threads)
+{
+	size_t out_n = (size_t)gr->p.batch * gr->p.heads * gr->p.n_q * kern_dv(&gr->p);
+
+	for (int i = 0; i < gr->n; i++) {
+		struct slot *s = &gr->s[i];
+		if (!s->active)
+			continue;
+		run_reset_peak_rss();
+		s->o = run_alloc_floats(out_n);
+		if (!s->o) {
+			run_skip_slot(s, "skipped: %s", "out of memory for its output");
+			continue;
+		}
+		run_zero_floats(s->o, out_n);
+		if (s->kd->prepare(&gr->p, threads, &s->ws)) {
+			run_skip_slot(s, "skipped: %s", "out of memory in its prepare step");
+			continue;
+		}
+		s->prepared = 1;
+		gr->p.tally = NULL;
+		for (int w = 0; w < st->x->run.warmup; w++) {
+			run_reset_slot(gr, s);
+			run_once(gr, s);
+		}
+		s->peak_rss = 1024.0 * (double)manifest_proc_kb("/proc/self/status", "VmHWM");
+	}
+}
+
+/* Opens the cells [first, first + n) as a group: G-set, cost models,
+ * inputs, prepared kernels, the decode probe. Cells that cannot run get
+ * their status; 0, or -1 with e set when the run cannot go on. */
+int run_group_open(struct run_state *st, struct group *gr, size_t first,
+		      size_t n, struct err *e)
+{
+	char why[256];
+	const char *no;
+	long kv_rows;
+
+	*gr = (struct group){ .x = st->x, .first = first, .in = &st->x->inputs[st->pl->cell[first].inp] };
+	if (run_group_slots(st, gr, first, n))
+		return err_set(e, "out of memory setting up a group of cells");
+	if (!gr->n)
+		return 0;
+	gr->sh = st->pl->cell[first].sh;
+	gr->threads = (int)gr->sh.v[EXP_THREADS];
+	gr->batch = exp_batch_of(st->x, gr->sh.v);
+	omp_set_num_threads(gr->threads);
+	run_problem_from_shape(gr);
+	if (gr->batch)
+		run_problem_ragged(gr);
+	if (run_make_score(st->x, gr))
+		return err_set(e, "out of memory making the score function '%s'",
+			       st->x->scores[gr->sh.v[EXP_SCORE]].label);
+	if (pat_copy(&gr->pat, &st->x->pat[st->pl->cell[first].pat]))
+		return err_set(e, "out of memory setting up a group of cells");
+	pat_set_causal(&gr->pat, (int)gr->sh.v[EXP_CAUSAL]);
+	if (run_open_counters(st, gr->threads, e))
+		return -1;
+	if (gr->batch) {
+		if (run_open_ragged(st, gr, why, sizeof why))
+			return 0;
+		prepare_slots(st, gr, gr->threads);
+		gr->opened = 1;
+		return 0;
+	}
+	gr->selected = pat_selected(&gr->pat);
+	if (gr->selected ? run_select_first(st, gr, why, sizeof why)
+			 : gset_build(&gr->g, &gr->pat, gr->p.n_q, gr->p.n_kv, gr->p.heads, why, sizeof why)) {
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].active)
+				run_skip_slot(&gr->s[i], "skipped: %s", why);
+		return 0;
+	}
+	/* a selected G's decoder keeps the keys any row reads */
+	kv_rows = gr->selected ? (long)gr->g.st.keys_used : pat_kv_rows(&gr->pat, gr->p.n_kv);
+	if (exp_mode_of(gr->sh.v[EXP_MODE])->cached)
+		run_plan_decode(gr);
+	else
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].active && gr->s[i].kd->decode)
+				run_skip_slot(&gr->s[i], "skipped: %s", "reads K/V through a cache: runs in modes decode and extend");
+	for (int i = 0; i < gr->n; i++)
+		if (gr->s[i].active)
+			model_cell(&gr->p, gr->s[i].kd, gr->threads, kv_rows, &gr->s[i].m);
+	run_fit_memory(gr);
+	if (!gr->selected && (no = run_make_inputs(st, gr))) {
+		for (int i = 0; i < gr->n; i++)
+			if (gr->s[i].active)
+				run_skip_slot(&gr->s[i], "skipped: %s", no);
+		return 0;
+	}
+	prepare_slots(st, gr, gr->threads);
+	run_open_probe(gr);
+	gr->opened = 1;
+	return 0;
+}
+
+/* After timing (timed 0: it failed, e set): verification, quality, dumps,
+ * the rows; frees the group. */
+int run_group_close(struct run_state *st, struct group *gr, int timed,
+		       struct err *e)
+{
+	int rc = timed ? 0 : -1;
+
+	if (!rc && gr->opened && gr->batch) {
+		omp_set_num_threads(gr->threads);
+		run_verify_ragged(st, gr);      /* quality and dumps are uniform cells' */
+		run_time_ragged_alone(st, gr);
+		if (st->o->dump_dir || st->x->run.dump)
+			run_dump_left_out(st, gr, "a ragged batch has a Q, K, V and G per sequence, not one to dump");
+	} else if (!rc && gr->opened) {
+		omp_set_num_threads(gr->threads);
+		run_verify_slots(st, gr);
+		rc = run_measure_quality(st, gr, e);
+		if (!rc && (st->o->dump_dir || st->x->run.dump))
+			rc = run_dump_group(st, gr, st->o->dump_dir ? st->o->dump_dir : st->x->run.dump, e);
+	}
+	if (!rc && gr->n)
+		rc = run_write_group(st, gr, e);
+	run_free_group(gr);
+	return rc;
 }

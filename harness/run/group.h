@@ -12,8 +12,8 @@
 #include "../../select/select.h"
 #include "../config/plan.h"
 #include "../npy.h"
-#include "../out/dump.h"
-#include "../out/manifest.h"
+#include "../report/dump.h"
+#include "../report/manifest.h"
 #include "../quality/quality.h"
 #include "../counters.h"
 #include "../stats.h"
@@ -112,7 +112,11 @@ struct quality_memo {
 	struct quality q;
 };
 
-/* ---- runner.c ---- */
+/* The files of run/ depend one way: runner.c (the driver: plan loop and
+ * timing rounds) -> group.c (a group's life) -> checks.c, rows.c ->
+ * ragged.c -> layout.c, probe.c -> leaf.c. Each section below is a file's. */
+
+/* ---- leaf.c ---- */
 
 /* Monotonic seconds. */
 double run_now_s(void);
@@ -120,13 +124,35 @@ double run_now_s(void);
 /* 64-byte aligned buffer, huge pages advised (first touch is costly). */
 float *run_alloc_floats(size_t n);
 
-/* ---- group.c ---- */
+/* x[0, n) := 0, by the team (first touch where the kernel reads). */
+void run_zero_floats(float *x, size_t n);
+
+/* Resets the peak-RSS mark to the current RSS (Linux clear_refs 5). */
+void run_reset_peak_rss(void);
+
+/* Restores what the previous run of s consumed (untimed). */
+void run_reset_slot(struct group *gr, struct slot *s);
+
+/* One run of s's kernel on the group's problem, into s's output. */
+void run_once(struct group *gr, struct slot *s);
 
 /* Takes s out of the group with status fmt (filled with why). */
 void run_skip_slot(struct slot *s, const char *fmt, const char *why);
 
 /* Bytes of Q, K, V and one output: what every kernel of a group shares. */
 double run_group_input_bytes(const struct problem *p);
+
+/* ---- group.c ---- */
+
+/* Opens the cells [first, first + n) as a group: G-set, cost models,
+ * inputs, prepared kernels, the decode probe. Cells that cannot run get
+ * their status; 0, or -1 with e set when the run cannot go on. */
+int run_group_open(struct run_state *st, struct group *gr, size_t first, size_t n,
+		   struct err *e);
+
+/* After timing (timed 0: it failed, e set): checks, the rows; frees the
+ * group. */
+int run_group_close(struct run_state *st, struct group *gr, int timed, struct err *e);
 
 /* Skips kernels, largest workspace first, until the group fits memory. */
 void run_fit_memory(struct group *gr);
@@ -139,11 +165,6 @@ int run_group_slots(struct run_state *st, struct group *gr, size_t first, size_t
 
 /* The group's problem from its cells' shape (batch, heads, n, d, dtypes). */
 void run_problem_from_shape(struct group *gr);
-
-/* The cache layout of p (its kv_layout, kv_ring, kv_sinks) for G g: the
- * one asked for, or the pattern's own with auto; full, with a note in
- * gr->layout_note, when a bounded one would not serve g exactly. */
-void run_cache_layout(struct group *gr, struct problem *p, const struct gset *g);
 
 /* Decode groups: the cache layout (the one asked for, or the pattern's
  * own with auto; full when a bounded one would not be exact, with a note)
@@ -177,6 +198,31 @@ int run_select_first(struct run_state *st, struct group *gr, char *why, size_t l
 /* The group's score function, made once outside the timed runs as a
  * model keeps its bias tables; plain leaves p.score NULL. */
 int run_make_score(const struct experiment *x, struct group *gr);
+
+/* ---- checks.c ---- */
+
+/* Each prepared kernel's output against the oracle (its row's status). */
+void run_verify_slots(struct run_state *st, struct group *gr);
+
+/* Measures the group's G against dense (or takes the measure of a group
+ * that differs only in threads), outside the timed runs; writes its
+ * quality.csv lines. */
+int run_measure_quality(struct run_state *st, struct group *gr, struct err *e);
+
+/* Writes dump files of the group and its cells when small enough
+ * (report/dump.c), else says why not. */
+int run_dump_group(struct run_state *st, struct group *gr, const char *dir, struct err *e);
+
+/* Tells the user that --dump leaves out gr's cells, and why. */
+void run_dump_left_out(const struct run_state *st, const struct group *gr, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- layout.c ---- */
+
+/* The cache layout of p (its kv_layout, kv_ring, kv_sinks) for G g: the
+ * one asked for, or the pattern's own with auto; full, with a note in
+ * gr->layout_note, when a bounded one would not serve g exactly. */
+void run_cache_layout(struct group *gr, struct problem *p, const struct gset *g);
 
 /* ---- ragged.c ---- */
 

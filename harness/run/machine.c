@@ -18,7 +18,7 @@
 
 #include "../../kernels/isa/peak.h"
 #include "../config/ytree.h"
-#include "../out/manifest.h"
+#include "../report/manifest.h"
 #include "machine.h"
 
 #define STREAM_FLOATS ((size_t)64 << 20)        /* 256 MiB per array */

@@ -24,8 +24,8 @@
 #include "../../select/select.h"
 #include "../config/plan.h"
 #include "../npy.h"
-#include "../out/dump.h"
-#include "../out/manifest.h"
+#include "../report/dump.h"
+#include "../report/manifest.h"
 #include "../quality/quality.h"
 #include "../counters.h"
 #include "../stats.h"
@@ -46,99 +46,6 @@ static void on_signal(int sig)
 		raise(sig);
 	}
 	stop_requested = 1;
-}
-
-double run_now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* Resets the peak-RSS mark to the current RSS (Linux clear_refs 5). */
-static void reset_peak_rss(void)
-{
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-
-	if (f) {
-		fputs("5", f);
-		fclose(f);
-	}
-}
-
-double runner_mem_available(void)
-{
-	long long kb = manifest_proc_kb("/proc/meminfo", "MemAvailable");
-
-	return kb < 0 ? 1e18 : (double)kb * 1024.0;
-}
-
-/* 64-byte aligned buffer, huge pages advised (first touch is costly). */
-float *run_alloc_floats(size_t n)
-{
-	size_t bytes = (n ? n : 1) * sizeof(float);
-	void *p;
-
-	bytes = (bytes + 4095) & ~(size_t)4095;
-	if (posix_memalign(&p, 4096, bytes))
-		return NULL;
-	madvise(p, bytes, MADV_HUGEPAGE);
-	return p;
-}
-
-static void zero_floats(float *x, size_t n)
-{
-#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++)
-		x[i] = 0.0f;
-}
-
-
-
-/* Restores what the previous run consumed (untimed). */
-static void reset_slot(struct group *gr, struct slot *s)
-{
-	gr->p.o = s->o;
-	if (s->kd->reset)
-		s->kd->reset(&gr->p, s->ws);
-}
-
-static void run_once(struct group *gr, struct slot *s)
-{
-	gr->p.o = s->o;
-	s->kd->run(&gr->p, s->ws);
-}
-
-/* Prepares every active kernel, measuring its resident peak over prepare
- * and warm-up. */
-static void prepare_slots(struct run_state *st, struct group *gr, int threads)
-{
-	size_t out_n = (size_t)gr->p.batch * gr->p.heads * gr->p.n_q * kern_dv(&gr->p);
-
-	for (int i = 0; i < gr->n; i++) {
-		struct slot *s = &gr->s[i];
-		if (!s->active)
-			continue;
-		reset_peak_rss();
-		s->o = run_alloc_floats(out_n);
-		if (!s->o) {
-			run_skip_slot(s, "skipped: %s", "out of memory for its output");
-			continue;
-		}
-		zero_floats(s->o, out_n);
-		if (s->kd->prepare(&gr->p, threads, &s->ws)) {
-			run_skip_slot(s, "skipped: %s", "out of memory in its prepare step");
-			continue;
-		}
-		s->prepared = 1;
-		gr->p.tally = NULL;
-		for (int w = 0; w < st->x->run.warmup; w++) {
-			reset_slot(gr, s);
-			run_once(gr, s);
-		}
-		s->peak_rss = 1024.0 * (double)manifest_proc_kb("/proc/self/status", "VmHWM");
-	}
 }
 
 static void shuffle(int *order, int n, unsigned long long seed)
@@ -229,7 +136,7 @@ static int time_one(struct run_state *st, struct group *gr, struct slot *s,
 
 	if (grow_samples(s, n_ctr))
 		return -1;
-	reset_slot(gr, s);
+	run_reset_slot(gr, s);
 	memset(st->tally, 0, (size_t)gr->threads * sizeof *st->tally);
 	ctr_start(&st->ctr);
 	t0 = run_now_s();
@@ -297,280 +204,6 @@ static int time_groups(struct run_state *st, struct group **grs, int ng)
 	return rc;
 }
 
-/* The element type a kernel's output is limited by: bf16 for the bf16
- * paths (P in bf16), else f32 (a decoder is checked against the oracle
- * on what its cache holds, so its cache type adds no error). */
-static enum dtype verify_dtype(const struct slot *s, const struct problem *p)
-{
-	return p->dtype == DT_BF16 && !s->kd->decode ? DT_BF16 : DT_F32;
-}
-
-/* Limits for a kernel's output: those of the dtype that bounds it. */
-static double verify_abs(const struct slot *s, const struct problem *p)
-{
-	return dtype_of(verify_dtype(s, p))->max_abs;
-}
-
-static double verify_nmse(const struct slot *s, const struct problem *p)
-{
-	return dtype_of(verify_dtype(s, p))->max_nmse;
-}
-
-/* 1 when some prepared slot of the group reads a cache (0) or the
- * problem's own K/V (1) and so needs that reference. */
-static int needs_ref(const struct group *gr, int own)
-{
-	for (int i = 0; i < gr->n; i++)
-		if (gr->s[i].prepared && gr->s[i].nt && (!gr->s[i].kd->decode) == own)
-			return 1;
-	return 0;
-}
-
-static void verify_slots(struct run_state *st, struct group *gr)
-{
-	struct verify_ref ref[2] = { { 0 }, { 0 } };    /* a cache's values, K/V's own */
-	unsigned long long seed = st->x->run.seed ^ gr->first;
-	int rows = st->x->run.verify_rows;
-
-	if (!st->x->run.verify)
-		return;
-	if ((needs_ref(gr, 0) && verify_prepare_cache(&ref[0], &gr->p, rows, seed)) ||
-	    (needs_ref(gr, 1) && verify_prepare(&ref[1], &gr->p, rows, seed))) {
-		for (int i = 0; i < gr->n; i++)
-			if (gr->s[i].prepared)
-				snprintf(gr->s[i].status, sizeof gr->s[i].status,
-					 "failed: out of memory for the oracle");
-		verify_free(&ref[0]);
-		verify_free(&ref[1]);
-		return;
-	}
-	for (int i = 0; i < gr->n; i++) {
-		struct slot *s = &gr->s[i];
-		if (!s->prepared || !s->nt)
-			continue;
-		verify_check(&ref[!s->kd->decode], &gr->p, s->o, verify_abs(s, &gr->p),
-			     verify_nmse(s, &gr->p), &s->vr);
-		s->verified = s->vr.ok;
-		if (!s->vr.ok)
-			snprintf(s->status, sizeof s->status, "failed: %s", s->vr.why);
-	}
-	verify_free(&ref[0]);
-	verify_free(&ref[1]);
-}
-
-/* The memo key of a group: inputs, pattern and every shape field but
- * the thread count. */
-static void memo_key(const struct group *gr, char *buf, size_t len)
-{
-	const long long *v = gr->sh.v;
-	size_t off = (size_t)snprintf(buf, len, "%s|%s", gr->in->label, gr->pat.label);
-
-	for (int f = 0; f < EXP_FIELD_COUNT && off < len; f++)
-		if (f != EXP_THREADS)
-			off += (size_t)snprintf(buf + off, len - off, "|%lld", v[f]);
-}
-
-
-/* The quality pass of a group; a decode group with a cache type other
- * than f32 also measures what that type loses (against its view). */
-static int quality_with_cache(struct run_state *st, struct group *gr)
-{
-	unsigned long long seed = st->x->run.seed ^ gr->first ^ 0x51ULL;
-	struct kv_view view;
-	int rc;
-
-	if (!exp_mode_of(gr->sh.v[EXP_MODE])->cached || gr->p.kv_dtype == DT_F32)
-		return quality_measure(&gr->p, NULL, st->x->quality.rows, seed, &gr->qual);
-	if (kv_view_build(&view, &gr->p, gr->p.kv_group, gr->p.kv_residual))
-		return -1;
-	rc = quality_measure(&gr->p, &view, st->x->quality.rows, seed, &gr->qual);
-	kv_view_free(&view);
-	return rc;
-}
-
-/* Measures the group's G against dense (or takes the measure of a group
- * that differs only in threads), outside the timed runs. */
-static int measure_quality(struct run_state *st, struct group *gr, struct err *e)
-{
-	struct quality_memo *m;
-	char key[400];
-	double t0, dt;
-
-	if (!st->x->quality.enabled)
-		return 0;
-	memo_key(gr, key, sizeof key);
-	for (size_t i = 0; i < st->n_memo; i++)
-		if (!strcmp(st->memo[i].key, key)) {
-			gr->qual = st->memo[i].q;
-			gr->has_quality = 1;
-			return 0;
-		}
-	t0 = run_now_s();
-	if (quality_with_cache(st, gr))
-		return 0;               /* out of memory: the columns stay empty */
-	gr->has_quality = 1;
-	dt = run_now_s() - t0;
-	st->sum->quality_s += dt;
-	if (dt >= 1.0 && st->o->progress) {
-		char line[600];
-		snprintf(line, sizeof line, "quality of %s on %s at n = %ld: %ld rows in %.1f s",
-			 gr->pat.label, gr->in->label, gr->p.n_kv, gr->qual.all.rows, dt);
-		st->o->progress(line);
-	}
-	m = realloc(st->memo, (st->n_memo + 1) * sizeof *m);
-	if (m) {
-		st->memo = m;
-		snprintf(m[st->n_memo].key, sizeof m[st->n_memo].key, "%s", key);
-		m[st->n_memo++].q = gr->qual;
-	} else {
-		gr->has_quality = 0;
-		quality_free(&gr->qual);
-		return 0;
-	}
-	return run_write_quality(st, gr, e);
-}
-
-/* Tells the user that --dump leaves out gr's cells, and why. */
-static void dump_left_out(const struct run_state *st, const struct group *gr, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void dump_left_out(const struct run_state *st, const struct group *gr, const char *fmt, ...)
-{
-	char why[300], line[800];
-	va_list ap;
-
-	if (!st->o->warn || !gr->n)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof why, fmt, ap);
-	va_end(ap);
-	snprintf(line, sizeof line, "--dump leaves out %d cell(s) of '%s': %s", gr->n,
-		 gr->s[0].c->key, why);
-	st->o->warn(line);
-}
-
-/* Writes dump files of the group and its cells when small enough
- * (out/dump.c). */
-static int dump_group(struct run_state *st, struct group *gr, const char *dir,
-		      struct err *e)
-{
-	struct dump_cell *cells = calloc((size_t)gr->n, sizeof *cells);
-	int n = 0, rc;
-
-	double bytes = run_group_input_bytes(&gr->p) + 8.0 * (double)gr->g.st.nnz_layouts;
-
-	if (bytes > st->x->run.dump_limit_mb * 1048576.0) {
-		free(cells);
-		dump_left_out(st, gr, "its inputs and G take %.0f MB, over run: dump_limit_mb %.0f",
-			      bytes / 1048576.0, (double)st->x->run.dump_limit_mb);
-		return 0;
-	}
-	if (!cells)
-		return err_set(e, "out of memory dumping the group");
-	for (int i = 0; i < gr->n; i++)
-		if (gr->s[i].prepared)
-			cells[n++] = (struct dump_cell){ gr->s[i].c->key, gr->s[i].c->index, gr->s[i].o };
-	rc = dump_write(dir, &gr->p, &gr->g, gr->q, gr->k, gr->v, gr->s[0].c->group, cells, n, e);
-	free(cells);
-	return rc;
-}
-
-
-
-/* Opens the cells [first, first + n) as a group: G-set, cost models,
- * inputs, prepared kernels, the decode probe. Cells that cannot run get
- * their status; 0, or -1 with e set when the run cannot go on. */
-static int group_open(struct run_state *st, struct group *gr, size_t first,
-		      size_t n, struct err *e)
-{
-	char why[256];
-	const char *no;
-	long kv_rows;
-
-	*gr = (struct group){ .x = st->x, .first = first, .in = &st->x->inputs[st->pl->cell[first].inp] };
-	if (run_group_slots(st, gr, first, n))
-		return err_set(e, "out of memory setting up a group of cells");
-	if (!gr->n)
-		return 0;
-	gr->sh = st->pl->cell[first].sh;
-	gr->threads = (int)gr->sh.v[EXP_THREADS];
-	gr->batch = exp_batch_of(st->x, gr->sh.v);
-	omp_set_num_threads(gr->threads);
-	run_problem_from_shape(gr);
-	if (gr->batch)
-		run_problem_ragged(gr);
-	if (run_make_score(st->x, gr))
-		return err_set(e, "out of memory making the score function '%s'",
-			       st->x->scores[gr->sh.v[EXP_SCORE]].label);
-	if (pat_copy(&gr->pat, &st->x->pat[st->pl->cell[first].pat]))
-		return err_set(e, "out of memory setting up a group of cells");
-	pat_set_causal(&gr->pat, (int)gr->sh.v[EXP_CAUSAL]);
-	if (run_open_counters(st, gr->threads, e))
-		return -1;
-	if (gr->batch) {
-		if (run_open_ragged(st, gr, why, sizeof why))
-			return 0;
-		prepare_slots(st, gr, gr->threads);
-		gr->opened = 1;
-		return 0;
-	}
-	gr->selected = pat_selected(&gr->pat);
-	if (gr->selected ? run_select_first(st, gr, why, sizeof why)
-			 : gset_build(&gr->g, &gr->pat, gr->p.n_q, gr->p.n_kv, gr->p.heads, why, sizeof why)) {
-		for (int i = 0; i < gr->n; i++)
-			if (gr->s[i].active)
-				run_skip_slot(&gr->s[i], "skipped: %s", why);
-		return 0;
-	}
-	/* a selected G's decoder keeps the keys any row reads */
-	kv_rows = gr->selected ? (long)gr->g.st.keys_used : pat_kv_rows(&gr->pat, gr->p.n_kv);
-	if (exp_mode_of(gr->sh.v[EXP_MODE])->cached)
-		run_plan_decode(gr);
-	else
-		for (int i = 0; i < gr->n; i++)
-			if (gr->s[i].active && gr->s[i].kd->decode)
-				run_skip_slot(&gr->s[i], "skipped: %s", "reads K/V through a cache: runs in modes decode and extend");
-	for (int i = 0; i < gr->n; i++)
-		if (gr->s[i].active)
-			model_cell(&gr->p, gr->s[i].kd, gr->threads, kv_rows, &gr->s[i].m);
-	run_fit_memory(gr);
-	if (!gr->selected && (no = run_make_inputs(st, gr))) {
-		for (int i = 0; i < gr->n; i++)
-			if (gr->s[i].active)
-				run_skip_slot(&gr->s[i], "skipped: %s", no);
-		return 0;
-	}
-	prepare_slots(st, gr, gr->threads);
-	run_open_probe(gr);
-	gr->opened = 1;
-	return 0;
-}
-
-/* After timing (timed 0: it failed, e set): verification, quality, dumps,
- * the rows; frees the group. */
-static int group_close(struct run_state *st, struct group *gr, int timed,
-		       struct err *e)
-{
-	int rc = timed ? 0 : -1;
-
-	if (!rc && gr->opened && gr->batch) {
-		omp_set_num_threads(gr->threads);
-		run_verify_ragged(st, gr);      /* quality and dumps are uniform cells' */
-		run_time_ragged_alone(st, gr);
-		if (st->o->dump_dir || st->x->run.dump)
-			dump_left_out(st, gr, "a ragged batch has a Q, K, V and G per sequence, not one to dump");
-	} else if (!rc && gr->opened) {
-		omp_set_num_threads(gr->threads);
-		verify_slots(st, gr);
-		rc = measure_quality(st, gr, e);
-		if (!rc && (st->o->dump_dir || st->x->run.dump))
-			rc = dump_group(st, gr, st->o->dump_dir ? st->o->dump_dir : st->x->run.dump, e);
-	}
-	if (!rc && gr->n)
-		rc = run_write_group(st, gr, e);
-	run_free_group(gr);
-	return rc;
-}
-
 /* Times the open groups of a batch together and closes them. */
 static int run_batch(struct run_state *st, struct group *grs, int ng, struct err *e)
 {
@@ -593,7 +226,7 @@ static int run_batch(struct run_state *st, struct group *grs, int ng, struct err
 		err_set(e, "out of memory recording samples");
 	}
 	for (int g = 0; g < ng; g++)
-		if (group_close(st, &grs[g], timed, e))
+		if (run_group_close(st, &grs[g], timed, e))
 			rc = -1;
 	free(open);
 	return rc;
@@ -705,10 +338,10 @@ static int run_groups(struct run_state *st, struct err *e)
 			ng = 0;
 			continue;
 		}
-		if ((rc = group_open(st, &grs[ng], i, j - i, e))) {
+		if ((rc = run_group_open(st, &grs[ng], i, j - i, e))) {
 			struct err e2;
 			for (int g = 0; g <= ng; g++)   /* the run stops: nothing timed is lost */
-				group_close(st, &grs[g], 0, &e2);
+				run_group_close(st, &grs[g], 0, &e2);
 			ng = 0;
 			break;
 		}

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "../config/experiment.h"
-#include "../out/results.h"
+#include "../report/results.h"
 
 /* Tolerances of verification against the double-precision oracle: the
  * dtype table's (kernels/isa/dtype.c), by name for the tests. */

@@ -20,7 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../kernel.h"
+#include "half.h"
+#include "simd.h"
 
 #define BF16_PAD 32             /* dpad: head_dim rounded up to this */
 
@@ -69,7 +70,8 @@ static inline uint32_t bf16_pair(uint16_t a, uint16_t b)
  * as it writes its cache, so it is paid for here), block by block of
  * TILE_K keys as the tiles first need them: a block is packed while its
  * K and V are in cache for the tile that reads them, and a sparse pattern
- * packs only the blocks it touches. */
+ * packs only the blocks it touches (kernels/kvpack.c makes it from a
+ * problem). */
 struct kv_pack {
 	uint16_t *k, *vt;
 	long ldk, ldv;          /* bf16 between rows of kp, of vt */
@@ -78,22 +80,6 @@ struct kv_pack {
 	long heads, blocks;     /* K/V heads, blocks of TILE_K keys per head */
 	atomic_int *state;      /* per head and block: enum pack_state */
 };
-
-int kv_pack_alloc(struct kv_pack *kp, const struct problem *p);
-void kv_pack_free(struct kv_pack *kp);
-
-/* Before a run, outside its parallel region: nothing packed yet. */
-void kv_pack_reset(const struct kv_pack *kp);
-
-/* Makes sure the blocks of K/V head i that hold keys [j0, j1) are packed
- * (and the keys a tile of the bf16 micro-kernels reads past j1): each is
- * packed once per run, by the first thread that needs it, while the
- * others that need it wait. */
-void kv_pack_need(const struct kv_pack *kp, const struct problem *p, size_t i, long j0,
-		  long j1);
-
-/* Bytes kv_pack_alloc takes for p. */
-double kv_pack_bytes(const struct problem *p);
 
 /* qt2 of query rows q16[0, rows) (d apart): rows and channels past them
  * zero. */

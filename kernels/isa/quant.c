@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "dtype.h"
+#include "half.h"
 #include "quant.h"
 
 /* q8_0: d = amax / 127 kept as f16; q = roundf(x * (1 / d)) (ggml
