@@ -181,10 +181,10 @@ static void walk_plain(struct walk *wk, const float *qs, float *s, long pos, lon
 		int cnt = n - at < ROW_CHUNK ? (int)(n - at) : ROW_CHUNK;
 		const void *k = kvc_at(c, 0, row + at), *v = kvc_at(c, 1, row + at);
 		for (int h = 0; h < wk->nh; h++) {
-			ops->dots_kv(qs + (size_t)h * d, k, c->dtype, cnt, d, s);
+			ops->dots_kv[c->dtype](qs + (size_t)h * d, k, cnt, d, s);
 			row_mod_apply(&wk->rm[h], NULL, pos + at, s, cnt, ops);
 			row_step(&wk->st[h], s, cnt, c->dv, ops);
-			ops->axpys_kv(wk->st[h].acc, s, v, c->dtype, cnt, c->dv, 1);
+			ops->axpys_kv[c->dtype](wk->st[h].acc, s, v, cnt, c->dv, 1);
 		}
 	}
 }
@@ -199,7 +199,7 @@ static void kivi_scores(const struct kv_cache *c, const float *qs, float *qg, lo
 	float base = 0.0f;
 
 	if (pos >= c->kq) {
-		ops->dots_kv(qs, kvc_tail(c, 0, pos), DT_F16, cnt, d, s);
+		ops->dots_kv[DT_F16](qs, kvc_tail(c, 0, pos), cnt, d, s);
 		return;
 	}
 	blk = kvc_key_group(c, row);
@@ -233,9 +233,9 @@ static void walk_kivi(struct walk *wk, const float *qs, float *s, long pos, long
 			row_mod_apply(&wk->rm[h], NULL, pos, s, (int)cnt, ops);
 			row_step(&wk->st[h], s, (int)cnt, c->dv, ops);
 			if (pos < c->vq)
-				ops->axpys_kv(wk->st[h].acc, s, kvc_at(c, 1, row), c->dtype, (int)cnt, c->dv, (int)g);
+				ops->axpys_kv[c->dtype](wk->st[h].acc, s, kvc_at(c, 1, row), (int)cnt, c->dv, (int)g);
 			else
-				ops->axpys_kv(wk->st[h].acc, s, kvc_tail(c, 1, pos), DT_F16, (int)cnt, c->dv, (int)g);
+				ops->axpys_kv[DT_F16](wk->st[h].acc, s, kvc_tail(c, 1, pos), (int)cnt, c->dv, (int)g);
 		}
 		pos += cnt;
 	}

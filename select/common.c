@@ -30,7 +30,7 @@ void sel_dots(const struct sel_input *in, const float *q, const float *rows,
 		}
 		return;
 	}
-	in->ops->dots_kv(q, rows, DT_F32, (int)n, d, s);
+	in->ops->dots_kv[DT_F32](q, rows, (int)n, d, s);
 	for (long j = 0; j < n; j++)
 		s[j] *= (float)(scale * LOG2E);
 }

@@ -131,7 +131,7 @@ Test(decode, every_isa_decodes_every_fp8_code_exactly)
 		for (int t = DT_FP8_E4M3; t <= DT_FP8_E5M2; t++)
 			for (int d = 16; d <= 256; d += 240) {  /* a tail and whole vectors */
 				memset(acc, 0, sizeof acc);
-				ops->axpys_kv(acc, &one, row + 256 - d, t, 1, d, 1);
+				ops->axpys_kv[t](acc, &one, row + 256 - d, 1, d, 1);
 				for (int i = 0; i < d; i++) {
 					uint8_t code = row[256 - d + i];
 					float want = fp8_decode(code, t == DT_FP8_E4M3);
@@ -296,7 +296,7 @@ static void widen_block(const struct simd_ops *ops, int t, unsigned h0, int d)
 
 	for (int i = 0; i < d; i++)
 		row[i] = (uint16_t)(h0 + (unsigned)i);
-	ops->axpys_kv(acc, &one, row, t, 1, d, 1);
+	ops->axpys_kv[t](acc, &one, row, 1, d, 1);
 	for (int i = 0; i < d; i++) {
 		float want = t == DT_F16 ? dt_from_f16(row[i]) : dt_from_bf16(row[i]);
 		if (isnan(want))

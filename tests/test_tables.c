@@ -19,8 +19,17 @@ Test(tables, every_isa_has_a_name_and_fp32_micro_kernels)
 	for (int isa = 0; isa < KERN_ISA_COUNT; isa++) {
 		const struct simd_ops *ops = kern_simd_of((enum kern_isa)isa);
 		cr_assert(kern_isa_name((enum kern_isa)isa), "isa %d has no name", isa);
-		cr_assert(ops && ops->qk && ops->transpose && ops->dots_kv && ops->max,
+		cr_assert(ops && ops->qk && ops->transpose && ops->max,
 			  "isa %s has no fp32 micro-kernels", kern_isa_name((enum kern_isa)isa));
+		/* a slot per storage type: dots for every type of row-local form
+		 * (KIVI's keys go through dots_kivi), axpys for every one */
+		for (int t = 0; t < DT_COUNT; t++) {
+			int kivi = dtype_of((enum dtype)t)->form == DT_FORM_KIVI;
+			cr_assert_eq(ops->dots_kv[t] != NULL, !kivi, "%s: dots_kv of %s",
+				     kern_isa_name((enum kern_isa)isa), dtype_names[t]);
+			cr_assert_not_null(ops->axpys_kv[t], "%s: axpys_kv of %s",
+					   kern_isa_name((enum kern_isa)isa), dtype_names[t]);
+		}
 	}
 	/* the bf16 ISAs are the ones with bf16 arithmetic */
 	cr_assert(kern_bf16_of(KERN_PORTABLE));

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
+
 /* In order of preference. The last two differ from avx512 only in their
  * bf16 arithmetic (bf16.h): fp32 work runs avx512's micro-kernels. */
 enum kern_isa {
@@ -23,6 +25,11 @@ struct bf16_ops;
 
 /* Micro-kernels of one ISA. Tiles are transposed: qt[c][q] and ot[c][q]
  * hold TILE_Q queries in lanes; s[k][q] holds scores, then probabilities. */
+/* A cache type's slots (struct simd_ops, indexed by enum dtype). */
+typedef void (*simd_dots_kv_fn)(const float *q, const void *k, int n, int d, float *s);
+typedef void (*simd_axpys_kv_fn)(float *acc, const float *p, const void *v, int n, int d,
+				 int group);
+
 struct simd_ops {
 	const char *name;               /* "avx512", "avx2", "portable" */
 	/* qk, softmax and pv work on the query lanes [q0, q1): the whole
@@ -52,15 +59,16 @@ struct simd_ops {
 	void (*dots)(const float *q, const float *const *rows, int n, int d, float *s);
 	/* acc[c] += sum_i p[i] rows[i][c] */
 	void (*axpys)(float *acc, const float *p, const float *const *rows, int n, int d);
-	/* dots over n K cache rows stored one after another as t, an enum
-	 * dtype of row-local form (plain, fp8 without its tensor scale, q8_0
-	 * and q4_0 blocks), decoded as they are loaded: decode reads each
-	 * byte once */
-	void (*dots_kv)(const float *q, const void *k, int t, int n, int d, float *s);
-	/* acc[c] += sum_i p[i] row i [c] over n V cache rows of type t (the
-	 * forms above, and KIVI value rows of `group` channels a scale) */
-	void (*axpys_kv)(float *acc, const float *p, const void *v, int t, int n, int d,
-			 int group);
+	/* by enum dtype: dots over n K cache rows stored one after another
+	 * in that type, of row-local form (plain, fp8 without its tensor
+	 * scale, q8_0 and q4_0 blocks), decoded as they are loaded (decode
+	 * reads each byte once); NULL for KIVI, whose keys are coded across
+	 * tokens (dots_kivi) */
+	simd_dots_kv_fn dots_kv[DT_COUNT];
+	/* by enum dtype: acc[c] += sum_i p[i] row i [c] over n V cache rows
+	 * (the forms above, and KIVI value rows of `group` channels a
+	 * scale) */
+	simd_axpys_kv_fn axpys_kv[DT_COUNT];
 	/* KIVI keys, tokens [i0, i0 + n) of a group of `group` coded per
 	 * channel (channel c's codes at codes + c group bits / 8): s[i] =
 	 * base + sum_c qg[c] code(c, i0 + i), with qg = q x the channels'

@@ -1,5 +1,6 @@
 /* simd_portable.c - the micro-kernels in plain C, written so a compiler
  * can vectorise the query lanes; the reference the ISA paths must match. */
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -93,43 +94,52 @@ static float max_portable(const float *x, int n, float m)
 	return m;
 }
 
-/* Element c of row i: rows[i] when the rows are named by pointer, else
- * the i-th of the rows stored as t (enum dtype) one after another
- * from base, widened to fp32. */
-static inline float kv_elem(const float *const *rows, const void *base, int t,
-			    int i, int d, int c)
+/* Row i of n rows stored one after another as plain or fp8 type t, its
+ * values [c0, c0 + m) decoded to fp32 by the type's own decode (fp8 with
+ * no tensor scale: the cache's scale is applied by its caller). */
+static void decode_part(const void *base, enum dtype t, int i, int d, int c0, int m, float *out)
 {
-	size_t at = (size_t)i * (size_t)d + (size_t)c;
+	const struct dtype_desc *x = dtype_of(t);
+	const struct dt_params unit = { 1.0f, 1 };
+	size_t elem = (size_t)x->bits / 8;
 
-	if (rows)
-		return rows[i][c];
-	if (t == DT_F32)
-		return ((const float *)base)[at];
-	if (t == DT_F16)
-		return dt_from_f16(((const uint16_t *)base)[at]);
-	if (t == DT_FP8_E5M2 || t == DT_FP8_E4M3)
-		return dt_from_f16(dt_fp8_f16_bits(((const uint8_t *)base)[at], t == DT_FP8_E4M3)) *
-		       (t == DT_FP8_E4M3 ? DT_E4M3_UNBIAS : 1.0f);
-	return dt_from_bf16(((const uint16_t *)base)[at]);
+	x->decode(out, (const char *)base + ((size_t)i * (size_t)d + (size_t)c0) * elem, m, &unit);
 }
 
+/* s[i] = q . row i, rows named by pointer (rows) or stored as t from base. */
 static void dots_rows(const float *q, const float *const *rows, const void *base,
-		      int t, int n, int d, float *s)
+		      enum dtype t, int n, int d, float *s)
 {
+	float buf[64];
+
 	for (int i = 0; i < n; i++) {
 		float a = 0.0f;
-		for (int c = 0; c < d; c++)
-			a += q[c] * kv_elem(rows, base, t, i, d, c);
+		for (int c0 = 0; c0 < d; c0 += 64) {
+			int m = d - c0 < 64 ? d - c0 : 64;
+			const float *x = rows ? rows[i] + c0 : buf;
+			if (!rows)
+				decode_part(base, t, i, d, c0, m, buf);
+			for (int c = 0; c < m; c++)
+				a += q[c0 + c] * x[c];
+		}
 		s[i] = a;
 	}
 }
 
 static void axpys_rows(float *acc, const float *p, const float *const *rows,
-		       const void *base, int t, int n, int d)
+		       const void *base, enum dtype t, int n, int d)
 {
+	float buf[64];
+
 	for (int i = 0; i < n; i++)
-		for (int c = 0; c < d; c++)
-			acc[c] += p[i] * kv_elem(rows, base, t, i, d, c);
+		for (int c0 = 0; c0 < d; c0 += 64) {
+			int m = d - c0 < 64 ? d - c0 : 64;
+			const float *x = rows ? rows[i] + c0 : buf;
+			if (!rows)
+				decode_part(base, t, i, d, c0, m, buf);
+			for (int c = 0; c < m; c++)
+				acc[c0 + c] += p[i] * x[c];
+		}
 }
 
 static void dots_portable(const float *q, const float *const *rows, int n, int d,
@@ -166,16 +176,12 @@ static inline float block_scale(const uint8_t *b)
 	return dt_from_f16(h);
 }
 
-static void dots_kv_portable(const float *q, const void *k, int t, int n, int d, float *s)
+/* s[i] = q . row i over n rows of llama.cpp blocks of type t. */
+static void dots_blocks(const float *q, const void *k, enum dtype t, int n, int d, float *s)
 {
-	const struct dtype_desc *x = dtype_of((enum dtype)t);
-	size_t rb = dtype_row_bytes((enum dtype)t, d, 1);
-	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;       /* a block's, when blocks */
+	size_t rb = dtype_row_bytes(t, d, 1);
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
 
-	if (x->form != DT_FORM_BLOCK) {
-		dots_rows(q, NULL, k, t, n, d, s);
-		return;
-	}
 	for (int i = 0; i < n; i++) {
 		const uint8_t *r = (const uint8_t *)k + (size_t)i * rb;
 		float a = 0.0f;
@@ -226,21 +232,12 @@ static void softcap_portable(float *x, int n, float c)
 		x[i] = c * tanhf(x[i] / c);
 }
 
-static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, int n, int d,
-			      int group)
+/* acc += p[i] row i over n rows of llama.cpp blocks of type t. */
+static void axpys_blocks(float *acc, const float *p, const void *v, enum dtype t, int n, int d)
 {
-	const struct dtype_desc *x = dtype_of((enum dtype)t);
-	size_t rb = dtype_row_bytes((enum dtype)t, d, 1);
-	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;       /* a block's, when blocks */
+	size_t rb = dtype_row_bytes(t, d, 1);
+	size_t bb = t == DT_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
 
-	if (x->form == DT_FORM_KIVI) {
-		simd_axpys_kivi_scalar(acc, p, v, x->bits, n, d, group);
-		return;
-	}
-	if (x->form != DT_FORM_BLOCK) {
-		axpys_rows(acc, p, NULL, v, t, n, d);
-		return;
-	}
 	for (int i = 0; i < n; i++) {
 		const uint8_t *r = (const uint8_t *)v + (size_t)i * rb;
 		for (int c = 0; c < d; c += Q_BLOCK, r += bb) {
@@ -257,6 +254,48 @@ static void axpys_kv_portable(float *acc, const float *p, const void *v, int t, 
 	}
 }
 
+/* A cache type's two slots over rows decoded by the type's own decode. */
+#define ROW_SLOTS(name, t)                                                                      \
+	static void dots_##name(const float *q, const void *k, int n, int d, float *s)          \
+	{                                                                                        \
+		dots_rows(q, NULL, k, t, n, d, s);                                               \
+	}                                                                                        \
+	static void axpys_##name(float *acc, const float *p, const void *v, int n, int d, int g) \
+	{                                                                                        \
+		(void)g;                                                                         \
+		axpys_rows(acc, p, NULL, v, t, n, d);                                            \
+	}
+ROW_SLOTS(f32, DT_F32)
+ROW_SLOTS(f16, DT_F16)
+ROW_SLOTS(bf16, DT_BF16)
+ROW_SLOTS(e4m3, DT_FP8_E4M3)
+ROW_SLOTS(e5m2, DT_FP8_E5M2)
+
+#define BLOCK_SLOTS(name, t)                                                                    \
+	static void dots_##name(const float *q, const void *k, int n, int d, float *s)          \
+	{                                                                                        \
+		dots_blocks(q, k, t, n, d, s);                                                   \
+	}                                                                                        \
+	static void axpys_##name(float *acc, const float *p, const void *v, int n, int d, int g) \
+	{                                                                                        \
+		(void)g;                                                                         \
+		axpys_blocks(acc, p, v, t, n, d);                                                \
+	}
+BLOCK_SLOTS(q8_0, DT_Q8_0)
+BLOCK_SLOTS(q4_0, DT_Q4_0)
+
+static void axpys_kivi2(float *acc, const float *p, const void *v, int n, int d, int g)
+{
+	simd_axpys_kivi_scalar(acc, p, v, 2, n, d, g);
+}
+
+static void axpys_kivi4(float *acc, const float *p, const void *v, int n, int d, int g)
+{
+	simd_axpys_kivi_scalar(acc, p, v, 4, n, d, g);
+}
+
+static_assert(DT_COUNT == 9, "simd_portable: a dots_kv and an axpys_kv slot per enum dtype");
+
 const struct simd_ops simd_portable = {
 	.name = "portable",                     /* plain C */
 	.qk = qk_portable,                      /* scores of a tile */
@@ -270,7 +309,17 @@ const struct simd_ops simd_portable = {
 	.max = max_portable,                    /* one compare a score */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
-	.dots_kv = dots_kv_portable,            /* decoded value by value */
-	.axpys_kv = axpys_kv_portable,          /* decoded value by value */
+	.dots_kv = {                            /* decoded by the type's own decode */
+		[DT_F32] = dots_f32, [DT_F16] = dots_f16, [DT_BF16] = dots_bf16,
+		[DT_Q8_0] = dots_q8_0, [DT_Q4_0] = dots_q4_0,
+		[DT_KIVI2] = NULL, [DT_KIVI4] = NULL,   /* keys by dots_kivi */
+		[DT_FP8_E4M3] = dots_e4m3, [DT_FP8_E5M2] = dots_e5m2,
+	},
+	.axpys_kv = {
+		[DT_F32] = axpys_f32, [DT_F16] = axpys_f16, [DT_BF16] = axpys_bf16,
+		[DT_Q8_0] = axpys_q8_0, [DT_Q4_0] = axpys_q4_0,
+		[DT_KIVI2] = axpys_kivi2, [DT_KIVI4] = axpys_kivi4,
+		[DT_FP8_E4M3] = axpys_e4m3, [DT_FP8_E5M2] = axpys_e5m2,
+	},
 	.dots_kivi = simd_dots_kivi_scalar,     /* code by code */
 };
