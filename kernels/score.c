@@ -65,7 +65,7 @@ static int check_relative_bias(const struct score_spec *s, char *why, size_t len
 #define PARAMS(p, f) .params = p, .field = f, .n_params = (int)(sizeof p / sizeof *p)
 
 static const struct score_kind_desc kinds[] = {
-	[SCORE_PLAIN] = { .name = "plain", .summary = "q.k / sqrt(d)" },
+	[SCORE_PLAIN] = { .name = "plain", .summary = "q.k / sqrt(d)", .identity = 1 },
 	[SCORE_SCALE] = { .name = "scale", .summary = "q.k x value", PARAMS(scale_params, scale_fields),
 			  .check = check_positive, .scale = scale_value },
 	[SCORE_ALIBI] = { .name = "alibi", .summary = "- slope_h |i - j| (Press et al., 2022)" },
@@ -87,6 +87,16 @@ const struct score_kind_desc *score_kind_of(enum score_kind k)
 const char *score_kind_name(enum score_kind k)
 {
 	return k < SCORE_KIND_COUNT ? kinds[k].name : "?";
+}
+
+int score_label_identity(const char *label)
+{
+	char name[64];
+	int k;
+
+	snprintf(name, sizeof name, "%.*s", (int)strcspn(label, "("), label);
+	k = score_kind_find(name);
+	return k >= 0 && kinds[k].identity;
 }
 
 int score_kind_find(const char *name)

@@ -53,6 +53,7 @@ struct score_kind_desc {
 	int (*check)(const struct score_spec *s, char *why, size_t len);
 	/* the factor of q.k at head_dim d; NULL: 1 / sqrt(d) */
 	double (*scale)(const struct score_spec *s, int d);
+	int identity;                           /* 1: attention as written, nothing added */
 };
 
 /* The descriptor of kind k. */
@@ -90,6 +91,10 @@ static inline size_t score_at(const struct score_mod *m, long o)
 {
 	return (size_t)(o + m->n_kv - 1 + SCORE_PAD);
 }
+
+/* 1 when a score label ("plain", "alibi", "softcap(cap=50)") names a kind
+ * that leaves attention as written (its descriptor's identity). */
+int score_label_identity(const char *label);
 
 /* Name of kind k ("alibi"), and the kind called name or -1. */
 const char *score_kind_name(enum score_kind k);

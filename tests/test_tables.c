@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../harness/config/experiment.h"
+#include "../harness/inputs/inputs.h"
 #include "../harness/report/designs.h"
 #include "../patterns/selected.h"
 #include "../kernels/isa/bf16.h"
@@ -122,4 +123,29 @@ Test(tables, modes_shares_and_review_limits_are_described)
 	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
 		cr_assert(dsg_limit_name((enum dsg_limit)l) && *dsg_limit_name((enum dsg_limit)l),
 			  "review limit %d has no name", l);
+}
+
+/* The descriptor slots code asks instead of a kind's name: one default
+ * input kind; the score kinds that leave attention as written; the
+ * storage types whose cache changes what attention reads; the modes by
+ * their CSV names; the file that names a file-read input. */
+Test(tables, kinds_answer_through_their_descriptors)
+{
+	int defaults = 0;
+
+	for (int i = 0; i < inp_kind_count; i++) {
+		defaults += inp_kinds[i]->is_default;
+		cr_assert(inp_kinds[i]->label_file < inp_kinds[i]->n_params, "%s", inp_kinds[i]->name);
+	}
+	cr_assert_eq(defaults, 1, "one input kind is the default");
+	cr_assert_str_eq(inp_default_kind()->name, "gaussian");
+	cr_assert(score_label_identity("plain"));
+	cr_assert_not(score_label_identity("alibi"));
+	cr_assert_not(score_label_identity("softcap(cap=50)"));
+	cr_assert_not(score_label_identity("no_such_kind"));
+	for (int t = 0; t < DT_COUNT; t++)
+		cr_assert_eq(dtype_of((enum dtype)t)->lossy, t != DT_F32, "%s", dtype_names[t]);
+	for (int m = 0; m < EXP_MODE_COUNT; m++)
+		cr_assert_eq(exp_mode_find(exp_mode_of(m)->name), exp_mode_of(m));
+	cr_assert_null(exp_mode_find("decoding"));
 }

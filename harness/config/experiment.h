@@ -51,6 +51,8 @@ struct exp_mode_desc {
 
 /* The descriptor of mode m (an enum exp_mode). */
 const struct exp_mode_desc *exp_mode_of(long long m);
+/* The mode called name (a CSV's mode column), or NULL. */
+const struct exp_mode_desc *exp_mode_find(const char *name);
 
 /* Query rows (timed tokens) of a cell of shape v. */
 long exp_n_q(const long long *v);

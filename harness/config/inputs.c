@@ -150,7 +150,7 @@ int cfg_parse_inputs(struct ctx *c, struct experiment *x, const struct ynode *li
 	struct exp_input in;
 
 	if (!list) {                    /* today's seeded noise */
-		if (inp_init(&in, inp_kind_find("gaussian")))
+		if (inp_init(&in, inp_default_kind()))
 			return err_set(c->e, "out of memory reading the experiment");
 		inp_default_label(&in, in.label, sizeof in.label);
 		return push_input(c, x, &in);

@@ -2,6 +2,7 @@
  * reads of the shape, as one table. A leaf of config/: the shape, the
  * ragged batches and the later stages ask it. */
 #include <assert.h>
+#include <string.h>
 
 #include "experiment.h"
 
@@ -16,4 +17,12 @@ static_assert(sizeof exp_modes / sizeof *exp_modes == EXP_MODE_COUNT,
 const struct exp_mode_desc *exp_mode_of(long long m)
 {
 	return &exp_modes[m >= 0 && m < EXP_MODE_COUNT ? m : EXP_PREFILL];
+}
+
+const struct exp_mode_desc *exp_mode_find(const char *name)
+{
+	for (int m = 0; m < EXP_MODE_COUNT; m++)
+		if (!strcmp(exp_modes[m].name, name))
+			return &exp_modes[m];
+	return NULL;
 }

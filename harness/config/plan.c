@@ -53,7 +53,7 @@ static void key_of(const struct experiment *x, const struct cell *c, int whole, 
 		off += snprintf(buf + off, len - (size_t)off, "/ragged=%s", exp_batch_of(x, v)->label);
 	if (x->inputs_given && off > 0 && (size_t)off < len)
 		off += snprintf(buf + off, len - (size_t)off, "/in=%s", x->inputs[c->inp].label);
-	if (x->scores[v[EXP_SCORE]].kind != SCORE_PLAIN && off > 0 && (size_t)off < len)
+	if (!score_kind_of(x->scores[v[EXP_SCORE]].kind)->identity && off > 0 && (size_t)off < len)
 		snprintf(buf + off, len - (size_t)off, "/score=%s", x->scores[v[EXP_SCORE]].label);
 }
 

@@ -42,4 +42,6 @@ const struct inp_kind inp_gaussian = {
 	.close = NULL,
 	.fill = gaussian_fill,                  /* pure function of the index */
 	.head_type = NULL,                      /* heads are alike */
+	.is_default = 1,                        /* seeded noise, as sabench always had */
+	.label_file = -1,                       /* no files */
 };

@@ -53,7 +53,14 @@ struct inp_kind {
 	const char *(*head_type)(const struct exp_input *in, int h);
 	/* smallest head_dim the kind can fill; 0: any */
 	int min_head_dim;
+	int is_default;                         /* 1: the inputs of a file without inputs: */
+	/* of a kind read from files, the parameter whose file names the
+	 * inputs in their label (the others are left out); -1: none */
+	int label_file;
 };
+
+/* The kind an experiment without inputs: runs on. */
+const struct inp_kind *inp_default_kind(void);
 
 extern const struct inp_kind *const inp_kinds[];
 extern const int inp_kind_count;

@@ -214,4 +214,5 @@ const struct inp_kind inp_npy = {
 	.fill = npy_fill,                       /* prefix of seq_len tokens */
 	.indexer = npy_indexer,                 /* dsa_topk's, when given */
 	.head_type = NULL,                      /* unknown */
+	.label_file = NPY_Q,                    /* q's file names the inputs */
 };

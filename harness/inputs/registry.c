@@ -16,6 +16,14 @@ const struct inp_kind *const inp_kinds[] = {
 
 const int inp_kind_count = (int)(sizeof inp_kinds / sizeof inp_kinds[0]);
 
+const struct inp_kind *inp_default_kind(void)
+{
+	for (int i = 0; i < inp_kind_count; i++)
+		if (inp_kinds[i]->is_default)
+			return inp_kinds[i];
+	return inp_kinds[0];
+}
+
 const struct inp_kind *inp_kind_find(const char *name)
 {
 	for (int i = 0; i < inp_kind_count; i++)
@@ -102,8 +110,8 @@ void inp_default_label(const struct exp_input *in, char *buf, size_t len)
 	for (int i = 0; i < in->kind->n_params && off < len; i++) {
 		const struct pat_param *d = &in->kind->params[i];
 		const char *base;
-		if (is_default(in, i) || (d->type == PAT_PATH && strcmp(d->name, "q")))
-			continue;       /* of the files, q's name stands for all */
+		if (is_default(in, i) || (d->type == PAT_PATH && i != in->kind->label_file))
+			continue;       /* of the files, one's name stands for all */
 		off += (size_t)snprintf(buf + off, len - off, "%s", shown ? " " : "(");
 		shown = 1;
 		if (off >= len)

@@ -670,4 +670,5 @@ const struct inp_kind inp_synthetic = {
 	.fill = synthetic_fill,                 /* K/V heads in parallel */
 	.head_type = synthetic_head_type,       /* the cycled list */
 	.min_head_dim = 16,                     /* rotary pairs + marks + noise */
+	.label_file = -1,                       /* no files */
 };

@@ -10,6 +10,8 @@
 
 #include "../../kernels/kernel.h"
 #include "../config/ytree.h"
+#include "../config/experiment.h"
+#include "../inputs/inputs.h"
 #include "designs.h"
 
 #define GET(t, i, c) res_table_get((t), (i), (c))
@@ -76,7 +78,7 @@ static int read_review(const struct ynode *mf, struct dsg_review *r, struct err 
 	} else {
 		const struct ynode *ins = yt_get(x, "inputs");
 		const struct ynode *l = ins && ins->type == YT_SEQ && ins->n ? yt_get(ins->kid[0], "label") : NULL;
-		snprintf(r->inputs, sizeof r->inputs, "%s", l && l->type == YT_SCALAR ? l->str : "gaussian");
+		snprintf(r->inputs, sizeof r->inputs, "%s", l && l->type == YT_SCALAR ? l->str : inp_default_kind()->name);
 	}
 	return 0;
 }
@@ -116,11 +118,15 @@ static int find_designs(const struct res_table *t, struct dsg_review *r)
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < t->nrow; i++) {
 			const struct kern_desc *k = kern_find(GET(t, i, ker));
-			const char *label = GET(t, i, lab), *m = GET(t, i, mode);
-			int cache = k && k->decode && !strcmp(m, "decode");
+			const char *label = GET(t, i, lab);
+			const struct exp_mode_desc *md = exp_mode_find(GET(t, i, mode));
+			int step = md && md->cached && !md->chunk;      /* a decode step */
+			int cache = k && k->decode && step;
 			size_t n;
+			/* designs are read off decode steps and whole prefills (an
+			 * extend chunk is neither) */
 			if (strcmp(GET(t, i, st), "ok") || (!pass && !cache) || GET(t, i, rag)[0] ||
-			    (pass && strcmp(m, "decode") && strcmp(m, "prefill")))
+			    (pass && (!md || (md->cached && md->chunk))))
 				continue;
 			for (n = 0; pass && n < r->n && strcmp(r->des[n].d.label, label); n++)
 				;
@@ -141,7 +147,8 @@ static void design_quality(const struct res_table *t, const struct dsg_review *r
 	int n = res_table_col(t, "seq_len"), dt = res_table_col(t, "kv_dtype");
 	int rec = res_table_col(t, "recall_mean"), err = res_table_col(t, "out_err_mean");
 	int krec = res_table_col(t, "kv_recall_mean"), kerr = res_table_col(t, "kv_err_mean");
-	int compressed = d->d.kv_dtype[0] && strcmp(d->d.kv_dtype, "f32");
+	int type = d->d.kv_dtype[0] ? dtype_find(d->d.kv_dtype) : -1;
+	int compressed = type >= 0 && dtype_of((enum dtype)type)->lossy;
 
 	d->recall = d->error = -1;
 	d->quality_n = 0;

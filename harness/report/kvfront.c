@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/experiment.h"
 #include "kvfront.h"
 
 static double num_or(const char *s, double def)
@@ -56,7 +57,8 @@ int kv_front_build(const struct res_table *t, struct kv_front *f)
 		double err = num_or(res_table_get(t, i, ke), num_or(res_table_get(t, i, oe), -1));
 		long len = atol(res_table_get(t, i, n));
 		struct kv_point *p;
-		if (strcmp(res_table_get(t, i, mode), "decode") || !*kind ||
+		const struct exp_mode_desc *md = exp_mode_find(res_table_get(t, i, mode));
+		if (!md || !md->cached || md->chunk || !*kind ||   /* token by token through a cache */
 		    strcmp(res_table_get(t, i, st), "ok") || err < 0 ||
 		    num_or(res_table_get(t, i, kvb), 0) <= 0)
 			continue;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../patterns/pattern.h"
+#include "../inputs/inputs.h"
 #include "pareto.h"
 
 #define GET(t, i, c) res_table_get((t), (i), (c))
@@ -116,7 +117,7 @@ int pareto_build(const struct res_table *t, struct pareto *p)
 	if (!p->pt)
 		return -1;
 	for (size_t i = 0; d && i < t->nrow; i++) {
-		const char *in = c.inputs >= 0 ? GET(t, i, c.inputs) : "gaussian";
+		const char *in = c.inputs >= 0 ? GET(t, i, c.inputs) : inp_default_kind()->name;
 		struct pareto_point *pt;
 		if (!chosen(t, &c, i, p, d, mode))
 			continue;

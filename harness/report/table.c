@@ -12,6 +12,7 @@
 
 #include "../../kernels/isa/dtype.h"
 #include "../../kernels/kvcache.h"
+#include "../../kernels/score.h"
 #include "../config/ytree.h"
 #include "csvline.h"
 #include "results.h"
@@ -114,7 +115,7 @@ int res_table_series(struct res_table *t)
 	for (size_t i = 0; ci >= 0 && cs >= 0 && i < t->nrow; i++) {
 		const char *score = t->row[i][cs];
 		char *joined;
-		if (!score[0] || !strcmp(score, "plain"))
+		if (!score[0] || score_label_identity(score))
 			continue;
 		joined = malloc(strlen(t->row[i][ci]) + strlen(score) + 4);
 		if (!joined)

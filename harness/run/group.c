@@ -300,7 +300,7 @@ int run_make_score(const struct experiment *x, struct group *gr)
 	const struct score_spec *spec = &x->scores[gr->sh.v[EXP_SCORE]];
 
 	gr->p.score = NULL;
-	if (spec->kind == SCORE_PLAIN)
+	if (score_kind_of(spec->kind)->identity)
 		return 0;
 	if (score_make(&gr->score, spec, gr->p.heads, gr->p.d, gr->p.n_kv, (int)gr->sh.v[EXP_CAUSAL]))
 		return -1;

@@ -55,6 +55,7 @@ struct dtype_desc {
 	const char *name;       /* "f32", "q8_0", "kivi2": YAML, CSV, cell keys */
 	enum dt_form form;      /* how a row is laid out */
 	int bits;               /* per stored value, scales aside */
+	int lossy;              /* 1: stored values differ from fp32's (quality measures a cache of it) */
 	int block;              /* values one scale covers along a row (0: kv_group) */
 	int scale_bytes;        /* bytes of a block's scale (and zero point) */
 	int e4m3;               /* fp8: 1 e4m3, 0 e5m2 */
