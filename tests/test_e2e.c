@@ -411,3 +411,21 @@ Test(cli, pattern_selects_over_inputs)
 	cr_assert(strstr(err, "sabench: pattern 'snapkv': 'snapkv' selects in mode decode only\n"), "%s", err);
 	free(err);
 }
+
+/* Dependencies run one way, between files as between folders: no two
+ * files use each other, directly or round a circle (from the objects'
+ * symbols, tools/dep-cycles.py), and kernels/isa includes nothing above. */
+Test(layout, no_import_circles, .timeout = 120)
+{
+	char cmd[8400], bin[4096], *slash;
+	const char *root = getenv("SABENCH_ROOT"), *exe = getenv("SABENCH_BIN");
+
+	cr_assert(root && exe, "run the tests through make test");
+	snprintf(bin, sizeof bin, "%s", exe);
+	slash = strrchr(bin, '/');
+	cr_assert_not_null(slash);
+	*slash = 0;                     /* the build folder whose objects made it */
+	snprintf(cmd, sizeof cmd, "cd '%s' && python3 tools/dep-cycles.py '%s' > /tmp/dep-cycles.$$ 2>&1; rc=$?; "
+		 "cat /tmp/dep-cycles.$$ >&2; rm -f /tmp/dep-cycles.$$; exit $rc", root, bin);
+	cr_assert_eq(system(cmd), 0, "a circle or an upward include (above)");
+}

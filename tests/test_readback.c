@@ -211,3 +211,38 @@ Test(readback, a_cell_above_its_ceiling_is_a_defect, .timeout = 120)
 	free(text);
 	csv_free(&t);
 }
+
+/* sabench plot names only the pictures it drew: a prefill run has no
+ * decode cell for kv.png, whose script says why, and no "plot: .../kv.png"
+ * follows (nor an old kv.png stays); latency.png is drawn and named
+ * (negative control). */
+Test(readback, plot_names_only_what_it_drew, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char exp[300], out[300], path[400], want[500], *text = NULL, *err = NULL;
+
+	if (system("command -v gnuplot >/dev/null 2>&1"))
+		cr_skip_test("gnuplot is not installed");
+	snprintf(exp, sizeof exp, "%s/p.yaml", dir);
+	snprintf(out, sizeof out, "%s/out", dir);
+	write_text(exp, "shape: {heads: 2, head_dim: 16, threads: 1}\nsweep: {seq_len: [32, 64]}\n"
+			"patterns: [dense, {window: {size: 8}}]\nkernels: [naive]\n"
+			"run: {warmup: 0, repeats: 2, min_time_ms: 0}\n");
+	char *run[] = { "sabench", "run", exp, "-o", out, NULL };
+	cr_assert_eq(run_bin(run, NULL, NULL), 0);
+	snprintf(path, sizeof path, "%s/plots", out);
+	mkdir(path, 0777);
+	snprintf(path, sizeof path, "%s/plots/kv.png", out);
+	write_text(path, "an old picture\n");
+	char *plot[] = { "sabench", "plot", out, NULL };
+	cr_assert_eq(run_bin(plot, &text, &err), 0, "%s", err);
+	cr_assert(strstr(text, "kv.gp left out: no decode cell with a quality measure") ||
+		  strstr(err, "kv.gp left out: no decode cell with a quality measure"), "%s%s", text, err);
+	cr_assert_null(strstr(text, "/plots/kv.png"), "%s", text);
+	cr_assert_null(strstr(err, "/plots/kv.png"), "%s", err);
+	cr_assert_neq(access(path, F_OK), 0, "an old kv.png stayed");
+	snprintf(want, sizeof want, "plot: %s/plots/latency.png and .svg", out);
+	cr_assert(strstr(text, want) || strstr(err, want), "%s%s", text, err);
+	free(text);
+	free(err);
+}

@@ -362,7 +362,7 @@ static int plot_review_progress(const char *dir, const char *out, void (*progres
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e)
 {
-	char csv[4200], qpath[4200], out[4200], script[PATH_MAX + 64], line[PATH_MAX + 300];
+	char csv[4200], qpath[4200], out[4200], png[4300], script[PATH_MAX + 64], line[PATH_MAX + 300];
 	const char *sdir = scripts_dir();
 
 	snprintf(csv, sizeof csv, "%s/results.csv", dir);
@@ -400,10 +400,16 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		else
 			snprintf(vars, sizeof vars, "csv='%s'; outdir='%s'; pareto='%s/pareto.csv'; quality='%s/quality.csv'",
 				 csv, out, dir, dir);
+		/* a script with nothing to draw says so and writes nothing: only
+		 * a picture this run wrote is announced (an old one is removed) */
+		snprintf(png, sizeof png, "%s/%s.svg", out, plot_scripts[i]);
+		unlink(png);
+		snprintf(png, sizeof png, "%s/%s.png", out, plot_scripts[i]);
+		unlink(png);
 		if (run_gnuplot(script, vars, e))
 			return PLOT_FAILED;
 		snprintf(line, sizeof line, "plot: %s/%s.png and .svg", out, plot_scripts[i]);
-		if (progress)
+		if (progress && access(png, R_OK) == 0)
 			progress(line);
 	}
 	if (plot_run_masks(dir, out, e))

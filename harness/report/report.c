@@ -114,18 +114,31 @@ static long dense_of(const struct res_table *t, const struct cols *c, size_t i,
 	return -1;
 }
 
-static void write_header(FILE *f, const struct ynode *m)
+/* The title, the experiment's description and whether the run is whole:
+ * what a reader needs before the answers. */
+static void write_title(FILE *f, const struct ynode *m)
 {
 	const struct ynode *x = yt_get(m, "experiment"), *r = yt_get(m, "run");
 	const struct ynode *d = yt_get(x, "description"), *n = yt_get(x, "name");
-	const struct ynode *shape = yt_get(x, "shape"), *pats = yt_get(x, "patterns");
-	const struct ynode *kerns = yt_get(x, "kernels"), *st = yt_get(r, "status");
+	const struct ynode *st = yt_get(r, "status");
 
 	fprintf(f, "# %s: sabench report\n\n", n && n->str ? n->str : "run");
 	if (d && d->str && d->str[0])
 		fprintf(f, "%s\n\n", d->str);
 	if (st && st->str && strcmp(st->str, "complete"))
 		fprintf(f, "**This run is %s**: the tables hold the cells it finished.\n\n", st->str);
+	fputs("What the run decides comes first (the review's answer, the best design of each\n"
+	      "pattern family, the pictures), then the tables by length, then how it was run and\n"
+	      "the cells to read with care.\n\n", f);
+}
+
+/* The experiment as run: its shape, patterns and kernels. */
+static void write_header(FILE *f, const struct ynode *m)
+{
+	const struct ynode *x = yt_get(m, "experiment");
+	const struct ynode *shape = yt_get(x, "shape"), *pats = yt_get(x, "patterns");
+	const struct ynode *kerns = yt_get(x, "kernels");
+
 	fputs("## Experiment\n\n", f);
 	for (size_t i = 0; shape && shape->type == YT_MAP && i + 1 < shape->n; i += 2) {
 		const struct ynode *v = shape->kid[i + 1];
@@ -453,10 +466,10 @@ static void write_pictures(FILE *f, const char *dir)
 		any = 1;
 	}
 	if (!any)
-		fputs("None yet: run `sabench plot` on this folder, then this report again.\n", f);
+		fputs("None yet: run `sabench plot` on this folder, then this report again.\n\n", f);
 }
 
-/* The review's answer, last (designs.h), when the run has a review
+/* The review's answer (designs.h), first, when the run has a review
  * block; one that cannot be judged says why. */
 static void write_review(FILE *f, const char *dir)
 {
@@ -481,11 +494,12 @@ static void write_review(FILE *f, const char *dir)
 int report_write(const char *dir, struct err *e)
 {
 	char path[4200], tmp[4300];
-	struct res_table t;
-	struct ynode *m = NULL;
+	struct res_table t, ser = { 0 };
+	struct ynode *m = NULL, *m2 = NULL;
 	struct cols c;
 	FILE *f;
 
+	e->msg[0] = 0;
 	if (res_read_run(dir, &t, &m, e))
 		return -1;
 	find_cols(&t, &c);
@@ -497,27 +511,37 @@ int report_write(const char *dir, struct err *e)
 		res_table_free(&t);
 		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
 	}
-	write_header(f, m);
-	write_machine(f, m);
-	write_tables(f, &t, &c);
-	write_best(f, &t, &c);
-	/* from here on a series is inputs and score joined (pareto's key) */
-	if (res_table_series(&t)) {
+	/* series: inputs and score joined (pareto's key), in a copy: the
+	 * tables by length show the columns as the file has them */
+	if (res_read_run(dir, &ser, &m2, e) || res_table_series(&ser)) {
 		fclose(f);
 		unlink(tmp);
 		yt_free(m);
+		yt_free(m2);
 		res_table_free(&t);
-		return err_set(e, "out of memory writing '%s'", path);
+		res_table_free(&ser);
+		return e->msg[0] ? -1 : err_set(e, "out of memory writing '%s'", path);
 	}
-	review_quality(f, dir, &t, m);
-	write_budget(f, m, &t, &c);
-	write_kv_table(f, m, &t);
-	srv_write_stacks(f, m, &t);
-	write_exceptions(f, &t, &c);
-	write_pictures(f, dir);
+	write_title(f, m);
+	/* what the run decides */
 	write_review(f, dir);
+	review_decides(f, &ser);
+	write_pictures(f, dir);
+	/* the figures behind it */
+	write_tables(f, &t, &c);
+	write_best(f, &t, &c);
+	review_quality(f, dir, &ser, m);
+	write_budget(f, m, &ser, &c);
+	write_kv_table(f, m, &ser);
+	srv_write_stacks(f, m, &ser);
+	/* how it was run, and the cells to read with care */
+	write_header(f, m);
+	write_machine(f, m);
+	write_exceptions(f, &t, &c);
 	yt_free(m);
+	yt_free(m2);
 	res_table_free(&t);
+	res_table_free(&ser);
 	if (ferror(f) | fclose(f) || rename(tmp, path))
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	return 0;

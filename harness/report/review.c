@@ -42,7 +42,7 @@ static void write_keeps(FILE *f, const struct pareto *p)
 			if (a->recall_mean < 0)
 				fprintf(f, "| %s | %.4f | - | - | - | - | %s | |\n", a->label, a->density, sp);
 			else
-				fprintf(f, "| %s | %.4f | %.3f | %.3f | %.3f | %.3g | %s | %s |\n", a->label,
+				fprintf(f, "| %s | %.4f | %.3f | %.3f | %.3f | %.3f | %s | %s |\n", a->label,
 					a->density, a->recall_mean, a->recall_min, a->best_mean, a->err_mean,
 					sp, a->front ? "**yes**" : "");
 		}
@@ -218,6 +218,73 @@ static void write_per_head(FILE *f, const char *dir, const struct ynode *m)
 		write_by_type(f, &q, &c, GET(&q, i, c.inputs), n);
 	}
 	res_table_free(&q);
+}
+
+/* The point of family kind (pattern kind) and inputs in that decides for
+ * it: on the front, the fastest; else the best recall; without quality,
+ * the fastest. -1: none. */
+static long family_best(const struct pareto *p, const char *in, const char *kind)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct pareto_point *a = &p->pt[i], *b = best < 0 ? NULL : &p->pt[best];
+		if (strcmp(a->inputs, in) || strcmp(a->pattern, kind))
+			continue;
+		if (!b || (a->front && !b->front) ||
+		    (a->front == b->front && (a->front || a->recall_mean < 0 ? a->speedup > b->speedup
+									  : a->recall_mean > b->recall_mean)))
+			best = (long)i;
+	}
+	return best;
+}
+
+void review_decides(FILE *f, const struct res_table *t)
+{
+	struct pareto p;
+	const char *done[64], *kinds[128];
+	size_t nd = 0;
+
+	if (pareto_build(t, &p) || !p.n)
+		return;
+	fprintf(f, "## The best design of each pattern family (n = %ld, %ld threads)\n\n", p.seq_len,
+		p.threads);
+	fputs("Per family (pattern kind), its variant on the Pareto front of speed-up against\n"
+	      "recall that runs fastest, else its best recall; speed-up is the fastest verified\n"
+	      "kernel's over dense's. The full table is under \"What each pattern keeps\".\n\n", f);
+	for (size_t i = 0; i < p.n && nd < 64; i++) {
+		size_t k, nk = 0;
+		for (k = 0; k < nd && strcmp(done[k], p.pt[i].inputs); k++)
+			;
+		if (k < nd)
+			continue;
+		done[nd++] = p.pt[i].inputs;
+		fprintf(f, "### Inputs: %s\n\n| family | design | kernel | speed-up | recall mean | output error | density |\n"
+			   "|---|---|---|---:|---:|---:|---:|\n", p.pt[i].inputs);
+		for (size_t j = i; j < p.n && nk < 128; j++) {
+			const struct pareto_point *a;
+			long b;
+			size_t q;
+			if (strcmp(p.pt[j].inputs, p.pt[i].inputs))
+				continue;
+			for (q = 0; q < nk && strcmp(kinds[q], p.pt[j].pattern); q++)
+				;
+			if (q < nk)
+				continue;
+			kinds[nk++] = p.pt[j].pattern;
+			if ((b = family_best(&p, p.pt[i].inputs, p.pt[j].pattern)) < 0)
+				continue;
+			a = &p.pt[b];
+			fprintf(f, "| %s | %s | %s | ", a->pattern, a->label, a->kernel[0] ? a->kernel : "-");
+			fprintf(f, a->speedup > 0 ? "%.2fx | " : "- | ", a->speedup);
+			if (a->recall_mean >= 0)
+				fprintf(f, "%.3f | %.3f | %.4f |\n", a->recall_mean, a->err_mean, a->density);
+			else
+				fprintf(f, "- | - | %.4f |\n", a->density);
+		}
+		fputc('\n', f);
+	}
+	pareto_free(&p);
 }
 
 void review_quality(FILE *f, const char *dir, const struct res_table *t,
