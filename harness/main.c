@@ -14,7 +14,7 @@
 
 static void print_help(const struct command *c)
 {
-	printf("usage: sabench %s\n\n%s", c->usage, c->help);
+	printf("usage: sabench %s\n\n%s\nMore: %s\n", c->usage, c->help, c->docs);
 }
 
 /* 1 when argv holds -h or --help (then help was printed). */
@@ -36,8 +36,9 @@ static int cmd_help(int argc, char **argv);
 const struct command cli_commands[] = {
 	{ "run", cmd_run, "run EXPERIMENT.yaml [-o DIR] [--force | --resume] [--dump DIR] [--shard K/N]",
 	  "Runs every cell of the experiment (pattern variant x kernel x shape),\n"
-	  "verifies each against the oracle and writes results.csv, samples.csv\n"
-	  "and manifest.yaml into DIR (default results/<name>).\n\n"
+	  "verifies each against the oracle and writes results.csv, samples.csv,\n"
+	  "quality.csv and manifest.yaml into DIR (default results/<name>), which\n"
+	  "it locks against a second run.\n\n"
 	  "  -o, --output DIR  results folder\n"
 	  "  --force           start an existing results folder over\n"
 	  "  --resume          run only the cells the folder does not hold yet\n"
@@ -46,13 +47,13 @@ const struct command cli_commands[] = {
 	  "                    estimated cost); default DIR results/<name>/shards/K-of-N\n\n"
 	  "Ctrl-C finishes the cell group in progress and stops; a second one\n"
 	  "stops at once. Threads are pinned (OMP_PROC_BIND=close,\n"
-	  "OMP_PLACES=cores) unless OMP_PROC_BIND is set.\n" },
+	  "OMP_PLACES=cores) unless OMP_PROC_BIND is set.\n", "docs/experiment.md" },
 	{ "validate", cmd_validate, "validate EXPERIMENT.yaml",
-	  "Checks an experiment file and prints its grid; runs nothing.\n" },
+	  "Checks an experiment file and prints its grid; runs nothing.\n", "docs/experiment.md" },
 	{ "patterns", cmd_patterns, "patterns",
-	  "Lists the pattern kinds with their parameters and G_i formulas.\n" },
+	  "Lists the pattern kinds with their parameters and G_i formulas.\n", "docs/patterns.md" },
 	{ "kernels", cmd_kernels, "kernels",
-	  "Lists the kernel variants and whether each is available here.\n" },
+	  "Lists the kernel variants and whether each is available here.\n", "docs/kernels.md" },
 	{ "pattern", cmd_pattern,
 	  "pattern SPEC --n N [--query I] [--bidirectional] [--show] [--layout B] [--png FILE]\n"
 	  "        [--inputs INPUT] [--head-dim D] [--steps S]",
@@ -71,19 +72,19 @@ const struct command cli_commands[] = {
 	  "                   (default 'gaussian: {}'); head 0 is shown\n"
 	  "  --head-dim D     their head_dim (default 64)\n"
 	  "  --steps S        select for S decode steps after a prompt of n - S\n\n"
-	  "SPEC is YAML, as in an experiment: 'sink_window: {sinks: 1, size: 3}'.\n" },
+	  "SPEC is YAML, as in an experiment: 'sink_window: {sinks: 1, size: 3}'.\n", "docs/patterns.md" },
 	{ "inputs", cmd_inputs, "inputs",
-	  "Lists the input kinds (where Q, K and V come from) with their parameters.\n" },
+	  "Lists the input kinds (where Q, K and V come from) with their parameters.\n", "docs/inputs.md" },
 	{ "attention", cmd_attention,
 	  "attention SPEC [--n N] [--heads H] [--kv-heads K] [--head-dim D] [--png FILE]",
 	  "Fills an input at n tokens (default 256, at most 4096) and prints, per\n"
 	  "head, what its dense causal attention keeps near the diagonal and on\n"
 	  "the first tokens; --png draws every head's map (and FILE's .svg twin).\n"
 	  "Files of an npy input fix heads and head_dim.\n\n"
-	  "SPEC is YAML, as in an experiment's inputs: 'synthetic: {temperature: 2}'.\n" },
+	  "SPEC is YAML, as in an experiment's inputs: 'synthetic: {temperature: 2}'.\n", "docs/inputs.md" },
 	{ "plot", cmd_plot, "plot RESULTS_DIR",
 	  "Draws the latency, FLOP and memory curves of RESULTS_DIR/results.csv\n"
-	  "into RESULTS_DIR/plots/ as PNG and SVG (needs gnuplot).\n" },
+	  "into RESULTS_DIR/plots/ as PNG and SVG (needs gnuplot).\n", "docs/results.md" },
 	{ "compare", cmd_compare, "compare RUN_A RUN_B [--threshold 5%] [--fail] [-o DIR]",
 	  "Matches the cells of two results folders by their key and prints, per\n"
 	  "cell, median A and B, the ratio B/A and a two-sided Mann-Whitney U test\n"
@@ -91,24 +92,27 @@ const struct command cli_commands[] = {
 	  "faster), then the geometric mean of the ratios; cells in one run only are\n"
 	  "listed. Writes DIR/compare.csv and compare.png (default RUN_B/compare).\n\n"
 	  "  --threshold T  smallest change that counts, 5% by default\n"
-	  "  --fail         exit 1 when a cell is significantly slower (for CI)\n" },
+	  "  --fail         exit 1 when a cell is significantly slower (for CI)\n", "docs/results.md" },
 	{ "merge", cmd_merge, "merge SHARD_DIR... -o DIR [--force]",
 	  "Joins the shard folders of one experiment (or one folder holding them)\n"
 	  "into DIR: refuses shards of other experiments or builds, missing or\n"
 	  "repeated shards, and names cells that have no row or two; the manifest\n"
-	  "lists every shard's machine.\n" },
+	  "lists every shard's machine.\n", "docs/scale-out.md" },
 	{ "slurm", cmd_slurm,
 	  "slurm EXPERIMENT.yaml [--shards N] [--partition P] [--time T] [--submit] [--shared] [-o DIR]",
 	  "Writes DIR/slurm/shards.sbatch (an array of N tasks, one shard each, on\n"
 	  "exclusive nodes with threads pinned) and merge.sbatch (merge, plot and\n"
 	  "report, afterok the whole array, cancelled if a shard fails), prints\n"
 	  "them, and with --submit submits both with sbatch and prints the job ids.\n"
-	  "Nodes are exclusive unless --shared: benchmarks on shared nodes lie.\n" },
+	  "Nodes are exclusive unless --shared: benchmarks on shared nodes lie.\n", "docs/scale-out.md" },
 	{ "report", cmd_report, "report RESULTS_DIR",
-	  "Writes RESULTS_DIR/report.md for a design review: the experiment, machine\n"
-	  "and build, a table per seq_len (median time, GFLOP/s, speed-up and\n"
-	  "KV-cache saving over dense, verification), the best kernel per pattern,\n"
-	  "noisy and skipped cells, and the pictures of `sabench plot`.\n" },
+	  "Writes RESULTS_DIR/report.md for a design review, answers first: the\n"
+	  "review's answer (when the experiment has a review block), the best\n"
+	  "design of each pattern family, the pictures of `sabench plot`; then a\n"
+	  "table per seq_len (median time, GFLOP/s, % of peak, speed-up and KV\n"
+	  "saving over dense, verification), the best kernel per pattern, what each\n"
+	  "pattern keeps; then the experiment, machine and build, and the noisy,\n"
+	  "skipped and failed cells and any above 100% of a ceiling.\n", "docs/results.md" },
 	{ "review", cmd_review, "review RESULTS_DIR",
 	  "Answers the experiment's review block from the run's cells: each design\n"
 	  "(pattern x kv_layout x kv_dtype) with its time to first token, time per\n"
@@ -116,7 +120,7 @@ const struct command cli_commands[] = {
 	  "the review's model, whether it meets every limit, the limit that binds\n"
 	  "and by how much, and the cheapest design that meets all. Figures at a\n"
 	  "context no cell measured are fitted (time ~ n^b) and marked ~. Prints\n"
-	  "the table, writes review.csv, plots/review.png and report.md.\n" },
+	  "the table, writes review.csv, plots/review.png and report.md.\n", "docs/serving.md" },
 	{ "machine", cmd_machine, "machine [-o FILE] [--threads N] [--quick]",
 	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
 	  "FMA GFLOP/s per ISA (independent accumulators), the bf16 dot products'\n"
@@ -125,14 +129,14 @@ const struct command cli_commands[] = {
 	  "Runs then fill pct_peak from it (or from $SABENCH_MACHINE), each cell\n"
 	  "against the ceiling of the path it ran (its isa and dtype). About 10 s;\n"
 	  "--quick takes a few seconds (fewer, shorter tries: a lower bound, marked\n"
-	  "quick in the file), as `make run` does when there is no machine.yaml.\n" },
+	  "quick in the file), as `make run` does when there is no machine.yaml.\n", "docs/benchmarks.md" },
 	{ "counters", cmd_counters, "counters",
 	  "Shows PAPI's version, components, the hardware events available here\n"
-	  "and sabench's own software-defined events.\n" },
+	  "and sabench's own software-defined events.\n", "docs/results.md" },
 	{ "columns", cmd_columns, "columns",
-	  "Lists the columns of results.csv with their units.\n" },
-	{ "help", cmd_help, "help [COMMAND]", "Shows help for a command.\n" },
-	{ NULL, NULL, NULL, NULL },
+	  "Lists the columns of results.csv with their units.\n", "results/README.md" },
+	{ "help", cmd_help, "help [COMMAND]", "Shows help for a command.\n", "README.md" },
+	{ NULL, NULL, NULL, NULL, NULL },
 };
 
 static void print_overview(FILE *f)

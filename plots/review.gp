@@ -7,7 +7,11 @@
 # most the limit passes, 0: at least), xlog, ylog, title.
 # "x y names colour" of the designs with both axes known, those at one
 # point together (green when one of them meets every limit)
-pts = sprintf("< awk -F, 'NR>1 && $18!=\"\" && $19!=\"\" {k = $18 \" \" $19; gsub(/ /, \"_\", $1); if (k in n) n[k] = n[k] \"/\" $1; else n[k] = $1; if (!(k in c) || $14==\"yes\") c[k] = $14==\"yes\" ? \"0x2a9d3f\" : $14==\"no\" ? \"0xd62728\" : \"0x888888\"} END {for (k in n) print k, n[k], c[k]}' '%s'", csv)
+# "x y names colour rank" of the designs with both axes known, those at one
+# point together (green when one of them meets every limit), ranked by x so
+# that neighbours' names alternate above and below their points
+pts = sprintf("< awk -F, 'NR>1 && $18!=\"\" && $19!=\"\" {k = $18 \" \" $19; gsub(/ /, \"_\", $1); if (k in n) n[k] = n[k] \"/\" $1; else n[k] = $1; if (!(k in c) || $14==\"yes\") c[k] = $14==\"yes\" ? \"0x2a9d3f\" : $14==\"no\" ? \"0xd62728\" : \"0x888888\"} END {for (k in n) print k, n[k], c[k]}' '%s' | sort -g -k1,1 -k2,2 | awk '{print $0, NR}'", csv)
+green(c) = strcol(c) eq "0x2a9d3f"
 set datafile separator whitespace
 set key outside right top vertical Left reverse
 do for [fmt in "png svg"] {
@@ -36,8 +40,13 @@ do for [fmt in "png svg"] {
     }
     if (xlim > 0) { set arrow 1 from first xlim, graph 0 to first xlim, graph 1 nohead lc rgb "#2a7d2a" dt 2 lw 1.5 }
     if (ylim > 0) { set arrow 2 from graph 0, first ylim to graph 1, first ylim nohead lc rgb "#2a7d2a" dt 2 lw 1.5 }
-    plot pts using 1:2:(int(strcol(4))) with points pt 7 ps 1.6 lc rgb variable notitle, \
-         pts using 1:2:3 with labels offset 0, 1 font ",8" notitle, \
+    # failing and unmeasured designs first, the ones meeting every limit on
+    # top with a ring: a feasible design is never hidden under another
+    plot pts using 1:(green(4) ? NaN : $2):(int(strcol(4))) with points pt 7 ps 1.6 lc rgb variable notitle, \
+         pts using 1:(green(4) ? $2 : NaN) with points pt 7 ps 1.6 lc rgb "#2a9d3f" notitle, \
+         pts using 1:(green(4) ? $2 : NaN) with points pt 6 ps 2.6 lw 2 lc rgb "#1b5e20" notitle, \
+         pts using 1:(int($5) % 2 ? $2 : NaN):3 with labels offset 0, 1.2 font ",8" notitle, \
+         pts using 1:(int($5) % 2 ? NaN : $2):3 with labels offset 0, -1.2 font ",8" notitle, \
          NaN with points pt 7 ps 1.6 lc rgb "#2a9d3f" title "meets every limit", \
          NaN with points pt 7 ps 1.6 lc rgb "#d62728" title "fails a limit", \
          NaN with points pt 7 ps 1.6 lc rgb "#888888" title "a figure not measured", \

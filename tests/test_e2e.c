@@ -3,6 +3,7 @@
  * refused; SIGINT then --resume gives exactly the cells of an
  * uninterrupted run; dumps are valid .npy; the CLI's documented outputs. */
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,4 +429,78 @@ Test(layout, no_import_circles, .timeout = 120)
 	snprintf(cmd, sizeof cmd, "cd '%s' && python3 tools/dep-cycles.py '%s' > /tmp/dep-cycles.$$ 2>&1; rc=$?; "
 		 "cat /tmp/dep-cycles.$$ >&2; rm -f /tmp/dep-cycles.$$; exit $rc", root, bin);
 	cr_assert_eq(system(cmd), 0, "a circle or an upward include (above)");
+}
+
+/* Scans text (the file at path) for relative links "](target)" and for
+ * experiments/NAME.yaml; fails on any that does not resolve. Returns the
+ * links and experiment names checked. */
+static int check_refs(const char *path)
+{
+	char *text = read_text(root_path(path)), dir[4096], target[4096], full[8300];
+	const char *slash = strrchr(path, '/');
+	int checked = 0;
+
+	cr_assert_not_null(text, "%s", path);
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 0, path);
+	for (char *at = strstr(text, "]("); at; at = strstr(at + 2, "](")) {
+		size_t len = strcspn(at + 2, ")# \n");
+		snprintf(target, sizeof target, "%.*s", (int)len, at + 2);
+		if (!len || strstr(target, "://") || target[0] == '#')
+			continue;
+		snprintf(full, sizeof full, "%s%s%s", dir, dir[0] ? "/" : "", target);
+		cr_assert_eq(access(root_path(full), F_OK), 0, "%s links to '%s', which is not there", path, target);
+		checked++;
+	}
+	for (char *at = strstr(text, "experiments/"); at; at = strstr(at + 1, "experiments/")) {
+		size_t len = strspn(at + 12, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+		if (strncmp(at + 12 + len, ".yaml", 5))
+			continue;
+		snprintf(target, sizeof target, "experiments/%.*s.yaml", (int)len, at + 12);
+		cr_assert_eq(access(root_path(target), F_OK), 0, "%s names '%s', which is not there", path, target);
+		checked++;
+	}
+	free(text);
+	return checked;
+}
+
+/* README.md and every page of docs/ (findings too): each relative link
+ * resolves and each experiment file named exists; the README stays short
+ * and names every page; every command's --help names a page that exists. */
+Test(docs, links_and_experiments_resolve, .timeout = 60)
+{
+	char *readme = read_text(root_path("README.md")), cmd[600], *out = NULL;
+	glob_t g;
+	int checked = check_refs("README.md");
+
+	cr_assert_leq(count_lines(readme), 200, "README.md has %d lines", count_lines(readme));
+	snprintf(cmd, sizeof cmd, "%s/docs/*.md", getenv("SABENCH_ROOT"));
+	cr_assert_eq(glob(cmd, 0, NULL, &g), 0);
+	snprintf(cmd, sizeof cmd, "%s/docs/findings/*.md", getenv("SABENCH_ROOT"));
+	cr_assert_eq(glob(cmd, GLOB_APPEND, NULL, &g), 0);
+	cr_assert_geq(g.gl_pathc, 12, "docs/ has %zu pages", g.gl_pathc);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *rel = g.gl_pathv[i] + strlen(getenv("SABENCH_ROOT")) + 1;
+		checked += check_refs(rel);
+		if (strcmp(rel, "docs/findings/README.md"))
+			cr_assert(strstr(readme, rel), "README.md does not name %s", rel);
+	}
+	globfree(&g);
+	cr_assert_gt(checked, 30, "only %d references checked", checked);
+	free(readme);
+	char *help[] = { "sabench", "--help", NULL };
+	cr_assert_eq(run_bin(help, &out, NULL), 0);
+	char *save = NULL;
+	for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char name[64], *more = NULL, page[300];
+		if (sscanf(line, " %63[a-z]", name) != 1 || line[0] != ' ' || line[1] != ' ' || line[2] == '-')
+			continue;
+		char *argv[] = { "sabench", name, "--help", NULL };
+		cr_assert_eq(run_bin(argv, &more, NULL), 0, "%s --help", name);
+		char *at = strstr(more, "\nMore: ");
+		cr_assert_not_null(at, "%s --help names no page", name);
+		snprintf(page, sizeof page, "%.*s", (int)strcspn(at + 7, "\n"), at + 7);
+		cr_assert_eq(access(root_path(page), F_OK), 0, "%s --help names '%s'", name, page);
+		free(more);
+	}
+	free(out);
 }

@@ -149,6 +149,11 @@ Test(review, answers_from_the_cells_it_measured, .timeout = 120)
 	cr_assert_str_eq(csv_get(&r, d, "binding"), "tenants_fit");
 	cr_assert(fabs(atof(csv_get(&r, d, "binding_ratio")) - 4.0) < 1e-9, "4 tenants wanted, 1 fits");
 	cr_assert_str_eq(csv_get(&r, w, "cheapest"), "1");
+	/* the picture's x axis is the limit that binds the answer */
+	cr_assert_neq(csv_get(&r, w, "binding")[0], 0);
+	cr_assert(fabs(atof(csv_get(&r, w, "x")) - atof(csv_get(&r, w, csv_get(&r, w, "binding")))) < 1e-9,
+		  "x is %s, %s is %s", csv_get(&r, w, "x"), csv_get(&r, w, "binding"),
+		  csv_get(&r, w, csv_get(&r, w, "binding")));
 	cr_assert(strstr(text, "**Answer:** the cheapest design that meets every limit is **local** on a ring cache of f32"),
 		  "%s", text);
 	snprintf(path, sizeof path, "%s/report.md", out);
@@ -202,7 +207,7 @@ Test(review, a_run_without_a_review_block_is_refused, .timeout = 120)
 
 	run_serving("", out, sizeof out);
 	cr_assert_eq(run_bin(rev, NULL, &err), 2);
-	snprintf(want, sizeof want, "sabench: no review in '%s': its experiment has no review block (see the README's \"Reviews\")\n", out);
+	snprintf(want, sizeof want, "sabench: no review in '%s': its experiment has no review block (see docs/serving.md)\n", out);
 	cr_assert_str_eq(err, want);
 	free(err);
 }

@@ -13,6 +13,7 @@ struct command {
 	int (*fn)(int argc, char **argv);       /* argv[0] is the name */
 	const char *usage;                      /* synopsis */
 	const char *help;                       /* what it does, options */
+	const char *docs;                       /* the page that says more */
 };
 
 /* The table, NULL-ended (main.c). */

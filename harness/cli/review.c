@@ -18,8 +18,8 @@ int cmd_review(int argc, char **argv)
 		return cli_usage(cli_find("review")->usage, "%s", "review takes one results folder");
 	rc = dsg_review_dir(argv[1], &r, &e);
 	if (rc > 0) {
-		err_set(&e, "no review in '%s': its experiment has no review block (see the README's "
-			"\"Reviews\")", argv[1]);
+		err_set(&e, "no review in '%s': its experiment has no review block (see docs/serving.md)",
+			argv[1]);
 		return cli_fail(2, &e);
 	}
 	if (rc < 0)

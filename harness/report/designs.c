@@ -250,21 +250,37 @@ static int unjudgeable(const struct dsg_review *r, int l, struct err *e)
 		       limits[l].name, r->inputs);
 }
 
-/* The picture's two axes: the constraints that fail the most designs,
- * then by the largest ratio; a second axis of time when only one is set. */
+/* The limit that binds the answer: the tightest of the cheapest design
+ * that meets them all, else of the design closest to meeting them; -1. */
+static int answer_binding(const struct dsg_review *r)
+{
+	const struct dsg_design *best = r->cheapest >= 0 ? &r->des[r->cheapest] : NULL;
+
+	for (size_t i = 0; !best && i < r->n; i++)
+		if (r->des[i].binding >= 0 &&
+		    (!best || r->des[i].ratio[r->des[i].binding] < best->ratio[best->binding]))
+			best = &r->des[i];
+	return best ? best->binding : -1;
+}
+
+/* The picture's two axes: the limit that binds the answer first, then the
+ * constraints that fail the most designs, then by the largest ratio; a
+ * second axis of time when only one is set. */
 static void choose_axes(struct dsg_review *r)
 {
 	int fails[DSG_LIMIT_COUNT] = { 0 }, n = 0;
 	double most[DSG_LIMIT_COUNT] = { 0 };
 
 	r->axis[0] = r->axis[1] = -1;
+	if ((r->axis[0] = answer_binding(r)) >= 0 && !limit_set(r, r->axis[0]))
+		r->axis[0] = -1;
 	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
 		for (size_t i = 0; i < r->n; i++)
 			if (!isnan(r->des[i].ratio[l])) {
 				fails[l] += r->des[i].ratio[l] > 1;
 				most[l] = fmax(most[l], fmin(r->des[i].ratio[l], 1e300));
 			}
-	for (int k = 0; k < 2; k++)
+	for (int k = r->axis[0] >= 0; k < 2; k++)
 		for (int l = 0; l < DSG_LIMIT_COUNT; l++) {
 			int a = r->axis[k];
 			if (!limit_set(r, l) || l == r->axis[0])
@@ -477,7 +493,7 @@ void dsg_plot_vars(const struct dsg_review *r, const char *csv, const char *outd
 	int x = r->axis[0], y = r->axis[1];
 
 	snprintf(buf, len, "csv='%s'; outdir='%s'; xname='%s'; yname='%s'; xlim=%.9g; ylim=%.9g; xle=%d; yle=%d; "
-		 "xlog=%d; ylog=%d; title='%s: designs against the two limits that bind most (shaded: both met)'",
+		 "xlog=%d; ylog=%d; title='%s: designs on the limit that binds the answer and the one that fails most (shaded: both met)'",
 		 csv, outdir, x >= 0 ? limits[x].label : "", y >= 0 ? limits[y].label : "",
 		 x >= 0 && limit_set(r, x) ? r->limit[x] : 0, y >= 0 && limit_set(r, y) ? r->limit[y] : 0,
 		 x >= 0 ? limits[x].at_most : 1, y >= 0 ? limits[y].at_most : 1,
