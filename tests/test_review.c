@@ -299,7 +299,7 @@ Test(review, quality_outputs_end_to_end, .timeout = 120)
 	snprintf(path, sizeof path, "%s/report.md", out);
 	md = read_text(path);
 	cr_assert(strstr(md, "## What each pattern keeps"));
-	cr_assert(strstr(md, "| dense | 1.0000 | 1.000 | 1.000 | 1.000 | 0 | 1.00x | **yes** |"));
+	cr_assert(strstr(md, "| dense | 1.0000 | 1.000 | 1.000 | 1.000 | 0.000 | 1.00x | **yes** |"));
 	snip = strstr(md, "  - label: per-head-synthetic\n");
 	cr_assert_not_null(snip, "a per_head snippet for the synthetic inputs");
 	end = strstr(snip, "```");
