@@ -31,11 +31,12 @@ LDLIBS_ALL   = -fopenmp $(SANFLAGS) $(BLAS_LIBS) $(DNNL_LIBS) -lyaml -lpapi -lsd
 PATTERN_SRC := $(wildcard patterns/*.c)
 KERNEL_SRC  := $(wildcard kernels/*.c kernels/isa/*.c)
 SELECT_SRC  := $(wildcard select/*.c)
+MODEL_SRC   := $(wildcard model/*.c)
 CLI_SRC     := harness/main.c $(wildcard harness/cli/*.c)
 HARNESS_SRC := $(filter-out $(CLI_SRC),$(wildcard harness/*.c harness/*/*.c))
 TEST_SRC    := $(filter-out tests/failalloc.c,$(wildcard tests/*.c))
 
-LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(SELECT_SRC) $(KERNEL_SRC) $(HARNESS_SRC))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(PATTERN_SRC) $(SELECT_SRC) $(KERNEL_SRC) $(MODEL_SRC) $(HARNESS_SRC))
 MAIN_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRC))
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(TEST_SRC))
 BIN      := $(BUILD)/sabench
@@ -77,6 +78,8 @@ all: deps $(BIN)
 $(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
 
 $(BUILD)/kernels/blas.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
+# a product and a sum round apart, as in ggml's reference dequantisation
+$(BUILD)/model/tensor.o: EXTRA_CFLAGS = -ffp-contract=off
 $(BUILD)/kernels/onednn.o: EXTRA_CFLAGS = $(DNNL_CFLAGS)
 
 # The build's identity as the manifest records it (revision, flags): the
@@ -185,17 +188,19 @@ FUZZ_BUILD  := build/fuzz
 FUZZ_CC     := clang
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -march=native -Wall -Wno-unknown-pragmas \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-FUZZ_SRC    := $(PATTERN_SRC) $(SELECT_SRC) $(filter-out kernels/isa/peak.c,$(KERNEL_SRC)) harness/err.c \
+FUZZ_SRC    := $(PATTERN_SRC) $(SELECT_SRC) $(filter-out kernels/isa/peak.c,$(KERNEL_SRC)) $(MODEL_SRC) harness/err.c \
                harness/npy.c $(wildcard harness/config/*.c) harness/counters.c \
                $(wildcard harness/inputs/*.c)
 FUZZ_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRC))
-FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec $(FUZZ_BUILD)/fuzz_npy
+FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec $(FUZZ_BUILD)/fuzz_npy \
+               $(FUZZ_BUILD)/fuzz_gguf
 
 fuzz-deps:
 	@$(MAKE) --no-print-directory deps DEB_PKGS="$(FUZZ_PKGS)"
 
 $(FUZZ_OBJ): | fuzz-deps
-$(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o: | fuzz-deps
+$(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o \
+  $(FUZZ_BUILD)/fuzz/fuzz_gguf.o: | fuzz-deps
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -206,11 +211,12 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_OBJ)
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined $^ -o $@ -lyaml -lpapi -lsde -lm
 
-.SECONDARY: $(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o
+.SECONDARY: $(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o \
+  $(FUZZ_BUILD)/fuzz/fuzz_gguf.o
 
 fuzz: $(FUZZERS)
 	@mkdir -p fuzz/regressions $(FUZZ_BUILD)/corpus-experiment $(FUZZ_BUILD)/corpus-spec \
-	  $(FUZZ_BUILD)/corpus-npy
+	  $(FUZZ_BUILD)/corpus-npy $(FUZZ_BUILD)/corpus-gguf
 	$(FUZZ_BUILD)/fuzz_experiment -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/yaml.dict \
 	  -artifact_prefix=fuzz/regressions/experiment- -print_final_stats=1 \
 	  $(FUZZ_BUILD)/corpus-experiment experiments tests/bad
@@ -220,6 +226,9 @@ fuzz: $(FUZZERS)
 	$(FUZZ_BUILD)/fuzz_npy -max_total_time=$(FUZZ_SECONDS) \
 	  -artifact_prefix=fuzz/regressions/npy- -print_final_stats=1 \
 	  $(FUZZ_BUILD)/corpus-npy fuzz/seeds-npy
+	$(FUZZ_BUILD)/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  -artifact_prefix=fuzz/regressions/gguf- -print_final_stats=1 \
+	  $(FUZZ_BUILD)/corpus-gguf fuzz/seeds-gguf
 
 clean:
 	rm -rf build
