@@ -14,22 +14,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned char *copy = malloc(size ? size : 1);  /* exact bounds for ASan */
-	struct gguf g;
+	struct gg_file g;
 	char why[1024];
 	volatile double sink = 0.0;
 
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
-	if (gguf_parse(&g, copy, size, "<fuzz>", why, sizeof why) == 0) {
+	if (gg_parse(&g, copy, size, "<fuzz>", why, sizeof why) == 0) {
 		for (uint64_t i = 0; i < g.n_kv; i++) {
-			const struct gguf_kv *kv = &g.kv[i];
-			for (uint64_t j = 0; kv->type == GGUF_ARRAY && j < kv->v.arr.n && j < 4096; j++)
-				sink += kv->v.arr.type == GGUF_STRING ? (double)kv->v.arr.strs[j].len
-								      : gguf_arr_num(kv, j);
+			const struct gg_kv *kv = &g.kv[i];
+			for (uint64_t j = 0; kv->type == GG_ARRAY && j < kv->v.arr.n && j < 4096; j++)
+				sink += kv->v.arr.type == GG_STRING ? (double)kv->v.arr.strs[j].len
+								      : gg_arr_num(kv, j);
 		}
 		for (uint64_t i = 0; i < g.n_tensors; i++) {
-			const struct gguf_tensor *t = &g.t[i];
+			const struct gg_tensor *t = &g.t[i];
 			const struct tensor_type_desc *d = tensor_type_of((enum tensor_type)tensor_type_find(t->type));
 			int64_t n = t->ne[0] < 4096 ? t->ne[0] : 4096;
 			float y[4096];
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sink += y[0];
 			}
 		}
-		gguf_close(&g);
+		gg_close(&g);
 	}
 	(void)sink;
 	free(copy);

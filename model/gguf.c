@@ -22,12 +22,12 @@
 
 /* Bytes of one element of a fixed-size value type; 0 for string, array. */
 static const int vtype_size[] = {
-	[GGUF_U8] = 1, [GGUF_I8] = 1, [GGUF_U16] = 2, [GGUF_I16] = 2, [GGUF_U32] = 4,
-	[GGUF_I32] = 4, [GGUF_F32] = 4, [GGUF_BOOL] = 1, [GGUF_STRING] = 0, [GGUF_ARRAY] = 0,
-	[GGUF_U64] = 8, [GGUF_I64] = 8, [GGUF_F64] = 8,
+	[GG_U8] = 1, [GG_I8] = 1, [GG_U16] = 2, [GG_I16] = 2, [GG_U32] = 4,
+	[GG_I32] = 4, [GG_F32] = 4, [GG_BOOL] = 1, [GG_STRING] = 0, [GG_ARRAY] = 0,
+	[GG_U64] = 8, [GG_I64] = 8, [GG_F64] = 8,
 };
-_Static_assert(sizeof vtype_size / sizeof *vtype_size == GGUF_VTYPE_COUNT,
-	       "vtype_size: one per enum gguf_vtype");
+_Static_assert(sizeof vtype_size / sizeof *vtype_size == GG_VTYPE_COUNT,
+	       "vtype_size: one per enum gg_vtype");
 
 struct cursor {
 	const uint8_t *p;
@@ -90,7 +90,7 @@ static int take_u64(struct cursor *c, uint64_t *v, const char *what)
 }
 
 /* A string: u64 length, then its bytes (left in the mapping). */
-static int take_str(struct cursor *c, struct gguf_str *s, uint64_t max, const char *what)
+static int take_str(struct cursor *c, struct gg_str *s, uint64_t max, const char *what)
 {
 	if (take_u64(c, &s->len, what))
 		return -1;
@@ -108,18 +108,18 @@ static int take_str(struct cursor *c, struct gguf_str *s, uint64_t max, const ch
 
 /* An array's elements: fixed-size ones stay in the mapping; strings get
  * an index of their places. */
-static int take_array(struct cursor *c, struct gguf_kv *kv, const char *key)
+static int take_array(struct cursor *c, struct gg_kv *kv, const char *key)
 {
 	uint32_t et;
 
 	if (take_u32(c, &et, "an array's element type") || take_u64(c, &kv->v.arr.n, "an array's length"))
 		return -1;
-	if (et >= GGUF_VTYPE_COUNT || et == GGUF_ARRAY)
+	if (et >= GG_VTYPE_COUNT || et == GG_ARRAY)
 		return fail(c, "metadata '%s' is an array of type %u, which GGUF does not define%s", key, et,
-			    et == GGUF_ARRAY ? " (arrays of arrays are not read)" : "");
-	kv->v.arr.type = (enum gguf_vtype)et;
+			    et == GG_ARRAY ? " (arrays of arrays are not read)" : "");
+	kv->v.arr.type = (enum gg_vtype)et;
 	kv->v.arr.data = c->p + c->at;
-	if (et != GGUF_STRING) {
+	if (et != GG_STRING) {
 		uint64_t bytes = kv->v.arr.n * (uint64_t)vtype_size[et];
 		if (kv->v.arr.n > c->size || !have(c, bytes))
 			return fail(c, "array '%s' of %llu elements runs past the end of the file", key,
@@ -140,28 +140,28 @@ static int take_array(struct cursor *c, struct gguf_kv *kv, const char *key)
 	return 0;
 }
 
-static int take_value(struct cursor *c, struct gguf_kv *kv, const char *key)
+static int take_value(struct cursor *c, struct gg_kv *kv, const char *key)
 {
 	uint8_t b[8] = { 0 };
 	int n = vtype_size[kv->type];
 
-	if (kv->type == GGUF_STRING)
+	if (kv->type == GG_STRING)
 		return take_str(c, &kv->v.str, UINT64_MAX, "a string value");
-	if (kv->type == GGUF_ARRAY)
+	if (kv->type == GG_ARRAY)
 		return take_array(c, kv, key);
 	if (take(c, b, (uint64_t)n, "a metadata value"))
 		return -1;
 	for (int i = n - 1; i >= 0; i--)
 		kv->v.u = kv->v.u << 8 | b[i];
-	if (kv->type == GGUF_I8 || kv->type == GGUF_I16 || kv->type == GGUF_I32) {
+	if (kv->type == GG_I8 || kv->type == GG_I16 || kv->type == GG_I32) {
 		int shift = 64 - 8 * n;
 		kv->v.i = (int64_t)(kv->v.u << shift) >> shift;     /* sign-extended */
-	} else if (kv->type == GGUF_F32) {
+	} else if (kv->type == GG_F32) {
 		float f;
 		uint32_t u = (uint32_t)kv->v.u;
 		memcpy(&f, &u, sizeof f);
 		kv->v.f = f;
-	} else if (kv->type == GGUF_F64) {
+	} else if (kv->type == GG_F64) {
 		double f;
 		memcpy(&f, &kv->v.u, sizeof f);
 		kv->v.f = f;
@@ -170,12 +170,12 @@ static int take_value(struct cursor *c, struct gguf_kv *kv, const char *key)
 }
 
 /* The key as a C string (keys hold no NUL in a sound file). */
-static void key_text(const struct gguf_str *k, char *buf, size_t len)
+static void key_text(const struct gg_str *k, char *buf, size_t len)
 {
 	snprintf(buf, len, "%.*s", (int)(k->len < len ? k->len : len - 1), k->s);
 }
 
-static int take_metadata(struct gguf *g, struct cursor *c)
+static int take_metadata(struct gg_file *g, struct cursor *c)
 {
 	/* an entry takes 12 bytes at least: key length and value type */
 	if (g->n_kv > (c->size - c->at) / 12)
@@ -185,16 +185,16 @@ static int take_metadata(struct gguf *g, struct cursor *c)
 	if (!g->kv)
 		return fail(c, "out of memory for %llu metadata entries", (unsigned long long)g->n_kv);
 	for (uint64_t i = 0; i < g->n_kv; i++) {
-		struct gguf_kv *kv = &g->kv[i];
+		struct gg_kv *kv = &g->kv[i];
 		uint32_t type;
 		char key[256];
 		if (take_str(c, &kv->key, GGUF_MAX_KEY, "a metadata key") ||
 		    take_u32(c, &type, "a metadata value type"))
 			return -1;
 		key_text(&kv->key, key, sizeof key);
-		if (type >= GGUF_VTYPE_COUNT)
+		if (type >= GG_VTYPE_COUNT)
 			return fail(c, "metadata '%s' has value type %u, which GGUF does not define", key, type);
-		kv->type = (enum gguf_vtype)type;
+		kv->type = (enum gg_vtype)type;
 		if (take_value(c, kv, key))
 			return -1;
 		for (uint64_t j = 0; j < i; j++)
@@ -205,14 +205,14 @@ static int take_metadata(struct gguf *g, struct cursor *c)
 }
 
 /* The tensor's bytes from its type and shape, with overflow checks. */
-static int tensor_size(struct cursor *c, struct gguf_tensor *t, const char *name)
+static int tensor_size(struct cursor *c, struct gg_tensor *t, const char *name)
 {
 	const char *why = NULL;
 	uint64_t rows = 1, row;
 
 	if (t->ne[0] <= 0)
 		return fail(c, "tensor '%s' has a row of %lld values", name, (long long)t->ne[0]);
-	row = gguf_row_bytes(t->type, t->ne[0], &why);
+	row = gg_row_bytes(t->type, t->ne[0], &why);
 	if (!row)
 		return fail(c, "tensor '%s': %s", name, why);
 	for (int d = 1; d < t->n_dims; d++) {
@@ -228,7 +228,7 @@ static int tensor_size(struct cursor *c, struct gguf_tensor *t, const char *name
 	return 0;
 }
 
-static int take_tensor_infos(struct gguf *g, struct cursor *c)
+static int take_tensor_infos(struct gg_file *g, struct cursor *c)
 {
 	/* an info takes 24 bytes at least: name length, n_dims, type, offset */
 	if (g->n_tensors > (c->size - c->at) / 24)
@@ -238,21 +238,21 @@ static int take_tensor_infos(struct gguf *g, struct cursor *c)
 	if (!g->t)
 		return fail(c, "out of memory for %llu tensors", (unsigned long long)g->n_tensors);
 	for (uint64_t i = 0; i < g->n_tensors; i++) {
-		struct gguf_tensor *t = &g->t[i];
+		struct gg_tensor *t = &g->t[i];
 		uint32_t nd;
 		char name[256];
 		if (take_str(c, &t->name, GGUF_MAX_KEY, "a tensor name") ||
 		    take_u32(c, &nd, "a tensor's dimension count"))
 			return -1;
 		key_text(&t->name, name, sizeof name);
-		if (nd < 1 || nd > GGUF_MAX_DIMS)
+		if (nd < 1 || nd > GG_MAX_DIMS)
 			return fail(c, "tensor '%s' has %u dimensions; GGUF allows 1 to %d", name, nd,
-				    GGUF_MAX_DIMS);
+				    GG_MAX_DIMS);
 		t->n_dims = (int)nd;
-		for (int d = 0; d < GGUF_MAX_DIMS; d++)
+		for (int d = 0; d < GG_MAX_DIMS; d++)
 			t->ne[d] = 1;
 		for (uint32_t d = 0; d < nd; d++) {
-			uint64_t v;
+			uint64_t v = 0;
 			if (take_u64(c, &v, "a tensor's dimension"))
 				return -1;
 			if (v > (uint64_t)INT64_MAX)
@@ -272,12 +272,12 @@ static int take_tensor_infos(struct gguf *g, struct cursor *c)
 
 /* The data section: after the infos, at the next multiple of the
  * alignment; each tensor aligned and whole inside it. */
-static int place_data(struct gguf *g, struct cursor *c)
+static int place_data(struct gg_file *g, struct cursor *c)
 {
 	int64_t a = GGUF_DEFAULT_ALIGNMENT;
 
-	if (gguf_get(g, "general.alignment")) {
-		if (gguf_get_int(g, "general.alignment", &a) || a < 1 || a > (1 << 24) || (a & (a - 1)))
+	if (gg_get(g, "general.alignment")) {
+		if (gg_get_int(g, "general.alignment", &a) || a < 1 || a > (1 << 24) || (a & (a - 1)))
 			return fail(c, "general.alignment is not a power of two up to 2^24");
 	}
 	g->alignment = (uint64_t)a;
@@ -286,7 +286,7 @@ static int place_data(struct gguf *g, struct cursor *c)
 		return fail(c, "truncated before its data section (at byte %llu of %llu)",
 			    (unsigned long long)g->data_at, (unsigned long long)c->size);
 	for (uint64_t i = 0; i < g->n_tensors; i++) {
-		struct gguf_tensor *t = &g->t[i];
+		struct gg_tensor *t = &g->t[i];
 		char name[256];
 		key_text(&t->name, name, sizeof name);
 		if (t->offset % g->alignment)
@@ -300,7 +300,7 @@ static int place_data(struct gguf *g, struct cursor *c)
 	return 0;
 }
 
-int gguf_parse(struct gguf *g, const void *buf, size_t size, const char *name, char *why,
+int gg_parse(struct gg_file *g, const void *buf, size_t size, const char *name, char *why,
 	       size_t len)
 {
 	struct cursor c = { .p = buf, .size = size, .name = name, .why = why, .len = len };
@@ -322,13 +322,13 @@ int gguf_parse(struct gguf *g, const void *buf, size_t size, const char *name, c
 	g->n_tensors = n_t;
 	g->n_kv = n_kv;
 	if (take_metadata(g, &c) || take_tensor_infos(g, &c) || place_data(g, &c)) {
-		gguf_close(g);
+		gg_close(g);
 		return -1;
 	}
 	return 0;
 }
 
-int gguf_open(struct gguf *g, const char *path, char *why, size_t len)
+int gg_open(struct gg_file *g, const char *path, char *why, size_t len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct stat st;
@@ -350,7 +350,7 @@ int gguf_open(struct gguf *g, const char *path, char *why, size_t len)
 	close(fd);
 	if (map == MAP_FAILED)
 		return snprintf(why, len, "cannot map '%s': %s", path, strerror(errno)), -1;
-	rc = gguf_parse(g, map, (size_t)st.st_size, path, why, len);
+	rc = gg_parse(g, map, (size_t)st.st_size, path, why, len);
 	if (rc) {
 		munmap(map, (size_t)st.st_size);
 		return -1;
@@ -359,10 +359,10 @@ int gguf_open(struct gguf *g, const char *path, char *why, size_t len)
 	return 0;
 }
 
-void gguf_close(struct gguf *g)
+void gg_close(struct gg_file *g)
 {
 	for (uint64_t i = 0; g->kv && i < g->n_kv; i++)
-		if (g->kv[i].type == GGUF_ARRAY)
+		if (g->kv[i].type == GG_ARRAY)
 			free(g->kv[i].v.arr.strs);
 	free(g->kv);
 	free(g->t);
@@ -371,7 +371,7 @@ void gguf_close(struct gguf *g)
 	memset(g, 0, sizeof *g);
 }
 
-uint64_t gguf_row_bytes(uint32_t type, int64_t n, const char **why)
+uint64_t gg_row_bytes(uint32_t type, int64_t n, const char **why)
 {
 	static char buf[96];
 	int t = tensor_type_find(type);
@@ -390,7 +390,7 @@ uint64_t gguf_row_bytes(uint32_t type, int64_t n, const char **why)
 	return tensor_row_bytes((enum tensor_type)t, n);
 }
 
-const struct gguf_kv *gguf_get(const struct gguf *g, const char *key)
+const struct gg_kv *gg_get(const struct gg_file *g, const char *key)
 {
 	size_t n = strlen(key);
 
@@ -400,22 +400,22 @@ const struct gguf_kv *gguf_get(const struct gguf *g, const char *key)
 	return NULL;
 }
 
-int gguf_get_int(const struct gguf *g, const char *key, int64_t *out)
+int gg_get_int(const struct gg_file *g, const char *key, int64_t *out)
 {
-	const struct gguf_kv *kv = gguf_get(g, key);
+	const struct gg_kv *kv = gg_get(g, key);
 
 	if (!kv)
 		return -1;
 	switch (kv->type) {
-	case GGUF_U8: case GGUF_U16: case GGUF_U32: case GGUF_BOOL:
+	case GG_U8: case GG_U16: case GG_U32: case GG_BOOL:
 		*out = (int64_t)kv->v.u;
 		return 0;
-	case GGUF_U64:
+	case GG_U64:
 		if (kv->v.u > (uint64_t)INT64_MAX)
 			return -1;
 		*out = (int64_t)kv->v.u;
 		return 0;
-	case GGUF_I8: case GGUF_I16: case GGUF_I32: case GGUF_I64:
+	case GG_I8: case GG_I16: case GG_I32: case GG_I64:
 		*out = kv->v.i;
 		return 0;
 	default:
@@ -423,28 +423,28 @@ int gguf_get_int(const struct gguf *g, const char *key, int64_t *out)
 	}
 }
 
-int gguf_get_float(const struct gguf *g, const char *key, double *out)
+int gg_get_float(const struct gg_file *g, const char *key, double *out)
 {
-	const struct gguf_kv *kv = gguf_get(g, key);
+	const struct gg_kv *kv = gg_get(g, key);
 
-	if (!kv || (kv->type != GGUF_F32 && kv->type != GGUF_F64))
+	if (!kv || (kv->type != GG_F32 && kv->type != GG_F64))
 		return -1;
 	*out = kv->v.f;
 	return 0;
 }
 
-int gguf_get_string(const struct gguf *g, const char *key, char *buf, size_t len)
+int gg_get_string(const struct gg_file *g, const char *key, char *buf, size_t len)
 {
-	const struct gguf_kv *kv = gguf_get(g, key);
+	const struct gg_kv *kv = gg_get(g, key);
 
-	if (!kv || kv->type != GGUF_STRING || kv->v.str.len >= len || memchr(kv->v.str.s, 0, kv->v.str.len))
+	if (!kv || kv->type != GG_STRING || kv->v.str.len >= len || memchr(kv->v.str.s, 0, kv->v.str.len))
 		return -1;
 	memcpy(buf, kv->v.str.s, kv->v.str.len);
 	buf[kv->v.str.len] = 0;
 	return 0;
 }
 
-const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name)
+const struct gg_tensor *gg_find_tensor(const struct gg_file *g, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -454,7 +454,7 @@ const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *nam
 	return NULL;
 }
 
-double gguf_arr_num(const struct gguf_kv *kv, uint64_t i)
+double gg_arr_num(const struct gg_kv *kv, uint64_t i)
 {
 	const uint8_t *p = kv->v.arr.data + i * (uint64_t)vtype_size[kv->v.arr.type];
 	uint64_t u = 0;
@@ -462,17 +462,17 @@ double gguf_arr_num(const struct gguf_kv *kv, uint64_t i)
 	for (int b = vtype_size[kv->v.arr.type] - 1; b >= 0; b--)
 		u = u << 8 | p[b];
 	switch (kv->v.arr.type) {
-	case GGUF_I8: return (double)(int8_t)u;
-	case GGUF_I16: return (double)(int16_t)u;
-	case GGUF_I32: return (double)(int32_t)u;
-	case GGUF_I64: return (double)(int64_t)u;
-	case GGUF_F32: {
+	case GG_I8: return (double)(int8_t)u;
+	case GG_I16: return (double)(int16_t)u;
+	case GG_I32: return (double)(int32_t)u;
+	case GG_I64: return (double)(int64_t)u;
+	case GG_F32: {
 		float f;
 		uint32_t w = (uint32_t)u;
 		memcpy(&f, &w, sizeof f);
 		return f;
 	}
-	case GGUF_F64: {
+	case GG_F64: {
 		double f;
 		memcpy(&f, &u, sizeof f);
 		return f;

@@ -10,57 +10,57 @@
 #include <stdint.h>
 
 /* Metadata value types, as the file numbers them. */
-enum gguf_vtype {
-	GGUF_U8, GGUF_I8, GGUF_U16, GGUF_I16, GGUF_U32, GGUF_I32, GGUF_F32, GGUF_BOOL,
-	GGUF_STRING, GGUF_ARRAY, GGUF_U64, GGUF_I64, GGUF_F64,
-	GGUF_VTYPE_COUNT
+enum gg_vtype {
+	GG_U8, GG_I8, GG_U16, GG_I16, GG_U32, GG_I32, GG_F32, GG_BOOL,
+	GG_STRING, GG_ARRAY, GG_U64, GG_I64, GG_F64,
+	GG_VTYPE_COUNT
 };
 
 /* A string inside the mapped file (not NUL-terminated). */
-struct gguf_str {
+struct gg_str {
 	const char *s;
 	uint64_t len;
 };
 
-struct gguf_kv {
-	struct gguf_str key;
-	enum gguf_vtype type;
+struct gg_kv {
+	struct gg_str key;
+	enum gg_vtype type;
 	union {
 		uint64_t u;             /* the unsigned integer types and bool */
 		int64_t i;              /* the signed ones */
 		double f;               /* f32, f64 */
-		struct gguf_str str;
+		struct gg_str str;
 		struct {
-			enum gguf_vtype type;   /* of the elements */
+			enum gg_vtype type;   /* of the elements */
 			uint64_t n;
 			const uint8_t *data;    /* the elements, in the file */
-			struct gguf_str *strs;  /* string arrays: each element (owned) */
+			struct gg_str *strs;  /* string arrays: each element (owned) */
 		} arr;
 	} v;
 };
 
-#define GGUF_MAX_DIMS 4
+#define GG_MAX_DIMS 4
 
-struct gguf_tensor {
-	struct gguf_str name;
+struct gg_tensor {
+	struct gg_str name;
 	int n_dims;
-	int64_t ne[GGUF_MAX_DIMS];      /* ne[0] varies fastest: the row length; 1 past n_dims */
+	int64_t ne[GG_MAX_DIMS];      /* ne[0] varies fastest: the row length; 1 past n_dims */
 	uint32_t type;                  /* ggml type id, as in the file */
 	uint64_t offset;                /* from the start of the data section */
 	const uint8_t *data;            /* in the mapping */
 	uint64_t bytes;                 /* its size, from its type and shape */
 };
 
-struct gguf {
+struct gg_file {
 	char path[4096];                /* for messages */
 	const uint8_t *map;             /* the whole file (mmap'ed, or given) */
 	size_t size;
-	int mapped;                     /* 1: gguf_close unmaps it */
+	int mapped;                     /* 1: gg_close unmaps it */
 	uint32_t version;
 	uint64_t alignment;
-	struct gguf_kv *kv;
+	struct gg_kv *kv;
 	uint64_t n_kv;
-	struct gguf_tensor *t;
+	struct gg_tensor *t;
 	uint64_t n_tensors;
 	uint64_t data_at;               /* where the data section starts */
 };
@@ -68,37 +68,37 @@ struct gguf {
 /* Bytes a row of n values of ggml type `type` takes, or 0 with why for a
  * type sabench does not read or an n that is not whole blocks (tensor.c
  * says which types: one table). */
-uint64_t gguf_row_bytes(uint32_t type, int64_t n, const char **why);
+uint64_t gg_row_bytes(uint32_t type, int64_t n, const char **why);
 
 /* Maps path read-only and parses it; 0, or -1 with why (room len)
  * naming the file and the problem. */
-int gguf_open(struct gguf *g, const char *path, char *why, size_t len);
+int gg_open(struct gg_file *g, const char *path, char *why, size_t len);
 
 /* Parses size bytes at buf (not copied; they must outlive g) as a file
- * called name: what gguf_open does after mapping, and the fuzz target's
+ * called name: what gg_open does after mapping, and the fuzz target's
  * entry. */
-int gguf_parse(struct gguf *g, const void *buf, size_t size, const char *name, char *why,
+int gg_parse(struct gg_file *g, const void *buf, size_t size, const char *name, char *why,
 	       size_t len);
 
-void gguf_close(struct gguf *g);
+void gg_close(struct gg_file *g);
 
 /* The metadata entry called key, or NULL. */
-const struct gguf_kv *gguf_get(const struct gguf *g, const char *key);
+const struct gg_kv *gg_get(const struct gg_file *g, const char *key);
 
 /* An integer entry (any integer type) into *out: 0, or -1 when missing,
  * not an integer, or negative where unsigned is asked. */
-int gguf_get_int(const struct gguf *g, const char *key, int64_t *out);
+int gg_get_int(const struct gg_file *g, const char *key, int64_t *out);
 
 /* A float entry (f32 or f64) into *out: 0, or -1. */
-int gguf_get_float(const struct gguf *g, const char *key, double *out);
+int gg_get_float(const struct gg_file *g, const char *key, double *out);
 
 /* A string entry as a NUL-terminated copy in buf (room len): 0, or -1. */
-int gguf_get_string(const struct gguf *g, const char *key, char *buf, size_t len);
+int gg_get_string(const struct gg_file *g, const char *key, char *buf, size_t len);
 
 /* The tensor called name, or NULL. */
-const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);
+const struct gg_tensor *gg_find_tensor(const struct gg_file *g, const char *name);
 
 /* Element i of a numeric array entry as a double. */
-double gguf_arr_num(const struct gguf_kv *kv, uint64_t i);
+double gg_arr_num(const struct gg_kv *kv, uint64_t i);
 
 #endif

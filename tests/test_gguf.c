@@ -47,7 +47,7 @@ Test(gguf, every_metadata_type_and_tensors_read_back)
 {
 	struct gbuf kv = { 0 }, file = { 0 };
 	float w[64], v[3] = { 1, 2, 3 };
-	struct gguf g;
+	struct gg_file g;
 	char why[1024], s[64];
 	int64_t i;
 	double f;
@@ -60,39 +60,39 @@ Test(gguf, every_metadata_type_and_tensors_read_back)
 		{ "v", 1, { 3 }, 0, v, sizeof v },
 	};
 	gw_file(&file, 3, &kv, 14, t, 2);
-	cr_assert_eq(gguf_parse(&g, file.p, file.n, "mem.gguf", why, sizeof why), 0, "%s", why);
+	cr_assert_eq(gg_parse(&g, file.p, file.n, "mem.gguf", why, sizeof why), 0, "%s", why);
 	cr_assert_eq(g.version, 3);
 	cr_assert_eq(g.n_kv, 14);
-	cr_assert(!gguf_get_int(&g, "t.u8", &i) && i == 200);
-	cr_assert(!gguf_get_int(&g, "t.i8", &i) && i == -100);
-	cr_assert(!gguf_get_int(&g, "t.u16", &i) && i == 0x1234);
-	cr_assert(!gguf_get_int(&g, "t.i16", &i) && i == -30000);
-	cr_assert(!gguf_get_int(&g, "t.u32", &i) && i == 4000000000LL);
-	cr_assert(!gguf_get_int(&g, "t.i32", &i) && i == -2000000000LL);
-	cr_assert(!gguf_get_int(&g, "t.bool", &i) && i == 1);
-	cr_assert(!gguf_get_int(&g, "t.u64", &i) && i == 1LL << 40);
-	cr_assert(!gguf_get_int(&g, "t.i64", &i) && i == -5);
-	cr_assert(!gguf_get_float(&g, "t.f32", &f) && f == 1.5);
-	cr_assert(!gguf_get_float(&g, "t.f64", &f) && f == -2.25);
-	cr_assert(!gguf_get_string(&g, "t.str", s, sizeof s));
+	cr_assert(!gg_get_int(&g, "t.u8", &i) && i == 200);
+	cr_assert(!gg_get_int(&g, "t.i8", &i) && i == -100);
+	cr_assert(!gg_get_int(&g, "t.u16", &i) && i == 0x1234);
+	cr_assert(!gg_get_int(&g, "t.i16", &i) && i == -30000);
+	cr_assert(!gg_get_int(&g, "t.u32", &i) && i == 4000000000LL);
+	cr_assert(!gg_get_int(&g, "t.i32", &i) && i == -2000000000LL);
+	cr_assert(!gg_get_int(&g, "t.bool", &i) && i == 1);
+	cr_assert(!gg_get_int(&g, "t.u64", &i) && i == 1LL << 40);
+	cr_assert(!gg_get_int(&g, "t.i64", &i) && i == -5);
+	cr_assert(!gg_get_float(&g, "t.f32", &f) && f == 1.5);
+	cr_assert(!gg_get_float(&g, "t.f64", &f) && f == -2.25);
+	cr_assert(!gg_get_string(&g, "t.str", s, sizeof s));
 	cr_assert_str_eq(s, "gemma3");
-	cr_assert_eq(gguf_get_int(&g, "t.str", &i), -1, "a string is no integer");
-	cr_assert_eq(gguf_get_int(&g, "t.nothing", &i), -1);
-	const struct gguf_kv *a = gguf_get(&g, "t.arr_str");
-	cr_assert(a && a->type == GGUF_ARRAY && a->v.arr.type == GGUF_STRING && a->v.arr.n == 3);
+	cr_assert_eq(gg_get_int(&g, "t.str", &i), -1, "a string is no integer");
+	cr_assert_eq(gg_get_int(&g, "t.nothing", &i), -1);
+	const struct gg_kv *a = gg_get(&g, "t.arr_str");
+	cr_assert(a && a->type == GG_ARRAY && a->v.arr.type == GG_STRING && a->v.arr.n == 3);
 	cr_assert_eq(a->v.arr.strs[2].len, 6);
 	cr_assert_eq(memcmp(a->v.arr.strs[2].s, "\xe2\x96\x81the", 6), 0);
 	cr_assert_eq(a->v.arr.strs[1].len, 0);
-	a = gguf_get(&g, "t.arr_f32");
-	cr_assert(a && a->v.arr.n == 2 && gguf_arr_num(a, 1) == 1.5);
-	const struct gguf_tensor *tw = gguf_find_tensor(&g, "blk.0.w"), *tv = gguf_find_tensor(&g, "v");
+	a = gg_get(&g, "t.arr_f32");
+	cr_assert(a && a->v.arr.n == 2 && gg_arr_num(a, 1) == 1.5);
+	const struct gg_tensor *tw = gg_find_tensor(&g, "blk.0.w"), *tv = gg_find_tensor(&g, "v");
 	cr_assert(tw && tv);
 	cr_assert(tw->ne[0] == 8 && tw->ne[1] == 8 && tw->ne[2] == 1 && tw->bytes == sizeof w);
 	cr_assert_eq(((const float *)tw->data)[63], 63.0f);
 	cr_assert_eq((tv->data - g.map) % 32, 0, "tensors start aligned");
 	cr_assert_eq(((const float *)tv->data)[2], 3.0f);
-	cr_assert_null(gguf_find_tensor(&g, "blk.0"));
-	gguf_close(&g);
+	cr_assert_null(gg_find_tensor(&g, "blk.0"));
+	gg_close(&g);
 	gb_free(&kv);
 	gb_free(&file);
 }
@@ -214,11 +214,11 @@ Test(gguf, each_malformed_class_has_its_message)
 {
 	for (int k = 0; k < DAMAGE_COUNT; k++) {
 		struct gbuf f = { 0 };
-		struct gguf g;
+		struct gg_file g;
 		char why[1024], want[1200];
 		damaged(&f, (enum damage)k);
 		snprintf(want, sizeof want, "bad GGUF file 'bad.gguf': %s", damage_msg[k]);
-		cr_assert_eq(gguf_parse(&g, f.p, f.n, "bad.gguf", why, sizeof why), -1, "damage %d read", k);
+		cr_assert_eq(gg_parse(&g, f.p, f.n, "bad.gguf", why, sizeof why), -1, "damage %d read", k);
 		cr_assert_str_eq(why, want, "damage %d: %s", k, why);
 		gb_free(&f);
 	}
@@ -231,7 +231,7 @@ Test(gguf, files_are_named_in_messages)
 	const char *dir = temp_dir();
 	char path[300], why[1024], want[1200];
 	struct gbuf f = { 0 };
-	struct gguf g;
+	struct gg_file g;
 	FILE *fp;
 
 	snprintf(path, sizeof path, "%s/cut.gguf", dir);
@@ -239,20 +239,20 @@ Test(gguf, files_are_named_in_messages)
 	fp = fopen(path, "wb");
 	fwrite(f.p, 1, f.n, fp);
 	fclose(fp);
-	cr_assert_eq(gguf_open(&g, path, why, sizeof why), -1);
+	cr_assert_eq(gg_open(&g, path, why, sizeof why), -1);
 	snprintf(want, sizeof want, "bad GGUF file '%s': %s", path, damage_msg[CUT_DATA]);
 	cr_assert_str_eq(why, want);
 	gb_free(&f);
 	snprintf(path, sizeof path, "%s/none.gguf", dir);
-	cr_assert_eq(gguf_open(&g, path, why, sizeof why), -1);
+	cr_assert_eq(gg_open(&g, path, why, sizeof why), -1);
 	snprintf(want, sizeof want, "cannot open '%s': No such file or directory", path);
 	cr_assert_str_eq(why, want);
-	cr_assert_eq(gguf_open(&g, dir, why, sizeof why), -1);
+	cr_assert_eq(gg_open(&g, dir, why, sizeof why), -1);
 	snprintf(want, sizeof want, "cannot read '%s': not a regular file", dir);
 	cr_assert_str_eq(why, want);
 	snprintf(path, sizeof path, "%s/empty.gguf", dir);
 	write_text(path, "");
-	cr_assert_eq(gguf_open(&g, path, why, sizeof why), -1);
+	cr_assert_eq(gg_open(&g, path, why, sizeof why), -1);
 	snprintf(want, sizeof want, "bad GGUF file '%s': it is empty", path);
 	cr_assert_str_eq(why, want);
 	snprintf(path, sizeof path, "%s/good.gguf", dir);
@@ -263,9 +263,9 @@ Test(gguf, files_are_named_in_messages)
 	fp = fopen(path, "wb");
 	fwrite(f.p, 1, f.n, fp);
 	fclose(fp);
-	cr_assert_eq(gguf_open(&g, path, why, sizeof why), 0, "%s", why);
-	cr_assert_eq(((const float *)gguf_find_tensor(&g, "w")->data)[1], 2.0f);
-	gguf_close(&g);
+	cr_assert_eq(gg_open(&g, path, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(((const float *)gg_find_tensor(&g, "w")->data)[1], 2.0f);
+	gg_close(&g);
 	gb_free(&f);
 }
 
