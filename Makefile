@@ -80,6 +80,7 @@ $(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
 $(BUILD)/kernels/blas.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
 # a product and a sum round apart, as in ggml's reference dequantisation
 $(BUILD)/model/tensor.o: EXTRA_CFLAGS = -ffp-contract=off
+$(BUILD)/model/model.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
 $(BUILD)/kernels/onednn.o: EXTRA_CFLAGS = $(DNNL_CFLAGS)
 
 # The build's identity as the manifest records it (revision, flags): the

@@ -135,6 +135,12 @@ const struct command cli_commands[] = {
 	  "and sabench's own software-defined events.\n", "docs/results.md" },
 	{ "columns", cmd_columns, "columns",
 	  "Lists the columns of results.csv with their units.\n", "results/README.md" },
+	{ "model", cmd_model, "model FILE.gguf [--text FILE] [--tokens N] [--kernel K]",
+	  "Reads a model from its GGUF file (its family, shape and tokenizer) and\n"
+	  "prints them; with --text, runs the dense forward pass over the text's\n"
+	  "first N tokens (default 2048, at most the model's context) through\n"
+	  "sabench's kernel K (default tiled) and prints the perplexity and where\n"
+	  "the pass spent its time. `make model` fetches Gemma 3 270M and a text.\n", "docs/inputs.md" },
 	{ "help", cmd_help, "help [COMMAND]", "Shows help for a command.\n", "README.md" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

@@ -156,6 +156,8 @@ struct pattern {
 /* Dense attention: the reference speed-ups and savings are measured
  * against (its name marks the reference rows of a results.csv). */
 extern const struct pat_kind pat_dense;
+/* The sliding window: a model's windowed layers (model/) build theirs. */
+extern const struct pat_kind pat_window;
 
 /* The registry: every kind, in the order `sabench patterns` lists them. */
 extern const struct pat_kind *const pat_kinds[];

@@ -30,6 +30,7 @@ int cmd_pattern(int argc, char **argv);         /* pattern.c */
 int cmd_inputs(int argc, char **argv);          /* inputs.c */
 int cmd_attention(int argc, char **argv);       /* inputs.c */
 int cmd_plot(int argc, char **argv);            /* plot.c */
+int cmd_model(int argc, char **argv);           /* model.c */
 int cmd_report(int argc, char **argv);          /* plot.c */
 int cmd_review(int argc, char **argv);          /* review.c */
 int cmd_machine(int argc, char **argv);         /* machine.c */

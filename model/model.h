@@ -1,0 +1,72 @@
+/* model.h - a real model read from its GGUF file (gguf.h), its weights
+ * dequantised once to fp32 (tensor.h), its tokenizer, and the forward
+ * pass of its family (family.h) whose attention runs through one of
+ * sabench's kernels over each layer's G: a design is applied inside the
+ * model exactly as it is timed outside it. */
+#ifndef SABENCH_MODEL_H
+#define SABENCH_MODEL_H
+
+#include <stdint.h>
+
+#include "../kernels/kernel.h"
+#include "../patterns/pattern.h"
+#include "family.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+struct model_layer {
+	const float *attn_norm, *q_norm, *k_norm, *post_attn_norm;
+	const float *ffn_norm, *post_ffn_norm;
+	float *wq, *wk, *wv, *wo;       /* [out][in] */
+	float *w_gate, *w_up, *w_down;
+	int windowed;                   /* attends through the sliding window */
+	double rope_base;
+};
+
+struct model {
+	const struct model_family *fam;
+	struct gg_file file;
+	struct tokenizer tok;
+	int n_layer, d_model, n_ff, heads, kv_heads, head_dim, head_dim_v;
+	long n_vocab, n_ctx, window;     /* window: 0 none */
+	double eps;
+	float *tok_embd;                /* [n_vocab][d_model] */
+	float *output;                  /* [n_vocab][d_model]: tok_embd when tied */
+	const float *output_norm;
+	struct model_layer *layer;
+	float *owned_norms;             /* norm weights dequantised (f32 in place otherwise) */
+};
+
+/* Reads path: the family by general.architecture, the shape, every
+ * tensor the family needs with its shape checked, and the tokenizer.
+ * 0, or -1 with why naming the file and what is missing or wrong. */
+int model_load(struct model *m, const char *path, char *why, size_t len);
+
+void model_free(struct model *m);
+
+/* Time of a forward pass by part, in seconds. */
+struct model_times {
+	double embed, norms, proj, rope, attn, ffn, out;
+};
+
+/* What one forward pass computes and keeps. */
+struct model_run {
+	const struct pattern *const *pat;       /* per layer, the G it attends over;
+						 * NULL (or a NULL entry): the
+						 * family's own (window or dense) */
+	const struct kern_desc *kernel;         /* the attention kernel (NULL: tiled) */
+	int last_layer;                         /* run layers 0 .. last_layer (-1: all) */
+	int capture;                            /* a layer whose Q, K, V to keep, or -1 */
+	float *q, *k, *v;                       /* capture's, [heads][n][head_dim] and
+						 * [kv_heads][n][head_dim(_v)], post-norm,
+						 * post-RoPE (caller's) */
+	float *logits;                          /* [n][n_vocab], or NULL: no output layer */
+	struct model_times t;                   /* filled */
+};
+
+/* The forward pass over tokens[0, n) (positions 0 .. n - 1). 0, or -1
+ * with why (out of memory, a kernel that cannot run). */
+int model_forward(const struct model *m, const int32_t *tokens, long n, struct model_run *r,
+		  char *why, size_t len);
+
+#endif
