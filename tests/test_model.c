@@ -1,0 +1,317 @@
+/* test_model.c - the forward pass of each model family on a small GGUF
+ * written here with seeded random weights in every tensor type sabench
+ * reads (f32, f16, bf16, q8_0, q5_0, q4_K, q6_K), against the independent
+ * NumPy forward of tests/model_ref.py (its own GGUF parser, its own
+ * dequantisation from the block layouts, the architecture in float64):
+ * the logits agree; the captured Q, K, V are the layer's; a model file
+ * that lacks a tensor, has one of the wrong shape or an architecture no
+ * family serves is refused with its message. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../harness/npy.h"
+#include "../model/model.h"
+#include "gguf_writer.h"
+#include "helpers.h"
+
+#define D 256                   /* d_model: a k-quant row */
+#define H 2
+#define KV 1
+#define HD 64
+#define FF 512
+#define VOCAB 300
+
+static unsigned long long rng = 88172645463325252ULL;
+
+static unsigned rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng >> 32);
+}
+
+/* An f16 of about magnitude m (a positive normal). */
+static uint16_t f16_about(double m)
+{
+	int e = (int)floor(log2(m)) + 15;
+
+	return (uint16_t)((e << 10) | (rnd() & 0x3ff));
+}
+
+/* Random blocks of ggml type `type` for n values, scales of about `mag`. */
+static uint8_t *blocks(uint32_t type, long n, double mag, size_t *bytes)
+{
+	static const struct { uint32_t id; int block, size; } b[] = {
+		{ 0, 1, 4 }, { 1, 1, 2 }, { 30, 1, 2 }, { 8, 32, 34 }, { 6, 32, 22 }, { 12, 256, 144 }, { 14, 256, 210 },
+	};
+	size_t k = 0;
+
+	while (b[k].id != type)
+		k++;
+	*bytes = (size_t)(n / b[k].block * b[k].size);
+	uint8_t *p = malloc(*bytes);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < *bytes; i++)
+		p[i] = (uint8_t)rnd();
+	for (long blk = 0; blk < n / b[k].block; blk++) {
+		uint8_t *x = p + (size_t)blk * (size_t)b[k].size;
+		uint16_t h;
+		if (type == 0)
+			for (int j = 0; j < 1; j++) {
+				float f = (float)(mag * ((double)(rnd() % 2001) / 1000.0 - 1.0));
+				memcpy(x, &f, 4);
+			}
+		if (type == 1 || type == 30) {
+			float f = (float)(mag * ((double)(rnd() % 2001) / 1000.0 - 1.0));
+			uint32_t u;
+			memcpy(&u, &f, 4);
+			h = type == 30 ? (uint16_t)(u >> 16) : 0;
+			if (type == 1) {     /* f16 of f: sign, exponent, 10 bits */
+				int e = f == 0 ? 0 : (int)floor(log2(fabs(f))) + 15;
+				h = (uint16_t)((f < 0) << 15 | (e > 0 ? e : 0) << 10 | (rnd() & 0x3ff));
+			}
+			memcpy(x, &h, 2);
+		}
+		if (type == 8 || type == 6) {
+			h = f16_about(mag / (type == 8 ? 64 : 8));
+			memcpy(x, &h, 2);
+		}
+		if (type == 12) {
+			h = f16_about(mag / 256);
+			memcpy(x, &h, 2);
+			h = f16_about(mag / 128);
+			memcpy(x + 2, &h, 2);
+		}
+		if (type == 14) {
+			h = f16_about(mag / 512);
+			memcpy(x + 208, &h, 2);
+			for (int s = 0; s < 16; s++)
+				x[192 + s] = (uint8_t)(int8_t)((int)(rnd() % 17) - 8);
+		}
+	}
+	return p;
+}
+
+struct spec {
+	char name[64];
+	int n_dims;
+	int64_t ne[2];
+	uint32_t type;
+	double mag;
+};
+
+/* The tensors of a family: every type sabench reads appears. */
+static int tensors_of(int gemma, int layers, struct spec *s)
+{
+	int n = 0;
+
+	s[n++] = (struct spec){ "token_embd.weight", 2, { D, VOCAB }, 14, 1.0 };
+	s[n++] = (struct spec){ "output_norm.weight", 1, { D, 1 }, 0, 1.0 };
+	if (!gemma)
+		s[n++] = (struct spec){ "output.weight", 2, { D, VOCAB }, 12, 0.5 };
+	for (int il = 0; il < layers; il++) {
+		const struct { const char *t; int64_t ne0, ne1; uint32_t type; double mag; int gemma_only; } w[] = {
+			{ "attn_norm", D, 1, 0, 1.0, 0 },
+			{ "attn_q", D, H * HD, il % 2 ? 12 : 6, 0.3, 0 },
+			{ "attn_k", D, KV * HD, il % 2 ? 8 : 14, 0.3, 0 },
+			{ "attn_v", D, KV * HD, il % 2 ? 1 : 30, 0.3, 0 },
+			{ "attn_output", H * HD, D, il % 2 ? 8 : 6, 0.3, 0 },
+			{ "attn_q_norm", HD, 1, 0, 1.0, 1 },
+			{ "attn_k_norm", HD, 1, 0, 1.0, 1 },
+			{ "post_attention_norm", D, 1, 0, 1.0, 1 },
+			{ "ffn_norm", D, 1, 0, 1.0, 0 },
+			{ "ffn_gate", D, FF, il % 2 ? 14 : 12, 0.3, 0 },
+			{ "ffn_up", D, FF, 6, 0.3, 0 },
+			{ "ffn_down", FF, D, il % 2 ? 12 : 14, 0.3, 0 },
+			{ "post_ffw_norm", D, 1, 0, 1.0, 1 },
+		};
+		for (size_t k = 0; k < sizeof w / sizeof *w; k++) {
+			if (w[k].gemma_only && !gemma)
+				continue;
+			snprintf(s[n].name, sizeof s[n].name, "blk.%d.%s.weight", il, w[k].t);
+			s[n].n_dims = w[k].ne1 > 1 ? 2 : 1;
+			s[n].ne[0] = w[k].ne0;
+			s[n].ne[1] = w[k].ne1;
+			s[n].type = w[k].type;
+			s[n++].mag = w[k].mag;
+		}
+	}
+	return n;
+}
+
+/* Writes the small model file of a family to path; `drop` leaves out
+ * the tensor of that name, `wrong` gives it another shape. */
+static void write_model(const char *path, int gemma, const char *drop, const char *wrong, const char *arch)
+{
+	struct spec s[256];
+	struct gw_tensor t[256];
+	uint8_t *data[256];
+	struct gbuf kv = { 0 }, f = { 0 };
+	int layers = gemma ? 6 : 2, n = tensors_of(gemma, layers, s), m = 0;
+	const char *a = arch ? arch : gemma ? "gemma3" : "llama";
+	char key[96], tok[16];
+	float eps = 1e-6f, base = gemma ? 1000000.0f : 10000.0f, zero = 0.0f;
+	FILE *fp;
+
+	gb_key(&kv, "general.architecture", 8);
+	gb_str(&kv, a);
+#define ARCH_U32(k, v) (snprintf(key, sizeof key, "%s." k, a), gb_key(&kv, key, 4), gb_u32(&kv, v))
+	ARCH_U32("block_count", (uint32_t)layers);
+	ARCH_U32("embedding_length", D);
+	ARCH_U32("feed_forward_length", FF);
+	ARCH_U32("attention.head_count", H);
+	ARCH_U32("attention.head_count_kv", KV);
+	ARCH_U32("attention.key_length", HD);
+	ARCH_U32("attention.value_length", HD);
+	ARCH_U32("context_length", 1024);
+	ARCH_U32("attention.sliding_window", 8);
+	snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", a);
+	gb_key(&kv, key, 6);
+	gb_bytes(&kv, &eps, 4);
+	snprintf(key, sizeof key, "%s.rope.freq_base", a);
+	gb_key(&kv, key, 6);
+	gb_bytes(&kv, &base, 4);
+	gb_key(&kv, "tokenizer.ggml.model", 8);
+	gb_str(&kv, "llama");
+	gb_key(&kv, "tokenizer.ggml.tokens", 9);
+	gb_u32(&kv, 8);
+	gb_u64(&kv, VOCAB);
+	for (int i = 0; i < VOCAB; i++) {
+		snprintf(tok, sizeof tok, i < 256 ? "<0x%02X>" : "t%d", i);
+		gb_str(&kv, tok);
+	}
+	gb_key(&kv, "tokenizer.ggml.scores", 9);
+	gb_u32(&kv, 6);
+	gb_u64(&kv, VOCAB);
+	for (int i = 0; i < VOCAB; i++)
+		gb_bytes(&kv, &zero, 4);
+	for (int i = 0; i < n; i++) {
+		size_t bytes;
+		if (drop && !strcmp(s[i].name, drop))
+			continue;
+		if (wrong && !strcmp(s[i].name, wrong))
+			s[i].ne[0] *= 2;
+		data[m] = blocks(s[i].type, s[i].ne[0] * s[i].ne[1], s[i].mag, &bytes);
+		t[m] = (struct gw_tensor){ s[i].name, s[i].n_dims, { s[i].ne[0], s[i].ne[1] }, s[i].type, data[m], bytes };
+		m++;
+	}
+	gw_file(&f, 3, &kv, 15, t, m);
+	fp = fopen(path, "wb");
+	cr_assert_not_null(fp);
+	fwrite(f.p, 1, f.n, fp);
+	fclose(fp);
+	for (int i = 0; i < m; i++)
+		free(data[i]);
+	gb_free(&kv);
+	gb_free(&f);
+}
+
+/* sabench's logits of tokens against model_ref.py's: the largest
+ * difference relative to the largest logit. */
+static double against_numpy(const char *dir, const char *file, const struct model *m, const float *logits,
+			    const int32_t *tok, long n)
+{
+	char cmd[8192], out[400], *at = cmd;
+	struct npy_array a;
+	struct err e;
+	double worst = 0, big = 0;
+
+	snprintf(out, sizeof out, "%s/ref.npy", dir);
+	at += snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s'", root_path("tests/model_ref.py"), file, out);
+	for (long i = 0; i < n; i++)
+		at += snprintf(at, sizeof cmd - (size_t)(at - cmd), " %d", tok[i]);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(npy_map(out, &a, NPY_WANT_FLOAT, &e), 0, "%s", e.msg);
+	cr_assert_eq(a.count, (size_t)n * (size_t)m->n_vocab);
+	for (size_t i = 0; i < a.count; i++) {
+		double r = npy_get(&a, i);
+		worst = fmax(worst, fabs(r - logits[i]));
+		big = fmax(big, fabs(r));
+	}
+	npy_unmap(&a);
+	cr_assert_gt(big, 1e-3, "the logits are all zero: nothing was compared");
+	return worst / big;
+}
+
+static void family_matches_numpy(int gemma)
+{
+	const char *dir = temp_dir();
+	char path[300], why[1024];
+	struct model m;
+	int32_t tok[40];
+	long n = 40;
+	float *logits;
+
+	snprintf(path, sizeof path, "%s/%s.gguf", dir, gemma ? "gemma3" : "llama");
+	write_model(path, gemma, NULL, NULL, NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), 0, "%s", why);
+	for (long i = 0; i < n; i++)
+		tok[i] = (int32_t)(rnd() % VOCAB);
+	logits = malloc((size_t)n * VOCAB * sizeof *logits);
+	float *q = malloc((size_t)H * n * HD * 4), *k = malloc((size_t)KV * n * HD * 4), *v = malloc((size_t)KV * n * HD * 4);
+	struct model_run r = { .capture = 1, .q = q, .k = k, .v = v, .last_layer = -1, .logits = logits };
+	cr_assert_eq(model_forward(&m, tok, n, &r, why, sizeof why), 0, "%s", why);
+	double rel = against_numpy(dir, path, &m, logits, tok, n);
+	cr_assert_lt(rel, 2e-4, "%s: logits differ by %g of the largest", gemma ? "gemma3" : "llama", rel);
+	/* the windowed layers are what makes them Gemma: with every layer dense
+	 * the logits move (negative control of the window) */
+	if (gemma) {
+		struct pattern dense;
+		const struct pattern *all[6];
+		float *l2 = malloc((size_t)n * VOCAB * sizeof *l2);
+		pat_init(&dense, &pat_dense, 1);
+		for (int il = 0; il < 6; il++)
+			all[il] = &dense;
+		struct model_run r2 = { .pat = all, .capture = -1, .last_layer = -1, .logits = l2 };
+		cr_assert_eq(model_forward(&m, tok, n, &r2, why, sizeof why), 0, "%s", why);
+		double moved = 0;
+		for (long i = 0; i < n * VOCAB; i++)
+			moved = fmax(moved, fabs(l2[i] - logits[i]));
+		cr_assert_gt(moved, 1e-3, "dense everywhere gave the windowed model's logits");
+		pat_free(&dense);
+		free(l2);
+	}
+	cr_assert(isfinite(q[0]) && isfinite(k[HD * n - 1]) && isfinite(v[0]));
+	free(q);
+	free(k);
+	free(v);
+	free(logits);
+	model_free(&m);
+}
+
+Test(model, gemma3_logits_match_numpy, .timeout = 120)
+{
+	family_matches_numpy(1);
+}
+
+Test(model, llama_logits_match_numpy, .timeout = 120)
+{
+	family_matches_numpy(0);
+}
+
+/* Model files that cannot be run, each with its message. */
+Test(model, bad_model_files_are_refused, .timeout = 60)
+{
+	const char *dir = temp_dir();
+	char path[300], why[1024], want[1200];
+	struct model m;
+
+	snprintf(path, sizeof path, "%s/m.gguf", dir);
+	write_model(path, 1, "blk.3.ffn_up.weight", NULL, NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), -1);
+	snprintf(want, sizeof want, "'%s' has no tensor 'blk.3.ffn_up.weight', which gemma3 needs", path);
+	cr_assert_str_eq(why, want);
+	write_model(path, 0, NULL, "blk.1.attn_k.weight", NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), -1);
+	snprintf(want, sizeof want, "'%s': tensor 'blk.1.attn_k.weight' is [512, 64], llama needs [256, 64]", path);
+	cr_assert_str_eq(why, want);
+	write_model(path, 0, NULL, NULL, "mamba");
+	cr_assert_eq(model_load(&m, path, why, sizeof why), -1);
+	snprintf(want, sizeof want, "'%s' is a 'mamba' model; sabench runs gemma3 and llama", path);
+	cr_assert_str_eq(why, want);
+}
