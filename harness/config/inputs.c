@@ -122,7 +122,10 @@ static int check_input_shape(struct ctx *c, const struct experiment *x,
 				   f ? in->shape.v_file : q);
 	}
 	for (size_t i = 0; in->shape.n && i < x->axis[EXP_SEQ_LEN].n; i++)
-		if (x->axis[EXP_SEQ_LEN].v[i] > in->shape.n)
+		if (x->axis[EXP_SEQ_LEN].v[i] > in->shape.n && in->shape.limit)
+			return cfg_bad(c, n, "input '%s': seq_len %lld is longer than %s",
+				   in->label, x->axis[EXP_SEQ_LEN].v[i], in->shape.limit);
+		else if (x->axis[EXP_SEQ_LEN].v[i] > in->shape.n)
 			return cfg_bad(c, n, "input '%s': seq_len %lld is longer than the %ld tokens of '%s'",
 				   in->label, x->axis[EXP_SEQ_LEN].v[i], in->shape.n, q);
 	for (size_t i = 0; !in->shape.n && i < x->axis[EXP_HEAD_DIM].n; i++)

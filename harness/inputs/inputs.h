@@ -19,6 +19,7 @@ struct inp_shape {
 	long head_dim_v;        /* V's last dimension */
 	const char *v_file;     /* the file it comes from (messages) */
 	long n;                 /* tokens in the files: seq_len at most this */
+	const char *limit;      /* what caps n, for messages; NULL: the first file's tokens */
 	long index_heads, index_dim;    /* an indexer in the files (dsa_topk's); 0: none */
 };
 

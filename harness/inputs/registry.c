@@ -6,12 +6,13 @@
 
 #include "inputs.h"
 
-extern const struct inp_kind inp_gaussian, inp_synthetic, inp_npy;
+extern const struct inp_kind inp_gaussian, inp_synthetic, inp_npy, inp_model;
 
 const struct inp_kind *const inp_kinds[] = {
 	&inp_gaussian,          /* seeded uniform noise (the default) */
 	&inp_synthetic,         /* head types of real LLMs, with RoPE */
 	&inp_npy,               /* tensors captured from a model */
+	&inp_model,             /* a real model's layer over a text (GGUF) */
 };
 
 const int inp_kind_count = (int)(sizeof inp_kinds / sizeof inp_kinds[0]);
