@@ -315,3 +315,36 @@ Test(model, bad_model_files_are_refused, .timeout = 60)
 	snprintf(want, sizeof want, "'%s' is a 'mamba' model; sabench runs gemma3 and llama", path);
 	cr_assert_str_eq(why, want);
 }
+
+/* A model's layer as the inputs of a run: the cells take its shape (2
+ * heads on 1 K/V head of 16), run verified, and the quality pass
+ * measures its real attention (dense keeps all of it, a window less). */
+Test(model, a_layer_is_the_inputs_of_a_run, .timeout = 120)
+{
+	char yaml[2048], gguf[1024], text[1024];
+	struct csv t;
+
+	snprintf(gguf, sizeof gguf, "%s", root_path("tests/bad/model/tiny.gguf"));
+	snprintf(text, sizeof text, "%s", root_path("tests/bad/model/text.txt"));
+	snprintf(yaml, sizeof yaml,
+		 "sweep: {seq_len: [12, 24]}\n"
+		 "inputs:\n  - model: {gguf: %s, text: %s, layer: 1}\n"
+		 "patterns: [dense, {window: {size: 4}}]\nkernels: [naive, tiled]\n"
+		 "run: {warmup: 0, repeats: 2, min_time_ms: 0}\n",
+		 gguf, text);
+	run_yaml_results(yaml, &t);
+	cr_assert_eq(t.nrow, 8);
+	for (int i = 0; i < t.nrow; i++) {
+		cr_assert_str_eq(csv_get(&t, i, "status"), "ok");
+		cr_assert_str_eq(csv_get(&t, i, "verified"), "yes");
+		cr_assert_str_eq(csv_get(&t, i, "heads"), "2");
+		cr_assert_str_eq(csv_get(&t, i, "kv_heads"), "1");
+		cr_assert_str_eq(csv_get(&t, i, "head_dim"), "16");
+		double recall = atof(csv_get(&t, i, "recall_mean"));
+		if (!strcmp(csv_get(&t, i, "pattern"), "dense"))
+			cr_assert_float_eq(recall, 1.0, 1e-9);
+		else
+			cr_assert(recall > 0.0 && recall < 1.0, "window keeps %g", recall);
+	}
+	csv_free(&t);
+}
