@@ -123,8 +123,9 @@ plots: all
 	$(BIN) report results/$(RUN_NAME)
 
 # Benchmarks: the machine's ceilings first (pct_peak reads them), then the
-# perf experiments, each into results/<name>/ with its plots.
-BENCH ?= perf perf-windows perf-scaling perf-random decode decode-flat kv-decode kv-compression stacks quality dynamic perf-dynamic perf-dynamic-decode scores perf-scores perf-bf16 perf-bf16-long perf-dsa mla-prefill mla-decode serving-steps serving-ragged review-multitenant review-device review-retrieval
+# perf experiments, each into results/<name>/ with its plots; the real
+# model's (model-*) need `make model`, which this fetches first.
+BENCH ?= perf perf-windows perf-scaling perf-random decode decode-flat kv-decode kv-compression stacks quality dynamic perf-dynamic perf-dynamic-decode scores perf-scores perf-bf16 perf-bf16-long perf-dsa mla-prefill mla-decode serving-steps serving-ragged review-multitenant review-device review-retrieval model-layers
 
 # bench/blas_plain: the obvious OpenBLAS program the blas kernel is held
 # to (built -O3 -ffast-math, as its author would: expf vectorised).
@@ -134,7 +135,7 @@ $(PLAIN_BIN): bench/blas_plain.c | deps
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(if $(HAVE_OPENBLAS),$(CC) -std=c17 -D_GNU_SOURCE -O3 -ffast-math $(ARCH) -fopenmp $(WARN) $(WERROR) $< -o $@ -lopenblas -lm,echo "no OpenBLAS: $@ not built")
 
-bench: all $(PLAIN_BIN)
+bench: all $(PLAIN_BIN) model
 	$(BIN) machine
 	sh bench/blas-parity.sh $(BIN) $(PLAIN_BIN)
 	@for b in $(BENCH); do \

@@ -267,22 +267,36 @@ static void rms_norm(const float *x, long rows, int d, const float *w, double ep
 	}
 }
 
-/* RoPE on x[heads][n][d] at positions 0 .. n - 1. */
-static void rope(float *x, int heads, long n, int d, double base, enum model_rope form)
+/* RoPE on x[heads][n][d] at positions 0 .. n - 1: the angles' cosines
+ * and sines made once (in double) for every head. */
+static int rope(float *x, int heads, long n, int d, double base, enum model_rope form)
 {
+	const int half = d / 2;
+	float *cs = malloc((size_t)n * (size_t)half * 2 * sizeof *cs);
+
+	if (!cs)
+		return -1;
+#pragma omp parallel for schedule(static)
+	for (long p = 0; p < n; p++)
+		for (int i = 0; i < half; i++) {
+			double theta = (double)p * pow(base, -2.0 * i / d);
+			cs[((size_t)p * half + i) * 2] = (float)cos(theta);
+			cs[((size_t)p * half + i) * 2 + 1] = (float)sin(theta);
+		}
 #pragma omp parallel for collapse(2) schedule(static)
 	for (int h = 0; h < heads; h++)
 		for (long p = 0; p < n; p++) {
 			float *r = x + ((size_t)h * n + p) * d;
-			for (int i = 0; i < d / 2; i++) {
-				double theta = (double)p * pow(base, -2.0 * i / d);
-				float c = (float)cos(theta), s = (float)sin(theta);
-				int a = form == ROPE_NEOX ? i : 2 * i, b = form == ROPE_NEOX ? i + d / 2 : 2 * i + 1;
+			for (int i = 0; i < half; i++) {
+				float c = cs[((size_t)p * half + i) * 2], s = cs[((size_t)p * half + i) * 2 + 1];
+				int a = form == ROPE_NEOX ? i : 2 * i, b = form == ROPE_NEOX ? i + half : 2 * i + 1;
 				float x0 = r[a], x1 = r[b];
 				r[a] = x0 * c - x1 * s;
 				r[b] = x0 * s + x1 * c;
 			}
 		}
+	free(cs);
+	return 0;
 }
 
 /* [n][heads * d] -> [heads][n][d]. */
@@ -413,8 +427,9 @@ static int attention_block(const struct model *m, int il, struct model_run *r, l
 		rms_norm(b->q, (long)m->heads * n, m->head_dim, L->q_norm, m->eps, b->q);
 		rms_norm(b->k, (long)m->kv_heads * n, m->head_dim, L->k_norm, m->eps, b->k);
 	}
-	rope(b->q, m->heads, n, m->head_dim, L->rope_base, m->fam->rope);
-	rope(b->k, m->kv_heads, n, m->head_dim, L->rope_base, m->fam->rope);
+	if (rope(b->q, m->heads, n, m->head_dim, L->rope_base, m->fam->rope) ||
+	    rope(b->k, m->kv_heads, n, m->head_dim, L->rope_base, m->fam->rope))
+		return bad(why, len, "out of memory for RoPE's angles at %ld tokens", n);
 	r->t.rope += now_s() - t;
 	if (il == r->capture) {
 		memcpy(r->q, b->q, (size_t)m->heads * n * m->head_dim * sizeof *b->q);
