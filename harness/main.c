@@ -135,12 +135,22 @@ const struct command cli_commands[] = {
 	  "and sabench's own software-defined events.\n", "docs/results.md" },
 	{ "columns", cmd_columns, "columns",
 	  "Lists the columns of results.csv with their units.\n", "results/README.md" },
-	{ "model", cmd_model, "model FILE.gguf [--text FILE] [--tokens N] [--kernel K]",
+	{ "model", cmd_model,
+	  "model FILE.gguf [--text FILE] [--tokens N] [--kernel K]\n"
+	  "        [--design SPEC [--layers global|all|L,L,...] [--needle]]",
 	  "Reads a model from its GGUF file (its family, shape and tokenizer) and\n"
-	  "prints them; with --text, runs the dense forward pass over the text's\n"
+	  "prints them; with --text, runs the model's forward pass over the text's\n"
 	  "first N tokens (default 2048, at most the model's context) through\n"
 	  "sabench's kernel K (default tiled) and prints the perplexity and where\n"
-	  "the pass spent its time. `make model` fetches Gemma 3 270M and a text.\n", "docs/inputs.md" },
+	  "the pass spent its time. `make model` fetches Gemma 3 270M and a text.\n\n"
+	  "  --design SPEC  run the model again with G = SPEC (a pattern, as in an\n"
+	  "                 experiment) in the layers --layers names (default the\n"
+	  "                 global ones) and print what it does against the model's\n"
+	  "                 own: KL of the next-token distributions (mean, p99),\n"
+	  "                 perplexity and its change, top-1 agreement, prefill time\n"
+	  "                 and the KV a sequence keeps\n"
+	  "  --needle       plant a passkey a tenth of the way in and ask for it at\n"
+	  "                 the end: the log-probability each gives its tokens\n", "docs/inputs.md" },
 	{ "help", cmd_help, "help [COMMAND]", "Shows help for a command.\n", "README.md" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

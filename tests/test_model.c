@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../harness/npy.h"
+#include "../model/eval.h"
 #include "../model/model.h"
 #include "gguf_writer.h"
 #include "helpers.h"
@@ -347,4 +348,64 @@ Test(model, a_layer_is_the_inputs_of_a_run, .timeout = 120)
 			cr_assert(recall > 0.0 && recall < 1.0, "window keeps %g", recall);
 	}
 	csv_free(&t);
+}
+
+/* The end-to-end measures on a small model: the model against itself has
+ * KL 0, the same perplexity and top-1 agreement 1; a design equal to the
+ * model's own on every layer (dense on Llama's global layers) gives the
+ * same logits, so KL 0; a window of 2 on every layer moves them (KL > 0,
+ * top-1 below 1: the negative control); the passkey's log-probability
+ * is the sum of its tokens'. */
+Test(model, end_to_end_measures, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char path[300], why[1024];
+	struct model m;
+	struct model_compare c;
+	int32_t tok[40];
+	long n = 40;
+	struct pattern dense, win;
+	const struct pattern *all_dense[2], *all_win[2];
+
+	snprintf(path, sizeof path, "%s/llama.gguf", dir);
+	write_model(path, 0, NULL, NULL, NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), 0, "%s", why);
+	for (long i = 0; i < n; i++)
+		tok[i] = (int32_t)(rnd() % VOCAB);
+	float *own = malloc((size_t)n * VOCAB * 4), *a = malloc((size_t)n * VOCAB * 4), *b = malloc((size_t)n * VOCAB * 4);
+	pat_init(&dense, &pat_dense, 1);
+	pat_init(&win, &pat_window, 1);
+	win.val[pat_param_index(&pat_window, "size")].i = 2;
+	for (int il = 0; il < 2; il++) {
+		all_dense[il] = &dense;
+		all_win[il] = &win;
+	}
+	struct model_run r0 = { .capture = -1, .last_layer = -1, .logits = own };
+	struct model_run r1 = { .pat = all_dense, .capture = -1, .last_layer = -1, .logits = a };
+	struct model_run r2 = { .pat = all_win, .capture = -1, .last_layer = -1, .logits = b };
+	cr_assert_eq(model_forward(&m, tok, n, &r0, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(model_forward(&m, tok, n, &r1, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(model_forward(&m, tok, n, &r2, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(model_compare(own, own, tok, n, VOCAB, &c), 0);
+	cr_assert(c.kl_mean == 0.0 && c.kl_p99 == 0.0 && c.top1 == 1.0 && c.ppl_dense == c.ppl_design);
+	cr_assert_eq(c.positions, n - 1);
+	cr_assert_eq(model_compare(own, a, tok, n, VOCAB, &c), 0);
+	cr_assert_lt(c.kl_mean, 1e-9, "dense on every layer is the model's own: KL %g", c.kl_mean);
+	cr_assert_lt(fabs(c.ppl_design / c.ppl_dense - 1), 1e-6);
+	cr_assert_eq(model_compare(own, b, tok, n, VOCAB, &c), 0);
+	cr_assert_gt(c.kl_mean, 1e-4, "a window of 2 changed nothing");
+	cr_assert_gt(c.kl_p99, c.kl_mean);
+	cr_assert_lt(c.top1, 1.0);
+	/* the passkey: its tokens' log-probabilities, summed */
+	double lp = model_logprob(own, tok, VOCAB, n - 3, 3), sum = 0;
+	for (long i = n - 3; i < n; i++)
+		sum += model_logprob(own, tok, VOCAB, i, 1);
+	cr_assert_float_eq(lp, sum, 1e-9);
+	cr_assert_lt(lp, 0.0);
+	pat_free(&dense);
+	pat_free(&win);
+	free(own);
+	free(a);
+	free(b);
+	model_free(&m);
 }

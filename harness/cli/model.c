@@ -1,6 +1,8 @@
-/* cli/model.c - model: a GGUF model's family and shape, and with a text,
- * its dense perplexity over the text's first tokens through sabench's
- * kernels, with where the forward pass spent its time. */
+/* cli/model.c - model: a GGUF model's family and shape; with a text, its
+ * dense perplexity over the text's first tokens through sabench's
+ * kernels, with where the forward pass spent its time; with a design, the
+ * whole model with that G in the layers named against dense (KL,
+ * perplexity, top-1 agreement, a planted passkey, prefill time, KV). */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,7 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../../model/eval.h"
 #include "../../model/model.h"
+#include "../config/experiment.h"
 #include "cli.h"
 
 /* The file at path, NUL-terminated (malloc'ed), or NULL with why. */
@@ -118,15 +122,199 @@ out:
 	return rc;
 }
 
+/* A forward pass's seconds. */
+static double run_seconds(const struct model_times *t)
+{
+	return t->embed + t->norms + t->proj + t->rope + t->attn + t->ffn + t->out;
+}
+
+/* Which layers take the design: "global" (those the model does not
+ * window), "all", or a list "5,11,17"; into take[]. 0, or -1. */
+static int pick_layers(const struct model *m, const char *which, int *take)
+{
+	if (!strcmp(which, "global") || !strcmp(which, "all")) {
+		for (int il = 0; il < m->n_layer; il++)
+			take[il] = !strcmp(which, "all") || !m->layer[il].windowed;
+		return 0;
+	}
+	memset(take, 0, (size_t)m->n_layer * sizeof *take);
+	for (const char *p = which; *p;) {
+		char *end;
+		long il = strtol(p, &end, 10);
+		if (end == p || il < 0 || il >= m->n_layer || (*end && *end != ','))
+			return -1;
+		take[il] = 1;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* The needle text: the passkey sentence planted a tenth of the way into
+ * the first tokens of the text, the question at the end; *at and *k the
+ * answer's tokens. */
+static int needle_tokens(const struct model *m, const char *text, size_t n_text, long want, int32_t **tok,
+			 size_t *n, long *at, long *k, char *why, size_t len)
+{
+	static const char plant[] = " The pass key is 68391. Remember it: 68391 is the pass key. ";
+	static const char ask[] = " What is the pass key? The pass key is";
+	static const char answer[] = " 68391";
+	size_t cut = 0, tail = 0, bytes;
+	int32_t *probe;
+	size_t n_probe;
+	char *s;
+
+	/* bytes of filler: about 4 a token, the plant at a tenth, trimmed to
+	 * whole characters and to the text */
+	bytes = (size_t)want * 4 < n_text ? (size_t)want * 4 : n_text;
+	cut = bytes / 10;
+	while (cut < n_text && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut++;
+	for (;;) {
+		while (bytes < n_text && ((unsigned char)text[bytes] & 0xc0) == 0x80)
+			bytes++;
+		s = malloc(bytes + sizeof plant + sizeof ask + sizeof answer);
+		if (!s)
+			return snprintf(why, len, "out of memory for the needle text"), -1;
+		memcpy(s, text, cut);
+		tail = cut;
+		memcpy(s + tail, plant, sizeof plant - 1);
+		tail += sizeof plant - 1;
+		memcpy(s + tail, text + cut, bytes - cut);
+		tail += bytes - cut;
+		memcpy(s + tail, ask, sizeof ask - 1);
+		tail += sizeof ask - 1;
+		if (tok_encode(&m->tok, s, tail, &probe, &n_probe, why, len)) {
+			free(s);
+			return -1;
+		}
+		free(probe);
+		memcpy(s + tail, answer, sizeof answer - 1);
+		if (tok_encode(&m->tok, s, tail + sizeof answer - 1, tok, n, why, len)) {
+			free(s);
+			return -1;
+		}
+		free(s);
+		if ((long)*n <= want || bytes <= cut + 64)
+			break;
+		free(*tok);
+		bytes = cut + (bytes - cut) * 9 / 10;   /* too many tokens: less filler */
+	}
+	*k = (long)(*n - n_probe);
+	*at = (long)*n - *k;
+	return *k > 0 ? 0 : (snprintf(why, len, "the passkey took no token"), -1);
+}
+
+/* KV bytes a sequence of n tokens keeps under each layer's G, f16 cache. */
+static double kv_bytes(const struct model *m, const struct pattern *const *pat, long n)
+{
+	double rows = 0;
+
+	for (int il = 0; il < m->n_layer; il++)
+		rows += pat[il] ? (double)pat_kv_rows(pat[il], n)
+				: m->layer[il].windowed && m->window < n ? (double)m->window : (double)n;
+	return rows * m->kv_heads * (m->head_dim + m->head_dim_v) * 2.0;
+}
+
+static int compare_design(const struct model *m, const char *text_path, long want, const char *kernel,
+			  const char *spec, const char *which, int needle)
+{
+	char why[1024];
+	size_t n_text = 0, n_tok = 0;
+	char *text = read_file(text_path, &n_text, why, sizeof why);
+	int32_t *tok = NULL;
+	float *ld = NULL, *ls = NULL;
+	int *take = calloc((size_t)m->n_layer, sizeof *take), rc = 1;
+	const struct pattern **pat = calloc((size_t)m->n_layer, sizeof *pat);
+	const struct pattern **own = calloc((size_t)m->n_layer, sizeof *own);  /* all NULL: the model's */
+	struct pattern design;
+	struct model_compare c;
+	struct err e;
+	long at = 0, k = 0;
+
+	if (!text || !take || !pat || !own) {
+		fprintf(stderr, "sabench: %s\n", text ? "out of memory" : why);
+		free(text);
+		free(take);
+		free(pat);
+		free(own);
+		return 1;
+	}
+	if (exp_parse_spec(spec, 1, &design, &e)) {
+		fprintf(stderr, "sabench: %s\n", e.msg);
+		free(text);
+		free(take);
+		free(pat);
+		free(own);
+		return 2;
+	}
+	if (pick_layers(m, which, take)) {
+		fprintf(stderr, "sabench: --layers must be global, all or layers 0 to %d as a list (5,11,17), not '%s'\n",
+			m->n_layer - 1, which);
+		rc = 2;
+		goto out;
+	}
+	for (int il = 0; il < m->n_layer; il++)
+		pat[il] = take[il] ? &design : NULL;
+	if (needle ? needle_tokens(m, text, n_text, want, &tok, &n_tok, &at, &k, why, sizeof why)
+		   : tok_encode(&m->tok, text, n_text, &tok, &n_tok, why, sizeof why)) {
+		fprintf(stderr, "sabench: %s\n", why);
+		goto out;
+	}
+	n_tok = (long)n_tok < want ? n_tok : (size_t)want;
+	ld = malloc(n_tok * (size_t)m->n_vocab * sizeof *ld);
+	ls = malloc(n_tok * (size_t)m->n_vocab * sizeof *ls);
+	if (!ld || !ls) {
+		fprintf(stderr, "sabench: out of memory for the logits of %zu tokens\n", n_tok);
+		goto out;
+	}
+	struct model_run dense = { .capture = -1, .last_layer = -1, .logits = ld,
+				   .kernel = kernel ? kern_find(kernel) : NULL };
+	struct model_run des = { .pat = pat, .capture = -1, .last_layer = -1, .logits = ls, .kernel = dense.kernel };
+	if (model_forward(m, tok, (long)n_tok, &dense, why, sizeof why) ||
+	    model_forward(m, tok, (long)n_tok, &des, why, sizeof why) ||
+	    model_compare(ld, ls, tok, (long)n_tok, m->n_vocab, &c)) {
+		fprintf(stderr, "sabench: %s\n", why);
+		goto out;
+	}
+	printf("design %s on layers %s over %zu tokens%s\n", design.label, which, n_tok, needle ? " (needle text)" : "");
+	printf("KL(dense || design) mean %.5f, p99 %.5f nats; perplexity %.4f against dense %.4f (%+.2f%%); "
+	       "top-1 agreement %.4f\n", c.kl_mean, c.kl_p99, c.ppl_design, c.ppl_dense,
+	       100 * (c.ppl_design / c.ppl_dense - 1), c.top1);
+	if (needle && at + k == (long)n_tok) {
+		double pd = model_logprob(ld, tok, m->n_vocab, at, k), ps = model_logprob(ls, tok, m->n_vocab, at, k);
+		printf("needle: the passkey's %ld tokens at log-probability %.4f against dense %.4f (probability ratio %.4f)\n",
+		       k, ps, pd, exp(ps - pd));
+	}
+	printf("prefill %.3f s against the model's own %.3f s (attention %.3f s against %.3f s); KV %.1f MiB a "
+	       "sequence against its own %.1f MiB (f16)\n", run_seconds(&des.t), run_seconds(&dense.t), des.t.attn,
+	       dense.t.attn, kv_bytes(m, pat, (long)n_tok) / 1048576.0, kv_bytes(m, own, (long)n_tok) / 1048576.0);
+	rc = 0;
+out:
+	pat_free(&design);
+	free(ld);
+	free(ls);
+	free(tok);
+	free(text);
+	free(take);
+	free(pat);
+	free(own);
+	return rc;
+}
+
 int cmd_model(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "text", required_argument, NULL, 't' },
 		{ "tokens", required_argument, NULL, 'n' },
 		{ "kernel", required_argument, NULL, 'k' },
+		{ "design", required_argument, NULL, 'd' },
+		{ "layers", required_argument, NULL, 'l' },
+		{ "needle", no_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *use = cli_find("model")->usage, *text = NULL, *kernel = NULL;
+	const char *use = cli_find("model")->usage, *text = NULL, *kernel = NULL, *design = NULL;
+	const char *layers = "global";
+	int needle = 0;
 	long tokens = 2048;
 	struct model m;
 	char why[1024];
@@ -138,6 +326,12 @@ int cmd_model(int argc, char **argv)
 			text = optarg;
 		else if (c == 'k')
 			kernel = optarg;
+		else if (c == 'd')
+			design = optarg;
+		else if (c == 'l')
+			layers = optarg;
+		else if (c == 'N')
+			needle = 1;
 		else if (c == 'n' && (cli_parse_long(optarg, 2, &tokens) || tokens > (1L << 24)))
 			return cli_usage(use, "--tokens must be an integer in [2, 16777216], not '%s'", optarg);
 		else if (c != 'n')
@@ -150,7 +344,13 @@ int cmd_model(int argc, char **argv)
 		return 2;
 	}
 	print_shape(&m, argv[optind]);
-	if (text)
+	if ((design || needle) && !text) {
+		model_free(&m);
+		return cli_usage(use, "%s", "--design and --needle need --text");
+	}
+	if (design)
+		rc = compare_design(&m, text, tokens < m.n_ctx ? tokens : m.n_ctx, kernel, design, layers, needle);
+	else if (text)
 		rc = perplexity(&m, text, tokens < m.n_ctx ? tokens : m.n_ctx, kernel);
 	model_free(&m);
 	return rc;
