@@ -78,6 +78,23 @@ struct simd_ops {
 			  int group, int i0, int n, int d, float *s);
 };
 
+/* The dots_kv and axpys_kv tables of a path that defines dots_<type> and
+ * axpys_<type> for each storage type (kv_slots.h makes them for the fast
+ * paths, simd_portable.c its own). */
+#define SIMD_KV_SLOTS                                                                           \
+	.dots_kv = {                                                                             \
+		[DT_F32] = dots_f32, [DT_F16] = dots_f16, [DT_BF16] = dots_bf16,                  \
+		[DT_Q8_0] = dots_q8_0, [DT_Q4_0] = dots_q4_0,                                     \
+		[DT_KIVI2] = NULL, [DT_KIVI4] = NULL,   /* keys by dots_kivi */                   \
+		[DT_FP8_E4M3] = dots_e4m3, [DT_FP8_E5M2] = dots_e5m2,                             \
+	},                                                                                       \
+	.axpys_kv = {                                                                            \
+		[DT_F32] = axpys_f32, [DT_F16] = axpys_f16, [DT_BF16] = axpys_bf16,               \
+		[DT_Q8_0] = axpys_q8_0, [DT_Q4_0] = axpys_q4_0,                                   \
+		[DT_KIVI2] = axpys_kivi2, [DT_KIVI4] = axpys_kivi4,                               \
+		[DT_FP8_E4M3] = axpys_e4m3, [DT_FP8_E5M2] = axpys_e5m2,                           \
+	}
+
 extern const struct simd_ops simd_portable, simd_avx2, simd_avx512;
 
 /* The KIVI slots in plain C (every path: the compiler vectorises them). */

@@ -606,81 +606,16 @@ static void axpys_kivi_avx512(float *acc, const float *p, const void *v, int bit
 
 
 
-/* A cache type's two slots (struct simd_ops, indexed by enum dtype): head_dim fixed at compile time where it is 64 or 128;
- * rows decoded as they are loaded (ROWS), llama.cpp blocks (BLOCKS). */
-#define ROWS_DOTS(dd) dots_rows(q, NULL, k, T, n, dd, s)
-#define ROWS_AXPYS(dd) axpys_rows(acc, p, NULL, v, T, n, dd)
-#define BLOCKS_DOTS(dd) dots_blocks(q, k, T, n, dd, s)
-#define BLOCKS_AXPYS(dd) axpys_blocks(acc, p, v, T, n, dd)
-#define KV_SLOTS(name, KIND)                                                                    \
-	static void dots_##name(const float *q, const void *k, int n, int d, float *s)          \
-	{                                                                                        \
-		KV_BY_D(KIND##_DOTS)                                                             \
-	}                                                                                        \
-	static void axpys_##name(float *acc, const float *p, const void *v, int n, int d, int g) \
-	{                                                                                        \
-		(void)g;                                                                         \
-		KV_BY_D(KIND##_AXPYS)                                                            \
-	}
-#define KV_BY_D(CALL)                                                                           \
-	if (d == 64)                                                                             \
-		CALL(64);                                                                        \
-	else if (d == 128)                                                                       \
-		CALL(128);                                                                       \
-	else                                                                                     \
+/* The storage types' slots: head_dim 64 and 128 fixed at compile time (kv_slots.h). */
+#define KV_BY_D(CALL)            \
+	if (d == 64)             \
+		CALL(64);        \
+	else if (d == 128)       \
+		CALL(128);       \
+	else                     \
 		CALL(d);
-#define T DT_F32
-KV_SLOTS(f32, ROWS)
-#undef T
-#define T DT_F16
-KV_SLOTS(f16, ROWS)
-#undef T
-#define T DT_BF16
-KV_SLOTS(bf16, ROWS)
-#undef T
-#define T DT_FP8_E5M2
-KV_SLOTS(e5m2, ROWS)
-#undef T
-#define T DT_Q8_0
-KV_SLOTS(q8_0, BLOCKS)
-#undef T
-#define T DT_Q4_0
-KV_SLOTS(q4_0, BLOCKS)
-#undef T
-
-/* fp8 e4m3 is read as f16 bits: its unbias is applied once a score, and
- * to p, 64 keys at a time. */
-static void dots_e4m3(const float *q, const void *k, int n, int d, float *s)
-{
-	dots_rows(q, NULL, k, DT_FP8_E4M3, n, d, s);
-	for (int i = 0; i < n; i++)
-		s[i] *= DT_E4M3_UNBIAS;
-}
-
-static void axpys_e4m3(float *acc, const float *p, const void *v, int n, int d, int g)
-{
-	float pu[64];
-
-	(void)g;
-	for (int at = 0; at < n; at += 64) {
-		int m = n - at < 64 ? n - at : 64;
-		for (int i = 0; i < m; i++)
-			pu[i] = p[at + i] * DT_E4M3_UNBIAS;
-		axpys_rows(acc, pu, NULL, (const uint8_t *)v + (size_t)at * d, DT_FP8_E4M3, m, d);
-	}
-}
-
-static void axpys_kivi2(float *acc, const float *p, const void *v, int n, int d, int g)
-{
-	axpys_kivi_avx512(acc, p, v, 2, n, d, g);
-}
-
-static void axpys_kivi4(float *acc, const float *p, const void *v, int n, int d, int g)
-{
-	axpys_kivi_avx512(acc, p, v, 4, n, d, g);
-}
-
-static_assert(DT_COUNT == 9, "simd_avx512: a dots_kv and an axpys_kv slot per enum dtype");
+#define KV_KIVI_AXPYS(acc, p, v, bits, n, d, g) axpys_kivi_avx512(acc, p, v, bits, n, d, g)
+#include "kv_slots.h"
 
 const struct simd_ops simd_avx512 = {
 	.name = "avx512",                       /* 16 lanes, 32 registers */
@@ -695,18 +630,7 @@ const struct simd_ops simd_avx512 = {
 	.max = max_avx512,                      /* two chains of 16 lanes */
 	.dots = dots_avx512,                    /* 4 keys at a time */
 	.axpys = axpys_avx512,                  /* 128 channels in registers */
-	.dots_kv = {                            /* decoded as they are loaded */
-		[DT_F32] = dots_f32, [DT_F16] = dots_f16, [DT_BF16] = dots_bf16,
-		[DT_Q8_0] = dots_q8_0, [DT_Q4_0] = dots_q4_0,
-		[DT_KIVI2] = NULL, [DT_KIVI4] = NULL,   /* keys by dots_kivi */
-		[DT_FP8_E4M3] = dots_e4m3, [DT_FP8_E5M2] = dots_e5m2,
-	},
-	.axpys_kv = {
-		[DT_F32] = axpys_f32, [DT_F16] = axpys_f16, [DT_BF16] = axpys_bf16,
-		[DT_Q8_0] = axpys_q8_0, [DT_Q4_0] = axpys_q4_0,
-		[DT_KIVI2] = axpys_kivi2, [DT_KIVI4] = axpys_kivi4,
-		[DT_FP8_E4M3] = axpys_e4m3, [DT_FP8_E5M2] = axpys_e5m2,
-	},
+	SIMD_KV_SLOTS,                          /* decoded as they are loaded */
 	.dots_kivi = dots_kivi_avx512,          /* 16 tokens in lanes, codes by vpsrlvd */
 };
 

@@ -309,17 +309,6 @@ const struct simd_ops simd_portable = {
 	.max = max_portable,                    /* one compare a score */
 	.dots = dots_portable,                  /* q . k per key */
 	.axpys = axpys_portable,                /* acc += p v per key */
-	.dots_kv = {                            /* decoded by the type's own decode */
-		[DT_F32] = dots_f32, [DT_F16] = dots_f16, [DT_BF16] = dots_bf16,
-		[DT_Q8_0] = dots_q8_0, [DT_Q4_0] = dots_q4_0,
-		[DT_KIVI2] = NULL, [DT_KIVI4] = NULL,   /* keys by dots_kivi */
-		[DT_FP8_E4M3] = dots_e4m3, [DT_FP8_E5M2] = dots_e5m2,
-	},
-	.axpys_kv = {
-		[DT_F32] = axpys_f32, [DT_F16] = axpys_f16, [DT_BF16] = axpys_bf16,
-		[DT_Q8_0] = axpys_q8_0, [DT_Q4_0] = axpys_q4_0,
-		[DT_KIVI2] = axpys_kivi2, [DT_KIVI4] = axpys_kivi4,
-		[DT_FP8_E4M3] = axpys_e4m3, [DT_FP8_E5M2] = axpys_e5m2,
-	},
+	SIMD_KV_SLOTS,                          /* decoded by the type's own decode */
 	.dots_kivi = simd_dots_kivi_scalar,     /* code by code */
 };
