@@ -172,13 +172,21 @@ $(MODEL_TEXT):
 
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.
-test: deps test-deps $(BIN) $(FAIL_BIN) $(TEST_BIN)
+test: deps test-deps $(FIXTURES) $(BIN) $(FAIL_BIN) $(TEST_BIN)
 	$(Q)SABENCH_BIN=$(CURDIR)/$(BIN) SABENCH_FAIL_BIN=$(CURDIR)/$(FAIL_BIN) SABENCH_ROOT=$(CURDIR) \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  $(TEST_BIN) --jobs 2
 
 check:
 	$(MAKE) SANITIZE=address,undefined test
+
+# The small GGUF files the tests and the GGUF fuzzer read, written by a
+# script rather than kept in git (tests/fixtures/make_gguf.py says what
+# each holds).
+FIXTURES := build/fixtures/tiny.gguf
+$(FIXTURES): tests/fixtures/make_gguf.py | test-deps
+	@mkdir -p build/fixtures
+	python3 tests/fixtures/make_gguf.py build/fixtures
 
 # results/README.md's column table rewritten from `sabench columns`, after
 # a column is added or changed (a test checks that they agree).
@@ -243,7 +251,7 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/fuzz/fuzz_%.o $(FUZZ_OBJ)
 .SECONDARY: $(FUZZ_BUILD)/fuzz/fuzz_experiment.o $(FUZZ_BUILD)/fuzz/fuzz_spec.o $(FUZZ_BUILD)/fuzz/fuzz_npy.o \
   $(FUZZ_BUILD)/fuzz/fuzz_gguf.o
 
-fuzz: $(FUZZERS)
+fuzz: $(FUZZERS) $(FIXTURES)
 	@mkdir -p fuzz/regressions $(FUZZ_BUILD)/corpus-experiment $(FUZZ_BUILD)/corpus-spec \
 	  $(FUZZ_BUILD)/corpus-npy $(FUZZ_BUILD)/corpus-gguf
 	$(FUZZ_BUILD)/fuzz_experiment -max_total_time=$(FUZZ_SECONDS) -dict=fuzz/yaml.dict \
@@ -257,7 +265,7 @@ fuzz: $(FUZZERS)
 	  $(FUZZ_BUILD)/corpus-npy fuzz/seeds-npy
 	$(FUZZ_BUILD)/fuzz_gguf -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  -artifact_prefix=fuzz/regressions/gguf- -print_final_stats=1 \
-	  $(FUZZ_BUILD)/corpus-gguf fuzz/seeds-gguf
+	  $(FUZZ_BUILD)/corpus-gguf build/fixtures/seeds-gguf
 
 clean:
 	rm -rf build

@@ -325,7 +325,7 @@ Test(model, a_layer_is_the_inputs_of_a_run, .timeout = 120)
 	char yaml[2048], gguf[1024], text[1024];
 	struct csv t;
 
-	snprintf(gguf, sizeof gguf, "%s", root_path("tests/bad/model/tiny.gguf"));
+	snprintf(gguf, sizeof gguf, "%s", root_path("build/fixtures/tiny.gguf"));
 	snprintf(text, sizeof text, "%s", root_path("tests/bad/model/text.txt"));
 	snprintf(yaml, sizeof yaml,
 		 "sweep: {seq_len: [12, 24]}\n"
