@@ -409,3 +409,40 @@ Test(model, end_to_end_measures, .timeout = 120)
 	free(b);
 	model_free(&m);
 }
+
+/* sabench model's refusals, each with its message and before any pass
+ * runs: --design without --text, a selected design (its G needs a
+ * layer's Q and K inside the pass), layers the model lacks; a static
+ * design on the same files runs and prints its measures (negative
+ * control). */
+Test(model, cli_refuses_bad_designs, .timeout = 120)
+{
+	char gguf[1024], text[1024], *err = NULL, *out = NULL;
+
+	snprintf(gguf, sizeof gguf, "%s", root_path("build/fixtures/tiny.gguf"));
+	snprintf(text, sizeof text, "%s", root_path("tests/bad/model/text.txt"));
+	struct {
+		const char *design, *layers, *text, *want;
+	} bad[] = {
+		{ "dense", "global", NULL, "sabench: --design and --needle need --text\n" },
+		{ "quest: {page: 4, budget: 8}", "global", text,
+		  "sabench: design 'quest(page=4 budget=8)' is selected from a layer's Q and K; "
+		  "sabench model --design runs static patterns\n" },
+		{ "window: {size: 4}", "0,7", text,
+		  "sabench: --layers must be global, all or layers 0 to 1 as a list (5,11,17), not '0,7'\n" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char *argv[] = { "sabench", "model", gguf, "--design", (char *)bad[i].design, "--layers",
+				 (char *)bad[i].layers, bad[i].text ? "--text" : NULL, (char *)bad[i].text, NULL };
+		cr_assert_eq(run_bin(argv, NULL, &err), 2, "%s: %s", bad[i].design, err);
+		cr_assert(strstr(err, bad[i].want) != NULL, "%s: got '%s'", bad[i].design, err);
+		free(err);
+	}
+	char *ok[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design", "window: {size: 4}",
+		       "--layers", "all", NULL };
+	cr_assert_eq(run_bin(ok, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "design window(size=4) on layers all over 24 tokens\n"), "%s", out);
+	cr_assert(strstr(out, "KL(dense || design) mean "), "%s", out);
+	free(out);
+	free(err);
+}

@@ -60,6 +60,28 @@ static void write_damaged(const struct csv *t, const char *path, int col, const 
 	fclose(f);
 }
 
+/* Writes t to path with every non-empty pct_peak and pct_bw at 50: a
+ * folder whose cells are all below their ceilings, whatever the run
+ * measured on a loaded host. */
+static void write_below_ceilings(const struct csv *t, const char *path)
+{
+	int peak = csv_col(t, "pct_peak"), bw = csv_col(t, "pct_bw");
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	for (int i = -1; i < t->nrow; i++) {
+		for (int j = 0; j < t->ncol; j++) {
+			const char *v = i < 0 ? t->head[j] : t->row[i][j];
+
+			if (j)
+				fputc(',', f);
+			put_field(f, i >= 0 && (j == peak || j == bw) && *v ? "50" : v);
+		}
+		fputc('\n', f);
+	}
+	fclose(f);
+}
+
 struct damage {
 	const char *file;       /* results.csv or quality.csv */
 	const char *column;
@@ -176,8 +198,10 @@ Test(readback, the_corpus_is_broad)
 }
 
 /* A cell above 100% of its ceiling is a ceiling defect in report.md,
- * never a figure: its own section names it and the table says so; a
- * folder without one has no such section (negative control). */
+ * never a figure: its own section names it and the table says so; the
+ * same folder with every cell at 50% has no such section (negative
+ * control; what a real run measures on a shared host is for benchmarks,
+ * not for a test). */
 Test(readback, a_cell_above_its_ceiling_is_a_defect, .timeout = 120)
 {
 	const char *dir = temp_dir();
@@ -191,13 +215,15 @@ Test(readback, a_cell_above_its_ceiling_is_a_defect, .timeout = 120)
 	char *report[] = { "sabench", "report", out, NULL };
 	cr_assert_eq(run_bin(run, NULL, &err), 0, "%s", err);
 	free(err);
+	snprintf(path, sizeof path, "%s/results.csv", out);
+	csv_load(&t, path);
+	write_below_ceilings(&t, path);
 	cr_assert_eq(run_bin(report, NULL, NULL), 0);
 	snprintf(path, sizeof path, "%s/report.md", out);
 	text = read_text(path);
 	cr_assert_null(strstr(text, "## Ceiling defects"), "%s", text);
 	free(text);
 	snprintf(path, sizeof path, "%s/results.csv", out);
-	csv_load(&t, path);
 	write_damaged(&t, path, csv_col(&t, "pct_peak"), "115.25");
 	cr_assert_eq(run_bin(report, NULL, &err), 0, "%s", err);
 	free(err);
