@@ -21,6 +21,7 @@
 #endif
 
 #include "../patterns/gset.h"
+#include "../select/select.h"
 #include "model.h"
 #include "tensor.h"
 
@@ -344,6 +345,24 @@ static int layer_gset(const struct model *m, int il, const struct model_run *r, 
 	return rc;
 }
 
+/* A selected design's G, chosen from the layer's own Q and K (after
+ * RoPE) as a server would at prefill; dsa_topk makes its synthetic
+ * indexer from them (sabench has no trained one for this model). */
+static int selected_gset(const struct pattern *pat, const struct problem *p, struct gset *g, char *why,
+			 size_t len)
+{
+	struct sel_input si = { .p = p, .q_hist = p->q, .ops = kern_simd() };
+
+	memset(g, 0, sizeof *g);
+	if (sel_unservable(pat, p, 0, why, len))
+		return -1;
+	si.n_hist = sel_history(pat, p->n_q, p->n_kv, 0);
+	if (si.n_hist != p->n_q)
+		return bad(why, len, "design '%s' reads %ld query rows before the prompt's", pat->label,
+			   si.n_hist - p->n_q);
+	return sel_run(pat, &si, g, why, len);
+}
+
 /* Attention of one layer: q [heads][n][d], k, v [kv_heads][n][d(v)] into
  * o [heads][n][dv] through the run's kernel over the layer's G. */
 static int attend(const struct model *m, int il, const struct model_run *r, long n, const float *q,
@@ -356,7 +375,10 @@ static int attend(const struct model *m, int il, const struct model_run *r, long
 			     .dtype = DT_F32, .kv_dtype = DT_F32 };
 	void *ws = NULL;
 
-	if (layer_gset(m, il, r, n, &g, why, len))
+	const struct pattern *given = r->pat ? r->pat[il] : NULL;
+
+	if (given && pat_selected(given) ? selected_gset(given, &p, &g, why, len)
+					 : layer_gset(m, il, r, n, &g, why, len))
 		return -1;
 	p.g = &g;
 	if (kd->prepare(&p, omp_get_max_threads(), &ws)) {

@@ -411,10 +411,9 @@ Test(model, end_to_end_measures, .timeout = 120)
 }
 
 /* sabench model's refusals, each with its message and before any pass
- * runs: --design without --text, a selected design (its G needs a
- * layer's Q and K inside the pass), layers the model lacks; a static
- * design on the same files runs and prints its measures (negative
- * control). */
+ * runs: --design without --text, a design that is not a pattern, layers
+ * the model lacks; a static design on the same files runs and prints its
+ * measures (negative control). */
 Test(model, cli_refuses_bad_designs, .timeout = 120)
 {
 	char gguf[1024], text[1024], *err = NULL, *out = NULL;
@@ -425,9 +424,9 @@ Test(model, cli_refuses_bad_designs, .timeout = 120)
 		const char *design, *layers, *text, *want;
 	} bad[] = {
 		{ "dense", "global", NULL, "sabench: --design and --needle need --text\n" },
-		{ "quest: {page: 4, budget: 8}", "global", text,
-		  "sabench: design 'quest(page=4 budget=8)' is selected from a layer's Q and K; "
-		  "sabench model --design runs static patterns\n" },
+		{ "vertical_slash: {last_q: 4, verticals: 4, slashes: 4}", "global", text,
+		  "sabench: <spec>:1:1: pattern 'vertical_slash(last_q=4 verticals=4 slashes=4)': "
+		  "'sink_keys' is 30, above 'verticals' 4\n" },
 		{ "window: {size: 4}", "0,7", text,
 		  "sabench: --layers must be global, all or layers 0 to 1 as a list (5,11,17), not '0,7'\n" },
 	};
@@ -443,6 +442,32 @@ Test(model, cli_refuses_bad_designs, .timeout = 120)
 	cr_assert_eq(run_bin(ok, &out, &err), 0, "%s", err);
 	cr_assert(strstr(out, "design window(size=4) on layers all over 24 tokens\n"), "%s", out);
 	cr_assert(strstr(out, "KL(dense || design) mean "), "%s", out);
+	free(out);
+	free(err);
+}
+
+/* A selected design takes its G from each layer's own Q and K during the
+ * pass: the top-k oracle keeping at least every causal key is the model
+ * itself (KL 0, the same perplexity), MoBA keeping 2 blocks of 4 on the
+ * last layer is not. */
+Test(model, a_selected_design_selects_from_the_layer, .timeout = 120)
+{
+	char gguf[1024], text[1024], *err = NULL, *out = NULL;
+
+	snprintf(gguf, sizeof gguf, "%s", root_path("build/fixtures/tiny.gguf"));
+	snprintf(text, sizeof text, "%s", root_path("tests/bad/model/text.txt"));
+	char *all[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design",
+			"topk_oracle: {k: 64}", "--layers", "all", NULL };
+	cr_assert_eq(run_bin(all, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "KL(dense || design) mean 0.00000, p99 0.00000 nats;"), "%s", out);
+	cr_assert(strstr(out, "(+0.00%); top-1 agreement 1.0000\n"), "%s", out);
+	free(out);
+	free(err);
+	char *moba[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design",
+			 "moba: {block: 4, topk: 2}", "--layers", "1", NULL };
+	cr_assert_eq(run_bin(moba, &out, &err), 0, "%s", err);
+	cr_assert(strstr(out, "design moba(block=4 topk=2) on layers 1 over 24 tokens\n"), "%s", out);
+	cr_assert_null(strstr(out, "KL(dense || design) mean 0.00000,"), "%s", out);
 	free(out);
 	free(err);
 }

@@ -247,14 +247,6 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 		free(own);
 		return 2;
 	}
-	if (pat_selected(&design)) {
-		/* its G comes from each layer's Q and K during the pass, which
-		 * the forward pass does not do yet: said before any pass runs */
-		fprintf(stderr, "sabench: design '%s' is selected from a layer's Q and K; "
-			"sabench model --design runs static patterns\n", design.label);
-		rc = 2;
-		goto out;
-	}
 	if (pick_layers(m, which, take)) {
 		fprintf(stderr, "sabench: --layers must be global, all or layers 0 to %d as a list (5,11,17), not '%s'\n",
 			m->n_layer - 1, which);
