@@ -410,6 +410,21 @@ Test(model, end_to_end_measures, .timeout = 120)
 	model_free(&m);
 }
 
+/* sabench model over the tiny model's first 24 tokens with a design on
+ * layers; returns its standard output (the run must succeed). */
+static char *run_design(const char *spec, const char *layers)
+{
+	char gguf[1024], text[1024], *err = NULL, *out = NULL;
+
+	snprintf(gguf, sizeof gguf, "%s", root_path("build/fixtures/tiny.gguf"));
+	snprintf(text, sizeof text, "%s", root_path("tests/bad/model/text.txt"));
+	char *argv[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design",
+			 (char *)spec, "--layers", (char *)layers, NULL };
+	cr_assert_eq(run_bin(argv, &out, &err), 0, "%s: %s", spec, err);
+	free(err);
+	return out;
+}
+
 /* sabench model's refusals, each with its message and before any pass
  * runs: --design without --text, a design that is not a pattern, layers
  * the model lacks; a static design on the same files runs and prints its
@@ -437,13 +452,10 @@ Test(model, cli_refuses_bad_designs, .timeout = 120)
 		cr_assert(strstr(err, bad[i].want) != NULL, "%s: got '%s'", bad[i].design, err);
 		free(err);
 	}
-	char *ok[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design", "window: {size: 4}",
-		       "--layers", "all", NULL };
-	cr_assert_eq(run_bin(ok, &out, &err), 0, "%s", err);
+	out = run_design("window: {size: 4}", "all");
 	cr_assert(strstr(out, "design window(size=4) on layers all over 24 tokens\n"), "%s", out);
 	cr_assert(strstr(out, "KL(dense || design) mean "), "%s", out);
 	free(out);
-	free(err);
 }
 
 /* A selected design takes its G from each layer's own Q and K during the
@@ -452,22 +464,13 @@ Test(model, cli_refuses_bad_designs, .timeout = 120)
  * last layer is not. */
 Test(model, a_selected_design_selects_from_the_layer, .timeout = 120)
 {
-	char gguf[1024], text[1024], *err = NULL, *out = NULL;
+	char *out = run_design("topk_oracle: {k: 64}", "all");
 
-	snprintf(gguf, sizeof gguf, "%s", root_path("build/fixtures/tiny.gguf"));
-	snprintf(text, sizeof text, "%s", root_path("tests/bad/model/text.txt"));
-	char *all[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design",
-			"topk_oracle: {k: 64}", "--layers", "all", NULL };
-	cr_assert_eq(run_bin(all, &out, &err), 0, "%s", err);
 	cr_assert(strstr(out, "KL(dense || design) mean 0.00000, p99 0.00000 nats;"), "%s", out);
 	cr_assert(strstr(out, "(+0.00%); top-1 agreement 1.0000\n"), "%s", out);
 	free(out);
-	free(err);
-	char *moba[] = { "sabench", "model", gguf, "--text", text, "--tokens", "24", "--design",
-			 "moba: {block: 4, topk: 2}", "--layers", "1", NULL };
-	cr_assert_eq(run_bin(moba, &out, &err), 0, "%s", err);
+	out = run_design("moba: {block: 4, topk: 2}", "1");
 	cr_assert(strstr(out, "design moba(block=4 topk=2) on layers 1 over 24 tokens\n"), "%s", out);
 	cr_assert_null(strstr(out, "KL(dense || design) mean 0.00000,"), "%s", out);
 	free(out);
-	free(err);
 }
