@@ -241,6 +241,17 @@ static inline int kern_thread(void)
 #endif
 }
 
+/* Threads a parallel region would start here (1 without OpenMP, as in
+ * the fuzzers' build). */
+static inline int kern_max_threads(void)
+{
+#ifdef _OPENMP
+	return omp_get_max_threads();
+#else
+	return 1;
+#endif
+}
+
 /* Adds to the calling thread's tally: pairs of G computed, FLOPs
  * executed and K/V bytes read. Called once per row or tile. */
 static inline void kern_tally_add(const struct problem *p, int thread,

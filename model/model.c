@@ -9,7 +9,6 @@
  * likewise; at the end the output norm and the vocabulary projection.
  * Each part's time is kept. */
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,7 +380,7 @@ static int attend(const struct model *m, int il, const struct model_run *r, long
 					 : layer_gset(m, il, r, n, &g, why, len))
 		return -1;
 	p.g = &g;
-	if (kd->prepare(&p, omp_get_max_threads(), &ws)) {
+	if (kd->prepare(&p, kern_max_threads(), &ws)) {
 		gset_free(&g);
 		return bad(why, len, "out of memory preparing kernel '%s' for layer %d", kd->name, il);
 	}
