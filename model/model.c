@@ -362,9 +362,28 @@ static int selected_gset(const struct pattern *pat, const struct problem *p, str
 	return sel_run(pat, &si, g, why, len);
 }
 
+/* A selected layer's G against the previous selected layer's (kept in
+ * r->prev, which then takes g's arrays): the run's layer_overlap is the
+ * mean over the pairs. */
+static void keep_selection(struct model_run *r, struct gset *g)
+{
+	if (r->prev) {
+		double o = gset_overlap(g, r->prev);
+		r->layer_overlap = (r->layer_overlap * r->layer_pairs + o) / (r->layer_pairs + 1);
+		r->layer_pairs++;
+		gset_free(r->prev);
+	} else {
+		r->prev = malloc(sizeof *r->prev);
+		if (!r->prev)
+			return;
+	}
+	*r->prev = *g;
+	memset(g, 0, sizeof *g);
+}
+
 /* Attention of one layer: q [heads][n][d], k, v [kv_heads][n][d(v)] into
  * o [heads][n][dv] through the run's kernel over the layer's G. */
-static int attend(const struct model *m, int il, const struct model_run *r, long n, const float *q,
+static int attend(const struct model *m, int il, struct model_run *r, long n, const float *q,
 		  const float *k, const float *v, float *o, char *why, size_t len)
 {
 	const struct kern_desc *kd = r->kernel ? r->kernel : kern_find("tiled");
@@ -386,6 +405,8 @@ static int attend(const struct model *m, int il, const struct model_run *r, long
 	}
 	kd->run(&p, ws);
 	kd->release(ws);
+	if (given && pat_selected(given))
+		keep_selection(r, &g);
 	gset_free(&g);
 	return 0;
 }
@@ -507,6 +528,9 @@ int model_forward(const struct model *m, const int32_t *tokens, long n, struct m
 	int rc = 0;
 
 	memset(&r->t, 0, sizeof r->t);
+	r->layer_overlap = 0.0;
+	r->layer_pairs = 0;
+	r->prev = NULL;
 	for (long i = 0; i < n; i++)
 		if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
 			return bad(why, len, "token %ld is %d, outside the vocabulary of %ld", i, tokens[i], m->n_vocab);
@@ -531,5 +555,9 @@ int model_forward(const struct model *m, const int32_t *tokens, long n, struct m
 		r->t.out = now_s() - t;
 	}
 	bufs_free(&b);
+	if (r->prev)
+		gset_free(r->prev);
+	free(r->prev);
+	r->prev = NULL;
 	return rc;
 }

@@ -62,6 +62,13 @@ struct model_run {
 						 * post-RoPE (caller's) */
 	float *logits;                          /* [n][n_vocab], or NULL: no output layer */
 	struct model_times t;                   /* filled */
+	/* filled for a selected design: the mean overlap (gset_overlap) of
+	 * each layer's selection with the previous selected layer's, over
+	 * layer_pairs pairs (0: fewer than two such layers) */
+	double layer_overlap;
+	int layer_pairs;
+	struct gset *prev;                      /* during the pass: the last
+						 * selected layer's G */
 };
 
 /* The forward pass over tokens[0, n) (positions 0 .. n - 1). 0, or -1

@@ -479,3 +479,44 @@ double gset_block_entries(const struct gset *g, long br, long bc, int heads)
 	}
 	return total;
 }
+
+/* Keys the canonical ranges x[0, nx) and y[0, ny) share. */
+static long long ranges_shared(const struct pat_range *x, int64_t nx, const struct pat_range *y, int64_t ny)
+{
+	long long shared = 0;
+
+	for (int64_t i = 0, j = 0; i < nx && j < ny;) {
+		int32_t lo = x[i].lo > y[j].lo ? x[i].lo : y[j].lo;
+		int32_t hi = x[i].hi < y[j].hi ? x[i].hi : y[j].hi;
+		if (hi > lo)
+			shared += hi - lo;
+		if (x[i].hi < y[j].hi)
+			i++;
+		else
+			j++;
+	}
+	return shared;
+}
+
+double gset_overlap(const struct gset *a, const struct gset *b)
+{
+	double sum = 0.0;
+	long rows = 0;
+
+	for (int l = 0; l < a->n_layouts; l++) {
+		int lb = l < b->n_layouts ? l : b->n_layouts - 1;
+		for (long r = 0; r < a->n_q; r++) {
+			const int64_t *pa = a->row_ptr + (size_t)l * a->n_q + r;
+			const int64_t *pb = b->row_ptr + (size_t)lb * b->n_q + r;
+			long long keys = 0;
+			for (int64_t i = pa[0]; i < pa[1]; i++)
+				keys += a->ranges[i].hi - a->ranges[i].lo;
+			if (!keys)
+				continue;
+			sum += (double)ranges_shared(a->ranges + pa[0], pa[1] - pa[0], b->ranges + pb[0],
+						     pb[1] - pb[0]) / (double)keys;
+			rows++;
+		}
+	}
+	return rows ? sum / (double)rows : 1.0;
+}

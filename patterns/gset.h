@@ -60,6 +60,12 @@ int gset_build(struct gset *g, const struct pattern *p, long n_q, long n_kv,
 
 void gset_free(struct gset *g);
 
+/* How much of a's G b keeps: over every layout and row with keys, the
+ * share of the row's keys in a that b's same row also holds, averaged
+ * (1: b keeps all of a). a and b have the same rows; a layout of a past
+ * b's layouts is read against b's last. 1 when a has no key. */
+double gset_overlap(const struct gset *a, const struct gset *b);
+
 /* Assembles g from rows made elsewhere (a G selected from the inputs):
  * rows[l] holds layout l's ranges, row after row, canonical, and
  * ptr[l][r] .. ptr[l][r + 1] indexes row r's. g is zeroed or holds a G,

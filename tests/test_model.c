@@ -460,17 +460,27 @@ Test(model, cli_refuses_bad_designs, .timeout = 120)
 
 /* A selected design takes its G from each layer's own Q and K during the
  * pass: the top-k oracle keeping at least every causal key is the model
- * itself (KL 0, the same perplexity), MoBA keeping 2 blocks of 4 on the
- * last layer is not. */
+ * itself (KL 0, the same perplexity, the layers' selections equal), MoBA
+ * keeping 2 blocks of 4 on the last layer is not, and on both layers
+ * chooses in part alike. */
 Test(model, a_selected_design_selects_from_the_layer, .timeout = 120)
 {
 	char *out = run_design("topk_oracle: {k: 64}", "all");
 
 	cr_assert(strstr(out, "KL(dense || design) mean 0.00000, p99 0.00000 nats;"), "%s", out);
 	cr_assert(strstr(out, "(+0.00%); top-1 agreement 1.0000\n"), "%s", out);
+	cr_assert(strstr(out, "selection overlap between adjacent designed layers: 1.0000 of a layer's keys "
+			      "kept by the next (mean over 1 pairs)\n"), "%s", out);
 	free(out);
 	out = run_design("moba: {block: 4, topk: 2}", "1");
 	cr_assert(strstr(out, "design moba(block=4 topk=2) on layers 1 over 24 tokens\n"), "%s", out);
 	cr_assert_null(strstr(out, "KL(dense || design) mean 0.00000,"), "%s", out);
+	cr_assert_null(strstr(out, "selection overlap"), "one selected layer has no pair: %s", out);
+	free(out);
+	out = run_design("moba: {block: 4, topk: 2}", "all");
+	const char *o = strstr(out, "selection overlap between adjacent designed layers: ");
+	cr_assert_not_null(o, "%s", out);
+	double overlap = atof(o + strlen("selection overlap between adjacent designed layers: "));
+	cr_assert(overlap > 0.0 && overlap < 1.0, "layers 0 and 1 chose alike or nothing alike: %s", out);
 	free(out);
 }

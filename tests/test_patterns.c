@@ -30,6 +30,41 @@ static int member(const struct gset *g, long r, long j)
 	return 0;
 }
 
+/* gset_overlap: how much of a's G b keeps. A window of 4 against one of
+ * 2 over 8 rows: rows 0 and 1 keep all, row 2 two of 3, rows 3 to 7 two
+ * of 4, (1 + 1 + 2/3 + 5/2) / 8; the other way round b holds all of a;
+ * a sink beside a window of 2 (two ranges a row) against the window of
+ * 4 agrees with counting key by key. */
+Test(closed_form, overlap_of_two_gsets)
+{
+	struct pattern p4, p2, ps;
+	struct gset g4, g2, gs;
+
+	compile("window: {size: 4}", 1, 8, &p4, &g4);
+	compile("window: {size: 2}", 1, 8, &p2, &g2);
+	compile("sink_window: {sinks: 1, size: 2}", 1, 8, &ps, &gs);
+	cr_assert_float_eq(gset_overlap(&g4, &g2), (1 + 1 + 2.0 / 3 + 5 / 2.0) / 8, 1e-12);
+	cr_assert_float_eq(gset_overlap(&g2, &g4), 1.0, 1e-12);
+	cr_assert_float_eq(gset_overlap(&g4, &g4), 1.0, 1e-12);
+	double want = 0.0;
+	for (long r = 0; r < 8; r++) {
+		int keys = 0, kept = 0;
+		for (long j = 0; j <= r; j++) {
+			keys += member(&gs, r, j);
+			kept += member(&gs, r, j) && member(&g4, r, j);
+		}
+		want += (double)kept / keys;
+	}
+	cr_assert_lt(want / 8, 1.0);
+	cr_assert_float_eq(gset_overlap(&gs, &g4), want / 8, 1e-12);
+	gset_free(&g4);
+	gset_free(&g2);
+	gset_free(&gs);
+	pat_free(&p4);
+	pat_free(&p2);
+	pat_free(&ps);
+}
+
 static void assert_canonical(const struct gset *g)
 {
 	for (long r = 0; r < g->n_q; r++) {
