@@ -174,6 +174,14 @@ $(MODEL_TEXT):
 	@mkdir -p models
 	zcat /usr/share/doc/debian-policy/policy.txt.gz > $@.part && mv $@.part $@
 
+# The small GGUF files the tests and the GGUF fuzzer read, written by a
+# script rather than kept in git (tests/fixtures/make_gguf.py says what
+# each holds).
+FIXTURES := build/fixtures/tiny.gguf
+$(FIXTURES): tests/fixtures/make_gguf.py | test-deps
+	@mkdir -p build/fixtures
+	python3 tests/fixtures/make_gguf.py build/fixtures
+
 # Criterion's tests; the end-to-end ones run $(BIN). Criterion's synthesis
 # line ends the output.
 test: deps test-deps $(FIXTURES) $(BIN) $(FAIL_BIN) $(TEST_BIN)
@@ -183,14 +191,6 @@ test: deps test-deps $(FIXTURES) $(BIN) $(FAIL_BIN) $(TEST_BIN)
 
 check:
 	$(MAKE) SANITIZE=address,undefined test
-
-# The small GGUF files the tests and the GGUF fuzzer read, written by a
-# script rather than kept in git (tests/fixtures/make_gguf.py says what
-# each holds).
-FIXTURES := build/fixtures/tiny.gguf
-$(FIXTURES): tests/fixtures/make_gguf.py | test-deps
-	@mkdir -p build/fixtures
-	python3 tests/fixtures/make_gguf.py build/fixtures
 
 # results/README.md's column table rewritten from `sabench columns`, after
 # a column is added or changed (a test checks that they agree).
