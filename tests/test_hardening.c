@@ -4,6 +4,7 @@
  * file in the way is named, and non-finite outputs fail verification with
  * the first bad row. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,40 @@ Test(hardening, non_finite_output_fails_verification)
 	verify_check(&ref, &fx.p, fx.o, 2e-4, 1e-7, &res);
 	cr_assert_not(res.ok);
 	cr_assert_str_eq(res.why, "non-finite output at batch 0 head 1 row 3");
+	verify_free(&ref);
+	fx_free(&fx);
+}
+
+/* The absolute limit grows with the oracle's largest |value| above 1
+ * (fp32 rounds relative to the values): an error of 0.1 on outputs of
+ * about 10^4 passes, the same error on the outputs as made fails with the
+ * limit named. */
+Test(hardening, the_abs_limit_scales_with_the_values)
+{
+	struct fixture fx;
+	struct verify_ref ref = { 0 };
+	struct verify_result res;
+	long bad, n_out = 2L * 10 * 8;         /* heads x rows x dv */
+	double big = 0.0;
+	char want[192];
+
+	fx_make(&fx, "window: {size: 4}", 1, 10, 1, 2, 2, 8, 1.0f);
+	fx_max_err(&fx, kern_find("naive"), 1, &bad);
+	cr_assert_eq(verify_prepare(&ref, &fx.p, 64, 1), 0);
+	cr_assert_eq(ref.n_rows, 10);
+	fx.o[5] += 0.1f;
+	verify_check(&ref, &fx.p, fx.o, 2e-4, 1e-7, &res);
+	cr_assert_not(res.ok);
+	snprintf(want, sizeof want, "differs from the oracle: max_abs_err %.3g (limit 0.0002)", res.max_abs_err);
+	cr_assert(strstr(res.why, want), "%s", res.why);
+	for (long i = 0; i < n_out; i++) {
+		fx.o[i] = (fx.o[i] - (i == 5 ? 0.1f : 0.0f)) * 1e4f + (i == 5 ? 0.1f : 0.0f);
+		ref.out[i] *= 1e4;
+		big = fabs(ref.out[i]) > big ? fabs(ref.out[i]) : big;
+	}
+	cr_assert_gt(big * 2e-4, 0.1);
+	verify_check(&ref, &fx.p, fx.o, 2e-4, 1e-7, &res);
+	cr_assert(res.ok, "%s", res.why);
 	verify_free(&ref);
 	fx_free(&fx);
 }

@@ -55,7 +55,7 @@ void verify_check(const struct verify_ref *ref, const struct problem *p,
 		  struct verify_result *res)
 {
 	long bh = (long)p->batch * p->heads;
-	double num = 0.0, den = 0.0;
+	double num = 0.0, den = 0.0, big = 1.0;
 
 	res->max_abs_err = 0.0;
 	res->ok = 1;
@@ -75,6 +75,8 @@ void verify_check(const struct verify_ref *ref, const struct problem *p,
 			}
 			if (diff > res->max_abs_err)
 				res->max_abs_err = diff;
+			if (fabs(want[c]) > big)
+				big = fabs(want[c]);
 			num += diff * diff;
 			den += want[c] * want[c];
 		}
@@ -82,6 +84,7 @@ void verify_check(const struct verify_ref *ref, const struct problem *p,
 	res->nmse = den > 0 ? num / den : num;
 	if (!res->ok)
 		return;
+	max_abs *= big;         /* fp32 rounds relative to the values' size */
 	if (!(res->max_abs_err <= max_abs) || !(res->nmse <= max_nmse)) {
 		res->ok = 0;
 		snprintf(res->why, sizeof res->why,

@@ -28,7 +28,10 @@ int verify_prepare(struct verify_ref *ref, const struct problem *p,
 int verify_prepare_cache(struct verify_ref *ref, const struct problem *p,
 			 int max_rows, unsigned long long seed);
 
-/* Compares out (the kernel's output for p) with ref. */
+/* Compares out (the kernel's output for p) with ref: the largest
+ * |out - oracle| may be max_abs times the oracle's largest |value| when
+ * that is above 1 (fp32 rounds relative to the values: a real model's V
+ * reaches tens), the NMSE max_nmse. */
 void verify_check(const struct verify_ref *ref, const struct problem *p,
 		  const float *out, double max_abs, double max_nmse,
 		  struct verify_result *res);

@@ -157,7 +157,9 @@ static void decode_kivi4(float *out, const void *row, int d, const struct dt_par
  * 8 bits of mantissa on K and V (and on P for the bf16 paths). A decode
  * cache of any type is verified against the oracle on the values it
  * holds (kvcache.h, kv_view), so its limits are fp32's: what a format
- * loses is the quality pass's to measure, not a kernel error. */
+ * loses is the quality pass's to measure, not a kernel error. max_abs
+ * is per unit of the oracle's largest |value| when that is above 1
+ * (verify.h). */
 #define FP32_ABS 2e-4
 #define FP32_NMSE 1e-7
 static const struct dtype_desc table[] = {
