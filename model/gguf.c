@@ -387,6 +387,12 @@ uint64_t gg_row_bytes(uint32_t type, int64_t n, const char **why)
 		*why = buf;
 		return 0;
 	}
+	if ((uint64_t)n / (uint64_t)tensor_type_of((enum tensor_type)t)->block >
+	    UINT64_MAX / (uint64_t)tensor_type_of((enum tensor_type)t)->block_bytes) {
+		snprintf(buf, sizeof buf, "a row of %lld values overflows a size", (long long)n);
+		*why = buf;
+		return 0;
+	}
 	return tensor_row_bytes((enum tensor_type)t, n);
 }
 

@@ -2,7 +2,7 @@
  * through the fuzz targets' own code (`make fuzz` writes a crash or leak
  * there; `make check` replays them under ASan and UBSan). Files named
  * experiment-* go to the experiment loader, spec-* to the spec parser,
- * npy-* to the .npy reader. */
+ * npy-* to the .npy reader, gguf-* to the GGUF reader. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -17,6 +17,9 @@
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_npy_one
 #include "../fuzz/fuzz_npy.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_gguf_one
+#include "../fuzz/fuzz_gguf.c"
 #undef LLVMFuzzerTestOneInput
 
 #include "helpers.h"
@@ -54,8 +57,8 @@ Test(fuzz, regressions_replay_cleanly)
 		size_t n;
 		unsigned char *data;
 		int exp = !strncmp(ent->d_name, "experiment-", 11), spec = !strncmp(ent->d_name, "spec-", 5);
-		int npy = !strncmp(ent->d_name, "npy-", 4);
-		if (!exp && !spec && !npy)
+		int npy = !strncmp(ent->d_name, "npy-", 4), gguf = !strncmp(ent->d_name, "gguf-", 5);
+		if (!exp && !spec && !npy && !gguf)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
 		data = read_bytes(path, &n);
@@ -64,8 +67,10 @@ Test(fuzz, regressions_replay_cleanly)
 			fuzz_experiment_one(data, n);
 		else if (spec)
 			fuzz_spec_one(data, n);
-		else
+		else if (npy)
 			fuzz_npy_one(data, n);
+		else
+			fuzz_gguf_one(data, n);
 		free(data);
 		replayed++;
 	}

@@ -101,7 +101,7 @@ Test(gguf, every_metadata_type_and_tensors_read_back)
 enum damage {
 	BAD_MAGIC, BAD_VERSION, CUT_HEADER, CUT_KEY, CUT_VALUE, HUGE_KV_COUNT, HUGE_TENSOR_COUNT,
 	BAD_VTYPE, ARRAY_OF_ARRAYS, HUGE_ARRAY, HUGE_STRING, KEY_TWICE, BAD_DIMS, BAD_TTYPE,
-	NOT_WHOLE_BLOCKS, NEG_DIM, OVERFLOW, PAST_END, UNALIGNED, BAD_ALIGNMENT, TENSOR_TWICE,
+	NOT_WHOLE_BLOCKS, NEG_DIM, OVERFLOW, ROW_OVERFLOW, PAST_END, UNALIGNED, BAD_ALIGNMENT, TENSOR_TWICE,
 	CUT_DATA, DAMAGE_COUNT
 };
 
@@ -123,6 +123,7 @@ static const char *const damage_msg[] = {
 	[NOT_WHOLE_BLOCKS] = "tensor 'w': a row of 40 values is not whole q8_0 blocks of 32",
 	[NEG_DIM] = "tensor 'w' has dimension 1 of 0",
 	[OVERFLOW] = "tensor 'w''s size overflows",
+	[ROW_OVERFLOW] = "tensor 'w': a row of 4611686018427387936 values overflows a size",
 	[PAST_END] = "tensor 'w' (1024 bytes at offset 0) runs past the end of the file",
 	[UNALIGNED] = "tensor 'w' at offset 8 is not aligned to 32",
 	[BAD_ALIGNMENT] = "general.alignment is not a power of two up to 2^24",
@@ -195,6 +196,8 @@ static void damaged(struct gbuf *f, enum damage k)
 		info(f, 2, (uint64_t[]){ 32, 0 }, 0, 0);
 	if (k == OVERFLOW)
 		info(f, 3, (uint64_t[]){ 1ULL << 30, 1ULL << 30, 1ULL << 30 }, 0, 0);
+	if (k == ROW_OVERFLOW)         /* 4 (2^62 + 32) bytes wrap to 128: the fuzzer's find */
+		info(f, 1, (uint64_t[]){ (1ULL << 62) + 32 }, 0, 0);
 	if (k == PAST_END)
 		info(f, 2, (uint64_t[]){ 16, 16 }, 0, 0);
 	if (k == UNALIGNED)
