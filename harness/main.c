@@ -148,7 +148,9 @@ const struct command cli_commands[] = {
 	  "                 global ones) and print what it does against the model's\n"
 	  "                 own: KL of the next-token distributions (mean, p99),\n"
 	  "                 perplexity and its change, top-1 agreement, prefill time\n"
-	  "                 and the KV a sequence keeps\n"
+	  "                 and the KV a sequence keeps; a selected design (quest,\n"
+	  "                 moba, ...) chooses from each layer's own Q and K, and\n"
+	  "                 how much of a layer's keys the next one keeps is shown\n"
 	  "  --needle       plant a passkey a tenth of the way in and ask for it at\n"
 	  "                 the end: the log-probability each gives its tokens\n", "docs/inputs.md" },
 	{ "help", cmd_help, "help [COMMAND]", "Shows help for a command.\n", "README.md" },
