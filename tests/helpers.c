@@ -260,7 +260,9 @@ char *read_text(const char *path)
 }
 
 /* The tag of a test's temporary folders: a hash of its suite and name,
- * the same in the test's process and in the runner's report hook. */
+ * the same in the test's process and in the runner's report hook. With
+ * the runner's pid beside it (the test's parent, the hook's own), two
+ * suites at once (make test beside make check) keep to their folders. */
 static unsigned long test_tag(const struct criterion_test *t)
 {
 	unsigned long h = 5381;
@@ -277,7 +279,8 @@ const char *temp_dir(void)
 {
 	static char dir[64];
 
-	snprintf(dir, sizeof dir, "/tmp/sabench-test-%08lx-XXXXXX", test_tag(criterion_current_test));
+	snprintf(dir, sizeof dir, "/tmp/sabench-test-%ld-%08lx-XXXXXX", (long)getppid(),
+		 test_tag(criterion_current_test));
 	cr_assert_not_null(mkdtemp(dir));
 	return dir;
 }
@@ -297,7 +300,7 @@ ReportHook(POST_TEST)(struct criterion_test_stats *stats)
 	char pattern[64];
 	glob_t g;
 
-	snprintf(pattern, sizeof pattern, "/tmp/sabench-test-%08lx-*", test_tag(stats->test));
+	snprintf(pattern, sizeof pattern, "/tmp/sabench-test-%ld-%08lx-*", (long)getpid(), test_tag(stats->test));
 	if (glob(pattern, 0, NULL, &g))
 		return;
 	for (size_t i = 0; i < g.gl_pathc; i++) {
