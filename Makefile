@@ -80,7 +80,7 @@ $(LIB_OBJ) $(MAIN_OBJ) $(TEST_OBJ): | deps
 $(BUILD)/kernels/blas.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
 # a product and a sum round apart, as in ggml's reference dequantisation
 $(BUILD)/model/tensor.o: EXTRA_CFLAGS = -ffp-contract=off
-$(BUILD)/model/model.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
+$(BUILD)/model/ops.o: EXTRA_CFLAGS = $(BLAS_CFLAGS)
 $(BUILD)/kernels/onednn.o: EXTRA_CFLAGS = $(DNNL_CFLAGS)
 # the ceilings measure the hardware, in every build: a sanitizer's checks
 # on each load, or -O1, would measure the sanitizer (a decode cell read

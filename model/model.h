@@ -44,9 +44,20 @@ int model_load(struct model *m, const char *path, char *why, size_t len);
 
 void model_free(struct model *m);
 
-/* Time of a forward pass by part, in seconds. */
+/* Time of a forward pass (or a decode step) by part, in seconds. */
 struct model_times {
 	double embed, norms, proj, rope, attn, ffn, out;
+	double out_last;        /* of out: the last position's logits alone (a
+				 * server's first token; the rest are scoring) */
+};
+
+/* What a pass keeps for the decode steps after it: every layer's K and V
+ * (post-RoPE) and the Q of the layers whose design is selected (a
+ * selection may read the queries before the step's). */
+struct model_cache {
+	long n, cap;            /* tokens held, room */
+	float **k, **v;         /* per layer, [kv_heads][cap][head_dim(_v)] */
+	float **q;              /* per layer, [heads][cap][head_dim] or NULL */
 };
 
 /* What one forward pass computes and keeps. */
@@ -60,20 +71,47 @@ struct model_run {
 	float *q, *k, *v;                       /* capture's, [heads][n][head_dim] and
 						 * [kv_heads][n][head_dim(_v)], post-norm,
 						 * post-RoPE (caller's) */
-	float *logits;                          /* [n][n_vocab], or NULL: no output layer */
-	struct model_times t;                   /* filled */
+	float *logits;                          /* [n - score_from][n_vocab], or NULL:
+						 * no output layer */
+	long score_from;                        /* the first position whose logits
+						 * are made (0: all) */
+	struct model_cache *cache;              /* NULL, or one model_cache_init
+						 * made: the pass fills it, steps
+						 * read and extend it */
+	struct model_times t;                   /* filled (by a step: the step's) */
 	/* filled for a selected design: the mean overlap (gset_overlap) of
 	 * each layer's selection with the previous selected layer's, over
 	 * layer_pairs pairs (0: fewer than two such layers) */
 	double layer_overlap;
-	int layer_pairs;
-	struct gset *prev;                      /* during the pass: the last
-						 * selected layer's G */
+	long layer_pairs;
+	/* filled by decode steps of a selected design: the mean overlap of
+	 * each step's selection with the step before's, over step_pairs
+	 * (layer, step) pairs; step_prev[layer] holds the last step's G */
+	double step_overlap;
+	long step_pairs;
+	struct gset **step_prev;
 };
 
 /* The forward pass over tokens[0, n) (positions 0 .. n - 1). 0, or -1
  * with why (out of memory, a kernel that cannot run). */
 int model_forward(const struct model *m, const int32_t *tokens, long n, struct model_run *r,
 		  char *why, size_t len);
+
+/* Room for cap tokens of r's layers (Q where r's design is selected).
+ * 0, or -1 with why (out of memory). */
+int model_cache_init(const struct model *m, const struct model_run *r, long cap, struct model_cache *c,
+		     char *why, size_t len);
+void model_cache_free(const struct model *m, struct model_cache *c);
+
+/* One decode step: token at position r->cache->n through every layer,
+ * attending over the cache (the layer's G for that row: the design's,
+ * selected again from the cached Q and K for a selected one), its K and
+ * V appended; logits [n_vocab] (NULL: none). r->t holds the step's time.
+ * 0, or -1 with why (the cache full, out of memory). */
+int model_step(const struct model *m, int32_t token, struct model_run *r, float *logits, char *why,
+	       size_t len);
+
+/* Frees what steps kept between them (r->step_prev). */
+void model_run_end(const struct model *m, struct model_run *r);
 
 #endif

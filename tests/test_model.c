@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../harness/config/experiment.h"
 #include "../harness/npy.h"
 #include "../model/eval.h"
 #include "../model/model.h"
@@ -483,4 +484,132 @@ Test(model, a_selected_design_selects_from_the_layer, .timeout = 120)
 	double overlap = atof(o + strlen("selection overlap between adjacent designed layers: "));
 	cr_assert(overlap > 0.0 && overlap < 1.0, "layers 0 and 1 chose alike or nothing alike: %s", out);
 	free(out);
+}
+
+/* The largest |a - b| over n values, relative to the largest |a|. */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+	double worst = 0, big = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		worst = fmax(worst, fabs((double)a[i] - b[i]));
+		big = fmax(big, fabs((double)a[i]));
+	}
+	return big > 0 ? worst / big : worst;
+}
+
+/* A pass over n tokens then steps over the next ones gives, at each step,
+ * the logits of one pass over them all (the last row's), with the
+ * model's own layers and with designs (static, and selected again from
+ * the cached Q and K each step); a pass scoring from a position gives
+ * the full pass's rows there. */
+static void steps_extend_the_pass(int gemma, const char *spec)
+{
+	const char *dir = temp_dir();
+	char path[300], why[1024];
+	struct model m;
+	struct pattern des;
+	struct err e;
+	const struct pattern *pat[6];
+	const long n = 30, steps = 4;
+	int32_t tok[34];
+
+	snprintf(path, sizeof path, "%s/m.gguf", dir);
+	write_model(path, gemma, NULL, NULL, NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), 0, "%s", why);
+	if (spec)
+		cr_assert_eq(exp_parse_spec(spec, 1, &des, &e), 0, "%s", e.msg);
+	for (int il = 0; il < m.n_layer; il++)
+		pat[il] = spec ? &des : NULL;
+	for (long i = 0; i < n + steps; i++)
+		tok[i] = (int32_t)(rnd() % VOCAB);
+	float *full = malloc((size_t)(n + steps) * VOCAB * 4), *part = malloc((size_t)n * VOCAB * 4);
+	float *tail = malloc((size_t)10 * VOCAB * 4), *step = malloc(VOCAB * 4);
+	struct model_run whole = { .pat = pat, .capture = -1, .last_layer = -1, .logits = full };
+	cr_assert_eq(model_forward(&m, tok, n + steps, &whole, why, sizeof why), 0, "%s", why);
+	struct model_cache c;
+	struct model_run r = { .pat = pat, .capture = -1, .last_layer = -1, .logits = part };
+	cr_assert_eq(model_cache_init(&m, &r, n + steps, &c, why, sizeof why), 0, "%s", why);
+	r.cache = &c;
+	cr_assert_eq(model_forward(&m, tok, n, &r, why, sizeof why), 0, "%s", why);
+	cr_assert_lt(rel_diff(full, part, (size_t)n * VOCAB), 1e-5, "the prompt's own rows");
+	for (long s = 0; s < steps; s++) {
+		cr_assert_eq(model_step(&m, tok[n + s], &r, step, why, sizeof why), 0, "%s", why);
+		double d = rel_diff(full + (size_t)(n + s) * VOCAB, step, VOCAB);
+		cr_assert_lt(d, 2e-5, "%s, %s: step %ld differs from the pass by %g", gemma ? "gemma3" : "llama",
+			     spec ? spec : "own layers", s, d);
+	}
+	cr_assert_eq(c.n, n + steps);
+	cr_assert_neq(model_step(&m, tok[0], &r, step, why, sizeof why), 0);
+	cr_assert_str_eq(why, "the cache is full");
+	/* negative control: another token at the last position moves them */
+	c.n--;
+	cr_assert_eq(model_step(&m, (tok[n + steps - 1] + 1) % VOCAB, &r, step, why, sizeof why), 0, "%s", why);
+	cr_assert_gt(rel_diff(full + (size_t)(n + steps - 1) * VOCAB, step, VOCAB), 1e-4);
+	model_run_end(&m, &r);
+	model_cache_free(&m, &c);
+	/* scoring from position n - 10: the full pass's last ten rows */
+	struct model_run sc = { .pat = pat, .capture = -1, .last_layer = -1, .logits = tail, .score_from = n - 10 };
+	cr_assert_eq(model_forward(&m, tok, n, &sc, why, sizeof why), 0, "%s", why);
+	cr_assert_lt(rel_diff(full + (size_t)(n - 10) * VOCAB, tail, (size_t)10 * VOCAB), 1e-5);
+	cr_assert(sc.t.out_last > 0 && sc.t.out_last <= sc.t.out);
+	if (spec)
+		pat_free(&des);
+	free(full);
+	free(part);
+	free(tail);
+	free(step);
+	model_free(&m);
+}
+
+Test(model, steps_extend_the_pass, .timeout = 120)
+{
+	steps_extend_the_pass(1, NULL);
+	steps_extend_the_pass(0, NULL);
+	steps_extend_the_pass(1, "window: {size: 5}");
+	steps_extend_the_pass(0, "sink_window: {sinks: 2, size: 6}");
+	steps_extend_the_pass(1, "topk_oracle: {k: 64}");
+}
+
+/* Decode steps of a selected design select again each step: MoBA's blocks
+ * move as the query does (overlap of step to step in (0, 1]); the oracle
+ * keeping every key keeps the same keys plus the new one (overlap 1). */
+Test(model, steps_measure_how_selection_moves, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char path[300], why[1024];
+	struct model m;
+	struct err e;
+	const char *specs[] = { "moba: {block: 4, topk: 2}", "topk_oracle: {k: 64}" };
+	int32_t tok[48];
+
+	snprintf(path, sizeof path, "%s/m.gguf", dir);
+	write_model(path, 0, NULL, NULL, NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), 0, "%s", why);
+	for (long i = 0; i < 48; i++)
+		tok[i] = (int32_t)(rnd() % VOCAB);
+	for (size_t k = 0; k < 2; k++) {
+		struct pattern des;
+		const struct pattern *pat[2] = { NULL, NULL };
+		struct model_cache c;
+		cr_assert_eq(exp_parse_spec(specs[k], 1, &des, &e), 0, "%s", e.msg);
+		pat[1] = &des;
+		struct model_run r = { .pat = pat, .capture = -1, .last_layer = -1 };
+		cr_assert_eq(model_cache_init(&m, &r, 48, &c, why, sizeof why), 0, "%s", why);
+		cr_assert_not_null(c.q[1]);
+		cr_assert_null(c.q[0], "layer 0 has no selected design: no Q kept");
+		r.cache = &c;
+		cr_assert_eq(model_forward(&m, tok, 40, &r, why, sizeof why), 0, "%s", why);
+		for (long s = 40; s < 48; s++)
+			cr_assert_eq(model_step(&m, tok[s], &r, NULL, why, sizeof why), 0, "%s", why);
+		cr_assert_eq(r.step_pairs, 7, "one selected layer, 8 steps: 7 pairs");
+		if (k == 0)
+			cr_assert(r.step_overlap > 0.0 && r.step_overlap < 1.0, "MoBA: %g", r.step_overlap);
+		else
+			cr_assert_float_eq(r.step_overlap, 1.0, 1e-12);
+		model_run_end(&m, &r);
+		model_cache_free(&m, &c);
+		pat_free(&des);
+	}
+	model_free(&m);
 }

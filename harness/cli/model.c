@@ -287,7 +287,7 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 	}
 	if (des.layer_pairs)
 		printf("selection overlap between adjacent designed layers: %.4f of a layer's keys kept by the "
-		       "next (mean over %d pairs)\n", des.layer_overlap, des.layer_pairs);
+		       "next (mean over %ld pairs)\n", des.layer_overlap, des.layer_pairs);
 	printf("prefill %.3f s against the model's own %.3f s (attention %.3f s against %.3f s); KV %.1f MiB a "
 	       "sequence against its own %.1f MiB (f16)\n", run_seconds(&des.t), run_seconds(&dense.t), des.t.attn,
 	       dense.t.attn, kv_bytes(m, pat, (long)n_tok) / 1048576.0, kv_bytes(m, own, (long)n_tok) / 1048576.0);
