@@ -1,8 +1,11 @@
 /* eval.c - a design's model against dense's (eval.h), in double from
  * the fp32 logits: per position the log-softmax of each (max-shifted),
- * then KL, NLL and the top token. */
+ * then KL, NLL and the top token; the needle text, the layers a design
+ * takes and the KV a design keeps. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "eval.h"
 
@@ -96,4 +99,91 @@ double model_logprob(const float *logits, const int32_t *tokens, long vocab, lon
 	}
 	free(row);
 	return sum;
+}
+
+/* The needle text: the passkey sentence planted a tenth of the way into
+ * the first tokens of the text, the question at the end; *at and *k the
+ * answer's tokens. */
+int model_needle(const struct model *m, const char *text, size_t n_text, long want, int32_t **tok, size_t *n,
+		 long *at, long *k, char *why, size_t len)
+{
+	static const char plant[] = " The pass key is 68391. Remember it: 68391 is the pass key. ";
+	static const char ask[] = " What is the pass key? The pass key is";
+	static const char answer[] = " 68391";
+	size_t cut = 0, tail = 0, bytes;
+	int32_t *probe;
+	size_t n_probe;
+	char *s;
+
+	/* bytes of filler: about 4 a token, the plant at a tenth, trimmed to
+	 * whole characters and to the text */
+	bytes = (size_t)want * 4 < n_text ? (size_t)want * 4 : n_text;
+	cut = bytes / 10;
+	while (cut < n_text && ((unsigned char)text[cut] & 0xc0) == 0x80)
+		cut++;
+	for (;;) {
+		while (bytes < n_text && ((unsigned char)text[bytes] & 0xc0) == 0x80)
+			bytes++;
+		s = malloc(bytes + sizeof plant + sizeof ask + sizeof answer);
+		if (!s)
+			return snprintf(why, len, "out of memory for the needle text"), -1;
+		memcpy(s, text, cut);
+		tail = cut;
+		memcpy(s + tail, plant, sizeof plant - 1);
+		tail += sizeof plant - 1;
+		memcpy(s + tail, text + cut, bytes - cut);
+		tail += bytes - cut;
+		memcpy(s + tail, ask, sizeof ask - 1);
+		tail += sizeof ask - 1;
+		if (tok_encode(&m->tok, s, tail, &probe, &n_probe, why, len)) {
+			free(s);
+			return -1;
+		}
+		free(probe);
+		memcpy(s + tail, answer, sizeof answer - 1);
+		if (tok_encode(&m->tok, s, tail + sizeof answer - 1, tok, n, why, len)) {
+			free(s);
+			return -1;
+		}
+		free(s);
+		if ((long)*n <= want || bytes <= cut + 64)
+			break;
+		free(*tok);
+		bytes = cut + (bytes - cut) * 9 / 10;   /* too many tokens: less filler */
+	}
+	*k = (long)(*n - n_probe);
+	*at = (long)*n - *k;
+	return *k > 0 ? 0 : (snprintf(why, len, "the passkey took no token"), -1);
+}
+
+/* KV bytes a sequence of n tokens keeps under each layer's G, f16 cache. */
+double model_kv_bytes(const struct model *m, const struct pattern *const *pat, long n)
+{
+	double rows = 0;
+
+	for (int il = 0; il < m->n_layer; il++)
+		rows += pat[il] ? (double)pat_kv_rows(pat[il], n)
+				: m->layer[il].windowed && m->window < n ? (double)m->window : (double)n;
+	return rows * m->kv_heads * (m->head_dim + m->head_dim_v) * 2.0;
+}
+
+/* Which layers take the design: "global" (those the model does not
+ * window), "all", or a list "5,11,17"; into take[]. 0, or -1. */
+int model_layers_named(const struct model *m, const char *which, int *take)
+{
+	if (!strcmp(which, "global") || !strcmp(which, "all")) {
+		for (int il = 0; il < m->n_layer; il++)
+			take[il] = !strcmp(which, "all") || !m->layer[il].windowed;
+		return 0;
+	}
+	memset(take, 0, (size_t)m->n_layer * sizeof *take);
+	for (const char *p = which; *p;) {
+		char *end;
+		long il = strtol(p, &end, 10);
+		if (end == p || il < 0 || il >= m->n_layer || (*end && *end != ','))
+			return -1;
+		take[il] = 1;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
 }

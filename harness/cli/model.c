@@ -128,93 +128,6 @@ static double run_seconds(const struct model_times *t)
 	return t->embed + t->norms + t->proj + t->rope + t->attn + t->ffn + t->out;
 }
 
-/* Which layers take the design: "global" (those the model does not
- * window), "all", or a list "5,11,17"; into take[]. 0, or -1. */
-static int pick_layers(const struct model *m, const char *which, int *take)
-{
-	if (!strcmp(which, "global") || !strcmp(which, "all")) {
-		for (int il = 0; il < m->n_layer; il++)
-			take[il] = !strcmp(which, "all") || !m->layer[il].windowed;
-		return 0;
-	}
-	memset(take, 0, (size_t)m->n_layer * sizeof *take);
-	for (const char *p = which; *p;) {
-		char *end;
-		long il = strtol(p, &end, 10);
-		if (end == p || il < 0 || il >= m->n_layer || (*end && *end != ','))
-			return -1;
-		take[il] = 1;
-		p = *end ? end + 1 : end;
-	}
-	return 0;
-}
-
-/* The needle text: the passkey sentence planted a tenth of the way into
- * the first tokens of the text, the question at the end; *at and *k the
- * answer's tokens. */
-static int needle_tokens(const struct model *m, const char *text, size_t n_text, long want, int32_t **tok,
-			 size_t *n, long *at, long *k, char *why, size_t len)
-{
-	static const char plant[] = " The pass key is 68391. Remember it: 68391 is the pass key. ";
-	static const char ask[] = " What is the pass key? The pass key is";
-	static const char answer[] = " 68391";
-	size_t cut = 0, tail = 0, bytes;
-	int32_t *probe;
-	size_t n_probe;
-	char *s;
-
-	/* bytes of filler: about 4 a token, the plant at a tenth, trimmed to
-	 * whole characters and to the text */
-	bytes = (size_t)want * 4 < n_text ? (size_t)want * 4 : n_text;
-	cut = bytes / 10;
-	while (cut < n_text && ((unsigned char)text[cut] & 0xc0) == 0x80)
-		cut++;
-	for (;;) {
-		while (bytes < n_text && ((unsigned char)text[bytes] & 0xc0) == 0x80)
-			bytes++;
-		s = malloc(bytes + sizeof plant + sizeof ask + sizeof answer);
-		if (!s)
-			return snprintf(why, len, "out of memory for the needle text"), -1;
-		memcpy(s, text, cut);
-		tail = cut;
-		memcpy(s + tail, plant, sizeof plant - 1);
-		tail += sizeof plant - 1;
-		memcpy(s + tail, text + cut, bytes - cut);
-		tail += bytes - cut;
-		memcpy(s + tail, ask, sizeof ask - 1);
-		tail += sizeof ask - 1;
-		if (tok_encode(&m->tok, s, tail, &probe, &n_probe, why, len)) {
-			free(s);
-			return -1;
-		}
-		free(probe);
-		memcpy(s + tail, answer, sizeof answer - 1);
-		if (tok_encode(&m->tok, s, tail + sizeof answer - 1, tok, n, why, len)) {
-			free(s);
-			return -1;
-		}
-		free(s);
-		if ((long)*n <= want || bytes <= cut + 64)
-			break;
-		free(*tok);
-		bytes = cut + (bytes - cut) * 9 / 10;   /* too many tokens: less filler */
-	}
-	*k = (long)(*n - n_probe);
-	*at = (long)*n - *k;
-	return *k > 0 ? 0 : (snprintf(why, len, "the passkey took no token"), -1);
-}
-
-/* KV bytes a sequence of n tokens keeps under each layer's G, f16 cache. */
-static double kv_bytes(const struct model *m, const struct pattern *const *pat, long n)
-{
-	double rows = 0;
-
-	for (int il = 0; il < m->n_layer; il++)
-		rows += pat[il] ? (double)pat_kv_rows(pat[il], n)
-				: m->layer[il].windowed && m->window < n ? (double)m->window : (double)n;
-	return rows * m->kv_heads * (m->head_dim + m->head_dim_v) * 2.0;
-}
-
 static int compare_design(const struct model *m, const char *text_path, long want, const char *kernel,
 			  const char *spec, const char *which, int needle)
 {
@@ -247,7 +160,7 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 		free(own);
 		return 2;
 	}
-	if (pick_layers(m, which, take)) {
+	if (model_layers_named(m, which, take)) {
 		fprintf(stderr, "sabench: --layers must be global, all or layers 0 to %d as a list (5,11,17), not '%s'\n",
 			m->n_layer - 1, which);
 		rc = 2;
@@ -255,7 +168,7 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 	}
 	for (int il = 0; il < m->n_layer; il++)
 		pat[il] = take[il] ? &design : NULL;
-	if (needle ? needle_tokens(m, text, n_text, want, &tok, &n_tok, &at, &k, why, sizeof why)
+	if (needle ? model_needle(m, text, n_text, want, &tok, &n_tok, &at, &k, why, sizeof why)
 		   : tok_encode(&m->tok, text, n_text, &tok, &n_tok, why, sizeof why)) {
 		fprintf(stderr, "sabench: %s\n", why);
 		goto out;
@@ -290,7 +203,7 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 		       "next (mean over %ld pairs)\n", des.layer_overlap, des.layer_pairs);
 	printf("prefill %.3f s against the model's own %.3f s (attention %.3f s against %.3f s); KV %.1f MiB a "
 	       "sequence against its own %.1f MiB (f16)\n", run_seconds(&des.t), run_seconds(&dense.t), des.t.attn,
-	       dense.t.attn, kv_bytes(m, pat, (long)n_tok) / 1048576.0, kv_bytes(m, own, (long)n_tok) / 1048576.0);
+	       dense.t.attn, model_kv_bytes(m, pat, (long)n_tok) / 1048576.0, model_kv_bytes(m, own, (long)n_tok) / 1048576.0);
 	rc = 0;
 out:
 	pat_free(&design);

@@ -170,7 +170,7 @@ static int parse_budget(struct ctx *c, struct experiment *x, const struct ynode 
 	return n ? cfg_parse_size(c, n, "kv_budget", &x->kv_budget) : 0;
 }
 
-static long pattern_by_label(const struct experiment *x, const char *label)
+long cfg_pattern_by_label(const struct experiment *x, const char *label)
 {
 	for (size_t i = 0; i < x->n_pat; i++)
 		if (!strcmp(x->pat[i].label, label))
@@ -198,7 +198,7 @@ static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 		return cfg_bad(c, n, "a layer needs 'count' and 'pattern'");
 	if (cfg_parse_int(c, cnt, "count", 1, 100000, &v) || !cfg_want_scalar(c, pat, "pattern", "a pattern label"))
 		return -1;
-	at = pattern_by_label(x, pat->str);
+	at = cfg_pattern_by_label(x, pat->str);
 	if (at < 0)
 		return cfg_bad(c, pat, "model '%s' names pattern '%s', which the patterns list lacks (use a label from it)",
 			   m->name, pat->str);
@@ -410,7 +410,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 {
 	static const char *const keys[] = { "name", "description", "shape",
 		"sweep", "inputs", "patterns", "kernels", "run", "counters", "kv_budget",
-		"model", "quality", "review" };
+		"model", "quality", "review", "e2e" };
 	const struct ynode *v;
 
 	if (root->type != YT_MAP)
@@ -441,6 +441,7 @@ static int parse_root(struct ctx *c, struct experiment *x,
 	    parse_counters(c, x, yt_get(root, "counters")) ||
 	    parse_budget(c, x, yt_get(root, "kv_budget")) ||
 	    parse_models(c, x, yt_get(root, "model")) ||
+	    cfg_parse_e2e(c, x, yt_get(root, "e2e")) ||
 	    cfg_parse_review(c, x, yt_get(root, "review")))
 		return -1;
 	return check_grid_size(c, x, root);
@@ -507,6 +508,7 @@ void exp_free(struct experiment *x)
 		free(x->models[i].layer);
 	}
 	free(x->models);
+	cfg_free_e2e(&x->e2e);
 	free(x->review.model);
 	free(x->review.inputs);
 	for (size_t i = 0; i < x->n_batches; i++) {

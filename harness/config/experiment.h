@@ -165,6 +165,32 @@ struct exp_review {
 	double error;           /* quality: output error at most this; < 0: none */
 	char *inputs;           /* label of the inputs quality is read on; NULL: the first */
 	int extrapolate;        /* 1: contexts past the measured ones by the fitted exponent */
+	/* on the e2e block's real model (no model: named): limits on what a
+	 * design does to it; < 0: none */
+	double kl;              /* KL(own || design), mean over the scored positions, at most */
+	double ppl_increase;    /* perplexity's rise over the model's own, a fraction, at most */
+	double needle;          /* the passkey's probability against the model's own, at least */
+};
+
+/* e2e: designs run inside a real model end to end (run/e2e.c): at each
+ * seq_len of the sweep, the model's own pass and each design's, compared
+ * (KL, perplexity, top-1, a needle), timed (prefill, decode steps) and
+ * their selections' overlap, into e2e.csv. */
+struct exp_e2e_design {
+	size_t pat;             /* index into experiment.pat */
+	char *layers;           /* "global" (the layers the model does not
+				 * window), "all", or a list "5,11,17" */
+};
+
+struct exp_e2e {
+	int given;              /* 1: the file has an e2e block */
+	char *gguf, *text;      /* the model and the text, resolved against the
+				 * file's folder */
+	int needle;             /* 1: a passkey planted early, asked at the end */
+	long decode_steps;      /* steps timed after each prefill (0: none) */
+	long score_last;        /* positions scored: the last of each context */
+	struct exp_e2e_design *des;
+	size_t n_des;
 };
 
 struct experiment {
@@ -191,6 +217,7 @@ struct experiment {
 	struct exp_model *models;       /* model: layer stacks */
 	size_t n_models;
 	struct exp_review review;       /* review: constraints */
+	struct exp_e2e e2e;             /* e2e: designs inside a real model */
 	struct exp_batch *batches;      /* ragged batches the lengths axis names */
 	size_t n_batches;
 };

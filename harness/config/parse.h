@@ -96,6 +96,9 @@ int cfg_check_gqa(struct ctx *c, struct experiment *x);
 
 /* ---- patterns.c: the pattern list and its variants ---- */
 
+/* Index of the pattern variant labelled label in x, or -1. */
+long cfg_pattern_by_label(const struct experiment *x, const char *label);
+
 /* path resolved against the experiment file's folder (absolute paths and
  * inline specs stay as they are); malloc'ed, NULL when out of memory. */
 char *cfg_resolve_path(const struct ctx *c, const char *path);
@@ -136,5 +139,11 @@ int cfg_parse_serving(struct ctx *c, const struct ynode *n, const char *model, s
 int cfg_parse_review(struct ctx *c, struct experiment *x, const struct ynode *n);
 
 int cfg_parse_quality(struct ctx *c, struct experiment *x, const struct ynode *m);
+
+/* ---- e2e.c: designs inside a real model ---- */
+
+/* The e2e block at n (NULL: none) into x->e2e. */
+int cfg_parse_e2e(struct ctx *c, struct experiment *x, const struct ynode *n);
+void cfg_free_e2e(struct exp_e2e *e2e);
 
 #endif

@@ -78,6 +78,12 @@ static int review_limits(struct ctx *c, const struct ynode *r, struct exp_review
 		return -1;
 	if ((v = yt_get(r, "kv_memory")) && cfg_parse_size(c, v, "kv_memory", &rv->kv_memory))
 		return -1;
+	if ((v = yt_get(r, "kl")) && cfg_parse_float(c, v, "kl", 0, 1e9, &rv->kl))
+		return -1;
+	if ((v = yt_get(r, "ppl_increase")) && cfg_parse_float(c, v, "ppl_increase", 0, 1e9, &rv->ppl_increase))
+		return -1;
+	if ((v = yt_get(r, "needle")) && cfg_parse_float(c, v, "needle", 0, 1e9, &rv->needle))
+		return -1;
 	if ((v = yt_get(r, "memory")) && cfg_parse_size(c, v, "memory", &rv->serving.memory))
 		return -1;
 	if ((v = yt_get(r, "weights")) && cfg_parse_size(c, v, "weights", &rv->serving.weights))
@@ -92,16 +98,48 @@ static int review_limits(struct ctx *c, const struct ynode *r, struct exp_review
 	return 0;
 }
 
+/* The limits a review of the e2e block's real model alone takes. */
+static const char *const e2e_only[] = { "kl", "ppl_increase", "needle" };
+
+/* A review of the e2e block's real model: the model's own shape stands
+ * in for a model block's; what the e2e run measures is what it judges. */
+static int review_e2e(struct ctx *c, struct experiment *x, const struct ynode *r)
+{
+	struct exp_review *rv = &x->review;
+	const struct ynode *v;
+	long long t;
+
+	if (yt_get(r, "inputs"))
+		return cfg_bad(c, yt_get(r, "inputs"), "a review of the e2e block's model reads no inputs' quality: "
+			       "give 'kl', 'ppl_increase' or 'needle'");
+	if (rv->recall >= 0 || rv->error >= 0)
+		return cfg_bad(c, yt_get(r, rv->recall >= 0 ? "recall" : "error"),
+			       "a review of the e2e block's model judges its own figures: give 'kl', 'ppl_increase' "
+			       "or 'needle', not '%s'", rv->recall >= 0 ? "recall" : "error");
+	if (rv->serving.weights > 0 && !rv->serving.memory)
+		return cfg_bad(c, yt_get(r, "weights"), "'weights' needs 'memory' in the review");
+	if ((v = yt_get(r, "extrapolate"))) {
+		if (cfg_parse_bool(c, v, "extrapolate", &t))
+			return -1;
+		rv->extrapolate = (int)t;
+	}
+	if (rv->tenants > 1 && !rv->kv_memory && !rv->serving.memory)
+		return cfg_bad(c, r, "a review of %ld tenants needs 'kv_memory' or 'memory'", rv->tenants);
+	return 0;
+}
+
 int cfg_parse_review(struct ctx *c, struct experiment *x, const struct ynode *r)
 {
 	static const char *const keys[] = { "model", "prompt", "context", "tenants", "memory",
-		"weights", "kv_memory", "ttft_s", "tpot_s", "recall", "error", "inputs", "extrapolate" };
+		"weights", "kv_memory", "ttft_s", "tpot_s", "recall", "error", "inputs", "extrapolate", "kl", "ppl_increase",
+		"needle" };
 	struct exp_review *rv = &x->review;
 	const struct exp_model *m;
 	const struct ynode *v;
 	long long t;
 
 	rv->recall = rv->error = -1;
+	rv->kl = rv->ppl_increase = rv->needle = -1;
 	rv->extrapolate = 1;
 	if (!r)
 		return 0;
@@ -110,18 +148,25 @@ int cfg_parse_review(struct ctx *c, struct experiment *x, const struct ynode *r)
 	if (cfg_only_keys(c, r, keys, sizeof keys / sizeof *keys, " in 'review'"))
 		return -1;
 	rv->given = 1;
-	if (!(v = yt_get(r, "model")))
-		return cfg_bad(c, r, "a review needs 'model', a model of the model block");
-	if (cfg_parse_string(c, v, "model", &rv->model))
-		return -1;
-	if (!(m = model_named(x, rv->model)))
-		return cfg_bad(c, v, "review names model '%s', which the model block lacks", rv->model);
+	if (!(v = yt_get(r, "model")) && !x->e2e.given)
+		return cfg_bad(c, r, "a review needs 'model', a model of the model block (or an e2e block, whose model it reads)");
 	if (!yt_get(r, "prompt"))
 		return cfg_bad(c, r, "a review needs 'prompt', the prompt's tokens");
 	if (review_count(c, r, "prompt", 0, &rv->prompt) ||
 	    review_count(c, r, "context", rv->prompt, &rv->context) ||
 	    review_count(c, r, "tenants", 1, &rv->tenants) || review_limits(c, r, rv))
 		return -1;
+	if (!v)
+		return review_e2e(c, x, r);
+	if (cfg_parse_string(c, v, "model", &rv->model))
+		return -1;
+	if (!(m = model_named(x, rv->model)))
+		return cfg_bad(c, v, "review names model '%s', which the model block lacks", rv->model);
+	for (size_t i = 0; i < sizeof e2e_only / sizeof *e2e_only; i++)
+		if (yt_get(r, e2e_only[i]))
+			return cfg_bad(c, yt_get(r, e2e_only[i]),
+				       "'%s' is a limit on the e2e block's real model; a review of model '%s' reads its cells",
+				       e2e_only[i], rv->model);
 	if (rv->context < rv->prompt)
 		return cfg_bad(c, yt_get(r, "context"),
 			       "'context' is %ld tokens, fewer than the prompt's %ld: the cache a decode step reads holds the prompt",

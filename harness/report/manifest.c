@@ -213,7 +213,7 @@ static void write_review(FILE *f, const struct exp_review *r)
 	if (!r->given)
 		return;
 	fputs("  review:\n    model: ", f);
-	yq(f, r->model);
+	yq(f, r->model ? r->model : "");
 	fprintf(f, "\n    prompt: %ld\n    context: %ld\n    tenants: %ld\n", r->prompt, r->context, r->tenants);
 	fprintf(f, "    kv_memory_bytes: %.0f\n    memory_bytes: %.0f\n    weights_bytes: %.0f\n",
 		r->kv_memory, r->serving.memory, r->serving.weights);
@@ -222,6 +222,29 @@ static void write_review(FILE *f, const struct exp_review *r)
 	fputs("    inputs: ", f);
 	yq(f, r->inputs ? r->inputs : "");
 	fprintf(f, "\n    extrapolate: %s\n", r->extrapolate ? "true" : "false");
+	fprintf(f, "    kl: %.9g\n    ppl_increase: %.9g\n    needle: %.9g\n", r->kl, r->ppl_increase, r->needle);
+}
+
+/* The e2e block: the model, the text and the designs by pattern label. */
+static void write_e2e(FILE *f, const struct experiment *x)
+{
+	const struct exp_e2e *e = &x->e2e;
+
+	if (!e->given)
+		return;
+	fputs("  e2e:\n    gguf: ", f);
+	yq(f, e->gguf);
+	fputs("\n    text: ", f);
+	yq(f, e->text);
+	fprintf(f, "\n    needle: %s\n    decode_steps: %ld\n    score_last: %ld\n    designs:\n",
+		e->needle ? "true" : "false", e->decode_steps, e->score_last);
+	for (size_t i = 0; i < e->n_des; i++) {
+		fputs("      - {pattern: ", f);
+		yq(f, x->pat[e->des[i].pat].label);
+		fputs(", layers: ", f);
+		yq(f, e->des[i].layers);
+		fputs("}\n", f);
+	}
 }
 
 static void write_experiment(FILE *f, const struct experiment *x)
@@ -330,6 +353,7 @@ static void write_experiment(FILE *f, const struct experiment *x)
 		}
 	}
 	write_review(f, &x->review);
+	write_e2e(f, x);
 	fprintf(f, "  run: {warmup: %d, repeats: %d, min_time_ms: %g, verify: %s, verify_rows: %d, seed: %llu, interleave: %s}\n",
 		r->warmup, r->repeats, r->min_time_ms, r->verify ? "true" : "false",
 		r->verify_rows, r->seed, r->interleave == EXP_INTERLEAVE_ACROSS ? "across_groups" : "within_groups");

@@ -29,6 +29,7 @@
 #include "../quality/quality.h"
 #include "../counters.h"
 #include "../stats.h"
+#include "e2e.h"
 #include "group.h"
 #include "machine.h"
 #include "model.h"
@@ -459,6 +460,18 @@ static int close_manifest(struct run_state *st, int rc, time_t start, struct err
 	return -1;
 }
 
+/* The e2e block (run/e2e.c) after the cells, in the first shard: its
+ * rows kept when resuming, the run interrupted when a signal stops it. */
+static int run_e2e(struct run_state *st, struct err *e)
+{
+	struct e2e_opts eo = { .dir = st->o->out_dir, .resume = st->o->mode == RES_RESUME,
+			       .progress = st->o->progress, .stop = &stop_requested };
+	int rc = e2e_run(st->x, &eo, e);
+
+	st->sum->interrupted |= stop_requested != 0;
+	return rc;
+}
+
 int runner_run(const struct experiment *x, const struct run_opts *o,
 	       struct run_summary *sum, struct err *e)
 {
@@ -497,6 +510,8 @@ int runner_run(const struct experiment *x, const struct run_opts *o,
 		rc = write_manifest(&st, "running", NULL, start, 0, e);
 		if (!rc)
 			rc = run_groups(&st, e);
+		if (!rc && x->e2e.given && !stop_requested && (!o->shard_n || o->shard_k == 1))
+			rc = run_e2e(&st, e);
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 		rc = close_manifest(&st, rc, start, e);
