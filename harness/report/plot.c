@@ -15,6 +15,7 @@
 #include "pareto.h"
 #include "masks.h"
 #include "designs.h"
+#include "e2e.h"
 #include "plot.h"
 #include "results.h"
 
@@ -359,6 +360,27 @@ static int plot_review_progress(const char *dir, const char *out, void (*progres
 	return PLOT_OK;
 }
 
+/* plots/e2e.png from the run's e2e.csv (its points in e2e_front.csv),
+ * when it has one: 0, or -1 with e set. */
+static int plot_e2e(const char *dir, const char *out, void (*progress)(const char *line), struct err *e)
+{
+	char script[PATH_MAX + 64], vars[12800], png[4300];
+	int rc = e2e_write_points(dir, e);
+
+	if (rc)
+		return rc > 0 ? 0 : -1;
+	snprintf(script, sizeof script, "%s/e2e.gp", scripts_dir());
+	snprintf(vars, sizeof vars, "pts='%s/e2e_front.csv'; outdir='%s'", dir, out);
+	snprintf(png, sizeof png, "%s/e2e.png", out);
+	unlink(png);
+	if (run_gnuplot(script, vars, e))
+		return -1;
+	snprintf(png, sizeof png, "plot: %s/e2e.png and .svg", out);
+	if (progress)
+		progress(png);
+	return 0;
+}
+
 int plot_results(const char *dir, void (*progress)(const char *line),
 		 struct err *e)
 {
@@ -417,6 +439,8 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 	snprintf(line, sizeof line, "plot: %s/masks.png and .svg", out);
 	if (progress)
 		progress(line);
+	if (plot_e2e(dir, out, progress, e))
+		return PLOT_FAILED;
 	return plot_review_progress(dir, out, progress, e);
 }
 

@@ -16,6 +16,7 @@
 #include "designs.h"
 #include "review.h"
 #include "serving.h"
+#include "e2e.h"
 #include "report.h"
 #include "results.h"
 
@@ -527,6 +528,7 @@ int report_write(const char *dir, struct err *e)
 	write_review(f, dir);
 	review_decides(f, &ser);
 	write_pictures(f, dir);
+	e2e_write_md(f, dir);
 	/* the figures behind it */
 	write_tables(f, &t, &c);
 	write_best(f, &t, &c);

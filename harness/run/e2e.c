@@ -18,15 +18,10 @@
 
 #include "../../model/eval.h"
 #include "../../model/model.h"
+#include "../report/e2e.h"
 #include "../report/results.h"
 #include "e2e.h"
 
-const char e2e_header[] =
-	"design,pattern,layers,context,tokens,scored,kl_mean,kl_p99,ppl,ppl_own,ppl_change,top1,"
-	"needle_logprob,needle_logprob_own,needle_ratio,kv_bytes_per_token,prefill_s,prefill_attn_s,"
-	"decode_s,decode_attn_s,decode_tok_s,layer_overlap,step_overlap,model_layers,model_windowed,"
-	"model_window,kv_heads,head_dim,head_dim_v,designed_layers,designed_windowed,kernel,threads,"
-	"status,reason";
 
 /* What one pass over a context measured. */
 struct pass {
@@ -146,21 +141,6 @@ static char *done_key(const char *design, long context)
 	return k;
 }
 
-/* 1 when t's columns are e2e_header's (a file of another version is
- * written anew, not appended to). */
-static int same_header(const struct res_table *t)
-{
-	const char *at = e2e_header;
-
-	for (int i = 0; i < t->ncol; i++) {
-		size_t n = strlen(t->head[i]);
-		if (strncmp(at, t->head[i], n) || (at[n] != ',' && at[n] != 0))
-			return 0;
-		at += n + (at[n] == ',');
-	}
-	return !*at;
-}
-
 /* "design@context" of the rows an earlier run wrote ok, when resuming
  * (kept: the file is appended to); else a new e2e.csv with its header. */
 static int open_csv(struct e2e *r, struct err *e)
@@ -172,7 +152,7 @@ static int open_csv(struct e2e *r, struct err *e)
 	snprintf(path, sizeof path, "%s/e2e.csv", r->o->dir);
 	if (r->o->resume && !res_table_read(path, &t, &ignore)) {
 		int d = res_table_col(&t, "design"), c = res_table_col(&t, "context"), s = res_table_col(&t, "status");
-		int whole = !t.torn_line && d >= 0 && c >= 0 && s >= 0 && same_header(&t);
+		int whole = !t.torn_line && d >= 0 && c >= 0 && s >= 0 && e2e_header_matches(&t);
 		for (size_t i = 0; whole && i < t.nrow; i++) {
 			char **k;
 			if (strcmp(res_table_get(&t, i, s), "ok"))

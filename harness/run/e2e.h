@@ -16,9 +16,6 @@ struct e2e_opts {
 	volatile sig_atomic_t *stop;            /* set: stop after the pass */
 };
 
-/* The e2e.csv header (its column names, comma-separated). */
-extern const char e2e_header[];
-
 /* Runs x->e2e into o->dir/e2e.csv. 0 (every row attempted, or stopped by
  * *o->stop), or -1 with e set (the model or text cannot be read, a
  * design names layers the model lacks, the file cannot be written). */
