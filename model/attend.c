@@ -24,9 +24,17 @@ int att_selected(const struct model_run *r, int il)
 	return r->pat && r->pat[il] && pat_selected(r->pat[il]);
 }
 
+/* A selected design whose kind selects at prefill only (MInference's
+ * vertical-slash, block top-k) decodes over the layer's own G, as
+ * MInference serves it: sparse prefill, dense decode. */
+static int decodes_own(const struct model_run *r, int il, int decode)
+{
+	return decode && att_selected(r, il) && !(r->pat[il]->kind->selected & PAT_DECODE);
+}
+
 long att_history(const struct model_run *r, int il, long n_q, long n_kv, int decode)
 {
-	return att_selected(r, il) ? sel_history(r->pat[il], n_q, n_kv, decode) : n_q;
+	return att_selected(r, il) && !decodes_own(r, il, decode) ? sel_history(r->pat[il], n_q, n_kv, decode) : n_q;
 }
 
 void att_mean_add(double *mean, long *count, double x)
@@ -35,12 +43,12 @@ void att_mean_add(double *mean, long *count, double x)
 	(*count)++;
 }
 
-/* A static G for n_q rows over n_kv keys: the design's, or the layer's
- * own window or dense. */
-static int static_gset(const struct model *m, int il, const struct model_run *r, long n_q, long n_kv,
-		       struct gset *g, char *why, size_t len)
+/* A static G for n_q rows over n_kv keys: the design's (own 0), or the
+ * layer's own window or dense. */
+static int static_gset(const struct model *m, int il, const struct model_run *r, int layers_own, long n_q,
+		       long n_kv, struct gset *g, char *why, size_t len)
 {
-	const struct pattern *given = r->pat ? r->pat[il] : NULL;
+	const struct pattern *given = r->pat && !layers_own ? r->pat[il] : NULL;
 	struct pattern own;
 	int rc;
 
@@ -79,12 +87,12 @@ int att_layer(const struct model *m, int il, const struct model_run *r, struct p
 	      const float *q_hist, long n_hist, int decode, struct gset *sel, char *why, size_t len)
 {
 	const struct kern_desc *kd = r->kernel ? r->kernel : kern_find("tiled");
-	const int selected = att_selected(r, il);
+	const int own = decodes_own(r, il, decode), selected = att_selected(r, il) && !own;
 	struct gset g;
 	void *ws = NULL;
 
 	if (selected ? selected_gset(r->pat[il], p, q_hist, n_hist, decode, &g, why, len)
-		     : static_gset(m, il, r, p->n_q, p->n_kv, &g, why, len))
+		     : static_gset(m, il, r, own, p->n_q, p->n_kv, &g, why, len))
 		return -1;
 	p->g = &g;
 	if (kd->prepare(p, kern_max_threads(), &ws)) {

@@ -10,6 +10,8 @@
 /* Attention of layer il over problem p (its shape, Q, K, V and O set;
  * n_q rows ending at key n_kv - 1): the G made and the kernel run; a
  * selected design's G is moved into *sel (zeroed before; NULL: freed).
+ * A kind that selects at prefill only decodes over the layer's own G
+ * (MInference's sparse prefill, dense decode): *sel stays empty.
  * q_hist, n_hist: the query rows a selection reads ending at the last
  * (p->q when n_hist is p->n_q); decode 1 for a step. 0, or -1 with why. */
 int att_layer(const struct model *m, int il, const struct model_run *r, struct problem *p,

@@ -197,7 +197,7 @@ static int attention(const struct model *m, int il, struct model_run *r, const s
 	}
 	if (att_layer(m, il, r, &p, q_hist, n_hist, w->step, &sel, why, len))
 		return -1;
-	if (att_selected(r, il))
+	if (sel.row_ptr)
 		keep_selection(r, il, w, &sel);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "../config/experiment.h"
 #include "../inputs/inputs.h"
 #include "designs.h"
+#include "e2e_review.h"
 
 #define GET(t, i, c) res_table_get((t), (i), (c))
 
@@ -29,6 +30,9 @@ static const struct {
 	[DSG_TENANTS] = { "tenants_fit", "tenants that fit", 0, 1 },
 	[DSG_RECALL] = { "recall", "recall", 0, 0 },
 	[DSG_ERROR] = { "error", "output error", 1, 1 },
+	[DSG_KL] = { "kl", "KL", 1, 1 },
+	[DSG_PPL] = { "ppl_increase", "perplexity's rise", 1, 0 },
+	[DSG_NEEDLE] = { "needle", "needle", 0, 0 },
 };
 static_assert(sizeof limits / sizeof *limits == DSG_LIMIT_COUNT, "limits: one per enum dsg_limit");
 
@@ -37,9 +41,11 @@ const char *dsg_limit_name(enum dsg_limit l)
 	return limits[l].name;
 }
 
+/* Limits of a quality (a target 0 is a limit); times and tenants are
+ * set when above 0. */
 static int limit_set(const struct dsg_review *r, int l)
 {
-	return l == DSG_RECALL || l == DSG_ERROR ? r->limit[l] >= 0 : r->limit[l] > 0;
+	return l >= DSG_RECALL ? r->limit[l] >= 0 : r->limit[l] > 0;
 }
 
 /* The review block of the manifest into r (no designs yet); 1 when none. */
@@ -52,7 +58,8 @@ static int read_review(const struct ynode *mf, struct dsg_review *r, struct err 
 	r->cheapest = -1;
 	if (!rv || rv->type != YT_MAP)
 		return 1;
-	if (!m || m->type != YT_SCALAR || srv_model_of(mf, m->str, &r->model)) {
+	r->real = m && m->type == YT_SCALAR && !m->str[0] && yt_get(x, "e2e");
+	if (!r->real && (!m || m->type != YT_SCALAR || srv_model_of(mf, m->str, &r->model))) {
 		err_set(e, "review names model '%s', which the manifest lacks", m && m->str ? m->str : "");
 		e->usage = 1;
 		return -1;
@@ -64,6 +71,9 @@ static int read_review(const struct ynode *mf, struct dsg_review *r, struct err 
 	r->limit[DSG_TPOT] = srv_num(rv, "tpot_s", 0);
 	r->limit[DSG_RECALL] = srv_num(rv, "recall", -1);
 	r->limit[DSG_ERROR] = srv_num(rv, "error", -1);
+	r->limit[DSG_KL] = srv_num(rv, "kl", -1);
+	r->limit[DSG_PPL] = srv_num(rv, "ppl_increase", -1);
+	r->limit[DSG_NEEDLE] = srv_num(rv, "needle", -1);
 	if (srv_num(rv, "memory_bytes", 0) > 0) {
 		r->model.memory = srv_num(rv, "memory_bytes", 0);
 		r->model.weights = srv_num(rv, "weights_bytes", 0);
@@ -164,7 +174,7 @@ static void design_quality(const struct res_table *t, const struct dsg_review *r
 	}
 }
 
-/* Design d's figures and its standing against each constraint. */
+/* Design d's figures from the run's cells. */
 static void judge(const struct ynode *mf, const struct res_table *t, const struct dsg_review *r,
 		  struct dsg_design *d)
 {
@@ -172,7 +182,6 @@ static void judge(const struct ynode *mf, const struct res_table *t, const struc
 	struct srv_value v;
 	struct pattern p;
 	int t_kv = d->d.kv_dtype[0] ? dtype_find(d->d.kv_dtype) : -1;
-	double worst = -1;
 
 	prefill.kv_layout[0] = prefill.kv_dtype[0] = 0;
 	d->ttft = (struct srv_value){ .src = SRV_MEASURED };
@@ -197,6 +206,17 @@ static void judge(const struct ynode *mf, const struct res_table *t, const struc
 	d->value[DSG_TENANTS] = d->fit < 0 ? NAN : d->fit;
 	d->value[DSG_RECALL] = d->recall < 0 ? NAN : d->recall;
 	d->value[DSG_ERROR] = d->error < 0 ? NAN : d->error;
+	for (int l = DSG_ERROR + 1; l < DSG_LIMIT_COUNT; l++)
+		d->value[l] = NAN;      /* a real model's, e2e_review.c's */
+}
+
+/* Design d's standing against each constraint: the ratio of its figure
+ * to the limit (> 1 fails; a perplexity that falls counts as 0), the one
+ * that binds, and whether it meets all. */
+static void stand(const struct dsg_review *r, struct dsg_design *d)
+{
+	double worst = -1;
+
 	d->feasible = 1;
 	d->binding = -1;
 	for (int l = 0; l < DSG_LIMIT_COUNT; l++) {
@@ -208,6 +228,7 @@ static void judge(const struct ynode *mf, const struct res_table *t, const struc
 			d->feasible = d->feasible ? -1 : 0;
 			continue;
 		}
+		x = limits[l].at_most && x < 0 ? 0 : x;
 		d->ratio[l] = limits[l].at_most ? (lim > 0 ? x / lim : (x > 0 ? INFINITY : 0))
 						: (x > 0 ? lim / x : INFINITY);
 		if (d->ratio[l] > 1)
@@ -231,6 +252,13 @@ static int unjudgeable(const struct dsg_review *r, int l, struct err *e)
 		longest = r->des[i].ttft.longest > longest && !decode ? r->des[i].ttft.longest : longest;
 		longest = r->des[i].tpot.longest > longest && decode ? r->des[i].tpot.longest : longest;
 	}
+	if (r->real && l >= DSG_KL)
+		return err_set(e, "review limit '%s' cannot be judged: no row of e2e.csv has it%s", limits[l].name,
+			       l == DSG_NEEDLE ? " (the e2e block's needle is off)" : "");
+	if (r->real && (l == DSG_TTFT || l == DSG_TPOT))
+		return err_set(e, "review limit '%s' cannot be judged: e2e.csv has no %s at %ld tokens and %s", limits[l].name,
+			       decode ? "decode step" : "prefill", decode ? r->context : r->prompt,
+			       r->extrapolate ? "fewer than two contexts to fit a growth from" : "extrapolate is false");
 	if (l == DSG_TTFT || l == DSG_TPOT) {
 		long want = decode ? r->context : r->prompt;
 		if (!longest && !decode && r->model.prefill_chunk)
@@ -294,25 +322,12 @@ static void choose_axes(struct dsg_review *r)
 		r->axis[1] = r->axis[0] == DSG_TPOT ? DSG_TTFT : DSG_TPOT;
 }
 
-int dsg_build(const struct ynode *mf, const struct res_table *t, struct dsg_review *r,
-	      struct err *e)
+/* Each design's standing, the limits no design can be judged on refused,
+ * the cheapest design that meets all and the picture's axes. */
+static int conclude(struct dsg_review *r, struct err *e)
 {
-	int rc = read_review(mf, r, e);
-
-	if (rc)
-		return rc;
-	if (find_designs(t, r)) {
-		dsg_free(r);
-		return err_set(e, "out of memory reviewing the designs");
-	}
-	if (!r->n) {
-		dsg_free(r);
-		err_set(e, "review has no design to judge: no cell of the run ended ok");
-		e->usage = 1;
-		return -1;
-	}
 	for (size_t i = 0; i < r->n; i++)
-		judge(mf, t, r, &r->des[i]);
+		stand(r, &r->des[i]);
 	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
 		if (limit_set(r, l) && unjudgeable(r, l, e)) {
 			dsg_free(r);
@@ -326,6 +341,39 @@ int dsg_build(const struct ynode *mf, const struct res_table *t, struct dsg_revi
 	}
 	choose_axes(r);
 	return 0;
+}
+
+/* The designs of the run's cells, judged on the manifest's model. */
+static int build_cells(const struct ynode *mf, const struct res_table *t, struct dsg_review *r, struct err *e)
+{
+	if (find_designs(t, r)) {
+		dsg_free(r);
+		return err_set(e, "out of memory reviewing the designs");
+	}
+	if (!r->n) {
+		dsg_free(r);
+		err_set(e, "review has no design to judge: no cell of the run ended ok");
+		e->usage = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		judge(mf, t, r, &r->des[i]);
+	return conclude(r, e);
+}
+
+int dsg_build(const struct ynode *mf, const struct res_table *t, struct dsg_review *r,
+	      struct err *e)
+{
+	int rc = read_review(mf, r, e);
+
+	if (rc)
+		return rc;
+	if (r->real) {
+		err_set(e, "a review of the e2e block's model reads the folder's e2e.csv (dsg_review_dir)");
+		e->usage = 1;
+		return -1;
+	}
+	return build_cells(mf, t, r, e);
 }
 
 /* A constraint's figure as the table prints it. */
@@ -358,6 +406,12 @@ static void write_limits(const struct dsg_review *r, FILE *f)
 		fprintf(f, " recall at least %g on inputs '%s';", r->limit[DSG_RECALL], r->inputs);
 	if (limit_set(r, DSG_ERROR))
 		fprintf(f, " output error at most %g on inputs '%s';", r->limit[DSG_ERROR], r->inputs);
+	if (limit_set(r, DSG_KL))
+		fprintf(f, " KL(own || design) at most %g nats;", r->limit[DSG_KL]);
+	if (limit_set(r, DSG_PPL))
+		fprintf(f, " perplexity at most %g%% above the model's own;", 100 * r->limit[DSG_PPL]);
+	if (limit_set(r, DSG_NEEDLE))
+		fprintf(f, " the passkey's probability at least %g of the model's own;", r->limit[DSG_NEEDLE]);
 	fputs("\n\n", f);
 }
 
@@ -377,7 +431,99 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 		snprintf(buf, len, "**no**: %s %.2fx past its limit", limits[d->binding].label, d->ratio[d->binding]);
 }
 
+static void write_cells_md(const struct dsg_review *r, FILE *f);
+
+/* The answer line: the cheapest design that meets every limit, else the
+ * closest. */
+static void write_answer(const struct dsg_review *r, FILE *f)
+{
+	const struct dsg_design *best = NULL;
+	char hb[32];
+
+	if (r->cheapest >= 0) {
+		const struct dsg_design *d = &r->des[r->cheapest];
+		res_human_bytes(d->kv, hb, sizeof hb);
+		fprintf(f, "**Answer:** the cheapest design that meets every limit is **%s**: %s of KV per sequence",
+			d->d.label, hb);
+		if (d->binding >= 0)
+			fprintf(f, "; its tightest limit is %s (%.2f of the way to it)", limits[d->binding].label,
+				d->ratio[d->binding]);
+		fputs(". Cheapest: least KV per sequence, then least time per token.\n\n", f);
+		return;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (r->des[i].binding >= 0 && (!best || r->des[i].ratio[r->des[i].binding] < best->ratio[best->binding]))
+			best = &r->des[i];
+	if (!best)
+		fputs("**Answer:** no design could be judged on every limit.\n\n", f);
+	else
+		fprintf(f, "**Answer:** no design measured meets every limit. The closest is **%s**: %s binds, %.3gx past "
+			"its limit.\n\n", best->d.label, limits[best->binding].label, best->ratio[best->binding]);
+}
+
+/* A review of the e2e block's real model: its designs (a pattern on the
+ * layers named, and the model's own attention) on the e2e figures. */
+static void write_real_md(const struct dsg_review *r, FILE *f)
+{
+	char hb[32], shape[128], ctx[256] = "";
+	int fitted = 0, carried = 0;
+	size_t at = 0;
+
+	for (size_t i = 0; i < r->n_measured; i++)
+		at += (size_t)snprintf(ctx + at, sizeof ctx - at, "%s%ld", i ? ", " : "", r->measured[i]);
+	fprintf(f, "## Review: %s, a prompt of %ld tokens, %ld tokens cached, %ld tenant%s\n\n", r->model.name,
+		r->prompt, r->context, r->tenants, r->tenants == 1 ? "" : "s");
+	fprintf(f, "The model's own shape (its GGUF file): %ld layers, %ld of them windowed (window %ld), %s, an f16 "
+		"cache. Each design runs inside the whole model on the layers its name gives after '@' (own: the model's "
+		"attention); the others keep their own. Time to first token: the model's measured prefill of the prompt; "
+		"time per output token: its measured decode step at the context; KV per sequence: what every layer keeps "
+		"at the context; KL, perplexity's rise and the needle (the passkey's probability against the own "
+		"pass's): measured at the context, else at the longest measured context below it (at n). Measured "
+		"contexts: %s tokens.\n\n", r->model.layers, r->windowed, r->window,
+		srv_model_shape(&r->model, shape, sizeof shape), ctx);
+	write_limits(r, f);
+	fputs("| design | time to first token | time per output token | KV per sequence | tenants that fit | KL |"
+	      " perplexity's rise | needle | at n | meets all |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct dsg_design *d = &r->des[i];
+		char v[DSG_LIMIT_COUNT][64], verd[128];
+		for (int l = 0; l < DSG_LIMIT_COUNT; l++)
+			format_value(d, l, v[l], sizeof v[l]);
+		if (!isnan(d->value[DSG_PPL]))
+			snprintf(v[DSG_PPL], sizeof v[DSG_PPL], "%+.1f%%", 100 * d->value[DSG_PPL]);
+		fitted |= d->ttft.src == SRV_FITTED || d->tpot.src == SRV_FITTED;
+		carried |= d->quality_n && d->quality_n != r->context;
+		if (d->kv >= 0)
+			res_human_bytes(d->kv, hb, sizeof hb);
+		else
+			snprintf(hb, sizeof hb, "-");
+		verdict(d, verd, sizeof verd);
+		fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %ld%s | %s |\n", d->d.label,
+			(long)i == r->cheapest ? " (cheapest)" : "", v[DSG_TTFT], v[DSG_TPOT], hb, v[DSG_TENANTS],
+			v[DSG_KL], v[DSG_PPL], v[DSG_NEEDLE], d->quality_n, d->quality_n != r->context ? " (carried)" : "",
+			verd);
+	}
+	if (fitted)
+		fputs("\n~ (fitted): not measured at that context; the nearest measured context scaled by the growth "
+		      "exponent of the two longest (time ~ n^b).\n", f);
+	if (carried)
+		fputs("\n(carried): KL, perplexity and the needle not measured at the review's context; the figures of "
+		      "the longest measured context below it stand for them (a sparse design loses more as the "
+		      "context grows: read them as a lower bound of the loss).\n", f);
+	fputc('\n', f);
+	write_answer(r, f);
+}
+
 void dsg_write_md(const struct dsg_review *r, FILE *f)
+{
+	if (r->real) {
+		write_real_md(r, f);
+		return;
+	}
+	write_cells_md(r, f);
+}
+
+static void write_cells_md(const struct dsg_review *r, FILE *f)
 {
 	char hb[32], shape[128];
 	int fitted = 0;
@@ -456,7 +602,7 @@ int dsg_write_csv(const struct dsg_review *r, const char *path, struct err *e)
 	if (!f)
 		return err_set(e, "cannot write '%s': %s", path, strerror(errno));
 	fputs("design,pattern_label,kv_layout,kv_dtype,ttft_s,ttft_fitted,tpot_s,tpot_fitted,kv_bytes_per_seq,"
-	      "tenants_fit,recall,error,quality_seq_len,feasible,binding,binding_ratio,cheapest,x,y\n", f);
+	      "tenants_fit,recall,error,quality_seq_len,feasible,binding,binding_ratio,cheapest,x,y,kl,ppl_increase,needle\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dsg_design *d = &r->des[i];
 		char name[400];
@@ -480,6 +626,11 @@ int dsg_write_csv(const struct dsg_review *r, const char *path, struct err *e)
 		fprintf(f, ",%d", (long)i == r->cheapest);
 		csv_num(f, r->axis[0] >= 0 ? d->value[r->axis[0]] : NAN);
 		csv_num(f, r->axis[1] >= 0 ? d->value[r->axis[1]] : NAN);
+		csv_num(f, d->value[DSG_KL]);
+		fputc(',', f);  /* perplexity's rise may be negative */
+		if (!isnan(d->value[DSG_PPL]))
+			fprintf(f, "%.9g", d->value[DSG_PPL]);
+		csv_num(f, d->value[DSG_NEEDLE]);
 		fputc('\n', f);
 	}
 	if (ferror(f) | fclose(f))
@@ -524,7 +675,15 @@ int dsg_review_dir(const char *dir, struct dsg_review *r, struct err *e)
 
 	if (res_read_run(dir, &t, &mf, e))
 		return -1;
-	rc = dsg_build(mf, &t, r, e);
+	rc = read_review(mf, r, e);
+	if (!rc && r->real) {
+		rc = e2e_review_designs(dir, mf, r, e) ? -1 : conclude(r, e);
+		if (rc && r->des)
+			dsg_free(r);
+		e->usage = rc != 0;
+	} else if (!rc) {
+		rc = build_cells(mf, &t, r, e);
+	}
 	yt_free(mf);
 	res_table_free(&t);
 	if (rc)

@@ -14,7 +14,12 @@
 #include "serving.h"
 
 /* The constraints a review may set. */
-enum dsg_limit { DSG_TTFT, DSG_TPOT, DSG_TENANTS, DSG_RECALL, DSG_ERROR, DSG_LIMIT_COUNT };
+enum dsg_limit {
+	DSG_TTFT, DSG_TPOT, DSG_TENANTS, DSG_RECALL, DSG_ERROR,
+	DSG_KL, DSG_PPL, DSG_NEEDLE,    /* a real model's (e2e.csv): KL, perplexity's
+					 * rise, the passkey's probability ratio */
+	DSG_LIMIT_COUNT
+};
 
 struct dsg_design {
 	struct srv_design d;
@@ -22,7 +27,8 @@ struct dsg_design {
 	double kv;                      /* KV cache per sequence at the context */
 	double fit;                     /* tenants that fit; -1: no memory given */
 	double recall, error;           /* < 0: not measured */
-	long quality_n;                 /* seq_len the quality was read at */
+	long quality_n;                 /* seq_len (a real model's: context) the
+					 * quality was read at */
 	double value[DSG_LIMIT_COUNT];  /* each constraint's figure; NAN: unknown */
 	double ratio[DSG_LIMIT_COUNT];  /* value against the limit, > 1 fails; NAN: unknown */
 	int feasible;                   /* 1: meets all; 0: fails one; -1: a figure unknown */
@@ -31,6 +37,11 @@ struct dsg_design {
 
 struct dsg_review {
 	struct srv_model model;
+	int real;                       /* 1: the e2e block's real model, its
+					 * designs and figures e2e.csv's */
+	long windowed, window;          /* a real model's windowed layers and window */
+	long measured[16];              /* a real model's contexts in e2e.csv */
+	size_t n_measured;
 	long prompt, context, tenants;
 	double limit[DSG_LIMIT_COUNT];  /* 0 (recall, error: < 0): not set */
 	double pool;                    /* bytes the tenants' caches share; 0: none */
