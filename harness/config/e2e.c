@@ -26,9 +26,12 @@ static int parse_layers(struct ctx *c, const struct ynode *n, char **out)
 
 	if (n->type == YT_SCALAR && (!strcmp(n->str, "global") || !strcmp(n->str, "all")))
 		return (*out = strdup(n->str)) ? 0 : err_set(c->e, "out of memory reading the experiment");
+	if (n->type == YT_SCALAR)
+		return cfg_bad(c, n, "'layers' must be global, all or a list of layer indices like [5, 11], not '%s'",
+			       n->str);
 	if (n->type != YT_SEQ || !n->n)
 		return cfg_bad(c, n, "'layers' must be global, all or a list of layer indices like [5, 11], not %s",
-			       n->type == YT_SCALAR ? n->str : yt_what(n));
+			       yt_what(n));
 	for (size_t i = 0; i < n->n; i++) {
 		long long il;
 		if (cfg_parse_int(c, n->kid[i], "layers", 0, 1023, &il))
