@@ -129,7 +129,7 @@ plots: all
 # Benchmarks: the machine's ceilings first (pct_peak reads them), then the
 # perf experiments, each into results/<name>/ with its plots; the real
 # model's (model-*) need `make model`, which this fetches first.
-BENCH ?= perf perf-windows perf-scaling perf-random decode decode-flat kv-decode kv-compression stacks quality dynamic perf-dynamic perf-dynamic-decode scores perf-scores perf-bf16 perf-bf16-long perf-dsa mla-prefill mla-decode serving-steps serving-ragged review-multitenant review-device review-retrieval model-layers
+BENCH ?= perf perf-windows perf-scaling perf-random decode decode-flat kv-decode kv-compression stacks quality dynamic perf-dynamic perf-dynamic-decode scores perf-scores perf-bf16 perf-bf16-long perf-dsa mla-prefill mla-decode serving-steps serving-ragged review-multitenant review-device review-retrieval model-layers model-e2e
 
 # bench/blas_plain: the obvious OpenBLAS program the blas kernel is held
 # to (built -O3 -ffast-math, as its author would: expf vectorised).

@@ -38,7 +38,8 @@ const struct command cli_commands[] = {
 	  "Runs every cell of the experiment (pattern variant x kernel x shape),\n"
 	  "verifies each against the oracle and writes results.csv, samples.csv,\n"
 	  "quality.csv and manifest.yaml into DIR (default results/<name>), which\n"
-	  "it locks against a second run.\n\n"
+	  "it locks against a second run; with an e2e block, then each design inside\n"
+	  "the real model at each seq_len into e2e.csv (docs/e2e.md).\n\n"
 	  "  -o, --output DIR  results folder\n"
 	  "  --force           start an existing results folder over\n"
 	  "  --resume          run only the cells the folder does not hold yet\n"
@@ -111,7 +112,8 @@ const struct command cli_commands[] = {
 	  "design of each pattern family, the pictures of `sabench plot`; then a\n"
 	  "table per seq_len (median time, GFLOP/s, % of peak, speed-up and KV\n"
 	  "saving over dense, verification), the best kernel per pattern, what each\n"
-	  "pattern keeps; then the experiment, machine and build, and the noisy,\n"
+	  "pattern keeps, what each design does inside the real model (e2e.csv);\n"
+	  "then the experiment, machine and build, and the noisy,\n"
 	  "skipped and failed cells and any above 100% of a ceiling.\n", "docs/results.md" },
 	{ "review", cmd_review, "review RESULTS_DIR",
 	  "Answers the experiment's review block from the run's cells: each design\n"
@@ -119,8 +121,11 @@ const struct command cli_commands[] = {
 	  "output token, KV per sequence, tenants that fit, recall and error over\n"
 	  "the review's model, whether it meets every limit, the limit that binds\n"
 	  "and by how much, and the cheapest design that meets all. Figures at a\n"
-	  "context no cell measured are fitted (time ~ n^b) and marked ~. Prints\n"
-	  "the table, writes review.csv, plots/review.png and report.md.\n", "docs/serving.md" },
+	  "context no cell measured are fitted (time ~ n^b) and marked ~. A review\n"
+	  "of an experiment's e2e block (no model named) judges its real model's\n"
+	  "designs from e2e.csv instead, with limits on KL, perplexity's rise and\n"
+	  "the needle (docs/e2e.md). Prints the table, writes review.csv,\n"
+	  "plots/review.png and report.md.\n", "docs/serving.md" },
 	{ "machine", cmd_machine, "machine [-o FILE] [--threads N] [--quick]",
 	  "Measures this machine's ceilings the way likwid-bench and ERT do: fp32\n"
 	  "FMA GFLOP/s per ISA (independent accumulators), the bf16 dot products'\n"
