@@ -205,3 +205,36 @@ Test(wholemodel, a_damaged_e2e_csv_is_refused, .timeout = 120)
 	}
 	free(whole);
 }
+
+/* A sharded run: shard 1 runs the e2e block, shard 2 does not, and merge
+ * carries shard 1's e2e.csv over byte for byte. */
+Test(wholemodel, merge_carries_the_e2e_rows, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char yaml[600], a[600], b[600], c[600], path[700], *err = NULL;
+
+	write_experiment(dir, designs, "");
+	snprintf(yaml, sizeof yaml, "%s/x.yaml", dir);
+	snprintf(a, sizeof a, "%s/a", dir);
+	snprintf(b, sizeof b, "%s/b", dir);
+	snprintf(c, sizeof c, "%s/c", dir);
+	char *s1[] = { "sabench", "run", yaml, "-o", a, "--shard", "1/2", NULL };
+	char *s2[] = { "sabench", "run", yaml, "-o", b, "--shard", "2/2", NULL };
+	char *mg[] = { "sabench", "merge", a, b, "-o", c, NULL };
+	cr_assert_eq(run_bin(s1, NULL, &err), 0, "%s", err);
+	free(err);
+	cr_assert_eq(run_bin(s2, NULL, &err), 0, "%s", err);
+	free(err);
+	snprintf(path, sizeof path, "%s/e2e.csv", b);
+	cr_assert_neq(access(path, F_OK), 0, "shard 2 ran the e2e block too");
+	cr_assert_eq(run_bin(mg, NULL, &err), 0, "%s", err);
+	free(err);
+	snprintf(path, sizeof path, "%s/e2e.csv", a);
+	char *one = read_text(path);
+	snprintf(path, sizeof path, "%s/e2e.csv", c);
+	char *merged = read_text(path);
+	cr_assert_eq(count_lines(one), 9);
+	cr_assert_str_eq(merged, one);
+	free(one);
+	free(merged);
+}

@@ -490,6 +490,36 @@ static int write_manifest(const char *out, struct shard *s, int n, size_t cells,
 	return 0;
 }
 
+/* out/e2e.csv: the e2e block's rows, which the first shard runs (run/e2e.c);
+ * copied from the shard that holds them, when one does. */
+static int copy_e2e(const struct shard *s, int n, const char *out, struct err *e)
+{
+	char from[4200], to[4200], buf[65536];
+	FILE *in = NULL, *f;
+	size_t got;
+
+	for (int i = 0; i < n && !in; i++) {
+		snprintf(from, sizeof from, "%s/e2e.csv", s[i].dir);
+		in = fopen(from, "rb");
+	}
+	if (!in)
+		return 0;
+	snprintf(to, sizeof to, "%s/e2e.csv", out);
+	if (!(f = fopen(to, "wb"))) {
+		fclose(in);
+		return err_set(e, "cannot write '%s': %s", to, strerror(errno));
+	}
+	while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+		fwrite(buf, 1, got, f);
+	if (ferror(in) | fclose(in)) {
+		fclose(f);
+		return err_set(e, "cannot read '%s'", from);
+	}
+	if (ferror(f) | fclose(f))
+		return err_set(e, "cannot write '%s': %s", to, strerror(errno));
+	return 0;
+}
+
 int merge_runs(char *const *dirs, int n, const char *out, int force,
 	       struct merge_summary *sum, struct err *e)
 {
@@ -525,6 +555,8 @@ int merge_runs(char *const *dirs, int n, const char *out, int force,
 		rc = merge_file(out, s, m, &order, &files[1], &samples, e);
 	if (!rc)
 		rc = merge_file(out, s, m, &order, &files[2], &sum->quality_lines, e);
+	if (!rc)
+		rc = copy_e2e(s, m, out, e);
 	if (!rc)
 		rc = write_manifest(out, s, m, sum->cells, &sum->machines, e);
 	sum->shards = m;

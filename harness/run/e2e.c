@@ -392,6 +392,9 @@ static int make_context(const struct e2e *r, long want, struct context *c, char 
 	c->score_from = c->n > cfg->score_last ? c->n - cfg->score_last : 0;
 	if (c->k && c->at - 1 < c->score_from)
 		c->score_from = c->at - 1;
+	if (c->n - c->score_from > cfg->score_last)
+		return snprintf(why, len, "the passkey's %ld tokens need %ld positions scored, more than score_last %ld",
+				c->k, c->n - c->score_from, cfg->score_last), -1;
 	c->n_next = cfg->decode_steps;
 	c->next = r->plain + ((long)r->n_plain >= c->n + c->n_next ? c->n : 0);
 	if ((long)r->n_plain < c->n_next)
