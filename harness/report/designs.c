@@ -433,18 +433,36 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 
 static void write_cells_md(const struct dsg_review *r, FILE *f);
 
+/* How the answer names design d: its label, and for a design of the
+ * run's cells the cache it runs on ("**quest** on a paged cache of f16",
+ * closest: "**quest** (paged, f16)"). */
+static void design_words(const struct dsg_review *r, const struct dsg_design *d, int closest, char *buf,
+			 size_t len)
+{
+	const char *type = d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name;
+
+	if (r->real)
+		snprintf(buf, len, "**%s**", d->d.label);
+	else if (closest)
+		snprintf(buf, len, "**%s** (%s, %s)", d->d.label, d->d.kv_layout[0] ? d->d.kv_layout : "its own cache",
+			 type);
+	else
+		snprintf(buf, len, "**%s**%s%s%s%s", d->d.label, d->d.kv_layout[0] ? " on a " : "", d->d.kv_layout,
+			 d->d.kv_layout[0] ? " cache of " : " in ", type);
+}
+
 /* The answer line: the cheapest design that meets every limit, else the
- * closest. */
+ * closest and the limit that binds it. */
 static void write_answer(const struct dsg_review *r, FILE *f)
 {
 	const struct dsg_design *best = NULL;
-	char hb[32];
+	char hb[32], what[400];
 
 	if (r->cheapest >= 0) {
 		const struct dsg_design *d = &r->des[r->cheapest];
 		res_human_bytes(d->kv, hb, sizeof hb);
-		fprintf(f, "**Answer:** the cheapest design that meets every limit is **%s**: %s of KV per sequence",
-			d->d.label, hb);
+		design_words(r, d, 0, what, sizeof what);
+		fprintf(f, "**Answer:** the cheapest design that meets every limit is %s: %s of KV per sequence", what, hb);
 		if (d->binding >= 0)
 			fprintf(f, "; its tightest limit is %s (%.2f of the way to it)", limits[d->binding].label,
 				d->ratio[d->binding]);
@@ -454,11 +472,13 @@ static void write_answer(const struct dsg_review *r, FILE *f)
 	for (size_t i = 0; i < r->n; i++)
 		if (r->des[i].binding >= 0 && (!best || r->des[i].ratio[r->des[i].binding] < best->ratio[best->binding]))
 			best = &r->des[i];
-	if (!best)
+	if (!best) {
 		fputs("**Answer:** no design could be judged on every limit.\n\n", f);
-	else
-		fprintf(f, "**Answer:** no design measured meets every limit. The closest is **%s**: %s binds, %.3gx past "
-			"its limit.\n\n", best->d.label, limits[best->binding].label, best->ratio[best->binding]);
+		return;
+	}
+	design_words(r, best, 1, what, sizeof what);
+	fprintf(f, "**Answer:** no design measured meets every limit. The closest is %s: %s binds, %.3gx past its "
+		"limit.\n\n", what, limits[best->binding].label, best->ratio[best->binding]);
 }
 
 /* A review of the e2e block's real model: its designs (a pattern on the
@@ -559,32 +579,7 @@ static void write_cells_md(const struct dsg_review *r, FILE *f)
 		fputs("\n~ (fitted): no cell measured that context; the nearest measured one scaled by the growth "
 		      "exponent fitted over the measured contexts (time ~ n^b).\n", f);
 	fputc('\n', f);
-	if (r->cheapest >= 0) {
-		const struct dsg_design *d = &r->des[r->cheapest];
-		res_human_bytes(d->kv, hb, sizeof hb);
-		fprintf(f, "**Answer:** the cheapest design that meets every limit is **%s**%s%s%s%s: %s of KV per sequence",
-			d->d.label, d->d.kv_layout[0] ? " on a " : "", d->d.kv_layout, d->d.kv_layout[0] ? " cache of " : " in ",
-			d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name, hb);
-		if (d->binding >= 0)
-			fprintf(f, "; its tightest limit is %s (%.2f of the way to it)", limits[d->binding].label,
-				d->ratio[d->binding]);
-		fputs(". Cheapest: least KV per sequence, then least time per token.\n\n", f);
-		return;
-	}
-	{
-		const struct dsg_design *best = NULL;
-		for (size_t i = 0; i < r->n; i++)
-			if (r->des[i].binding >= 0 && (!best || r->des[i].ratio[r->des[i].binding] < best->ratio[best->binding]))
-				best = &r->des[i];
-		if (!best) {
-			fputs("**Answer:** no design could be judged on every limit.\n\n", f);
-			return;
-		}
-		fprintf(f, "**Answer:** no design measured meets every limit. The closest is **%s** (%s, %s): %s binds, "
-			"%.3gx past its limit.\n\n", best->d.label, best->d.kv_layout[0] ? best->d.kv_layout : "its own cache",
-			best->d.kv_dtype[0] ? best->d.kv_dtype : dtype_of(r->model.kv_dtype)->name,
-			limits[best->binding].label, best->ratio[best->binding]);
-	}
+	write_answer(r, f);
 }
 
 static void csv_num(FILE *f, double v)
