@@ -1,5 +1,4 @@
 /* attend.c - one layer's attention over its G (attend.h). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,17 +6,8 @@
 #include "../patterns/gset.h"
 #include "../select/select.h"
 #include "attend.h"
+#include "ops.h"
 
-static int bad(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int att_selected(const struct model_run *r, int il)
 {
@@ -78,7 +68,7 @@ static int selected_gset(const struct pattern *pat, const struct problem *p, con
 	if (sel_unservable(pat, p, decode, why, len))
 		return -1;
 	if (n_hist != sel_history(pat, p->n_q, p->n_kv, decode))
-		return bad(why, len, "design '%s' reads %ld query rows before the prompt's", pat->label,
+		return ops_why(why, len, "design '%s' reads %ld query rows before the prompt's", pat->label,
 			   sel_history(pat, p->n_q, p->n_kv, decode) - p->n_q);
 	return sel_run(pat, &si, g, why, len);
 }
@@ -97,7 +87,7 @@ int att_layer(const struct model *m, int il, const struct model_run *r, struct p
 	p->g = &g;
 	if (kd->prepare(p, kern_max_threads(), &ws)) {
 		gset_free(&g);
-		return bad(why, len, "out of memory preparing kernel '%s' for layer %d", kd->name, il);
+		return ops_why(why, len, "out of memory preparing kernel '%s' for layer %d", kd->name, il);
 	}
 	kd->run(p, ws);
 	kd->release(ws);

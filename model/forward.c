@@ -7,7 +7,6 @@
  * projection. Each part's time is kept. A step is the same layer code on
  * one row at its position, its keys the cache's. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +16,6 @@
 #include "model.h"
 #include "ops.h"
 
-static int bad(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ---- buffers ---- */
 
@@ -100,7 +89,7 @@ int model_cache_init(const struct model *m, const struct model_run *r, long cap,
 	return 0;
 oom:
 	model_cache_free(m, c);
-	return bad(why, len, "out of memory for a cache of %ld tokens", cap);
+	return ops_why(why, len, "out of memory for a cache of %ld tokens", cap);
 }
 
 void model_cache_free(const struct model *m, struct model_cache *c)
@@ -193,7 +182,7 @@ static int attention(const struct model *m, int il, struct model_run *r, const s
 		if (n_hist != w->n && c->q[il])
 			q_hist = cache_view(c->q[il], c->cap, m->heads, n_kv - n_hist, n_hist, m->head_dim, &b->qh);
 		if (!p.k || !p.v || !q_hist)
-			return bad(why, len, "out of memory reading layer %d's cache", il);
+			return ops_why(why, len, "out of memory reading layer %d's cache", il);
 	}
 	if (att_layer(m, il, r, &p, q_hist, n_hist, w->step, &sel, why, len))
 		return -1;
@@ -227,7 +216,7 @@ static int attention_block(const struct model *m, int il, struct model_run *r, c
 	}
 	if (ops_rope(b->q, m->heads, n, m->head_dim, L->rope_base, m->fam->rope, w->pos) ||
 	    ops_rope(b->k, m->kv_heads, n, m->head_dim, L->rope_base, m->fam->rope, w->pos))
-		return bad(why, len, "out of memory for RoPE's angles at %ld tokens", n);
+		return ops_why(why, len, "out of memory for RoPE's angles at %ld tokens", n);
 	if (r->cache) {
 		cache_put(r->cache->k[il], r->cache->cap, b->k, m->kv_heads, n, m->head_dim, w->pos);
 		cache_put(r->cache->v[il], r->cache->cap, b->v, m->kv_heads, n, m->head_dim_v, w->pos);
@@ -301,7 +290,7 @@ static int embed(const struct model *m, const int32_t *tokens, long n, struct bu
 
 	for (long i = 0; i < n; i++)
 		if (tokens[i] < 0 || tokens[i] >= m->n_vocab)
-			return bad(why, len, "token %ld is %d, outside the vocabulary of %ld", i, tokens[i], m->n_vocab);
+			return ops_why(why, len, "token %ld is %d, outside the vocabulary of %ld", i, tokens[i], m->n_vocab);
 #pragma omp parallel for schedule(static)
 	for (long i = 0; i < n; i++)
 		for (int c = 0; c < d; c++)
@@ -340,12 +329,12 @@ int model_forward(const struct model *m, const int32_t *tokens, long n, struct m
 	r->layer_overlap = 0.0;
 	r->layer_pairs = 0;
 	if (r->score_from < 0 || r->score_from >= n)
-		return bad(why, len, "scoring from position %ld of a pass of %ld tokens", r->score_from, n);
+		return ops_why(why, len, "scoring from position %ld of a pass of %ld tokens", r->score_from, n);
 	if (r->cache && r->cache->cap < n)
-		return bad(why, len, "a cache of %ld tokens cannot hold a pass of %ld", r->cache->cap, n);
+		return ops_why(why, len, "a cache of %ld tokens cannot hold a pass of %ld", r->cache->cap, n);
 	if (bufs_alloc(m, n, &b)) {
 		bufs_free(&b);
-		return bad(why, len, "out of memory for a forward pass of %ld tokens", n);
+		return ops_why(why, len, "out of memory for a forward pass of %ld tokens", n);
 	}
 	rc = embed(m, tokens, n, &b, why, len);
 	r->t.embed = ops_now() - t;
@@ -369,16 +358,16 @@ int model_step(const struct model *m, int32_t token, struct model_run *r, float 
 
 	memset(&r->t, 0, sizeof r->t);
 	if (!c || c->n >= c->cap)
-		return bad(why, len, "%s", c ? "the cache is full" : "a decode step needs the cache of a pass");
+		return ops_why(why, len, "%s", c ? "the cache is full" : "a decode step needs the cache of a pass");
 	if (!r->step_prev && !(r->step_prev = calloc((size_t)m->n_layer, sizeof *r->step_prev)))
-		return bad(why, len, "out of memory for a decode step");
+		return ops_why(why, len, "out of memory for a decode step");
 	for (int il = 0; il < m->n_layer; il++)
 		if (att_selected(r, il) && !r->step_prev[il] && !(r->step_prev[il] = calloc(1, sizeof **r->step_prev)))
-			return bad(why, len, "out of memory for a decode step");
+			return ops_why(why, len, "out of memory for a decode step");
 	w.pos = c->n;
 	if (bufs_alloc(m, 1, &b)) {
 		bufs_free(&b);
-		return bad(why, len, "out of memory for a decode step");
+		return ops_why(why, len, "out of memory for a decode step");
 	}
 	rc = embed(m, &token, 1, &b, why, len);
 	r->t.embed = ops_now() - t;

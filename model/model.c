@@ -3,24 +3,14 @@
  * the block needs found and its shape checked, weights dequantised once
  * to fp32. The forward pass is forward.c's. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model.h"
+#include "ops.h"
 #include "tensor.h"
 
-static int bad(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ---- loading ---- */
 
@@ -35,12 +25,12 @@ static int arch_int(const struct model *m, const char *key, long def, long min, 
 	snprintf(name, sizeof name, "%s.%s", m->fam->arch, key);
 	if (gg_get_int(&m->file, name, &v)) {
 		if (def < 0)
-			return bad(why, len, "'%s' has no %s (an integer)", m->file.path, name);
+			return ops_why(why, len, "'%s' has no %s (an integer)", m->file.path, name);
 		*out = def;
 		return 0;
 	}
 	if (v < min || v > max)
-		return bad(why, len, "'%s': %s is %lld, must be in [%ld, %ld]", m->file.path, name,
+		return ops_why(why, len, "'%s': %s is %lld, must be in [%ld, %ld]", m->file.path, name,
 			   (long long)v, min, max);
 	*out = (long)v;
 	return 0;
@@ -69,16 +59,16 @@ static float *weights(const struct model *m, const char *fmt, int il, long cols,
 	snprintf(name, sizeof name, fmt, il);
 	t = gg_find_tensor(&m->file, name);
 	if (!t)
-		return bad(why, len, "'%s' has no tensor '%s', which %s needs", m->file.path, name, m->fam->arch),
+		return ops_why(why, len, "'%s' has no tensor '%s', which %s needs", m->file.path, name, m->fam->arch),
 		       NULL;
 	if (t->ne[0] != cols || t->ne[1] * t->ne[2] * t->ne[3] != rows)
-		return bad(why, len, "'%s': tensor '%s' is [%lld, %lld], %s needs [%ld, %ld]", m->file.path, name,
+		return ops_why(why, len, "'%s': tensor '%s' is [%lld, %lld], %s needs [%ld, %ld]", m->file.path, name,
 			   (long long)t->ne[0], (long long)(t->ne[1] * t->ne[2] * t->ne[3]), m->fam->arch, cols, rows),
 		       NULL;
 	tt = tensor_type_find(t->type);
 	w = malloc((size_t)rows * (size_t)cols * sizeof *w);
 	if (!w)
-		return bad(why, len, "out of memory for tensor '%s' of '%s'", name, m->file.path), NULL;
+		return ops_why(why, len, "out of memory for tensor '%s' of '%s'", name, m->file.path), NULL;
 #pragma omp parallel for schedule(static)
 	for (long r = 0; r < rows; r++)
 		tensor_type_of((enum tensor_type)tt)->dequant(t->data + (uint64_t)r * tensor_row_bytes((enum tensor_type)tt, cols),
@@ -106,7 +96,7 @@ static int read_shape(struct model *m, char *why, size_t len)
 		return -1;
 	m->kv_heads = (int)v;
 	if (m->heads % m->kv_heads)
-		return bad(why, len, "'%s': %d K/V heads do not divide %d heads", m->file.path, m->kv_heads, m->heads);
+		return ops_why(why, len, "'%s': %d K/V heads do not divide %d heads", m->file.path, m->kv_heads, m->heads);
 	if (arch_int(m, "attention.key_length", m->d_model / m->heads, 1, 4096, &v, why, len))
 		return -1;
 	m->head_dim = (int)v;
@@ -158,12 +148,12 @@ int model_load(struct model *m, const char *path, char *why, size_t len)
 	if (gg_open(&m->file, path, why, len))
 		return -1;
 	if (gg_get_string(&m->file, "general.architecture", arch, sizeof arch)) {
-		bad(why, len, "'%s' names no general.architecture", path);
+		ops_why(why, len, "'%s' names no general.architecture", path);
 		goto fail;
 	}
 	m->fam = model_family_find(arch);
 	if (!m->fam) {
-		bad(why, len, "'%s' is a '%s' model; sabench runs %s", path, arch, "gemma3 and llama");
+		ops_why(why, len, "'%s' is a '%s' model; sabench runs %s", path, arch, "gemma3 and llama");
 		goto fail;
 	}
 	if (read_shape(m, why, len) || tok_load(&m->tok, &m->file, why, len))
@@ -178,7 +168,7 @@ int model_load(struct model *m, const char *path, char *why, size_t len)
 	m->layer = calloc((size_t)m->n_layer, sizeof *m->layer);
 	if (!m->output || !m->layer) {
 		if (!m->layer)
-			bad(why, len, "out of memory loading '%s'", path);
+			ops_why(why, len, "out of memory loading '%s'", path);
 		goto fail;
 	}
 	for (int il = 0; il < m->n_layer; il++)

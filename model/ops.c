@@ -1,5 +1,7 @@
 /* ops.c - the arithmetic of a forward pass (ops.h). */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -8,6 +10,16 @@
 #endif
 
 #include "ops.h"
+
+int ops_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
 
 double ops_now(void)
 {

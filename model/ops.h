@@ -5,7 +5,12 @@
 #ifndef SABENCH_MODEL_OPS_H
 #define SABENCH_MODEL_OPS_H
 
+#include <stddef.h>
+
 #include "family.h"
+
+/* why (room len) set from fmt; returns -1 (a failure's message). */
+int ops_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Monotonic seconds. */
 double ops_now(void);

@@ -1,6 +1,7 @@
 /* gguf_writer.c - GGUF files built byte by byte for the tests
  * (gguf_writer.h), little-endian as the format is. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,4 +83,25 @@ void gw_file(struct gbuf *out, uint32_t version, const struct gbuf *kv, uint64_t
 		gb_bytes(out, t[i].data, t[i].bytes);
 		gb_align(out, 32);
 	}
+}
+
+void gw_byte_vocab(struct gbuf *kv, int n)
+{
+	char tok[16];
+	float zero = 0;
+
+	gb_key(kv, "tokenizer.ggml.model", 8);
+	gb_str(kv, "llama");
+	gb_key(kv, "tokenizer.ggml.tokens", 9);
+	gb_u32(kv, 8);
+	gb_u64(kv, (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		snprintf(tok, sizeof tok, i < 256 ? "<0x%02X>" : "t%d", i);
+		gb_str(kv, tok);
+	}
+	gb_key(kv, "tokenizer.ggml.scores", 9);
+	gb_u32(kv, 6);
+	gb_u64(kv, (uint64_t)n);
+	for (int i = 0; i < n; i++)
+		gb_bytes(kv, &zero, 4);
 }

@@ -22,6 +22,10 @@ void gb_key(struct gbuf *b, const char *key, uint32_t type);
 void gb_align(struct gbuf *b, size_t a);
 void gb_free(struct gbuf *b);
 
+/* A SentencePiece vocabulary of n pieces (three metadata entries): the
+ * 256 byte tokens <0x00> .. <0xFF>, then t256, t257, ..., every score 0. */
+void gw_byte_vocab(struct gbuf *kv, int n);
+
 /* A tensor to write: its name, shape (ne[0] the row), ggml type and
  * bytes (NULL: zeros). */
 struct gw_tensor {

@@ -156,8 +156,8 @@ static void write_model(const char *path, int gemma, const char *drop, const cha
 	struct gbuf kv = { 0 }, f = { 0 };
 	int layers = gemma ? 6 : 2, n = tensors_of(gemma, layers, s), m = 0;
 	const char *a = arch ? arch : gemma ? "gemma3" : "llama";
-	char key[96], tok[16];
-	float eps = 1e-6f, base = gemma ? 1000000.0f : 10000.0f, zero = 0.0f;
+	char key[96];
+	float eps = 1e-6f, base = gemma ? 1000000.0f : 10000.0f;
 	FILE *fp;
 
 	gb_key(&kv, "general.architecture", 8);
@@ -178,20 +178,7 @@ static void write_model(const char *path, int gemma, const char *drop, const cha
 	snprintf(key, sizeof key, "%s.rope.freq_base", a);
 	gb_key(&kv, key, 6);
 	gb_bytes(&kv, &base, 4);
-	gb_key(&kv, "tokenizer.ggml.model", 8);
-	gb_str(&kv, "llama");
-	gb_key(&kv, "tokenizer.ggml.tokens", 9);
-	gb_u32(&kv, 8);
-	gb_u64(&kv, VOCAB);
-	for (int i = 0; i < VOCAB; i++) {
-		snprintf(tok, sizeof tok, i < 256 ? "<0x%02X>" : "t%d", i);
-		gb_str(&kv, tok);
-	}
-	gb_key(&kv, "tokenizer.ggml.scores", 9);
-	gb_u32(&kv, 6);
-	gb_u64(&kv, VOCAB);
-	for (int i = 0; i < VOCAB; i++)
-		gb_bytes(&kv, &zero, 4);
+	gw_byte_vocab(&kv, VOCAB);
 	for (int i = 0; i < n; i++) {
 		size_t bytes;
 		if (drop && !strcmp(s[i].name, drop))

@@ -49,10 +49,9 @@ static void write_lookup_model(const char *path)
 	float *embd = zeros((size_t)VOCAB * D), *out = zeros((size_t)VOCAB * D), *ones = zeros(D);
 	float *wq = zeros((size_t)HD * D), *wk = zeros((size_t)HD * D), *wv = zeros((size_t)HD * D);
 	float *wo = zeros((size_t)D * HD), *gate = zeros((size_t)FF * D), *up = zeros((size_t)FF * D);
-	float *down = zeros((size_t)D * FF), base = 1e30f, eps = 1e-6f, zero = 0;
+	float *down = zeros((size_t)D * FF), base = 1e30f, eps = 1e-6f;
 	struct gbuf kv = { 0 }, f = { 0 };
 	struct gw_tensor t[16];
-	char tok[16];
 	int n = 0;
 	FILE *fp;
 
@@ -91,20 +90,7 @@ static void write_lookup_model(const char *path)
 	gb_bytes(&kv, &eps, 4);
 	gb_key(&kv, "llama.rope.freq_base", 6);
 	gb_bytes(&kv, &base, 4);
-	gb_key(&kv, "tokenizer.ggml.model", 8);
-	gb_str(&kv, "llama");
-	gb_key(&kv, "tokenizer.ggml.tokens", 9);
-	gb_u32(&kv, 8);
-	gb_u64(&kv, VOCAB);
-	for (int i = 0; i < VOCAB; i++) {
-		snprintf(tok, sizeof tok, i < 256 ? "<0x%02X>" : "t%d", i);
-		gb_str(&kv, tok);
-	}
-	gb_key(&kv, "tokenizer.ggml.scores", 9);
-	gb_u32(&kv, 6);
-	gb_u64(&kv, VOCAB);
-	for (int i = 0; i < VOCAB; i++)
-		gb_bytes(&kv, &zero, 4);
+	gw_byte_vocab(&kv, VOCAB);
 	tensor(t, &n, "token_embd.weight", D, VOCAB, embd);
 	tensor(t, &n, "output_norm.weight", D, 1, ones);
 	tensor(t, &n, "output.weight", D, VOCAB, out);

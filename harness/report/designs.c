@@ -385,8 +385,30 @@ static void format_value(const struct dsg_design *d, int l, char *buf, size_t le
 		snprintf(buf, len, "-");
 	else if (l == DSG_TENANTS)
 		snprintf(buf, len, "%.0f", d->value[l]);
+	else if (l == DSG_PPL)
+		snprintf(buf, len, "%+.1f%%", 100 * d->value[l]);
 	else
 		snprintf(buf, len, "%.3g", d->value[l]);
+}
+
+/* A design's row as the tables print it. */
+struct row_text {
+	char v[DSG_LIMIT_COUNT][64];    /* each constraint's figure */
+	char kv[32];                    /* KV per sequence */
+	char verdict[128];
+};
+
+static void verdict(const struct dsg_design *d, char *buf, size_t len);
+
+static void row_text(const struct dsg_design *d, struct row_text *t)
+{
+	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
+		format_value(d, l, t->v[l], sizeof t->v[l]);
+	if (d->kv >= 0)
+		res_human_bytes(d->kv, t->kv, sizeof t->kv);
+	else
+		snprintf(t->kv, sizeof t->kv, "-");
+	verdict(d, t->verdict, sizeof t->verdict);
 }
 
 static void write_limits(const struct dsg_review *r, FILE *f)
@@ -485,7 +507,7 @@ static void write_answer(const struct dsg_review *r, FILE *f)
  * layers named, and the model's own attention) on the e2e figures. */
 static void write_real_md(const struct dsg_review *r, FILE *f)
 {
-	char hb[32], shape[128], ctx[256] = "";
+	char shape[128], ctx[256] = "";
 	int fitted = 0, carried = 0;
 	size_t at = 0;
 
@@ -506,22 +528,14 @@ static void write_real_md(const struct dsg_review *r, FILE *f)
 	      " perplexity's rise | needle | at n | meets all |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dsg_design *d = &r->des[i];
-		char v[DSG_LIMIT_COUNT][64], verd[128];
-		for (int l = 0; l < DSG_LIMIT_COUNT; l++)
-			format_value(d, l, v[l], sizeof v[l]);
-		if (!isnan(d->value[DSG_PPL]))
-			snprintf(v[DSG_PPL], sizeof v[DSG_PPL], "%+.1f%%", 100 * d->value[DSG_PPL]);
+		struct row_text v;
+		row_text(d, &v);
 		fitted |= d->ttft.src == SRV_FITTED || d->tpot.src == SRV_FITTED;
 		carried |= d->quality_n && d->quality_n != r->context;
-		if (d->kv >= 0)
-			res_human_bytes(d->kv, hb, sizeof hb);
-		else
-			snprintf(hb, sizeof hb, "-");
-		verdict(d, verd, sizeof verd);
 		fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %ld%s | %s |\n", d->d.label,
-			(long)i == r->cheapest ? " (cheapest)" : "", v[DSG_TTFT], v[DSG_TPOT], hb, v[DSG_TENANTS],
-			v[DSG_KL], v[DSG_PPL], v[DSG_NEEDLE], d->quality_n, d->quality_n != r->context ? " (carried)" : "",
-			verd);
+			(long)i == r->cheapest ? " (cheapest)" : "", v.v[DSG_TTFT], v.v[DSG_TPOT], v.kv, v.v[DSG_TENANTS],
+			v.v[DSG_KL], v.v[DSG_PPL], v.v[DSG_NEEDLE], d->quality_n, d->quality_n != r->context ? " (carried)" : "",
+			v.verdict);
 	}
 	if (fitted)
 		fputs("\n~ (fitted): not measured at that context; the nearest measured context scaled by the growth "
@@ -545,7 +559,7 @@ void dsg_write_md(const struct dsg_review *r, FILE *f)
 
 static void write_cells_md(const struct dsg_review *r, FILE *f)
 {
-	char hb[32], shape[128];
+	char shape[128];
 	int fitted = 0;
 
 	fprintf(f, "## Review: %s, a prompt of %ld tokens, %ld tokens cached, %ld tenant%s\n\n", r->model.name,
@@ -561,19 +575,13 @@ static void write_cells_md(const struct dsg_review *r, FILE *f)
 	      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dsg_design *d = &r->des[i];
-		char v[DSG_LIMIT_COUNT][64], verd[128];
-		for (int l = 0; l < DSG_LIMIT_COUNT; l++)
-			format_value(d, l, v[l], sizeof v[l]);
+		struct row_text v;
+		row_text(d, &v);
 		fitted |= d->ttft.src == SRV_FITTED || d->tpot.src == SRV_FITTED;
-		if (d->kv >= 0)
-			res_human_bytes(d->kv, hb, sizeof hb);
-		else
-			snprintf(hb, sizeof hb, "-");
-		verdict(d, verd, sizeof verd);
 		fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %ld | %s |\n", d->d.label,
 			(long)i == r->cheapest ? " (cheapest)" : "", d->d.kv_layout[0] ? d->d.kv_layout : "-",
-			d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name, v[DSG_TTFT], v[DSG_TPOT], hb, v[DSG_TENANTS],
-			v[DSG_RECALL], v[DSG_ERROR], d->quality_n, verd);
+			d->d.kv_dtype[0] ? d->d.kv_dtype : dtype_of(r->model.kv_dtype)->name, v.v[DSG_TTFT], v.v[DSG_TPOT],
+			v.kv, v.v[DSG_TENANTS], v.v[DSG_RECALL], v.v[DSG_ERROR], d->quality_n, v.verdict);
 	}
 	if (fitted)
 		fputs("\n~ (fitted): no cell measured that context; the nearest measured one scaled by the growth "
