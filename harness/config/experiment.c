@@ -170,14 +170,6 @@ static int parse_budget(struct ctx *c, struct experiment *x, const struct ynode 
 	return n ? cfg_parse_size(c, n, "kv_budget", &x->kv_budget) : 0;
 }
 
-long cfg_pattern_by_label(const struct experiment *x, const char *label)
-{
-	for (size_t i = 0; i < x->n_pat; i++)
-		if (!strcmp(x->pat[i].label, label))
-			return (long)i;
-	return -1;
-}
-
 static int parse_layer(struct ctx *c, struct experiment *x, struct exp_model *m,
 		       const struct ynode *n)
 {

@@ -418,3 +418,11 @@ int cfg_parse_patterns(struct ctx *c, struct experiment *x, const struct ynode *
 	free(items);
 	return rc ? -1 : check_labels(c, x, list);
 }
+
+long cfg_pattern_by_label(const struct experiment *x, const char *label)
+{
+	for (size_t i = 0; i < x->n_pat; i++)
+		if (!strcmp(x->pat[i].label, label))
+			return (long)i;
+	return -1;
+}
