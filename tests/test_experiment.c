@@ -221,7 +221,7 @@ static const struct bad_case bad_cases[] = {
 	{ "e2e_no_gguf.yaml", "4:6", "the e2e block needs 'gguf'" },
 	{ "e2e_design_twice.yaml", "7:31", "e2e design 'dense' on layers global is listed twice" },
 	{ "e2e_score_last_small.yaml", "4:79", "'score_last' is 8, must be at least 16" },
-	{ "review_e2e_recall.yaml", "5:30", "a review of the e2e block's model judges its own figures: give 'kl', 'ppl_increase' or 'needle', not 'recall'" },
+	{ "review_e2e_unknown_inputs.yaml", "5:43", "review names inputs 'needles', which the inputs list lacks" },
 	{ "review_kl_without_e2e.yaml", "5:36", "'kl' is a limit on the e2e block's real model; a review of model 'm' reads its cells" },
 	{ "review_not_mapping.yaml", "5:9", "'review' must be a mapping, not a scalar" },
 	{ "review_prompt_huge.yaml", "5:28", "'prompt' must be an integer, not '99999999999999999999'" },

@@ -63,7 +63,8 @@ Test(wholemodel, e2e_rows_measure_each_design, .timeout = 120)
 	char path[600], *err = NULL;
 	struct csv t;
 
-	write_experiment(dir, designs, "review: {prompt: 32, context: 48, tenants: 4, kv_memory: 16 KiB, kl: 0.05}\n");
+	write_experiment(dir, designs,
+			 "review: {prompt: 32, context: 48, tenants: 4, kv_memory: 16 KiB, kl: 0.05, recall: 0.5}\n");
 	cr_assert_eq(run(dir, NULL, &err), 0, "%s", err);
 	free(err);
 	snprintf(path, sizeof path, "%s/out/e2e.csv", dir);
@@ -101,6 +102,10 @@ Test(wholemodel, e2e_rows_measure_each_design, .timeout = 120)
 	cr_assert_eq(run_bin(rv, &out, &err), 0, "%s", err);
 	cr_assert(strstr(out, "## Review: tiny.gguf, a prompt of 32 tokens, 48 tokens cached, 4 tenants"), "%s", out);
 	cr_assert(strstr(out, "| own | "), "%s", out);
+	/* recall: the pattern's on the run's inputs; the model's own keeps all */
+	cr_assert(strstr(out, "| 32 (carried) | 1 | "), "the own row's recall: %s", out);
+	cr_assert(strstr(out, "| win4@all | ") && !strstr(strstr(out, "| win4@all | "), "| 32 (carried) | - |"),
+		  "win4's recall not read: %s", out);
 	cr_assert(strstr(out, "| 32 (carried) |"), "48 tokens were not measured: %s", out);
 	cr_assert(strstr(out, "**Answer:**"), "%s", out);
 	free(out);

@@ -109,13 +109,12 @@ static int review_e2e(struct ctx *c, struct experiment *x, const struct ynode *r
 	const struct ynode *v;
 	long long t;
 
-	if (yt_get(r, "inputs"))
-		return cfg_bad(c, yt_get(r, "inputs"), "a review of the e2e block's model reads no inputs' quality: "
-			       "give 'kl', 'ppl_increase' or 'needle'");
-	if (rv->recall >= 0 || rv->error >= 0)
-		return cfg_bad(c, yt_get(r, rv->recall >= 0 ? "recall" : "error"),
-			       "a review of the e2e block's model judges its own figures: give 'kl', 'ppl_increase' "
-			       "or 'needle', not '%s'", rv->recall >= 0 ? "recall" : "error");
+	if ((v = yt_get(r, "inputs"))) {
+		if (cfg_parse_string(c, v, "inputs", &rv->inputs))
+			return -1;
+		if (!inputs_named(x, rv->inputs))
+			return cfg_bad(c, v, "review names inputs '%s', which the inputs list lacks", rv->inputs);
+	}
 	if (rv->serving.weights > 0 && !rv->serving.memory)
 		return cfg_bad(c, yt_get(r, "weights"), "'weights' needs 'memory' in the review");
 	if ((v = yt_get(r, "extrapolate"))) {

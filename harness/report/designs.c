@@ -174,6 +174,25 @@ static void design_quality(const struct res_table *t, const struct dsg_review *r
 	}
 }
 
+/* A real model's designs' recall and error: their patterns' on the
+ * review's inputs in the run's cells (the model's own keeps all: 1, 0). */
+static void real_recall(const struct res_table *t, struct dsg_review *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct dsg_design *d = &r->des[i], q = *d;
+		q.recall = 1;
+		q.error = 0;
+		if (d->pattern[0]) {
+			snprintf(q.d.label, sizeof q.d.label, "%s", d->pattern);
+			design_quality(t, r, &q);
+		}
+		d->recall = q.recall;
+		d->error = q.error;
+		d->value[DSG_RECALL] = d->recall < 0 ? NAN : d->recall;
+		d->value[DSG_ERROR] = d->error < 0 ? NAN : d->error;
+	}
+}
+
 /* Design d's figures from the run's cells. */
 static void judge(const struct ynode *mf, const struct res_table *t, const struct dsg_review *r,
 		  struct dsg_design *d)
@@ -520,22 +539,24 @@ static void write_real_md(const struct dsg_review *r, FILE *f)
 		"attention); the others keep their own. Time to first token: the model's measured prefill of the prompt; "
 		"time per output token: its measured decode step at the context; KV per sequence: what every layer keeps "
 		"at the context; KL, perplexity's rise and the needle (the passkey's probability against the own "
-		"pass's): measured at the context, else at the longest measured context below it (at n). Measured "
+		"pass's): measured at the context, else at the longest measured context below it (at n); recall: the "
+		"pattern's on the review's inputs in the run's cells (the model's own: 1). Measured "
 		"contexts: %s tokens.\n\n", r->model.layers, r->windowed, r->window,
 		srv_model_shape(&r->model, shape, sizeof shape), ctx);
 	write_limits(r, f);
 	fputs("| design | time to first token | time per output token | KV per sequence | tenants that fit | KL |"
-	      " perplexity's rise | needle | at n | meets all |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
+	      " perplexity's rise | needle | at n | recall | meets all |\n"
+	      "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dsg_design *d = &r->des[i];
 		struct row_text v;
 		row_text(d, &v);
 		fitted |= d->ttft.src == SRV_FITTED || d->tpot.src == SRV_FITTED;
 		carried |= d->quality_n && d->quality_n != r->context;
-		fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %ld%s | %s |\n", d->d.label,
+		fprintf(f, "| %s%s | %s | %s | %s | %s | %s | %s | %s | %ld%s | %s | %s |\n", d->d.label,
 			(long)i == r->cheapest ? " (cheapest)" : "", v.v[DSG_TTFT], v.v[DSG_TPOT], v.kv, v.v[DSG_TENANTS],
 			v.v[DSG_KL], v.v[DSG_PPL], v.v[DSG_NEEDLE], d->quality_n, d->quality_n != r->context ? " (carried)" : "",
-			v.verdict);
+			v.v[DSG_RECALL], v.verdict);
 	}
 	if (fitted)
 		fputs("\n~ (fitted): not measured at that context; the nearest measured context scaled by the growth "
@@ -680,7 +701,11 @@ int dsg_review_dir(const char *dir, struct dsg_review *r, struct err *e)
 		return -1;
 	rc = read_review(mf, r, e);
 	if (!rc && r->real) {
-		rc = e2e_review_designs(dir, mf, r, e) ? -1 : conclude(r, e);
+		rc = e2e_review_designs(dir, mf, r, e);
+		if (!rc)
+			real_recall(&t, r);
+		if (!rc)
+			rc = conclude(r, e);
 		if (rc && r->des)
 			dsg_free(r);
 		e->usage = rc != 0;

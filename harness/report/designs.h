@@ -29,6 +29,8 @@ struct dsg_design {
 	double recall, error;           /* < 0: not measured */
 	long quality_n;                 /* seq_len (a real model's: context) the
 					 * quality was read at */
+	char pattern[256];              /* a real model's design: its pattern's
+					 * label ("": the model's own) */
 	double value[DSG_LIMIT_COUNT];  /* each constraint's figure; NAN: unknown */
 	double ratio[DSG_LIMIT_COUNT];  /* value against the limit, > 1 fails; NAN: unknown */
 	int feasible;                   /* 1: meets all; 0: fails one; -1: a figure unknown */

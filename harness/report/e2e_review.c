@@ -196,6 +196,7 @@ int e2e_review_designs(const char *dir, const struct ynode *mf, struct dsg_revie
 		nd = &r->des[r->n++];
 		memset(nd, 0, sizeof *nd);
 		snprintf(nd->d.label, sizeof nd->d.label, "%s", GET(&t, i, d));
+		snprintf(nd->pattern, sizeof nd->pattern, "%s", GET(&t, i, res_table_col(&t, "pattern")));
 		figures(mf, &t, r, nd);
 	}
 	res_table_free(&t);

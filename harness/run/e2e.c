@@ -52,7 +52,7 @@ struct e2e {
 	int32_t *plain;                 /* the text's tokens */
 	size_t n_plain;
 	FILE *csv;
-	char **done;                    /* "design@context" of rows kept (resume) */
+	char **done;                    /* "design@context" of the rows kept (resume) */
 	size_t n_done;
 	float *own_logits;
 };
@@ -141,8 +141,9 @@ static char *done_key(const char *design, long context)
 	return k;
 }
 
-/* "design@context" of the rows an earlier run wrote ok, when resuming
- * (kept: the file is appended to); else a new e2e.csv with its header. */
+/* "design@context" of the rows an earlier run wrote, when resuming (kept,
+ * whatever their status, as results.csv's cells are: the file is appended
+ * to); else a new e2e.csv with its header. */
 static int open_csv(struct e2e *r, struct err *e)
 {
 	char path[4200];
@@ -154,10 +155,7 @@ static int open_csv(struct e2e *r, struct err *e)
 		int d = res_table_col(&t, "design"), c = res_table_col(&t, "context"), s = res_table_col(&t, "status");
 		int whole = !t.torn_line && d >= 0 && c >= 0 && s >= 0 && e2e_header_matches(&t);
 		for (size_t i = 0; whole && i < t.nrow; i++) {
-			char **k;
-			if (strcmp(res_table_get(&t, i, s), "ok"))
-				continue;
-			k = realloc(r->done, (r->n_done + 1) * sizeof *k);
+			char **k = realloc(r->done, (r->n_done + 1) * sizeof *k);
 			if (k)
 				r->done = k;
 			if (!k || !(k[r->n_done] = done_key(res_table_get(&t, i, d), atol(res_table_get(&t, i, c))))) {
