@@ -35,14 +35,16 @@ do for [i=1:NP] { pidx = pidx.sprintf("p[\"%s\"]=%d;", PAT[i], i) }
 pts_of(k) = sprintf("< awk -F, 'BEGIN{%s} NR>1 && $1==\"%s\" {print $4, $5, p[$3], (($7==\"\" || $7>=0.5) ? 7 : 6)}' '%s'", \
     pidx, CTX[k], pts)
 front(k) = sprintf("< awk -F, 'NR>1 && $1==\"%s\" && $6==1 {print $4, $5}' '%s' | sort -g", CTX[k], pts)
-names(k) = sprintf("< awk -F, 'NR>1 && $1==\"%s\" {print $4, $5, $2}' '%s'", CTX[k], pts)
+# names of designs at one point (the own pass and those that keep every
+# key share KL 0) stacked upwards instead of over each other
+names(k) = sprintf("< awk -F, 'NR>1 && $1==\"%s\" {key = $4 \" \" $5; print $4, $5 * 1.6 ^ (n[key]++), $2}' '%s'", CTX[k], pts)
 do for [i=1:NP] { set linetype i lc rgb colour(i) }
 set datafile separator whitespace
-W = 560 * NC
+W = 640 * NC
 do for [fmt in "png svg"] {
     if (fmt eq "png") { set terminal pngcairo size W, 640 font ",10" noenhanced } else { set terminal svg size W, 640 font ",10" noenhanced dynamic }
     set output sprintf("%s/e2e.%s", outdir, fmt)
-    set multiplot layout 1, NC title "Designs inside the model: KV bytes per token against KL(own || design) (filled: needle kept; line: front)"
+    set multiplot layout 1, NC title "Inside the model: KV per token against KL (filled: needle kept; line: front)"
     set logscale xy 10
     set format x "%g"
     set format y "%g"
@@ -52,7 +54,8 @@ do for [fmt in "png svg"] {
     set ylabel "KL mean over the scored positions, nats (0 at 1e-6)"
     do for [k=1:NC] {
         set title sprintf("%s tokens", CTX[k])
-        plot pts_of(k) using 1:2:3:4 with points lc variable pt variable ps 1.4 notitle, \
+        # pt variable reads the first extra column, lc variable the last
+        plot pts_of(k) using 1:2:4:3 with points pt variable lc variable ps 1.4 notitle, \
              for [i=1:NP] NaN with points lc rgb colour(i) pt 7 title PAT[i], \
              front(k) using 1:2 with lines lc rgb "#444444" lw 1.5 title "front", \
              names(k) using 1:2:3 with labels font ",7" offset 0.6, 0.6 left notitle
