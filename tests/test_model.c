@@ -600,3 +600,55 @@ Test(model, steps_measure_how_selection_moves, .timeout = 120)
 	}
 	model_free(&m);
 }
+
+/* A kind that selects at prefill only (block_topk) decodes over the
+ * layer's own G, as MInference serves it: on the last layer of the Llama
+ * model its cache holds the same K and V as the model's own (they come
+ * from the layer before), so its decode steps give the own steps'
+ * logits, though its prefill's differ (negative control); it selects no
+ * step, so no step overlap. */
+Test(model, prefill_only_designs_decode_over_their_own_layer, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char path[300], why[1024];
+	struct model m;
+	struct pattern des;
+	struct err e;
+	int32_t tok[44];
+	float *l_own = malloc((size_t)40 * VOCAB * 4), *l_des = malloc((size_t)40 * VOCAB * 4);
+	float *s_own = malloc(VOCAB * 4), *s_des = malloc(VOCAB * 4);
+
+	snprintf(path, sizeof path, "%s/m.gguf", dir);
+	write_model(path, 0, NULL, NULL, NULL);
+	cr_assert_eq(model_load(&m, path, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(exp_parse_spec("block_topk: {block: 4, k: 2}", 1, &des, &e), 0, "%s", e.msg);
+	for (long i = 0; i < 44; i++)
+		tok[i] = (int32_t)(rnd() % VOCAB);
+	const struct pattern *own[2] = { NULL, NULL }, *pat[2] = { NULL, &des };
+	struct model_cache c_own, c_des;
+	struct model_run r_own = { .pat = own, .capture = -1, .last_layer = -1, .logits = l_own };
+	struct model_run r_des = { .pat = pat, .capture = -1, .last_layer = -1, .logits = l_des };
+	cr_assert_eq(model_cache_init(&m, &r_own, 44, &c_own, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(model_cache_init(&m, &r_des, 44, &c_des, why, sizeof why), 0, "%s", why);
+	r_own.cache = &c_own;
+	r_des.cache = &c_des;
+	cr_assert_eq(model_forward(&m, tok, 40, &r_own, why, sizeof why), 0, "%s", why);
+	cr_assert_eq(model_forward(&m, tok, 40, &r_des, why, sizeof why), 0, "%s", why);
+	cr_assert_gt(rel_diff(l_own, l_des, (size_t)40 * VOCAB), 1e-4, "block_topk's prefill was the model's own");
+	for (long s = 40; s < 44; s++) {
+		cr_assert_eq(model_step(&m, tok[s], &r_own, s_own, why, sizeof why), 0, "%s", why);
+		cr_assert_eq(model_step(&m, tok[s], &r_des, s_des, why, sizeof why), 0, "%s", why);
+		cr_assert_lt(rel_diff(s_own, s_des, VOCAB), 1e-6, "step %ld", s);
+	}
+	cr_assert_eq(r_des.step_pairs, 0);
+	model_run_end(&m, &r_own);
+	model_run_end(&m, &r_des);
+	model_cache_free(&m, &c_own);
+	model_cache_free(&m, &c_des);
+	pat_free(&des);
+	free(l_own);
+	free(l_des);
+	free(s_own);
+	free(s_des);
+	model_free(&m);
+}
