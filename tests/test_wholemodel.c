@@ -65,6 +65,13 @@ Test(wholemodel, e2e_rows_measure_each_design, .timeout = 120)
 
 	write_experiment(dir, designs,
 			 "review: {prompt: 32, context: 48, tenants: 4, kv_memory: 16 KiB, kl: 0.05, recall: 0.5}\n");
+	snprintf(path, sizeof path, "%s/x.yaml", dir);
+	char *va[] = { "sabench", "validate", path, NULL }, *vout = NULL;
+	cr_assert_eq(run_bin(va, &vout, &err), 0, "%s", err);
+	cr_assert(strstr(vout, "e2e: the model's own pass and 3 designs x 2 seq_len inside '") &&
+		  strstr(vout, "  design win4@all\n  design moba@1\n  design dense@all\n"), "%s", vout);
+	free(vout);
+	free(err);
 	cr_assert_eq(run(dir, NULL, &err), 0, "%s", err);
 	free(err);
 	snprintf(path, sizeof path, "%s/out/e2e.csv", dir);

@@ -110,6 +110,11 @@ int cmd_validate(int argc, char **argv)
 	       x.path, x.n_pat, x.n_kern, pl.n / (x.n_pat * x.n_kern), pl.n);
 	for (size_t i = 0; i < x.n_pat; i++)
 		printf("  pattern %s\n", x.pat[i].label);
+	if (x.e2e.given)
+		printf("e2e: the model's own pass and %zu designs x %zu seq_len inside '%s' over '%s'\n", x.e2e.n_des,
+		       x.axis[EXP_SEQ_LEN].n, x.e2e.gguf, x.e2e.text);
+	for (size_t i = 0; i < x.e2e.n_des; i++)
+		printf("  design %s@%s\n", x.pat[x.e2e.des[i].pat].label, x.e2e.des[i].layers);
 	plan_free(&pl);
 	exp_free(&x);
 	return 0;
