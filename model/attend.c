@@ -8,7 +8,6 @@
 #include "attend.h"
 #include "ops.h"
 
-
 int att_selected(const struct model_run *r, int il)
 {
 	return r->pat && r->pat[il] && pat_selected(r->pat[il]);
@@ -33,8 +32,8 @@ void att_mean_add(double *mean, long *count, double x)
 	(*count)++;
 }
 
-/* A static G for n_q rows over n_kv keys: the design's (own 0), or the
- * layer's own window or dense. */
+/* A static G for n_q rows over n_kv keys: the design's, or (no design,
+ * or layers_own) the layer's own window or dense. */
 static int static_gset(const struct model *m, int il, const struct model_run *r, int layers_own, long n_q,
 		       long n_kv, struct gset *g, char *why, size_t len)
 {
