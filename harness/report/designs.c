@@ -341,6 +341,21 @@ static void choose_axes(struct dsg_review *r)
 		r->axis[1] = r->axis[0] == DSG_TPOT ? DSG_TTFT : DSG_TPOT;
 }
 
+/* 1 when d is cheaper than c: less KV per sequence; at equal KV, on a
+ * real model, the smaller KL, then the model's own before a design (a
+ * design that changes nothing measurable buys nothing), then less time
+ * per token. */
+static int cheaper(const struct dsg_review *r, const struct dsg_design *d, const struct dsg_design *c)
+{
+	if (d->kv != c->kv)
+		return d->kv < c->kv;
+	if (r->real && d->value[DSG_KL] != c->value[DSG_KL])
+		return d->value[DSG_KL] < c->value[DSG_KL];
+	if (r->real && !d->pattern[0] != !c->pattern[0])
+		return !d->pattern[0];
+	return d->tpot.v < c->tpot.v;
+}
+
 /* Each design's standing, the limits no design can be judged on refused,
  * the cheapest design that meets all and the picture's axes. */
 static int conclude(struct dsg_review *r, struct err *e)
@@ -355,7 +370,7 @@ static int conclude(struct dsg_review *r, struct err *e)
 		}
 	for (size_t i = 0; i < r->n; i++) {
 		const struct dsg_design *d = &r->des[i], *c = r->cheapest >= 0 ? &r->des[r->cheapest] : NULL;
-		if (d->feasible == 1 && (!c || d->kv < c->kv || (d->kv == c->kv && d->tpot.v < c->tpot.v)))
+		if (d->feasible == 1 && (!c || cheaper(r, d, c)))
 			r->cheapest = (long)i;
 	}
 	choose_axes(r);
@@ -468,8 +483,10 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 		snprintf(buf, len, "unknown: a figure is not measured");
 	else if (isinf(d->ratio[d->binding]))
 		snprintf(buf, len, "**no**: %s is 0", limits[d->binding].label);
-	else
+	else if (d->ratio[d->binding] < 100)
 		snprintf(buf, len, "**no**: %s %.2fx past its limit", limits[d->binding].label, d->ratio[d->binding]);
+	else
+		snprintf(buf, len, "**no**: %s %.3gx past its limit", limits[d->binding].label, d->ratio[d->binding]);
 }
 
 static void write_cells_md(const struct dsg_review *r, FILE *f);
@@ -507,7 +524,9 @@ static void write_answer(const struct dsg_review *r, FILE *f)
 		if (d->binding >= 0)
 			fprintf(f, "; its tightest limit is %s (%.2f of the way to it)", limits[d->binding].label,
 				d->ratio[d->binding]);
-		fputs(". Cheapest: least KV per sequence, then least time per token.\n\n", f);
+		fputs(r->real ? ". Cheapest: least KV per sequence, then the smaller KL, the model's own before a design, "
+		      "then least time per token.\n\n"
+			      : ". Cheapest: least KV per sequence, then least time per token.\n\n", f);
 		return;
 	}
 	for (size_t i = 0; i < r->n; i++)
@@ -702,7 +721,7 @@ int dsg_review_dir(const char *dir, struct dsg_review *r, struct err *e)
 	rc = read_review(mf, r, e);
 	if (!rc && r->real) {
 		rc = e2e_review_designs(dir, mf, r, e);
-		if (!rc)
+		if (!rc && (limit_set(r, DSG_RECALL) || limit_set(r, DSG_ERROR)))
 			real_recall(&t, r);
 		if (!rc)
 			rc = conclude(r, e);
