@@ -6,7 +6,10 @@ CC       ?= cc
 ARCH     ?= -march=native
 OPT      ?= -O3
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wvla -Wno-format-truncation
-GIT      := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# HEAD, marked -dirty when the tree differs from it (a binary built from
+# uncommitted code must not pass for the commit's)
+GIT      := $(shell r=$$(git rev-parse --short HEAD 2>/dev/null) || r=unknown; \
+              [ $$r = unknown ] || git diff --quiet HEAD -- 2>/dev/null || r=$$r-dirty; echo $$r)
 VERSION  := 0.1.0
 
 ifeq ($(CI),true)
