@@ -179,6 +179,41 @@ Test(wholemodel, run_refuses_what_the_model_cannot_take, .timeout = 120)
 	free(err);
 }
 
+/* A context past the model's is a row skipped with the reason for each
+ * design, the others run; --resume keeps the skipped rows. */
+Test(wholemodel, a_context_past_the_model_is_skipped, .timeout = 120)
+{
+	const char *dir = temp_dir();
+	char path[600], *err = NULL;
+	struct csv t;
+
+	write_experiment(dir, "[{pattern: win4, layers: all}]", "");
+	snprintf(path, sizeof path, "%s/x.yaml", dir);
+	char *yaml = read_text(path), *at = strstr(yaml, "[24, 32]");
+	cr_assert_not_null(at);
+	memcpy(at, "[24, 99]", 8);
+	write_text(path, yaml);
+	free(yaml);
+	cr_assert_eq(run(dir, NULL, &err), 0, "%s", err);
+	free(err);
+	snprintf(path, sizeof path, "%s/out/e2e.csv", dir);
+	csv_load(&t, path);
+	cr_assert_eq(t.nrow, 4);
+	for (int i = 0; i < 4; i++) {
+		int past = !strcmp(csv_get(&t, i, "context"), "99");
+		cr_assert_str_eq(csv_get(&t, i, "status"), past ? "skipped" : "ok");
+		cr_assert_str_eq(csv_get(&t, i, "reason"), past ? "99 tokens are past the model's context of 64" : "");
+	}
+	csv_free(&t);
+	char *before = read_text(path);
+	cr_assert_eq(run(dir, "--resume", &err), 0, "%s", err);
+	free(err);
+	char *after = read_text(path);
+	cr_assert_str_eq(after, before, "a resumed run wrote the skipped rows again");
+	free(before);
+	free(after);
+}
+
 /* A damaged e2e.csv is refused by report and review with its line and
  * column; the undamaged file is read (negative control). */
 Test(wholemodel, a_damaged_e2e_csv_is_refused, .timeout = 120)

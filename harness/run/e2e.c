@@ -413,7 +413,7 @@ static int run_context(struct e2e *r, long want, const struct pattern **pat, int
 		       struct err *e)
 {
 	const struct exp_e2e *cfg = &r->x->e2e;
-	struct context c;
+	struct context c = { 0 };
 	struct design d;
 	struct pass own, p;
 	char why[1024];
@@ -429,10 +429,12 @@ static int run_context(struct e2e *r, long want, const struct pattern **pat, int
 	if (want > r->m.n_ctx || make_context(r, want, &c, why, sizeof why)) {
 		if (want > r->m.n_ctx)
 			snprintf(why, sizeof why, "%ld tokens are past the model's context of %ld", want, r->m.n_ctx);
+		free(c.tok);
 		c = (struct context){ .want = want };
 		for (long i = -1; i < (long)cfg->n_des && !rc; i++) {
 			design_of(r, i, pat, take, &d);
-			rc = write_row(r, &d, &c, NULL, NULL, NULL, "skipped", why, e);
+			if (!is_done(r, d.label, want))
+				rc = write_row(r, &d, &c, NULL, NULL, NULL, "skipped", why, e);
 		}
 		return rc;
 	}
