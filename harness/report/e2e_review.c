@@ -141,7 +141,7 @@ static void figures(const struct ynode *mf, const struct res_table *t, struct ds
 	}
 }
 
-/* The model's shape and the measured contexts, from the first row. */
+/* The model's shape (every row carries it) and the contexts a pass ran. */
 static void shape_of(const struct res_table *t, const struct ynode *mf, struct dsg_review *r)
 {
 	const struct ynode *g = yt_get(yt_get(yt_get(mf, "experiment"), "e2e"), "gguf");
@@ -159,6 +159,8 @@ static void shape_of(const struct res_table *t, const struct ynode *mf, struct d
 	for (size_t i = 0; i < t->nrow; i++) {
 		long v = atol(GET(t, i, c));
 		size_t j = 0;
+		if (strcmp(GET(t, i, res_table_col(t, "status")), "ok"))
+			continue;
 		while (j < r->n_measured && r->measured[j] != v)
 			j++;
 		if (j == r->n_measured && j < sizeof r->measured / sizeof *r->measured)
