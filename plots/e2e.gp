@@ -49,7 +49,7 @@ do for [fmt in "png svg"] {
     set format x "%g"
     set format y "%g"
     set grid xtics ytics lc "#dddddd"
-    set key top right font ",8"
+    set key bottom right font ",8"
     set xlabel "KV bytes a sequence keeps per token (f16, every layer)"
     set ylabel "KL mean over the scored positions, nats (0 at 1e-6)"
     do for [k=1:NC] {
