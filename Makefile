@@ -233,7 +233,7 @@ FUZZ_CC     := clang
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -O1 -g -march=native -Wall -Wno-unknown-pragmas \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRC    := $(PATTERN_SRC) $(SELECT_SRC) $(filter-out kernels/isa/peak.c,$(KERNEL_SRC)) $(MODEL_SRC) harness/err.c \
-               harness/npy.c $(wildcard harness/config/*.c) harness/counters.c \
+               harness/npy.c harness/textfile.c $(wildcard harness/config/*.c) harness/counters.c \
                $(wildcard harness/inputs/*.c)
 FUZZ_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_SRC))
 FUZZERS     := $(FUZZ_BUILD)/fuzz_experiment $(FUZZ_BUILD)/fuzz_spec $(FUZZ_BUILD)/fuzz_npy \

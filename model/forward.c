@@ -264,6 +264,11 @@ static void ffn_block(const struct model *m, int il, struct model_run *r, long n
 
 /* ---- passes ---- */
 
+double model_times_total(const struct model_times *t)
+{
+	return t->embed + t->norms + t->proj + t->rope + t->attn + t->ffn + t->out;
+}
+
 /* The output layer over rows [from, n) of b->x into logits: the last row
  * alone first (its time is out_last, a server's first token), then the
  * rest (scoring). */

@@ -51,6 +51,9 @@ struct model_times {
 				 * server's first token; the rest are scoring) */
 };
 
+/* The seconds of all parts. */
+double model_times_total(const struct model_times *t);
+
 /* What a pass keeps for the decode steps after it: every layer's K and V
  * (post-RoPE) and the Q of the layers whose design is selected (a
  * selection may read the queries before the step's). */

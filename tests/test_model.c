@@ -440,6 +440,27 @@ Test(model, cli_refuses_bad_designs, .timeout = 120)
 		cr_assert(strstr(err, bad[i].want) != NULL, "%s: got '%s'", bad[i].design, err);
 		free(err);
 	}
+	/* the text and the kernel, checked before the model is read */
+	char latin[1024], missing[1200], want[1400];
+	snprintf(latin, sizeof latin, "%s", root_path("tests/bad/model/latin1.txt"));
+	snprintf(missing, sizeof missing, "%s.none", text);
+	struct {
+		const char *text, *kernel, *want;
+	} early[] = {
+		{ missing, "tiled", "sabench: cannot read text '%s': no such file\n" },
+		{ latin, "tiled", "sabench: text '%s' is not UTF-8 (at byte 3)\n" },
+		{ text, "tild", "sabench: unknown kernel 'tild'\n" },
+	};
+	for (size_t i = 0; i < sizeof early / sizeof *early; i++) {
+		char *argv[] = { "sabench", "model", gguf, "--text", (char *)early[i].text, "--kernel",
+				 (char *)early[i].kernel, NULL };
+		snprintf(want, sizeof want, early[i].want, early[i].text);
+		cr_assert_eq(run_bin(argv, &out, &err), 2, "%s: %s", early[i].text, err);
+		cr_assert_str_eq(err, want);
+		cr_assert_str_eq(out, "", "the model was read before the refusal: %s", out);
+		free(out);
+		free(err);
+	}
 	out = run_design("window: {size: 4}", "all");
 	cr_assert(strstr(out, "design window(size=4) on layers all over 24 tokens\n"), "%s", out);
 	cr_assert(strstr(out, "KL(dense || design) mean "), "%s", out);

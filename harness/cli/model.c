@@ -8,52 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../../model/eval.h"
 #include "../../model/model.h"
 #include "../config/experiment.h"
+#include "../textfile.h"
 #include "cli.h"
-
-/* The file at path, NUL-terminated (malloc'ed), or NULL with why. */
-static char *read_file(const char *path, size_t *n, char *why, size_t len)
-{
-	struct stat st;
-	FILE *f;
-	char *s;
-
-	if (stat(path, &st) || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb"))) {
-		snprintf(why, len, "cannot read '%s': %s", path, S_ISREG(st.st_mode) ? "cannot open" : "not a regular file");
-		return NULL;
-	}
-	s = malloc((size_t)st.st_size + 1);
-	*n = s ? fread(s, 1, (size_t)st.st_size, f) : 0;
-	fclose(f);
-	if (!s) {
-		snprintf(why, len, "out of memory reading '%s'", path);
-		return NULL;
-	}
-	s[*n] = 0;
-	return s;
-}
-
-/* Mean negative log-likelihood of tokens[1 .. n) under logits. */
-static double mean_nll(const float *logits, const int32_t *tok, long n, long vocab)
-{
-	double sum = 0.0;
-
-#pragma omp parallel for reduction(+ : sum) schedule(static)
-	for (long i = 0; i < n - 1; i++) {
-		const float *l = logits + (size_t)i * (size_t)vocab;
-		double mx = l[0], z = 0.0;
-		for (long v = 1; v < vocab; v++)
-			mx = l[v] > mx ? l[v] : mx;
-		for (long v = 0; v < vocab; v++)
-			z += exp((double)l[v] - mx);
-		sum += -((double)l[tok[i + 1]] - mx - log(z));
-	}
-	return sum / (double)(n - 1);
-}
 
 static void print_shape(const struct model *m, const char *path)
 {
@@ -72,30 +32,24 @@ static void print_shape(const struct model *m, const char *path)
 	printf("\n");
 }
 
-static int perplexity(const struct model *m, const char *text_path, long want, const char *kernel)
+static int perplexity(const struct model *m, const char *text_path, const char *text, size_t n_text, long want,
+		      const struct kern_desc *kernel)
 {
 	char why[1024];
-	size_t n_text = 0, n_tok = 0;
-	char *text = read_file(text_path, &n_text, why, sizeof why);
+	size_t n_tok = 0;
 	int32_t *tok = NULL;
 	float *logits = NULL;
-	struct model_run r = { .capture = -1, .last_layer = -1 };
+	struct model_run r = { .capture = -1, .last_layer = -1, .kernel = kernel };
 	int rc = 1;
 
-	if (!text || tok_encode(&m->tok, text, n_text, &tok, &n_tok, why, sizeof why)) {
-		fprintf(stderr, "sabench: %s%s\n", text && !strncmp(why, "not UTF-8", 9) ? "the text is " : "", why);
-		free(text);
-		return text ? 2 : 1;
+	if (tok_encode(&m->tok, text, n_text, &tok, &n_tok, why, sizeof why)) {
+		fprintf(stderr, "sabench: %s\n", why);
+		return 1;
 	}
 	if ((long)n_tok < want)
 		fprintf(stderr, "sabench: warning: '%s' has %zu tokens, fewer than %ld: using them all\n", text_path,
 			n_tok, want);
 	n_tok = (long)n_tok < want ? n_tok : (size_t)want;
-	r.kernel = kernel ? kern_find(kernel) : NULL;
-	if (kernel && !r.kernel) {
-		fprintf(stderr, "sabench: unknown kernel '%s'\n", kernel);
-		goto out;
-	}
 	logits = malloc(n_tok * (size_t)m->n_vocab * sizeof *logits);
 	if (!logits) {
 		fprintf(stderr, "sabench: out of memory for the logits of %zu tokens\n", n_tok);
@@ -106,8 +60,8 @@ static int perplexity(const struct model *m, const char *text_path, long want, c
 		fprintf(stderr, "sabench: %s\n", why);
 		goto out;
 	}
-	double nll = mean_nll(logits, tok, (long)n_tok, m->n_vocab), tot = r.t.embed + r.t.norms + r.t.proj +
-		     r.t.rope + r.t.attn + r.t.ffn + r.t.out;
+	double nll = -model_logprob(logits, tok, m->n_vocab, 1, (long)n_tok - 1) / (double)(n_tok - 1);
+	double tot = model_times_total(&r.t);
 	printf("text %s: %zu tokens (BOS %s), dense perplexity %.4f (mean NLL %.5f nats)\n", text_path, n_tok,
 	       m->tok.add_bos ? "first" : "none", exp(nll), nll);
 	printf("forward pass %.3f s: projections %.1f%%, attention %.1f%%, FFN %.1f%%, output layer %.1f%%, "
@@ -118,22 +72,14 @@ static int perplexity(const struct model *m, const char *text_path, long want, c
 out:
 	free(logits);
 	free(tok);
-	free(text);
 	return rc;
 }
 
-/* A forward pass's seconds. */
-static double run_seconds(const struct model_times *t)
-{
-	return t->embed + t->norms + t->proj + t->rope + t->attn + t->ffn + t->out;
-}
-
-static int compare_design(const struct model *m, const char *text_path, long want, const char *kernel,
-			  const char *spec, const char *which, int needle)
+static int compare_design(const struct model *m, const char *text, size_t n_text, long want,
+			  const struct kern_desc *kernel, const char *spec, const char *which, int needle)
 {
 	char why[1024];
-	size_t n_text = 0, n_tok = 0;
-	char *text = read_file(text_path, &n_text, why, sizeof why);
+	size_t n_tok = 0;
 	int32_t *tok = NULL;
 	float *ld = NULL, *ls = NULL;
 	int *take = calloc((size_t)m->n_layer, sizeof *take), rc = 1;
@@ -144,9 +90,8 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 	struct err e;
 	long at = 0, k = 0;
 
-	if (!text || !take || !pat || !own) {
-		fprintf(stderr, "sabench: %s\n", text ? "out of memory" : why);
-		free(text);
+	if (!take || !pat || !own) {
+		fprintf(stderr, "sabench: out of memory\n");
 		free(take);
 		free(pat);
 		free(own);
@@ -154,7 +99,6 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 	}
 	if (exp_parse_spec(spec, 1, &design, &e)) {
 		fprintf(stderr, "sabench: %s\n", e.msg);
-		free(text);
 		free(take);
 		free(pat);
 		free(own);
@@ -180,9 +124,8 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 		fprintf(stderr, "sabench: out of memory for the logits of %zu tokens\n", n_tok);
 		goto out;
 	}
-	struct model_run dense = { .capture = -1, .last_layer = -1, .logits = ld,
-				   .kernel = kernel ? kern_find(kernel) : NULL };
-	struct model_run des = { .pat = pat, .capture = -1, .last_layer = -1, .logits = ls, .kernel = dense.kernel };
+	struct model_run dense = { .capture = -1, .last_layer = -1, .logits = ld, .kernel = kernel };
+	struct model_run des = { .pat = pat, .capture = -1, .last_layer = -1, .logits = ls, .kernel = kernel };
 	if (model_forward(m, tok, (long)n_tok, &dense, why, sizeof why) ||
 	    model_forward(m, tok, (long)n_tok, &des, why, sizeof why) ||
 	    model_compare(ld, ls, tok, (long)n_tok, m->n_vocab, &c)) {
@@ -202,7 +145,7 @@ static int compare_design(const struct model *m, const char *text_path, long wan
 		printf("selection overlap between adjacent designed layers: %.4f of a layer's keys kept by the "
 		       "next (mean over %ld pairs)\n", des.layer_overlap, des.layer_pairs);
 	printf("prefill %.3f s against the model's own %.3f s (attention %.3f s against %.3f s); KV %.1f MiB a "
-	       "sequence against its own %.1f MiB (f16)\n", run_seconds(&des.t), run_seconds(&dense.t), des.t.attn,
+	       "sequence against its own %.1f MiB (f16)\n", model_times_total(&des.t), model_times_total(&dense.t), des.t.attn,
 	       dense.t.attn, model_kv_bytes(m, pat, (long)n_tok) / 1048576.0, model_kv_bytes(m, own, (long)n_tok) / 1048576.0);
 	rc = 0;
 out:
@@ -210,7 +153,6 @@ out:
 	free(ld);
 	free(ls);
 	free(tok);
-	free(text);
 	free(take);
 	free(pat);
 	free(own);
@@ -232,7 +174,11 @@ int cmd_model(int argc, char **argv)
 	const char *layers = "global";
 	int needle = 0;
 	long tokens = 2048;
+	const struct kern_desc *kd = NULL;
+	char *body = NULL;
+	size_t n_body = 0;
 	struct model m;
+	struct err e;
 	char why[1024];
 	int c, rc = 0;
 
@@ -255,19 +201,27 @@ int cmd_model(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage(use, "%s", "model takes one GGUF file");
+	if ((design || needle) && !text)
+		return cli_usage(use, "%s", "--design and --needle need --text");
+	if (kernel && !(kd = kern_find(kernel))) {
+		fprintf(stderr, "sabench: unknown kernel '%s'\n", kernel);
+		return 2;
+	}
+	if (text && text_read(text, "text", "", &body, &n_body, &e)) {
+		fprintf(stderr, "sabench: %s\n", e.msg);
+		return 2;
+	}
 	if (model_load(&m, argv[optind], why, sizeof why)) {
 		fprintf(stderr, "sabench: %s\n", why);
+		free(body);
 		return 2;
 	}
 	print_shape(&m, argv[optind]);
-	if ((design || needle) && !text) {
-		model_free(&m);
-		return cli_usage(use, "%s", "--design and --needle need --text");
-	}
 	if (design)
-		rc = compare_design(&m, text, tokens < m.n_ctx ? tokens : m.n_ctx, kernel, design, layers, needle);
+		rc = compare_design(&m, body, n_body, tokens < m.n_ctx ? tokens : m.n_ctx, kd, design, layers, needle);
 	else if (text)
-		rc = perplexity(&m, text, tokens < m.n_ctx ? tokens : m.n_ctx, kernel);
+		rc = perplexity(&m, text, body, n_body, tokens < m.n_ctx ? tokens : m.n_ctx, kd);
+	free(body);
 	model_free(&m);
 	return rc;
 }

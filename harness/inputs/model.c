@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "../../model/model.h"
+#include "../textfile.h"
 #include "inputs.h"
 
 enum { MODEL_GGUF, MODEL_TEXT, MODEL_LAYER, MODEL_PARAMS };
@@ -102,24 +103,11 @@ static void model_close(struct exp_input *in)
 /* The text at path, tokenized: 0, or -1 with e. */
 static int read_text_tokens(struct model_state *st, const char *path, struct err *e)
 {
-	struct stat sb;
-	FILE *f;
 	char *s, why[512];
 	size_t n;
 
-	if (stat(path, &sb) || !S_ISREG(sb.st_mode) || !(f = fopen(path, "rb")))
-		return err_set(e, "cannot read text '%s'%s", path, stat(path, &sb) ? ": no such file"
-										     : ": not a regular file");
-	s = malloc((size_t)sb.st_size + 1);
-	n = s ? fread(s, 1, (size_t)sb.st_size, f) : 0;
-	fclose(f);
-	if (!s)
-		return err_set(e, "out of memory reading '%s'", path);
-	if (tok_utf8_bad(s, n) < n) {
-		err_set(e, "text '%s' is not UTF-8 (at byte %zu)", path, tok_utf8_bad(s, n));
-		free(s);
+	if (text_read(path, "text", "", &s, &n, e))
 		return -1;
-	}
 	if (tok_encode(&st->m->tok, s, n, &st->tok, &st->n_tok, why, sizeof why)) {
 		free(s);
 		return err_set(e, "cannot tokenize '%s': %s", path, why);

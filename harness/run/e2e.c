@@ -20,6 +20,7 @@
 #include "../../model/model.h"
 #include "../report/e2e.h"
 #include "../report/results.h"
+#include "../textfile.h"
 #include "e2e.h"
 
 
@@ -73,25 +74,6 @@ static void progress(const struct e2e *r, const char *fmt, ...)
 
 /* ---- files ---- */
 
-static int read_text(struct e2e *r, struct err *e)
-{
-	const char *path = r->x->e2e.text;
-	struct stat st;
-	FILE *f;
-
-	if (stat(path, &st) || !S_ISREG(st.st_mode) || !(f = fopen(path, "rb")))
-		return err_set(e, "cannot read the e2e text '%s': %s", path,
-			       errno == ENOENT ? "no such file (make model fetches the model and its text)"
-					       : "not a readable file");
-	r->text = malloc((size_t)st.st_size + 1);
-	r->n_text = r->text ? fread(r->text, 1, (size_t)st.st_size, f) : 0;
-	fclose(f);
-	if (!r->text)
-		return err_set(e, "out of memory reading '%s'", path);
-	r->text[r->n_text] = 0;
-	return 0;
-}
-
 /* The model, the text's tokens and the kernel; each design's layers
  * checked against the model. */
 static int open_model(struct e2e *r, struct err *e)
@@ -107,7 +89,8 @@ static int open_model(struct e2e *r, struct err *e)
 	if (model_load(&r->m, cfg->gguf, why, sizeof why))
 		return err_set(e, "e2e: %s", why);
 	r->loaded = 1;
-	if (read_text(r, e))
+	if (text_read(cfg->text, "the e2e text", " (make model fetches the model and its text)", &r->text, &r->n_text,
+		      e))
 		return -1;
 	if (tok_encode(&r->m.tok, r->text, r->n_text, &r->plain, &r->n_plain, why, sizeof why))
 		return err_set(e, "e2e: the text '%s': %s", cfg->text, why);
@@ -204,11 +187,6 @@ static double median(double *v, long n)
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double seconds(const struct model_times *t)
-{
-	return t->embed + t->norms + t->proj + t->rope + t->attn + t->ffn + t->out;
-}
-
 /* One pass of the model with pat over context c: its prefill (logits
  * of the scored positions into logits), then its decode steps. 0, or -1
  * with why. */
@@ -239,13 +217,13 @@ static int run_pass(const struct e2e *r, const struct pattern *const *pat, const
 	}
 	if (model_forward(&r->m, c->tok, c->n, &run, why, len))
 		goto done;
-	p->prefill_s = seconds(&run.t) - run.t.out + run.t.out_last;
+	p->prefill_s = model_times_total(&run.t) - run.t.out + run.t.out_last;
 	p->prefill_attn_s = run.t.attn;
 	p->layer_overlap = run.layer_pairs ? run.layer_overlap : -1;
 	for (s = 0; s < steps; s++) {
 		if (model_step(&r->m, c->next[s], &run, out, why, len))
 			goto done;
-		ts[s] = seconds(&run.t);
+		ts[s] = model_times_total(&run.t);
 		ta[s] = run.t.attn;
 	}
 	p->decode_s = median(ts, steps);
