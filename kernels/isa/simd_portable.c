@@ -107,6 +107,17 @@ static void decode_part(const void *base, enum dtype t, int i, int d, int c0, in
 }
 
 /* s[i] = q . row i, rows named by pointer (rows) or stored as t from base. */
+/* Channels c0 .. c0 + m - 1 of row i: in rows[i] when the rows are f32,
+ * else decoded from the cache's row i of width d into buf. */
+static const float *row_part(const float *const *rows, const void *base, enum dtype t, int i, int d, int c0,
+			     int m, float *buf)
+{
+	if (rows)
+		return rows[i] + c0;
+	decode_part(base, t, i, d, c0, m, buf);
+	return buf;
+}
+
 static void dots_rows(const float *q, const float *const *rows, const void *base,
 		      enum dtype t, int n, int d, float *s)
 {
@@ -116,9 +127,7 @@ static void dots_rows(const float *q, const float *const *rows, const void *base
 		float a = 0.0f;
 		for (int c0 = 0; c0 < d; c0 += 64) {
 			int m = d - c0 < 64 ? d - c0 : 64;
-			const float *x = rows ? rows[i] + c0 : buf;
-			if (!rows)
-				decode_part(base, t, i, d, c0, m, buf);
+			const float *x = row_part(rows, base, t, i, d, c0, m, buf);
 			for (int c = 0; c < m; c++)
 				a += q[c0 + c] * x[c];
 		}
@@ -134,9 +143,7 @@ static void axpys_rows(float *acc, const float *p, const float *const *rows,
 	for (int i = 0; i < n; i++)
 		for (int c0 = 0; c0 < d; c0 += 64) {
 			int m = d - c0 < 64 ? d - c0 : 64;
-			const float *x = rows ? rows[i] + c0 : buf;
-			if (!rows)
-				decode_part(base, t, i, d, c0, m, buf);
+			const float *x = row_part(rows, base, t, i, d, c0, m, buf);
 			for (int c = 0; c < m; c++)
 				acc[c0 + c] += p[i] * x[c];
 		}
