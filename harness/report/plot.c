@@ -256,27 +256,6 @@ static int plot_run_masks(const char *dir, const char *out, struct err *e)
 	return rc;
 }
 
-/* dir/pareto.csv from dir/results.csv: the points pareto.gp draws. */
-static int write_pareto(const char *dir, const char *csv, struct err *e)
-{
-	struct res_table t;
-	struct pareto p;
-	char path[4200];
-	int rc;
-
-	if (res_table_read(csv, &t, e))
-		return -1;
-	if (res_table_series(&t) || pareto_build(&t, &p)) {
-		res_table_free(&t);
-		return err_set(e, "out of memory reading '%s'", csv);
-	}
-	snprintf(path, sizeof path, "%s/pareto.csv", dir);
-	rc = pareto_write_csv(&p, path, e);
-	pareto_free(&p);
-	res_table_free(&t);
-	return rc;
-}
-
 /* The run's kv_budget in bytes per sequence from dir's manifest, 0 when
  * none (or no manifest). */
 static double manifest_budget(const char *dir)
@@ -297,23 +276,32 @@ static double manifest_budget(const char *dir)
 	return budget;
 }
 
-/* dir/kv_front.csv from dir/results.csv: the points kv.gp draws. */
-static int write_kv_front(const char *dir, const char *csv, struct err *e)
+/* dir/pareto.csv and dir/kv_front.csv from dir/results.csv, read once:
+ * the points pareto.gp and kv.gp draw. */
+static int write_fronts(const char *dir, const char *csv, struct err *e)
 {
 	struct res_table t;
+	struct pareto p;
 	struct kv_front f;
 	char path[4200];
 	int rc;
 
 	if (res_table_read(csv, &t, e))
 		return -1;
-	if (res_table_series(&t) || kv_front_build(&t, &f)) {
+	if (res_table_series(&t) || pareto_build(&t, &p)) {
 		res_table_free(&t);
 		return err_set(e, "out of memory reading '%s'", csv);
 	}
-	snprintf(path, sizeof path, "%s/kv_front.csv", dir);
-	rc = kv_front_write_csv(&f, manifest_budget(dir), path, e);
-	kv_front_free(&f);
+	snprintf(path, sizeof path, "%s/pareto.csv", dir);
+	rc = pareto_write_csv(&p, path, e);
+	pareto_free(&p);
+	if (!rc && kv_front_build(&t, &f))
+		rc = err_set(e, "out of memory reading '%s'", csv);
+	else if (!rc) {
+		snprintf(path, sizeof path, "%s/kv_front.csv", dir);
+		rc = kv_front_write_csv(&f, manifest_budget(dir), path, e);
+		kv_front_free(&f);
+	}
 	res_table_free(&t);
 	return rc;
 }
@@ -411,7 +399,7 @@ int plot_results(const char *dir, void (*progress)(const char *line),
 		err_set(e, "cannot create '%s': %s", out, strerror(errno));
 		return PLOT_FAILED;
 	}
-	if (write_pareto(dir, csv, e) || write_kv_front(dir, csv, e))
+	if (write_fronts(dir, csv, e))
 		return PLOT_FAILED;
 	for (int i = 0; plot_scripts[i]; i++) {
 		char vars[12800];
