@@ -91,14 +91,14 @@ int e2e_read(const char *dir, struct res_table *t, struct err *e)
 	return 0;
 }
 
-static double num(const struct res_table *t, size_t i, const char *col)
+double e2e_num(const struct res_table *t, size_t i, const char *col)
 {
 	const char *v = GET(t, i, res_table_col(t, col));
 
 	return v[0] ? atof(v) : NAN;
 }
 
-static int ok(const struct res_table *t, size_t i)
+int e2e_ok(const struct res_table *t, size_t i)
 {
 	return !strcmp(GET(t, i, res_table_col(t, "status")), "ok");
 }
@@ -106,13 +106,13 @@ static int ok(const struct res_table *t, size_t i)
 int e2e_on_front(const struct res_table *t, size_t i)
 {
 	const char *ctx = GET(t, i, res_table_col(t, "context"));
-	double kv = num(t, i, "kv_bytes_per_token"), kl = num(t, i, "kl_mean");
+	double kv = e2e_num(t, i, "kv_bytes_per_token"), kl = e2e_num(t, i, "kl_mean");
 
-	if (!ok(t, i))
+	if (!e2e_ok(t, i))
 		return 0;
 	for (size_t j = 0; j < t->nrow; j++) {
-		double kv2 = num(t, j, "kv_bytes_per_token"), kl2 = num(t, j, "kl_mean");
-		if (j == i || !ok(t, j) || strcmp(GET(t, j, res_table_col(t, "context")), ctx))
+		double kv2 = e2e_num(t, j, "kv_bytes_per_token"), kl2 = e2e_num(t, j, "kl_mean");
+		if (j == i || !e2e_ok(t, j) || strcmp(GET(t, j, res_table_col(t, "context")), ctx))
 			continue;
 		if ((kv2 <= kv && kl2 < kl) || (kv2 < kv && kl2 <= kl) || (kv2 == kv && kl2 == kl && j < i))
 			return 0;
@@ -120,9 +120,7 @@ int e2e_on_front(const struct res_table *t, size_t i)
 	return 1;
 }
 
-/* The distinct contexts of t, in file order (shortest first as the run
- * writes them), into ctx; how many. */
-static size_t contexts(const struct res_table *t, long *ctx, size_t room)
+size_t e2e_contexts(const struct res_table *t, int ran, long *ctx, size_t room)
 {
 	int c = res_table_col(t, "context");
 	size_t n = 0;
@@ -130,6 +128,8 @@ static size_t contexts(const struct res_table *t, long *ctx, size_t room)
 	for (size_t i = 0; i < t->nrow; i++) {
 		long v = atol(GET(t, i, c));
 		size_t j = 0;
+		if (ran && !e2e_ok(t, i))
+			continue;
 		while (j < n && ctx[j] != v)
 			j++;
 		if (j == n && n < room)
@@ -142,7 +142,7 @@ static size_t contexts(const struct res_table *t, long *ctx, size_t room)
 static const char *cell(const struct res_table *t, size_t i, const char *col, const char *fmt, double scale,
 			char *buf, size_t len)
 {
-	double v = num(t, i, col);
+	double v = e2e_num(t, i, col);
 
 	if (isnan(v))
 		snprintf(buf, len, "-");
@@ -168,7 +168,7 @@ static void write_context(FILE *f, const struct res_table *t, long ctx)
 	for (size_t i = 0; i < t->nrow; i++) {
 		if (atol(GET(t, i, cc)) != ctx)
 			continue;
-		if (!ok(t, i)) {
+		if (!e2e_ok(t, i)) {
 			fprintf(f, "| %s | %s: %s |||||||||||\n", GET(t, i, 0), GET(t, i, res_table_col(t, "status")),
 				GET(t, i, res_table_col(t, "reason")));
 			continue;
@@ -211,7 +211,7 @@ void e2e_write_md(FILE *f, const char *dir)
 		"kept keys the next designed layer keeps, and of a step's the next step keeps. * marks the front: no "
 		"other design of that context keeps fewer bytes and moves the model less.\n\n",
 		t.nrow ? GET(&t, 0, res_table_col(&t, "kernel")) : "-", t.nrow ? GET(&t, 0, res_table_col(&t, "threads")) : "-");
-	n = contexts(&t, ctx, sizeof ctx / sizeof *ctx);
+	n = e2e_contexts(&t, 0, ctx, sizeof ctx / sizeof *ctx);
 	for (size_t k = 0; k < n; k++)
 		write_context(f, &t, ctx[k]);
 	snprintf(path, sizeof path, "%s/plots/e2e.png", dir);
@@ -238,14 +238,14 @@ int e2e_write_points(const char *dir, struct err *e)
 	 * the axis is logarithmic */
 	fputs("context,design,pattern,kv_bytes_per_token,kl_mean,front,needle_ratio\n", f);
 	for (size_t i = 0; i < t.nrow; i++) {
-		double kl = num(&t, i, "kl_mean"), nr = num(&t, i, "needle_ratio");
-		if (!ok(&t, i))
+		double kl = e2e_num(&t, i, "kl_mean"), nr = e2e_num(&t, i, "needle_ratio");
+		if (!e2e_ok(&t, i))
 			continue;
 		fprintf(f, "%s,", GET(&t, i, res_table_col(&t, "context")));
 		res_csv_field(f, GET(&t, i, 0));
 		fputc(',', f);
 		res_csv_field(f, GET(&t, i, 1)[0] ? GET(&t, i, 1) : "own");
-		fprintf(f, ",%.6g,%.6g,%d,%s\n", num(&t, i, "kv_bytes_per_token"), kl > 1e-6 ? kl : 1e-6,
+		fprintf(f, ",%.6g,%.6g,%d,%s\n", e2e_num(&t, i, "kv_bytes_per_token"), kl > 1e-6 ? kl : 1e-6,
 			e2e_on_front(&t, i), isnan(nr) ? "" : GET(&t, i, res_table_col(&t, "needle_ratio")));
 	}
 	res_table_free(&t);

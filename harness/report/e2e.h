@@ -21,6 +21,17 @@ int e2e_header_matches(const struct res_table *t);
  * or skipped. 0; 1 when the folder has no e2e.csv; -1 with e set. */
 int e2e_read(const char *dir, struct res_table *t, struct err *e);
 
+/* Column col of row i of t as a number; NAN when empty. */
+double e2e_num(const struct res_table *t, size_t i, const char *col);
+
+/* 1 when row i of t ran (status ok). */
+int e2e_ok(const struct res_table *t, size_t i);
+
+/* The distinct contexts of t's rows (ran: of those that ran only), in
+ * file order (shortest first, as the run writes them), into ctx[room]:
+ * how many. */
+size_t e2e_contexts(const struct res_table *t, int ran, long *ctx, size_t room);
+
 /* 1 when row i of t (read by e2e_read) is on the front of its context:
  * ran ok and no other ok row of that context keeps fewer or as many
  * bytes per token with a smaller KL (ties: the fewer bytes). */

@@ -11,21 +11,14 @@
 
 #define GET(t, i, c) res_table_get((t), (i), (c))
 
-static double num(const struct res_table *t, size_t i, const char *col)
-{
-	const char *v = GET(t, i, res_table_col(t, col));
-
-	return v[0] ? atof(v) : NAN;
-}
-
 /* Rows of design label that ran ok, by context ascending: how many. */
 static size_t rows_of(const struct res_table *t, const char *label, size_t *row, size_t room)
 {
-	int d = res_table_col(t, "design"), s = res_table_col(t, "status"), c = res_table_col(t, "context");
+	int d = res_table_col(t, "design"), c = res_table_col(t, "context");
 	size_t n = 0;
 
 	for (size_t i = 0; i < t->nrow && n < room; i++)
-		if (!strcmp(GET(t, i, d), label) && !strcmp(GET(t, i, s), "ok")) {
+		if (!strcmp(GET(t, i, d), label) && e2e_ok(t, i)) {
 			size_t j = n++;
 			for (; j > 0 && atol(GET(t, row[j - 1], c)) > atol(GET(t, i, c)); j--)
 				row[j] = row[j - 1];
@@ -49,9 +42,9 @@ static void time_at(const struct res_table *t, const size_t *row, size_t n_row, 
 	memset(out, 0, sizeof *out);
 	out->src = SRV_NONE;
 	for (size_t i = 0; i < n_row && m < 16; i++)
-		if (!isnan(num(t, row[i], col))) {
+		if (!isnan(e2e_num(t, row[i], col))) {
 			ctx[m] = atol(GET(t, row[i], c));
-			v[m++] = num(t, row[i], col);
+			v[m++] = e2e_num(t, row[i], col);
 		}
 	if (!m)
 		return;
@@ -99,10 +92,10 @@ static long quality_row(const struct res_table *t, const size_t *row, size_t n_r
 static double kv_at(const struct ynode *mf, const struct res_table *t, size_t i, long n)
 {
 	const char *label = GET(t, i, res_table_col(t, "pattern"));
-	double layers = num(t, i, "model_layers"), windowed = num(t, i, "model_windowed");
-	double window = num(t, i, "model_window"), designed = num(t, i, "designed_layers");
-	double dwin = num(t, i, "designed_windowed");
-	double row = num(t, i, "kv_heads") * (num(t, i, "head_dim") + num(t, i, "head_dim_v")) * 2.0;
+	double layers = e2e_num(t, i, "model_layers"), windowed = e2e_num(t, i, "model_windowed");
+	double window = e2e_num(t, i, "model_window"), designed = e2e_num(t, i, "designed_layers");
+	double dwin = e2e_num(t, i, "designed_windowed");
+	double row = e2e_num(t, i, "kv_heads") * (e2e_num(t, i, "head_dim") + e2e_num(t, i, "head_dim_v")) * 2.0;
 	double own_win = window > 0 && window < n ? window : (double)n, rows;
 	struct pattern p;
 
@@ -135,9 +128,9 @@ static void figures(const struct ynode *mf, const struct res_table *t, struct ds
 	d->value[DSG_TPOT] = d->tpot.src == SRV_NONE ? NAN : d->tpot.v;
 	d->value[DSG_TENANTS] = d->fit < 0 ? NAN : d->fit;
 	if (q >= 0) {
-		d->value[DSG_KL] = num(t, (size_t)q, "kl_mean");
-		d->value[DSG_PPL] = num(t, (size_t)q, "ppl_change");
-		d->value[DSG_NEEDLE] = num(t, (size_t)q, "needle_ratio");
+		d->value[DSG_KL] = e2e_num(t, (size_t)q, "kl_mean");
+		d->value[DSG_PPL] = e2e_num(t, (size_t)q, "ppl_change");
+		d->value[DSG_NEEDLE] = e2e_num(t, (size_t)q, "needle_ratio");
 	}
 }
 
@@ -146,44 +139,33 @@ static void shape_of(const struct res_table *t, const struct ynode *mf, struct d
 {
 	const struct ynode *g = yt_get(yt_get(yt_get(mf, "experiment"), "e2e"), "gguf");
 	const char *name = g && g->type == YT_SCALAR ? g->str : "the e2e model", *slash = strrchr(name, '/');
-	int c = res_table_col(t, "context");
 
 	snprintf(r->model.name, sizeof r->model.name, "%s", slash ? slash + 1 : name);
-	r->model.layers = (long)num(t, 0, "model_layers");
-	r->model.kv_heads = (int)num(t, 0, "kv_heads");
-	r->model.head_dim = (int)num(t, 0, "head_dim");
-	r->model.head_dim_v = (int)num(t, 0, "head_dim_v");
+	r->model.layers = (long)e2e_num(t, 0, "model_layers");
+	r->model.kv_heads = (int)e2e_num(t, 0, "kv_heads");
+	r->model.head_dim = (int)e2e_num(t, 0, "head_dim");
+	r->model.head_dim_v = (int)e2e_num(t, 0, "head_dim_v");
 	r->model.kv_dtype = DT_F16;
-	r->windowed = (long)num(t, 0, "model_windowed");
-	r->window = (long)num(t, 0, "model_window");
-	for (size_t i = 0; i < t->nrow; i++) {
-		long v = atol(GET(t, i, c));
-		size_t j = 0;
-		if (strcmp(GET(t, i, res_table_col(t, "status")), "ok"))
-			continue;
-		while (j < r->n_measured && r->measured[j] != v)
-			j++;
-		if (j == r->n_measured && j < sizeof r->measured / sizeof *r->measured)
-			r->measured[r->n_measured++] = v;
-	}
+	r->windowed = (long)e2e_num(t, 0, "model_windowed");
+	r->window = (long)e2e_num(t, 0, "model_window");
+	r->n_measured = e2e_contexts(t, 1, r->measured, sizeof r->measured / sizeof *r->measured);
 }
 
 int e2e_review_designs(const char *dir, const struct ynode *mf, struct dsg_review *r, struct err *e)
 {
 	struct res_table t;
-	int d, st, rc = e2e_read(dir, &t, e);
+	int d, rc = e2e_read(dir, &t, e);
 
 	if (rc > 0)
 		return err_set(e, "the review reads the e2e block's model, but '%s' has no e2e.csv (run the experiment)", dir);
 	if (rc < 0)
 		return -1;
 	d = res_table_col(&t, "design");
-	st = res_table_col(&t, "status");
 	if (t.nrow)
 		shape_of(&t, mf, r);
 	for (size_t i = 0; i < t.nrow; i++) {
 		size_t k = 0;
-		if (strcmp(GET(&t, i, st), "ok"))
+		if (!e2e_ok(&t, i))
 			continue;
 		while (k < r->n && strcmp(r->des[k].d.label, GET(&t, i, d)))
 			k++;

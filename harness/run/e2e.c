@@ -20,6 +20,7 @@
 #include "../../model/model.h"
 #include "../report/e2e.h"
 #include "../report/results.h"
+#include "../stats.h"
 #include "../textfile.h"
 #include "e2e.h"
 
@@ -172,21 +173,6 @@ static int is_done(const struct e2e *r, const char *design, long context)
 
 /* ---- passes ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, long n)
-{
-	if (n <= 0)
-		return -1;
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* One pass of the model with pat over context c: its prefill (logits
  * of the scored positions into logits), then its decode steps. 0, or -1
  * with why. */
@@ -226,8 +212,13 @@ static int run_pass(const struct e2e *r, const struct pattern *const *pat, const
 		ts[s] = model_times_total(&run.t);
 		ta[s] = run.t.attn;
 	}
-	p->decode_s = median(ts, steps);
-	p->decode_attn_s = median(ta, steps);
+	if (steps > 0) {
+		struct stats_summary st;
+		stats_summarise(ts, (size_t)steps, &st);
+		p->decode_s = st.median;
+		stats_summarise(ta, (size_t)steps, &st);
+		p->decode_attn_s = st.median;
+	}
 	p->step_overlap = run.step_pairs ? run.step_overlap : -1;
 	rc = 0;
 done:
