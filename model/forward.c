@@ -122,7 +122,7 @@ static const float *cache_view(const float *cache, long cap, int heads, long fro
 {
 	if (heads == 1)
 		return cache + (size_t)from * w;
-	if (!*buf && !(*buf = aligned((size_t)heads * cap * w * 4)))
+	if (!*buf && !(*buf = aligned((size_t)heads * n * w * 4)))
 		return NULL;
 	for (int h = 0; h < heads; h++)
 		memcpy(*buf + (size_t)h * n * w, cache + ((size_t)h * cap + from) * w, (size_t)n * w * sizeof *cache);

@@ -22,7 +22,8 @@
 
 #define D 256                   /* d_model: a k-quant row */
 #define H 2
-#define KV 1
+#define KV 1                    /* K/V heads of the files the tests write... */
+static int kv_heads = KV;       /* ...unless a test asks for more (GQA off: 2) */
 #define HD 64
 #define FF 512
 #define VOCAB 300
@@ -120,8 +121,8 @@ static int tensors_of(int gemma, int layers, struct spec *s)
 		const struct { const char *t; int64_t ne0, ne1; uint32_t type; double mag; int gemma_only; } w[] = {
 			{ "attn_norm", D, 1, 0, 1.0, 0 },
 			{ "attn_q", D, H * HD, il % 2 ? 12 : 6, 0.3, 0 },
-			{ "attn_k", D, KV * HD, il % 2 ? 8 : 14, 0.3, 0 },
-			{ "attn_v", D, KV * HD, il % 2 ? 1 : 30, 0.3, 0 },
+			{ "attn_k", D, kv_heads * HD, il % 2 ? 8 : 14, 0.3, 0 },
+			{ "attn_v", D, kv_heads * HD, il % 2 ? 1 : 30, 0.3, 0 },
 			{ "attn_output", H * HD, D, il % 2 ? 8 : 6, 0.3, 0 },
 			{ "attn_q_norm", HD, 1, 0, 1.0, 1 },
 			{ "attn_k_norm", HD, 1, 0, 1.0, 1 },
@@ -167,7 +168,7 @@ static void write_model(const char *path, int gemma, const char *drop, const cha
 	ARCH_U32("embedding_length", D);
 	ARCH_U32("feed_forward_length", FF);
 	ARCH_U32("attention.head_count", H);
-	ARCH_U32("attention.head_count_kv", KV);
+	ARCH_U32("attention.head_count_kv", (uint32_t)kv_heads);
 	ARCH_U32("attention.key_length", HD);
 	ARCH_U32("attention.value_length", HD);
 	ARCH_U32("context_length", 1024);
@@ -577,6 +578,13 @@ Test(model, steps_extend_the_pass, .timeout = 120)
 	steps_extend_the_pass(1, "window: {size: 5}");
 	steps_extend_the_pass(0, "sink_window: {sinks: 2, size: 6}");
 	steps_extend_the_pass(1, "topk_oracle: {k: 64}");
+	/* two K/V heads: a step reads the cache's rows laid out per head anew
+	 * (one head reads the cache in place) */
+	kv_heads = 2;
+	steps_extend_the_pass(0, NULL);
+	steps_extend_the_pass(1, "window: {size: 5}");
+	steps_extend_the_pass(1, "moba: {block: 4, topk: 2}");
+	kv_heads = KV;
 }
 
 /* Decode steps of a selected design select again each step: MoBA's blocks
