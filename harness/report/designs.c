@@ -425,26 +425,6 @@ static void format_value(const struct dsg_design *d, int l, char *buf, size_t le
 		snprintf(buf, len, "%.3g", d->value[l]);
 }
 
-/* A design's row as the tables print it. */
-struct row_text {
-	char v[DSG_LIMIT_COUNT][64];    /* each constraint's figure */
-	char kv[32];                    /* KV per sequence */
-	char verdict[128];
-};
-
-static void verdict(const struct dsg_design *d, char *buf, size_t len);
-
-static void row_text(const struct dsg_design *d, struct row_text *t)
-{
-	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
-		format_value(d, l, t->v[l], sizeof t->v[l]);
-	if (d->kv >= 0)
-		res_human_bytes(d->kv, t->kv, sizeof t->kv);
-	else
-		snprintf(t->kv, sizeof t->kv, "-");
-	verdict(d, t->verdict, sizeof t->verdict);
-}
-
 static void write_limits(const struct dsg_review *r, FILE *f)
 {
 	char hb[32];
@@ -489,7 +469,23 @@ static void verdict(const struct dsg_design *d, char *buf, size_t len)
 		snprintf(buf, len, "**no**: %s %.3gx past its limit", limits[d->binding].label, d->ratio[d->binding]);
 }
 
-static void write_cells_md(const struct dsg_review *r, FILE *f);
+/* A design's row as the tables print it. */
+struct row_text {
+	char v[DSG_LIMIT_COUNT][64];    /* each constraint's figure */
+	char kv[32];                    /* KV per sequence */
+	char verdict[128];
+};
+
+static void row_text(const struct dsg_design *d, struct row_text *t)
+{
+	for (int l = 0; l < DSG_LIMIT_COUNT; l++)
+		format_value(d, l, t->v[l], sizeof t->v[l]);
+	if (d->kv >= 0)
+		res_human_bytes(d->kv, t->kv, sizeof t->kv);
+	else
+		snprintf(t->kv, sizeof t->kv, "-");
+	verdict(d, t->verdict, sizeof t->verdict);
+}
 
 /* How the answer names design d: its label, and for a design of the
  * run's cells the cache it runs on ("**quest** on a paged cache of f16",
@@ -588,15 +584,6 @@ static void write_real_md(const struct dsg_review *r, FILE *f)
 	write_answer(r, f);
 }
 
-void dsg_write_md(const struct dsg_review *r, FILE *f)
-{
-	if (r->real) {
-		write_real_md(r, f);
-		return;
-	}
-	write_cells_md(r, f);
-}
-
 static void write_cells_md(const struct dsg_review *r, FILE *f)
 {
 	char shape[128];
@@ -628,6 +615,15 @@ static void write_cells_md(const struct dsg_review *r, FILE *f)
 		      "exponent fitted over the measured contexts (time ~ n^b).\n", f);
 	fputc('\n', f);
 	write_answer(r, f);
+}
+
+void dsg_write_md(const struct dsg_review *r, FILE *f)
+{
+	if (r->real) {
+		write_real_md(r, f);
+		return;
+	}
+	write_cells_md(r, f);
 }
 
 static void csv_num(FILE *f, double v)
